@@ -1,0 +1,126 @@
+//! Phone numbers: validated at the edge, masked whenever printed.
+//!
+//! A caller's number is personal information. `Display` and `Debug` both
+//! print the masked form (`138****5678`), so a number that slips into a log
+//! line is masked by construction; the full digits come only from
+//! [`PhoneNumber::as_str`], for the lawyer who must call back.
+
+use std::fmt;
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PhoneNumber(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneNumberError {
+    #[error("a phone number has only digits, with an optional leading +")]
+    NotDigits,
+    #[error("a phone number has 3 to 20 digits, this one has {0}")]
+    Length(usize),
+}
+
+impl PhoneNumber {
+    /// Accepts what telephone networks deliver: digits, an optional leading
+    /// `+`, with spaces and dashes ignored.
+    pub fn parse(text: &str) -> Result<Self, PhoneNumberError> {
+        let trimmed = text.trim();
+        let (plus, rest) = match trimmed.strip_prefix('+') {
+            Some(rest) => ("+", rest),
+            None => ("", trimmed),
+        };
+        let mut digits = String::with_capacity(rest.len() + 1);
+        digits.push_str(plus);
+        for c in rest.chars() {
+            match c {
+                '0'..='9' => digits.push(c),
+                ' ' | '-' => {}
+                _ => return Err(PhoneNumberError::NotDigits),
+            }
+        }
+        let count = digits.len() - plus.len();
+        if !(3..=20).contains(&count) {
+            return Err(PhoneNumberError::Length(count));
+        }
+        Ok(Self(digits))
+    }
+
+    /// The full number. Use only where the reader may see it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The number with its middle hidden: `13812345678` → `138****5678`.
+    pub fn masked(&self) -> String {
+        mask(&self.0)
+    }
+
+    /// The last four digits, as the IVR reads them back ("the number ending in 5678").
+    pub fn last_four(&self) -> &str {
+        &self.0[self.0.len().saturating_sub(4)..]
+    }
+}
+
+/// Masks any digit string: keeps the first three and last four digits of a
+/// long number, and only the last two of a short one.
+pub fn mask(number: &str) -> String {
+    let n = number.chars().count();
+    if n >= 9 {
+        let head: String = number.chars().take(3).collect();
+        let tail: String = number.chars().skip(n - 4).collect();
+        format!("{head}****{tail}")
+    } else {
+        let keep = n.min(2);
+        let tail: String = number.chars().skip(n - keep).collect();
+        format!("{}{tail}", "*".repeat(n - keep))
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PhoneNumber({})", self.masked())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_like_the_design_says() {
+        let n = PhoneNumber::parse("13812345678").unwrap();
+        assert_eq!(n.masked(), "138****5678");
+        assert_eq!(n.to_string(), "138****5678");
+        assert_eq!(format!("{n:?}"), "PhoneNumber(138****5678)");
+        assert_eq!(n.as_str(), "13812345678");
+        assert_eq!(n.last_four(), "5678");
+        assert_eq!(mask("12345"), "***45");
+        assert_eq!(mask("+8613812345678"), "+86****5678");
+    }
+
+    #[test]
+    fn parses_what_networks_send_and_refuses_the_rest() {
+        assert_eq!(
+            PhoneNumber::parse(" 010-6512 3456 ").unwrap().as_str(),
+            "01065123456"
+        );
+        assert_eq!(
+            PhoneNumber::parse("+8613812345678").unwrap().as_str(),
+            "+8613812345678"
+        );
+        assert_eq!(PhoneNumber::parse("12"), Err(PhoneNumberError::Length(2)));
+        assert_eq!(
+            PhoneNumber::parse("anonymous"),
+            Err(PhoneNumberError::NotDigits)
+        );
+        assert_eq!(PhoneNumber::parse("+"), Err(PhoneNumberError::Length(0)));
+        assert_eq!(
+            PhoneNumber::parse("1".repeat(21).as_str()),
+            Err(PhoneNumberError::Length(21))
+        );
+    }
+}

@@ -1,0 +1,309 @@
+//! Between the wire and the domain: every request field is parsed into a
+//! domain type here, and a bad one becomes INVALID_ARGUMENT naming the field.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use hotline_domain::{
+    Language, Matter, PhoneNumber, PriorityGroup, RegionCode, TicketKind, TicketNumber,
+    TicketState, Urgency,
+};
+use hotline_proto::v1 as pb;
+use tonic::Status;
+
+use crate::tickets::lifecycle::Move;
+use crate::tickets::{
+    Correction, Flags, NewTicket, Ticket, TicketEvent, TicketFilter, DEFAULT_CENTER, MAX_TEXT_BYTES,
+};
+
+/// A request field that failed validation.
+#[derive(Debug)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn bad(field: &'static str, message: impl ToString) -> FieldError {
+    FieldError {
+        field,
+        message: message.to_string(),
+    }
+}
+
+/// INVALID_ARGUMENT with the field first, so clients can show which one.
+pub fn field_error(field: &str, message: &str) -> Status {
+    Status::invalid_argument(format!("invalid field `{field}`: {message}"))
+}
+
+pub fn parse_number(field: &'static str, text: &str) -> Result<TicketNumber, FieldError> {
+    TicketNumber::parse(text).map_err(|e| bad(field, e))
+}
+
+fn parse_with<T, E: ToString>(
+    field: &'static str,
+    text: &Option<String>,
+    parser: impl Fn(&str) -> Result<T, E>,
+) -> Result<Option<T>, FieldError> {
+    text.as_deref()
+        .map(|t| parser(t).map_err(|e| bad(field, e)))
+        .transpose()
+}
+
+fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    // chrono accepts a few variations; the contract is exactly YYYY-MM-DD.
+    if text.len() != 10 {
+        return Err(format!("`{}` is not a date as YYYY-MM-DD", truncate(text)));
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|e| format!("`{text}` is not a date as YYYY-MM-DD ({e})"))
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(32).collect()
+}
+
+/// Checks a free text: valid length, and (if `required`) not blank.
+pub fn text(field: &'static str, value: &str, required: bool) -> Result<String, FieldError> {
+    if required && value.trim().is_empty() {
+        return Err(bad(field, "must not be empty"));
+    }
+    if value.len() > MAX_TEXT_BYTES {
+        return Err(bad(
+            field,
+            format!(
+                "{} bytes is more than the {MAX_TEXT_BYTES} allowed",
+                value.len()
+            ),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// A short code such as a center name or an outcome: `[a-z0-9-_]`, 1–64.
+fn code(field: &'static str, value: &str) -> Result<String, FieldError> {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(bad(field, "1 to 64 characters of a-z, 0-9, - and _"))
+    }
+}
+
+pub fn new_ticket(req: pb::CreateTicketRequest, actor: String) -> Result<NewTicket, FieldError> {
+    let key = req.idempotency_key.trim();
+    if key.is_empty() {
+        return Err(bad("idempotency_key", "must not be empty"));
+    }
+    if key.len() > 200 {
+        return Err(bad("idempotency_key", "at most 200 bytes"));
+    }
+    let kind = parse_with("kind", &req.kind, TicketKind::parse)?.unwrap_or(TicketKind::Application);
+    let matter = parse_with("matter", &req.matter, Matter::parse)?;
+    if kind == TicketKind::Application && matter.is_none() {
+        return Err(bad("matter", "an application needs a matter"));
+    }
+    let center = match &req.center {
+        Some(c) => code("center", c)?,
+        None => DEFAULT_CENTER.to_owned(),
+    };
+    Ok(NewTicket {
+        idempotency_key: key.to_owned(),
+        proposed_number: parse_with("proposed_number", &req.proposed_number, TicketNumber::parse)?,
+        kind,
+        matter,
+        caller_number: parse_with("caller_number", &req.caller_number, PhoneNumber::parse)?,
+        callback_number: parse_with("callback_number", &req.callback_number, PhoneNumber::parse)?,
+        event_date: parse_with("event_date", &req.event_date, parse_date)?,
+        preservation: req.preservation,
+        priority_group: parse_with("priority_group", &req.priority_group, PriorityGroup::parse)?
+            .unwrap_or(PriorityGroup::None),
+        language: parse_with("language", &req.language, Language::parse)?.unwrap_or(Language::Zh),
+        center,
+        region: parse_with("region", &req.region, RegionCode::parse)?,
+        summary: text("summary", req.summary.as_deref().unwrap_or(""), false)?,
+        flags: Flags {
+            hardship_waived: req.hardship_waived,
+            pledge_accepted: req.pledge_accepted,
+            home_visit: req.home_visit,
+            mediation_preferred: req.mediation_preferred,
+        },
+        actor,
+    })
+}
+
+pub fn filter(req: &pb::ListTicketsRequest) -> Result<TicketFilter, FieldError> {
+    Ok(TicketFilter {
+        number: parse_with("number", &req.number, TicketNumber::parse)?,
+        state: parse_with("state", &req.state, TicketState::parse)?,
+        urgency: parse_with("urgency", &req.urgency, Urgency::parse)?,
+        matter: parse_with("matter", &req.matter, Matter::parse)?,
+        center: req
+            .center
+            .as_deref()
+            .map(|c| code("center", c))
+            .transpose()?,
+        created_from: req
+            .created_from
+            .as_ref()
+            .map(|t| timestamp("created_from", t))
+            .transpose()?,
+        created_to: req
+            .created_to
+            .as_ref()
+            .map(|t| timestamp("created_to", t))
+            .transpose()?,
+    })
+}
+
+fn timestamp(field: &'static str, t: &prost_types::Timestamp) -> Result<DateTime<Utc>, FieldError> {
+    u32::try_from(t.nanos)
+        .ok()
+        .and_then(|nanos| DateTime::from_timestamp(t.seconds, nanos))
+        .ok_or_else(|| bad(field, "timestamp out of range"))
+}
+
+pub fn transition(req: &pb::TransitionTicketRequest) -> Result<(TicketState, Move), FieldError> {
+    let to = TicketState::parse(&req.to).map_err(|e| bad("to", e))?;
+    let reason = req
+        .reason
+        .as_deref()
+        .map(|r| text("reason", r, true))
+        .transpose()?;
+    let outcome = req
+        .outcome
+        .as_deref()
+        .map(|o| code("outcome", o))
+        .transpose()?;
+    let lawyer = req
+        .lawyer
+        .as_deref()
+        .map(|l| code("lawyer", l))
+        .transpose()?;
+    Ok((
+        to,
+        Move {
+            reason,
+            outcome,
+            lawyer,
+        },
+    ))
+}
+
+pub fn correction(
+    req: &pb::CorrectTicketRequest,
+) -> Result<(Correction, Option<String>), FieldError> {
+    let event_date = match req.event_date.as_deref() {
+        None => None,
+        Some("") => Some(None),
+        Some(d) => Some(Some(parse_date(d).map_err(|e| bad("event_date", e))?)),
+    };
+    let correction = Correction {
+        matter: parse_with("matter", &req.matter, Matter::parse)?,
+        event_date,
+        callback_number: parse_with("callback_number", &req.callback_number, PhoneNumber::parse)?,
+        preservation: req.preservation,
+        priority_group: parse_with("priority_group", &req.priority_group, PriorityGroup::parse)?,
+        hardship_waived: req.hardship_waived,
+        pledge_accepted: req.pledge_accepted,
+        home_visit: req.home_visit,
+        mediation_preferred: req.mediation_preferred,
+        region: parse_with("region", &req.region, RegionCode::parse)?,
+        language: parse_with("language", &req.language, Language::parse)?,
+    };
+    let reason = req
+        .reason
+        .as_deref()
+        .map(|r| text("reason", r, true))
+        .transpose()?;
+    Ok((correction, reason))
+}
+
+fn pb_time(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+/// A ticket as the API shows it. The caller's number is masked: nobody who
+/// reads tickets through this API needs the number a call came from (the
+/// callback number is the one to dial).
+pub fn ticket_to_pb(t: &Ticket, _now: DateTime<Utc>) -> pb::Ticket {
+    pb::Ticket {
+        number: t.number.to_string(),
+        aliases: t.aliases.iter().map(ToString::to_string).collect(),
+        kind: t.kind.to_string(),
+        state: t.state.to_string(),
+        matter: t.matter.map(|m| m.to_string()),
+        urgency: t.urgency.map(|u| u.to_string()),
+        deadline: t.deadline.map(|d| d.to_string()),
+        days_left: None,
+        event_date: t.event_date.map(|d| d.to_string()),
+        preservation: t.preservation,
+        priority_group: t.priority_group.to_string(),
+        caller_number: t.caller_number.as_ref().map(PhoneNumber::masked),
+        callback_number: t.callback_number.as_ref().map(|n| n.as_str().to_owned()),
+        language: t.language.to_string(),
+        center: t.center.clone(),
+        region: t.region.map(|r| r.to_string()),
+        summary: t.summary.clone(),
+        recordings: t
+            .recordings
+            .iter()
+            .map(|r| pb::Recording {
+                id: r.id,
+                content_type: r.content_type.clone(),
+                size_bytes: r.size_bytes,
+                duration_ms: r.duration_ms,
+                created_at: Some(pb_time(r.created_at)),
+            })
+            .collect(),
+        assigned_lawyer: t.assigned_lawyer.clone(),
+        created_at: Some(pb_time(t.created_at)),
+        updated_at: Some(pb_time(t.updated_at)),
+        hardship_waived: t.flags.hardship_waived,
+        pledge_accepted: t.flags.pledge_accepted,
+        home_visit: t.flags.home_visit,
+        mediation_preferred: t.flags.mediation_preferred,
+        outcome: t.outcome.clone(),
+        rejection_reason: t.rejection_reason.clone(),
+    }
+}
+
+pub fn event_to_pb(e: &TicketEvent) -> pb::TicketEvent {
+    pb::TicketEvent {
+        id: e.id,
+        ticket_number: e.ticket_number.to_string(),
+        kind: e.kind.as_str().to_owned(),
+        actor: e.actor.clone(),
+        at: Some(pb_time(e.at)),
+        reason: e.reason.clone(),
+        from_state: e.from_state.map(|s| s.to_string()),
+        to_state: e.to_state.map(|s| s.to_string()),
+        changes: e
+            .changes
+            .iter()
+            .map(|c| pb::FieldChange {
+                field: c.field.clone(),
+                old_value: c.old.clone(),
+                new_value: c.new.clone(),
+            })
+            .collect(),
+        note: e.note.clone(),
+    }
+}
+
+/// What happens next for a ticket in `state`, as a code the IVR can speak.
+pub fn next_step(state: TicketState) -> &'static str {
+    match state {
+        TicketState::Consultation => "message-received",
+        TicketState::Application => "decision-pending",
+        TicketState::Accepted => "awaiting-lawyer",
+        TicketState::Assigned => "lawyer-assigned",
+        TicketState::InProgress => "in-progress",
+        TicketState::Rejected => "rejected",
+        TicketState::Closed => "closed",
+    }
+}

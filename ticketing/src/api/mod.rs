@@ -1,0 +1,243 @@
+//! The ticketing gRPC API (`hotline.v1.TicketService`): validates every
+//! request at the edge, asks the clock once, and calls the store.
+
+mod convert;
+
+use std::sync::Arc;
+
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::ticket_service_server::TicketService;
+use tonic::{Request, Response, Status};
+use tracing::{info, Span};
+
+use crate::clock::Clock;
+use crate::store::{Store, StoreError};
+use crate::tickets::lifecycle::LifecycleError;
+use crate::tickets::PageCursor;
+use convert::{field_error, parse_number, FieldError};
+
+/// Listing page size when the client gives none, and the most it may ask for.
+const DEFAULT_PAGE_SIZE: u32 = 50;
+const MAX_PAGE_SIZE: u32 = 500;
+
+/// Metadata key naming who acts, until bearer tokens carry the identity.
+pub const ACTOR_HEADER: &str = "x-hotline-actor";
+
+pub struct TicketApi {
+    store: Store,
+    clock: Arc<dyn Clock>,
+}
+
+impl TicketApi {
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+}
+
+/// Who made the request, for the history. Defaults to `operator`.
+fn actor<T>(request: &Request<T>) -> Result<String, Status> {
+    match request.metadata().get(ACTOR_HEADER) {
+        None => Ok("operator".to_owned()),
+        Some(value) => {
+            let text = value
+                .to_str()
+                .map_err(|_| field_error(ACTOR_HEADER, "must be printable ASCII"))?;
+            let ok = !text.is_empty()
+                && text.len() <= 64
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_:.@".contains(&b));
+            if ok {
+                Ok(text.to_owned())
+            } else {
+                Err(field_error(
+                    ACTOR_HEADER,
+                    "1 to 64 characters of letters, digits and - _ : . @",
+                ))
+            }
+        }
+    }
+}
+
+fn record_ticket(number: &impl std::fmt::Display) {
+    Span::current().record("ticket", tracing::field::display(number));
+}
+
+impl From<FieldError> for Status {
+    fn from(e: FieldError) -> Self {
+        field_error(e.field, &e.message)
+    }
+}
+
+impl From<StoreError> for Status {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(_) => Status::not_found(e.to_string()),
+            StoreError::Lifecycle(LifecycleError::Missing(_, field)) => {
+                field_error(field, &e.to_string())
+            }
+            StoreError::Lifecycle(LifecycleError::Illegal { .. }) => {
+                Status::failed_precondition(e.to_string())
+            }
+            StoreError::NumbersExhausted(_) => Status::resource_exhausted(e.to_string()),
+            StoreError::Database(sqlx::Error::PoolTimedOut) => {
+                Status::unavailable("the database is busy; retry shortly")
+            }
+            other => {
+                tracing::error!(error = %other, "store failure");
+                Status::internal("the ticket store failed; the request was not applied")
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl TicketService for TicketApi {
+    async fn create_ticket(
+        &self,
+        request: Request<pb::CreateTicketRequest>,
+    ) -> Result<Response<pb::CreateTicketResponse>, Status> {
+        let actor = actor(&request)?;
+        let new = convert::new_ticket(request.into_inner(), actor)?;
+        let now = self.clock.now();
+        let (ticket, created) = self.store.create_ticket(&new, now).await?;
+        record_ticket(&ticket.number);
+        if created {
+            info!(
+                caller = ?ticket.caller_number,
+                kind = %ticket.kind,
+                matter = ?ticket.matter.map(|m| m.as_str()),
+                "ticket created"
+            );
+        } else {
+            info!("ticket create repeated; returning the existing ticket");
+        }
+        Ok(Response::new(pb::CreateTicketResponse {
+            ticket: Some(convert::ticket_to_pb(&ticket, now)),
+            created,
+        }))
+    }
+
+    async fn get_ticket(
+        &self,
+        request: Request<pb::GetTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let number = parse_number("number", &request.get_ref().number)?;
+        record_ticket(&number);
+        let ticket = self.store.ticket(&number).await?;
+        Ok(Response::new(convert::ticket_to_pb(
+            &ticket,
+            self.clock.now(),
+        )))
+    }
+
+    async fn list_tickets(
+        &self,
+        request: Request<pb::ListTicketsRequest>,
+    ) -> Result<Response<pb::ListTicketsResponse>, Status> {
+        let req = request.into_inner();
+        let filter = convert::filter(&req)?;
+        let limit = match req.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n if n <= MAX_PAGE_SIZE => n,
+            _ => {
+                return Err(field_error(
+                    "page_size",
+                    &format!("at most {MAX_PAGE_SIZE}"),
+                ))
+            }
+        };
+        let after =
+            if req.page_token.is_empty() {
+                None
+            } else {
+                Some(PageCursor::decode(&req.page_token).ok_or_else(|| {
+                    field_error("page_token", "not a token from a previous response")
+                })?)
+            };
+        let (tickets, next) = self.store.list_tickets(&filter, limit, after).await?;
+        let now = self.clock.now();
+        Ok(Response::new(pb::ListTicketsResponse {
+            tickets: tickets
+                .iter()
+                .map(|t| convert::ticket_to_pb(t, now))
+                .collect(),
+            next_page_token: next.map(PageCursor::encode).unwrap_or_default(),
+        }))
+    }
+
+    async fn transition_ticket(
+        &self,
+        request: Request<pb::TransitionTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let actor = actor(&request)?;
+        let req = request.into_inner();
+        let number = parse_number("number", &req.number)?;
+        record_ticket(&number);
+        let (to, mv) = convert::transition(&req)?;
+        let now = self.clock.now();
+        let ticket = self.store.transition(&number, to, &mv, &actor, now).await?;
+        info!(to = %to, "ticket transitioned");
+        Ok(Response::new(convert::ticket_to_pb(&ticket, now)))
+    }
+
+    async fn correct_ticket(
+        &self,
+        request: Request<pb::CorrectTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let actor = actor(&request)?;
+        let req = request.into_inner();
+        let number = parse_number("number", &req.number)?;
+        record_ticket(&number);
+        let (correction, reason) = convert::correction(&req)?;
+        let now = self.clock.now();
+        let ticket = self
+            .store
+            .correct(&number, &correction, reason.as_deref(), &actor, now)
+            .await?;
+        info!("ticket corrected");
+        Ok(Response::new(convert::ticket_to_pb(&ticket, now)))
+    }
+
+    async fn add_note(
+        &self,
+        request: Request<pb::AddNoteRequest>,
+    ) -> Result<Response<pb::TicketEvent>, Status> {
+        let actor = actor(&request)?;
+        let req = request.into_inner();
+        let number = parse_number("number", &req.number)?;
+        record_ticket(&number);
+        let text = convert::text("text", &req.text, true)?;
+        let event = self
+            .store
+            .add_note(&number, &text, &actor, self.clock.now())
+            .await?;
+        Ok(Response::new(convert::event_to_pb(&event)))
+    }
+
+    async fn list_ticket_events(
+        &self,
+        request: Request<pb::ListTicketEventsRequest>,
+    ) -> Result<Response<pb::ListTicketEventsResponse>, Status> {
+        let number = parse_number("number", &request.get_ref().number)?;
+        record_ticket(&number);
+        let events = self.store.history(&number).await?;
+        Ok(Response::new(pb::ListTicketEventsResponse {
+            events: events.iter().map(convert::event_to_pb).collect(),
+        }))
+    }
+
+    async fn lookup_status(
+        &self,
+        request: Request<pb::LookupStatusRequest>,
+    ) -> Result<Response<pb::TicketStatus>, Status> {
+        let number = parse_number("number", &request.get_ref().number)?;
+        record_ticket(&number);
+        let ticket = self.store.ticket(&number).await?;
+        Ok(Response::new(pb::TicketStatus {
+            number: number.to_string(),
+            state: ticket.state.to_string(),
+            next_step: convert::next_step(ticket.state).to_owned(),
+        }))
+    }
+}

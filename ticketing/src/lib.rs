@@ -1,0 +1,14 @@
+//! The hotline's case service.
+//!
+//! Tickets and their append-only history live in [`store`] (SQLite or
+//! PostgreSQL), the lifecycle rules in [`tickets`], and the gRPC surface in
+//! [`api`]; [`server::run`] ties them to a listener.
+
+pub mod api;
+pub mod clock;
+pub mod server;
+pub mod store;
+pub mod tickets;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use store::{Store, StoreError};

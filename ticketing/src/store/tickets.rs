@@ -1,0 +1,782 @@
+//! Ticket statements: create (idempotent), read, list, transition, correct,
+//! note, history. Every change and its event commit in one transaction.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use hotline_domain::{
+    Language, Matter, PhoneNumber, PriorityGroup, RegionCode, TicketKind, TicketNumber,
+    TicketState, Urgency,
+};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
+use tracing::warn;
+
+use super::{get, Backend, Store, StoreError};
+use crate::tickets::lifecycle::{self, Move};
+use crate::tickets::{
+    Correction, EventKind, FieldChange, Flags, NewTicket, PageCursor, RecordingInfo, Ticket,
+    TicketEvent, TicketFilter,
+};
+
+const TICKET_COLUMNS: &str = "t.id, t.number, t.kind, t.state, t.matter, t.caller_number, \
+     t.callback_number, t.event_date, t.preservation, t.priority_group, t.hardship_waived, \
+     t.pledge_accepted, t.home_visit, t.mediation_preferred, t.language, t.center, t.region, \
+     t.summary, t.urgency, t.deadline, t.assigned_lawyer, t.outcome, t.rejection_reason, \
+     t.created_at, t.updated_at";
+
+/// How many random numbers to try before giving up; with 900 million
+/// numbers, needing more than one is already rare.
+const NUMBER_ATTEMPTS: u32 = 16;
+
+impl Store {
+    /// Creates a ticket, or returns the one an earlier call with the same
+    /// idempotency key created (`false` in the second place).
+    pub async fn create_ticket(
+        &self,
+        new: &NewTicket,
+        now: DateTime<Utc>,
+    ) -> Result<(Ticket, bool), StoreError> {
+        for attempt in 0..NUMBER_ATTEMPTS {
+            match self.try_create(new, now).await {
+                Ok(outcome) => return Ok(outcome),
+                // Two creates raced on one key, or a random number collided:
+                // the next attempt sees the winner or draws a new number.
+                Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                    tracing::debug!(attempt, "create retried after a unique violation");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::NumbersExhausted(NUMBER_ATTEMPTS))
+    }
+
+    async fn try_create(
+        &self,
+        new: &NewTicket,
+        now: DateTime<Utc>,
+    ) -> Result<(Ticket, bool), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let existing: Option<AnyRow> =
+            sqlx::query("SELECT id FROM tickets WHERE idempotency_key = $1")
+                .bind(&new.idempotency_key)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(row) = existing {
+            let id: i64 = get(&row, "id")?;
+            tx.commit().await?;
+            return Ok((self.ticket_by_id(id).await?, false));
+        }
+
+        let (number, alias) = match &new.proposed_number {
+            Some(proposed) if !number_in_use(&mut tx, proposed).await? => (proposed.clone(), None),
+            Some(proposed) => {
+                warn!(proposed = %proposed, "proposed ticket number is taken; assigning another");
+                (free_random_number(&mut tx).await?, Some(proposed.clone()))
+            }
+            None => (free_random_number(&mut tx).await?, None),
+        };
+
+        let at = now.timestamp_millis();
+        let row = sqlx::query(
+            "INSERT INTO tickets (number, idempotency_key, kind, state, matter, caller_number, \
+             callback_number, event_date, preservation, priority_group, hardship_waived, \
+             pledge_accepted, home_visit, mediation_preferred, language, center, region, \
+             summary, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+             $17, $18, $19, $19) RETURNING id",
+        )
+        .bind(number.as_str())
+        .bind(&new.idempotency_key)
+        .bind(new.kind.as_str())
+        .bind(new.kind.initial_state().as_str())
+        .bind(new.matter.map(Matter::as_str))
+        .bind(new.caller_number.as_ref().map(PhoneNumber::as_str))
+        .bind(new.callback_number.as_ref().map(PhoneNumber::as_str))
+        .bind(new.event_date.map(|d| d.to_string()))
+        .bind(flag(new.preservation))
+        .bind(new.priority_group.as_str())
+        .bind(flag(new.flags.hardship_waived))
+        .bind(flag(new.flags.pledge_accepted))
+        .bind(flag(new.flags.home_visit))
+        .bind(flag(new.flags.mediation_preferred))
+        .bind(new.language.as_str())
+        .bind(&new.center)
+        .bind(new.region.as_ref().map(RegionCode::as_str))
+        .bind(&new.summary)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?;
+        let id: i64 = get(&row, "id")?;
+
+        if let Some(alias) = &alias {
+            sqlx::query("INSERT INTO ticket_aliases (alias, ticket_id) VALUES ($1, $2)")
+                .bind(alias.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let reason = alias
+            .as_ref()
+            .map(|a| format!("proposed number {a} was taken; kept as an alias"));
+        insert_event(
+            &mut tx,
+            id,
+            EventKind::Created,
+            &new.actor,
+            now,
+            EventDetail {
+                reason: reason.as_deref(),
+                to_state: Some(new.kind.initial_state()),
+                ..EventDetail::default()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((self.ticket_by_id(id).await?, true))
+    }
+
+    /// The ticket with this number; a ticket's own number wins over an alias.
+    pub async fn ticket(&self, number: &TicketNumber) -> Result<Ticket, StoreError> {
+        let id = self.ticket_id(number).await?;
+        self.ticket_by_id(id).await
+    }
+
+    async fn ticket_id(&self, number: &TicketNumber) -> Result<i64, StoreError> {
+        let row: Option<AnyRow> = sqlx::query(
+            "SELECT id FROM tickets WHERE number = $1 \
+             UNION ALL SELECT ticket_id FROM ticket_aliases WHERE alias = $1",
+        )
+        .bind(number.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(get(&row, "id")?),
+            None => Err(StoreError::NotFound(number.to_string())),
+        }
+    }
+
+    async fn ticket_by_id(&self, id: i64) -> Result<Ticket, StoreError> {
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.id = $1");
+        let row = sqlx::query(&sql).bind(id).fetch_one(&self.pool).await?;
+        let mut tickets = self.hydrate(vec![row]).await?;
+        tickets
+            .pop()
+            .map(|(_, t)| t)
+            .ok_or_else(|| StoreError::Corrupt(format!("ticket id {id} vanished")))
+    }
+
+    /// Lists tickets newest first; returns the cursor of the next page, if any.
+    pub async fn list_tickets(
+        &self,
+        filter: &TicketFilter,
+        limit: u32,
+        after: Option<PageCursor>,
+    ) -> Result<(Vec<Ticket>, Option<PageCursor>), StoreError> {
+        let mut w = Where::default();
+        if let Some(state) = filter.state {
+            w.add("t.state = ?", Bind::Text(state.as_str().into()));
+        }
+        if let Some(urgency) = filter.urgency {
+            w.add("t.urgency = ?", Bind::Text(urgency.as_str().into()));
+        }
+        if let Some(matter) = filter.matter {
+            w.add("t.matter = ?", Bind::Text(matter.as_str().into()));
+        }
+        if let Some(center) = &filter.center {
+            w.add("t.center = ?", Bind::Text(center.clone()));
+        }
+        if let Some(from) = filter.created_from {
+            w.add("t.created_at >= ?", Bind::Int(from.timestamp_millis()));
+        }
+        if let Some(to) = filter.created_to {
+            w.add("t.created_at < ?", Bind::Int(to.timestamp_millis()));
+        }
+        if let Some(number) = &filter.number {
+            w.add(
+                "(t.number = ? OR t.id IN (SELECT ticket_id FROM ticket_aliases WHERE alias = ?))",
+                Bind::Text(number.as_str().into()),
+            );
+        }
+        if let Some(cursor) = after {
+            // Keyset pagination: stable while new tickets arrive.
+            let at = w.bind(Bind::Int(cursor.created_at_ms));
+            let id = w.bind(Bind::Int(cursor.id));
+            w.clauses.push(format!(
+                "(t.created_at < {at} OR (t.created_at = {at} AND t.id < {id}))"
+            ));
+        }
+        let Where { clauses, binds } = w;
+        let where_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets t {where_sql} \
+             ORDER BY t.created_at DESC, t.id DESC LIMIT {}",
+            u64::from(limit) + 1
+        );
+        let mut query = sqlx::query(&sql);
+        for bind in binds {
+            query = match bind {
+                Bind::Text(s) => query.bind(s),
+                Bind::Int(i) => query.bind(i),
+            };
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let mut tickets = self.hydrate(rows).await?;
+        let next = if tickets.len() > limit as usize {
+            tickets.truncate(limit as usize);
+            tickets.last().map(|(id, t)| PageCursor {
+                created_at_ms: t.created_at.timestamp_millis(),
+                id: *id,
+            })
+        } else {
+            None
+        };
+        Ok((tickets.into_iter().map(|(_, t)| t).collect(), next))
+    }
+
+    /// Moves a ticket to another state, with an event, or refuses the move.
+    pub async fn transition(
+        &self,
+        number: &TicketNumber,
+        to: TicketState,
+        mv: &Move,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, StoreError> {
+        let id = self.ticket_id(number).await?;
+        let mut tx = self.begin_write().await?;
+        let from = self.locked_state(&mut tx, id).await?;
+        lifecycle::check(from, to, mv)?;
+        sqlx::query(
+            "UPDATE tickets SET state = $1, updated_at = $2, \
+             assigned_lawyer = COALESCE($3, assigned_lawyer), \
+             outcome = COALESCE($4, outcome), \
+             rejection_reason = COALESCE($5, rejection_reason) \
+             WHERE id = $6",
+        )
+        .bind(to.as_str())
+        .bind(now.timestamp_millis())
+        .bind(if to == TicketState::Assigned {
+            mv.lawyer.clone()
+        } else {
+            None
+        })
+        .bind(if to == TicketState::Closed {
+            mv.outcome.clone()
+        } else {
+            None
+        })
+        .bind(if to == TicketState::Rejected {
+            mv.reason.clone()
+        } else {
+            None
+        })
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let mut changes = Vec::new();
+        if let (TicketState::Assigned, Some(lawyer)) = (to, &mv.lawyer) {
+            changes.push(FieldChange {
+                field: "assigned_lawyer".into(),
+                old: None,
+                new: Some(lawyer.clone()),
+            });
+        }
+        if let (TicketState::Closed, Some(outcome)) = (to, &mv.outcome) {
+            changes.push(FieldChange {
+                field: "outcome".into(),
+                old: None,
+                new: Some(outcome.clone()),
+            });
+        }
+        insert_event(
+            &mut tx,
+            id,
+            EventKind::Transitioned,
+            actor,
+            now,
+            EventDetail {
+                reason: mv.reason.as_deref(),
+                from_state: Some(from),
+                to_state: Some(to),
+                changes: &changes,
+                note: None,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.ticket_by_id(id).await
+    }
+
+    /// Corrects facts of a ticket. Each call that changes anything writes one
+    /// `corrected` event listing every field's old and new value.
+    pub async fn correct(
+        &self,
+        number: &TicketNumber,
+        correction: &Correction,
+        reason: Option<&str>,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, StoreError> {
+        let id = self.ticket_id(number).await?;
+        let mut tx = self.begin_write().await?;
+        self.locked_state(&mut tx, id).await?;
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.id = $1");
+        let row = sqlx::query(&sql).bind(id).fetch_one(&mut *tx).await?;
+        let old = ticket_from_row(&row)?;
+        let mut new = old.clone();
+        apply(&mut new, correction);
+        let changes = diff(&old, &new);
+        if changes.is_empty() {
+            tx.commit().await?;
+            return self.ticket_by_id(id).await;
+        }
+        sqlx::query(
+            "UPDATE tickets SET matter = $1, event_date = $2, callback_number = $3, \
+             preservation = $4, priority_group = $5, hardship_waived = $6, \
+             pledge_accepted = $7, home_visit = $8, mediation_preferred = $9, region = $10, \
+             language = $11, updated_at = $12 WHERE id = $13",
+        )
+        .bind(new.matter.map(Matter::as_str))
+        .bind(new.event_date.map(|d| d.to_string()))
+        .bind(new.callback_number.as_ref().map(PhoneNumber::as_str))
+        .bind(flag(new.preservation))
+        .bind(new.priority_group.as_str())
+        .bind(flag(new.flags.hardship_waived))
+        .bind(flag(new.flags.pledge_accepted))
+        .bind(flag(new.flags.home_visit))
+        .bind(flag(new.flags.mediation_preferred))
+        .bind(new.region.as_ref().map(RegionCode::as_str))
+        .bind(new.language.as_str())
+        .bind(now.timestamp_millis())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        insert_event(
+            &mut tx,
+            id,
+            EventKind::Corrected,
+            actor,
+            now,
+            EventDetail {
+                reason,
+                changes: &changes,
+                ..EventDetail::default()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.ticket_by_id(id).await
+    }
+
+    /// Adds a note to the ticket's history.
+    pub async fn add_note(
+        &self,
+        number: &TicketNumber,
+        text: &str,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TicketEvent, StoreError> {
+        let id = self.ticket_id(number).await?;
+        let mut tx = self.begin_write().await?;
+        self.locked_state(&mut tx, id).await?;
+        let event_id = insert_event(
+            &mut tx,
+            id,
+            EventKind::Note,
+            actor,
+            now,
+            EventDetail {
+                note: Some(text),
+                ..EventDetail::default()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        let history = self.history(number).await?;
+        history
+            .into_iter()
+            .find(|e| e.id == event_id)
+            .ok_or_else(|| StoreError::Corrupt(format!("event {event_id} vanished")))
+    }
+
+    /// The ticket's history, oldest first.
+    pub async fn history(&self, number: &TicketNumber) -> Result<Vec<TicketEvent>, StoreError> {
+        let id = self.ticket_id(number).await?;
+        let rows = sqlx::query(
+            "SELECT e.id, t.number, e.kind, e.actor, e.at, e.reason, e.from_state, e.to_state, \
+             e.changes, e.note FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id \
+             WHERE e.ticket_id = $1 ORDER BY e.id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// Locks the ticket's row for the rest of the transaction (PostgreSQL;
+    /// SQLite already holds the database write lock) and returns its state.
+    async fn locked_state(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: i64,
+    ) -> Result<TicketState, StoreError> {
+        let sql = match self.backend {
+            Backend::Postgres => "SELECT state FROM tickets WHERE id = $1 FOR UPDATE",
+            Backend::Sqlite => "SELECT state FROM tickets WHERE id = $1",
+        };
+        let row = sqlx::query(sql).bind(id).fetch_one(&mut **tx).await?;
+        parse(&get::<String>(&row, "state")?, TicketState::parse)
+    }
+
+    /// Turns ticket rows into tickets, with their aliases and recordings.
+    async fn hydrate(&self, rows: Vec<AnyRow>) -> Result<Vec<(i64, Ticket)>, StoreError> {
+        let mut tickets = rows
+            .iter()
+            .map(|row| Ok((get::<i64>(row, "id")?, ticket_from_row(row)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        if tickets.is_empty() {
+            return Ok(tickets);
+        }
+        let placeholders = (1..=tickets.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+
+        let sql = format!(
+            "SELECT ticket_id, alias FROM ticket_aliases WHERE ticket_id IN ({placeholders}) \
+             ORDER BY alias"
+        );
+        let mut query = sqlx::query(&sql);
+        for (id, _) in &tickets {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&self.pool).await? {
+            let id: i64 = get(&row, "ticket_id")?;
+            let alias = parse(&get::<String>(&row, "alias")?, TicketNumber::parse)?;
+            if let Some((_, t)) = tickets.iter_mut().find(|(tid, _)| *tid == id) {
+                t.aliases.push(alias);
+            }
+        }
+
+        let sql = format!(
+            "SELECT id, ticket_id, content_type, duration_ms, LENGTH(audio) AS size_bytes, \
+             created_at FROM recordings WHERE ticket_id IN ({placeholders}) ORDER BY id"
+        );
+        let mut query = sqlx::query(&sql);
+        for (id, _) in &tickets {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&self.pool).await? {
+            let id: i64 = get(&row, "ticket_id")?;
+            let recording = RecordingInfo {
+                id: get(&row, "id")?,
+                content_type: get(&row, "content_type")?,
+                size_bytes: get(&row, "size_bytes")?,
+                duration_ms: get(&row, "duration_ms")?,
+                created_at: millis(get(&row, "created_at")?)?,
+            };
+            if let Some((_, t)) = tickets.iter_mut().find(|(tid, _)| *tid == id) {
+                t.recordings.push(recording);
+            }
+        }
+        Ok(tickets)
+    }
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// A WHERE clause built from optional filters, with numbered placeholders
+/// (`$1`, `$2`, …), which both SQLite and PostgreSQL understand.
+#[derive(Default)]
+struct Where {
+    clauses: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl Where {
+    /// Adds a condition; every `?` in it stands for `value`.
+    fn add(&mut self, condition: &str, value: Bind) {
+        let placeholder = self.bind(value);
+        self.clauses.push(condition.replace('?', &placeholder));
+    }
+
+    /// Adds a value and returns its placeholder.
+    fn bind(&mut self, value: Bind) -> String {
+        self.binds.push(value);
+        format!("${}", self.binds.len())
+    }
+}
+
+/// Yes/no facts are stored as 0/1 on both backends.
+fn flag(value: bool) -> i16 {
+    i16::from(value)
+}
+
+fn read_flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
+    Ok(get::<i64>(row, column)? != 0)
+}
+
+fn millis(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms} out of range")))
+}
+
+fn parse<T, E: std::fmt::Display>(
+    text: &str,
+    parser: impl Fn(&str) -> Result<T, E>,
+) -> Result<T, StoreError> {
+    parser(text).map_err(|e| StoreError::Corrupt(format!("`{text}`: {e}")))
+}
+
+fn parse_opt<T, E: std::fmt::Display>(
+    text: Option<String>,
+    parser: impl Fn(&str) -> Result<T, E>,
+) -> Result<Option<T>, StoreError> {
+    text.map(|t| parse(&t, &parser)).transpose()
+}
+
+fn parse_date(text: &str) -> Result<NaiveDate, chrono::ParseError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+}
+
+async fn number_in_use(
+    tx: &mut Transaction<'static, Any>,
+    number: &TicketNumber,
+) -> Result<bool, StoreError> {
+    let row: Option<AnyRow> = sqlx::query(
+        "SELECT 1 AS used FROM tickets WHERE number = $1 \
+         UNION ALL SELECT 1 FROM ticket_aliases WHERE alias = $1",
+    )
+    .bind(number.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// A random number that is neither a ticket's number nor an alias. The
+/// UNIQUE constraint still guards the race with a concurrent create.
+async fn free_random_number(
+    tx: &mut Transaction<'static, Any>,
+) -> Result<TicketNumber, StoreError> {
+    for _ in 0..NUMBER_ATTEMPTS {
+        // `rand::rng()` is a CSPRNG seeded from the OS: one number tells
+        // nothing about the next.
+        let candidate = TicketNumber::random(&mut rand::rng());
+        if !number_in_use(tx, &candidate).await? {
+            return Ok(candidate);
+        }
+    }
+    Err(StoreError::NumbersExhausted(NUMBER_ATTEMPTS))
+}
+
+#[derive(Default)]
+struct EventDetail<'a> {
+    reason: Option<&'a str>,
+    from_state: Option<TicketState>,
+    to_state: Option<TicketState>,
+    changes: &'a [FieldChange],
+    note: Option<&'a str>,
+}
+
+async fn insert_event(
+    tx: &mut Transaction<'static, Any>,
+    ticket_id: i64,
+    kind: EventKind,
+    actor: &str,
+    now: DateTime<Utc>,
+    detail: EventDetail<'_>,
+) -> Result<i64, StoreError> {
+    let changes = if detail.changes.is_empty() {
+        None
+    } else {
+        Some(
+            serde_json::to_string(detail.changes)
+                .map_err(|e| StoreError::Corrupt(format!("cannot encode changes: {e}")))?,
+        )
+    };
+    let row = sqlx::query(
+        "INSERT INTO ticket_events (ticket_id, kind, actor, at, reason, from_state, to_state, \
+         changes, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(ticket_id)
+    .bind(kind.as_str())
+    .bind(actor)
+    .bind(now.timestamp_millis())
+    .bind(detail.reason)
+    .bind(detail.from_state.map(TicketState::as_str))
+    .bind(detail.to_state.map(TicketState::as_str))
+    .bind(changes)
+    .bind(detail.note)
+    .fetch_one(&mut **tx)
+    .await?;
+    get(&row, "id")
+}
+
+fn ticket_from_row(row: &AnyRow) -> Result<Ticket, StoreError> {
+    Ok(Ticket {
+        number: parse(&get::<String>(row, "number")?, TicketNumber::parse)?,
+        aliases: Vec::new(),
+        kind: parse(&get::<String>(row, "kind")?, TicketKind::parse)?,
+        state: parse(&get::<String>(row, "state")?, TicketState::parse)?,
+        matter: parse_opt(get(row, "matter")?, Matter::parse)?,
+        urgency: parse_opt(get(row, "urgency")?, Urgency::parse)?,
+        deadline: parse_opt(get(row, "deadline")?, parse_date)?,
+        event_date: parse_opt(get(row, "event_date")?, parse_date)?,
+        preservation: read_flag(row, "preservation")?,
+        priority_group: parse(&get::<String>(row, "priority_group")?, PriorityGroup::parse)?,
+        caller_number: parse_opt(get(row, "caller_number")?, PhoneNumber::parse)?,
+        callback_number: parse_opt(get(row, "callback_number")?, PhoneNumber::parse)?,
+        language: parse(&get::<String>(row, "language")?, Language::parse)?,
+        center: get(row, "center")?,
+        region: parse_opt(get(row, "region")?, RegionCode::parse)?,
+        summary: get(row, "summary")?,
+        flags: Flags {
+            hardship_waived: read_flag(row, "hardship_waived")?,
+            pledge_accepted: read_flag(row, "pledge_accepted")?,
+            home_visit: read_flag(row, "home_visit")?,
+            mediation_preferred: read_flag(row, "mediation_preferred")?,
+        },
+        recordings: Vec::new(),
+        assigned_lawyer: get(row, "assigned_lawyer")?,
+        outcome: get(row, "outcome")?,
+        rejection_reason: get(row, "rejection_reason")?,
+        created_at: millis(get(row, "created_at")?)?,
+        updated_at: millis(get(row, "updated_at")?)?,
+    })
+}
+
+fn event_from_row(row: &AnyRow) -> Result<TicketEvent, StoreError> {
+    let kind: String = get(row, "kind")?;
+    let changes: Option<String> = get(row, "changes")?;
+    Ok(TicketEvent {
+        id: get(row, "id")?,
+        ticket_number: parse(&get::<String>(row, "number")?, TicketNumber::parse)?,
+        kind: EventKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown event kind `{kind}`")))?,
+        actor: get(row, "actor")?,
+        at: millis(get(row, "at")?)?,
+        reason: get(row, "reason")?,
+        from_state: parse_opt(get(row, "from_state")?, TicketState::parse)?,
+        to_state: parse_opt(get(row, "to_state")?, TicketState::parse)?,
+        changes: match changes {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| StoreError::Corrupt(format!("event changes: {e}")))?,
+            None => Vec::new(),
+        },
+        note: get(row, "note")?,
+    })
+}
+
+fn apply(ticket: &mut Ticket, c: &Correction) {
+    if let Some(m) = c.matter {
+        ticket.matter = Some(m);
+    }
+    if let Some(d) = c.event_date {
+        ticket.event_date = d;
+    }
+    if let Some(n) = &c.callback_number {
+        ticket.callback_number = Some(n.clone());
+    }
+    if let Some(p) = c.preservation {
+        ticket.preservation = p;
+    }
+    if let Some(g) = c.priority_group {
+        ticket.priority_group = g;
+    }
+    if let Some(v) = c.hardship_waived {
+        ticket.flags.hardship_waived = v;
+    }
+    if let Some(v) = c.pledge_accepted {
+        ticket.flags.pledge_accepted = v;
+    }
+    if let Some(v) = c.home_visit {
+        ticket.flags.home_visit = v;
+    }
+    if let Some(v) = c.mediation_preferred {
+        ticket.flags.mediation_preferred = v;
+    }
+    if let Some(r) = c.region {
+        ticket.region = Some(r);
+    }
+    if let Some(l) = c.language {
+        ticket.language = l;
+    }
+}
+
+/// The facts that differ between two versions of a ticket, as the history records them.
+fn diff(old: &Ticket, new: &Ticket) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    let mut check = |field: &str, a: Option<String>, b: Option<String>| {
+        if a != b {
+            changes.push(FieldChange {
+                field: field.to_owned(),
+                old: a,
+                new: b,
+            });
+        }
+    };
+    let text = |s: &str| Some(s.to_owned());
+    let yes_no = |b: bool| Some(b.to_string());
+    check(
+        "matter",
+        old.matter.map(|m| m.to_string()),
+        new.matter.map(|m| m.to_string()),
+    );
+    check(
+        "event_date",
+        old.event_date.map(|d| d.to_string()),
+        new.event_date.map(|d| d.to_string()),
+    );
+    check(
+        "callback_number",
+        old.callback_number.as_ref().map(|n| n.as_str().to_owned()),
+        new.callback_number.as_ref().map(|n| n.as_str().to_owned()),
+    );
+    check(
+        "preservation",
+        yes_no(old.preservation),
+        yes_no(new.preservation),
+    );
+    check(
+        "priority_group",
+        text(old.priority_group.as_str()),
+        text(new.priority_group.as_str()),
+    );
+    check(
+        "hardship_waived",
+        yes_no(old.flags.hardship_waived),
+        yes_no(new.flags.hardship_waived),
+    );
+    check(
+        "pledge_accepted",
+        yes_no(old.flags.pledge_accepted),
+        yes_no(new.flags.pledge_accepted),
+    );
+    check(
+        "home_visit",
+        yes_no(old.flags.home_visit),
+        yes_no(new.flags.home_visit),
+    );
+    check(
+        "mediation_preferred",
+        yes_no(old.flags.mediation_preferred),
+        yes_no(new.flags.mediation_preferred),
+    );
+    check(
+        "region",
+        old.region.map(|r| r.to_string()),
+        new.region.map(|r| r.to_string()),
+    );
+    check(
+        "language",
+        text(old.language.as_str()),
+        text(new.language.as_str()),
+    );
+    changes
+}

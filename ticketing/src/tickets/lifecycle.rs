@@ -1,0 +1,133 @@
+//! The ticket lifecycle: which moves are legal, and what each one needs.
+//!
+//! ```text
+//! consultation ─┬─► accepted ─► assigned ─► in_progress ─► closed
+//! application  ─┤       └──────────────────────────────────► closed (withdrawn, …)
+//!               ├─► rejected (with a reason, art. 43)
+//! consultation ─┴─► closed (answered on the phone)
+//! ```
+//!
+//! A rejected or closed ticket never moves again; a new request is a new ticket.
+
+use hotline_domain::TicketState::{self, *};
+
+/// A requested move, with what the target state needs.
+#[derive(Debug, Clone, Default)]
+pub struct Move {
+    pub reason: Option<String>,
+    pub outcome: Option<String>,
+    pub lawyer: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LifecycleError {
+    #[error("the ticket is `{from}`; it cannot move to `{to}` (from `{from}` it can move to: {allowed})")]
+    Illegal {
+        from: TicketState,
+        to: TicketState,
+        allowed: String,
+    },
+    #[error("moving to `{0}` needs a {1}")]
+    Missing(TicketState, &'static str),
+}
+
+/// The states a ticket may move to from `from`.
+pub fn next_states(from: TicketState) -> &'static [TicketState] {
+    match from {
+        Consultation => &[Accepted, Rejected, Closed],
+        Application => &[Accepted, Rejected],
+        Accepted => &[Assigned, Closed],
+        Assigned => &[InProgress, Closed],
+        InProgress => &[Closed],
+        Rejected | Closed => &[],
+    }
+}
+
+/// Checks a move from `from` to `to`. Returns the name of the missing
+/// argument when the move is legal but incomplete.
+pub fn check(from: TicketState, to: TicketState, mv: &Move) -> Result<(), LifecycleError> {
+    if !next_states(from).contains(&to) {
+        let allowed = next_states(from)
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>();
+        return Err(LifecycleError::Illegal {
+            from,
+            to,
+            allowed: if allowed.is_empty() {
+                "nothing, it is final".to_owned()
+            } else {
+                allowed.join(", ")
+            },
+        });
+    }
+    let missing = match to {
+        Rejected if mv.reason.is_none() => Some("reason"),
+        Closed if mv.outcome.is_none() => Some("outcome"),
+        Assigned if mv.lawyer.is_none() => Some("lawyer"),
+        _ => None,
+    };
+    match missing {
+        Some(what) => Err(LifecycleError::Missing(to, what)),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mv() -> Move {
+        Move {
+            reason: Some("r".into()),
+            outcome: Some("settled".into()),
+            lawyer: Some("L1".into()),
+        }
+    }
+
+    #[test]
+    fn the_happy_path_of_an_application_is_legal() {
+        let path = [Application, Accepted, Assigned, InProgress, Closed];
+        for pair in path.windows(2) {
+            assert_eq!(check(pair[0], pair[1], &mv()), Ok(()), "{pair:?}");
+        }
+    }
+
+    #[test]
+    fn final_states_never_move() {
+        for from in [Rejected, Closed] {
+            for to in TicketState::ALL {
+                let err = check(from, *to, &mv()).unwrap_err();
+                assert!(err.to_string().contains("nothing, it is final"), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn illegal_moves_name_the_current_state() {
+        let err = check(Application, InProgress, &mv()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the ticket is `application`; it cannot move to `in_progress` \
+             (from `application` it can move to: `accepted`, `rejected`)"
+        );
+    }
+
+    #[test]
+    fn moves_that_need_an_argument_say_which() {
+        let none = Move::default();
+        assert_eq!(
+            check(Application, Rejected, &none),
+            Err(LifecycleError::Missing(Rejected, "reason"))
+        );
+        assert_eq!(
+            check(InProgress, Closed, &none),
+            Err(LifecycleError::Missing(Closed, "outcome"))
+        );
+        assert_eq!(
+            check(Accepted, Assigned, &none),
+            Err(LifecycleError::Missing(Assigned, "lawyer"))
+        );
+        assert_eq!(check(Application, Accepted, &none), Ok(()));
+    }
+}

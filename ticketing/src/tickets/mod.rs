@@ -1,0 +1,187 @@
+//! What a ticket is: its fields, the facts a caller gives, the events of its
+//! history, and the lifecycle rules (in [`lifecycle`]).
+
+pub mod lifecycle;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use hotline_domain::{
+    Language, Matter, PhoneNumber, PriorityGroup, RegionCode, TicketKind, TicketNumber,
+    TicketState, Urgency,
+};
+
+/// The name of the center a ticket belongs to when nothing else is configured.
+pub const DEFAULT_CENTER: &str = "default";
+
+/// The most a summary or note may hold, in bytes of UTF-8.
+pub const MAX_TEXT_BYTES: usize = 4096;
+
+/// The facts of a new ticket, already validated.
+#[derive(Debug, Clone)]
+pub struct NewTicket {
+    pub idempotency_key: String,
+    pub proposed_number: Option<TicketNumber>,
+    pub kind: TicketKind,
+    pub matter: Option<Matter>,
+    pub caller_number: Option<PhoneNumber>,
+    pub callback_number: Option<PhoneNumber>,
+    pub event_date: Option<NaiveDate>,
+    pub preservation: bool,
+    pub priority_group: PriorityGroup,
+    pub language: Language,
+    pub center: String,
+    pub region: Option<RegionCode>,
+    pub summary: String,
+    pub flags: Flags,
+    /// Who creates it: `operator`, `ivr`, …
+    pub actor: String,
+}
+
+/// The yes/no facts from the Legal Aid Law that travel with a ticket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// Economic-hardship check waived (art. 42).
+    pub hardship_waived: bool,
+    /// Written hardship pledge accepted (art. 41).
+    pub pledge_accepted: bool,
+    pub home_visit: bool,
+    pub mediation_preferred: bool,
+}
+
+/// A stored ticket.
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    pub number: TicketNumber,
+    pub aliases: Vec<TicketNumber>,
+    pub kind: TicketKind,
+    pub state: TicketState,
+    pub matter: Option<Matter>,
+    pub urgency: Option<Urgency>,
+    pub deadline: Option<NaiveDate>,
+    pub event_date: Option<NaiveDate>,
+    pub preservation: bool,
+    pub priority_group: PriorityGroup,
+    pub caller_number: Option<PhoneNumber>,
+    pub callback_number: Option<PhoneNumber>,
+    pub language: Language,
+    pub center: String,
+    pub region: Option<RegionCode>,
+    pub summary: String,
+    pub flags: Flags,
+    pub recordings: Vec<RecordingInfo>,
+    pub assigned_lawyer: Option<String>,
+    pub outcome: Option<String>,
+    pub rejection_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordingInfo {
+    pub id: i64,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub duration_ms: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Corrections to a ticket's facts; `None` leaves a fact as it is.
+#[derive(Debug, Clone, Default)]
+pub struct Correction {
+    pub matter: Option<Matter>,
+    /// `Some(None)` clears the date: the caller turned out not to know it.
+    pub event_date: Option<Option<NaiveDate>>,
+    pub callback_number: Option<PhoneNumber>,
+    pub preservation: Option<bool>,
+    pub priority_group: Option<PriorityGroup>,
+    pub hardship_waived: Option<bool>,
+    pub pledge_accepted: Option<bool>,
+    pub home_visit: Option<bool>,
+    pub mediation_preferred: Option<bool>,
+    pub region: Option<RegionCode>,
+    pub language: Option<Language>,
+}
+
+/// One entry of a ticket's append-only history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketEvent {
+    pub id: i64,
+    pub ticket_number: TicketNumber,
+    pub kind: EventKind,
+    pub actor: String,
+    pub at: DateTime<Utc>,
+    pub reason: Option<String>,
+    pub from_state: Option<TicketState>,
+    pub to_state: Option<TicketState>,
+    pub changes: Vec<FieldChange>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Created,
+    Transitioned,
+    Corrected,
+    Note,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Created => "created",
+            EventKind::Transitioned => "transitioned",
+            EventKind::Corrected => "corrected",
+            EventKind::Note => "note",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "created" => EventKind::Created,
+            "transitioned" => EventKind::Transitioned,
+            "corrected" => EventKind::Corrected,
+            "note" => EventKind::Note,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+/// Filters for listing tickets; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    /// Tickets known by this number, as their own or as an alias.
+    pub number: Option<TicketNumber>,
+    pub state: Option<TicketState>,
+    pub urgency: Option<Urgency>,
+    pub matter: Option<Matter>,
+    pub center: Option<String>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+}
+
+/// Where a listing continues: after the ticket with this creation time and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageCursor {
+    pub created_at_ms: i64,
+    pub id: i64,
+}
+
+impl PageCursor {
+    pub fn encode(self) -> String {
+        format!("{}.{}", self.created_at_ms, self.id)
+    }
+
+    pub fn decode(token: &str) -> Option<Self> {
+        let (at, id) = token.split_once('.')?;
+        Some(Self {
+            created_at_ms: at.parse().ok()?,
+            id: id.parse().ok()?,
+        })
+    }
+}

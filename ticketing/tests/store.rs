@@ -1,0 +1,588 @@
+//! The store suite: every test runs once on SQLite and once on PostgreSQL
+//! (`sqlite::NAME` and `postgres::NAME` in the test output).
+
+mod support;
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use hotline_domain::{
+    Language, Matter, PhoneNumber, PriorityGroup, RegionCode, TicketKind, TicketNumber, TicketState,
+};
+use hotline_ticketing::store::StoreError;
+use hotline_ticketing::tickets::lifecycle::{LifecycleError, Move};
+use hotline_ticketing::tickets::{Correction, EventKind, Flags, NewTicket, TicketFilter};
+use hotline_ticketing::Store;
+
+/// Runs each listed async test against both backends.
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, db) = crate::support::sqlite().await;
+                    super::$name(store.clone()).await;
+                    db.finish(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, db) = crate::support::postgres().await;
+                    super::$name(store.clone()).await;
+                    db.finish(store).await;
+                }
+            )*
+        }
+    };
+}
+
+both_backends!(
+    create_and_read_back_every_field,
+    same_idempotency_key_gives_one_ticket,
+    fifty_concurrent_creates_give_fifty_random_numbers,
+    concurrent_retries_of_one_key_give_one_ticket,
+    proposed_number_is_used_when_free,
+    taken_proposed_number_becomes_an_alias,
+    lifecycle_writes_an_event_per_step,
+    illegal_transition_is_refused_and_writes_nothing,
+    missing_reason_is_refused_and_writes_nothing,
+    corrections_are_events_with_old_and_new_values,
+    notes_join_the_history,
+    list_filters_and_pages_without_gaps_or_repeats,
+    history_and_tickets_cannot_be_rewritten,
+    unknown_number_is_not_found,
+);
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 1, 30, 0).unwrap()
+}
+
+fn new_ticket(key: &str) -> NewTicket {
+    NewTicket {
+        idempotency_key: key.to_owned(),
+        proposed_number: None,
+        kind: TicketKind::Application,
+        matter: Some(Matter::LaborWages),
+        caller_number: Some(PhoneNumber::parse("13812345678").unwrap()),
+        callback_number: Some(PhoneNumber::parse("13987654321").unwrap()),
+        event_date: Some(NaiveDate::from_ymd_opt(2025, 12, 31).unwrap()),
+        preservation: false,
+        priority_group: PriorityGroup::MigrantWorker,
+        language: Language::Zh,
+        center: "default".to_owned(),
+        region: Some(RegionCode::parse("440300").unwrap()),
+        summary: "欠薪三个月".to_owned(),
+        flags: Flags {
+            hardship_waived: true,
+            ..Flags::default()
+        },
+        actor: "operator".to_owned(),
+    }
+}
+
+async fn create_and_read_back_every_field(store: Store) {
+    let mut new = new_ticket("k1");
+    new.flags = Flags {
+        hardship_waived: true,
+        pledge_accepted: true,
+        home_visit: true,
+        mediation_preferred: true,
+    };
+    new.preservation = true;
+    new.language = Language::En;
+    let (created, was_new) = store.create_ticket(&new, t0()).await.unwrap();
+    assert!(was_new);
+    let t = store.ticket(&created.number).await.unwrap();
+    assert_eq!(t.number, created.number);
+    assert_eq!(t.kind, TicketKind::Application);
+    assert_eq!(t.state, TicketState::Application);
+    assert_eq!(t.matter, Some(Matter::LaborWages));
+    assert_eq!(t.caller_number.as_ref().unwrap().as_str(), "13812345678");
+    assert_eq!(t.callback_number.as_ref().unwrap().as_str(), "13987654321");
+    assert_eq!(t.event_date, NaiveDate::from_ymd_opt(2025, 12, 31));
+    assert!(t.preservation);
+    assert_eq!(t.priority_group, PriorityGroup::MigrantWorker);
+    assert_eq!(t.flags, new.flags);
+    assert_eq!(t.language, Language::En);
+    assert_eq!(t.center, "default");
+    assert_eq!(t.region.unwrap().as_str(), "440300");
+    assert_eq!(t.summary, "欠薪三个月");
+    assert!(t.recordings.is_empty());
+    assert_eq!(t.urgency, None);
+    assert_eq!(t.created_at, t0());
+    let history = store.history(&t.number).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].kind, EventKind::Created);
+    assert_eq!(history[0].actor, "operator");
+    assert_eq!(history[0].at, t0());
+    assert_eq!(history[0].to_state, Some(TicketState::Application));
+}
+
+async fn same_idempotency_key_gives_one_ticket(store: Store) {
+    let (first, created_first) = store
+        .create_ticket(&new_ticket("call-1"), t0())
+        .await
+        .unwrap();
+    let mut retry = new_ticket("call-1");
+    retry.summary = "a retry carries the same key".into();
+    let (second, created_second) = store
+        .create_ticket(&retry, t0() + Duration::seconds(5))
+        .await
+        .unwrap();
+    assert!(created_first);
+    assert!(!created_second);
+    assert_eq!(first.number, second.number);
+    assert_eq!(second.summary, "欠薪三个月", "the retry changes nothing");
+    let (all, _) = store
+        .list_tickets(&TicketFilter::default(), 100, None)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(store.history(&first.number).await.unwrap().len(), 1);
+}
+
+async fn fifty_concurrent_creates_give_fifty_random_numbers(store: Store) {
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .create_ticket(&new_ticket(&format!("key-{i}")), t0())
+                .await
+                .map(|(t, created)| (t.number, created))
+        }));
+    }
+    let mut numbers = Vec::new();
+    for task in tasks {
+        let (number, created) = task.await.unwrap().unwrap();
+        assert!(created);
+        numbers.push(number);
+    }
+    let distinct: HashSet<_> = numbers.iter().collect();
+    assert_eq!(distinct.len(), 50, "numbers must be distinct");
+    for n in &numbers {
+        assert!(
+            TicketNumber::parse(n.as_str()).is_ok(),
+            "{n} must carry a valid check digit"
+        );
+    }
+    // Not sequential: no two numbers are neighbours once the check digit is dropped.
+    let mut bodies: Vec<u64> = numbers
+        .iter()
+        .map(|n| n.as_str()[..9].parse().unwrap())
+        .collect();
+    bodies.sort_unstable();
+    for pair in bodies.windows(2) {
+        assert!(
+            pair[1] - pair[0] > 1,
+            "consecutive numbers {} and {}",
+            pair[0],
+            pair[1]
+        );
+    }
+}
+
+async fn concurrent_retries_of_one_key_give_one_ticket(store: Store) {
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .create_ticket(&new_ticket("same-call"), t0())
+                .await
+                .map(|(t, c)| (t.number, c))
+        }));
+    }
+    let mut numbers = HashSet::new();
+    let mut created = 0;
+    for task in tasks {
+        let (number, was_new) = task.await.unwrap().unwrap();
+        numbers.insert(number);
+        created += usize::from(was_new);
+    }
+    assert_eq!(numbers.len(), 1);
+    assert_eq!(created, 1);
+}
+
+async fn proposed_number_is_used_when_free(store: Store) {
+    let proposed = TicketNumber::parse("8000000003").unwrap();
+    let mut new = new_ticket("ivr-node-1:call-a");
+    new.proposed_number = Some(proposed.clone());
+    let (t, _) = store.create_ticket(&new, t0()).await.unwrap();
+    assert_eq!(t.number, proposed);
+    assert!(t.aliases.is_empty());
+}
+
+async fn taken_proposed_number_becomes_an_alias(store: Store) {
+    let proposed = TicketNumber::parse("8000000003").unwrap();
+    let mut first = new_ticket("call-a");
+    first.proposed_number = Some(proposed.clone());
+    let (a, _) = store.create_ticket(&first, t0()).await.unwrap();
+    let mut second = new_ticket("call-b");
+    second.proposed_number = Some(proposed.clone());
+    let (b, created) = store.create_ticket(&second, t0()).await.unwrap();
+    assert!(created);
+    assert_ne!(b.number, proposed, "a taken number is not reused");
+    assert_eq!(b.aliases, vec![proposed.clone()]);
+    // The number now finds both tickets; the one whose own number it is comes first.
+    assert_eq!(store.ticket(&proposed).await.unwrap().number, a.number);
+    let filter = TicketFilter {
+        number: Some(proposed.clone()),
+        ..TicketFilter::default()
+    };
+    let (found, _) = store.list_tickets(&filter, 10, None).await.unwrap();
+    let found: HashSet<_> = found.into_iter().map(|t| t.number).collect();
+    assert_eq!(found, HashSet::from([a.number.clone(), b.number.clone()]));
+    let history = store.history(&b.number).await.unwrap();
+    assert!(history[0].reason.as_deref().unwrap().contains("8000000003"));
+
+    // An alias that no ticket has as its own number finds its ticket directly.
+    let mut third = new_ticket("call-c");
+    third.proposed_number = Some(b.number.clone());
+    let (c, _) = store.create_ticket(&third, t0()).await.unwrap();
+    assert_eq!(c.aliases, vec![b.number.clone()]);
+    let mut fourth = new_ticket("call-d");
+    fourth.proposed_number = Some(proposed.clone());
+    let (d, _) = store.create_ticket(&fourth, t0()).await.unwrap();
+    assert_eq!(d.aliases, vec![proposed]);
+}
+
+async fn lifecycle_writes_an_event_per_step(store: Store) {
+    let (t, _) = store.create_ticket(&new_ticket("k"), t0()).await.unwrap();
+    let steps = [
+        (TicketState::Accepted, Move::default()),
+        (
+            TicketState::Assigned,
+            Move {
+                lawyer: Some("lawyer-7".into()),
+                ..Move::default()
+            },
+        ),
+        (TicketState::InProgress, Move::default()),
+        (
+            TicketState::Closed,
+            Move {
+                outcome: Some("settled".into()),
+                reason: Some("employer paid in full".into()),
+                ..Move::default()
+            },
+        ),
+    ];
+    for (i, (to, mv)) in steps.iter().enumerate() {
+        let at = t0() + Duration::minutes(i as i64 + 1);
+        let after = store
+            .transition(&t.number, *to, mv, "lawyer:lawyer-7", at)
+            .await
+            .unwrap();
+        assert_eq!(after.state, *to);
+        assert_eq!(after.updated_at, at);
+    }
+    let closed = store.ticket(&t.number).await.unwrap();
+    assert_eq!(closed.assigned_lawyer.as_deref(), Some("lawyer-7"));
+    assert_eq!(closed.outcome.as_deref(), Some("settled"));
+    let history = store.history(&t.number).await.unwrap();
+    let moves: Vec<_> = history
+        .iter()
+        .map(|e| (e.kind, e.from_state, e.to_state))
+        .collect();
+    use TicketState::*;
+    assert_eq!(
+        moves,
+        vec![
+            (EventKind::Created, None, Some(Application)),
+            (EventKind::Transitioned, Some(Application), Some(Accepted)),
+            (EventKind::Transitioned, Some(Accepted), Some(Assigned)),
+            (EventKind::Transitioned, Some(Assigned), Some(InProgress)),
+            (EventKind::Transitioned, Some(InProgress), Some(Closed)),
+        ]
+    );
+    assert_eq!(history[4].reason.as_deref(), Some("employer paid in full"));
+    assert_eq!(history[4].actor, "lawyer:lawyer-7");
+    assert_eq!(history[4].at, t0() + Duration::minutes(4));
+}
+
+async fn illegal_transition_is_refused_and_writes_nothing(store: Store) {
+    let (t, _) = store.create_ticket(&new_ticket("k"), t0()).await.unwrap();
+    let err = store
+        .transition(
+            &t.number,
+            TicketState::InProgress,
+            &Move::default(),
+            "op",
+            t0(),
+        )
+        .await
+        .unwrap_err();
+    match err {
+        StoreError::Lifecycle(LifecycleError::Illegal { from, to, .. }) => {
+            assert_eq!(from, TicketState::Application);
+            assert_eq!(to, TicketState::InProgress);
+        }
+        other => panic!("expected an illegal transition, got {other:?}"),
+    }
+    assert_eq!(
+        store.ticket(&t.number).await.unwrap().state,
+        TicketState::Application
+    );
+    assert_eq!(store.history(&t.number).await.unwrap().len(), 1);
+}
+
+async fn missing_reason_is_refused_and_writes_nothing(store: Store) {
+    let (t, _) = store.create_ticket(&new_ticket("k"), t0()).await.unwrap();
+    let err = store
+        .transition(
+            &t.number,
+            TicketState::Rejected,
+            &Move::default(),
+            "op",
+            t0(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Lifecycle(LifecycleError::Missing(_, "reason"))
+        ),
+        "{err:?}"
+    );
+    assert_eq!(store.history(&t.number).await.unwrap().len(), 1);
+    let rejected = store
+        .transition(
+            &t.number,
+            TicketState::Rejected,
+            &Move {
+                reason: Some("income above the local threshold".into()),
+                ..Move::default()
+            },
+            "op",
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rejected.rejection_reason.as_deref(),
+        Some("income above the local threshold")
+    );
+}
+
+async fn corrections_are_events_with_old_and_new_values(store: Store) {
+    let (t, _) = store.create_ticket(&new_ticket("k"), t0()).await.unwrap();
+    let correction = Correction {
+        matter: Some(Matter::LaborTermination),
+        event_date: Some(None),
+        callback_number: Some(PhoneNumber::parse("01065123456").unwrap()),
+        preservation: Some(true),
+        ..Correction::default()
+    };
+    let later = t0() + Duration::hours(2);
+    let after = store
+        .correct(
+            &t.number,
+            &correction,
+            Some("caller called again"),
+            "op",
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(after.matter, Some(Matter::LaborTermination));
+    assert_eq!(after.event_date, None);
+    assert_eq!(after.callback_number.unwrap().as_str(), "01065123456");
+    assert!(after.preservation);
+    assert_eq!(after.updated_at, later);
+    let history = store.history(&t.number).await.unwrap();
+    assert_eq!(history.len(), 2);
+    let event = &history[1];
+    assert_eq!(event.kind, EventKind::Corrected);
+    assert_eq!(event.reason.as_deref(), Some("caller called again"));
+    let fields: Vec<_> = event
+        .changes
+        .iter()
+        .map(|c| (c.field.as_str(), c.old.as_deref(), c.new.as_deref()))
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            ("matter", Some("labor-wages"), Some("labor-termination")),
+            ("event_date", Some("2025-12-31"), None),
+            ("callback_number", Some("13987654321"), Some("01065123456")),
+            ("preservation", Some("false"), Some("true")),
+        ]
+    );
+    // Correcting to the same values changes nothing and writes no event.
+    store
+        .correct(&t.number, &correction, None, "op", later)
+        .await
+        .unwrap();
+    assert_eq!(store.history(&t.number).await.unwrap().len(), 2);
+}
+
+async fn notes_join_the_history(store: Store) {
+    let (t, _) = store.create_ticket(&new_ticket("k"), t0()).await.unwrap();
+    let event = store
+        .add_note(
+            &t.number,
+            "called back, no answer",
+            "lawyer:l1",
+            t0() + Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(event.kind, EventKind::Note);
+    assert_eq!(event.note.as_deref(), Some("called back, no answer"));
+    assert_eq!(event.ticket_number, t.number);
+    let history = store.history(&t.number).await.unwrap();
+    assert_eq!(history.last(), Some(&event));
+}
+
+async fn list_filters_and_pages_without_gaps_or_repeats(store: Store) {
+    let mut created = Vec::new();
+    for i in 0..7 {
+        let mut new = new_ticket(&format!("k{i}"));
+        if i % 2 == 1 {
+            new.matter = Some(Matter::Family);
+            new.center = "shenzhen".into();
+        }
+        // Two tickets share each creation time, so the page cursor must break ties.
+        let at = t0() + Duration::minutes(i / 2);
+        created.push(store.create_ticket(&new, at).await.unwrap().0);
+    }
+    store
+        .transition(
+            &created[0].number,
+            TicketState::Accepted,
+            &Move::default(),
+            "op",
+            t0(),
+        )
+        .await
+        .unwrap();
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let (page, next) = store
+            .list_tickets(&TicketFilter::default(), 2, after)
+            .await
+            .unwrap();
+        assert!(page.len() <= 2);
+        seen.extend(page.into_iter().map(|t| t.number));
+        match next {
+            Some(cursor) => after = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 7);
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 7);
+    assert_eq!(seen.last(), Some(&created[0].number), "newest first");
+
+    let count = |filter: TicketFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .list_tickets(&filter, 100, None)
+                .await
+                .unwrap()
+                .0
+                .len()
+        }
+    };
+    assert_eq!(
+        count(TicketFilter {
+            matter: Some(Matter::Family),
+            ..Default::default()
+        })
+        .await,
+        3
+    );
+    assert_eq!(
+        count(TicketFilter {
+            center: Some("shenzhen".into()),
+            ..Default::default()
+        })
+        .await,
+        3
+    );
+    assert_eq!(
+        count(TicketFilter {
+            state: Some(TicketState::Accepted),
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        count(TicketFilter {
+            state: Some(TicketState::Closed),
+            ..Default::default()
+        })
+        .await,
+        0
+    );
+    let range = TicketFilter {
+        created_from: Some(t0() + Duration::minutes(1)),
+        created_to: Some(t0() + Duration::minutes(3)),
+        ..Default::default()
+    };
+    assert_eq!(count(range).await, 4);
+}
+
+async fn history_and_tickets_cannot_be_rewritten(store: Store) {
+    let (t, _) = store.create_ticket(&new_ticket("k"), t0()).await.unwrap();
+    let update = sqlx::query("UPDATE ticket_events SET actor = 'someone else'")
+        .execute(store.pool())
+        .await;
+    assert!(update.is_err(), "the history must refuse updates");
+    let delete = sqlx::query("DELETE FROM ticket_events")
+        .execute(store.pool())
+        .await;
+    assert!(delete.is_err(), "the history must refuse deletes");
+    let delete = sqlx::query("DELETE FROM tickets")
+        .execute(store.pool())
+        .await;
+    assert!(delete.is_err(), "tickets must refuse deletes");
+    assert_eq!(store.history(&t.number).await.unwrap()[0].actor, "operator");
+}
+
+async fn unknown_number_is_not_found(store: Store) {
+    let missing = TicketNumber::parse("1234567897").unwrap();
+    assert!(matches!(
+        store.ticket(&missing).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.history(&missing).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// SQLite must run with WAL and synchronous=FULL, so that a ticket whose
+/// create returned OK survives a power loss.
+#[tokio::test]
+async fn sqlite_runs_with_wal_and_synchronous_full() {
+    let (store, db) = support::sqlite().await;
+    // Check several pooled connections, not just the first one.
+    let mut conns = Vec::new();
+    for _ in 0..3 {
+        conns.push(store.pool().acquire().await.unwrap());
+    }
+    for conn in &mut conns {
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap();
+        assert_eq!(sync, 2, "synchronous=FULL is 2");
+    }
+    drop(conns);
+    db.finish(store).await;
+}

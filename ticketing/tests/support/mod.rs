@@ -1,0 +1,69 @@
+//! Databases for tests: a fresh SQLite file or a fresh PostgreSQL database per
+//! test, so tests running in parallel never see each other's rows.
+
+#![allow(dead_code)]
+
+use hotline_ticketing::Store;
+use sqlx::{Connection, Executor, PgConnection};
+
+/// Where the PostgreSQL server for tests is; CI runs one here.
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+pub enum TestDb {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+pub async fn sqlite() -> (Store, TestDb) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("hotline.db").display()
+    );
+    let store = Store::connect(&url).await.expect("open SQLite store");
+    (store, TestDb::Sqlite(dir))
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("HOTLINE_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
+}
+
+pub async fn postgres() -> (Store, TestDb) {
+    let admin_url = postgres_admin_url();
+    let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL is not reachable at {admin_url} ({e}). Start it with \
+             `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
+             (Debian package `postgresql`), or point HOTLINE_TEST_POSTGRES_URL at a server."
+        )
+    });
+    let name = format!("hotline_t_{:016x}", rand::random::<u64>());
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(base, _)| base)
+        .expect("PostgreSQL URL with a database name");
+    let store = Store::connect(&format!("{base}/{name}"))
+        .await
+        .expect("open PostgreSQL store");
+    (store, TestDb::Postgres { admin_url, name })
+}
+
+impl TestDb {
+    /// Drops a PostgreSQL test database; a SQLite one goes with its temp dir.
+    pub async fn finish(self, store: Store) {
+        store.close().await;
+        if let TestDb::Postgres { admin_url, name } = self {
+            if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
+                admin
+                    .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                    .await
+                    .ok();
+            }
+        }
+    }
+}
