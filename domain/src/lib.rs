@@ -13,3 +13,13 @@ pub use names::{Language, Matter, PriorityGroup, TicketKind, TicketState, Unknow
 pub use phone::{PhoneNumber, PhoneNumberError};
 pub use region::{RegionCode, RegionCodeError};
 pub use ticket_number::{TicketNumber, TicketNumberError};
+
+/// The offset of Asia/Shanghai: UTC+8 all year (China has kept no daylight
+/// saving time since 1991), so a fixed offset gives its calendar dates.
+pub fn shanghai() -> chrono::FixedOffset {
+    const EIGHT_HOURS: i32 = 8 * 3600;
+    match chrono::FixedOffset::east_opt(EIGHT_HOURS) {
+        Some(offset) => offset,
+        None => unreachable!("UTC+8 is a valid offset"),
+    }
+}

@@ -1,0 +1,227 @@
+//! The command line: every subcommand and flag, with help text.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hotline",
+    version,
+    about = "The 12348 public legal-aid hotline: IVR, ticketing and routing.",
+    after_help = "Run `hotline serve` to start the system, then `hotline tickets --help` for the operator commands."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole system on one node (embedded SQLite by default).
+    Serve(ServeArgs),
+    /// Run the ticketing service alone, for deployments with several nodes.
+    Ticketing(ServeArgs),
+    /// Create, find and move tickets, as an operator.
+    #[command(subcommand)]
+    Tickets(TicketsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Configuration file (TOML); `./hotline.toml` is read when it exists.
+    #[arg(long, env = "HOTLINE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address of the ticketing gRPC API [default: 127.0.0.1:50051]; port 0 picks a free port.
+    #[arg(long, env = "HOTLINE_GRPC_LISTEN", value_name = "ADDR")]
+    pub grpc_listen: Option<SocketAddr>,
+    /// Data directory for the SQLite file [default: ./hotline-data].
+    #[arg(long, env = "HOTLINE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data directory].
+    #[arg(long, env = "HOTLINE_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Log format [default: text].
+    #[arg(long, env = "HOTLINE_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `hotline_ticketing=debug` [default: info].
+    #[arg(long, env = "HOTLINE_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+    /// Print the resolved configuration as TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// Options every client command shares.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// URL of the ticketing service.
+    #[arg(
+        long,
+        env = "HOTLINE_TICKETING",
+        default_value = "http://127.0.0.1:50051",
+        value_name = "URL",
+        global = true
+    )]
+    pub ticketing: String,
+    /// Print records as JSON, one object per line.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TicketsCommand {
+    /// Create a ticket as an operator would, and print it.
+    Create {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        facts: CreateArgs,
+    },
+    /// List tickets, newest first.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        filter: ListArgs,
+    },
+    /// Show one ticket, by its number or an alias.
+    Show {
+        #[command(flatten)]
+        client: ClientArgs,
+        number: String,
+    },
+    /// Show a ticket's history, oldest first.
+    History {
+        #[command(flatten)]
+        client: ClientArgs,
+        number: String,
+    },
+    /// Move a ticket through its lifecycle.
+    Transition {
+        #[command(flatten)]
+        client: ClientArgs,
+        number: String,
+        /// accepted, rejected, assigned, in_progress or closed.
+        #[arg(long, value_name = "STATE")]
+        to: String,
+        /// Why; required to reject (Legal Aid Law art. 43).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Outcome code; required to close (e.g. advice-given, settled, withdrawn).
+        #[arg(long, value_name = "CODE")]
+        outcome: Option<String>,
+        /// Lawyer id; required to assign.
+        #[arg(long, value_name = "ID")]
+        lawyer: Option<String>,
+    },
+    /// Correct facts of a ticket; each correction is recorded in its history.
+    Correct {
+        #[command(flatten)]
+        client: ClientArgs,
+        number: String,
+        #[arg(long)]
+        matter: Option<String>,
+        /// YYYY-MM-DD, or `unknown` when the caller does not know it.
+        #[arg(long, value_name = "DATE")]
+        event_date: Option<String>,
+        #[arg(long, value_name = "NUMBER")]
+        callback: Option<String>,
+        /// Preservation of property or evidence needed.
+        #[arg(long, value_name = "BOOL")]
+        preservation: Option<bool>,
+        /// Priority group, e.g. migrant-worker.
+        #[arg(long, value_name = "GROUP")]
+        group: Option<String>,
+        #[arg(long, value_name = "CODE")]
+        region: Option<String>,
+        #[arg(long, value_name = "zh|en")]
+        language: Option<String>,
+        /// Why the facts changed.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Add a note to a ticket's history.
+    Note {
+        #[command(flatten)]
+        client: ClientArgs,
+        number: String,
+        text: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// application or consultation.
+    #[arg(long, default_value = "application")]
+    pub kind: String,
+    /// Matter, e.g. labor-termination (see the glossary); optional for a consultation.
+    #[arg(long)]
+    pub matter: Option<String>,
+    /// The number the caller called from.
+    #[arg(long, value_name = "NUMBER")]
+    pub caller: Option<String>,
+    /// The number to call back.
+    #[arg(long, value_name = "NUMBER")]
+    pub callback: Option<String>,
+    /// The date the limitation period runs from, YYYY-MM-DD.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub event_date: Option<String>,
+    /// Property or evidence preservation is needed.
+    #[arg(long)]
+    pub preservation: bool,
+    /// Priority group: migrant-worker, disabled-or-elderly, veteran, frontline-worker, social-assistance, minor, none.
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+    #[arg(long, value_name = "zh|en")]
+    pub language: Option<String>,
+    /// Legal-aid center [default: default].
+    #[arg(long)]
+    pub center: Option<String>,
+    /// GB/T 2260 region code, e.g. 440300.
+    #[arg(long, value_name = "CODE")]
+    pub region: Option<String>,
+    /// What the caller said, at most 4 KiB.
+    #[arg(long)]
+    pub summary: Option<String>,
+    /// Economic-hardship check waived (art. 42).
+    #[arg(long)]
+    pub hardship_waived: bool,
+    /// Written hardship pledge accepted (art. 41).
+    #[arg(long)]
+    pub pledge_accepted: bool,
+    #[arg(long)]
+    pub home_visit: bool,
+    #[arg(long)]
+    pub mediation_preferred: bool,
+    /// Makes retries safe: the same key returns the same ticket [default: a fresh key].
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(long)]
+    pub state: Option<String>,
+    #[arg(long)]
+    pub urgency: Option<String>,
+    #[arg(long)]
+    pub matter: Option<String>,
+    #[arg(long)]
+    pub center: Option<String>,
+    /// Tickets this number finds, as their own number or an alias.
+    #[arg(long)]
+    pub number: Option<String>,
+    /// Created at or after this time (RFC 3339, or a date YYYY-MM-DD in Asia/Shanghai).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Created before this time (RFC 3339, or a date YYYY-MM-DD in Asia/Shanghai).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// At most this many tickets.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+}

@@ -1,0 +1,242 @@
+//! `hotline tickets …`: the operator's client of the ticketing gRPC API.
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use hotline_domain::TicketNumber;
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::ticket_service_client::TicketServiceClient;
+use tonic::transport::Channel;
+use tonic::Code;
+
+use crate::cli::{ClientArgs, TicketsCommand};
+use crate::output;
+use crate::UsageError;
+
+pub async fn run(command: TicketsCommand) -> anyhow::Result<()> {
+    match command {
+        TicketsCommand::Create { client, facts } => {
+            let mut api = connect(&client).await?;
+            let request = pb::CreateTicketRequest {
+                idempotency_key: facts
+                    .idempotency_key
+                    .unwrap_or_else(|| format!("cli-{:032x}", rand::random::<u128>())),
+                proposed_number: None,
+                kind: Some(facts.kind),
+                matter: facts.matter,
+                caller_number: facts.caller,
+                callback_number: facts.callback,
+                event_date: facts.event_date,
+                preservation: facts.preservation,
+                priority_group: facts.group,
+                language: facts.language,
+                center: facts.center,
+                region: facts.region,
+                summary: facts.summary,
+                hardship_waived: facts.hardship_waived,
+                pledge_accepted: facts.pledge_accepted,
+                home_visit: facts.home_visit,
+                mediation_preferred: facts.mediation_preferred,
+            };
+            let response = api
+                .create_ticket(request)
+                .await
+                .map_err(status)?
+                .into_inner();
+            let ticket = response.ticket.context("the server returned no ticket")?;
+            output::ticket(&ticket, client.json);
+        }
+        TicketsCommand::List { client, filter } => {
+            let mut api = connect(&client).await?;
+            let mut request = pb::ListTicketsRequest {
+                state: filter.state,
+                urgency: filter.urgency,
+                matter: filter.matter,
+                center: filter.center,
+                number: filter.number.map(|n| number(&n)).transpose()?,
+                created_from: filter
+                    .from
+                    .as_deref()
+                    .map(|t| time("--from", t))
+                    .transpose()?,
+                created_to: filter.to.as_deref().map(|t| time("--to", t)).transpose()?,
+                page_size: filter.limit.clamp(1, 500),
+                page_token: String::new(),
+            };
+            let mut printed = 0u32;
+            if !client.json {
+                output::ticket_header();
+            }
+            while printed < filter.limit {
+                let page = api
+                    .list_tickets(request.clone())
+                    .await
+                    .map_err(status)?
+                    .into_inner();
+                for ticket in &page.tickets {
+                    if printed == filter.limit {
+                        break;
+                    }
+                    output::ticket_row(ticket, client.json);
+                    printed += 1;
+                }
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                request.page_token = page.next_page_token;
+            }
+        }
+        TicketsCommand::Show { client, number: n } => {
+            let number = number(&n)?;
+            let mut api = connect(&client).await?;
+            let ticket = api
+                .get_ticket(pb::GetTicketRequest { number })
+                .await
+                .map_err(status)?
+                .into_inner();
+            output::ticket(&ticket, client.json);
+        }
+        TicketsCommand::History { client, number: n } => {
+            let number = number(&n)?;
+            let mut api = connect(&client).await?;
+            let events = api
+                .list_ticket_events(pb::ListTicketEventsRequest { number })
+                .await
+                .map_err(status)?
+                .into_inner()
+                .events;
+            for event in &events {
+                output::event(event, client.json);
+            }
+        }
+        TicketsCommand::Transition {
+            client,
+            number: n,
+            to,
+            reason,
+            outcome,
+            lawyer,
+        } => {
+            let number = number(&n)?;
+            let mut api = connect(&client).await?;
+            let ticket = api
+                .transition_ticket(pb::TransitionTicketRequest {
+                    number,
+                    to,
+                    reason,
+                    outcome,
+                    lawyer,
+                })
+                .await
+                .map_err(status)?
+                .into_inner();
+            output::ticket(&ticket, client.json);
+        }
+        TicketsCommand::Correct {
+            client,
+            number: n,
+            matter,
+            event_date,
+            callback,
+            preservation,
+            group,
+            region,
+            language,
+            reason,
+        } => {
+            let number = number(&n)?;
+            let mut api = connect(&client).await?;
+            let ticket = api
+                .correct_ticket(pb::CorrectTicketRequest {
+                    number,
+                    matter,
+                    // "unknown" clears the date: the caller does not know it.
+                    event_date: event_date.map(|d| if d == "unknown" { String::new() } else { d }),
+                    callback_number: callback,
+                    preservation,
+                    priority_group: group,
+                    hardship_waived: None,
+                    pledge_accepted: None,
+                    home_visit: None,
+                    mediation_preferred: None,
+                    region,
+                    language,
+                    reason,
+                })
+                .await
+                .map_err(status)?
+                .into_inner();
+            output::ticket(&ticket, client.json);
+        }
+        TicketsCommand::Note {
+            client,
+            number: n,
+            text,
+        } => {
+            let number = number(&n)?;
+            let mut api = connect(&client).await?;
+            let event = api
+                .add_note(pb::AddNoteRequest { number, text })
+                .await
+                .map_err(status)?
+                .into_inner();
+            output::event(&event, client.json);
+        }
+    }
+    Ok(())
+}
+
+async fn connect(args: &ClientArgs) -> anyhow::Result<TicketServiceClient<Channel>> {
+    let endpoint = Channel::from_shared(args.ticketing.clone())
+        .map_err(|e| UsageError(format!("invalid --ticketing URL `{}`: {e}", args.ticketing)))?;
+    let channel = endpoint
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .connect()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot reach ticketing at {} ({e}); start it with `hotline serve`, \
+                 or point --ticketing / HOTLINE_TICKETING at it",
+                args.ticketing
+            )
+        })?;
+    Ok(TicketServiceClient::new(channel))
+}
+
+/// Checks a ticket number before any request: a typo is the user's to fix.
+fn number(text: &str) -> anyhow::Result<String> {
+    TicketNumber::parse(text)
+        .map(|n| n.to_string())
+        .map_err(|e| UsageError(format!("ticket number `{text}`: {e}")).into())
+}
+
+/// An RFC 3339 time, or a date meaning midnight in Asia/Shanghai.
+fn time(flag: &str, text: &str) -> anyhow::Result<prost_types::Timestamp> {
+    let at = if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        t.with_timezone(&Utc)
+    } else if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        d.and_time(NaiveTime::MIN)
+            .and_local_timezone(output::shanghai())
+            .single()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| UsageError(format!("{flag} {text}: not a valid local time")))?
+    } else {
+        return Err(UsageError(format!(
+            "{flag} `{text}`: expected RFC 3339 (2026-03-01T08:00:00+08:00) or YYYY-MM-DD"
+        ))
+        .into());
+    };
+    Ok(prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: 0,
+    })
+}
+
+/// A gRPC error as the user should see it: invalid input exits 2.
+fn status(s: tonic::Status) -> anyhow::Error {
+    match s.code() {
+        Code::InvalidArgument => UsageError(s.message().to_owned()).into(),
+        Code::NotFound | Code::FailedPrecondition => anyhow::anyhow!("{}", s.message()),
+        Code::Unavailable => anyhow::anyhow!("ticketing is unavailable: {}", s.message()),
+        code => anyhow::anyhow!("{} ({code:?})", s.message()),
+    }
+}

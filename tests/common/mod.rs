@@ -1,0 +1,112 @@
+//! Starting the real `hotline` binary for end-to-end tests: port 0
+//! everywhere, and the real addresses read back from the `listening` line.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The binary under test, built by cargo with the same profile as the tests.
+pub fn hotline() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_hotline"))
+}
+
+pub struct Server {
+    pub child: Child,
+    pub grpc: SocketAddr,
+    /// Every stderr line after `listening`, for diagnosing failures.
+    pub log: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Runs `hotline ARGS… --grpc-listen 127.0.0.1:0` in `dir` and waits for
+    /// its `listening` line.
+    pub fn start(dir: &Path, args: &[&str]) -> Server {
+        let mut child = Command::new(hotline())
+            .args(args)
+            .args(["--grpc-listen", "127.0.0.1:0"])
+            .current_dir(dir)
+            .env_remove("HOTLINE_DATABASE_URL")
+            .env_remove("HOTLINE_GRPC_LISTEN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start hotline");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        loop {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => {
+                    if let Some(addrs) = line.strip_prefix("listening ") {
+                        let grpc = addrs
+                            .split(' ')
+                            .find_map(|kv| kv.strip_prefix("grpc="))
+                            .expect("listening line names grpc=")
+                            .parse()
+                            .expect("grpc address");
+                        return Server {
+                            child,
+                            grpc,
+                            log: rx,
+                        };
+                    }
+                    seen.push(line);
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "hotline did not print its listening line; stderr:\n{}",
+                        seen.join("\n")
+                    );
+                }
+            }
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.grpc)
+    }
+
+    /// Runs a client subcommand against this server.
+    pub fn client(&self, args: &[&str]) -> Output {
+        Command::new(hotline())
+            .args(args)
+            .env("HOTLINE_TICKETING", self.url())
+            .output()
+            .expect("run hotline client")
+    }
+
+    /// SIGKILL: no shutdown code runs, as in a crash or power cut of the process.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
