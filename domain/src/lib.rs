@@ -4,11 +4,13 @@
 //! a keyed-in digit string) is parsed into one of these types at the edge, so
 //! the rest of the code never handles an unchecked string.
 
+pub mod calendar;
 pub mod names;
 pub mod phone;
 pub mod region;
 pub mod ticket_number;
 
+pub use calendar::{CalendarError, HolidayCalendar};
 pub use names::{Language, Matter, PriorityGroup, TicketKind, TicketState, UnknownName, Urgency};
 pub use phone::{PhoneNumber, PhoneNumberError};
 pub use region::{RegionCode, RegionCodeError};

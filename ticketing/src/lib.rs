@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod clock;
+pub mod limitation;
 pub mod server;
 pub mod store;
 pub mod tickets;
