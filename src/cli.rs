@@ -28,6 +28,40 @@ pub enum Command {
     /// Create, find and move tickets, as an operator.
     #[command(subcommand)]
     Tickets(TicketsCommand),
+    /// Compute a limitation deadline and its urgency (Legal Aid Law art. 44), offline.
+    Limitation(LimitationArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["matter", "rule", "list"])))]
+pub struct LimitationArgs {
+    /// The caller's matter, e.g. labor-termination; its rules decide.
+    #[arg(long)]
+    pub matter: Option<String>,
+    /// One rule by id (see --list), e.g. appeal-judgment.
+    #[arg(long, value_name = "ID")]
+    pub rule: Option<String>,
+    /// The date the period runs from; leave it out when the caller does not know it.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub event_date: Option<String>,
+    /// Today's date [default: today in Asia/Shanghai].
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub today: Option<String>,
+    /// Property or evidence preservation is needed: always critical.
+    #[arg(long)]
+    pub preservation: bool,
+    /// Print the rule table instead.
+    #[arg(long)]
+    pub list: bool,
+    /// Print JSON: one object (with --list, one per rule).
+    #[arg(long)]
+    pub json: bool,
+    /// A rule table to use instead of the bundled one.
+    #[arg(long, env = "HOTLINE_LIMITATION_RULES", value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// A holiday calendar to use instead of the bundled one.
+    #[arg(long, env = "HOTLINE_HOLIDAY_CALENDAR", value_name = "FILE")]
+    pub calendar: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -50,6 +84,18 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `hotline_ticketing=debug` [default: info].
     #[arg(long, env = "HOTLINE_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// Limitation rule table replacing the bundled one.
+    #[arg(long, env = "HOTLINE_LIMITATION_RULES", value_name = "FILE")]
+    pub limitation_rules: Option<PathBuf>,
+    /// Holiday calendar replacing the bundled one (e.g. with a newer State Council notice).
+    #[arg(long, env = "HOTLINE_HOLIDAY_CALENDAR", value_name = "FILE")]
+    pub holiday_calendar: Option<PathBuf>,
+    /// Fewer days left than this is critical [default: 7].
+    #[arg(long, env = "HOTLINE_CRITICAL_BELOW_DAYS", value_name = "DAYS")]
+    pub critical_below_days: Option<i64>,
+    /// Fewer days left than this is urgent [default: 30].
+    #[arg(long, env = "HOTLINE_URGENT_BELOW_DAYS", value_name = "DAYS")]
+    pub urgent_below_days: Option<i64>,
     /// Print the resolved configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,

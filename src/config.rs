@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use hotline_ticketing::limitation::Thresholds;
+
 use crate::cli::ServeArgs;
 
 /// The resolved configuration, as `--print-config` shows it.
@@ -25,6 +27,14 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A tracing filter such as `info` or `hotline_ticketing=debug,info`.
     pub log: String,
+    /// A limitation rule table replacing the bundled one.
+    pub limitation_rules: Option<PathBuf>,
+    /// A holiday calendar replacing the bundled one (a newer State Council notice).
+    pub holiday_calendar: Option<PathBuf>,
+    /// Fewer days left than this is `critical` (Legal Aid Law art. 44: 7).
+    pub critical_below_days: i64,
+    /// Fewer days left than this is `urgent`.
+    pub urgent_below_days: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -43,6 +53,10 @@ struct FileConfig {
     database_url: Option<String>,
     log_format: Option<LogFormat>,
     log: Option<String>,
+    limitation_rules: Option<PathBuf>,
+    holiday_calendar: Option<PathBuf>,
+    critical_below_days: Option<i64>,
+    urgent_below_days: Option<i64>,
 }
 
 pub const DEFAULT_GRPC_LISTEN: &str = "127.0.0.1:50051";
@@ -72,6 +86,7 @@ impl Config {
                     data_dir.join("hotline.db").display()
                 )
             });
+        let defaults = Thresholds::default();
         Ok(Self {
             grpc_listen: match args.grpc_listen.or(file.grpc_listen) {
                 Some(addr) => addr,
@@ -88,7 +103,36 @@ impl Config {
                 .clone()
                 .or(file.log)
                 .unwrap_or_else(|| "info".to_owned()),
+            limitation_rules: args.limitation_rules.clone().or(file.limitation_rules),
+            holiday_calendar: args.holiday_calendar.clone().or(file.holiday_calendar),
+            critical_below_days: args
+                .critical_below_days
+                .or(file.critical_below_days)
+                .unwrap_or(defaults.critical_below_days),
+            urgent_below_days: args
+                .urgent_below_days
+                .or(file.urgent_below_days)
+                .unwrap_or(defaults.urgent_below_days),
         })
+        .and_then(Config::checked)
+    }
+
+    fn checked(self) -> anyhow::Result<Self> {
+        if !(0 < self.critical_below_days && self.critical_below_days <= self.urgent_below_days) {
+            return Err(crate::UsageError(format!(
+                "critical_below_days ({}) must be above 0 and at most urgent_below_days ({})",
+                self.critical_below_days, self.urgent_below_days
+            ))
+            .into());
+        }
+        Ok(self)
+    }
+
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            critical_below_days: self.critical_below_days,
+            urgent_below_days: self.urgent_below_days,
+        }
     }
 
     /// The configuration as TOML, with any database password hidden.

@@ -5,6 +5,7 @@
 
 mod cli;
 mod config;
+mod limitation;
 mod output;
 mod serve;
 mod tickets;
@@ -52,6 +53,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::serve(args, serve::Role::All).await,
         Command::Ticketing(args) => serve::serve(args, serve::Role::Ticketing).await,
         Command::Tickets(command) => tickets::run(command).await,
+        Command::Limitation(args) => limitation::run(&args),
     }
 }
 

@@ -49,6 +49,10 @@ pub fn ticket_json(t: &pb::Ticket) -> Value {
         "assigned_lawyer": t.assigned_lawyer,
         "outcome": t.outcome,
         "rejection_reason": t.rejection_reason,
+        "limitation_rule": t.limitation_rule,
+        "limitation_warnings": t.limitation_warnings,
+        "decision_due": t.decision_due,
+        "assignment_due": t.assignment_due,
         "created_at": time(t.created_at.as_ref()),
         "updated_at": time(t.updated_at.as_ref()),
     })

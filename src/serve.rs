@@ -5,7 +5,9 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 use anyhow::Context;
-use hotline_ticketing::{Store, SystemClock};
+use hotline_domain::HolidayCalendar;
+use hotline_ticketing::limitation::{Limitation, RuleTable};
+use hotline_ticketing::{Store, SystemClock, Ticketing};
 use tokio::net::TcpListener;
 use tracing::info;
 
@@ -36,6 +38,7 @@ pub async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
             )
         })?;
     }
+    let limitation = Arc::new(load_limitation(&config)?);
     let store = Store::connect(&config.database_url).await?;
     let grpc = TcpListener::bind(config.grpc_listen)
         .await
@@ -51,16 +54,25 @@ pub async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
     eprintln!("listening grpc={grpc_addr}");
     info!(%grpc_addr, ?role, backend = ?store.backend(), "hotline started");
 
-    hotline_ticketing::server::run(
-        grpc,
-        store.clone(),
-        Arc::new(SystemClock),
-        shutdown_signal(),
-    )
-    .await?;
+    let ticketing = Ticketing::new(store.clone(), Arc::new(SystemClock), limitation);
+    hotline_ticketing::server::run(grpc, ticketing, shutdown_signal()).await?;
     store.close().await;
     info!("hotline stopped");
     Ok(())
+}
+
+/// The rule table and holiday calendar: bundled, or the configured files,
+/// which are refused with file, line and reason when malformed.
+fn load_limitation(config: &Config) -> anyhow::Result<Limitation> {
+    let rules = match &config.limitation_rules {
+        Some(path) => RuleTable::load(path).map_err(|e| crate::UsageError(e.to_string()))?,
+        None => RuleTable::bundled()?,
+    };
+    let calendar = match &config.holiday_calendar {
+        Some(path) => HolidayCalendar::load(path).map_err(|e| crate::UsageError(e.to_string()))?,
+        None => HolidayCalendar::bundled()?,
+    };
+    Ok(Limitation::new(rules, calendar, config.thresholds()))
 }
 
 fn init_logging(config: &Config) -> anyhow::Result<()> {

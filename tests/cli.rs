@@ -163,3 +163,81 @@ fn bad_input_exits_2_with_one_line_and_failures_exit_1() {
         stderr(&out)
     );
 }
+
+#[test]
+fn limitation_prints_one_json_object_with_the_fixed_keys() {
+    let out = std::process::Command::new(common::hotline())
+        .args([
+            "limitation",
+            "--matter",
+            "labor-termination",
+            "--event-date",
+            "2025-02-28",
+            "--today",
+            "2026-02-20",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = json_lines(&stdout(&out));
+    assert_eq!(lines.len(), 1);
+    let a = &lines[0];
+    for key in [
+        "deadline",
+        "days_left",
+        "urgency",
+        "rule",
+        "legal_basis",
+        "warnings",
+    ] {
+        assert!(a.get(key).is_some(), "missing `{key}` in {a}");
+    }
+    assert_eq!(a["deadline"], "2026-02-28");
+    assert_eq!(a["days_left"], 8);
+    assert_eq!(a["urgency"], "urgent");
+    assert_eq!(a["rule"], "labor-arbitration");
+    assert!(a["legal_basis"].as_str().unwrap().contains("art. 27"));
+
+    let out = std::process::Command::new(common::hotline())
+        .args(["limitation", "--list", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(json_lines(&stdout(&out)).len(), 12);
+
+    for bad in [
+        &[
+            "limitation",
+            "--matter",
+            "labour",
+            "--event-date",
+            "2025-01-01",
+        ][..],
+        &["limitation", "--rule", "nope", "--event-date", "2025-01-01"],
+        &[
+            "limitation",
+            "--matter",
+            "family",
+            "--event-date",
+            "2025-02-30",
+        ],
+        &[
+            "limitation",
+            "--matter",
+            "family",
+            "--event-date",
+            "2026-05-01",
+            "--today",
+            "2026-01-01",
+        ],
+        &["limitation", "--event-date", "2025-01-01"],
+    ] {
+        let out = std::process::Command::new(common::hotline())
+            .args(bad)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+        assert!(!stderr(&out).is_empty());
+    }
+}

@@ -52,7 +52,11 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# One closing line for the whole run (cargo's last line is a doc-test crate's).
+summary=$(awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+  END { printf "tests: %d passed, %d failed", p, f }' "$log")
 if [ "$status" -ne 0 ]; then
+  echo "$summary"
   exit "$status"
 fi
 
@@ -63,3 +67,4 @@ if [ "$pg_ran" -eq 0 ] || [ "$pg_ran" -ne "$sqlite_ran" ]; then
   echo "tests/run.sh: the PostgreSQL store tests did not all run" >&2
   exit 1
 fi
+echo "$summary"

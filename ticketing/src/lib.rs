@@ -8,8 +8,10 @@ pub mod api;
 pub mod clock;
 pub mod limitation;
 pub mod server;
+pub mod service;
 pub mod store;
 pub mod tickets;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use service::Ticketing;
 pub use store::{Store, StoreError};

@@ -2,16 +2,17 @@
 //! reflection (v1 and v1alpha) on one listener, so grpcurl works as is.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::time::Duration;
 
 use hotline_proto::v1::ticket_service_server::TicketServiceServer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 
+use tracing::{info, warn};
+
 use crate::api::TicketApi;
-use crate::clock::Clock;
-use crate::store::Store;
+use crate::service::Ticketing;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -25,8 +26,7 @@ pub enum ServerError {
 /// lets requests in flight finish.
 pub async fn run(
     listener: TcpListener,
-    store: Store,
-    clock: Arc<dyn Clock>,
+    ticketing: Ticketing,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -43,7 +43,8 @@ pub async fn run(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    let api = TicketServiceServer::new(TicketApi::new(store, clock))
+    let reevaluation = tokio::spawn(reevaluate_daily(ticketing.clone()));
+    let api = TicketServiceServer::new(TicketApi::new(ticketing))
         // Bounded messages: a create with a 4 KiB summary is far below this.
         .max_decoding_message_size(256 * 1024);
 
@@ -59,7 +60,45 @@ pub async fn run(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(api)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        // Without TCP_NODELAY, HTTP/2's separate header and data writes meet
+        // Nagle's algorithm and delayed ACKs: 40 ms per answer.
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener)
+                .with_nodelay(Some(true))
+                .with_keepalive(Some(Duration::from_secs(60))),
+            shutdown,
+        )
         .await?;
+    reevaluation.abort();
     Ok(())
+}
+
+/// How often the re-evaluation job checks whether today's run is due.
+const REEVALUATION_CHECK: Duration = Duration::from_secs(600);
+
+/// Re-assesses every open ticket at start-up and once a day after that. The
+/// start-up run always happens (rules or the calendar may have changed); the
+/// daily one is claimed in the database, so one node runs it.
+async fn reevaluate_daily(ticketing: Ticketing) {
+    let today = Ticketing::today(ticketing.now());
+    match ticketing.reevaluate().await {
+        Ok(changed) => info!(changed = changed.len(), "start-up re-evaluation done"),
+        Err(e) => warn!(error = %e, "start-up re-evaluation failed; the daily run will retry"),
+    }
+    // Today's run is covered by the start-up run.
+    if let Err(e) = ticketing
+        .store()
+        .claim_daily_run(crate::service::REEVALUATION_JOB, today)
+        .await
+    {
+        warn!(error = %e, "cannot record today's re-evaluation");
+    }
+    loop {
+        tokio::time::sleep(REEVALUATION_CHECK).await;
+        match ticketing.reevaluate_daily().await {
+            Ok(Some(changed)) => info!(changed, "daily re-evaluation done"),
+            Ok(None) => {}
+            Err(e) => warn!(error = %e, "daily re-evaluation failed; retrying later"),
+        }
+    }
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::ticket_service_client::TicketServiceClient;
-use hotline_ticketing::{server, Store, SystemClock};
+use hotline_ticketing::limitation::Limitation;
+use hotline_ticketing::{server, Store, SystemClock, Ticketing};
 use tokio::net::TcpListener;
 use tonic::transport::Channel;
 use tonic::Code;
@@ -26,7 +27,9 @@ async fn start() -> Api {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let served = store.clone();
     tokio::spawn(async move {
-        server::run(listener, served, Arc::new(SystemClock), async {
+        let limitation = Arc::new(Limitation::bundled().unwrap());
+        let ticketing = Ticketing::new(served, Arc::new(SystemClock), limitation);
+        server::run(listener, ticketing, async {
             stopped.await.ok();
         })
         .await

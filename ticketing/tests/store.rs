@@ -6,12 +6,16 @@ mod support;
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use hotline_domain::Urgency;
 use hotline_domain::{
     Language, Matter, PhoneNumber, PriorityGroup, RegionCode, TicketKind, TicketNumber, TicketState,
 };
+use hotline_ticketing::limitation::TicketUrgency;
 use hotline_ticketing::store::StoreError;
 use hotline_ticketing::tickets::lifecycle::{LifecycleError, Move};
-use hotline_ticketing::tickets::{Correction, EventKind, Flags, NewTicket, TicketFilter};
+use hotline_ticketing::tickets::{
+    Assessed, Correction, EventKind, Flags, NewTicket, Ticket, TicketFilter,
+};
 use hotline_ticketing::Store;
 
 /// Runs each listed async test against both backends.
@@ -55,7 +59,31 @@ both_backends!(
     list_filters_and_pages_without_gaps_or_repeats,
     history_and_tickets_cannot_be_rewritten,
     unknown_number_is_not_found,
+    reevaluation_writes_each_change_once,
+    daily_runs_are_claimed_once_per_day,
 );
+
+fn normal() -> TicketUrgency {
+    TicketUrgency {
+        urgency: Urgency::Normal,
+        deadline: None,
+        rule: None,
+        warnings: Vec::new(),
+    }
+}
+
+/// What the service would have assessed; the store keeps whatever it is given.
+fn assessed() -> Assessed {
+    Assessed {
+        urgency: normal(),
+        decision_due: NaiveDate::from_ymd_opt(2026, 3, 9),
+    }
+}
+
+/// A re-assessment that changes nothing.
+fn same_urgency(_: &Ticket) -> TicketUrgency {
+    normal()
+}
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 1, 30, 0).unwrap()
@@ -94,7 +122,7 @@ async fn create_and_read_back_every_field(store: Store) {
     };
     new.preservation = true;
     new.language = Language::En;
-    let (created, was_new) = store.create_ticket(&new, t0()).await.unwrap();
+    let (created, was_new) = store.create_ticket(&new, &assessed(), t0()).await.unwrap();
     assert!(was_new);
     let t = store.ticket(&created.number).await.unwrap();
     assert_eq!(t.number, created.number);
@@ -112,7 +140,8 @@ async fn create_and_read_back_every_field(store: Store) {
     assert_eq!(t.region.unwrap().as_str(), "440300");
     assert_eq!(t.summary, "欠薪三个月");
     assert!(t.recordings.is_empty());
-    assert_eq!(t.urgency, None);
+    assert_eq!(t.urgency, Some(Urgency::Normal));
+    assert_eq!(t.decision_due, NaiveDate::from_ymd_opt(2026, 3, 9));
     assert_eq!(t.created_at, t0());
     let history = store.history(&t.number).await.unwrap();
     assert_eq!(history.len(), 1);
@@ -124,13 +153,13 @@ async fn create_and_read_back_every_field(store: Store) {
 
 async fn same_idempotency_key_gives_one_ticket(store: Store) {
     let (first, created_first) = store
-        .create_ticket(&new_ticket("call-1"), t0())
+        .create_ticket(&new_ticket("call-1"), &assessed(), t0())
         .await
         .unwrap();
     let mut retry = new_ticket("call-1");
     retry.summary = "a retry carries the same key".into();
     let (second, created_second) = store
-        .create_ticket(&retry, t0() + Duration::seconds(5))
+        .create_ticket(&retry, &assessed(), t0() + Duration::seconds(5))
         .await
         .unwrap();
     assert!(created_first);
@@ -151,7 +180,7 @@ async fn fifty_concurrent_creates_give_fifty_random_numbers(store: Store) {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             store
-                .create_ticket(&new_ticket(&format!("key-{i}")), t0())
+                .create_ticket(&new_ticket(&format!("key-{i}")), &assessed(), t0())
                 .await
                 .map(|(t, created)| (t.number, created))
         }));
@@ -192,7 +221,7 @@ async fn concurrent_retries_of_one_key_give_one_ticket(store: Store) {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             store
-                .create_ticket(&new_ticket("same-call"), t0())
+                .create_ticket(&new_ticket("same-call"), &assessed(), t0())
                 .await
                 .map(|(t, c)| (t.number, c))
         }));
@@ -212,7 +241,7 @@ async fn proposed_number_is_used_when_free(store: Store) {
     let proposed = TicketNumber::parse("8000000003").unwrap();
     let mut new = new_ticket("ivr-node-1:call-a");
     new.proposed_number = Some(proposed.clone());
-    let (t, _) = store.create_ticket(&new, t0()).await.unwrap();
+    let (t, _) = store.create_ticket(&new, &assessed(), t0()).await.unwrap();
     assert_eq!(t.number, proposed);
     assert!(t.aliases.is_empty());
 }
@@ -221,10 +250,16 @@ async fn taken_proposed_number_becomes_an_alias(store: Store) {
     let proposed = TicketNumber::parse("8000000003").unwrap();
     let mut first = new_ticket("call-a");
     first.proposed_number = Some(proposed.clone());
-    let (a, _) = store.create_ticket(&first, t0()).await.unwrap();
+    let (a, _) = store
+        .create_ticket(&first, &assessed(), t0())
+        .await
+        .unwrap();
     let mut second = new_ticket("call-b");
     second.proposed_number = Some(proposed.clone());
-    let (b, created) = store.create_ticket(&second, t0()).await.unwrap();
+    let (b, created) = store
+        .create_ticket(&second, &assessed(), t0())
+        .await
+        .unwrap();
     assert!(created);
     assert_ne!(b.number, proposed, "a taken number is not reused");
     assert_eq!(b.aliases, vec![proposed.clone()]);
@@ -243,16 +278,25 @@ async fn taken_proposed_number_becomes_an_alias(store: Store) {
     // An alias that no ticket has as its own number finds its ticket directly.
     let mut third = new_ticket("call-c");
     third.proposed_number = Some(b.number.clone());
-    let (c, _) = store.create_ticket(&third, t0()).await.unwrap();
+    let (c, _) = store
+        .create_ticket(&third, &assessed(), t0())
+        .await
+        .unwrap();
     assert_eq!(c.aliases, vec![b.number.clone()]);
     let mut fourth = new_ticket("call-d");
     fourth.proposed_number = Some(proposed.clone());
-    let (d, _) = store.create_ticket(&fourth, t0()).await.unwrap();
+    let (d, _) = store
+        .create_ticket(&fourth, &assessed(), t0())
+        .await
+        .unwrap();
     assert_eq!(d.aliases, vec![proposed]);
 }
 
 async fn lifecycle_writes_an_event_per_step(store: Store) {
-    let (t, _) = store.create_ticket(&new_ticket("k"), t0()).await.unwrap();
+    let (t, _) = store
+        .create_ticket(&new_ticket("k"), &assessed(), t0())
+        .await
+        .unwrap();
     let steps = [
         (TicketState::Accepted, Move::default()),
         (
@@ -306,7 +350,10 @@ async fn lifecycle_writes_an_event_per_step(store: Store) {
 }
 
 async fn illegal_transition_is_refused_and_writes_nothing(store: Store) {
-    let (t, _) = store.create_ticket(&new_ticket("k"), t0()).await.unwrap();
+    let (t, _) = store
+        .create_ticket(&new_ticket("k"), &assessed(), t0())
+        .await
+        .unwrap();
     let err = store
         .transition(
             &t.number,
@@ -332,7 +379,10 @@ async fn illegal_transition_is_refused_and_writes_nothing(store: Store) {
 }
 
 async fn missing_reason_is_refused_and_writes_nothing(store: Store) {
-    let (t, _) = store.create_ticket(&new_ticket("k"), t0()).await.unwrap();
+    let (t, _) = store
+        .create_ticket(&new_ticket("k"), &assessed(), t0())
+        .await
+        .unwrap();
     let err = store
         .transition(
             &t.number,
@@ -371,7 +421,10 @@ async fn missing_reason_is_refused_and_writes_nothing(store: Store) {
 }
 
 async fn corrections_are_events_with_old_and_new_values(store: Store) {
-    let (t, _) = store.create_ticket(&new_ticket("k"), t0()).await.unwrap();
+    let (t, _) = store
+        .create_ticket(&new_ticket("k"), &assessed(), t0())
+        .await
+        .unwrap();
     let correction = Correction {
         matter: Some(Matter::LaborTermination),
         event_date: Some(None),
@@ -387,6 +440,7 @@ async fn corrections_are_events_with_old_and_new_values(store: Store) {
             Some("caller called again"),
             "op",
             later,
+            &same_urgency,
         )
         .await
         .unwrap();
@@ -416,14 +470,17 @@ async fn corrections_are_events_with_old_and_new_values(store: Store) {
     );
     // Correcting to the same values changes nothing and writes no event.
     store
-        .correct(&t.number, &correction, None, "op", later)
+        .correct(&t.number, &correction, None, "op", later, &same_urgency)
         .await
         .unwrap();
     assert_eq!(store.history(&t.number).await.unwrap().len(), 2);
 }
 
 async fn notes_join_the_history(store: Store) {
-    let (t, _) = store.create_ticket(&new_ticket("k"), t0()).await.unwrap();
+    let (t, _) = store
+        .create_ticket(&new_ticket("k"), &assessed(), t0())
+        .await
+        .unwrap();
     let event = store
         .add_note(
             &t.number,
@@ -450,7 +507,7 @@ async fn list_filters_and_pages_without_gaps_or_repeats(store: Store) {
         }
         // Two tickets share each creation time, so the page cursor must break ties.
         let at = t0() + Duration::minutes(i / 2);
-        created.push(store.create_ticket(&new, at).await.unwrap().0);
+        created.push(store.create_ticket(&new, &assessed(), at).await.unwrap().0);
     }
     store
         .transition(
@@ -533,7 +590,10 @@ async fn list_filters_and_pages_without_gaps_or_repeats(store: Store) {
 }
 
 async fn history_and_tickets_cannot_be_rewritten(store: Store) {
-    let (t, _) = store.create_ticket(&new_ticket("k"), t0()).await.unwrap();
+    let (t, _) = store
+        .create_ticket(&new_ticket("k"), &assessed(), t0())
+        .await
+        .unwrap();
     let update = sqlx::query("UPDATE ticket_events SET actor = 'someone else'")
         .execute(store.pool())
         .await;
@@ -585,4 +645,92 @@ async fn sqlite_runs_with_wal_and_synchronous_full() {
     }
     drop(conns);
     db.finish(store).await;
+}
+
+async fn reevaluation_writes_each_change_once(store: Store) {
+    let (open, _) = store
+        .create_ticket(&new_ticket("open"), &assessed(), t0())
+        .await
+        .unwrap();
+    let (closed, _) = store
+        .create_ticket(&new_ticket("closed"), &assessed(), t0())
+        .await
+        .unwrap();
+    store
+        .transition(
+            &closed.number,
+            TicketState::Rejected,
+            &Move {
+                reason: Some("no".into()),
+                ..Move::default()
+            },
+            "op",
+            t0(),
+        )
+        .await
+        .unwrap();
+    let upgraded = |_: &Ticket| TicketUrgency {
+        urgency: Urgency::Urgent,
+        deadline: NaiveDate::from_ymd_opt(2026, 3, 31),
+        rule: Some("labor-arbitration".into()),
+        warnings: vec!["a warning".into()],
+    };
+    // Two runs at once (two nodes): each change is written once.
+    let later = t0() + Duration::days(1);
+    let (a, b) = tokio::join!(
+        store.reevaluate(later, &upgraded),
+        store.reevaluate(later, &upgraded)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let changed = a.len() + b.len();
+    assert_eq!(changed, 1, "only the open ticket changes, once");
+    let t = store.ticket(&open.number).await.unwrap();
+    assert_eq!(t.urgency, Some(Urgency::Urgent));
+    assert_eq!(t.deadline, NaiveDate::from_ymd_opt(2026, 3, 31));
+    assert_eq!(t.limitation_rule.as_deref(), Some("labor-arbitration"));
+    assert_eq!(t.limitation_warnings, vec!["a warning".to_owned()]);
+    let history = store.history(&open.number).await.unwrap();
+    let event = history.last().unwrap();
+    assert_eq!(event.kind, EventKind::Reevaluated);
+    assert_eq!(event.at, later);
+    assert!(event.changes.iter().any(|c| c.field == "urgency"
+        && c.old.as_deref() == Some("normal")
+        && c.new.as_deref() == Some("urgent")));
+    assert_eq!(store.reevaluate(later, &upgraded).await.unwrap().len(), 0);
+    assert_eq!(
+        store.history(&open.number).await.unwrap().len(),
+        history.len()
+    );
+    // Final tickets are left alone.
+    assert_eq!(
+        store.ticket(&closed.number).await.unwrap().urgency,
+        Some(Urgency::Normal)
+    );
+}
+
+async fn daily_runs_are_claimed_once_per_day(store: Store) {
+    let day = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    let claims = futures_join(&store, day).await;
+    assert_eq!(claims, 1, "one of four concurrent claims wins");
+    assert!(!store.claim_daily_run("job", day).await.unwrap());
+    assert!(store
+        .claim_daily_run("job", day.succ_opt().unwrap())
+        .await
+        .unwrap());
+    assert!(store.claim_daily_run("other-job", day).await.unwrap());
+}
+
+async fn futures_join(store: &Store, day: NaiveDate) -> usize {
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.claim_daily_run("job", day).await.unwrap()
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        won += usize::from(t.await.unwrap());
+    }
+    won
 }

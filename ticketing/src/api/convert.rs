@@ -9,6 +9,7 @@ use hotline_domain::{
 use hotline_proto::v1 as pb;
 use tonic::Status;
 
+use crate::service::Ticketing;
 use crate::tickets::lifecycle::Move;
 use crate::tickets::{
     Correction, Flags, NewTicket, Ticket, TicketEvent, TicketFilter, DEFAULT_CENTER, MAX_TEXT_BYTES,
@@ -187,6 +188,7 @@ pub fn transition(req: &pb::TransitionTicketRequest) -> Result<(TicketState, Mov
             reason,
             outcome,
             lawyer,
+            assignment_due: None,
         },
     ))
 }
@@ -230,7 +232,7 @@ fn pb_time(t: DateTime<Utc>) -> prost_types::Timestamp {
 /// A ticket as the API shows it. The caller's number is masked: nobody who
 /// reads tickets through this API needs the number a call came from (the
 /// callback number is the one to dial).
-pub fn ticket_to_pb(t: &Ticket, _now: DateTime<Utc>) -> pb::Ticket {
+pub fn ticket_to_pb(t: &Ticket, now: DateTime<Utc>) -> pb::Ticket {
     pb::Ticket {
         number: t.number.to_string(),
         aliases: t.aliases.iter().map(ToString::to_string).collect(),
@@ -239,7 +241,7 @@ pub fn ticket_to_pb(t: &Ticket, _now: DateTime<Utc>) -> pb::Ticket {
         matter: t.matter.map(|m| m.to_string()),
         urgency: t.urgency.map(|u| u.to_string()),
         deadline: t.deadline.map(|d| d.to_string()),
-        days_left: None,
+        days_left: Ticketing::days_left(t, now).and_then(|d| i32::try_from(d).ok()),
         event_date: t.event_date.map(|d| d.to_string()),
         preservation: t.preservation,
         priority_group: t.priority_group.to_string(),
@@ -269,6 +271,10 @@ pub fn ticket_to_pb(t: &Ticket, _now: DateTime<Utc>) -> pb::Ticket {
         mediation_preferred: t.flags.mediation_preferred,
         outcome: t.outcome.clone(),
         rejection_reason: t.rejection_reason.clone(),
+        limitation_rule: t.limitation_rule.clone(),
+        limitation_warnings: t.limitation_warnings.clone(),
+        decision_due: t.decision_due.map(|d| d.to_string()),
+        assignment_due: t.assignment_due.map(|d| d.to_string()),
     }
 }
 

@@ -3,14 +3,12 @@
 
 mod convert;
 
-use std::sync::Arc;
-
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::ticket_service_server::TicketService;
 use tonic::{Request, Response, Status};
 use tracing::{info, Span};
 
-use crate::clock::Clock;
+use crate::service::Ticketing;
 use crate::store::{Store, StoreError};
 use crate::tickets::lifecycle::LifecycleError;
 use crate::tickets::PageCursor;
@@ -24,13 +22,31 @@ const MAX_PAGE_SIZE: u32 = 500;
 pub const ACTOR_HEADER: &str = "x-hotline-actor";
 
 pub struct TicketApi {
-    store: Store,
-    clock: Arc<dyn Clock>,
+    ticketing: Ticketing,
 }
 
 impl TicketApi {
-    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+    pub fn new(ticketing: Ticketing) -> Self {
+        Self { ticketing }
+    }
+
+    fn store(&self) -> &Store {
+        self.ticketing.store()
+    }
+}
+
+/// An event date after today cannot be right: the caller mistyped it.
+fn check_event_date(
+    date: Option<chrono::NaiveDate>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Status> {
+    let today = Ticketing::today(now);
+    match date {
+        Some(d) if d > today => Err(field_error(
+            "event_date",
+            &format!("{d} is after today ({today})"),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -99,14 +115,16 @@ impl TicketService for TicketApi {
     ) -> Result<Response<pb::CreateTicketResponse>, Status> {
         let actor = actor(&request)?;
         let new = convert::new_ticket(request.into_inner(), actor)?;
-        let now = self.clock.now();
-        let (ticket, created) = self.store.create_ticket(&new, now).await?;
+        let now = self.ticketing.now();
+        check_event_date(new.event_date, now)?;
+        let (ticket, created) = self.ticketing.create(&new).await?;
         record_ticket(&ticket.number);
         if created {
             info!(
                 caller = ?ticket.caller_number,
                 kind = %ticket.kind,
                 matter = ?ticket.matter.map(|m| m.as_str()),
+                urgency = ?ticket.urgency.map(|u| u.as_str()),
                 "ticket created"
             );
         } else {
@@ -124,10 +142,10 @@ impl TicketService for TicketApi {
     ) -> Result<Response<pb::Ticket>, Status> {
         let number = parse_number("number", &request.get_ref().number)?;
         record_ticket(&number);
-        let ticket = self.store.ticket(&number).await?;
+        let ticket = self.store().ticket(&number).await?;
         Ok(Response::new(convert::ticket_to_pb(
             &ticket,
-            self.clock.now(),
+            self.ticketing.now(),
         )))
     }
 
@@ -155,8 +173,8 @@ impl TicketService for TicketApi {
                     field_error("page_token", "not a token from a previous response")
                 })?)
             };
-        let (tickets, next) = self.store.list_tickets(&filter, limit, after).await?;
-        let now = self.clock.now();
+        let (tickets, next) = self.store().list_tickets(&filter, limit, after).await?;
+        let now = self.ticketing.now();
         Ok(Response::new(pb::ListTicketsResponse {
             tickets: tickets
                 .iter()
@@ -175,10 +193,12 @@ impl TicketService for TicketApi {
         let number = parse_number("number", &req.number)?;
         record_ticket(&number);
         let (to, mv) = convert::transition(&req)?;
-        let now = self.clock.now();
-        let ticket = self.store.transition(&number, to, &mv, &actor, now).await?;
+        let ticket = self.ticketing.transition(&number, to, mv, &actor).await?;
         info!(to = %to, "ticket transitioned");
-        Ok(Response::new(convert::ticket_to_pb(&ticket, now)))
+        Ok(Response::new(convert::ticket_to_pb(
+            &ticket,
+            self.ticketing.now(),
+        )))
     }
 
     async fn correct_ticket(
@@ -190,13 +210,17 @@ impl TicketService for TicketApi {
         let number = parse_number("number", &req.number)?;
         record_ticket(&number);
         let (correction, reason) = convert::correction(&req)?;
-        let now = self.clock.now();
+        let now = self.ticketing.now();
+        check_event_date(correction.event_date.flatten(), now)?;
         let ticket = self
-            .store
-            .correct(&number, &correction, reason.as_deref(), &actor, now)
+            .ticketing
+            .correct(&number, &correction, reason.as_deref(), &actor)
             .await?;
-        info!("ticket corrected");
-        Ok(Response::new(convert::ticket_to_pb(&ticket, now)))
+        info!(urgency = ?ticket.urgency.map(|u| u.as_str()), "ticket corrected");
+        Ok(Response::new(convert::ticket_to_pb(
+            &ticket,
+            self.ticketing.now(),
+        )))
     }
 
     async fn add_note(
@@ -209,8 +233,8 @@ impl TicketService for TicketApi {
         record_ticket(&number);
         let text = convert::text("text", &req.text, true)?;
         let event = self
-            .store
-            .add_note(&number, &text, &actor, self.clock.now())
+            .store()
+            .add_note(&number, &text, &actor, self.ticketing.now())
             .await?;
         Ok(Response::new(convert::event_to_pb(&event)))
     }
@@ -221,7 +245,7 @@ impl TicketService for TicketApi {
     ) -> Result<Response<pb::ListTicketEventsResponse>, Status> {
         let number = parse_number("number", &request.get_ref().number)?;
         record_ticket(&number);
-        let events = self.store.history(&number).await?;
+        let events = self.store().history(&number).await?;
         Ok(Response::new(pb::ListTicketEventsResponse {
             events: events.iter().map(convert::event_to_pb).collect(),
         }))
@@ -233,7 +257,7 @@ impl TicketService for TicketApi {
     ) -> Result<Response<pb::TicketStatus>, Status> {
         let number = parse_number("number", &request.get_ref().number)?;
         record_ticket(&number);
-        let ticket = self.store.ticket(&number).await?;
+        let ticket = self.store().ticket(&number).await?;
         Ok(Response::new(pb::TicketStatus {
             number: number.to_string(),
             state: ticket.state.to_string(),

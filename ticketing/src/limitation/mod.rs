@@ -71,6 +71,15 @@ pub struct Assessment {
     pub warnings: Vec<String>,
 }
 
+/// What a ticket keeps of an assessment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketUrgency {
+    pub urgency: Urgency,
+    pub deadline: Option<NaiveDate>,
+    pub rule: Option<String>,
+    pub warnings: Vec<String>,
+}
+
 /// The limitation calculator: a rule table, a holiday calendar, thresholds.
 #[derive(Debug, Clone)]
 pub struct Limitation {
@@ -231,6 +240,41 @@ impl Limitation {
             candidates,
             warnings,
         })
+    }
+
+    /// What a ticket stores: the assessment of its matter and event date on
+    /// `today`. A ticket without a matter has no deadline; preservation still
+    /// makes it critical. Never fails: an impossible date (refused at the API
+    /// edge) yields no deadline and a warning.
+    pub fn assess_ticket(
+        &self,
+        matter: Option<Matter>,
+        event_date: Option<NaiveDate>,
+        preservation: bool,
+        today: NaiveDate,
+    ) -> TicketUrgency {
+        let Some(matter) = matter else {
+            return TicketUrgency {
+                urgency: classify(preservation, None, false, false, self.thresholds),
+                deadline: None,
+                rule: None,
+                warnings: vec!["no matter yet, so no limitation deadline".to_owned()],
+            };
+        };
+        match self.assess(Selection::Matter(matter), event_date, today, preservation) {
+            Ok(a) => TicketUrgency {
+                urgency: a.urgency,
+                deadline: a.deadline,
+                rule: (!a.rule.is_empty()).then_some(a.rule),
+                warnings: a.warnings,
+            },
+            Err(e) => TicketUrgency {
+                urgency: classify(preservation, None, true, true, self.thresholds),
+                deadline: None,
+                rule: None,
+                warnings: vec![format!("no deadline computed: {e}")],
+            },
+        }
     }
 
     /// Legal Aid Law art. 43: a decision is due 7 days after the application.

@@ -11,16 +11,18 @@ use sqlx::{Any, Transaction};
 use tracing::warn;
 
 use super::{get, Backend, Store, StoreError};
+use crate::limitation::TicketUrgency;
 use crate::tickets::lifecycle::{self, Move};
 use crate::tickets::{
-    Correction, EventKind, FieldChange, Flags, NewTicket, PageCursor, RecordingInfo, Ticket,
-    TicketEvent, TicketFilter,
+    Assessed, Correction, EventKind, FieldChange, Flags, NewTicket, PageCursor, RecordingInfo,
+    Ticket, TicketEvent, TicketFilter,
 };
 
 const TICKET_COLUMNS: &str = "t.id, t.number, t.kind, t.state, t.matter, t.caller_number, \
      t.callback_number, t.event_date, t.preservation, t.priority_group, t.hardship_waived, \
      t.pledge_accepted, t.home_visit, t.mediation_preferred, t.language, t.center, t.region, \
      t.summary, t.urgency, t.deadline, t.assigned_lawyer, t.outcome, t.rejection_reason, \
+     t.limitation_rule, t.limitation_warnings, t.decision_due, t.assignment_due, \
      t.created_at, t.updated_at";
 
 /// How many random numbers to try before giving up; with 900 million
@@ -33,10 +35,11 @@ impl Store {
     pub async fn create_ticket(
         &self,
         new: &NewTicket,
+        assessed: &Assessed,
         now: DateTime<Utc>,
     ) -> Result<(Ticket, bool), StoreError> {
         for attempt in 0..NUMBER_ATTEMPTS {
-            match self.try_create(new, now).await {
+            match self.try_create(new, assessed, now).await {
                 Ok(outcome) => return Ok(outcome),
                 // Two creates raced on one key, or a random number collided:
                 // the next attempt sees the winner or draws a new number.
@@ -52,6 +55,7 @@ impl Store {
     async fn try_create(
         &self,
         new: &NewTicket,
+        assessed: &Assessed,
         now: DateTime<Utc>,
     ) -> Result<(Ticket, bool), StoreError> {
         let mut tx = self.begin_write().await?;
@@ -80,9 +84,10 @@ impl Store {
             "INSERT INTO tickets (number, idempotency_key, kind, state, matter, caller_number, \
              callback_number, event_date, preservation, priority_group, hardship_waived, \
              pledge_accepted, home_visit, mediation_preferred, language, center, region, \
-             summary, created_at, updated_at) \
+             summary, urgency, deadline, limitation_rule, limitation_warnings, decision_due, \
+             created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $19) RETURNING id",
+             $17, $18, $19, $20, $21, $22, $23, $24, $24) RETURNING id",
         )
         .bind(number.as_str())
         .bind(&new.idempotency_key)
@@ -102,6 +107,11 @@ impl Store {
         .bind(&new.center)
         .bind(new.region.as_ref().map(RegionCode::as_str))
         .bind(&new.summary)
+        .bind(assessed.urgency.urgency.as_str())
+        .bind(assessed.urgency.deadline.map(|d| d.to_string()))
+        .bind(assessed.urgency.rule.as_deref())
+        .bind(warnings_json(&assessed.urgency.warnings)?)
+        .bind(assessed.decision_due.map(|d| d.to_string()))
         .bind(at)
         .fetch_one(&mut *tx)
         .await?;
@@ -249,33 +259,30 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let from = self.locked_state(&mut tx, id).await?;
         lifecycle::check(from, to, mv)?;
-        sqlx::query(
+        // Each column changes only on the move that sets it.
+        let only_on =
+            |state: TicketState, value: Option<String>| (to == state).then_some(value).flatten();
+        let updated = sqlx::query(
             "UPDATE tickets SET state = $1, updated_at = $2, \
              assigned_lawyer = COALESCE($3, assigned_lawyer), \
              outcome = COALESCE($4, outcome), \
-             rejection_reason = COALESCE($5, rejection_reason) \
-             WHERE id = $6",
+             rejection_reason = COALESCE($5, rejection_reason), \
+             assignment_due = COALESCE($6, assignment_due) \
+             WHERE id = $7",
         )
         .bind(to.as_str())
         .bind(now.timestamp_millis())
-        .bind(if to == TicketState::Assigned {
-            mv.lawyer.clone()
-        } else {
-            None
-        })
-        .bind(if to == TicketState::Closed {
-            mv.outcome.clone()
-        } else {
-            None
-        })
-        .bind(if to == TicketState::Rejected {
-            mv.reason.clone()
-        } else {
-            None
-        })
+        .bind(only_on(TicketState::Assigned, mv.lawyer.clone()))
+        .bind(only_on(TicketState::Closed, mv.outcome.clone()))
+        .bind(only_on(TicketState::Rejected, mv.reason.clone()))
+        .bind(only_on(
+            TicketState::Accepted,
+            mv.assignment_due.map(|d| d.to_string()),
+        ))
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        expect_one_row(updated.rows_affected(), id)?;
         let mut changes = Vec::new();
         if let (TicketState::Assigned, Some(lawyer)) = (to, &mv.lawyer) {
             changes.push(FieldChange {
@@ -319,6 +326,7 @@ impl Store {
         reason: Option<&str>,
         actor: &str,
         now: DateTime<Utc>,
+        reassess: &(dyn Fn(&Ticket) -> TicketUrgency + Sync),
     ) -> Result<Ticket, StoreError> {
         let id = self.ticket_id(number).await?;
         let mut tx = self.begin_write().await?;
@@ -328,16 +336,18 @@ impl Store {
         let old = ticket_from_row(&row)?;
         let mut new = old.clone();
         apply(&mut new, correction);
+        new.set_urgency(reassess(&new));
         let changes = diff(&old, &new);
         if changes.is_empty() {
             tx.commit().await?;
             return self.ticket_by_id(id).await;
         }
-        sqlx::query(
+        let updated = sqlx::query(
             "UPDATE tickets SET matter = $1, event_date = $2, callback_number = $3, \
              preservation = $4, priority_group = $5, hardship_waived = $6, \
              pledge_accepted = $7, home_visit = $8, mediation_preferred = $9, region = $10, \
-             language = $11, updated_at = $12 WHERE id = $13",
+             language = $11, updated_at = $12, urgency = $14, deadline = $15, \
+             limitation_rule = $16, limitation_warnings = $17 WHERE id = $13",
         )
         .bind(new.matter.map(Matter::as_str))
         .bind(new.event_date.map(|d| d.to_string()))
@@ -352,8 +362,13 @@ impl Store {
         .bind(new.language.as_str())
         .bind(now.timestamp_millis())
         .bind(id)
+        .bind(new.urgency.map(Urgency::as_str))
+        .bind(new.deadline.map(|d| d.to_string()))
+        .bind(new.limitation_rule.as_deref())
+        .bind(warnings_json(&new.limitation_warnings)?)
         .execute(&mut *tx)
         .await?;
+        expect_one_row(updated.rows_affected(), id)?;
         insert_event(
             &mut tx,
             id,
@@ -414,6 +429,92 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(event_from_row).collect()
+    }
+
+    /// Re-assesses every open ticket (not rejected, not closed) and stores
+    /// each change of urgency or deadline with a `reevaluated` event. Each
+    /// ticket is re-read under its row lock, so two nodes running this at
+    /// once write each change once. Returns the tickets that changed.
+    pub async fn reevaluate(
+        &self,
+        now: DateTime<Utc>,
+        reassess: &(dyn Fn(&Ticket) -> TicketUrgency + Sync),
+    ) -> Result<Vec<(TicketNumber, Option<Urgency>, Option<Urgency>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM tickets WHERE state NOT IN ('rejected', 'closed') ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut changed = Vec::new();
+        for row in rows {
+            let id: i64 = get(&row, "id")?;
+            let mut tx = self.begin_write().await?;
+            self.locked_state(&mut tx, id).await?;
+            let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.id = $1");
+            let row = sqlx::query(&sql).bind(id).fetch_one(&mut *tx).await?;
+            let old = ticket_from_row(&row)?;
+            if matches!(old.state, TicketState::Rejected | TicketState::Closed) {
+                tx.commit().await?;
+                continue;
+            }
+            let mut new = old.clone();
+            new.set_urgency(reassess(&old));
+            let changes = diff(&old, &new);
+            if changes.is_empty() && old.limitation_warnings == new.limitation_warnings {
+                tx.commit().await?;
+                continue;
+            }
+            let updated = sqlx::query(
+                "UPDATE tickets SET urgency = $1, deadline = $2, limitation_rule = $3, \
+                 limitation_warnings = $4 WHERE id = $5",
+            )
+            .bind(new.urgency.map(Urgency::as_str))
+            .bind(new.deadline.map(|d| d.to_string()))
+            .bind(new.limitation_rule.as_deref())
+            .bind(warnings_json(&new.limitation_warnings)?)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            expect_one_row(updated.rows_affected(), id)?;
+            if !changes.is_empty() {
+                insert_event(
+                    &mut tx,
+                    id,
+                    EventKind::Reevaluated,
+                    "limitation",
+                    now,
+                    EventDetail {
+                        reason: Some("daily re-evaluation of the limitation deadline"),
+                        changes: &changes,
+                        ..EventDetail::default()
+                    },
+                )
+                .await?;
+                changed.push((old.number.clone(), old.urgency, new.urgency));
+            }
+            tx.commit().await?;
+        }
+        Ok(changed)
+    }
+
+    /// Claims today's run of a daily job: true for exactly one caller per
+    /// day, whichever node it runs on.
+    pub async fn claim_daily_run(&self, job: &str, today: NaiveDate) -> Result<bool, StoreError> {
+        sqlx::query(
+            "INSERT INTO scheduled_runs (job, last_run_on) VALUES ($1, '0000-00-00') \
+             ON CONFLICT (job) DO NOTHING",
+        )
+        .bind(job)
+        .execute(&self.pool)
+        .await?;
+        let claimed = sqlx::query(
+            "UPDATE scheduled_runs SET last_run_on = $1 WHERE job = $2 AND last_run_on < $1",
+        )
+        .bind(today.to_string())
+        .bind(job)
+        .execute(&self.pool)
+        .await?;
+        Ok(claimed.rows_affected() == 1)
     }
 
     /// Locks the ticket's row for the rest of the transaction (PostgreSQL;
@@ -511,6 +612,27 @@ impl Where {
         self.binds.push(value);
         format!("${}", self.binds.len())
     }
+}
+
+/// An update that should have changed exactly one ticket; anything else
+/// means the statement and its arguments disagree, and nothing may commit.
+fn expect_one_row(rows: u64, id: i64) -> Result<(), StoreError> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt(format!(
+            "update of ticket id {id} changed {rows} rows"
+        )))
+    }
+}
+
+fn warnings_json(warnings: &[String]) -> Result<Option<String>, StoreError> {
+    if warnings.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(warnings)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode warnings: {e}")))
 }
 
 /// Yes/no facts are stored as 0/1 on both backends.
@@ -646,6 +768,14 @@ fn ticket_from_row(row: &AnyRow) -> Result<Ticket, StoreError> {
         assigned_lawyer: get(row, "assigned_lawyer")?,
         outcome: get(row, "outcome")?,
         rejection_reason: get(row, "rejection_reason")?,
+        limitation_rule: get(row, "limitation_rule")?,
+        limitation_warnings: match get::<Option<String>>(row, "limitation_warnings")? {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| StoreError::Corrupt(format!("limitation warnings: {e}")))?,
+            None => Vec::new(),
+        },
+        decision_due: parse_opt(get(row, "decision_due")?, parse_date)?,
+        assignment_due: parse_opt(get(row, "assignment_due")?, parse_date)?,
         created_at: millis(get(row, "created_at")?)?,
         updated_at: millis(get(row, "updated_at")?)?,
     })
@@ -777,6 +907,16 @@ fn diff(old: &Ticket, new: &Ticket) -> Vec<FieldChange> {
         "language",
         text(old.language.as_str()),
         text(new.language.as_str()),
+    );
+    check(
+        "urgency",
+        old.urgency.map(|u| u.to_string()),
+        new.urgency.map(|u| u.to_string()),
+    );
+    check(
+        "deadline",
+        old.deadline.map(|d| d.to_string()),
+        new.deadline.map(|d| d.to_string()),
     );
     changes
 }

@@ -15,6 +15,8 @@ use hotline_domain::TicketState::{self, *};
 #[derive(Debug, Clone, Default)]
 pub struct Move {
     pub reason: Option<String>,
+    /// Legal Aid Law art. 43: when a lawyer must be assigned, set on acceptance.
+    pub assignment_due: Option<chrono::NaiveDate>,
     pub outcome: Option<String>,
     pub lawyer: Option<String>,
 }
@@ -79,6 +81,7 @@ mod tests {
 
     fn mv() -> Move {
         Move {
+            assignment_due: None,
             reason: Some("r".into()),
             outcome: Some("settled".into()),
             lawyer: Some("L1".into()),

@@ -3,6 +3,7 @@
 
 pub mod lifecycle;
 
+use crate::limitation::TicketUrgency;
 use chrono::{DateTime, NaiveDate, Utc};
 use hotline_domain::{
     Language, Matter, PhoneNumber, PriorityGroup, RegionCode, TicketKind, TicketNumber,
@@ -34,6 +35,15 @@ pub struct NewTicket {
     pub flags: Flags,
     /// Who creates it: `operator`, `ivr`, …
     pub actor: String,
+}
+
+/// What the service works out for a new ticket before storing it.
+#[derive(Debug, Clone)]
+pub struct Assessed {
+    /// The limitation assessment on the day of creation.
+    pub urgency: TicketUrgency,
+    /// Legal Aid Law art. 43: decision due on an application.
+    pub decision_due: Option<NaiveDate>,
 }
 
 /// The yes/no facts from the Legal Aid Law that travel with a ticket.
@@ -71,6 +81,12 @@ pub struct Ticket {
     pub assigned_lawyer: Option<String>,
     pub outcome: Option<String>,
     pub rejection_reason: Option<String>,
+    /// The rule whose deadline decides, and what the lawyer should know.
+    pub limitation_rule: Option<String>,
+    pub limitation_warnings: Vec<String>,
+    /// Legal Aid Law art. 43 clocks.
+    pub decision_due: Option<NaiveDate>,
+    pub assignment_due: Option<NaiveDate>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -122,6 +138,8 @@ pub enum EventKind {
     Transitioned,
     Corrected,
     Note,
+    /// The daily re-evaluation changed the urgency or deadline.
+    Reevaluated,
 }
 
 impl EventKind {
@@ -131,6 +149,7 @@ impl EventKind {
             EventKind::Transitioned => "transitioned",
             EventKind::Corrected => "corrected",
             EventKind::Note => "note",
+            EventKind::Reevaluated => "reevaluated",
         }
     }
 
@@ -140,6 +159,7 @@ impl EventKind {
             "transitioned" => EventKind::Transitioned,
             "corrected" => EventKind::Corrected,
             "note" => EventKind::Note,
+            "reevaluated" => EventKind::Reevaluated,
             _ => return None,
         })
     }
@@ -183,5 +203,15 @@ impl PageCursor {
             created_at_ms: at.parse().ok()?,
             id: id.parse().ok()?,
         })
+    }
+}
+
+impl Ticket {
+    /// Stores a fresh limitation assessment on the ticket.
+    pub fn set_urgency(&mut self, u: TicketUrgency) {
+        self.urgency = Some(u.urgency);
+        self.deadline = u.deadline;
+        self.limitation_rule = u.rule;
+        self.limitation_warnings = u.warnings;
     }
 }

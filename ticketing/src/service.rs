@@ -1,0 +1,128 @@
+//! The ticketing operations that need more than the store: the clock and the
+//! limitation calculator. The gRPC API and the background jobs call these, so
+//! urgency is computed the same way wherever a ticket changes.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use hotline_domain::{TicketKind, TicketNumber, TicketState, Urgency};
+
+use crate::clock::Clock;
+use crate::limitation::{Limitation, TicketUrgency};
+use crate::store::{Store, StoreError};
+use crate::tickets::lifecycle::Move;
+use crate::tickets::{Assessed, Correction, NewTicket, Ticket};
+
+/// The daily job that moves urgencies as deadlines come closer.
+pub const REEVALUATION_JOB: &str = "reevaluate-urgency";
+
+#[derive(Clone)]
+pub struct Ticketing {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    limitation: Arc<Limitation>,
+}
+
+impl Ticketing {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, limitation: Arc<Limitation>) -> Self {
+        Self {
+            store,
+            clock,
+            limitation,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn limitation(&self) -> &Limitation {
+        &self.limitation
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The calendar date in Asia/Shanghai at `now`.
+    pub fn today(now: DateTime<Utc>) -> NaiveDate {
+        now.with_timezone(&hotline_domain::shanghai()).date_naive()
+    }
+
+    /// Days from today to the ticket's deadline; 0 on the last day.
+    pub fn days_left(ticket: &Ticket, now: DateTime<Utc>) -> Option<i64> {
+        ticket.deadline.map(|d| (d - Self::today(now)).num_days())
+    }
+
+    fn reassess(&self, ticket: &Ticket, today: NaiveDate) -> TicketUrgency {
+        self.limitation
+            .assess_ticket(ticket.matter, ticket.event_date, ticket.preservation, today)
+    }
+
+    pub async fn create(&self, new: &NewTicket) -> Result<(Ticket, bool), StoreError> {
+        let now = self.now();
+        let today = Self::today(now);
+        let assessed = Assessed {
+            urgency: self.limitation.assess_ticket(
+                new.matter,
+                new.event_date,
+                new.preservation,
+                today,
+            ),
+            decision_due: (new.kind == TicketKind::Application)
+                .then(|| self.limitation.decision_due(today)),
+        };
+        self.store.create_ticket(new, &assessed, now).await
+    }
+
+    pub async fn correct(
+        &self,
+        number: &TicketNumber,
+        correction: &Correction,
+        reason: Option<&str>,
+        actor: &str,
+    ) -> Result<Ticket, StoreError> {
+        let now = self.now();
+        let today = Self::today(now);
+        self.store
+            .correct(number, correction, reason, actor, now, &|t| {
+                self.reassess(t, today)
+            })
+            .await
+    }
+
+    pub async fn transition(
+        &self,
+        number: &TicketNumber,
+        to: TicketState,
+        mut mv: Move,
+        actor: &str,
+    ) -> Result<Ticket, StoreError> {
+        let now = self.now();
+        if to == TicketState::Accepted {
+            mv.assignment_due = Some(self.limitation.assignment_due(Self::today(now)));
+        }
+        self.store.transition(number, to, &mv, actor, now).await
+    }
+
+    /// Re-assesses every open ticket now.
+    pub async fn reevaluate(
+        &self,
+    ) -> Result<Vec<(TicketNumber, Option<Urgency>, Option<Urgency>)>, StoreError> {
+        let now = self.now();
+        let today = Self::today(now);
+        self.store
+            .reevaluate(now, &|t| self.reassess(t, today))
+            .await
+    }
+
+    /// Runs today's re-evaluation if no node has yet; returns how many
+    /// tickets changed, or `None` when another run already had today.
+    pub async fn reevaluate_daily(&self) -> Result<Option<usize>, StoreError> {
+        let today = Self::today(self.now());
+        if !self.store.claim_daily_run(REEVALUATION_JOB, today).await? {
+            return Ok(None);
+        }
+        Ok(Some(self.reevaluate().await?.len()))
+    }
+}
