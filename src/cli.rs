@@ -30,6 +30,14 @@ pub enum Command {
     Tickets(TicketsCommand),
     /// Compute a limitation deadline and its urgency (Legal Aid Law art. 44), offline.
     Limitation(LimitationArgs),
+    /// Find in-band DTMF digits in a WAV file (8 kHz mono 16-bit PCM).
+    Dtmf {
+        /// The recording to analyse.
+        file: PathBuf,
+        /// One JSON object per digit: {"digit": "5", "start_ms": 1200}.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

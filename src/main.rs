@@ -54,7 +54,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ticketing(args) => serve::serve(args, serve::Role::Ticketing).await,
         Command::Tickets(command) => tickets::run(command).await,
         Command::Limitation(args) => limitation::run(&args),
+        Command::Dtmf { file, json } => dtmf(&file, json),
     }
+}
+
+/// `hotline dtmf`: the in-band detector over a file, digits in time order.
+fn dtmf(file: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    use hotline_ivr::media::wav::{read_telephone_wav, WavError};
+    let samples = read_telephone_wav(file).map_err(|e| match e {
+        WavError::Format { .. } => anyhow::Error::new(UsageError(e.to_string())),
+        WavError::Read { .. } => UsageError(e.to_string()).into(),
+    })?;
+    for found in hotline_ivr::media::dtmf::inband::detect(&samples) {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({ "digit": found.digit.to_string(), "start_ms": found.start_ms })
+            );
+        } else {
+            println!("{:>8} ms  {}", found.start_ms, found.digit);
+        }
+    }
+    Ok(())
 }
 
 /// The error and its causes on one line.

@@ -241,3 +241,93 @@ fn limitation_prints_one_json_object_with_the_fixed_keys() {
         assert!(!stderr(&out).is_empty());
     }
 }
+
+/// `hotline dtmf` over a keypad sequence made by sox, an independent generator.
+#[test]
+fn dtmf_prints_the_digits_of_a_sox_sequence_in_order() {
+    let sox_found = std::process::Command::new("sh")
+        .args(["-c", "command -v sox"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        sox_found,
+        "`sox` is missing: install it with `apt-get install -y sox`"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let keys = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '0', '*', '#'];
+    let low = |k: char| match k {
+        '1' | '2' | '3' => 697,
+        '4' | '5' | '6' => 770,
+        '7' | '8' | '9' => 852,
+        _ => 941,
+    };
+    let high = |k: char| match k {
+        '1' | '4' | '7' | '*' => 1209,
+        '2' | '5' | '8' | '0' => 1336,
+        _ => 1477,
+    };
+    // Each key: 80 ms of its two sines (a two-channel synth mixed down) at
+    // about -10 dBm0, then 80 ms of silence.
+    let wav = dir.path().join("keys.wav");
+    let mut sox = std::process::Command::new("sox");
+    for k in keys {
+        sox.arg(format!(
+            "|sox -n -r 8000 -c 1 -b 16 -p synth 0.08 sine {} sine {} remix - vol 0.22 pad 0 0.08",
+            low(k),
+            high(k)
+        ));
+    }
+    let made = sox
+        .args(["-r", "8000", "-c", "1", "-b", "16"])
+        .arg(&wav)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+
+    let out = std::process::Command::new(common::hotline())
+        .args(["dtmf", "--json"])
+        .arg(&wav)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = json_lines(&stdout(&out));
+    let digits: String = lines.iter().map(|l| l["digit"].as_str().unwrap()).collect();
+    assert_eq!(digits, "1234567890*#");
+    let starts: Vec<u64> = lines
+        .iter()
+        .map(|l| l["start_ms"].as_u64().unwrap())
+        .collect();
+    for (i, start) in starts.iter().enumerate() {
+        let expected = i as u64 * 160;
+        assert!(
+            start.abs_diff(expected) <= 10,
+            "digit {i} starts at {start} ms, expected {expected}"
+        );
+    }
+
+    // A file that is not 8 kHz mono is refused with how to convert it.
+    let stereo = dir.path().join("stereo.wav");
+    let made = std::process::Command::new("sox")
+        .args(["-n", "-r", "44100", "-c", "2", "-b", "16"])
+        .arg(&stereo)
+        .args(["synth", "0.1", "sine", "440"])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let out = std::process::Command::new(common::hotline())
+        .arg("dtmf")
+        .arg(&stereo)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("sox IN.wav -r 8000 -c 1 -b 16 OUT.wav"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -1,5 +1,8 @@
 //! The telephony service of the hotline: answers SIP calls, plays prompts,
 //! hears DTMF, records messages and runs the 12348 menus.
 //!
-//! Not built yet: the crate exists so the workspace has its final shape. The
-//! SIP, media and menu modules arrive with the telephony and call-flow issues.
+//! Built so far: [`media`] — G.711 and the DTMF detectors, as sans-I/O state
+//! machines (samples or packets in, digits out). SIP, RTP transport and the
+//! menus come next (see the telephony and call-flow issues).
+
+pub mod media;

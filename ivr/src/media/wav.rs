@@ -1,0 +1,49 @@
+//! Reading telephone audio from WAV files: 8 kHz mono 16-bit PCM, or a clear
+//! refusal that says what the file is and how to convert it.
+
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WavError {
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: hound::Error,
+    },
+    #[error(
+        "{path}: {found}; expected 8000 Hz mono 16-bit PCM \
+         (convert with: sox IN.wav -r 8000 -c 1 -b 16 OUT.wav)"
+    )]
+    Format { path: String, found: String },
+}
+
+/// Reads an 8 kHz mono 16-bit PCM WAV file.
+pub fn read_telephone_wav(path: &Path) -> Result<Vec<i16>, WavError> {
+    let shown = path.display().to_string();
+    let mut reader = hound::WavReader::open(path).map_err(|source| WavError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let spec = reader.spec();
+    if spec.sample_rate != 8000
+        || spec.channels != 1
+        || spec.bits_per_sample != 16
+        || spec.sample_format != hound::SampleFormat::Int
+    {
+        return Err(WavError::Format {
+            path: shown,
+            found: format!(
+                "{} Hz, {} channel(s), {}-bit {:?}",
+                spec.sample_rate, spec.channels, spec.bits_per_sample, spec.sample_format
+            ),
+        });
+    }
+    reader
+        .samples::<i16>()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| WavError::Read {
+            path: shown,
+            source,
+        })
+}
