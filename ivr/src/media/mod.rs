@@ -4,4 +4,5 @@
 
 pub mod codec;
 pub mod dtmf;
+pub mod rtp;
 pub mod wav;

@@ -1,8 +1,10 @@
-//! DTMF: the sixteen keys, and the detectors that hear them. In-band tones
-//! are found by [`inband::InbandDetector`]; RFC 4733 events and SIP INFO
-//! arrive with the telephony layer.
+//! DTMF: the sixteen keys, and the three ways to hear them: in-band tones
+//! ([`inband`]), RFC 4733 events ([`rfc4733`]) and SIP INFO bodies
+//! ([`info`]).
 
 pub mod inband;
+pub mod info;
+pub mod rfc4733;
 
 use std::fmt;
 
