@@ -5,4 +5,5 @@
 pub mod codec;
 pub mod dtmf;
 pub mod rtp;
+pub mod sdp;
 pub mod wav;
