@@ -1,0 +1,1083 @@
+//! The SIP user agent as a sans-I/O state machine: datagrams, commands and
+//! `now` go in; datagrams to send, call events and the next wake-up come
+//! out. It answers calls (UAS) and places them (UAC), with the RFC 3261
+//! transaction rules that matter on real networks:
+//! - INVITE: 100 Trying at once; the 2xx is retransmitted (T1, doubling to
+//!   T2) until the ACK, and the call is ended with BYE if no ACK comes in
+//!   64·T1; a non-2xx final answer is retransmitted until its ACK.
+//! - CANCEL before the answer: 200 to the CANCEL, 487 to the INVITE.
+//! - Non-INVITE requests: the answer is remembered for 64·T1 and resent to
+//!   retransmissions, so a retransmitted BYE or INFO acts once.
+//! - BYE either way, OPTIONS (200, or 503 while draining), INFO
+//!   `application/dtmf-relay`, re-INVITE (hold, resume), 405/501 for the
+//!   rest, 400 for malformed requests, 481 for unknown dialogs.
+//!
+//! The same answers go to every request-URI user; the Server header names
+//! no product or version.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::message::{param, uri_user, Message, Method, StartLine};
+use crate::media::dtmf::info::parse_dtmf_relay;
+use crate::media::dtmf::Digit;
+
+/// What the Server and User-Agent headers say: nothing about the software.
+pub const AGENT: &str = "ivr";
+const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    fn via_name(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+        }
+    }
+}
+
+/// Where a message came from or goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub transport: Transport,
+}
+
+/// Our handle on a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallKey(pub u64);
+
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// RFC 3261 T1 (round-trip estimate) and T2 (retransmission cap).
+    pub t1: Duration,
+    pub t2: Duration,
+    /// Calls at once; past it new INVITEs get 503.
+    pub max_calls: usize,
+    /// The address put into Contact and Via; `None` means the local address
+    /// the request arrived on.
+    pub advertise: Option<std::net::IpAddr>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            max_calls: 500,
+            advertise: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndReason {
+    /// The caller hung up.
+    RemoteBye,
+    /// We hung up.
+    LocalBye,
+    /// The caller gave up before the answer.
+    Cancelled,
+    /// Our answer was never acknowledged.
+    NoAck,
+    /// We refused the call (the code we sent).
+    Rejected(u16),
+    /// An outbound call was not answered (the final code, 408 on timeout).
+    Failed(u16),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A new call. Answer it with [`Endpoint::answer`] or refuse it with
+    /// [`Endpoint::reject`].
+    Incoming {
+        call: CallKey,
+        call_id: String,
+        /// The user part of the From URI, if any (the caller's number).
+        caller: Option<String>,
+        /// The user part of the request-URI (the number dialled).
+        called: Option<String>,
+        /// The SDP offer, if the INVITE carried one.
+        offer: Option<String>,
+        peer: Peer,
+        /// Our address the INVITE arrived on.
+        local: SocketAddr,
+    },
+    /// The caller acknowledged our answer; `sdp` is its answer when our 200
+    /// carried the offer.
+    Confirmed {
+        call: CallKey,
+        sdp: Option<String>,
+    },
+    /// A re-INVITE in the call: answer it with [`Endpoint::answer`].
+    Reoffer {
+        call: CallKey,
+        offer: Option<String>,
+    },
+    /// A key pressed, sent as SIP INFO.
+    Dtmf {
+        call: CallKey,
+        digit: Digit,
+    },
+    /// An outbound call is ringing.
+    Ringing {
+        call: CallKey,
+    },
+    /// An outbound call was answered.
+    Answered {
+        call: CallKey,
+        sdp: Option<String>,
+    },
+    Ended {
+        call: CallKey,
+        reason: EndReason,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Send { peer: Peer, data: Vec<u8> },
+    Event(Event),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallState {
+    /// Inbound INVITE received, no final answer yet.
+    Offered,
+    /// Our 2xx sent; waiting for the ACK.
+    Answered,
+    Confirmed,
+    /// Outbound INVITE sent.
+    Calling,
+    Ended,
+}
+
+#[derive(Debug)]
+struct Call {
+    call_id: String,
+    peer: Peer,
+    local: SocketAddr,
+    local_tag: String,
+    remote_tag: Option<String>,
+    /// Our party as a header value, without the tag.
+    local_party: String,
+    /// The other party as a header value, with its tag.
+    remote_party: String,
+    /// Where in-dialog requests go (the peer's Contact URI).
+    remote_target: String,
+    local_cseq: u32,
+    state: CallState,
+    /// The INVITE being answered (initial or re-INVITE).
+    pending_invite: Option<Message>,
+}
+
+/// A response we keep resending: a 2xx until the ACK, a non-2xx INVITE
+/// answer until its ACK, or a non-INVITE answer to retransmitted requests.
+#[derive(Debug)]
+struct Retransmit {
+    peer: Peer,
+    data: Vec<u8>,
+    /// When to resend unprompted (`None`: only when the request repeats).
+    next: Option<Instant>,
+    interval: Duration,
+    /// When to give up (and, for an unacknowledged 2xx, hang up).
+    until: Instant,
+    call: Option<CallKey>,
+    kind: RetransmitKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RetransmitKind {
+    /// A 2xx to an INVITE; the ACK is a new transaction in the dialog.
+    Ok2xx,
+    /// A 3xx–6xx to an INVITE; its ACK shares the INVITE's branch.
+    FinalError,
+    /// A response to a non-INVITE request.
+    NonInvite,
+}
+
+/// A request we sent and resend until it is answered.
+#[derive(Debug)]
+struct ClientTx {
+    peer: Peer,
+    data: Vec<u8>,
+    method: Method,
+    call: CallKey,
+    next: Option<Instant>,
+    interval: Duration,
+    until: Instant,
+    /// For an outbound INVITE: the request, to build ACKs from.
+    invite: Option<Message>,
+}
+
+pub struct Endpoint {
+    config: Config,
+    calls: HashMap<CallKey, Call>,
+    /// (Call-ID, our tag) → call, for in-dialog requests; and Call-ID with an
+    /// empty tag for calls not yet answered.
+    dialogs: HashMap<(String, String), CallKey>,
+    /// Server transactions by (top Via branch, method; ACK maps to INVITE).
+    server: HashMap<(String, String), Retransmit>,
+    /// Client transactions by branch.
+    client: HashMap<String, ClientTx>,
+    /// Inbound INVITE transactions awaiting a final answer: branch → call.
+    invites: HashMap<String, CallKey>,
+    outputs: VecDeque<Output>,
+    next_key: u64,
+    draining: bool,
+}
+
+fn token() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+impl Endpoint {
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            calls: HashMap::new(),
+            dialogs: HashMap::new(),
+            server: HashMap::new(),
+            client: HashMap::new(),
+            invites: HashMap::new(),
+            outputs: VecDeque::new(),
+            next_key: 1,
+            draining: false,
+        }
+    }
+
+    /// Calls that are not over.
+    pub fn active_calls(&self) -> usize {
+        self.calls
+            .values()
+            .filter(|c| c.state != CallState::Ended)
+            .count()
+    }
+
+    /// While draining, new INVITEs and OPTIONS get 503, so a load balancer
+    /// takes this node out of rotation; calls in progress go on.
+    pub fn set_draining(&mut self, draining: bool) {
+        self.draining = draining;
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// The next time [`Endpoint::handle_timeout`] has work to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let server = self.server.values().flat_map(|r| [r.next, Some(r.until)]);
+        let client = self.client.values().flat_map(|t| [t.next, Some(t.until)]);
+        server.chain(client).flatten().min()
+    }
+
+    fn send(&mut self, peer: Peer, data: Vec<u8>) {
+        self.outputs.push_back(Output::Send { peer, data });
+    }
+
+    fn event(&mut self, event: Event) {
+        self.outputs.push_back(Output::Event(event));
+    }
+
+    fn end(&mut self, key: CallKey, reason: EndReason) {
+        if let Some(call) = self.calls.get_mut(&key) {
+            if call.state == CallState::Ended {
+                return;
+            }
+            call.state = CallState::Ended;
+            self.event(Event::Ended { call: key, reason });
+        }
+    }
+
+    /// A datagram (or one framed stream message) from `peer`, received on `local`.
+    pub fn handle_message(&mut self, now: Instant, peer: Peer, local: SocketAddr, data: &[u8]) {
+        match Message::parse(data) {
+            Ok(m) => match &m.start {
+                StartLine::Request { .. } => self.handle_request(now, peer, local, m),
+                StartLine::Response { .. } => self.handle_response(now, m),
+            },
+            Err(e) => {
+                if let Some(resp) = bad_request(data, &e.to_string()) {
+                    self.send(peer, resp);
+                }
+            }
+        }
+    }
+
+    fn respond(
+        &mut self,
+        now: Instant,
+        peer: Peer,
+        req: &Message,
+        mut resp: Message,
+        call: Option<CallKey>,
+    ) {
+        resp.add_header("Server", AGENT);
+        let data = resp.to_bytes();
+        let code = match resp.start {
+            StartLine::Response { code, .. } => code,
+            StartLine::Request { .. } => 0,
+        };
+        let is_invite = req.method() == Some(&Method::Invite);
+        let branch = req.branch().unwrap_or_default().to_owned();
+        let method = req
+            .method()
+            .map(|m| m.as_str().to_owned())
+            .unwrap_or_default();
+        let reliable = peer.transport == Transport::Tcp;
+        let give_up = now + 64 * self.config.t1;
+        if code >= 200 {
+            let (kind, next) = if !is_invite {
+                (RetransmitKind::NonInvite, None)
+            } else if code < 300 {
+                (RetransmitKind::Ok2xx, Some(now + self.config.t1))
+            } else {
+                (
+                    RetransmitKind::FinalError,
+                    (!reliable).then_some(now + self.config.t1),
+                )
+            };
+            self.server.insert(
+                (branch, method),
+                Retransmit {
+                    peer,
+                    data: data.clone(),
+                    next,
+                    interval: self.config.t1,
+                    until: give_up,
+                    call,
+                    kind,
+                },
+            );
+        }
+        self.send(peer, data);
+    }
+
+    fn handle_request(&mut self, now: Instant, peer: Peer, local: SocketAddr, req: Message) {
+        let Some(method) = req.method().cloned() else {
+            return;
+        };
+        let branch = req.branch().unwrap_or_default().to_owned();
+        let tx_method = if method == Method::Ack {
+            "INVITE"
+        } else {
+            method.as_str()
+        };
+        // A retransmitted request: resend our answer (ACKs are handled below).
+        if method != Method::Ack {
+            if let Some(r) = self.server.get(&(branch.clone(), tx_method.to_owned())) {
+                let (peer, data) = (r.peer, r.data.clone());
+                self.send(peer, data);
+                return;
+            }
+        }
+        // A retransmitted INVITE still waiting for our answer: say Trying again.
+        if method == Method::Invite && self.invites.contains_key(&branch) {
+            let trying = req.response(100, "Trying", None);
+            self.respond(now, peer, &req, trying, None);
+            return;
+        }
+        match method {
+            Method::Invite => self.on_invite(now, peer, local, req),
+            Method::Ack => self.on_ack(req),
+            Method::Cancel => self.on_cancel(now, peer, req),
+            Method::Bye => {
+                let resp = match self.dialog(&req) {
+                    Some(key) => {
+                        self.end(key, EndReason::RemoteBye);
+                        req.response(200, "OK", None)
+                    }
+                    None => req.response(481, "Call/Transaction Does Not Exist", None),
+                };
+                self.respond(now, peer, &req, resp, None);
+            }
+            Method::Options => {
+                let mut resp = if self.draining {
+                    req.response(503, "Service Unavailable", Some(&token()))
+                } else {
+                    req.response(200, "OK", Some(&token()))
+                };
+                resp.add_header("Allow", ALLOW);
+                resp.add_header("Accept", "application/sdp");
+                self.respond(now, peer, &req, resp, None);
+            }
+            Method::Info => {
+                let resp = match self.dialog(&req) {
+                    Some(key) => {
+                        let relay = req.header("Content-Type").is_some_and(|t| {
+                            t.to_ascii_lowercase().starts_with("application/dtmf-relay")
+                        });
+                        let digit = relay
+                            .then(|| {
+                                std::str::from_utf8(&req.body)
+                                    .ok()
+                                    .and_then(parse_dtmf_relay)
+                            })
+                            .flatten();
+                        if let Some(digit) = digit {
+                            self.event(Event::Dtmf { call: key, digit });
+                        }
+                        req.response(200, "OK", None)
+                    }
+                    None => req.response(481, "Call/Transaction Does Not Exist", None),
+                };
+                self.respond(now, peer, &req, resp, None);
+            }
+            Method::Other(_) => {
+                let mut resp = req.response(501, "Not Implemented", Some(&token()));
+                resp.add_header("Allow", ALLOW);
+                self.respond(now, peer, &req, resp, None);
+            }
+            _ => {
+                let mut resp = req.response(405, "Method Not Allowed", Some(&token()));
+                resp.add_header("Allow", ALLOW);
+                self.respond(now, peer, &req, resp, None);
+            }
+        }
+    }
+
+    /// The call an in-dialog request belongs to.
+    fn dialog(&self, req: &Message) -> Option<CallKey> {
+        let tag = req.to_tag()?;
+        let key = self
+            .dialogs
+            .get(&(req.call_id().to_owned(), tag.to_owned()))?;
+        self.calls
+            .get(key)
+            .filter(|c| c.state != CallState::Ended)
+            .map(|_| *key)
+    }
+
+    fn on_invite(&mut self, now: Instant, peer: Peer, local: SocketAddr, req: Message) {
+        let offer = (!req.body.is_empty()).then(|| String::from_utf8_lossy(&req.body).into_owned());
+        if req.to_tag().is_some() {
+            // A re-INVITE: hold, resume or a media change.
+            match self.dialog(&req) {
+                Some(key) => {
+                    if let Some(call) = self.calls.get_mut(&key) {
+                        call.pending_invite = Some(req.clone());
+                        call.peer = peer;
+                    }
+                    self.invites
+                        .insert(req.branch().unwrap_or_default().to_owned(), key);
+                    self.event(Event::Reoffer { call: key, offer });
+                }
+                None => {
+                    let resp = req.response(481, "Call/Transaction Does Not Exist", None);
+                    self.respond(now, peer, &req, resp, None);
+                }
+            }
+            return;
+        }
+        if self.draining || self.active_calls() >= self.config.max_calls {
+            let mut resp = req.response(503, "Service Unavailable", Some(&token()));
+            resp.add_header("Retry-After", "30");
+            self.respond(now, peer, &req, resp, None);
+            return;
+        }
+        let trying = req.response(100, "Trying", None);
+        self.respond(now, peer, &req, trying, None);
+
+        let key = CallKey(self.next_key);
+        self.next_key += 1;
+        let local_tag = token();
+        let contact = req.header("Contact").map(contact_uri);
+        let uri = match &req.start {
+            StartLine::Request { uri, .. } => uri.clone(),
+            StartLine::Response { .. } => String::new(),
+        };
+        let call = Call {
+            call_id: req.call_id().to_owned(),
+            peer,
+            local,
+            local_tag: local_tag.clone(),
+            remote_tag: req.from_tag().map(str::to_owned),
+            local_party: req.header("To").unwrap_or_default().to_owned(),
+            remote_party: req.header("From").unwrap_or_default().to_owned(),
+            remote_target: contact.unwrap_or(uri),
+            local_cseq: 1 + rand::random::<u16>() as u32,
+            state: CallState::Offered,
+            pending_invite: Some(req.clone()),
+        };
+        self.dialogs.insert((call.call_id.clone(), local_tag), key);
+        self.invites
+            .insert(req.branch().unwrap_or_default().to_owned(), key);
+        self.calls.insert(key, call);
+        self.event(Event::Incoming {
+            call: key,
+            call_id: req.call_id().to_owned(),
+            caller: req.header("From").and_then(uri_user).map(str::to_owned),
+            called: req.request_user().map(str::to_owned),
+            offer,
+            peer,
+            local,
+        });
+    }
+
+    fn on_ack(&mut self, req: Message) {
+        let branch = req.branch().unwrap_or_default().to_owned();
+        // The ACK of a non-2xx answer ends that INVITE transaction.
+        if let Some(r) = self.server.get_mut(&(branch, "INVITE".to_owned())) {
+            if r.kind == RetransmitKind::FinalError {
+                r.next = None;
+                return;
+            }
+        }
+        // The ACK of a 2xx: stop retransmitting it, the call is confirmed.
+        let Some(key) = self.dialog(&req) else { return };
+        let stopped: Vec<_> = self
+            .server
+            .iter()
+            .filter(|(_, r)| r.call == Some(key) && r.kind == RetransmitKind::Ok2xx)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in stopped {
+            self.server.remove(&k);
+        }
+        if let Some(call) = self.calls.get_mut(&key) {
+            if call.state == CallState::Answered {
+                call.state = CallState::Confirmed;
+                let sdp =
+                    (!req.body.is_empty()).then(|| String::from_utf8_lossy(&req.body).into_owned());
+                self.event(Event::Confirmed { call: key, sdp });
+            }
+        }
+    }
+
+    fn on_cancel(&mut self, now: Instant, peer: Peer, req: Message) {
+        let branch = req.branch().unwrap_or_default().to_owned();
+        let Some(&key) = self.invites.get(&branch) else {
+            let resp = req.response(481, "Call/Transaction Does Not Exist", None);
+            self.respond(now, peer, &req, resp, None);
+            return;
+        };
+        let resp = req.response(200, "OK", None);
+        self.respond(now, peer, &req, resp, None);
+        let unanswered = self
+            .calls
+            .get(&key)
+            .is_some_and(|c| c.state == CallState::Offered);
+        if unanswered {
+            let invite = self
+                .calls
+                .get_mut(&key)
+                .and_then(|c| c.pending_invite.take());
+            if let Some(invite) = invite {
+                let tag = self.calls.get(&key).map(|c| c.local_tag.clone());
+                let resp = invite.response(487, "Request Terminated", tag.as_deref());
+                self.invites.remove(&branch);
+                self.respond(now, peer, &invite, resp, Some(key));
+            }
+            self.end(key, EndReason::Cancelled);
+        }
+    }
+
+    fn our_contact(&self, call: &Call) -> String {
+        let host = self.config.advertise.unwrap_or(call.local.ip());
+        let addr = SocketAddr::new(host, call.local.port());
+        let transport = match call.peer.transport {
+            Transport::Udp => "",
+            Transport::Tcp => ";transport=tcp",
+        };
+        format!("<sip:ivr@{addr}{transport}>")
+    }
+
+    /// Answers the pending INVITE (initial or re-INVITE) with 200 and `sdp`.
+    pub fn answer(&mut self, now: Instant, key: CallKey, sdp: &str) {
+        let Some(call) = self.calls.get_mut(&key) else {
+            return;
+        };
+        let Some(invite) = call.pending_invite.take() else {
+            return;
+        };
+        if call.state == CallState::Offered {
+            call.state = CallState::Answered;
+        }
+        let contact = {
+            let call = &self.calls[&key];
+            self.our_contact(call)
+        };
+        let call = &self.calls[&key];
+        let mut resp = invite.response(200, "OK", Some(&call.local_tag));
+        resp.add_header("Contact", contact);
+        resp.add_header("Allow", ALLOW);
+        resp.add_header("Content-Type", "application/sdp");
+        resp.body = sdp.as_bytes().to_vec();
+        let peer = call.peer;
+        // A re-INVITE of a confirmed call: its ACK needs nothing more.
+        self.invites.remove(invite.branch().unwrap_or_default());
+        self.respond(now, peer, &invite, resp, Some(key));
+    }
+
+    /// Sends 180 Ringing for a call not yet answered.
+    pub fn ring(&mut self, now: Instant, key: CallKey) {
+        let Some(call) = self.calls.get(&key) else {
+            return;
+        };
+        let Some(invite) = &call.pending_invite else {
+            return;
+        };
+        let resp = invite.response(180, "Ringing", Some(&call.local_tag));
+        let (peer, invite) = (call.peer, invite.clone());
+        self.respond(now, peer, &invite, resp, Some(key));
+    }
+
+    /// Refuses a call not yet answered (486 busy, 488 no common codec, 503 …).
+    pub fn reject(&mut self, now: Instant, key: CallKey, code: u16, reason: &str) {
+        let Some(call) = self.calls.get_mut(&key) else {
+            return;
+        };
+        let Some(invite) = call.pending_invite.take() else {
+            return;
+        };
+        let resp = invite.response(code, reason, Some(&call.local_tag.clone()));
+        let peer = call.peer;
+        let initial = call.state == CallState::Offered;
+        self.invites.remove(invite.branch().unwrap_or_default());
+        self.respond(now, peer, &invite, resp, Some(key));
+        if initial {
+            self.end(key, EndReason::Rejected(code));
+        }
+    }
+
+    /// Hangs up: BYE in a call, 480 for a call not yet answered.
+    pub fn hangup(&mut self, now: Instant, key: CallKey) {
+        let Some(call) = self.calls.get(&key) else {
+            return;
+        };
+        match call.state {
+            CallState::Offered => {
+                self.reject(now, key, 480, "Temporarily Unavailable");
+            }
+            CallState::Answered | CallState::Confirmed => {
+                self.send_bye(now, key);
+                self.end(key, EndReason::LocalBye);
+            }
+            CallState::Calling => {
+                // CANCEL needs the INVITE's branch; simplest honest thing: stop
+                // waiting and report the call as given up.
+                let pending: Vec<_> = self
+                    .client
+                    .iter()
+                    .filter(|(_, t)| t.call == key)
+                    .map(|(b, _)| b.clone())
+                    .collect();
+                for b in pending {
+                    if let Some(tx) = self.client.remove(&b) {
+                        if let Some(invite) = tx.invite {
+                            let cancel = cancel_for(&invite);
+                            self.send(tx.peer, cancel.to_bytes());
+                        }
+                    }
+                }
+                self.end(key, EndReason::LocalBye);
+            }
+            CallState::Ended => {}
+        }
+    }
+
+    fn send_bye(&mut self, now: Instant, key: CallKey) {
+        let Some(call) = self.calls.get_mut(&key) else {
+            return;
+        };
+        call.local_cseq += 1;
+        let branch = format!("z9hG4bK{}", token());
+        let host = self.config.advertise.unwrap_or(call.local.ip());
+        let via_addr = SocketAddr::new(host, call.local.port());
+        let mut bye = Message {
+            start: StartLine::Request {
+                method: Method::Bye,
+                uri: call.remote_target.clone(),
+            },
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        bye.add_header(
+            "Via",
+            format!(
+                "SIP/2.0/{} {via_addr};branch={branch};rport",
+                call.peer.transport.via_name()
+            ),
+        );
+        bye.add_header("Max-Forwards", "70");
+        let (from, to) = match call.state {
+            // Outbound calls: we are From.
+            _ if call.local_party.contains(";tag=") => {
+                (call.local_party.clone(), call.remote_party.clone())
+            }
+            _ => (
+                format!("{};tag={}", call.local_party, call.local_tag),
+                call.remote_party.clone(),
+            ),
+        };
+        bye.add_header("From", from);
+        bye.add_header("To", to);
+        bye.add_header("Call-ID", call.call_id.clone());
+        bye.add_header("CSeq", format!("{} BYE", call.local_cseq));
+        bye.add_header("User-Agent", AGENT);
+        let peer = call.peer;
+        let data = bye.to_bytes();
+        self.client.insert(
+            branch,
+            ClientTx {
+                peer,
+                data: data.clone(),
+                method: Method::Bye,
+                call: key,
+                next: (peer.transport == Transport::Udp).then_some(now + self.config.t1),
+                interval: self.config.t1,
+                until: now + 64 * self.config.t1,
+                invite: None,
+            },
+        );
+        self.send(peer, data);
+    }
+
+    /// Places a call: an INVITE with `sdp` to `target` (a SIP URI) at `peer`,
+    /// from `local` (our address, for Via and Contact).
+    pub fn dial(
+        &mut self,
+        now: Instant,
+        peer: Peer,
+        local: SocketAddr,
+        target: &str,
+        from_user: &str,
+        sdp: &str,
+    ) -> CallKey {
+        let key = CallKey(self.next_key);
+        self.next_key += 1;
+        let call_id = format!("{}@hotline", token());
+        let local_tag = token();
+        let branch = format!("z9hG4bK{}", token());
+        let host = self.config.advertise.unwrap_or(local.ip());
+        let addr = SocketAddr::new(host, local.port());
+        let from = format!("<sip:{from_user}@{addr}>;tag={local_tag}");
+        let mut invite = Message {
+            start: StartLine::Request {
+                method: Method::Invite,
+                uri: target.to_owned(),
+            },
+            headers: Vec::new(),
+            body: sdp.as_bytes().to_vec(),
+        };
+        invite.add_header(
+            "Via",
+            format!(
+                "SIP/2.0/{} {addr};branch={branch};rport",
+                peer.transport.via_name()
+            ),
+        );
+        invite.add_header("Max-Forwards", "70");
+        invite.add_header("From", from.clone());
+        invite.add_header("To", format!("<{target}>"));
+        invite.add_header("Call-ID", call_id.clone());
+        invite.add_header("CSeq", "1 INVITE");
+        invite.add_header("Contact", format!("<sip:{from_user}@{addr}>"));
+        invite.add_header("Allow", ALLOW);
+        invite.add_header("User-Agent", AGENT);
+        invite.add_header("Content-Type", "application/sdp");
+        let data = invite.to_bytes();
+        self.calls.insert(
+            key,
+            Call {
+                call_id: call_id.clone(),
+                peer,
+                local,
+                local_tag: local_tag.clone(),
+                remote_tag: None,
+                local_party: from,
+                remote_party: format!("<{target}>"),
+                remote_target: target.to_owned(),
+                local_cseq: 1,
+                state: CallState::Calling,
+                pending_invite: None,
+            },
+        );
+        self.dialogs.insert((call_id, local_tag), key);
+        self.client.insert(
+            branch,
+            ClientTx {
+                peer,
+                data: data.clone(),
+                method: Method::Invite,
+                call: key,
+                next: (peer.transport == Transport::Udp).then_some(now + self.config.t1),
+                interval: self.config.t1,
+                until: now + 64 * self.config.t1,
+                invite: Some(invite),
+            },
+        );
+        self.send(peer, data);
+        key
+    }
+
+    fn handle_response(&mut self, now: Instant, resp: Message) {
+        let StartLine::Response { code, .. } = resp.start else {
+            return;
+        };
+        let Some(branch) = resp.branch().map(str::to_owned) else {
+            return;
+        };
+        let method = resp.cseq().map(|(_, m)| m).ok();
+        // A retransmitted 2xx to our INVITE after the transaction ended: ACK again.
+        let Some(tx) = self.client.get_mut(&branch) else {
+            if let (Some(Method::Invite), 200..=299) = (method, code) {
+                if let Some(key) = self.dialog_of_response(&resp) {
+                    self.ack_2xx(key, &resp);
+                }
+            }
+            return;
+        };
+        let key = tx.call;
+        match (&tx.method, code) {
+            (Method::Invite, 100..=199) => {
+                // Provisional: stop retransmitting, keep waiting (Timer B still runs).
+                tx.next = None;
+                if code > 100 {
+                    self.event(Event::Ringing { call: key });
+                }
+            }
+            (Method::Invite, 200..=299) => {
+                self.client.remove(&branch);
+                if let Some(call) = self.calls.get_mut(&key) {
+                    call.remote_tag = resp.to_tag().map(str::to_owned);
+                    call.remote_party = resp.header("To").unwrap_or_default().to_owned();
+                    if let Some(contact) = resp.header("Contact") {
+                        call.remote_target = contact_uri(contact);
+                    }
+                    call.state = CallState::Confirmed;
+                }
+                self.ack_2xx(key, &resp);
+                let sdp = (!resp.body.is_empty())
+                    .then(|| String::from_utf8_lossy(&resp.body).into_owned());
+                self.event(Event::Answered { call: key, sdp });
+            }
+            (Method::Invite, _) => {
+                // A failure: ACK on the same branch, and the call is over.
+                if let Some(tx) = self.client.remove(&branch) {
+                    if let Some(invite) = &tx.invite {
+                        let ack = ack_for_failure(invite, &resp);
+                        self.send(tx.peer, ack.to_bytes());
+                    }
+                }
+                self.end(key, EndReason::Failed(code));
+            }
+            (_, 100..=199) => tx.next = tx.next.map(|_| now + self.config.t2),
+            _ => {
+                self.client.remove(&branch);
+            }
+        }
+    }
+
+    fn dialog_of_response(&self, resp: &Message) -> Option<CallKey> {
+        let tag = resp.from_tag()?;
+        self.dialogs
+            .get(&(resp.call_id().to_owned(), tag.to_owned()))
+            .copied()
+    }
+
+    fn ack_2xx(&mut self, key: CallKey, resp: &Message) {
+        let Some(call) = self.calls.get(&key) else {
+            return;
+        };
+        let host = self.config.advertise.unwrap_or(call.local.ip());
+        let addr = SocketAddr::new(host, call.local.port());
+        let cseq = resp.cseq().map(|(n, _)| n).unwrap_or(1);
+        let mut ack = Message {
+            start: StartLine::Request {
+                method: Method::Ack,
+                uri: call.remote_target.clone(),
+            },
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        ack.add_header(
+            "Via",
+            format!(
+                "SIP/2.0/{} {addr};branch=z9hG4bK{};rport",
+                call.peer.transport.via_name(),
+                token()
+            ),
+        );
+        ack.add_header("Max-Forwards", "70");
+        ack.add_header("From", call.local_party.clone());
+        ack.add_header("To", resp.header("To").unwrap_or_default().to_owned());
+        ack.add_header("Call-ID", call.call_id.clone());
+        ack.add_header("CSeq", format!("{cseq} ACK"));
+        let peer = call.peer;
+        self.send(peer, ack.to_bytes());
+    }
+
+    /// Resends what is due, gives up on what has waited too long.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut resend = Vec::new();
+        let mut expired_server = Vec::new();
+        for (k, r) in self.server.iter_mut() {
+            if r.until <= now {
+                expired_server.push(k.clone());
+            } else if let Some(next) = r.next.filter(|n| *n <= now) {
+                resend.push((r.peer, r.data.clone()));
+                r.interval = (r.interval * 2).min(self.config.t2);
+                r.next = Some(next + r.interval);
+            }
+        }
+        for k in expired_server {
+            if let Some(r) = self.server.remove(&k) {
+                // A 2xx never acknowledged: the caller is gone; hang up (§13.3.1.4).
+                if r.kind == RetransmitKind::Ok2xx && r.next.is_some() {
+                    if let Some(key) = r.call {
+                        if self
+                            .calls
+                            .get(&key)
+                            .is_some_and(|c| c.state == CallState::Answered)
+                        {
+                            self.send_bye(now, key);
+                            self.end(key, EndReason::NoAck);
+                        }
+                    }
+                }
+            }
+        }
+        let mut expired_client = Vec::new();
+        for (branch, t) in self.client.iter_mut() {
+            if t.until <= now {
+                expired_client.push(branch.clone());
+            } else if let Some(next) = t.next.filter(|n| *n <= now) {
+                resend.push((t.peer, t.data.clone()));
+                t.interval = if t.method == Method::Invite {
+                    t.interval * 2
+                } else {
+                    (t.interval * 2).min(self.config.t2)
+                };
+                t.next = Some(next + t.interval);
+            }
+        }
+        for branch in expired_client {
+            if let Some(t) = self.client.remove(&branch) {
+                if t.method == Method::Invite {
+                    self.end(t.call, EndReason::Failed(408));
+                }
+            }
+        }
+        for (peer, data) in resend {
+            self.send(peer, data);
+        }
+        // Forget calls that are over and have nothing left in flight.
+        let busy: std::collections::HashSet<CallKey> = self
+            .server
+            .values()
+            .filter_map(|r| r.call)
+            .chain(self.client.values().map(|t| t.call))
+            .collect();
+        let done: Vec<CallKey> = self
+            .calls
+            .iter()
+            .filter(|(k, c)| c.state == CallState::Ended && !busy.contains(k))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in done {
+            if let Some(call) = self.calls.remove(&key) {
+                self.dialogs.remove(&(call.call_id, call.local_tag));
+            }
+            self.invites.retain(|_, k| *k != key);
+        }
+    }
+}
+
+/// The URI inside a Contact header value.
+fn contact_uri(value: &str) -> String {
+    match (value.find('<'), value.find('>')) {
+        (Some(a), Some(b)) if a < b => value[a + 1..b].to_owned(),
+        _ => value.split(';').next().unwrap_or(value).trim().to_owned(),
+    }
+}
+
+fn ack_for_failure(invite: &Message, resp: &Message) -> Message {
+    let uri = match &invite.start {
+        StartLine::Request { uri, .. } => uri.clone(),
+        StartLine::Response { .. } => String::new(),
+    };
+    let mut ack = Message {
+        start: StartLine::Request {
+            method: Method::Ack,
+            uri,
+        },
+        headers: Vec::new(),
+        body: Vec::new(),
+    };
+    if let Some(via) = invite.header("Via") {
+        ack.add_header("Via", via);
+    }
+    ack.add_header("Max-Forwards", "70");
+    ack.add_header("From", invite.header("From").unwrap_or_default());
+    ack.add_header("To", resp.header("To").unwrap_or_default());
+    ack.add_header("Call-ID", invite.call_id());
+    let cseq = invite.cseq().map(|(n, _)| n).unwrap_or(1);
+    ack.add_header("CSeq", format!("{cseq} ACK"));
+    ack
+}
+
+fn cancel_for(invite: &Message) -> Message {
+    let uri = match &invite.start {
+        StartLine::Request { uri, .. } => uri.clone(),
+        StartLine::Response { .. } => String::new(),
+    };
+    let mut cancel = Message {
+        start: StartLine::Request {
+            method: Method::Cancel,
+            uri,
+        },
+        headers: Vec::new(),
+        body: Vec::new(),
+    };
+    for name in ["Via", "From", "To", "Call-ID"] {
+        if let Some(v) = invite.header(name) {
+            cancel.add_header(name, v);
+        }
+    }
+    cancel.add_header("Max-Forwards", "70");
+    let cseq = invite.cseq().map(|(n, _)| n).unwrap_or(1);
+    cancel.add_header("CSeq", format!("{cseq} CANCEL"));
+    cancel
+}
+
+/// A 400 for a request we could not parse, if it carries enough to address
+/// the answer (RFC 3261 §8.2.6 needs Via, From, To, Call-ID, CSeq).
+fn bad_request(data: &[u8], why: &str) -> Option<Vec<u8>> {
+    let text =
+        std::str::from_utf8(data.get(..data.len().min(super::message::MAX_MESSAGE))?).ok()?;
+    let first = text.lines().next()?;
+    // Never answer a response, and only answer what looks like a request.
+    if first.starts_with("SIP/") || !first.ends_with("SIP/2.0") {
+        return None;
+    }
+    let mut headers = Vec::new();
+    for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
+        let value = text.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })?;
+        headers.push((name.to_owned(), value));
+    }
+    // Without a branch the answer could not be matched to anything.
+    param(&headers[0].1, "branch")?;
+    let reason: String = why.chars().filter(|c| !c.is_control()).take(80).collect();
+    let mut resp = Message {
+        start: StartLine::Response {
+            code: 400,
+            reason: format!("Bad Request ({reason})"),
+        },
+        headers,
+        body: Vec::new(),
+    };
+    resp.add_header("Server", AGENT);
+    Some(resp.to_bytes())
+}

@@ -1,0 +1,388 @@
+//! The SIP endpoint driven by hand: messages as sipp and baresip send them,
+//! time moved by the test, every output checked. No sockets, no sleeping.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use hotline_ivr::media::dtmf::Digit;
+use hotline_ivr::sip::endpoint::{Config, EndReason, Endpoint, Event, Output, Peer, Transport};
+use hotline_ivr::sip::message::{Message, StartLine};
+
+const LOCAL: &str = "127.0.0.1:5060";
+
+fn peer() -> Peer {
+    Peer {
+        addr: "127.0.0.1:5061".parse().unwrap(),
+        transport: Transport::Udp,
+    }
+}
+
+fn local() -> SocketAddr {
+    LOCAL.parse().unwrap()
+}
+
+fn invite(branch: &str) -> String {
+    format!(
+        "INVITE sip:12348@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch={branch}\r\n\
+         From: sipp <sip:13812345678@127.0.0.1:5061>;tag=caller\r\nTo: <sip:12348@127.0.0.1:5060>\r\n\
+         Call-ID: call-1\r\nCSeq: 1 INVITE\r\nContact: <sip:sipp@127.0.0.1:5061>\r\nMax-Forwards: 70\r\n\
+         Content-Type: application/sdp\r\nContent-Length: 3\r\n\r\nv=0"
+    )
+}
+
+fn in_dialog(
+    method: &str,
+    cseq: u32,
+    to_tag: &str,
+    branch: &str,
+    extra: &str,
+    body: &str,
+) -> String {
+    format!(
+        "{method} sip:ivr@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch={branch}\r\n\
+         From: sipp <sip:13812345678@127.0.0.1:5061>;tag=caller\r\nTo: <sip:12348@127.0.0.1:5060>;tag={to_tag}\r\n\
+         Call-ID: call-1\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+struct Harness {
+    ep: Endpoint,
+    now: Instant,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self {
+            ep: Endpoint::new(Config::default()),
+            now: Instant::now(),
+        }
+    }
+
+    fn recv(&mut self, text: &str) -> Vec<Output> {
+        self.ep
+            .handle_message(self.now, peer(), local(), text.as_bytes());
+        self.drain()
+    }
+
+    fn drain(&mut self) -> Vec<Output> {
+        std::iter::from_fn(|| self.ep.poll_output()).collect()
+    }
+
+    fn advance(&mut self, by: Duration) -> Vec<Output> {
+        self.now += by;
+        self.ep.handle_timeout(self.now);
+        self.drain()
+    }
+}
+
+fn sent(outputs: &[Output]) -> Vec<Message> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { data, .. } => Some(Message::parse(data).unwrap()),
+            Output::Event(_) => None,
+        })
+        .collect()
+}
+
+fn codes(outputs: &[Output]) -> Vec<u16> {
+    sent(outputs)
+        .iter()
+        .filter_map(|m| match m.start {
+            StartLine::Response { code, .. } => Some(code),
+            StartLine::Request { .. } => None,
+        })
+        .collect()
+}
+
+fn events(outputs: &[Output]) -> Vec<Event> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Event(e) => Some(e.clone()),
+            Output::Send { .. } => None,
+        })
+        .collect()
+}
+
+/// INVITE, answer: returns the call and our To tag.
+fn answered(h: &mut Harness) -> (hotline_ivr::sip::endpoint::CallKey, String) {
+    let out = h.recv(&invite("z9hG4bK-1"));
+    assert_eq!(codes(&out), [100]);
+    let [Event::Incoming {
+        call,
+        caller,
+        called,
+        offer,
+        ..
+    }] = &events(&out)[..]
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(caller.as_deref(), Some("13812345678"));
+    assert_eq!(called.as_deref(), Some("12348"));
+    assert_eq!(offer.as_deref(), Some("v=0"));
+    h.ep.answer(h.now, *call, "v=0\r\n");
+    let out = h.drain();
+    let ok = &sent(&out)[0];
+    assert_eq!(
+        ok.start,
+        StartLine::Response {
+            code: 200,
+            reason: "OK".into()
+        }
+    );
+    assert!(ok.header("Contact").unwrap().contains("127.0.0.1:5060"));
+    assert_eq!(ok.body, b"v=0\r\n");
+    (*call, ok.to_tag().unwrap().to_owned())
+}
+
+#[test]
+fn invite_answer_ack_bye() {
+    let mut h = Harness::new();
+    let (call, tag) = answered(&mut h);
+    // No ACK yet: the 200 is resent after T1, then 2·T1.
+    assert_eq!(codes(&h.advance(Duration::from_millis(500))), [200]);
+    assert_eq!(
+        codes(&h.advance(Duration::from_millis(999))),
+        Vec::<u16>::new()
+    );
+    assert_eq!(codes(&h.advance(Duration::from_millis(1))), [200]);
+    let out = h.recv(&in_dialog("ACK", 1, &tag, "z9hG4bK-2", "", ""));
+    assert_eq!(events(&out), [Event::Confirmed { call, sdp: None }]);
+    assert!(
+        codes(&h.advance(Duration::from_secs(10))).is_empty(),
+        "retransmissions stop at the ACK"
+    );
+    let out = h.recv(&in_dialog("BYE", 2, &tag, "z9hG4bK-3", "", ""));
+    assert_eq!(codes(&out), [200]);
+    assert_eq!(
+        events(&out),
+        [Event::Ended {
+            call,
+            reason: EndReason::RemoteBye
+        }]
+    );
+    // A retransmitted BYE gets the same 200 and ends nothing twice.
+    let out = h.recv(&in_dialog("BYE", 2, &tag, "z9hG4bK-3", "", ""));
+    assert_eq!(codes(&out), [200]);
+    assert!(events(&out).is_empty());
+    assert_eq!(h.ep.active_calls(), 0);
+}
+
+#[test]
+fn a_retransmitted_invite_is_one_call() {
+    let mut h = Harness::new();
+    h.recv(&invite("z9hG4bK-1"));
+    let out = h.recv(&invite("z9hG4bK-1"));
+    assert_eq!(codes(&out), [100]);
+    assert!(events(&out).is_empty());
+    assert_eq!(h.ep.active_calls(), 1);
+}
+
+#[test]
+fn cancel_before_the_answer_gets_487() {
+    let mut h = Harness::new();
+    let out = h.recv(&invite("z9hG4bK-1"));
+    let [Event::Incoming { call, .. }] = &events(&out)[..] else {
+        panic!()
+    };
+    let cancel = invite("z9hG4bK-1")
+        .replace("INVITE sip", "CANCEL sip")
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
+        .replace("Content-Length: 3\r\n\r\nv=0", "Content-Length: 0\r\n\r\n");
+    let out = h.recv(&cancel);
+    assert_eq!(codes(&out), [200, 487]);
+    assert_eq!(
+        events(&out),
+        [Event::Ended {
+            call: *call,
+            reason: EndReason::Cancelled
+        }]
+    );
+    // The 487 repeats until its ACK (same branch as the INVITE).
+    assert_eq!(codes(&h.advance(Duration::from_millis(500))), [487]);
+    let tag = sent(&out)[1].to_tag().unwrap().to_owned();
+    h.recv(&in_dialog("ACK", 1, &tag, "z9hG4bK-1", "", ""));
+    assert!(codes(&h.advance(Duration::from_secs(5))).is_empty());
+}
+
+#[test]
+fn no_ack_ends_the_call_with_bye() {
+    let mut h = Harness::new();
+    let (call, _) = answered(&mut h);
+    let mut out = Vec::new();
+    for _ in 0..40 {
+        out.extend(h.advance(Duration::from_secs(1)));
+    }
+    let byes = sent(&out)
+        .into_iter()
+        .filter(|m| m.method().is_some())
+        .count();
+    assert!(byes >= 1, "a BYE goes out");
+    assert!(events(&out).contains(&Event::Ended {
+        call,
+        reason: EndReason::NoAck
+    }));
+}
+
+#[test]
+fn options_and_invites_while_draining() {
+    let mut h = Harness::new();
+    let options = invite("z9hG4bK-o1")
+        .replace("INVITE sip", "OPTIONS sip")
+        .replace("CSeq: 1 INVITE", "CSeq: 1 OPTIONS");
+    assert_eq!(codes(&h.recv(&options)), [200]);
+    h.ep.set_draining(true);
+    assert_eq!(
+        codes(&h.recv(&options.replace("z9hG4bK-o1", "z9hG4bK-o2"))),
+        [503]
+    );
+    let out = h.recv(&invite("z9hG4bK-9"));
+    assert_eq!(codes(&out), [503]);
+    assert!(events(&out).is_empty());
+}
+
+#[test]
+fn info_dtmf_relay_is_a_digit() {
+    let mut h = Harness::new();
+    let (call, tag) = answered(&mut h);
+    h.recv(&in_dialog("ACK", 1, &tag, "z9hG4bK-2", "", ""));
+    let out = h.recv(&in_dialog(
+        "INFO",
+        2,
+        &tag,
+        "z9hG4bK-4",
+        "Content-Type: application/dtmf-relay\r\n",
+        "Signal=#\r\nDuration=160\r\n",
+    ));
+    assert_eq!(codes(&out), [200]);
+    assert_eq!(
+        events(&out),
+        [Event::Dtmf {
+            call,
+            digit: Digit::Pound
+        }]
+    );
+}
+
+#[test]
+fn reinvite_for_hold_is_reoffered_and_answered() {
+    let mut h = Harness::new();
+    let (call, tag) = answered(&mut h);
+    h.recv(&in_dialog("ACK", 1, &tag, "z9hG4bK-2", "", ""));
+    let out = h.recv(&in_dialog(
+        "INVITE",
+        2,
+        &tag,
+        "z9hG4bK-5",
+        "Content-Type: application/sdp\r\n",
+        "a=sendonly",
+    ));
+    assert_eq!(
+        events(&out),
+        [Event::Reoffer {
+            call,
+            offer: Some("a=sendonly".into())
+        }]
+    );
+    h.ep.answer(h.now, call, "a=recvonly\r\n");
+    assert_eq!(codes(&h.drain()), [200]);
+    let out = h.recv(&in_dialog("ACK", 2, &tag, "z9hG4bK-6", "", ""));
+    assert!(events(&out).is_empty());
+    assert!(codes(&h.advance(Duration::from_secs(5))).is_empty());
+}
+
+#[test]
+fn unknown_methods_unknown_dialogs_and_garbage() {
+    let mut h = Harness::new();
+    let base =
+        invite("z9hG4bK-7").replace("Content-Length: 3\r\n\r\nv=0", "Content-Length: 0\r\n\r\n");
+    let publish = base
+        .replace("INVITE sip", "PUBLISH sip")
+        .replace("CSeq: 1 INVITE", "CSeq: 1 PUBLISH");
+    assert_eq!(codes(&h.recv(&publish)), [501]);
+    let register = base
+        .replace("INVITE sip", "REGISTER sip")
+        .replace("CSeq: 1 INVITE", "CSeq: 1 REGISTER");
+    assert_eq!(codes(&h.recv(&register)), [405]);
+    assert_eq!(
+        codes(&h.recv(&in_dialog("BYE", 2, "nobody", "z9hG4bK-8", "", ""))),
+        [481]
+    );
+    // Malformed but addressable: 400 naming the fault.
+    let bad = base
+        .replace("CSeq: 1 INVITE", "CSeq: x INVITE")
+        .replace("z9hG4bK-7", "z9hG4bK-10");
+    let out = h.recv(&bad);
+    assert_eq!(codes(&out), [400]);
+    let StartLine::Response { reason, .. } = &sent(&out)[0].start else {
+        panic!()
+    };
+    assert!(reason.contains("CSeq"), "{reason}");
+    // Garbage gets no answer at all, and the endpoint goes on.
+    assert!(h.recv("\u{0}\u{1}garbage").is_empty());
+    assert!(h.recv("SIP/2.0 200 OK\r\n\r\n").is_empty());
+    let out = h.recv(&invite("z9hG4bK-11"));
+    assert_eq!(codes(&out), [100]);
+}
+
+#[test]
+fn an_outbound_call_rings_is_answered_and_hung_up() {
+    let mut h = Harness::new();
+    let callee = Peer {
+        addr: "127.0.0.1:5070".parse().unwrap(),
+        transport: Transport::Udp,
+    };
+    let call = h.ep.dial(
+        h.now,
+        callee,
+        local(),
+        "sip:lawyer@127.0.0.1:5070",
+        "12348",
+        "v=0\r\n",
+    );
+    let out = h.drain();
+    let inv = &sent(&out)[0];
+    assert_eq!(inv.method().map(|m| m.as_str()), Some("INVITE"));
+    // Unanswered: retransmitted after T1.
+    assert_eq!(sent(&h.advance(Duration::from_millis(500))).len(), 1);
+    let resp = |code: u16, reason: &str, body: &str| {
+        let mut r = inv.response(code, reason, Some("callee"));
+        r.add_header("Contact", "<sip:lawyer@127.0.0.1:5070>");
+        r.body = body.as_bytes().to_vec();
+        String::from_utf8(r.to_bytes()).unwrap()
+    };
+    let out = h.recv(&resp(180, "Ringing", ""));
+    assert_eq!(events(&out), [Event::Ringing { call }]);
+    assert!(
+        sent(&h.advance(Duration::from_secs(2))).is_empty(),
+        "no retransmission after a provisional"
+    );
+    let out = h.recv(&resp(200, "OK", "v=0\r\n"));
+    let acks: Vec<_> = sent(&out)
+        .into_iter()
+        .filter(|m| m.method().map(|m| m.as_str()) == Some("ACK"))
+        .collect();
+    assert_eq!(acks.len(), 1);
+    assert_eq!(
+        events(&out),
+        [Event::Answered {
+            call,
+            sdp: Some("v=0\r\n".into())
+        }]
+    );
+    h.ep.hangup(h.now, call);
+    let out = h.drain();
+    let bye = &sent(&out)[0];
+    assert_eq!(bye.method().map(|m| m.as_str()), Some("BYE"));
+    assert_eq!(bye.to_tag(), Some("callee"));
+    assert_eq!(
+        events(&out),
+        [Event::Ended {
+            call,
+            reason: EndReason::LocalBye
+        }]
+    );
+}
