@@ -25,6 +25,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run the ticketing service alone, for deployments with several nodes.
     Ticketing(ServeArgs),
+    /// Run the IVR (SIP) service alone.
+    Ivr(ServeArgs),
     /// Create, find and move tickets, as an operator.
     #[command(subcommand)]
     Tickets(TicketsCommand),
@@ -80,6 +82,21 @@ pub struct ServeArgs {
     /// Address of the ticketing gRPC API [default: 127.0.0.1:50051]; port 0 picks a free port.
     #[arg(long, env = "HOTLINE_GRPC_LISTEN", value_name = "ADDR")]
     pub grpc_listen: Option<SocketAddr>,
+    /// SIP address, UDP and TCP [default: 0.0.0.0:5060]; port 0 picks a free port.
+    #[arg(long, env = "HOTLINE_SIP_LISTEN", value_name = "ADDR")]
+    pub sip_listen: Option<SocketAddr>,
+    /// The address put into SDP and Contact [default: the address each request arrived on].
+    #[arg(long, env = "HOTLINE_SIP_ADVERTISE", value_name = "IP")]
+    pub sip_advertise: Option<std::net::IpAddr>,
+    /// Folder of prompt WAVs, one subfolder per language [default: ./prompts].
+    #[arg(long, env = "HOTLINE_PROMPTS_DIR", value_name = "DIR")]
+    pub prompts_dir: Option<PathBuf>,
+    /// Calls at once; past it new calls get 503 [default: 500].
+    #[arg(long, env = "HOTLINE_MAX_CALLS", value_name = "N")]
+    pub max_calls: Option<usize>,
+    /// Seconds calls may go on after SIGTERM [default: 30].
+    #[arg(long, env = "HOTLINE_DRAIN_TIMEOUT_SECS", value_name = "SECS")]
+    pub drain_timeout_secs: Option<u64>,
     /// Data directory for the SQLite file [default: ./hotline-data].
     #[arg(long, env = "HOTLINE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,

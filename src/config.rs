@@ -4,7 +4,7 @@
 //! environment variable (clap reads both), the TOML file given by `--config`
 //! (or `./hotline.toml` when it exists), and the built-in default.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -19,6 +19,22 @@ use crate::cli::ServeArgs;
 pub struct Config {
     /// Where the ticketing gRPC API listens.
     pub grpc_listen: SocketAddr,
+    /// Where SIP listens, UDP and TCP on the same port.
+    pub sip_listen: SocketAddr,
+    /// The address put into SDP `c=` and Contact; by default the local
+    /// address each request arrived on.
+    pub sip_advertise: Option<IpAddr>,
+    /// Where the prompt WAVs are (one folder per language).
+    pub prompts_dir: PathBuf,
+    /// The RTP port range, inclusive.
+    pub rtp_port_min: u16,
+    pub rtp_port_max: u16,
+    /// Calls at once; past it new calls get 503.
+    pub max_calls: usize,
+    /// Seconds without RTP from a caller before the call is ended.
+    pub rtp_timeout_secs: u64,
+    /// Seconds calls may go on after SIGTERM.
+    pub drain_timeout_secs: u64,
     /// The SQLite file and, later, the IVR outbox live here.
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; by default a SQLite file in `data_dir`.
@@ -49,6 +65,14 @@ pub enum LogFormat {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     grpc_listen: Option<SocketAddr>,
+    sip_listen: Option<SocketAddr>,
+    sip_advertise: Option<IpAddr>,
+    prompts_dir: Option<PathBuf>,
+    rtp_port_min: Option<u16>,
+    rtp_port_max: Option<u16>,
+    max_calls: Option<usize>,
+    rtp_timeout_secs: Option<u64>,
+    drain_timeout_secs: Option<u64>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     log_format: Option<LogFormat>,
@@ -60,6 +84,7 @@ struct FileConfig {
 }
 
 pub const DEFAULT_GRPC_LISTEN: &str = "127.0.0.1:50051";
+pub const DEFAULT_SIP_LISTEN: &str = "0.0.0.0:5060";
 pub const DEFAULT_CONFIG_FILE: &str = "hotline.toml";
 
 impl Config {
@@ -92,6 +117,24 @@ impl Config {
                 Some(addr) => addr,
                 None => DEFAULT_GRPC_LISTEN.parse()?,
             },
+            sip_listen: match args.sip_listen.or(file.sip_listen) {
+                Some(addr) => addr,
+                None => DEFAULT_SIP_LISTEN.parse()?,
+            },
+            sip_advertise: args.sip_advertise.or(file.sip_advertise),
+            prompts_dir: args
+                .prompts_dir
+                .clone()
+                .or(file.prompts_dir)
+                .unwrap_or_else(|| PathBuf::from("prompts")),
+            rtp_port_min: file.rtp_port_min.unwrap_or(20000),
+            rtp_port_max: file.rtp_port_max.unwrap_or(29999),
+            max_calls: args.max_calls.or(file.max_calls).unwrap_or(500),
+            rtp_timeout_secs: file.rtp_timeout_secs.unwrap_or(30),
+            drain_timeout_secs: args
+                .drain_timeout_secs
+                .or(file.drain_timeout_secs)
+                .unwrap_or(30),
             data_dir,
             database_url,
             log_format: args
@@ -118,6 +161,13 @@ impl Config {
     }
 
     fn checked(self) -> anyhow::Result<Self> {
+        if self.rtp_port_min > self.rtp_port_max || self.rtp_port_max - self.rtp_port_min < 2 {
+            return Err(crate::UsageError(format!(
+                "rtp_port_min ({}) .. rtp_port_max ({}) must span at least one even/odd pair",
+                self.rtp_port_min, self.rtp_port_max
+            ))
+            .into());
+        }
         if !(0 < self.critical_below_days && self.critical_below_days <= self.urgent_below_days) {
             return Err(crate::UsageError(format!(
                 "critical_below_days ({}) must be above 0 and at most urgent_below_days ({})",

@@ -52,6 +52,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::serve(args, serve::Role::All).await,
         Command::Ticketing(args) => serve::serve(args, serve::Role::Ticketing).await,
+        Command::Ivr(args) => serve::serve(args, serve::Role::Ivr).await,
         Command::Tickets(command) => tickets::run(command).await,
         Command::Limitation(args) => limitation::run(&args),
         Command::Dtmf { file, json } => dtmf(&file, json),

@@ -3,9 +3,11 @@
 
 use std::io::IsTerminal;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use hotline_domain::HolidayCalendar;
+use hotline_ivr::service::{IvrConfig, Prompts};
 use hotline_ticketing::limitation::{Limitation, RuleTable};
 use hotline_ticketing::{Store, SystemClock, Ticketing};
 use tokio::net::TcpListener;
@@ -16,10 +18,12 @@ use crate::config::{Config, LogFormat};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// Everything on one node. The IVR joins ticketing here with the telephony work.
+    /// Ticketing and the IVR on one node.
     All,
     /// Ticketing alone.
     Ticketing,
+    /// The IVR alone.
+    Ivr,
 }
 
 pub async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
@@ -29,34 +33,115 @@ pub async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
         return Ok(());
     }
     init_logging(&config)?;
+    let with_ticketing = role != Role::Ivr;
+    let with_ivr = role != Role::Ticketing;
 
-    if config.database_url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!(
-                "cannot create the data directory {}",
-                config.data_dir.display()
-            )
-        })?;
-    }
-    let limitation = Arc::new(load_limitation(&config)?);
-    let store = Store::connect(&config.database_url).await?;
-    let grpc = TcpListener::bind(config.grpc_listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} for gRPC; choose another address with --grpc-listen",
-                config.grpc_listen
-            )
-        })?;
-    let grpc_addr = grpc.local_addr()?;
+    // Everything that can be refused is checked before anything listens.
+    let prompts = if with_ivr {
+        Some(Prompts::load(&config.prompts_dir).map_err(|e| crate::UsageError(e.to_string()))?)
+    } else {
+        None
+    };
+    let mut listening = Vec::new();
+    let ticketing = if with_ticketing {
+        if config.database_url.starts_with("sqlite:") {
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!(
+                    "cannot create the data directory {}",
+                    config.data_dir.display()
+                )
+            })?;
+        }
+        let limitation = Arc::new(load_limitation(&config)?);
+        let store = Store::connect(&config.database_url).await?;
+        let grpc = TcpListener::bind(config.grpc_listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} for gRPC; choose another address with --grpc-listen",
+                    config.grpc_listen
+                )
+            })?;
+        listening.push(format!("grpc={}", grpc.local_addr()?));
+        Some((grpc, store, limitation))
+    } else {
+        None
+    };
+    let sip = match prompts {
+        Some(prompts) => {
+            let (udp, tcp) = hotline_ivr::service::bind(config.sip_listen)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot listen on {} for SIP; choose another address with --sip-listen",
+                        config.sip_listen
+                    )
+                })?;
+            listening.insert(0, format!("sip={}", udp.local_addr()?));
+            Some((udp, tcp, prompts))
+        }
+        None => None,
+    };
 
     // The one line tests and scripts read to learn the real ports.
-    eprintln!("listening grpc={grpc_addr}");
-    info!(%grpc_addr, ?role, backend = ?store.backend(), "hotline started");
+    eprintln!("listening {}", listening.join(" "));
+    info!(?role, listening = %listening.join(" "), "hotline started");
 
-    let ticketing = Ticketing::new(store.clone(), Arc::new(SystemClock), limitation);
-    hotline_ticketing::server::run(grpc, ticketing, shutdown_signal()).await?;
-    store.close().await;
+    // SIGTERM drains the IVR first; ticketing stops once the IVR is done.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+
+    let ivr = sip.map(|(udp, tcp, prompts)| {
+        let ivr_config = IvrConfig {
+            advertise: config.sip_advertise,
+            rtp_ports: (config.rtp_port_min, config.rtp_port_max),
+            max_calls: config.max_calls,
+            rtp_timeout: Duration::from_secs(config.rtp_timeout_secs),
+            drain_timeout: Duration::from_secs(config.drain_timeout_secs),
+            digit_timeout: Duration::from_secs(5),
+            max_recording_samples: 120 * 8000,
+            language: "zh".to_owned(),
+            prompts,
+        };
+        tokio::spawn(hotline_ivr::service::run(
+            udp,
+            tcp,
+            ivr_config,
+            stopped(stop_rx.clone()),
+        ))
+    });
+    let ivr_done = async move {
+        match ivr {
+            Some(task) => match task.await {
+                Ok(result) => result.map_err(anyhow::Error::from),
+                Err(e) => Err(anyhow::anyhow!("the IVR task failed: {e}")),
+            },
+            None => {
+                stopped(stop_rx.clone()).await;
+                Ok(())
+            }
+        }
+    };
+    match ticketing {
+        Some((grpc, store, limitation)) => {
+            let ticketing = Ticketing::new(store.clone(), Arc::new(SystemClock), limitation);
+            let (ivr_result_tx, ivr_result_rx) = tokio::sync::oneshot::channel();
+            let stop_ticketing = async move {
+                let result = ivr_done.await;
+                let _ = ivr_result_tx.send(result);
+            };
+            hotline_ticketing::server::run(grpc, ticketing, stop_ticketing).await?;
+            store.close().await;
+            ivr_result_rx.await.unwrap_or(Ok(()))?;
+        }
+        None => ivr_done.await?,
+    }
     info!("hotline stopped");
     Ok(())
 }

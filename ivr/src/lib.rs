@@ -7,4 +7,5 @@
 //! come next (see the telephony and call-flow issues).
 
 pub mod media;
+pub mod service;
 pub mod sip;

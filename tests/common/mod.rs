@@ -15,9 +15,16 @@ pub fn hotline() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_hotline"))
 }
 
+/// The repository's prompts, so servers started in temp dirs find them.
+pub fn prompts_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts")
+}
+
 pub struct Server {
     pub child: Child,
     pub grpc: SocketAddr,
+    /// The SIP address, when the server runs the IVR.
+    pub sip: Option<SocketAddr>,
     /// Every stderr line after `listening`, for diagnosing failures.
     pub log: mpsc::Receiver<String>,
 }
@@ -28,7 +35,14 @@ impl Server {
     pub fn start(dir: &Path, args: &[&str]) -> Server {
         let mut child = Command::new(hotline())
             .args(args)
-            .args(["--grpc-listen", "127.0.0.1:0"])
+            .args([
+                "--grpc-listen",
+                "127.0.0.1:0",
+                "--sip-listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--prompts-dir")
+            .arg(prompts_dir())
             .current_dir(dir)
             .env_remove("HOTLINE_DATABASE_URL")
             .env_remove("HOTLINE_GRPC_LISTEN")
@@ -50,15 +64,17 @@ impl Server {
             match rx.recv_timeout(Duration::from_secs(60)) {
                 Ok(line) => {
                     if let Some(addrs) = line.strip_prefix("listening ") {
-                        let grpc = addrs
-                            .split(' ')
-                            .find_map(|kv| kv.strip_prefix("grpc="))
-                            .expect("listening line names grpc=")
-                            .parse()
-                            .expect("grpc address");
+                        let find = |key: &str| {
+                            addrs
+                                .split(' ')
+                                .find_map(|kv| kv.strip_prefix(key))
+                                .map(|a| a.parse::<SocketAddr>().expect("an address"))
+                        };
+                        let grpc = find("grpc=").expect("listening line names grpc=");
                         return Server {
                             child,
                             grpc,
+                            sip: find("sip="),
                             log: rx,
                         };
                     }

@@ -6,4 +6,5 @@ pub mod codec;
 pub mod dtmf;
 pub mod rtp;
 pub mod sdp;
+pub mod session;
 pub mod wav;

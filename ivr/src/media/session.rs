@@ -1,0 +1,288 @@
+//! One call's media as a sans-I/O state machine: RTP datagrams and `now` in;
+//! paced RTP packets, digits and the next wake-up out.
+//!
+//! - Sending: 20 ms packets on a schedule computed from the start time and
+//!   the packet count, so timer jitter never accumulates into drift; prompt
+//!   audio when there is some, silence otherwise (keeps NAT bindings open).
+//! - Symmetric RTP: replies go to where the caller's packets come from,
+//!   latched once on the first packet, whatever the SDP said.
+//! - Digits from RFC 4733 events and from in-band tones, merged; once the
+//!   first RFC 4733 event arrives, in-band detection stops for the call, so
+//!   a gateway sending both never doubles a digit.
+//! - Recording of the caller's audio, bounded.
+//! - No inbound RTP for `rtp_timeout`: the call is dead.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::codec::G711;
+use super::dtmf::inband::InbandDetector;
+use super::dtmf::rfc4733::EventReceiver;
+use super::dtmf::Digit;
+use super::rtp::RtpPacket;
+
+/// Samples in one 20 ms packet at 8 kHz.
+pub const PACKET_SAMPLES: usize = 160;
+const PACKET_INTERVAL: Duration = Duration::from_millis(20);
+
+#[derive(Debug, Clone, Copy)]
+pub struct MediaConfig {
+    pub codec: G711,
+    /// The payload type the peer uses for the codec.
+    pub payload_type: u8,
+    /// The peer's telephone-event payload type.
+    pub telephone_event: Option<u8>,
+    pub rtp_timeout: Duration,
+    /// Longest recording kept, in samples.
+    pub max_recording: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigitSource {
+    Rfc4733,
+    Inband,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    Digit(Digit, DigitSource),
+    /// The prompt queued with `play` has been sent to the end.
+    PlaybackFinished,
+    /// No RTP from the caller for the configured time.
+    RtpTimeout,
+}
+
+pub struct MediaSession {
+    config: MediaConfig,
+    ssrc: u32,
+    sequence: u16,
+    timestamp: u32,
+    remote: Option<SocketAddr>,
+    latched: bool,
+    start: Instant,
+    packets_sent: u64,
+    playout: VecDeque<i16>,
+    playing: bool,
+    events: EventReceiver,
+    inband: InbandDetector,
+    inband_enabled: bool,
+    recording: Option<Vec<i16>>,
+    last_received: Instant,
+    timed_out: bool,
+    decoded: Vec<i16>,
+}
+
+impl MediaSession {
+    /// A session that will send to `remote` (from the SDP) until the caller's
+    /// own packets show where it really is.
+    pub fn new(config: MediaConfig, remote: Option<SocketAddr>, now: Instant) -> Self {
+        Self {
+            config,
+            ssrc: rand::random(),
+            sequence: rand::random(),
+            timestamp: rand::random(),
+            remote,
+            latched: false,
+            start: now,
+            packets_sent: 0,
+            playout: VecDeque::new(),
+            playing: false,
+            events: EventReceiver::new(),
+            inband: InbandDetector::new(),
+            inband_enabled: true,
+            recording: None,
+            last_received: now,
+            timed_out: false,
+            decoded: Vec::with_capacity(PACKET_SAMPLES),
+        }
+    }
+
+    pub fn remote(&self) -> Option<SocketAddr> {
+        self.remote
+    }
+
+    /// Queues prompt audio (8 kHz linear) after whatever is playing.
+    pub fn play(&mut self, samples: &[i16]) {
+        self.playout.extend(samples.iter().copied());
+        self.playing = true;
+    }
+
+    /// Stops the prompt at once (barge-in).
+    pub fn stop_playback(&mut self) {
+        self.playout.clear();
+        self.playing = false;
+    }
+
+    pub fn is_playing(&self) -> bool {
+        self.playing
+    }
+
+    pub fn start_recording(&mut self) {
+        self.recording = Some(Vec::new());
+    }
+
+    /// Ends the recording and returns what was heard.
+    pub fn stop_recording(&mut self) -> Vec<i16> {
+        self.recording.take().unwrap_or_default()
+    }
+
+    /// When the next packet is due (or the inactivity timer fires).
+    pub fn poll_timeout(&self) -> Instant {
+        let next_packet = self.start + PACKET_INTERVAL * (self.packets_sent as u32);
+        next_packet.min(self.last_received + self.config.rtp_timeout)
+    }
+
+    /// Builds every packet that is due by `now` into `out` (one datagram
+    /// each), with the address to send them to.
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Vec<u8>>) -> Vec<MediaEvent> {
+        let mut events = Vec::new();
+        if !self.timed_out && now >= self.last_received + self.config.rtp_timeout {
+            self.timed_out = true;
+            events.push(MediaEvent::RtpTimeout);
+        }
+        while self.start + PACKET_INTERVAL * (self.packets_sent as u32) <= now {
+            let mut frame = [0i16; PACKET_SAMPLES];
+            for sample in frame.iter_mut() {
+                if let Some(s) = self.playout.pop_front() {
+                    *sample = s;
+                }
+            }
+            if self.playing && self.playout.is_empty() {
+                self.playing = false;
+                events.push(MediaEvent::PlaybackFinished);
+            }
+            let mut payload = Vec::with_capacity(PACKET_SAMPLES);
+            self.config.codec.encode(&frame, &mut payload);
+            let mut datagram = Vec::with_capacity(12 + PACKET_SAMPLES);
+            RtpPacket {
+                // We send without pause (silence between prompts), so the
+                // only talkspurt, and the only marker bit, is the first packet.
+                marker: self.packets_sent == 0,
+                payload_type: self.config.payload_type,
+                sequence: self.sequence,
+                timestamp: self.timestamp,
+                ssrc: self.ssrc,
+                payload: &payload,
+            }
+            .write(&mut datagram);
+            out.push(datagram);
+            self.sequence = self.sequence.wrapping_add(1);
+            self.timestamp = self.timestamp.wrapping_add(PACKET_SAMPLES as u32);
+            self.packets_sent += 1;
+        }
+        events
+    }
+
+    /// Takes one datagram from the media socket.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Vec<MediaEvent> {
+        let Ok(packet) = RtpPacket::parse(data) else {
+            return Vec::new();
+        };
+        self.last_received = now;
+        if !self.latched {
+            self.remote = Some(from);
+            self.latched = true;
+        }
+        let mut events = Vec::new();
+        if Some(packet.payload_type) == self.config.telephone_event {
+            self.inband_enabled = false;
+            if let Some(d) = self.events.receive(&packet) {
+                events.push(MediaEvent::Digit(d, DigitSource::Rfc4733));
+            }
+        } else if packet.payload_type == self.config.payload_type {
+            self.decoded.clear();
+            self.config.codec.decode(packet.payload, &mut self.decoded);
+            if let Some(rec) = &mut self.recording {
+                let room = self.config.max_recording.saturating_sub(rec.len());
+                rec.extend(self.decoded.iter().take(room));
+            }
+            if self.inband_enabled {
+                for found in self.inband.push(&self.decoded) {
+                    events.push(MediaEvent::Digit(found.digit, DigitSource::Inband));
+                }
+            }
+        }
+        events
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> MediaConfig {
+        MediaConfig {
+            codec: G711::Pcmu,
+            payload_type: 0,
+            telephone_event: Some(101),
+            rtp_timeout: Duration::from_secs(30),
+            max_recording: 8000,
+        }
+    }
+
+    #[test]
+    fn packets_are_paced_without_drift() {
+        let t0 = Instant::now();
+        let mut s = MediaSession::new(config(), None, t0);
+        let mut out = Vec::new();
+        // A late wake-up sends what is due, and the schedule stays on the 20 ms grid.
+        s.handle_timeout(t0 + Duration::from_millis(65), &mut out);
+        assert_eq!(out.len(), 4);
+        assert_eq!(s.poll_timeout(), t0 + Duration::from_millis(80));
+        let first = RtpPacket::parse(&out[0]).unwrap();
+        let last = RtpPacket::parse(&out[3]).unwrap();
+        assert!(first.marker);
+        assert_eq!(last.sequence, first.sequence.wrapping_add(3));
+        assert_eq!(last.timestamp, first.timestamp.wrapping_add(480));
+        assert_eq!(last.payload.len(), 160);
+        out.clear();
+        s.handle_timeout(t0 + Duration::from_secs(60), &mut out);
+        assert_eq!(out.len(), 3000 - 4 + 1, "one minute is 3000 packets");
+    }
+
+    #[test]
+    fn playback_finishes_and_latching_follows_the_caller() {
+        let t0 = Instant::now();
+        let mut s = MediaSession::new(config(), Some("10.0.0.1:4000".parse().unwrap()), t0);
+        s.play(&[1000; 400]);
+        let mut out = Vec::new();
+        let events = s.handle_timeout(t0 + Duration::from_millis(40), &mut out);
+        assert!(events.contains(&MediaEvent::PlaybackFinished));
+        assert!(!s.is_playing());
+        let mut caller = Vec::new();
+        RtpPacket {
+            marker: false,
+            payload_type: 0,
+            sequence: 1,
+            timestamp: 1,
+            ssrc: 9,
+            payload: &[0xff; 160],
+        }
+        .write(&mut caller);
+        let from: SocketAddr = "192.168.1.9:7078".parse().unwrap();
+        s.handle_datagram(t0, from, &caller);
+        assert_eq!(s.remote(), Some(from));
+        s.handle_datagram(t0, "192.168.1.10:9999".parse().unwrap(), &caller);
+        assert_eq!(s.remote(), Some(from), "latched once");
+    }
+
+    #[test]
+    fn rtp_silence_times_out() {
+        let t0 = Instant::now();
+        let mut s = MediaSession::new(config(), None, t0);
+        let mut out = Vec::new();
+        assert!(s
+            .handle_timeout(t0 + Duration::from_secs(29), &mut out)
+            .is_empty());
+        assert_eq!(
+            s.handle_timeout(t0 + Duration::from_secs(30), &mut out),
+            vec![MediaEvent::RtpTimeout]
+        );
+    }
+}

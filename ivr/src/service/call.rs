@@ -1,0 +1,187 @@
+//! One call's task: binds its RTP socket, answers, runs the media session on
+//! a timer that follows the session's schedule, and walks the built-in flow
+//! (welcome, digits until #, goodbye, hang up). The 12348 menus replace the
+//! flow later; the task shape stays.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::{CallCommand, CallSignal, IvrConfig};
+use crate::media::dtmf::Digit;
+use crate::media::sdp::{self, Local};
+use crate::media::session::{MediaConfig, MediaEvent, MediaSession};
+use crate::sip::endpoint::CallKey;
+
+/// Most digits the built-in flow collects before it stops listening.
+const MAX_DIGITS: usize = 32;
+
+pub struct IncomingCall {
+    pub key: CallKey,
+    pub offer: Option<String>,
+    pub local: SocketAddr,
+    pub peer: SocketAddr,
+}
+
+pub async fn run(
+    call: IncomingCall,
+    config: Arc<IvrConfig>,
+    commands: mpsc::Sender<CallCommand>,
+    mut signals: mpsc::Receiver<CallSignal>,
+) {
+    let key = call.key;
+    let send = |command: CallCommand| {
+        let commands = commands.clone();
+        async move {
+            // The endpoint loop only stops at shutdown; a lost command then is moot.
+            let _ = commands.send(command).await;
+        }
+    };
+    let Some(offer) = call.offer.as_deref() else {
+        // Offerless INVITEs (offer in our 200, answer in the ACK) come later.
+        send(CallCommand::Reject(key, 488, "Not Acceptable Here")).await;
+        return;
+    };
+    let agreed = match sdp::parse_audio(offer).and_then(|o| sdp::negotiate(&o).map(|a| (o, a))) {
+        Ok(agreed) => agreed,
+        Err(e) => {
+            info!(error = %e, "offer refused");
+            send(CallCommand::Reject(key, 488, "Not Acceptable Here")).await;
+            return;
+        }
+    };
+    let (offer, agreed) = agreed;
+    let host: IpAddr = config.advertise.unwrap_or(call.local.ip());
+    let Some(socket) = bind_rtp(call.local.ip(), &config).await else {
+        warn!("no free RTP port");
+        send(CallCommand::Reject(key, 503, "Service Unavailable")).await;
+        return;
+    };
+    let Ok(rtp_addr) = socket.local_addr() else {
+        send(CallCommand::Reject(key, 503, "Service Unavailable")).await;
+        return;
+    };
+    let local = Local {
+        address: host,
+        port: rtp_addr.port(),
+        session_id: u64::from(rand::random::<u32>()),
+        version: 1,
+    };
+    send(CallCommand::Answer(key, sdp::answer(&local, &agreed))).await;
+
+    let remote = match (offer.address, offer.port) {
+        (Some(ip), port) if port != 0 && !ip.is_unspecified() => Some(SocketAddr::new(ip, port)),
+        (None, port) if port != 0 => Some(SocketAddr::new(call.peer.ip(), port)),
+        _ => None,
+    };
+    let media_config = MediaConfig {
+        codec: agreed.codec,
+        payload_type: agreed.payload_type,
+        telephone_event: agreed.telephone_event,
+        rtp_timeout: config.rtp_timeout,
+        max_recording: config.max_recording_samples,
+    };
+    let start = Instant::now();
+    let mut session = MediaSession::new(media_config, remote, start.into_std());
+    let language = config.language.as_str();
+    session.play(&config.prompts.get(language, "welcome"));
+    info!(codec = ?agreed.codec, rtp = %rtp_addr, "call answered");
+
+    let mut digits = String::new();
+    let mut last_input = Instant::now();
+    let mut saying_goodbye = false;
+    let mut buf = vec![0u8; 2048];
+    let mut out = Vec::new();
+    loop {
+        let wake = Instant::from_std(session.poll_timeout());
+        let digit_deadline = last_input + config.digit_timeout;
+        let mut events = Vec::new();
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => {
+                if let Ok((n, from)) = received {
+                    events = session.handle_datagram(Instant::now().into_std(), from, &buf[..n]);
+                }
+            }
+            () = tokio::time::sleep_until(wake) => {
+                events = session.handle_timeout(Instant::now().into_std(), &mut out);
+                if let Some(to) = session.remote() {
+                    for datagram in out.drain(..) {
+                        let _ = socket.send_to(&datagram, to).await;
+                    }
+                }
+                out.clear();
+            }
+            signal = signals.recv() => match signal {
+                Some(CallSignal::Dtmf(d)) => events.push(MediaEvent::Digit(d, crate::media::session::DigitSource::Rfc4733)),
+                Some(CallSignal::Reoffer(_)) => {
+                    send(CallCommand::Answer(key, sdp::answer(&local, &agreed))).await;
+                }
+                Some(CallSignal::Confirmed) => {}
+                Some(CallSignal::Ended) | None => {
+                    info!(digits = %digits, "caller hung up");
+                    return;
+                }
+            },
+            () = tokio::time::sleep_until(digit_deadline), if !saying_goodbye && !session.is_playing() => {
+                info!(digits = %digits, "digits collected");
+                saying_goodbye = true;
+                session.play(&config.prompts.get(language, "goodbye"));
+            }
+        }
+        for event in events {
+            match event {
+                MediaEvent::Digit(d, source) if !saying_goodbye => {
+                    info!(digit = %d, ?source, "digit");
+                    session.stop_playback();
+                    last_input = Instant::now();
+                    if d == Digit::Pound || digits.len() >= MAX_DIGITS {
+                        if d == Digit::Pound {
+                            digits.push('#');
+                        }
+                        info!(digits = %digits, "digits collected");
+                        saying_goodbye = true;
+                        session.play(&config.prompts.get(language, "goodbye"));
+                    } else {
+                        digits.push(d.as_char());
+                    }
+                }
+                MediaEvent::Digit(..) => {}
+                MediaEvent::PlaybackFinished => {
+                    if saying_goodbye {
+                        send(CallCommand::Hangup(key)).await;
+                        return;
+                    }
+                    // The digit timeout starts when the prompt has finished.
+                    last_input = Instant::now();
+                }
+                MediaEvent::RtpTimeout => {
+                    info!("no RTP from the caller; hanging up");
+                    send(CallCommand::Hangup(key)).await;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A socket on a free port of the configured RTP range.
+async fn bind_rtp(ip: IpAddr, config: &IvrConfig) -> Option<UdpSocket> {
+    let (low, high) = config.rtp_ports;
+    let span = u32::from(high.saturating_sub(low)) + 1;
+    let offset = rand::random::<u32>() % span;
+    // Even ports only: RTP on even, RTCP on the odd one above (RFC 3550).
+    for i in 0..span {
+        let port = low as u32 + (offset + i) % span;
+        if port % 2 == 1 {
+            continue;
+        }
+        if let Ok(socket) = UdpSocket::bind(SocketAddr::new(ip, port as u16)).await {
+            return Some(socket);
+        }
+    }
+    None
+}

@@ -1,0 +1,293 @@
+//! The IVR service: the thin tokio layer around the sans-I/O SIP endpoint.
+//! One task owns the endpoint and the SIP sockets (UDP and TCP on one
+//! port); each call runs in a task of its own with its RTP socket. They talk
+//! over channels: commands from calls, signals to them.
+
+mod call;
+pub mod prompts;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{info, info_span, warn, Instrument};
+
+use crate::media::dtmf::Digit;
+use crate::sip::endpoint::{CallKey, Config, Endpoint, Event, Output, Peer, Transport};
+use crate::sip::message::{frame, MAX_MESSAGE};
+pub use prompts::Prompts;
+
+#[derive(Debug, Clone)]
+pub struct IvrConfig {
+    /// The address put into SDP and Contact; by default the local address
+    /// a request arrived on.
+    pub advertise: Option<IpAddr>,
+    /// RTP ports, inclusive.
+    pub rtp_ports: (u16, u16),
+    pub max_calls: usize,
+    pub rtp_timeout: Duration,
+    /// How long calls may go on after SIGTERM before they are hung up.
+    pub drain_timeout: Duration,
+    /// Silence after the prompt (or the last digit) that ends input.
+    pub digit_timeout: Duration,
+    pub max_recording_samples: usize,
+    /// The language of the built-in flow's prompts.
+    pub language: String,
+    pub prompts: Prompts,
+}
+
+/// What a call task asks of the endpoint.
+#[derive(Debug)]
+pub enum CallCommand {
+    Answer(CallKey, String),
+    Reject(CallKey, u16, &'static str),
+    Hangup(CallKey),
+}
+
+/// What the endpoint tells a call task.
+#[derive(Debug)]
+pub enum CallSignal {
+    Confirmed,
+    Dtmf(Digit),
+    Reoffer(Option<String>),
+    Ended,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IvrError {
+    #[error("SIP socket: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Binds SIP on `addr` for UDP and TCP on the same port (port 0 picks one
+/// free for both).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)> {
+    for _ in 0..20 {
+        let udp = UdpSocket::bind(addr).await?;
+        let port = udp.local_addr()?.port();
+        match TcpListener::bind(SocketAddr::new(addr.ip(), port)).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if addr.port() != 0 => return Err(e),
+            Err(_) => continue,
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        "no port free for both UDP and TCP",
+    ))
+}
+
+enum Net {
+    Udp(std::io::Result<(usize, SocketAddr)>),
+    Tcp(SocketAddr, SocketAddr, Vec<u8>),
+    TcpClosed(SocketAddr),
+}
+
+/// Serves SIP until `shutdown` completes, then drains: new INVITEs and
+/// OPTIONS get 503, calls in progress go on up to `drain_timeout`.
+pub async fn run(
+    udp: UdpSocket,
+    tcp: TcpListener,
+    config: IvrConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), IvrError> {
+    let config = Arc::new(config);
+    let local_udp = udp.local_addr()?;
+    let mut endpoint = Endpoint::new(Config {
+        max_calls: config.max_calls,
+        advertise: config.advertise,
+        ..Config::default()
+    });
+    let (command_tx, mut command_rx) = mpsc::channel::<CallCommand>(1024);
+    let (tcp_in_tx, mut tcp_in_rx) = mpsc::channel::<Net>(1024);
+    let mut tcp_writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    let mut calls: HashMap<CallKey, mpsc::Sender<CallSignal>> = HashMap::new();
+    let mut buf = vec![0u8; MAX_MESSAGE + 1];
+    tokio::pin!(shutdown);
+    let mut drain_deadline: Option<Instant> = None;
+
+    loop {
+        let wake = endpoint.poll_timeout().map(Instant::from_std);
+        let net = tokio::select! {
+            received = udp.recv_from(&mut buf) => Some(Net::Udp(received)),
+            accepted = tcp.accept() => {
+                if let Ok((stream, from)) = accepted {
+                    let (writer_tx, writer_rx) = mpsc::channel(64);
+                    tcp_writers.insert(from, writer_tx);
+                    let local = stream.local_addr().unwrap_or(local_udp);
+                    tokio::spawn(serve_tcp(stream, from, local, tcp_in_tx.clone(), writer_rx));
+                }
+                None
+            }
+            Some(message) = tcp_in_rx.recv() => Some(message),
+            Some(command) = command_rx.recv() => {
+                let now = std::time::Instant::now();
+                match command {
+                    CallCommand::Answer(key, sdp) => endpoint.answer(now, key, &sdp),
+                    CallCommand::Reject(key, code, reason) => endpoint.reject(now, key, code, reason),
+                    CallCommand::Hangup(key) => endpoint.hangup(now, key),
+                }
+                None
+            }
+            () = async { match wake { Some(w) => tokio::time::sleep_until(w).await, None => std::future::pending().await } } => {
+                endpoint.handle_timeout(std::time::Instant::now());
+                None
+            }
+            () = &mut shutdown, if drain_deadline.is_none() => {
+                info!(calls = endpoint.active_calls(), "draining: new calls get 503");
+                endpoint.set_draining(true);
+                drain_deadline = Some(Instant::now() + config.drain_timeout);
+                None
+            }
+            () = async { match drain_deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
+                warn!(calls = endpoint.active_calls(), "drain time is up; hanging up");
+                for key in calls.keys().copied().collect::<Vec<_>>() {
+                    endpoint.hangup(std::time::Instant::now(), key);
+                }
+                drain_deadline = Some(Instant::now() + Duration::from_secs(3600));
+                None
+            }
+        };
+        let now = std::time::Instant::now();
+        match net {
+            Some(Net::Udp(Ok((n, from)))) => {
+                let peer = Peer {
+                    addr: from,
+                    transport: Transport::Udp,
+                };
+                endpoint.handle_message(now, peer, local_udp, &buf[..n]);
+            }
+            Some(Net::Udp(Err(e))) => warn!(error = %e, "SIP UDP receive failed"),
+            Some(Net::Tcp(from, local, data)) => {
+                let peer = Peer {
+                    addr: from,
+                    transport: Transport::Tcp,
+                };
+                endpoint.handle_message(now, peer, local, &data);
+            }
+            Some(Net::TcpClosed(from)) => {
+                tcp_writers.remove(&from);
+            }
+            None => {}
+        }
+        while let Some(output) = endpoint.poll_output() {
+            match output {
+                Output::Send { peer, data } => match peer.transport {
+                    Transport::Udp => {
+                        if let Err(e) = udp.send_to(&data, peer.addr).await {
+                            warn!(error = %e, to = %peer.addr, "SIP send failed");
+                        }
+                    }
+                    Transport::Tcp => {
+                        if let Some(writer) = tcp_writers.get(&peer.addr) {
+                            let _ = writer.try_send(data);
+                        }
+                    }
+                },
+                Output::Event(event) => route(event, &config, &command_tx, &mut calls),
+            }
+        }
+        if drain_deadline.is_some() && endpoint.active_calls() == 0 {
+            info!("drained; stopping");
+            return Ok(());
+        }
+    }
+}
+
+fn route(
+    event: Event,
+    config: &Arc<IvrConfig>,
+    commands: &mpsc::Sender<CallCommand>,
+    calls: &mut HashMap<CallKey, mpsc::Sender<CallSignal>>,
+) {
+    let signal =
+        |calls: &mut HashMap<CallKey, mpsc::Sender<CallSignal>>, key: CallKey, s: CallSignal| {
+            if let Some(tx) = calls.get(&key) {
+                let _ = tx.try_send(s);
+            }
+        };
+    match event {
+        Event::Incoming {
+            call,
+            call_id,
+            caller,
+            offer,
+            peer,
+            local,
+            ..
+        } => {
+            let (tx, rx) = mpsc::channel(64);
+            calls.insert(call, tx);
+            let masked = caller.as_deref().map(hotline_domain::phone::mask);
+            let span = info_span!("call", call_id = %call_id, caller = ?masked);
+            let incoming = call::IncomingCall {
+                key: call,
+                offer,
+                local,
+                peer: peer.addr,
+            };
+            tokio::spawn(
+                call::run(incoming, config.clone(), commands.clone(), rx).instrument(span),
+            );
+        }
+        Event::Confirmed { call, .. } => signal(calls, call, CallSignal::Confirmed),
+        Event::Dtmf { call, digit } => signal(calls, call, CallSignal::Dtmf(digit)),
+        Event::Reoffer { call, offer } => signal(calls, call, CallSignal::Reoffer(offer)),
+        Event::Ended { call, .. } => {
+            signal(calls, call, CallSignal::Ended);
+            calls.remove(&call);
+        }
+        Event::Ringing { .. } | Event::Answered { .. } => {}
+    }
+}
+
+/// Reads framed SIP messages from one TCP connection and writes answers back.
+async fn serve_tcp(
+    stream: TcpStream,
+    from: SocketAddr,
+    local: SocketAddr,
+    to_endpoint: mpsc::Sender<Net>,
+    mut writes: mpsc::Receiver<Vec<u8>>,
+) {
+    let (mut reader, mut writer) = stream.into_split();
+    let write = tokio::spawn(async move {
+        while let Some(data) = writes.recv().await {
+            if writer.write_all(&data).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut pending = Vec::new();
+    let mut chunk = vec![0u8; 8192];
+    'read: loop {
+        match reader.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => pending.extend_from_slice(&chunk[..n]),
+        }
+        loop {
+            match frame(&pending) {
+                Ok(Some(len)) => {
+                    let message: Vec<u8> = pending.drain(..len).collect();
+                    if to_endpoint
+                        .send(Net::Tcp(from, local, message))
+                        .await
+                        .is_err()
+                    {
+                        break 'read;
+                    }
+                }
+                Ok(None) => break,
+                // A stream that cannot be framed cannot be resynchronised.
+                Err(_) => break 'read,
+            }
+        }
+    }
+    write.abort();
+    let _ = to_endpoint.send(Net::TcpClosed(from)).await;
+}

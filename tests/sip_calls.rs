@@ -1,0 +1,241 @@
+//! Real SIP calls into a running `hotline serve`, placed by sipp (Debian
+//! `sip-tester`) over UDP on loopback. These tests share one lock so they
+//! run one at a time and do not fight over the 2 cores.
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::Server;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn require_sipp() {
+    let found = Command::new("sh")
+        .args(["-c", "command -v sipp"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "`sipp` is missing: install it with `apt-get install -y sip-tester`"
+    );
+}
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs one sipp call of `scenario` (from tests/sipp) against `target`,
+/// with `[key]` placeholders of ours replaced first.
+fn sipp(scenario: &str, target: SocketAddr, values: &[(&str, &str)]) -> Output {
+    require_sipp();
+    let dir = tempfile::tempdir().unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sipp")
+        .join(scenario);
+    let mut text = std::fs::read_to_string(&source).unwrap();
+    for (key, value) in values {
+        text = text.replace(&format!("[{key}]"), value);
+    }
+    let file: PathBuf = dir.path().join(scenario);
+    std::fs::write(&file, text).unwrap();
+    Command::new("sipp")
+        .arg("-sf")
+        .arg(&file)
+        .args([
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-nostdin",
+            "-timeout",
+            "40s",
+            "-timeout_error",
+        ])
+        .args([
+            "-p",
+            &free_port().to_string(),
+            "-mp",
+            &free_port().to_string(),
+        ])
+        .arg(target.to_string())
+        .current_dir(dir.path())
+        .output()
+        .unwrap()
+}
+
+fn succeeded(out: &Output) -> bool {
+    out.status.success()
+}
+
+fn explain(out: &Output) -> String {
+    format!(
+        "sipp exit {:?}\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .rev()
+            .take(25)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Waits for a server log line containing `needle`.
+fn wait_log(server: &Server, needle: &str) -> Result<String, Vec<String>> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match server.log.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return Ok(line),
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    Err(seen)
+}
+
+fn start() -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["serve"]);
+    (dir, server)
+}
+
+#[test]
+fn rfc4733_digits_from_sipp_captures_pcmu_and_pcma() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (_dir, server) = start();
+    let sip = server.sip.unwrap();
+    for (pt, name) in [("0", "PCMU"), ("8", "PCMA")] {
+        let out = sipp(
+            "dtmf_rfc4733.xml",
+            sip,
+            &[("codec_pt", pt), ("codec_name", name)],
+        );
+        assert!(succeeded(&out), "{name}: {}", explain(&out));
+        let line = wait_log(&server, "digits collected")
+            .unwrap_or_else(|seen| panic!("{name}: {seen:#?}"));
+        assert!(
+            line.contains("digits=11#"),
+            "{name}: the IVR must report exactly 1 1 #: {line}"
+        );
+        assert!(
+            line.contains("138****5678"),
+            "caller masked in the log: {line}"
+        );
+    }
+}
+
+#[test]
+fn sip_info_digits() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (_dir, server) = start();
+    let out = sipp("dtmf_info.xml", server.sip.unwrap(), &[]);
+    assert!(succeeded(&out), "{}", explain(&out));
+    let line = wait_log(&server, "digits collected").unwrap_or_else(|seen| panic!("{seen:#?}"));
+    assert!(line.contains("digits=42#"), "{line}");
+}
+
+#[test]
+fn the_caller_hangs_up() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (_dir, server) = start();
+    let out = sipp("caller_hangs_up.xml", server.sip.unwrap(), &[]);
+    assert!(succeeded(&out), "{}", explain(&out));
+    wait_log(&server, "caller hung up").unwrap_or_else(|seen| panic!("{seen:#?}"));
+}
+
+#[test]
+fn hostile_input_is_answered_or_ignored_and_calls_go_on() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (_dir, server) = start();
+    let sip = server.sip.unwrap();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    // Garbage and an oversized datagram: no answer, no crash.
+    socket.send_to(b"\x00\x01\x02garbage", sip).unwrap();
+    socket.send_to(&vec![b'A'; 30_000], sip).unwrap();
+    // A request that parses badly but can be answered: 400 naming the fault.
+    let bad = "OPTIONS sip:12348@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKbad\r\n\
+               From: <sip:x@y>;tag=1\r\nTo: <sip:12348@127.0.0.1>\r\nCall-ID: bad-1\r\nCSeq: x OPTIONS\r\n\r\n";
+    socket.send_to(bad.as_bytes(), sip).unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, _) = socket.recv_from(&mut buf).expect("a 400 comes back");
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("SIP/2.0 400"), "{answer}");
+    assert!(answer.contains("CSeq"), "{answer}");
+    // An offer with no common codec (G.729 only): 488.
+    let out = sipp(
+        "invite_refused.xml",
+        sip,
+        &[
+            ("codec_pt", "18"),
+            ("codec_name", "G729"),
+            ("status", "488"),
+        ],
+    );
+    assert!(succeeded(&out), "{}", explain(&out));
+    // And the server still takes calls.
+    let out = sipp(
+        "dtmf_rfc4733.xml",
+        sip,
+        &[("codec_pt", "0"), ("codec_name", "PCMU")],
+    );
+    assert!(succeeded(&out), "{}", explain(&out));
+}
+
+#[test]
+fn sigterm_drains_calls_and_exits_zero() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (_dir, mut server) = start();
+    let sip = server.sip.unwrap();
+    assert!(succeeded(&sipp("options.xml", sip, &[("status", "200")])));
+    // A call that lasts a few seconds, started before the signal.
+    let call = std::thread::spawn(move || sipp("caller_hangs_up.xml", sip, &[]));
+    std::thread::sleep(Duration::from_millis(800));
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_millis(200));
+    let out = sipp("options.xml", sip, &[("status", "503")]);
+    assert!(succeeded(&out), "OPTIONS while draining: {}", explain(&out));
+    let out = sipp(
+        "invite_refused.xml",
+        sip,
+        &[("codec_pt", "0"), ("codec_name", "PCMU"), ("status", "503")],
+    );
+    assert!(succeeded(&out), "INVITE while draining: {}", explain(&out));
+    let out = call.join().unwrap();
+    assert!(
+        succeeded(&out),
+        "the call in progress finishes: {}",
+        explain(&out)
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not exit after draining"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
