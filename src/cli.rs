@@ -97,6 +97,9 @@ pub struct ServeArgs {
     /// Seconds calls may go on after SIGTERM [default: 30].
     #[arg(long, env = "HOTLINE_DRAIN_TIMEOUT_SECS", value_name = "SECS")]
     pub drain_timeout_secs: Option<u64>,
+    /// Milliseconds of ringing before the IVR answers [default: 0].
+    #[arg(long, env = "HOTLINE_ANSWER_DELAY_MS", value_name = "MS")]
+    pub answer_delay_ms: Option<u64>,
     /// Data directory for the SQLite file [default: ./hotline-data].
     #[arg(long, env = "HOTLINE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,

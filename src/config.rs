@@ -35,6 +35,8 @@ pub struct Config {
     pub rtp_timeout_secs: u64,
     /// Seconds calls may go on after SIGTERM.
     pub drain_timeout_secs: u64,
+    /// Milliseconds of ringing (180) before the IVR answers; 0 answers at once.
+    pub answer_delay_ms: u64,
     /// The SQLite file and, later, the IVR outbox live here.
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; by default a SQLite file in `data_dir`.
@@ -73,6 +75,7 @@ struct FileConfig {
     max_calls: Option<usize>,
     rtp_timeout_secs: Option<u64>,
     drain_timeout_secs: Option<u64>,
+    answer_delay_ms: Option<u64>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     log_format: Option<LogFormat>,
@@ -135,6 +138,7 @@ impl Config {
                 .drain_timeout_secs
                 .or(file.drain_timeout_secs)
                 .unwrap_or(30),
+            answer_delay_ms: args.answer_delay_ms.or(file.answer_delay_ms).unwrap_or(0),
             data_dir,
             database_url,
             log_format: args

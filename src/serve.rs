@@ -105,6 +105,7 @@ pub async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
             rtp_timeout: Duration::from_secs(config.rtp_timeout_secs),
             drain_timeout: Duration::from_secs(config.drain_timeout_secs),
             digit_timeout: Duration::from_secs(5),
+            answer_delay: Duration::from_millis(config.answer_delay_ms),
             max_recording_samples: 120 * 8000,
             language: "zh".to_owned(),
             prompts,

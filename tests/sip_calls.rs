@@ -239,3 +239,24 @@ fn sigterm_drains_calls_and_exits_zero() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn an_invite_without_sdp_gets_an_offer_in_the_200() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (_dir, server) = start();
+    let out = sipp("offerless.xml", server.sip.unwrap(), &[]);
+    assert!(succeeded(&out), "{}", explain(&out));
+    let line = wait_log(&server, "digits collected").unwrap_or_else(|seen| panic!("{seen:#?}"));
+    assert!(line.contains("digits=1#"), "{line}");
+}
+
+#[test]
+fn cancel_while_ringing_gets_487() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["serve", "--answer-delay-ms", "3000"]);
+    let out = sipp("cancel.xml", server.sip.unwrap(), &[]);
+    assert!(succeeded(&out), "{}", explain(&out));
+    wait_log(&server, "caller gave up before the answer")
+        .unwrap_or_else(|seen| panic!("{seen:#?}"));
+}

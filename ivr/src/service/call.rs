@@ -41,42 +41,30 @@ pub async fn run(
             let _ = commands.send(command).await;
         }
     };
-    let Some(offer) = call.offer.as_deref() else {
-        // Offerless INVITEs (offer in our 200, answer in the ACK) come later.
-        send(CallCommand::Reject(key, 488, "Not Acceptable Here")).await;
-        return;
-    };
-    let agreed = match sdp::parse_audio(offer).and_then(|o| sdp::negotiate(&o).map(|a| (o, a))) {
-        Ok(agreed) => agreed,
-        Err(e) => {
-            info!(error = %e, "offer refused");
-            send(CallCommand::Reject(key, 488, "Not Acceptable Here")).await;
-            return;
+    if !config.answer_delay.is_zero() {
+        send(CallCommand::Ring(key)).await;
+        tokio::select! {
+            () = tokio::time::sleep(config.answer_delay) => {}
+            signal = signals.recv() => {
+                if matches!(signal, Some(CallSignal::Ended) | None) {
+                    info!("caller gave up before the answer");
+                    return;
+                }
+            }
         }
-    };
-    let (offer, agreed) = agreed;
-    let host: IpAddr = config.advertise.unwrap_or(call.local.ip());
-    let Some(socket) = bind_rtp(call.local.ip(), &config).await else {
-        warn!("no free RTP port");
-        send(CallCommand::Reject(key, 503, "Service Unavailable")).await;
+    }
+    let Some(Established {
+        socket,
+        local,
+        remote,
+        agreed,
+    }) = establish(&call, &config, &send, &mut signals).await
+    else {
         return;
     };
     let Ok(rtp_addr) = socket.local_addr() else {
-        send(CallCommand::Reject(key, 503, "Service Unavailable")).await;
+        send(CallCommand::Hangup(key)).await;
         return;
-    };
-    let local = Local {
-        address: host,
-        port: rtp_addr.port(),
-        session_id: u64::from(rand::random::<u32>()),
-        version: 1,
-    };
-    send(CallCommand::Answer(key, sdp::answer(&local, &agreed))).await;
-
-    let remote = match (offer.address, offer.port) {
-        (Some(ip), port) if port != 0 && !ip.is_unspecified() => Some(SocketAddr::new(ip, port)),
-        (None, port) if port != 0 => Some(SocketAddr::new(call.peer.ip(), port)),
-        _ => None,
     };
     let media_config = MediaConfig {
         codec: agreed.codec,
@@ -120,7 +108,7 @@ pub async fn run(
                 Some(CallSignal::Reoffer(_)) => {
                     send(CallCommand::Answer(key, sdp::answer(&local, &agreed))).await;
                 }
-                Some(CallSignal::Confirmed) => {}
+                Some(CallSignal::Confirmed(_)) => {}
                 Some(CallSignal::Ended) | None => {
                     info!(digits = %digits, "caller hung up");
                     return;
@@ -167,6 +155,93 @@ pub async fn run(
         }
     }
 }
+
+struct Established {
+    socket: UdpSocket,
+    local: Local,
+    remote: Option<SocketAddr>,
+    agreed: sdp::Negotiated,
+}
+
+/// Binds the call's RTP socket and completes offer/answer: with the
+/// caller's offer in the INVITE, we answer in the 200; without one, our
+/// offer goes in the 200 and the caller's answer comes in the ACK.
+async fn establish<F, Fut>(
+    call: &IncomingCall,
+    config: &IvrConfig,
+    send: &F,
+    signals: &mut mpsc::Receiver<CallSignal>,
+) -> Option<Established>
+where
+    F: Fn(CallCommand) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let key = call.key;
+    let Some(socket) = bind_rtp(call.local.ip(), config).await else {
+        warn!("no free RTP port");
+        send(CallCommand::Reject(key, 503, "Service Unavailable")).await;
+        return None;
+    };
+    let port = socket.local_addr().map(|a| a.port()).unwrap_or_default();
+    let local = Local {
+        address: config.advertise.unwrap_or(call.local.ip()),
+        port,
+        session_id: u64::from(rand::random::<u32>()),
+        version: 1,
+    };
+    let (description, agreed) = match &call.offer {
+        Some(offer) => {
+            match sdp::parse_audio(offer).and_then(|o| sdp::negotiate(&o).map(|a| (o, a))) {
+                Ok((description, agreed)) => {
+                    send(CallCommand::Answer(key, sdp::answer(&local, &agreed))).await;
+                    (description, agreed)
+                }
+                Err(e) => {
+                    info!(error = %e, "offer refused");
+                    send(CallCommand::Reject(key, 488, "Not Acceptable Here")).await;
+                    return None;
+                }
+            }
+        }
+        None => {
+            send(CallCommand::Answer(key, sdp::offer(&local))).await;
+            let answer = loop {
+                match tokio::time::timeout(ACK_WAIT, signals.recv()).await {
+                    Ok(Some(CallSignal::Confirmed(sdp))) => break sdp,
+                    Ok(Some(CallSignal::Ended)) | Ok(None) | Err(_) => return None,
+                    Ok(Some(_)) => continue,
+                }
+            };
+            match answer
+                .as_deref()
+                .ok_or(sdp::SdpError::NoAudio)
+                .and_then(sdp::parse_audio)
+                .and_then(|a| sdp::negotiate(&a).map(|n| (a, n)))
+            {
+                Ok(pair) => pair,
+                Err(e) => {
+                    info!(error = %e, "the answer in the ACK is unusable; hanging up");
+                    send(CallCommand::Hangup(key)).await;
+                    return None;
+                }
+            }
+        }
+    };
+    let remote = match (description.address, description.port) {
+        (Some(ip), port) if port != 0 && !ip.is_unspecified() => Some(SocketAddr::new(ip, port)),
+        (None, port) if port != 0 => Some(SocketAddr::new(call.peer.ip(), port)),
+        _ => None,
+    };
+    Some(Established {
+        socket,
+        local,
+        remote,
+        agreed,
+    })
+}
+
+/// How long an answered call waits for the caller's ACK (64·T1).
+const ACK_WAIT: std::time::Duration = std::time::Duration::from_secs(32);
 
 /// A socket on a free port of the configured RTP range.
 async fn bind_rtp(ip: IpAddr, config: &IvrConfig) -> Option<UdpSocket> {

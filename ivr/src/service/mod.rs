@@ -36,6 +36,8 @@ pub struct IvrConfig {
     pub drain_timeout: Duration,
     /// Silence after the prompt (or the last digit) that ends input.
     pub digit_timeout: Duration,
+    /// Ringing (180) before the answer; zero answers at once.
+    pub answer_delay: Duration,
     pub max_recording_samples: usize,
     /// The language of the built-in flow's prompts.
     pub language: String,
@@ -45,6 +47,7 @@ pub struct IvrConfig {
 /// What a call task asks of the endpoint.
 #[derive(Debug)]
 pub enum CallCommand {
+    Ring(CallKey),
     Answer(CallKey, String),
     Reject(CallKey, u16, &'static str),
     Hangup(CallKey),
@@ -53,7 +56,8 @@ pub enum CallCommand {
 /// What the endpoint tells a call task.
 #[derive(Debug)]
 pub enum CallSignal {
-    Confirmed,
+    /// The ACK arrived, with the caller's SDP answer if our 200 offered.
+    Confirmed(Option<String>),
     Dtmf(Digit),
     Reoffer(Option<String>),
     Ended,
@@ -129,6 +133,7 @@ pub async fn run(
             Some(command) = command_rx.recv() => {
                 let now = std::time::Instant::now();
                 match command {
+                    CallCommand::Ring(key) => endpoint.ring(now, key),
                     CallCommand::Answer(key, sdp) => endpoint.answer(now, key, &sdp),
                     CallCommand::Reject(key, code, reason) => endpoint.reject(now, key, code, reason),
                     CallCommand::Hangup(key) => endpoint.hangup(now, key),
@@ -236,7 +241,7 @@ fn route(
                 call::run(incoming, config.clone(), commands.clone(), rx).instrument(span),
             );
         }
-        Event::Confirmed { call, .. } => signal(calls, call, CallSignal::Confirmed),
+        Event::Confirmed { call, sdp } => signal(calls, call, CallSignal::Confirmed(sdp)),
         Event::Dtmf { call, digit } => signal(calls, call, CallSignal::Dtmf(digit)),
         Event::Reoffer { call, offer } => signal(calls, call, CallSignal::Reoffer(offer)),
         Event::Ended { call, .. } => {

@@ -427,10 +427,11 @@ pub fn frame(buffer: &[u8]) -> Result<Option<usize>, ParseError> {
         })
         .transpose()?
         .ok_or(ParseError::Missing("Content-Length"))?;
-    let total = skip + end + length;
-    if total > MAX_MESSAGE {
-        return Err(ParseError::TooLarge(total));
-    }
+    // A hostile Content-Length may be near usize::MAX: add without overflow.
+    let total = (skip + end)
+        .checked_add(length)
+        .filter(|&t| t <= MAX_MESSAGE)
+        .ok_or(ParseError::TooLarge(length))?;
     Ok((buffer.len() >= total).then_some(total))
 }
 
@@ -550,6 +551,11 @@ mod tests {
         assert_eq!(frame(&two), Ok(Some(bytes.len())));
         let keepalive = [b"\r\n\r\n".as_slice(), bytes].concat();
         assert_eq!(frame(&keepalive), Ok(Some(keepalive.len())));
+        let huge = INVITE.replace("Content-Length: 4", "Content-Length: 18446744073709551615");
+        assert!(
+            matches!(frame(huge.as_bytes()), Err(ParseError::TooLarge(_))),
+            "found by fuzzing"
+        );
         let no_length = INVITE.replace("Content-Length: 4\r\n", "");
         assert_eq!(
             frame(no_length.as_bytes()),
