@@ -244,7 +244,7 @@ where
 const ACK_WAIT: std::time::Duration = std::time::Duration::from_secs(32);
 
 /// A socket on a free port of the configured RTP range.
-async fn bind_rtp(ip: IpAddr, config: &IvrConfig) -> Option<UdpSocket> {
+pub(super) async fn bind_rtp(ip: IpAddr, config: &IvrConfig) -> Option<UdpSocket> {
     let (low, high) = config.rtp_ports;
     let span = u32::from(high.saturating_sub(low)) + 1;
     let offset = rand::random::<u32>() % span;

@@ -4,6 +4,7 @@
 //! over channels: commands from calls, signals to them.
 
 mod call;
+mod outbound;
 pub mod prompts;
 
 use std::collections::HashMap;
@@ -101,7 +102,29 @@ pub async fn run(
     config: IvrConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), IvrError> {
+    let (_control, control_rx) = mpsc::channel(1);
+    run_with_control(udp, tcp, config, control_rx, shutdown).await
+}
+
+/// Requests to the IVR from the rest of the system.
+#[derive(Debug)]
+pub enum Control {
+    /// Place a call (a callback, or paging a duty lawyer) and play a prompt.
+    Dial(outbound::Dial),
+}
+
+pub use outbound::{Dial, DialOutcome};
+
+/// [`run`], also taking [`Control`] requests.
+pub async fn run_with_control(
+    udp: UdpSocket,
+    tcp: TcpListener,
+    config: IvrConfig,
+    mut control: mpsc::Receiver<Control>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), IvrError> {
     let config = Arc::new(config);
+    let mut outbound_calls: HashMap<CallKey, outbound::Pending> = HashMap::new();
     let local_udp = udp.local_addr()?;
     let mut endpoint = Endpoint::new(Config {
         max_calls: config.max_calls,
@@ -130,6 +153,12 @@ pub async fn run(
                 None
             }
             Some(message) = tcp_in_rx.recv() => Some(message),
+            Some(Control::Dial(dial)) = control.recv() => {
+                if let Some(pending) = outbound::start(&mut endpoint, dial, &config, local_udp).await {
+                    outbound_calls.insert(pending.key, pending);
+                }
+                None
+            }
             Some(command) = command_rx.recv() => {
                 let now = std::time::Instant::now();
                 match command {
@@ -195,10 +224,30 @@ pub async fn run(
                         }
                     }
                 },
+                Output::Event(Event::Answered { call, sdp }) => {
+                    if let Some(pending) = outbound_calls.remove(&call) {
+                        let (tx, rx) = mpsc::channel(64);
+                        calls.insert(call, tx);
+                        tokio::spawn(outbound::run(
+                            pending,
+                            sdp,
+                            config.clone(),
+                            command_tx.clone(),
+                            rx,
+                        ));
+                    }
+                }
+                Output::Event(Event::Ended { call, reason })
+                    if outbound_calls.contains_key(&call) =>
+                {
+                    if let Some(pending) = outbound_calls.remove(&call) {
+                        pending.finish(DialOutcome::NotAnswered(reason));
+                    }
+                }
                 Output::Event(event) => route(event, &config, &command_tx, &mut calls),
             }
         }
-        if drain_deadline.is_some() && endpoint.active_calls() == 0 {
+        if drain_deadline.is_some() && endpoint.active_calls() == 0 && outbound_calls.is_empty() {
             info!("drained; stopping");
             return Ok(());
         }
