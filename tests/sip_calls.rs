@@ -35,7 +35,8 @@ fn free_port() -> u16 {
 }
 
 /// Runs one sipp call of `scenario` (from tests/sipp) against `target`,
-/// with `[key]` placeholders of ours replaced first.
+/// with `[key]` placeholders of ours replaced first (sipp's own `-key` does
+/// not reach attributes such as `<recv response="[status]">`).
 fn sipp(scenario: &str, target: SocketAddr, values: &[(&str, &str)]) -> Output {
     require_sipp();
     let dir = tempfile::tempdir().unwrap();
