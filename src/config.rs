@@ -37,6 +37,9 @@ pub struct Config {
     pub drain_timeout_secs: u64,
     /// Milliseconds of ringing (180) before the IVR answers; 0 answers at once.
     pub answer_delay_ms: u64,
+    /// New INVITEs one source address may send at once, and per second after.
+    pub invite_burst: u32,
+    pub invites_per_second: u32,
     /// The SQLite file and, later, the IVR outbox live here.
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; by default a SQLite file in `data_dir`.
@@ -76,6 +79,8 @@ struct FileConfig {
     rtp_timeout_secs: Option<u64>,
     drain_timeout_secs: Option<u64>,
     answer_delay_ms: Option<u64>,
+    invite_burst: Option<u32>,
+    invites_per_second: Option<u32>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     log_format: Option<LogFormat>,
@@ -139,6 +144,8 @@ impl Config {
                 .or(file.drain_timeout_secs)
                 .unwrap_or(30),
             answer_delay_ms: args.answer_delay_ms.or(file.answer_delay_ms).unwrap_or(0),
+            invite_burst: file.invite_burst.unwrap_or(20),
+            invites_per_second: file.invites_per_second.unwrap_or(5),
             data_dir,
             database_url,
             log_format: args

@@ -106,6 +106,8 @@ pub async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
             drain_timeout: Duration::from_secs(config.drain_timeout_secs),
             digit_timeout: Duration::from_secs(5),
             answer_delay: Duration::from_millis(config.answer_delay_ms),
+            invite_burst: f64::from(config.invite_burst),
+            invites_per_second: f64::from(config.invites_per_second),
             max_recording_samples: 120 * 8000,
             language: "zh".to_owned(),
             prompts,

@@ -41,6 +41,8 @@ async fn a_call_to_a_sipp_uas_completes() {
         drain_timeout: Duration::from_secs(5),
         digit_timeout: Duration::from_secs(5),
         answer_delay: Duration::ZERO,
+        invite_burst: 20.0,
+        invites_per_second: 5.0,
         max_recording_samples: 0,
         language: "en".into(),
         prompts,

@@ -386,3 +386,21 @@ fn an_outbound_call_rings_is_answered_and_hung_up() {
         }]
     );
 }
+
+#[test]
+fn one_source_sending_too_many_invites_gets_503() {
+    let mut h = Harness::new();
+    let mut refused = 0;
+    for i in 0..30 {
+        let out =
+            h.recv(&invite(&format!("z9hG4bK-flood-{i}")).replace("call-1", &format!("call-{i}")));
+        if codes(&out) == [503] {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 10, "a burst of 20 is taken, the rest refused");
+    // After a few seconds the budget has refilled.
+    h.advance(Duration::from_secs(4));
+    let out = h.recv(&invite("z9hG4bK-later").replace("call-1", "call-later"));
+    assert_eq!(codes(&out), [100]);
+}

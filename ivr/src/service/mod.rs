@@ -39,6 +39,9 @@ pub struct IvrConfig {
     pub digit_timeout: Duration,
     /// Ringing (180) before the answer; zero answers at once.
     pub answer_delay: Duration,
+    /// New INVITEs per source address: a burst, then a rate per second.
+    pub invite_burst: f64,
+    pub invites_per_second: f64,
     pub max_recording_samples: usize,
     /// The language of the built-in flow's prompts.
     pub language: String,
@@ -129,6 +132,8 @@ pub async fn run_with_control(
     let mut endpoint = Endpoint::new(Config {
         max_calls: config.max_calls,
         advertise: config.advertise,
+        invite_burst: config.invite_burst,
+        invites_per_second: config.invites_per_second,
         ..Config::default()
     });
     let (command_tx, mut command_rx) = mpsc::channel::<CallCommand>(1024);

@@ -63,6 +63,10 @@ pub struct Config {
     /// The address put into Contact and Via; `None` means the local address
     /// the request arrived on.
     pub advertise: Option<std::net::IpAddr>,
+    /// New INVITEs one source address may send: a burst, then a steady rate
+    /// per second; past it, 503 with Retry-After.
+    pub invite_burst: f64,
+    pub invites_per_second: f64,
 }
 
 impl Default for Config {
@@ -72,6 +76,8 @@ impl Default for Config {
             t2: Duration::from_secs(4),
             max_calls: 500,
             advertise: None,
+            invite_burst: 20.0,
+            invites_per_second: 5.0,
         }
     }
 }
@@ -231,6 +237,8 @@ pub struct Endpoint {
     outputs: VecDeque<Output>,
     next_key: u64,
     draining: bool,
+    /// Token buckets of new INVITEs per source address.
+    invite_budget: HashMap<std::net::IpAddr, (f64, Instant)>,
 }
 
 fn token() -> String {
@@ -249,6 +257,7 @@ impl Endpoint {
             outputs: VecDeque::new(),
             next_key: 1,
             draining: false,
+            invite_budget: HashMap::new(),
         }
     }
 
@@ -475,6 +484,12 @@ impl Endpoint {
             }
             return;
         }
+        if !self.take_invite_token(now, peer.addr.ip()) {
+            let mut resp = req.response(503, "Service Unavailable", Some(&token()));
+            resp.add_header("Retry-After", "5");
+            self.respond(now, peer, &req, resp, None);
+            return;
+        }
         if self.draining || self.active_calls() >= self.config.max_calls {
             let mut resp = req.response(503, "Service Unavailable", Some(&token()));
             resp.add_header("Retry-After", "30");
@@ -575,6 +590,21 @@ impl Endpoint {
                 self.respond(now, peer, &invite, resp, Some(key));
             }
             self.end(key, EndReason::Cancelled);
+        }
+    }
+
+    /// Spends one of the source's INVITE tokens, refilled at the configured rate.
+    fn take_invite_token(&mut self, now: Instant, source: std::net::IpAddr) -> bool {
+        let (burst, rate) = (self.config.invite_burst, self.config.invites_per_second);
+        let (tokens, last) = self.invite_budget.entry(source).or_insert((burst, now));
+        let elapsed = now.saturating_duration_since(*last).as_secs_f64();
+        *tokens = (*tokens + elapsed * rate).min(burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
         }
     }
 
@@ -968,6 +998,11 @@ impl Endpoint {
         for (peer, data) in resend {
             self.send(peer, data);
         }
+        // Sources whose bucket has refilled need no memory.
+        let (burst, rate) = (self.config.invite_burst, self.config.invites_per_second);
+        self.invite_budget.retain(|_, (tokens, last)| {
+            *tokens + now.saturating_duration_since(*last).as_secs_f64() * rate < burst
+        });
         // Forget calls that are over and have nothing left in flight.
         let busy: std::collections::HashSet<CallKey> = self
             .server
