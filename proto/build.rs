@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["hotline/v1/tickets.proto"];
+    let files = ["hotline/v1/tickets.proto", "hotline/v1/ivr_admin.proto"];
     for file in files {
         println!("cargo:rerun-if-changed={file}");
     }

@@ -85,6 +85,9 @@ pub struct ServeArgs {
     /// SIP address, UDP and TCP [default: 0.0.0.0:5060]; port 0 picks a free port.
     #[arg(long, env = "HOTLINE_SIP_LISTEN", value_name = "ADDR")]
     pub sip_listen: Option<SocketAddr>,
+    /// Address of the IVR admin gRPC API [default: 127.0.0.1:50052].
+    #[arg(long, env = "HOTLINE_ADMIN_LISTEN", value_name = "ADDR")]
+    pub admin_listen: Option<SocketAddr>,
     /// The address put into SDP and Contact [default: the address each request arrived on].
     #[arg(long, env = "HOTLINE_SIP_ADVERTISE", value_name = "IP")]
     pub sip_advertise: Option<std::net::IpAddr>,

@@ -21,6 +21,8 @@ pub struct Config {
     pub grpc_listen: SocketAddr,
     /// Where SIP listens, UDP and TCP on the same port.
     pub sip_listen: SocketAddr,
+    /// Where the IVR admin gRPC API listens.
+    pub admin_listen: SocketAddr,
     /// The address put into SDP `c=` and Contact; by default the local
     /// address each request arrived on.
     pub sip_advertise: Option<IpAddr>,
@@ -71,6 +73,7 @@ pub enum LogFormat {
 struct FileConfig {
     grpc_listen: Option<SocketAddr>,
     sip_listen: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
     sip_advertise: Option<IpAddr>,
     prompts_dir: Option<PathBuf>,
     rtp_port_min: Option<u16>,
@@ -93,6 +96,7 @@ struct FileConfig {
 
 pub const DEFAULT_GRPC_LISTEN: &str = "127.0.0.1:50051";
 pub const DEFAULT_SIP_LISTEN: &str = "0.0.0.0:5060";
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:50052";
 pub const DEFAULT_CONFIG_FILE: &str = "hotline.toml";
 
 impl Config {
@@ -128,6 +132,10 @@ impl Config {
             sip_listen: match args.sip_listen.or(file.sip_listen) {
                 Some(addr) => addr,
                 None => DEFAULT_SIP_LISTEN.parse()?,
+            },
+            admin_listen: match args.admin_listen.or(file.admin_listen) {
+                Some(addr) => addr,
+                None => DEFAULT_ADMIN_LISTEN.parse()?,
             },
             sip_advertise: args.sip_advertise.or(file.sip_advertise),
             prompts_dir: args

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use hotline_domain::HolidayCalendar;
+use hotline_ivr::admin::CallBoard;
 use hotline_ivr::service::{IvrConfig, Prompts};
 use hotline_ticketing::limitation::{Limitation, RuleTable};
 use hotline_ticketing::{Store, SystemClock, Ticketing};
@@ -77,8 +78,15 @@ pub async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
                         config.sip_listen
                     )
                 })?;
+            let admin = TcpListener::bind(config.admin_listen).await.with_context(|| {
+                format!(
+                    "cannot listen on {} for the admin API; choose another address with --admin-listen",
+                    config.admin_listen
+                )
+            })?;
             listening.insert(0, format!("sip={}", udp.local_addr()?));
-            Some((udp, tcp, prompts))
+            listening.push(format!("admin={}", admin.local_addr()?));
+            Some((udp, tcp, admin, prompts))
         }
         None => None,
     };
@@ -97,8 +105,18 @@ pub async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
         let _ = rx.wait_for(|stop| *stop).await;
     };
 
-    let ivr = sip.map(|(udp, tcp, prompts)| {
+    let ivr = sip.map(|(udp, tcp, admin, prompts)| {
+        let board = CallBoard::new();
+        // The admin API lives as long as the IVR.
+        let admin_stop = stopped(stop_rx.clone());
+        let admin_board = board.clone();
+        tokio::spawn(async move {
+            if let Err(e) = hotline_ivr::admin::run(admin, admin_board, admin_stop).await {
+                tracing::error!(error = %e, "admin API failed");
+            }
+        });
         let ivr_config = IvrConfig {
+            board,
             advertise: config.sip_advertise,
             rtp_ports: (config.rtp_port_min, config.rtp_port_max),
             max_calls: config.max_calls,

@@ -261,3 +261,78 @@ fn cancel_while_ringing_gets_487() {
     wait_log(&server, "caller gave up before the answer")
         .unwrap_or_else(|seen| panic!("{seen:#?}"));
 }
+
+#[test]
+fn the_admin_api_lists_live_calls_and_streams_their_events() {
+    use hotline_proto::v1 as pb;
+    use hotline_proto::v1::ivr_admin_client::IvrAdminClient;
+    use tokio_stream::StreamExt;
+
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (_dir, server) = start();
+    let sip = server.sip.unwrap();
+    let admin = format!(
+        "http://{}",
+        server.admin.expect("the listening line names admin=")
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut client = IvrAdminClient::connect(admin).await.unwrap();
+        let mut events = client
+            .watch_call_events(pb::WatchCallEventsRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        let call = std::thread::spawn(move || sipp("caller_hangs_up.xml", sip, &[]));
+        let mut listed = None;
+        for _ in 0..100 {
+            let calls = client
+                .list_calls(pb::ListCallsRequest {})
+                .await
+                .unwrap()
+                .into_inner()
+                .calls;
+            if let Some(c) = calls.into_iter().find(|c| c.state == "answered") {
+                listed = Some(c);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let listed = listed.expect("the call is listed while it lasts");
+        assert_eq!(listed.caller, "138****5678", "masked");
+        assert_eq!(listed.called, "12348");
+        assert!(!listed.call_id.is_empty());
+
+        let mut kinds = Vec::new();
+        while let Ok(Some(event)) =
+            tokio::time::timeout(std::time::Duration::from_secs(15), events.next()).await
+        {
+            let event = event.unwrap();
+            assert_eq!(event.call_id, listed.call_id);
+            kinds.push(event.kind.clone());
+            if event.kind == "ended" {
+                break;
+            }
+        }
+        assert_eq!(
+            kinds[..3],
+            ["incoming", "answered", "position"],
+            "{kinds:?}"
+        );
+        assert_eq!(kinds.last().map(String::as_str), Some("ended"), "{kinds:?}");
+        let out = tokio::task::spawn_blocking(move || call.join().unwrap())
+            .await
+            .unwrap();
+        assert!(succeeded(&out), "{}", explain(&out));
+        let calls = client
+            .list_calls(pb::ListCallsRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .calls;
+        assert!(
+            calls.is_empty(),
+            "an ended call is no longer listed: {calls:?}"
+        );
+    });
+}

@@ -6,6 +6,7 @@
 //! [`sip`] messages. Transactions, dialogs, the tokio driver and the menus
 //! come next (see the telephony and call-flow issues).
 
+pub mod admin;
 pub mod media;
 pub mod service;
 pub mod sip;

@@ -46,6 +46,7 @@ async fn a_call_to_a_sipp_uas_completes() {
         max_recording_samples: 0,
         language: "en".into(),
         prompts,
+        board: hotline_ivr::admin::CallBoard::new(),
     };
     let (udp, tcp) = service::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let (control, control_rx) = mpsc::channel(4);

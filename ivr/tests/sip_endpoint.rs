@@ -161,6 +161,7 @@ fn invite_answer_ack_bye() {
         events(&out),
         [Event::Ended {
             call,
+            call_id: "call-1".into(),
             reason: EndReason::RemoteBye
         }]
     );
@@ -198,6 +199,7 @@ fn cancel_before_the_answer_gets_487() {
         events(&out),
         [Event::Ended {
             call: *call,
+            call_id: "call-1".into(),
             reason: EndReason::Cancelled
         }]
     );
@@ -223,6 +225,7 @@ fn no_ack_ends_the_call_with_bye() {
     assert!(byes >= 1, "a BYE goes out");
     assert!(events(&out).contains(&Event::Ended {
         call,
+        call_id: "call-1".into(),
         reason: EndReason::NoAck
     }));
 }
@@ -378,13 +381,10 @@ fn an_outbound_call_rings_is_answered_and_hung_up() {
     let bye = &sent(&out)[0];
     assert_eq!(bye.method().map(|m| m.as_str()), Some("BYE"));
     assert_eq!(bye.to_tag(), Some("callee"));
-    assert_eq!(
-        events(&out),
-        [Event::Ended {
-            call,
-            reason: EndReason::LocalBye
-        }]
-    );
+    assert!(matches!(
+        &events(&out)[..],
+        [Event::Ended { call: c, reason: EndReason::LocalBye, .. }] if *c == call
+    ));
 }
 
 #[test]

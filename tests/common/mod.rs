@@ -23,8 +23,9 @@ pub fn prompts_dir() -> PathBuf {
 pub struct Server {
     pub child: Child,
     pub grpc: SocketAddr,
-    /// The SIP address, when the server runs the IVR.
+    /// The SIP and admin addresses, when the server runs the IVR.
     pub sip: Option<SocketAddr>,
+    pub admin: Option<SocketAddr>,
     /// Every stderr line after `listening`, for diagnosing failures.
     pub log: mpsc::Receiver<String>,
 }
@@ -41,6 +42,7 @@ impl Server {
                 "--sip-listen",
                 "127.0.0.1:0",
             ])
+            .args(["--admin-listen", "127.0.0.1:0"])
             .arg("--prompts-dir")
             .arg(prompts_dir())
             .current_dir(dir)
@@ -75,6 +77,7 @@ impl Server {
                             child,
                             grpc,
                             sip: find("sip="),
+                            admin: find("admin="),
                             log: rx,
                         };
                     }

@@ -22,6 +22,7 @@ const MAX_DIGITS: usize = 32;
 
 pub struct IncomingCall {
     pub key: CallKey,
+    pub call_id: String,
     pub offer: Option<String>,
     pub local: SocketAddr,
     pub peer: SocketAddr,
@@ -78,6 +79,9 @@ pub async fn run(
     let language = config.language.as_str();
     session.play(&config.prompts.get(language, "welcome"));
     info!(codec = ?agreed.codec, rtp = %rtp_addr, "call answered");
+    let board = &config.board;
+    board.answered(&call.call_id);
+    board.position(&call.call_id, "welcome");
 
     let mut digits = String::new();
     let mut last_input = Instant::now();
@@ -117,6 +121,7 @@ pub async fn run(
             () = tokio::time::sleep_until(digit_deadline), if !saying_goodbye && !session.is_playing() => {
                 info!(digits = %digits, "digits collected");
                 saying_goodbye = true;
+                board.position(&call.call_id, "goodbye");
                 session.play(&config.prompts.get(language, "goodbye"));
             }
         }
@@ -124,6 +129,7 @@ pub async fn run(
             match event {
                 MediaEvent::Digit(d, source) if !saying_goodbye => {
                     info!(digit = %d, ?source, "digit");
+                    board.digit(&call.call_id, d.as_char());
                     session.stop_playback();
                     last_input = Instant::now();
                     if d == Digit::Pound || digits.len() >= MAX_DIGITS {
@@ -132,6 +138,7 @@ pub async fn run(
                         }
                         info!(digits = %digits, "digits collected");
                         saying_goodbye = true;
+                        board.position(&call.call_id, "goodbye");
                         session.play(&config.prompts.get(language, "goodbye"));
                     } else {
                         digits.push(d.as_char());
@@ -145,6 +152,7 @@ pub async fn run(
                     }
                     // The digit timeout starts when the prompt has finished.
                     last_input = Instant::now();
+                    board.position(&call.call_id, "collecting");
                 }
                 MediaEvent::RtpTimeout => {
                     info!("no RTP from the caller; hanging up");

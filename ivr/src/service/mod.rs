@@ -46,6 +46,8 @@ pub struct IvrConfig {
     /// The language of the built-in flow's prompts.
     pub language: String,
     pub prompts: Prompts,
+    /// Live calls, for the admin API.
+    pub board: crate::admin::CallBoard,
 }
 
 /// What a call task asks of the endpoint.
@@ -242,7 +244,7 @@ pub async fn run_with_control(
                         ));
                     }
                 }
-                Output::Event(Event::Ended { call, reason })
+                Output::Event(Event::Ended { call, reason, .. })
                     if outbound_calls.contains_key(&call) =>
                 {
                     if let Some(pending) = outbound_calls.remove(&call) {
@@ -276,17 +278,23 @@ fn route(
             call,
             call_id,
             caller,
+            called,
             offer,
             peer,
             local,
-            ..
         } => {
             let (tx, rx) = mpsc::channel(64);
             calls.insert(call, tx);
             let masked = caller.as_deref().map(hotline_domain::phone::mask);
+            config.board.incoming(
+                &call_id,
+                masked.as_deref().unwrap_or("anonymous"),
+                called.as_deref().unwrap_or(""),
+            );
             let span = info_span!("call", call_id = %call_id, caller = ?masked);
             let incoming = call::IncomingCall {
                 key: call,
+                call_id,
                 offer,
                 local,
                 peer: peer.addr,
@@ -298,9 +306,14 @@ fn route(
         Event::Confirmed { call, sdp } => signal(calls, call, CallSignal::Confirmed(sdp)),
         Event::Dtmf { call, digit } => signal(calls, call, CallSignal::Dtmf(digit)),
         Event::Reoffer { call, offer } => signal(calls, call, CallSignal::Reoffer(offer)),
-        Event::Ended { call, .. } => {
+        Event::Ended {
+            call,
+            call_id,
+            reason,
+        } => {
             signal(calls, call, CallSignal::Ended);
             calls.remove(&call);
+            config.board.ended(&call_id, &format!("{reason:?}"));
         }
         Event::Ringing { .. } | Event::Answered { .. } => {}
     }

@@ -117,31 +117,21 @@ pub enum Event {
     },
     /// The caller acknowledged our answer; `sdp` is its answer when our 200
     /// carried the offer.
-    Confirmed {
-        call: CallKey,
-        sdp: Option<String>,
-    },
+    Confirmed { call: CallKey, sdp: Option<String> },
     /// A re-INVITE in the call: answer it with [`Endpoint::answer`].
     Reoffer {
         call: CallKey,
         offer: Option<String>,
     },
     /// A key pressed, sent as SIP INFO.
-    Dtmf {
-        call: CallKey,
-        digit: Digit,
-    },
+    Dtmf { call: CallKey, digit: Digit },
     /// An outbound call is ringing.
-    Ringing {
-        call: CallKey,
-    },
+    Ringing { call: CallKey },
     /// An outbound call was answered.
-    Answered {
-        call: CallKey,
-        sdp: Option<String>,
-    },
+    Answered { call: CallKey, sdp: Option<String> },
     Ended {
         call: CallKey,
+        call_id: String,
         reason: EndReason,
     },
 }
@@ -300,7 +290,12 @@ impl Endpoint {
                 return;
             }
             call.state = CallState::Ended;
-            self.event(Event::Ended { call: key, reason });
+            let call_id = call.call_id.clone();
+            self.event(Event::Ended {
+                call: key,
+                call_id,
+                reason,
+            });
         }
     }
 

@@ -1,0 +1,220 @@
+//! The IVR admin API (`hotline.v1.IvrAdmin`): the calls in progress and a
+//! stream of call events, for supervisors' consoles. Callers' numbers are
+//! masked here as everywhere.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::ivr_admin_server::{IvrAdmin, IvrAdminServer};
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tokio_stream::{Stream, StreamExt};
+use tonic::transport::server::TcpIncoming;
+use tonic::{Request, Response, Status};
+
+/// How many events a slow watcher may fall behind before it misses some.
+const EVENT_BACKLOG: usize = 1024;
+
+#[derive(Debug, Clone)]
+struct Entry {
+    caller: String,
+    called: String,
+    state: &'static str,
+    position: String,
+    started_at: SystemTime,
+    started: Instant,
+}
+
+#[derive(Debug, Clone)]
+pub struct CallEventRecord {
+    pub call_id: String,
+    pub kind: &'static str,
+    pub detail: String,
+    pub at: SystemTime,
+}
+
+/// Live calls and their events, updated by the call tasks.
+#[derive(Debug, Clone)]
+pub struct CallBoard {
+    calls: Arc<Mutex<HashMap<String, Entry>>>,
+    events: broadcast::Sender<CallEventRecord>,
+}
+
+impl Default for CallBoard {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CallBoard {
+    pub fn new() -> Self {
+        Self {
+            calls: Arc::default(),
+            events: broadcast::channel(EVENT_BACKLOG).0,
+        }
+    }
+
+    fn publish(&self, call_id: &str, kind: &'static str, detail: impl Into<String>) {
+        // Nobody watching is fine.
+        let _ = self.events.send(CallEventRecord {
+            call_id: call_id.to_owned(),
+            kind,
+            detail: detail.into(),
+            at: SystemTime::now(),
+        });
+    }
+
+    fn update(&self, call_id: &str, f: impl FnOnce(&mut Entry)) {
+        let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = calls.get_mut(call_id) {
+            f(entry);
+        }
+    }
+
+    /// A new call; `caller` must already be masked.
+    pub fn incoming(&self, call_id: &str, caller: &str, called: &str) {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).insert(
+            call_id.to_owned(),
+            Entry {
+                caller: caller.to_owned(),
+                called: called.to_owned(),
+                state: "ringing",
+                position: String::new(),
+                started_at: SystemTime::now(),
+                started: Instant::now(),
+            },
+        );
+        self.publish(call_id, "incoming", called);
+    }
+
+    pub fn answered(&self, call_id: &str) {
+        self.update(call_id, |e| e.state = "answered");
+        self.publish(call_id, "answered", "");
+    }
+
+    pub fn position(&self, call_id: &str, position: &str) {
+        self.update(call_id, |e| e.position = position.to_owned());
+        self.publish(call_id, "position", position);
+    }
+
+    pub fn digit(&self, call_id: &str, digit: char) {
+        self.publish(call_id, "digit", digit.to_string());
+    }
+
+    pub fn ended(&self, call_id: &str, why: &str) {
+        self.calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(call_id);
+        self.publish(call_id, "ended", why);
+    }
+
+    pub fn list(&self) -> Vec<pb::ActiveCall> {
+        let calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        let mut list: Vec<_> = calls
+            .iter()
+            .map(|(id, e)| pb::ActiveCall {
+                call_id: id.clone(),
+                caller: e.caller.clone(),
+                called: e.called.clone(),
+                state: e.state.to_owned(),
+                position: e.position.clone(),
+                started_at: Some(timestamp(e.started_at)),
+                duration_seconds: u32::try_from(e.started.elapsed().as_secs()).unwrap_or(u32::MAX),
+            })
+            .collect();
+        list.sort_by(|a, b| a.call_id.cmp(&b.call_id));
+        list
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<CallEventRecord> {
+        self.events.subscribe()
+    }
+}
+
+fn timestamp(t: SystemTime) -> prost_types::Timestamp {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    prost_types::Timestamp {
+        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
+    }
+}
+
+struct AdminApi {
+    board: CallBoard,
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::CallEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl IvrAdmin for AdminApi {
+    async fn list_calls(
+        &self,
+        _request: Request<pb::ListCallsRequest>,
+    ) -> Result<Response<pb::ListCallsResponse>, Status> {
+        Ok(Response::new(pb::ListCallsResponse {
+            calls: self.board.list(),
+        }))
+    }
+
+    type WatchCallEventsStream = EventStream;
+
+    async fn watch_call_events(
+        &self,
+        _request: Request<pb::WatchCallEventsRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let events = tokio_stream::wrappers::BroadcastStream::new(self.board.subscribe());
+        // A watcher too slow to keep up misses events rather than holding memory.
+        let stream = events.filter_map(|event| {
+            event.ok().map(|e| {
+                Ok(pb::CallEvent {
+                    call_id: e.call_id,
+                    kind: e.kind.to_owned(),
+                    detail: e.detail,
+                    at: Some(timestamp(e.at)),
+                })
+            })
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("cannot build the reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("admin gRPC server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Serves the admin API, health and reflection until `shutdown`.
+pub async fn run(
+    listener: TcpListener,
+    board: CallBoard,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), AdminError> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<IvrAdminServer<AdminApi>>().await;
+    let reflection = |builder: tonic_reflection::server::Builder<'static>| {
+        builder
+            .register_encoded_file_descriptor_set(hotline_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let v1 = reflection(tonic_reflection::server::Builder::configure()).build_v1()?;
+    let v1alpha = reflection(tonic_reflection::server::Builder::configure()).build_v1alpha()?;
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(v1)
+        .add_service(v1alpha)
+        .add_service(IvrAdminServer::new(AdminApi { board }))
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
+        .await?;
+    Ok(())
+}
