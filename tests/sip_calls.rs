@@ -38,6 +38,16 @@ fn free_port() -> u16 {
 /// with `[key]` placeholders of ours replaced first (sipp's own `-key` does
 /// not reach attributes such as `<recv response="[status]">`).
 fn sipp(scenario: &str, target: SocketAddr, values: &[(&str, &str)]) -> Output {
+    sipp_with(scenario, target, values, &[])
+}
+
+/// [`sipp`] with extra sipp options, e.g. `-t t1` for TCP.
+fn sipp_with(
+    scenario: &str,
+    target: SocketAddr,
+    values: &[(&str, &str)],
+    options: &[&str],
+) -> Output {
     require_sipp();
     let dir = tempfile::tempdir().unwrap();
     let source = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -68,6 +78,7 @@ fn sipp(scenario: &str, target: SocketAddr, values: &[(&str, &str)]) -> Output {
             "-mp",
             &free_port().to_string(),
         ])
+        .args(options)
         .arg(target.to_string())
         .current_dir(dir.path())
         .output()
@@ -335,4 +346,29 @@ fn the_admin_api_lists_live_calls_and_streams_their_events() {
             "an ended call is no longer listed: {calls:?}"
         );
     });
+}
+
+#[test]
+fn a_call_over_tcp() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (_dir, server) = start();
+    let out = sipp_with(
+        "dtmf_rfc4733.xml",
+        server.sip.unwrap(),
+        &[("codec_pt", "0"), ("codec_name", "PCMU")],
+        &["-t", "t1"],
+    );
+    assert!(succeeded(&out), "{}", explain(&out));
+    let line = wait_log(&server, "digits collected").unwrap_or_else(|seen| panic!("{seen:#?}"));
+    assert!(line.contains("digits=11#"), "{line}");
+}
+
+#[test]
+fn hold_and_resume_by_reinvite() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (_dir, server) = start();
+    // The scenario stops with a failure if an answer has the wrong direction.
+    let out = sipp("hold_resume.xml", server.sip.unwrap(), &[]);
+    assert!(succeeded(&out), "{}", explain(&out));
+    wait_log(&server, "direction=RecvOnly").unwrap_or_else(|seen| panic!("{seen:#?}"));
 }

@@ -58,7 +58,7 @@ pub async fn run(
         socket,
         local,
         remote,
-        agreed,
+        mut agreed,
     }) = establish(&call, &config, &send, &mut signals).await
     else {
         return;
@@ -109,8 +109,21 @@ pub async fn run(
             }
             signal = signals.recv() => match signal {
                 Some(CallSignal::Dtmf(d)) => events.push(MediaEvent::Digit(d, crate::media::session::DigitSource::Rfc4733)),
-                Some(CallSignal::Reoffer(_)) => {
-                    send(CallCommand::Answer(key, sdp::answer(&local, &agreed))).await;
+                Some(CallSignal::Reoffer(offer)) => {
+                    // Hold and resume: answer the new direction, keep the codec.
+                    let reply = match offer.as_deref().map(|o| sdp::parse_audio(o).and_then(|d| sdp::negotiate(&d))) {
+                        Some(Ok(new)) => {
+                            agreed.direction = new.direction;
+                            info!(direction = ?new.direction, "re-INVITE");
+                            CallCommand::Answer(key, sdp::answer(&local, &agreed))
+                        }
+                        Some(Err(e)) => {
+                            info!(error = %e, "re-INVITE refused");
+                            CallCommand::Reject(key, 488, "Not Acceptable Here")
+                        }
+                        None => CallCommand::Answer(key, sdp::offer(&local)),
+                    };
+                    send(reply).await;
                 }
                 Some(CallSignal::Confirmed(_)) => {}
                 Some(CallSignal::Ended) | None => {
