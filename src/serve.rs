@@ -127,6 +127,7 @@ pub async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
             invite_burst: f64::from(config.invite_burst),
             invites_per_second: f64::from(config.invites_per_second),
             max_recording_samples: 120 * 8000,
+            recordings_dir: Some(config.data_dir.join("recordings")),
             language: "zh".to_owned(),
             prompts,
         };

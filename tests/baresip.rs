@@ -57,7 +57,7 @@ impl Baresip {
         let made = Command::new("sox")
             .args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
             .arg(&mic)
-            .args(["synth", "120", "whitenoise", "vol", "0.005"])
+            .args(["synth", "120", "whitenoise", "vol", "0.05"])
             .status()
             .unwrap();
         assert!(made.success());
@@ -246,4 +246,26 @@ fn baresip_hears_the_prompt_and_the_ivr_hears_its_keys() {
     let control = best_correlation(&noise, &heard);
     eprintln!("correlation with noise: {control:.3}");
     assert!(control < 0.3, "noise must not match: {control:.3}");
+
+    // And the IVR recorded what baresip's microphone sent.
+    let recordings = dir.path().join("hotline-data/recordings");
+    let recording = std::fs::read_dir(&recordings)
+        .unwrap_or_else(|e| panic!("{}: {e}", recordings.display()))
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "wav"))
+        .expect("the call's recording was saved");
+    let (rate, recorded) = read_wav(&recording);
+    assert_eq!(rate, 8000);
+    let (_, mic) = read_wav(&phone_dir.join("mic.wav"));
+    let score = best_correlation(&mic[8000..12000], &recorded);
+    eprintln!("correlation of the recording with the microphone: {score:.3}");
+    assert!(
+        score > 0.8,
+        "the recording holds the caller's audio: {score:.3}"
+    );
+    let control = best_correlation(&welcome[4000..8000], &recorded);
+    assert!(
+        control < 0.3,
+        "the prompt is not in the caller's recording: {control:.3}"
+    );
 }

@@ -44,6 +44,7 @@ async fn a_call_to_a_sipp_uas_completes() {
         invite_burst: 20.0,
         invites_per_second: 5.0,
         max_recording_samples: 0,
+        recordings_dir: None,
         language: "en".into(),
         prompts,
         board: hotline_ivr::admin::CallBoard::new(),

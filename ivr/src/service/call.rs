@@ -88,7 +88,8 @@ pub async fn run(
     let mut saying_goodbye = false;
     let mut buf = vec![0u8; 2048];
     let mut out = Vec::new();
-    loop {
+    session.start_recording();
+    'call: loop {
         let wake = Instant::from_std(session.poll_timeout());
         let digit_deadline = last_input + config.digit_timeout;
         let mut events = Vec::new();
@@ -128,7 +129,7 @@ pub async fn run(
                 Some(CallSignal::Confirmed(_)) => {}
                 Some(CallSignal::Ended) | None => {
                     info!(digits = %digits, "caller hung up");
-                    return;
+                    break 'call;
                 }
             },
             () = tokio::time::sleep_until(digit_deadline), if !saying_goodbye && !session.is_playing() => {
@@ -161,7 +162,7 @@ pub async fn run(
                 MediaEvent::PlaybackFinished => {
                     if saying_goodbye {
                         send(CallCommand::Hangup(key)).await;
-                        return;
+                        break 'call;
                     }
                     // The digit timeout starts when the prompt has finished.
                     last_input = Instant::now();
@@ -170,11 +171,12 @@ pub async fn run(
                 MediaEvent::RtpTimeout => {
                     info!("no RTP from the caller; hanging up");
                     send(CallCommand::Hangup(key)).await;
-                    return;
+                    break 'call;
                 }
             }
         }
     }
+    save_recording(&config, &call.call_id, session.stop_recording()).await;
 }
 
 struct Established {
@@ -263,6 +265,52 @@ where
 
 /// How long an answered call waits for the caller's ACK (64·T1).
 const ACK_WAIT: std::time::Duration = std::time::Duration::from_secs(32);
+
+/// Writes what the caller said to `<recordings_dir>/<Call-ID>.wav`
+/// (8 kHz mono 16-bit), when recording is configured.
+async fn save_recording(config: &IvrConfig, call_id: &str, audio: Vec<i16>) {
+    let Some(dir) = config.recordings_dir.clone() else {
+        return;
+    };
+    if audio.is_empty() {
+        return;
+    }
+    // The Call-ID comes from the network: keep only safe characters.
+    let name: String = call_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(120)
+        .collect();
+    let path = dir.join(format!("{name}.wav"));
+    let seconds = audio.len() as f64 / 8000.0;
+    let written = tokio::task::spawn_blocking(move || -> Result<std::path::PathBuf, String> {
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut writer = hound::WavWriter::create(&path, spec).map_err(|e| e.to_string())?;
+        for sample in audio {
+            writer.write_sample(sample).map_err(|e| e.to_string())?;
+        }
+        writer.finalize().map_err(|e| e.to_string())?;
+        Ok(path)
+    })
+    .await;
+    match written {
+        Ok(Ok(path)) => info!(path = %path.display(), seconds, "recording saved"),
+        Ok(Err(e)) => warn!(error = %e, "recording not saved"),
+        Err(e) => warn!(error = %e, "recording not saved"),
+    }
+}
 
 /// A socket on a free port of the configured RTP range.
 pub(super) async fn bind_rtp(ip: IpAddr, config: &IvrConfig) -> Option<UdpSocket> {

@@ -43,6 +43,8 @@ pub struct IvrConfig {
     pub invite_burst: f64,
     pub invites_per_second: f64,
     pub max_recording_samples: usize,
+    /// Where each call's recording of the caller is saved; `None` records nothing.
+    pub recordings_dir: Option<std::path::PathBuf>,
     /// The language of the built-in flow's prompts.
     pub language: String,
     pub prompts: Prompts,
