@@ -4,6 +4,7 @@
 
 pub mod codec;
 pub mod dtmf;
+pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
 pub mod session;

@@ -102,6 +102,16 @@ impl MediaSession {
         self.remote
     }
 
+    /// What an RTCP sender report says about what we sent so far.
+    pub fn sender_info(&self) -> super::rtcp::SenderInfo {
+        super::rtcp::SenderInfo {
+            ssrc: self.ssrc,
+            rtp_timestamp: self.timestamp,
+            packets: self.packets_sent as u32,
+            octets: (self.packets_sent as u32).wrapping_mul(PACKET_SAMPLES as u32),
+        }
+    }
+
     /// Queues prompt audio (8 kHz linear) after whatever is playing.
     pub fn play(&mut self, samples: &[i16]) {
         self.playout.extend(samples.iter().copied());

@@ -89,8 +89,25 @@ pub async fn run(
     let mut buf = vec![0u8; 2048];
     let mut out = Vec::new();
     session.start_recording();
+    // RTCP on the odd port above RTP, when it is free; a call works without it.
+    let rtcp = UdpSocket::bind(SocketAddr::new(rtp_addr.ip(), rtp_addr.port() + 1))
+        .await
+        .ok();
+    let mut next_report = Instant::now() + crate::media::rtcp::REPORT_INTERVAL;
     'call: loop {
         let wake = Instant::from_std(session.poll_timeout());
+        if let (Some(socket), Some(remote), true) =
+            (&rtcp, session.remote(), Instant::now() >= next_report)
+        {
+            next_report += crate::media::rtcp::REPORT_INTERVAL;
+            let report = crate::media::rtcp::sender_report(
+                session.sender_info(),
+                std::time::SystemTime::now(),
+                "ivr@hotline",
+            );
+            let to = SocketAddr::new(remote.ip(), remote.port().wrapping_add(1));
+            let _ = socket.send_to(&report, to).await;
+        }
         let digit_deadline = last_input + config.digit_timeout;
         let mut events = Vec::new();
         tokio::select! {
