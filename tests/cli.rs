@@ -245,15 +245,7 @@ fn limitation_prints_one_json_object_with_the_fixed_keys() {
 /// `hotline dtmf` over a keypad sequence made by sox, an independent generator.
 #[test]
 fn dtmf_prints_the_digits_of_a_sox_sequence_in_order() {
-    let sox_found = std::process::Command::new("sh")
-        .args(["-c", "command -v sox"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        sox_found,
-        "`sox` is missing: install it with `apt-get install -y sox`"
-    );
+    common::require("sox", "sox");
     let dir = tempfile::tempdir().unwrap();
     let keys = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '0', '*', '#'];
     let low = |k: char| match k {

@@ -32,15 +32,7 @@ struct Received {
 
 #[test]
 fn concurrent_calls_are_answered_and_hear_the_prompt() {
-    let found = Command::new("sh")
-        .args(["-c", "command -v sipp"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        found,
-        "`sipp` is missing: install it with `apt-get install -y sip-tester`"
-    );
+    common::require("sipp", "sip-tester");
     let calls = env_number("HOTLINE_LOAD_CALLS", 200);
     let rate = env_number("HOTLINE_LOAD_RATE", 50);
     let hold_ms = 8000;

@@ -10,29 +10,9 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{free_port, Server};
 
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn require_sipp() {
-    let found = Command::new("sh")
-        .args(["-c", "command -v sipp"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        found,
-        "`sipp` is missing: install it with `apt-get install -y sip-tester`"
-    );
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Runs one sipp call of `scenario` (from tests/sipp) against `target`,
 /// with `[key]` placeholders of ours replaced first (sipp's own `-key` does
@@ -48,7 +28,7 @@ fn sipp_with(
     values: &[(&str, &str)],
     options: &[&str],
 ) -> Output {
-    require_sipp();
+    common::require("sipp", "sip-tester");
     let dir = tempfile::tempdir().unwrap();
     let source = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/sipp")

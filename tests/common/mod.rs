@@ -10,6 +10,27 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// Fails the test, with the command that installs it, when `tool` is missing.
+pub fn require(tool: &str, package: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "`{tool}` is missing: install it with `apt-get install -y {package}`"
+    );
+}
+
+/// A UDP port free on loopback right now.
+pub fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
 /// The binary under test, built by cargo with the same profile as the tests.
 pub fn hotline() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_hotline"))
