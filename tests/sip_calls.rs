@@ -352,3 +352,25 @@ fn hold_and_resume_by_reinvite() {
     assert!(succeeded(&out), "{}", explain(&out));
     wait_log(&server, "direction=RecvOnly").unwrap_or_else(|seen| panic!("{seen:#?}"));
 }
+
+/// Bound to every address (the default is 0.0.0.0:5060), the IVR must put
+/// the address the caller reached into SDP and Contact, never 0.0.0.0.
+#[test]
+fn a_wildcard_listener_advertises_the_address_the_caller_reached() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["serve", "--sip-listen", "0.0.0.0:0"]);
+    let port = server.sip.unwrap().port();
+    let target: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let out = sipp(
+        "dtmf_rfc4733.xml",
+        target,
+        &[("codec_pt", "0"), ("codec_name", "PCMU")],
+    );
+    assert!(succeeded(&out), "{}", explain(&out));
+    let line = wait_log(&server, "digits collected").unwrap_or_else(|seen| panic!("{seen:#?}"));
+    assert!(
+        line.contains("digits=11#"),
+        "RTP reached the advertised address: {line}"
+    );
+}

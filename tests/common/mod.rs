@@ -55,15 +55,21 @@ impl Server {
     /// Runs `hotline ARGS… --grpc-listen 127.0.0.1:0` in `dir` and waits for
     /// its `listening` line.
     pub fn start(dir: &Path, args: &[&str]) -> Server {
+        // Loopback port 0 everywhere, unless the test chose its own SIP address.
+        let sip: &[&str] = if args.contains(&"--sip-listen") {
+            &[]
+        } else {
+            &["--sip-listen", "127.0.0.1:0"]
+        };
         let mut child = Command::new(hotline())
             .args(args)
             .args([
                 "--grpc-listen",
                 "127.0.0.1:0",
-                "--sip-listen",
+                "--admin-listen",
                 "127.0.0.1:0",
             ])
-            .args(["--admin-listen", "127.0.0.1:0"])
+            .args(sip)
             .arg("--prompts-dir")
             .arg(prompts_dir())
             .current_dir(dir)

@@ -133,6 +133,7 @@ pub async fn run_with_control(
     let config = Arc::new(config);
     let mut outbound_calls: HashMap<CallKey, outbound::Pending> = HashMap::new();
     let local_udp = udp.local_addr()?;
+    let mut local_addresses = LocalAddresses::default();
     let mut endpoint = Endpoint::new(Config {
         max_calls: config.max_calls,
         advertise: config.advertise,
@@ -163,7 +164,8 @@ pub async fn run_with_control(
             }
             Some(message) = tcp_in_rx.recv() => Some(message),
             Some(Control::Dial(dial)) = control.recv() => {
-                if let Some(pending) = outbound::start(&mut endpoint, dial, &config, local_udp).await {
+                let local = local_addresses.toward(local_udp, dial.target);
+                if let Some(pending) = outbound::start(&mut endpoint, dial, &config, local).await {
                     outbound_calls.insert(pending.key, pending);
                 }
                 None
@@ -204,7 +206,8 @@ pub async fn run_with_control(
                     addr: from,
                     transport: Transport::Udp,
                 };
-                endpoint.handle_message(now, peer, local_udp, &buf[..n]);
+                let local = local_addresses.toward(local_udp, from);
+                endpoint.handle_message(now, peer, local, &buf[..n]);
             }
             Some(Net::Udp(Err(e))) => warn!(error = %e, "SIP UDP receive failed"),
             Some(Net::Tcp(from, local, data)) => {
@@ -260,6 +263,41 @@ pub async fn run_with_control(
             info!("drained; stopping");
             return Ok(());
         }
+    }
+}
+
+/// Our address as a peer sees it. A socket bound to a wildcard address
+/// (0.0.0.0 or ::) must not put that into SDP and Contact: the address the
+/// kernel would send from toward the peer is the one the request reached,
+/// on every symmetric route. Looked up once per peer address and kept.
+#[derive(Default)]
+struct LocalAddresses {
+    toward: HashMap<IpAddr, IpAddr>,
+}
+
+/// Peers remembered at most; past it the table starts over (bounded memory).
+const MAX_REMEMBERED_PEERS: usize = 10_000;
+
+impl LocalAddresses {
+    fn toward(&mut self, bound: SocketAddr, peer: SocketAddr) -> SocketAddr {
+        if !bound.ip().is_unspecified() {
+            return bound;
+        }
+        if self.toward.len() >= MAX_REMEMBERED_PEERS {
+            self.toward.clear();
+        }
+        let ip = *self.toward.entry(peer.ip()).or_insert_with(|| {
+            let any: SocketAddr = match peer {
+                SocketAddr::V4(_) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
+                SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+            };
+            // connect() on UDP sends nothing; it only asks the routing table.
+            std::net::UdpSocket::bind(any)
+                .and_then(|s| s.connect(peer).and_then(|()| s.local_addr()))
+                .map(|a| a.ip())
+                .unwrap_or(bound.ip())
+        });
+        SocketAddr::new(ip, bound.port())
     }
 }
 
