@@ -685,8 +685,8 @@ impl Endpoint {
                 self.end(key, EndReason::LocalBye);
             }
             CallState::Calling => {
-                // CANCEL needs the INVITE's branch; simplest honest thing: stop
-                // waiting and report the call as given up.
+                // Not answered yet: CANCEL the INVITE (same branch, built from
+                // it), stop retransmitting it, and report the call as ended.
                 let pending: Vec<_> = self
                     .client
                     .iter()
@@ -731,18 +731,15 @@ impl Endpoint {
             ),
         );
         bye.add_header("Max-Forwards", "70");
-        let (from, to) = match call.state {
-            // Outbound calls: we are From.
-            _ if call.local_party.contains(";tag=") => {
-                (call.local_party.clone(), call.remote_party.clone())
-            }
-            _ => (
-                format!("{};tag={}", call.local_party, call.local_tag),
-                call.remote_party.clone(),
-            ),
+        // Our party carries its tag already on calls we placed; on calls we
+        // answered it is the caller's To, without the tag we gave it.
+        let from = if call.local_party.contains(";tag=") {
+            call.local_party.clone()
+        } else {
+            format!("{};tag={}", call.local_party, call.local_tag)
         };
         bye.add_header("From", from);
-        bye.add_header("To", to);
+        bye.add_header("To", call.remote_party.clone());
         bye.add_header("Call-ID", call.call_id.clone());
         bye.add_header("CSeq", format!("{} BYE", call.local_cseq));
         bye.add_header("User-Agent", AGENT);
