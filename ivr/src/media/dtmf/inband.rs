@@ -146,6 +146,8 @@ pub struct InbandDetector {
     tables: Tables,
     /// The last LOOK samples, oldest first.
     look: [f64; LOOK],
+    /// Samples of the hop being filled.
+    hop: [f64; HOP],
     /// Samples pushed so far.
     samples: u64,
     /// Samples since the last look.
@@ -165,6 +167,7 @@ impl InbandDetector {
         Self {
             tables: Tables::new(),
             look: [0.0; LOOK],
+            hop: [0.0; HOP],
             samples: 0,
             since_look: 0,
             state: State::Idle { candidate: None },
@@ -176,19 +179,23 @@ impl InbandDetector {
     pub fn push(&mut self, samples: &[i16]) -> Vec<DetectedDigit> {
         let mut found = Vec::new();
         for &s in samples {
-            self.look.copy_within(1.., 0);
-            self.look[LOOK - 1] = f64::from(s);
+            self.hop[self.since_look] = f64::from(s);
             self.samples += 1;
             self.since_look += 1;
-            if self.since_look == HOP && self.samples >= LOOK as u64 {
-                self.since_look = 0;
+            if self.since_look < HOP {
+                continue;
+            }
+            // Slide the look by a whole hop at once, not by one sample per
+            // sample: this runs for every sample of every call.
+            self.since_look = 0;
+            self.look.copy_within(HOP.., 0);
+            self.look[LOOK - HOP..].copy_from_slice(&self.hop);
+            if self.samples >= LOOK as u64 {
                 let look_start = self.samples - LOOK as u64;
                 let heard = self.classify();
                 if let Some(d) = self.step(heard, look_start) {
                     found.push(d);
                 }
-            } else if self.since_look == HOP {
-                self.since_look = 0;
             }
         }
         found
