@@ -61,6 +61,7 @@ both_backends!(
     unknown_number_is_not_found,
     reevaluation_writes_each_change_once,
     daily_runs_are_claimed_once_per_day,
+    recordings_are_stored_once_per_key_and_read_back,
 );
 
 fn normal() -> TicketUrgency {
@@ -495,6 +496,46 @@ async fn notes_join_the_history(store: Store) {
     assert_eq!(event.ticket_number, t.number);
     let history = store.history(&t.number).await.unwrap();
     assert_eq!(history.last(), Some(&event));
+}
+
+async fn recordings_are_stored_once_per_key_and_read_back(store: Store) {
+    let (t, _) = store
+        .create_ticket(&new_ticket("k"), &assessed(), t0())
+        .await
+        .unwrap();
+    let audio: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+    let new = hotline_ticketing::store::NewRecording {
+        idempotency_key: "ivr-1:call-1:message",
+        content_type: "audio/wav",
+        duration_ms: 4375,
+        audio: &audio,
+    };
+    let first = store
+        .add_recording(&t.number, &new, "ivr", t0())
+        .await
+        .unwrap();
+    // The outbox retries after a lost answer: nothing new is stored.
+    let again = store
+        .add_recording(&t.number, &new, "ivr", t0())
+        .await
+        .unwrap();
+    assert_eq!(first, again);
+    assert_eq!(first.size_bytes, 70_000);
+    let read = store.ticket(&t.number).await.unwrap();
+    assert_eq!(read.recordings, vec![first.clone()]);
+    let (info, number, bytes) = store.recording_audio(first.id).await.unwrap();
+    assert_eq!((info, number), (first.clone(), t.number.clone()));
+    assert_eq!(bytes, audio);
+    let history = store.history(&t.number).await.unwrap();
+    let added: Vec<_> = history
+        .iter()
+        .filter(|e| e.kind == EventKind::RecordingAdded)
+        .collect();
+    assert_eq!(added.len(), 1);
+    assert!(matches!(
+        store.recording_audio(first.id + 1000).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 async fn list_filters_and_pages_without_gaps_or_repeats(store: Store) {

@@ -251,17 +251,7 @@ pub fn ticket_to_pb(t: &Ticket, now: DateTime<Utc>) -> pb::Ticket {
         center: t.center.clone(),
         region: t.region.map(|r| r.to_string()),
         summary: t.summary.clone(),
-        recordings: t
-            .recordings
-            .iter()
-            .map(|r| pb::Recording {
-                id: r.id,
-                content_type: r.content_type.clone(),
-                size_bytes: r.size_bytes,
-                duration_ms: r.duration_ms,
-                created_at: Some(pb_time(r.created_at)),
-            })
-            .collect(),
+        recordings: t.recordings.iter().map(recording_to_pb).collect(),
         assigned_lawyer: t.assigned_lawyer.clone(),
         created_at: Some(pb_time(t.created_at)),
         updated_at: Some(pb_time(t.updated_at)),
@@ -311,5 +301,15 @@ pub fn next_step(state: TicketState) -> &'static str {
         TicketState::InProgress => "in-progress",
         TicketState::Rejected => "rejected",
         TicketState::Closed => "closed",
+    }
+}
+
+pub fn recording_to_pb(r: &crate::tickets::RecordingInfo) -> pb::Recording {
+    pb::Recording {
+        id: r.id,
+        content_type: r.content_type.clone(),
+        size_bytes: r.size_bytes,
+        duration_ms: r.duration_ms,
+        created_at: Some(pb_time(r.created_at)),
     }
 }

@@ -107,8 +107,102 @@ impl From<StoreError> for Status {
     }
 }
 
+/// Largest recording accepted: two minutes of 8 kHz 16-bit audio is ~1.9 MB.
+pub const MAX_RECORDING_BYTES: usize = 8 << 20;
+/// Chunk size of recordings sent back.
+const RECORDING_CHUNK: usize = 64 << 10;
+
 #[tonic::async_trait]
 impl TicketService for TicketApi {
+    type GetRecordingStream =
+        tokio_stream::Iter<std::vec::IntoIter<Result<pb::RecordingChunk, Status>>>;
+
+    async fn upload_recording(
+        &self,
+        request: Request<tonic::Streaming<pb::RecordingChunk>>,
+    ) -> Result<Response<pb::Recording>, Status> {
+        let actor = actor(&request)?;
+        let mut stream = request.into_inner();
+        let Some(first) = stream.message().await? else {
+            return Err(field_error("ticket_number", "the upload sent no chunk"));
+        };
+        let number = parse_number("ticket_number", &first.ticket_number)?;
+        record_ticket(&number);
+        if first.idempotency_key.is_empty() || first.idempotency_key.len() > 200 {
+            return Err(field_error(
+                "idempotency_key",
+                "must be 1 to 200 characters",
+            ));
+        }
+        if first.content_type != "audio/wav" {
+            return Err(field_error("content_type", "must be audio/wav"));
+        }
+        if !(0..=3_600_000).contains(&first.duration_ms) {
+            return Err(field_error("duration_ms", "must be 0 to 3600000"));
+        }
+        let mut audio = first.data;
+        while let Some(chunk) = stream.message().await? {
+            if audio.len() + chunk.data.len() > MAX_RECORDING_BYTES {
+                return Err(Status::resource_exhausted(format!(
+                    "a recording is at most {MAX_RECORDING_BYTES} bytes"
+                )));
+            }
+            audio.extend_from_slice(&chunk.data);
+        }
+        if audio.is_empty() {
+            return Err(field_error("data", "the recording is empty"));
+        }
+        let now = self.ticketing.now();
+        let recording = crate::store::NewRecording {
+            idempotency_key: &first.idempotency_key,
+            content_type: &first.content_type,
+            duration_ms: first.duration_ms,
+            audio: &audio,
+        };
+        let info = self
+            .store()
+            .add_recording(&number, &recording, &actor, now)
+            .await?;
+        info!(recording = info.id, bytes = audio.len(), "recording stored");
+        Ok(Response::new(convert::recording_to_pb(&info)))
+    }
+
+    async fn get_recording(
+        &self,
+        request: Request<pb::GetRecordingRequest>,
+    ) -> Result<Response<Self::GetRecordingStream>, Status> {
+        let id = request.get_ref().id;
+        if id <= 0 {
+            return Err(field_error("id", "must be a recording id from the ticket"));
+        }
+        let (info, number, audio) = self.store().recording_audio(id).await?;
+        record_ticket(&number);
+        let mut chunks: Vec<Result<pb::RecordingChunk, Status>> = audio
+            .chunks(RECORDING_CHUNK)
+            .map(|data| {
+                Ok(pb::RecordingChunk {
+                    data: data.to_vec(),
+                    ..Default::default()
+                })
+            })
+            .collect();
+        let header = pb::RecordingChunk {
+            ticket_number: number.to_string(),
+            content_type: info.content_type.clone(),
+            duration_ms: info.duration_ms,
+            ..Default::default()
+        };
+        match chunks.first_mut() {
+            Some(Ok(first)) => {
+                first.ticket_number = header.ticket_number;
+                first.content_type = header.content_type;
+                first.duration_ms = header.duration_ms;
+            }
+            _ => chunks.push(Ok(header)),
+        }
+        Ok(Response::new(tokio_stream::iter(chunks)))
+    }
+
     async fn create_ticket(
         &self,
         request: Request<pb::CreateTicketRequest>,

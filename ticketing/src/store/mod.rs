@@ -6,6 +6,8 @@
 
 mod tickets;
 
+pub use tickets::NewRecording;
+
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};

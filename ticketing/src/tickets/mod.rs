@@ -91,7 +91,7 @@ pub struct Ticket {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordingInfo {
     pub id: i64,
     pub content_type: String,
@@ -140,6 +140,8 @@ pub enum EventKind {
     Note,
     /// The daily re-evaluation changed the urgency or deadline.
     Reevaluated,
+    /// A recording (the caller's message) was attached.
+    RecordingAdded,
 }
 
 impl EventKind {
@@ -150,6 +152,7 @@ impl EventKind {
             EventKind::Corrected => "corrected",
             EventKind::Note => "note",
             EventKind::Reevaluated => "reevaluated",
+            EventKind::RecordingAdded => "recording_added",
         }
     }
 
@@ -160,6 +163,7 @@ impl EventKind {
             "corrected" => EventKind::Corrected,
             "note" => EventKind::Note,
             "reevaluated" => EventKind::Reevaluated,
+            "recording_added" => EventKind::RecordingAdded,
             _ => return None,
         })
     }
