@@ -8,5 +8,6 @@
 
 pub mod admin;
 pub mod media;
+pub mod menu;
 pub mod service;
 pub mod sip;

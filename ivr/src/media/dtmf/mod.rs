@@ -9,7 +9,7 @@ pub mod rfc4733;
 use std::fmt;
 
 /// One DTMF key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Digit {
     D0,
     D1,

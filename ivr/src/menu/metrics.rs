@@ -1,0 +1,85 @@
+//! Per-node counts of the call flow — entered, completed (the flow ended the
+//! call there), abandoned (the caller hung up there), invalid inputs and
+//! timeouts — shared by every call, read by the admin API and the
+//! Prometheus text endpoint.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex};
+
+use super::flow::FlowEvent;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeCounts {
+    pub entered: u64,
+    pub completed: u64,
+    pub abandoned: u64,
+    pub invalid: u64,
+    pub timeouts: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FlowMetrics {
+    nodes: Arc<Mutex<BTreeMap<String, NodeCounts>>>,
+}
+
+impl FlowMetrics {
+    pub fn record(&self, event: &FlowEvent) {
+        let mut nodes = match self.nodes.lock() {
+            Ok(n) => n,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let (node, bump): (&str, fn(&mut NodeCounts)) = match event {
+            FlowEvent::Entered(n) => (n, |c| c.entered += 1),
+            FlowEvent::Completed(n) => (n, |c| c.completed += 1),
+            FlowEvent::Abandoned(n) => (n, |c| c.abandoned += 1),
+            FlowEvent::Invalid(n) => (n, |c| c.invalid += 1),
+            FlowEvent::Timeout(n) => (n, |c| c.timeouts += 1),
+        };
+        bump(nodes.entry(node.to_owned()).or_default());
+    }
+
+    /// Every node seen so far, by id.
+    pub fn snapshot(&self) -> BTreeMap<String, NodeCounts> {
+        match self.nodes.lock() {
+            Ok(n) => n.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The Prometheus text exposition format (version 0.0.4).
+    pub fn prometheus(&self) -> String {
+        let snapshot = self.snapshot();
+        let mut out = String::new();
+        let series: [(&str, &str, fn(&NodeCounts) -> u64); 5] = [
+            ("entered", "Calls that entered the menu node.", |c| {
+                c.entered
+            }),
+            ("completed", "Calls the flow ended in the menu node.", |c| {
+                c.completed
+            }),
+            (
+                "abandoned",
+                "Calls whose caller hung up in the menu node.",
+                |c| c.abandoned,
+            ),
+            ("invalid_inputs", "Invalid inputs in the menu node.", |c| {
+                c.invalid
+            }),
+            ("timeouts", "Timeouts in the menu node.", |c| c.timeouts),
+        ];
+        for (name, help, get) in series {
+            let _ = writeln!(out, "# HELP hotline_ivr_node_{name}_total {help}");
+            let _ = writeln!(out, "# TYPE hotline_ivr_node_{name}_total counter");
+            for (node, counts) in &snapshot {
+                let node = node.replace('\\', "\\\\").replace('"', "\\\"");
+                let _ = writeln!(
+                    out,
+                    "hotline_ivr_node_{name}_total{{node=\"{node}\"}} {}",
+                    get(counts)
+                );
+            }
+        }
+        out
+    }
+}

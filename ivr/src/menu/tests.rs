@@ -1,0 +1,610 @@
+//! The default 12348 flow, every branch, timeout and retry, driven by hand:
+//! no audio, no sockets, no sleeping — the clock is a variable.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, NaiveDateTime};
+use hotline_domain::{HolidayCalendar, PhoneNumber, TicketNumber, Urgency};
+
+use super::flow::{Action, CallInfo, Flow, FlowEvent, Input, TicketCreated, TicketDraft};
+use super::load::{parse, PromptCheck};
+use super::Menu;
+use crate::media::dtmf::Digit;
+
+const DEFAULT_MENU: &str = include_str!("../../menus/12348.toml");
+
+fn menu() -> Arc<Menu> {
+    Arc::new(parse(DEFAULT_MENU, "12348.toml", PromptCheck::Skip).expect("default menu is valid"))
+}
+
+/// A Saturday afternoon (closed) unless a test says otherwise.
+fn saturday() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2026, 11, 28)
+        .unwrap()
+        .and_hms_opt(15, 0, 0)
+        .unwrap()
+}
+
+struct Call {
+    flow: Flow,
+    now: Instant,
+    actions: Vec<Action>,
+}
+
+impl Call {
+    fn start(caller: Option<&str>) -> Self {
+        Self::start_at(caller, saturday())
+    }
+
+    fn start_at(caller: Option<&str>, at: NaiveDateTime) -> Self {
+        let now = Instant::now();
+        let info = CallInfo {
+            caller: caller.map(|c| PhoneNumber::parse(c).unwrap()),
+            center: "default".into(),
+            region: None,
+            started_local: at,
+        };
+        let calendar = Arc::new(HolidayCalendar::bundled().unwrap());
+        let flow = Flow::new(menu(), calendar, info, now);
+        let mut call = Self {
+            flow,
+            now,
+            actions: Vec::new(),
+        };
+        call.drain();
+        call
+    }
+
+    fn drain(&mut self) -> Vec<Action> {
+        let mut new = Vec::new();
+        while let Some(a) = self.flow.poll_action() {
+            new.push(a);
+        }
+        self.actions.extend(new.iter().cloned());
+        new
+    }
+
+    /// The prompt names of the last Play action.
+    fn last_played(&self) -> Vec<String> {
+        self.actions
+            .iter()
+            .rev()
+            .find_map(|a| match a {
+                Action::Play(p) => Some(p.iter().map(|(l, n)| format!("{l}/{n}")).collect()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    fn finish_prompt(&mut self) -> Vec<Action> {
+        self.now += Duration::from_millis(100);
+        self.flow.handle(Input::PlaybackFinished, self.now);
+        self.drain()
+    }
+
+    fn keys(&mut self, keys: &str) -> Vec<Action> {
+        let mut out = Vec::new();
+        for c in keys.chars() {
+            self.now += Duration::from_millis(150);
+            self.flow
+                .handle(Input::Digit(Digit::from_char(c).unwrap()), self.now);
+            out.extend(self.drain());
+        }
+        out
+    }
+
+    /// Listens to the prompt to its end, then presses keys.
+    fn answer(&mut self, keys: &str) -> Vec<Action> {
+        self.finish_prompt();
+        self.keys(keys)
+    }
+
+    /// Moves the clock, firing the flow's timer if it is due.
+    fn wait(&mut self, d: Duration) -> Vec<Action> {
+        self.now += d;
+        if self.flow.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.flow.handle_timeout(self.now);
+        }
+        self.drain()
+    }
+
+    fn created(&self) -> Option<TicketDraft> {
+        self.actions.iter().find_map(|a| match a {
+            Action::CreateTicket(d) => Some(d.clone()),
+            _ => None,
+        })
+    }
+
+    fn count(&self, want: &Action) -> usize {
+        self.actions.iter().filter(|a| *a == want).count()
+    }
+}
+
+fn date_digits(days_ago: i64) -> (String, NaiveDate) {
+    let d = saturday().date() - chrono::Duration::days(days_ago);
+    (d.format("%Y%m%d").to_string(), d)
+}
+
+fn ticket(urgency: Option<Urgency>) -> TicketCreated {
+    TicketCreated {
+        number: TicketNumber::parse("1234567897")
+            .unwrap_or_else(|_| TicketNumber::random(&mut rand::rng())),
+        urgency,
+    }
+}
+
+#[test]
+fn application_for_a_termination_walks_every_question_and_reads_the_number() {
+    let mut c = Call::start(Some("13812345678"));
+    assert_eq!(c.flow.node(), "welcome");
+    assert_eq!(
+        c.last_played(),
+        ["zh/welcome", "zh/choose-language", "en/choose-english"]
+    );
+    c.answer("1"); // Mandarin
+    assert_eq!(c.flow.node(), "main");
+    assert_eq!(c.last_played(), ["zh/main-menu"]);
+    c.answer("1"); // legal aid
+    c.answer("1"); // labour
+    c.answer("2"); // termination
+    assert_eq!(c.flow.node(), "preservation");
+    c.answer("2"); // no preservation
+    assert_eq!(c.flow.node(), "date-termination");
+    let (digits, date) = date_digits(350);
+    c.answer(&format!("{digits}#"));
+    assert_eq!(c.flow.node(), "date-confirm");
+    let played = c.last_played();
+    assert_eq!(played.first().map(String::as_str), Some("zh/you-entered"));
+    assert!(played.contains(&"zh/word-year".to_string()), "{played:?}");
+    c.answer("1"); // confirm
+    assert_eq!(c.flow.node(), "group");
+    c.answer("9"); // none
+    assert_eq!(c.flow.node(), "pledge");
+    c.answer("1"); // pledge
+    assert_eq!(c.flow.node(), "callback-confirm");
+    assert_eq!(
+        c.last_played(),
+        [
+            "zh/callback-ending",
+            "zh/digit-5",
+            "zh/digit-6",
+            "zh/digit-7",
+            "zh/digit-8",
+            "zh/confirm-or-change"
+        ]
+    );
+    c.answer("1");
+    assert_eq!(c.flow.node(), "message");
+    let after_prompt = c.finish_prompt();
+    assert!(after_prompt.contains(&Action::StartRecording));
+    let end = c.keys("#");
+    assert!(end.contains(&Action::StopRecording));
+    let draft = c.created().expect("a ticket is asked for");
+    assert_eq!(draft.kind.as_deref(), Some("application"));
+    assert_eq!(draft.matter.as_deref(), Some("labor-termination"));
+    assert_eq!(draft.event_date, Some(date));
+    assert!(!draft.preservation);
+    assert_eq!(draft.priority_group.as_deref(), Some("none"));
+    assert!(draft.pledge_accepted && !draft.hardship_waived);
+    assert_eq!(draft.callback_number.as_deref(), Some("13812345678"));
+    assert_eq!(draft.language, "zh");
+    assert!(draft.has_message);
+
+    let t = ticket(Some(Urgency::Urgent));
+    c.flow.handle(Input::TicketCreated(t.clone()), c.now);
+    c.drain();
+    let played = c.last_played();
+    let digits: Vec<String> = t
+        .number
+        .as_str()
+        .chars()
+        .map(|d| format!("zh/digit-{d}"))
+        .collect();
+    assert_eq!(played[0], "zh/your-ticket-number");
+    assert_eq!(played[1..11], digits[..]);
+    assert_eq!(played[11], "zh/next-step-urgent");
+    // `*` repeats, then silence says goodbye and hangs up.
+    c.answer("*");
+    assert_eq!(c.last_played()[1..11], digits[..]);
+    c.finish_prompt();
+    c.wait(Duration::from_secs(5));
+    assert_eq!(c.last_played(), ["zh/goodbye"]);
+    let end = c.finish_prompt();
+    assert!(end.contains(&Action::Hangup));
+    assert!(c.flow.is_done());
+}
+
+#[test]
+fn green_channel_skips_the_group_and_pledge_and_preservation_makes_it_critical_on_the_phone() {
+    let mut c = Call::start(Some("13812345678"));
+    c.answer("1");
+    c.answer("3");
+    assert_eq!(c.flow.node(), "preservation");
+    c.answer("1");
+    assert_eq!(c.flow.node(), "date-wages");
+    assert_eq!(c.last_played(), ["zh/date-wages", "zh/date-how"]);
+    c.answer("*"); // still employed / don't know
+    assert_eq!(c.flow.node(), "callback-confirm");
+    c.answer("1");
+    c.finish_prompt();
+    c.keys("#");
+    let draft = c.created().unwrap();
+    assert_eq!(draft.matter.as_deref(), Some("labor-wages"));
+    assert_eq!(draft.priority_group.as_deref(), Some("migrant-worker"));
+    assert!(draft.hardship_waived && draft.preservation);
+    assert_eq!(draft.event_date, None);
+    c.flow
+        .handle(Input::TicketCreated(ticket(Some(Urgency::Critical))), c.now);
+    c.drain();
+    assert_eq!(c.last_played()[11], "zh/next-step-critical");
+}
+
+#[test]
+fn key_two_at_the_first_prompt_speaks_english_to_the_end() {
+    let mut c = Call::start(Some("13812345678"));
+    c.answer("2");
+    assert_eq!(c.flow.node(), "main");
+    assert_eq!(c.last_played(), ["en/main-menu"]);
+    c.answer("2"); // consultation
+    assert_eq!(c.flow.node(), "callback-confirm");
+    c.answer("1");
+    c.finish_prompt();
+    c.keys("#");
+    let draft = c.created().unwrap();
+    assert_eq!(draft.language, "en");
+    assert_eq!(draft.kind.as_deref(), Some("consultation"));
+    c.flow.handle(Input::TicketCreated(ticket(None)), c.now);
+    c.drain();
+    assert_eq!(c.last_played()[11], "en/next-step-consultation");
+}
+
+#[test]
+fn no_key_within_five_seconds_after_the_welcome_means_mandarin() {
+    let mut c = Call::start(None);
+    // The timeout only starts once the prompt has finished.
+    assert!(c.flow.poll_timeout().is_none());
+    c.wait(Duration::from_secs(30));
+    assert_eq!(c.flow.node(), "welcome");
+    c.finish_prompt();
+    c.wait(Duration::from_millis(4900));
+    assert_eq!(c.flow.node(), "welcome");
+    c.wait(Duration::from_millis(200));
+    assert_eq!(c.flow.node(), "main");
+    assert_eq!(c.last_played(), ["zh/main-menu"]);
+    assert!(c.count(&Action::Metric(FlowEvent::Timeout("welcome".into()))) == 1);
+}
+
+#[test]
+fn a_key_during_a_prompt_stops_it_and_counts() {
+    let mut c = Call::start(None);
+    let out = c.keys("2");
+    assert_eq!(out[0], Action::StopPlayback);
+    assert_eq!(c.flow.node(), "main");
+    assert_eq!(c.last_played(), ["en/main-menu"]);
+}
+
+#[test]
+fn keys_pressed_fast_skip_the_prompts_they_answer() {
+    let mut c = Call::start(None);
+    // 1 (Mandarin), 1 (legal aid), 1 (labour) during the welcome prompt.
+    c.keys("111");
+    assert_eq!(c.flow.node(), "labor");
+    assert_eq!(c.last_played(), ["zh/labor-menu"]);
+}
+
+#[test]
+fn keys_typed_during_an_announcement_carry_over_to_the_next_node() {
+    let mut c = Call::start(None);
+    c.answer("14");
+    let unknown = TicketNumber::random(&mut rand::rng());
+    c.answer(&format!("{}#", unknown.as_str()));
+    c.flow.handle(Input::Lookup(None), c.now);
+    c.drain();
+    assert_eq!(c.flow.node(), "not-found");
+    // The caller types the next number while "not found" is still playing.
+    let other = TicketNumber::random(&mut rand::rng());
+    c.keys(&format!("{}#", other.as_str()));
+    assert!(c.actions.contains(&Action::LookupTicket(other)));
+    // The progress prompt was not played a second time.
+    let prompts = c
+        .actions
+        .iter()
+        .filter(|a| matches!(a, Action::Play(p) if p.iter().any(|(_, n)| n == "progress-enter")))
+        .count();
+    assert_eq!(prompts, 1);
+}
+
+#[test]
+fn an_invalid_key_clears_the_type_ahead_and_plays_the_short_prompt() {
+    let mut c = Call::start(None);
+    c.answer("1");
+    // 7 is invalid in the main menu; the 1 typed after it must not count.
+    c.keys("7");
+    assert_eq!(c.last_played(), ["zh/invalid-key", "zh/main-menu"]);
+    assert_eq!(c.flow.node(), "main");
+    c.keys("7");
+    c.keys("7");
+    // Three invalid keys: the operator node, closed on a Saturday afternoon.
+    assert_eq!(c.flow.node(), "operator-closed");
+    assert_eq!(c.last_played(), ["zh/operator-closed"]);
+    c.finish_prompt();
+    assert_eq!(c.flow.node(), "callback-enter");
+    assert_eq!(
+        c.count(&Action::Metric(FlowEvent::Invalid("main".into()))),
+        3
+    );
+}
+
+#[test]
+fn star_repeats_and_zero_reaches_the_operator_in_business_hours() {
+    let monday = NaiveDate::from_ymd_opt(2026, 11, 30)
+        .unwrap()
+        .and_hms_opt(10, 0, 0)
+        .unwrap();
+    let mut c = Call::start_at(Some("13812345678"), monday);
+    c.answer("1");
+    c.answer("*");
+    assert_eq!(c.last_played(), ["zh/main-menu"]);
+    assert_eq!(c.flow.node(), "main");
+    c.answer("0");
+    // No transfer URI in the default menu: the caller leaves a message.
+    assert_eq!(c.flow.node(), "operator-unavailable");
+    assert!(c.actions.contains(&Action::Metric(FlowEvent::Entered(
+        "operator-transfer".into()
+    ))));
+    c.finish_prompt();
+    assert_eq!(c.flow.node(), "callback-confirm");
+}
+
+#[test]
+fn a_holiday_is_closed_even_at_ten_in_the_morning() {
+    let national_day = NaiveDate::from_ymd_opt(2026, 10, 1)
+        .unwrap()
+        .and_hms_opt(10, 0, 0)
+        .unwrap();
+    let mut c = Call::start_at(None, national_day);
+    c.answer("1");
+    c.answer("0");
+    assert_eq!(c.flow.node(), "operator-closed");
+}
+
+#[test]
+fn dates_in_the_future_or_not_real_are_refused_and_asked_again() {
+    let mut c = Call::start(None);
+    c.answer("1");
+    c.answer("1");
+    c.answer("2"); // family
+    c.answer("2");
+    assert_eq!(c.flow.node(), "date-harm");
+    c.answer("20261201#"); // after the call's date
+    assert_eq!(c.last_played(), ["zh/invalid-date", "zh/date-how"]);
+    c.answer("20250230#"); // no such day
+    assert_eq!(c.flow.node(), "date-harm");
+    c.answer("2025#"); // too short
+    assert_eq!(
+        c.count(&Action::Metric(FlowEvent::Invalid("date-harm".into()))),
+        3
+    );
+    // After three tries the date stays unknown and the call goes on.
+    assert_eq!(c.flow.node(), "group");
+    assert_eq!(c.flow.draft().event_date, None);
+}
+
+#[test]
+fn confirm_two_enters_the_date_again() {
+    let mut c = Call::start(None);
+    c.answer("111");
+    c.keys("3"); // work injury
+    c.answer("2");
+    c.answer("20260101#");
+    assert_eq!(c.flow.node(), "date-confirm");
+    c.answer("2");
+    assert_eq!(c.flow.node(), "date-injury");
+    c.answer("20260102#");
+    c.answer("1");
+    assert_eq!(
+        c.flow.draft().event_date,
+        NaiveDate::from_ymd_opt(2026, 1, 2)
+    );
+}
+
+#[test]
+fn digits_then_silence_are_taken_as_if_pound_was_pressed() {
+    let mut c = Call::start(None);
+    c.answer("1");
+    c.answer("4");
+    let number = TicketNumber::random(&mut rand::rng());
+    c.answer(number.as_str());
+    let out = c.wait(Duration::from_secs(7));
+    assert!(out.contains(&Action::LookupTicket(number)));
+}
+
+#[test]
+fn a_wrong_check_digit_is_refused_without_a_lookup() {
+    let mut c = Call::start(None);
+    c.answer("1");
+    c.answer("4");
+    let good = TicketNumber::random(&mut rand::rng());
+    let mut bad = good.as_str().to_string();
+    let last = bad.pop().unwrap();
+    bad.push(if last == '9' {
+        '0'
+    } else {
+        (last as u8 + 1) as char
+    });
+    c.answer(&format!("{bad}#"));
+    assert_eq!(c.last_played(), ["zh/check-number", "zh/progress-enter"]);
+    assert!(!c
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::LookupTicket(_))));
+    c.answer(&format!("{}#", good.as_str()));
+    assert!(c.actions.contains(&Action::LookupTicket(good.clone())));
+    c.flow
+        .handle(Input::Lookup(Some("decision-pending".into())), c.now);
+    c.drain();
+    let played = c.last_played();
+    assert_eq!(played[0], "zh/ticket-status");
+    assert_eq!(played[11], "zh/status-decision-pending");
+}
+
+#[test]
+fn an_unknown_number_says_so_and_asks_again() {
+    let mut c = Call::start(None);
+    c.answer("14");
+    let n = TicketNumber::random(&mut rand::rng());
+    c.answer(&format!("{}#", n.as_str()));
+    c.flow.handle(Input::Lookup(None), c.now);
+    c.drain();
+    assert_eq!(c.flow.node(), "not-found");
+    c.finish_prompt();
+    assert_eq!(c.flow.node(), "progress");
+}
+
+#[test]
+fn an_anonymous_caller_enters_a_number_which_must_be_a_real_phone_number() {
+    let mut c = Call::start(None);
+    c.answer("1");
+    c.answer("2");
+    assert_eq!(c.flow.node(), "callback-enter");
+    c.answer("12345678901#"); // not a mobile (12…)
+    assert_eq!(c.last_played(), ["zh/invalid-phone", "zh/callback-enter"]);
+    c.answer("01012345678#"); // Beijing landline
+    assert_eq!(c.flow.node(), "message");
+    assert_eq!(
+        c.flow.draft().callback_number.as_deref(),
+        Some("01012345678")
+    );
+}
+
+#[test]
+fn a_caller_who_hangs_up_during_the_message_still_gets_a_ticket() {
+    let mut c = Call::start(Some("13812345678"));
+    c.answer("12");
+    c.answer("1");
+    c.finish_prompt();
+    c.now += Duration::from_secs(20);
+    c.flow.handle(Input::HungUp, c.now);
+    let out = c.drain();
+    assert_eq!(out[0], Action::StopRecording);
+    assert!(matches!(&out[1], Action::CreateTicket(d) if d.has_message));
+    assert!(out.contains(&Action::Metric(FlowEvent::Abandoned("message".into()))));
+}
+
+#[test]
+fn the_message_ends_by_itself_after_two_minutes() {
+    let mut c = Call::start(Some("13812345678"));
+    c.answer("12");
+    c.answer("1");
+    c.finish_prompt();
+    let out = c.wait(Duration::from_secs(121));
+    assert_eq!(out[0], Action::StopRecording);
+    assert!(c.created().is_some());
+}
+
+#[test]
+fn timeouts_in_the_main_menu_replay_the_short_prompt_then_reach_the_operator() {
+    let mut c = Call::start(None);
+    c.answer("1");
+    for _ in 0..2 {
+        c.finish_prompt();
+        c.wait(Duration::from_secs(6));
+        assert_eq!(c.flow.node(), "main");
+        assert_eq!(c.last_played(), ["zh/main-menu"]);
+    }
+    c.finish_prompt();
+    c.wait(Duration::from_secs(6));
+    assert_eq!(c.flow.node(), "operator-closed");
+    assert_eq!(
+        c.count(&Action::Metric(FlowEvent::Timeout("main".into()))),
+        3
+    );
+}
+
+#[test]
+fn every_node_of_the_default_menu_is_entered_by_some_walk() {
+    // The walks of the tests above, plus the rest, cover the whole menu.
+    let menu = menu();
+    let walks: &[(&str, &str)] = &[
+        ("1", "11112"),
+        ("1", "11212"),
+        ("1", "11132"),
+        ("1", "1122"),
+        ("1", "1132"),
+        ("1", "1142"),
+        ("1", "11512"),
+        ("1", "11522"),
+        ("1", "1162"),
+        ("1", "1192"),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for (_, keys) in walks {
+        let mut c = Call::start(Some("13812345678"));
+        for k in keys.chars() {
+            c.answer(&k.to_string());
+        }
+        // Then: date unknown, each group in turn.
+        c.answer("*");
+        for a in &c.actions {
+            if let Action::Metric(FlowEvent::Entered(n)) = a {
+                seen.insert(n.clone());
+            }
+        }
+    }
+    for group in ["1", "21", "3", "4", "5", "9"] {
+        let mut c = Call::start(Some("13812345678"));
+        c.answer("1");
+        c.answer("1");
+        c.answer("1");
+        c.answer("2");
+        c.answer("2");
+        c.answer("*");
+        for k in group.chars() {
+            c.answer(&k.to_string());
+        }
+        c.answer("1");
+        c.answer("2");
+        for a in &c.actions {
+            if let Action::Metric(FlowEvent::Entered(n)) = a {
+                seen.insert(n.clone());
+            }
+        }
+    }
+    for id in menu.nodes.keys() {
+        let reached_elsewhere = [
+            "english",
+            "green-channel",
+            "consult",
+            "progress",
+            "lookup",
+            "status",
+            "not-found",
+            "operator",
+            "operator-transfer",
+            "operator-unavailable",
+            "operator-closed",
+            "create",
+            "result",
+            "goodbye",
+            "message",
+            "date-confirm",
+            "callback-enter",
+        ];
+        assert!(
+            seen.contains(id) || reached_elsewhere.contains(&id.as_str()),
+            "no walk enters {id}; entered: {seen:?}"
+        );
+    }
+}
+
+#[test]
+fn the_default_menu_has_every_prompt_it_names_in_both_languages() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../prompts");
+    let menu = parse(DEFAULT_MENU, "12348.toml", PromptCheck::Folder(&dir));
+    assert!(
+        menu.is_ok(),
+        "{}",
+        menu.err().map(|e| e.to_string()).unwrap_or_default()
+    );
+}
