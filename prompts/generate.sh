@@ -19,11 +19,12 @@ grep -v '^#' prompts.tsv | while IFS=$'\t' read -r lang name spoken _written; do
   esac
   mkdir -p "$lang"
   if [ "$spoken" = tone ]; then
-    sox -n -r 8000 -c 1 -b 16 "$lang/$name.wav" synth 0.4 sine 1000 vol 0.5
+    sox -D -n -r 8000 -c 1 -b 16 "$lang/$name.wav" synth 0.4 sine 1000 vol 0.5
     echo "$lang/$name.wav"
     continue
   fi
   espeak-ng -v "$voice" -s 150 -w "$tmp/raw.wav" "$spoken"
-  sox "$tmp/raw.wav" -r 8000 -c 1 -b 16 "$lang/$name.wav" norm -3
+  # -D: no dither, so the same text always gives the same bytes.
+  sox -D "$tmp/raw.wav" -r 8000 -c 1 -b 16 "$lang/$name.wav" norm -3
   echo "$lang/$name.wav"
 done

@@ -94,6 +94,8 @@ pub const STATUSES: &[&str] = &[
     "closed",
     "rejected",
     "message-received",
+    // Not a LookupStatus code: ticketing could not be reached.
+    "unavailable",
 ];
 
 /// 1–99 in Chinese counting words: 十, 十一, 二十, 二十八.
