@@ -32,6 +32,9 @@ pub enum Command {
     Tickets(TicketsCommand),
     /// Compute a limitation deadline and its urgency (Legal Aid Law art. 44), offline.
     Limitation(LimitationArgs),
+    /// Check a menu file, or draw it.
+    #[command(subcommand)]
+    Menu(MenuCommand),
     /// Find in-band DTMF digits in a WAV file (8 kHz mono 16-bit PCM).
     Dtmf {
         /// The recording to analyse.
@@ -127,6 +130,18 @@ pub struct ServeArgs {
     /// Fewer days left than this is urgent [default: 30].
     #[arg(long, env = "HOTLINE_URGENT_BELOW_DAYS", value_name = "DAYS")]
     pub urgent_below_days: Option<i64>,
+    /// The IVR's menu file [default: ./ivr/menus/12348.toml].
+    #[arg(long, env = "HOTLINE_MENU", value_name = "FILE")]
+    pub menu: Option<PathBuf>,
+    /// Where `hotline ivr` finds ticketing [default: http://127.0.0.1:50051].
+    #[arg(long, env = "HOTLINE_TICKETING", value_name = "URL")]
+    pub ticketing: Option<String>,
+    /// This IVR node's name in ticket idempotency keys [default: ivr-1].
+    #[arg(long, env = "HOTLINE_NODE_ID", value_name = "NAME")]
+    pub node_id: Option<String>,
+    /// Address of the Prometheus metrics endpoint [default: 127.0.0.1:9464].
+    #[arg(long, env = "HOTLINE_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Print the resolved configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -301,4 +316,33 @@ pub struct ListArgs {
     /// At most this many tickets.
     #[arg(long, default_value_t = 100)]
     pub limit: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MenuCommand {
+    /// Validate a menu file as the IVR does at start; prints every problem as FILE:LINE: reason.
+    Check {
+        file: PathBuf,
+        /// Folder of prompt WAVs to check the menu's prompts against.
+        #[arg(
+            long,
+            env = "HOTLINE_PROMPTS_DIR",
+            default_value = "prompts",
+            value_name = "DIR"
+        )]
+        prompts_dir: PathBuf,
+    },
+    /// Print the flow as Graphviz DOT (`hotline menu graph FILE | dot -Tsvg > menu.svg`).
+    Graph { file: PathBuf },
+    /// Ask a running IVR to load its menu file again (as SIGHUP does).
+    Reload {
+        /// Address of the IVR admin API.
+        #[arg(
+            long,
+            env = "HOTLINE_ADMIN",
+            default_value = "http://127.0.0.1:50052",
+            value_name = "URL"
+        )]
+        admin: String,
+    },
 }

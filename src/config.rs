@@ -58,6 +58,15 @@ pub struct Config {
     pub critical_below_days: i64,
     /// Fewer days left than this is `urgent`.
     pub urgent_below_days: i64,
+    /// The IVR's call flow.
+    pub menu: PathBuf,
+    /// Where the IVR finds ticketing when it runs alone (`hotline ivr`);
+    /// `hotline serve` uses its own ticketing listener.
+    pub ticketing: String,
+    /// Names this IVR node in the idempotency keys of its ticket requests.
+    pub node_id: String,
+    /// Where the IVR serves Prometheus metrics (`GET /metrics`).
+    pub metrics_listen: SocketAddr,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -92,12 +101,19 @@ struct FileConfig {
     holiday_calendar: Option<PathBuf>,
     critical_below_days: Option<i64>,
     urgent_below_days: Option<i64>,
+    menu: Option<PathBuf>,
+    ticketing: Option<String>,
+    node_id: Option<String>,
+    metrics_listen: Option<SocketAddr>,
 }
 
 pub const DEFAULT_GRPC_LISTEN: &str = "127.0.0.1:50051";
 pub const DEFAULT_SIP_LISTEN: &str = "0.0.0.0:5060";
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:50052";
 pub const DEFAULT_CONFIG_FILE: &str = "hotline.toml";
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
+pub const DEFAULT_MENU: &str = "ivr/menus/12348.toml";
+pub const DEFAULT_TICKETING: &str = "http://127.0.0.1:50051";
 
 impl Config {
     pub fn load(args: &ServeArgs) -> anyhow::Result<Self> {
@@ -175,6 +191,25 @@ impl Config {
                 .urgent_below_days
                 .or(file.urgent_below_days)
                 .unwrap_or(defaults.urgent_below_days),
+            menu: args
+                .menu
+                .clone()
+                .or(file.menu)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_MENU)),
+            ticketing: args
+                .ticketing
+                .clone()
+                .or(file.ticketing)
+                .unwrap_or_else(|| DEFAULT_TICKETING.to_owned()),
+            node_id: args
+                .node_id
+                .clone()
+                .or(file.node_id)
+                .unwrap_or_else(|| "ivr-1".to_owned()),
+            metrics_listen: match args.metrics_listen.or(file.metrics_listen) {
+                Some(addr) => addr,
+                None => DEFAULT_METRICS_LISTEN.parse()?,
+            },
         })
         .and_then(Config::checked)
     }
@@ -191,6 +226,19 @@ impl Config {
             return Err(crate::UsageError(format!(
                 "critical_below_days ({}) must be above 0 and at most urgent_below_days ({})",
                 self.critical_below_days, self.urgent_below_days
+            ))
+            .into());
+        }
+        let node_ok = !self.node_id.is_empty()
+            && self.node_id.len() <= 64
+            && self
+                .node_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+        if !node_ok {
+            return Err(crate::UsageError(format!(
+                "node_id `{}` must be 1 to 64 letters, digits, '-', '_' or '.'",
+                self.node_id
             ))
             .into());
         }

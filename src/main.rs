@@ -6,6 +6,7 @@
 mod cli;
 mod config;
 mod limitation;
+mod menu;
 mod output;
 mod serve;
 mod tickets;
@@ -55,6 +56,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ivr(args) => serve::serve(args, serve::Role::Ivr).await,
         Command::Tickets(command) => tickets::run(command).await,
         Command::Limitation(args) => limitation::run(&args),
+        Command::Menu(command) => menu::run(command).await,
         Command::Dtmf { file, json } => dtmf(&file, json),
     }
 }

@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use hotline_domain::HolidayCalendar;
-use hotline_ivr::admin::CallBoard;
-use hotline_ivr::service::{IvrConfig, Prompts};
+use hotline_ivr::admin::{AdminExtras, CallBoard};
+use hotline_ivr::menu::metrics::FlowMetrics;
+use hotline_ivr::menu::MenuStore;
+use hotline_ivr::service::IvrConfig;
+use hotline_ivr::tickets::{Outbox, TicketsClient};
 use hotline_ticketing::limitation::{Limitation, RuleTable};
 use hotline_ticketing::{Store, SystemClock, Ticketing};
 use tokio::net::TcpListener;
@@ -38,8 +41,15 @@ pub async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
     let with_ivr = role != Role::Ticketing;
 
     // Everything that can be refused is checked before anything listens.
-    let prompts = if with_ivr {
-        Some(Prompts::load(&config.prompts_dir).map_err(|e| crate::UsageError(e.to_string()))?)
+    let menus = if with_ivr {
+        Some(
+            MenuStore::load(&config.menu, &config.prompts_dir).map_err(|e| {
+                crate::UsageError(format!(
+                    "invalid menu: {}",
+                    e.to_string().replace('\n', "; ")
+                ))
+            })?,
+        )
     } else {
         None
     };
@@ -68,8 +78,8 @@ pub async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
     } else {
         None
     };
-    let sip = match prompts {
-        Some(prompts) => {
+    let sip = match menus {
+        Some(menus) => {
             let (udp, tcp) = hotline_ivr::service::bind(config.sip_listen)
                 .await
                 .with_context(|| {
@@ -84,9 +94,40 @@ pub async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
                     config.admin_listen
                 )
             })?;
+            let metrics = TcpListener::bind(config.metrics_listen)
+                .await
+                .with_context(|| {
+                    format!(
+                    "cannot listen on {} for metrics; choose another address with --metrics-listen",
+                    config.metrics_listen
+                )
+                })?;
             listening.insert(0, format!("sip={}", udp.local_addr()?));
             listening.push(format!("admin={}", admin.local_addr()?));
-            Some((udp, tcp, admin, prompts))
+            listening.push(format!("metrics={}", metrics.local_addr()?));
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!(
+                    "cannot create the data directory {}",
+                    config.data_dir.display()
+                )
+            })?;
+            let outbox = Outbox::open(&config.data_dir.join("ivr-outbox.db")).await?;
+            // `serve` reaches its own ticketing over loopback, keeping the contract honest.
+            let ticketing_url = match &ticketing {
+                Some((grpc, _, _)) => {
+                    let addr = grpc.local_addr()?;
+                    let ip = if addr.ip().is_unspecified() {
+                        std::net::IpAddr::from([127, 0, 0, 1])
+                    } else {
+                        addr.ip()
+                    };
+                    format!("http://{}", std::net::SocketAddr::new(ip, addr.port()))
+                }
+                None => config.ticketing.clone(),
+            };
+            let tickets = TicketsClient::new(&ticketing_url, outbox)
+                .map_err(|e| crate::UsageError(e.to_string()))?;
+            Some((udp, tcp, admin, metrics, menus, tickets))
         }
         None => None,
     };
@@ -105,16 +146,35 @@ pub async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
         let _ = rx.wait_for(|stop| *stop).await;
     };
 
-    let ivr = sip.map(|(udp, tcp, admin, prompts)| {
+    let calendar = Arc::new(load_calendar(&config)?);
+    let ivr = sip.map(|(udp, tcp, admin, metrics_listener, menus, tickets)| {
         let board = CallBoard::new();
+        let metrics = FlowMetrics::default();
         // The admin API lives as long as the IVR.
         let admin_stop = stopped(stop_rx.clone());
         let admin_board = board.clone();
+        let extras = AdminExtras {
+            menus: Some(menus.clone()),
+            metrics: metrics.clone(),
+        };
         tokio::spawn(async move {
-            if let Err(e) = hotline_ivr::admin::run(admin, admin_board, admin_stop).await {
+            if let Err(e) = hotline_ivr::admin::run(admin, admin_board, extras, admin_stop).await {
                 tracing::error!(error = %e, "admin API failed");
             }
         });
+        let metrics_stop = stopped(stop_rx.clone());
+        let served = metrics.clone();
+        tokio::spawn(async move {
+            if let Err(e) =
+                hotline_ivr::menu::metrics::serve(metrics_listener, served, metrics_stop).await
+            {
+                tracing::error!(error = %e, "metrics endpoint failed");
+            }
+        });
+        let outbox_stop = stopped(stop_rx.clone());
+        let delivery = tickets.clone();
+        tokio::spawn(async move { delivery.run_outbox(outbox_stop).await });
+        tokio::spawn(reload_on_sighup(menus.clone()));
         let ivr_config = IvrConfig {
             board,
             advertise: config.sip_advertise,
@@ -122,14 +182,17 @@ pub async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
             max_calls: config.max_calls,
             rtp_timeout: Duration::from_secs(config.rtp_timeout_secs),
             drain_timeout: Duration::from_secs(config.drain_timeout_secs),
-            digit_timeout: Duration::from_secs(5),
             answer_delay: Duration::from_millis(config.answer_delay_ms),
             invite_burst: f64::from(config.invite_burst),
             invites_per_second: f64::from(config.invites_per_second),
             max_recording_samples: 120 * 8000,
             recordings_dir: Some(config.data_dir.join("recordings")),
-            language: "zh".to_owned(),
-            prompts,
+            prompts: menus.current().prompts.clone(),
+            menus,
+            calendar: calendar.clone(),
+            metrics,
+            tickets,
+            node_id: config.node_id.clone(),
         };
         tokio::spawn(hotline_ivr::service::run(
             udp,
@@ -175,11 +238,41 @@ fn load_limitation(config: &Config) -> anyhow::Result<Limitation> {
         Some(path) => RuleTable::load(path).map_err(|e| crate::UsageError(e.to_string()))?,
         None => RuleTable::bundled()?,
     };
-    let calendar = match &config.holiday_calendar {
+    Ok(Limitation::new(
+        rules,
+        load_calendar(config)?,
+        config.thresholds(),
+    ))
+}
+
+fn load_calendar(config: &Config) -> anyhow::Result<HolidayCalendar> {
+    Ok(match &config.holiday_calendar {
         Some(path) => HolidayCalendar::load(path).map_err(|e| crate::UsageError(e.to_string()))?,
         None => HolidayCalendar::bundled()?,
-    };
-    Ok(Limitation::new(rules, calendar, config.thresholds()))
+    })
+}
+
+/// SIGHUP loads the menu file again; an invalid one is refused and logged.
+async fn reload_on_sighup(menus: MenuStore) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            let store = menus.clone();
+            match tokio::task::spawn_blocking(move || store.reload()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(menu = %menus.path().display(), "menu reload refused; the old menu stays: {}", e.to_string().replace('\n', "; "))
+                }
+                Err(e) => tracing::error!(error = %e, "menu reload failed"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = menus;
 }
 
 fn init_logging(config: &Config) -> anyhow::Result<()> {

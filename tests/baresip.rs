@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, prompts_dir, require, Server};
+use common::{digits_menu, free_port, prompts_dir, require, Server};
 
 struct Baresip {
     child: Child,
@@ -171,7 +171,7 @@ fn best_correlation(template: &[f64], signal: &[f64]) -> f64 {
 #[test]
 fn baresip_hears_the_prompt_and_the_ivr_hears_its_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &["serve"]);
+    let server = Server::start(dir.path(), &["serve", "--menu", &digits_menu()]);
     let sip = server.sip.unwrap();
     let phone_dir = dir.path().join("baresip");
     std::fs::create_dir_all(&phone_dir).unwrap();
@@ -194,7 +194,7 @@ fn baresip_hears_the_prompt_and_the_ivr_hears_its_keys() {
             .log
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
         {
-            Ok(line) if line.contains("digits collected") => break line,
+            Ok(line) if line.contains("call ended") => break line,
             Ok(_) => continue,
             Err(_) => panic!("the IVR logged no digits"),
         }

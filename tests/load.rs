@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{digits_menu, Server};
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -47,7 +47,7 @@ fn concurrent_calls_are_answered_and_hear_the_prompt() {
         ),
     )
     .unwrap();
-    let server = Server::start(dir.path(), &["serve"]);
+    let server = Server::start(dir.path(), &["serve", "--menu", &digits_menu()]);
     let sip = server.sip.unwrap();
 
     // One media socket per call, read by one thread each.

@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{free_port, Server};
+use common::{digits_menu, free_port, Server};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -99,7 +99,7 @@ fn wait_log(server: &Server, needle: &str) -> Result<String, Vec<String>> {
 
 fn start() -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &["serve"]);
+    let server = Server::start(dir.path(), &["serve", "--menu", &digits_menu()]);
     (dir, server)
 }
 
@@ -115,8 +115,8 @@ fn rfc4733_digits_from_sipp_captures_pcmu_and_pcma() {
             &[("codec_pt", pt), ("codec_name", name)],
         );
         assert!(succeeded(&out), "{name}: {}", explain(&out));
-        let line = wait_log(&server, "digits collected")
-            .unwrap_or_else(|seen| panic!("{name}: {seen:#?}"));
+        let line =
+            wait_log(&server, "call ended").unwrap_or_else(|seen| panic!("{name}: {seen:#?}"));
         assert!(
             line.contains("digits=11#"),
             "{name}: the IVR must report exactly 1 1 #: {line}"
@@ -134,7 +134,7 @@ fn sip_info_digits() {
     let (_dir, server) = start();
     let out = sipp("dtmf_info.xml", server.sip.unwrap(), &[]);
     assert!(succeeded(&out), "{}", explain(&out));
-    let line = wait_log(&server, "digits collected").unwrap_or_else(|seen| panic!("{seen:#?}"));
+    let line = wait_log(&server, "call ended").unwrap_or_else(|seen| panic!("{seen:#?}"));
     assert!(line.contains("digits=42#"), "{line}");
 }
 
@@ -238,7 +238,7 @@ fn an_invite_without_sdp_gets_an_offer_in_the_200() {
     let (_dir, server) = start();
     let out = sipp("offerless.xml", server.sip.unwrap(), &[]);
     assert!(succeeded(&out), "{}", explain(&out));
-    let line = wait_log(&server, "digits collected").unwrap_or_else(|seen| panic!("{seen:#?}"));
+    let line = wait_log(&server, "call ended").unwrap_or_else(|seen| panic!("{seen:#?}"));
     assert!(line.contains("digits=1#"), "{line}");
 }
 
@@ -246,7 +246,16 @@ fn an_invite_without_sdp_gets_an_offer_in_the_200() {
 fn cancel_while_ringing_gets_487() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &["serve", "--answer-delay-ms", "3000"]);
+    let server = Server::start(
+        dir.path(),
+        &[
+            "serve",
+            "--menu",
+            &digits_menu(),
+            "--answer-delay-ms",
+            "3000",
+        ],
+    );
     let out = sipp("cancel.xml", server.sip.unwrap(), &[]);
     assert!(succeeded(&out), "{}", explain(&out));
     wait_log(&server, "caller gave up before the answer")
@@ -339,7 +348,7 @@ fn a_call_over_tcp() {
         &["-t", "t1"],
     );
     assert!(succeeded(&out), "{}", explain(&out));
-    let line = wait_log(&server, "digits collected").unwrap_or_else(|seen| panic!("{seen:#?}"));
+    let line = wait_log(&server, "call ended").unwrap_or_else(|seen| panic!("{seen:#?}"));
     assert!(line.contains("digits=11#"), "{line}");
 }
 
@@ -359,7 +368,16 @@ fn hold_and_resume_by_reinvite() {
 fn a_wildcard_listener_advertises_the_address_the_caller_reached() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &["serve", "--sip-listen", "0.0.0.0:0"]);
+    let server = Server::start(
+        dir.path(),
+        &[
+            "serve",
+            "--menu",
+            &digits_menu(),
+            "--sip-listen",
+            "0.0.0.0:0",
+        ],
+    );
     let port = server.sip.unwrap().port();
     let target: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let out = sipp(
@@ -368,7 +386,7 @@ fn a_wildcard_listener_advertises_the_address_the_caller_reached() {
         &[("codec_pt", "0"), ("codec_name", "PCMU")],
     );
     assert!(succeeded(&out), "{}", explain(&out));
-    let line = wait_log(&server, "digits collected").unwrap_or_else(|seen| panic!("{seen:#?}"));
+    let line = wait_log(&server, "call ended").unwrap_or_else(|seen| panic!("{seen:#?}"));
     assert!(
         line.contains("digits=11#"),
         "RTP reached the advertised address: {line}"

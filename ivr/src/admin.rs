@@ -16,6 +16,9 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
+use crate::menu::metrics::FlowMetrics;
+use crate::menu::MenuStore;
+
 /// How many events a slow watcher may fall behind before it misses some.
 const EVENT_BACKLOG: usize = 1024;
 
@@ -146,6 +149,15 @@ fn timestamp(t: SystemTime) -> prost_types::Timestamp {
 
 struct AdminApi {
     board: CallBoard,
+    menus: Option<MenuStore>,
+    metrics: FlowMetrics,
+}
+
+/// What the admin API serves besides the call board.
+#[derive(Debug, Clone, Default)]
+pub struct AdminExtras {
+    pub menus: Option<MenuStore>,
+    pub metrics: FlowMetrics,
 }
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::CallEvent, Status>> + Send>>;
@@ -159,6 +171,45 @@ impl IvrAdmin for AdminApi {
         Ok(Response::new(pb::ListCallsResponse {
             calls: self.board.list(),
         }))
+    }
+
+    async fn reload_menu(
+        &self,
+        _request: Request<pb::ReloadMenuRequest>,
+    ) -> Result<Response<pb::ReloadMenuResponse>, Status> {
+        let Some(menus) = &self.menus else {
+            return Err(Status::unimplemented("this IVR has no menu file"));
+        };
+        let menus = menus.clone();
+        // Reading and validating touches files: off the async threads.
+        let loaded = tokio::task::spawn_blocking(move || menus.reload())
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| Status::failed_precondition(e.to_string()))?;
+        Ok(Response::new(pb::ReloadMenuResponse {
+            file: loaded.menu.file.clone(),
+            nodes: u32::try_from(loaded.menu.nodes.len()).unwrap_or(u32::MAX),
+        }))
+    }
+
+    async fn get_flow_metrics(
+        &self,
+        _request: Request<pb::GetFlowMetricsRequest>,
+    ) -> Result<Response<pb::FlowMetrics>, Status> {
+        let nodes = self
+            .metrics
+            .snapshot()
+            .into_iter()
+            .map(|(node, c)| pb::NodeMetrics {
+                node,
+                entered: c.entered,
+                completed: c.completed,
+                abandoned: c.abandoned,
+                invalid_inputs: c.invalid,
+                timeouts: c.timeouts,
+            })
+            .collect();
+        Ok(Response::new(pb::FlowMetrics { nodes }))
     }
 
     type WatchCallEventsStream = EventStream;
@@ -195,6 +246,7 @@ pub enum AdminError {
 pub async fn run(
     listener: TcpListener,
     board: CallBoard,
+    extras: AdminExtras,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), AdminError> {
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -210,7 +262,11 @@ pub async fn run(
         .add_service(health_service)
         .add_service(v1)
         .add_service(v1alpha)
-        .add_service(IvrAdminServer::new(AdminApi { board }))
+        .add_service(IvrAdminServer::new(AdminApi {
+            board,
+            menus: extras.menus,
+            metrics: extras.metrics,
+        }))
         .serve_with_incoming_shutdown(
             TcpIncoming::from(listener).with_nodelay(Some(true)),
             shutdown,

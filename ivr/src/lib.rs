@@ -11,3 +11,4 @@ pub mod media;
 pub mod menu;
 pub mod service;
 pub mod sip;
+pub mod tickets;

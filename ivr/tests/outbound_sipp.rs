@@ -32,21 +32,36 @@ fn free_port() -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_to_a_sipp_uas_completes() {
     require_sipp();
-    let prompts = Prompts::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../prompts")).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let prompts = Prompts::load(&root.join("prompts")).unwrap();
+    let menus = hotline_ivr::menu::MenuStore::load(
+        &root.join("tests/menus/digits.toml"),
+        &root.join("prompts"),
+    )
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let outbox = hotline_ivr::tickets::Outbox::open(&data.path().join("outbox.db"))
+        .await
+        .unwrap();
+    // This test only dials out; no ticket is ever created.
+    let tickets = hotline_ivr::tickets::TicketsClient::new("http://127.0.0.1:1", outbox).unwrap();
     let config = IvrConfig {
         advertise: None,
         rtp_ports: (30000, 30999),
         max_calls: 10,
         rtp_timeout: Duration::from_secs(30),
         drain_timeout: Duration::from_secs(5),
-        digit_timeout: Duration::from_secs(5),
         answer_delay: Duration::ZERO,
         invite_burst: 20.0,
         invites_per_second: 5.0,
         max_recording_samples: 0,
         recordings_dir: None,
-        language: "en".into(),
         prompts,
+        menus,
+        calendar: std::sync::Arc::new(hotline_domain::HolidayCalendar::bundled().unwrap()),
+        metrics: Default::default(),
+        tickets,
+        node_id: "test".into(),
         board: hotline_ivr::admin::CallBoard::new(),
     };
     let (udp, tcp) = service::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();

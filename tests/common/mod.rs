@@ -41,12 +41,26 @@ pub fn prompts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts")
 }
 
+/// The default 12348 menu.
+pub fn default_menu() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("ivr/menus/12348.toml")
+}
+
+/// The telephony tests' menu: welcome, digits up to `#`, goodbye.
+pub fn digits_menu() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/menus/digits.toml")
+        .display()
+        .to_string()
+}
+
 pub struct Server {
     pub child: Child,
     pub grpc: SocketAddr,
     /// The SIP and admin addresses, when the server runs the IVR.
     pub sip: Option<SocketAddr>,
     pub admin: Option<SocketAddr>,
+    pub metrics: Option<SocketAddr>,
     /// Every stderr line after `listening`, for diagnosing failures.
     pub log: mpsc::Receiver<String>,
 }
@@ -70,6 +84,12 @@ impl Server {
                 "127.0.0.1:0",
             ])
             .args(sip)
+            .args(["--metrics-listen", "127.0.0.1:0"])
+            .args(if args.contains(&"--menu") {
+                vec![]
+            } else {
+                vec!["--menu".to_owned(), default_menu().display().to_string()]
+            })
             .arg("--prompts-dir")
             .arg(prompts_dir())
             .current_dir(dir)
@@ -105,6 +125,7 @@ impl Server {
                             grpc,
                             sip: find("sip="),
                             admin: find("admin="),
+                            metrics: find("metrics="),
                             log: rx,
                         };
                     }

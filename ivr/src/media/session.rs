@@ -68,6 +68,8 @@ pub struct MediaSession {
     inband: InbandDetector,
     inband_enabled: bool,
     recording: Option<Vec<i16>>,
+    /// The caller's message and its bound, while a record node listens.
+    message: Option<(Vec<i16>, usize)>,
     last_received: Instant,
     timed_out: bool,
     decoded: Vec<i16>,
@@ -92,6 +94,7 @@ impl MediaSession {
             inband: InbandDetector::new(),
             inband_enabled: true,
             recording: None,
+            message: None,
             last_received: now,
             timed_out: false,
             decoded: Vec::with_capacity(PACKET_SAMPLES),
@@ -130,6 +133,17 @@ impl MediaSession {
 
     pub fn start_recording(&mut self) {
         self.recording = Some(Vec::new());
+    }
+
+    /// Starts recording the caller's message, at most `max` samples, apart
+    /// from (and whatever the state of) the whole-call recording.
+    pub fn start_message(&mut self, max: usize) {
+        self.message = Some((Vec::new(), max));
+    }
+
+    /// Ends the message and returns it.
+    pub fn stop_message(&mut self) -> Vec<i16> {
+        self.message.take().map(|(m, _)| m).unwrap_or_default()
     }
 
     /// Ends the recording and returns what was heard.
@@ -211,6 +225,10 @@ impl MediaSession {
             if let Some(rec) = &mut self.recording {
                 let room = self.config.max_recording.saturating_sub(rec.len());
                 rec.extend(self.decoded.iter().take(room));
+            }
+            if let Some((message, max)) = &mut self.message {
+                let room = max.saturating_sub(message.len());
+                message.extend(self.decoded.iter().take(room));
             }
             if self.inband_enabled {
                 for found in self.inband.push(&self.decoded) {

@@ -140,6 +140,8 @@ pub struct Flow {
     lookup_number: Option<TicketNumber>,
     ticket: Option<TicketCreated>,
     status: Option<String>,
+    /// What a collect node without a validator took.
+    collected: String,
     actions: VecDeque<Action>,
 }
 
@@ -179,6 +181,7 @@ impl Flow {
             lookup_number: None,
             ticket: None,
             status: None,
+            collected: String::new(),
             actions: VecDeque::new(),
         };
         flow.go(&start, now);
@@ -620,7 +623,10 @@ impl Flow {
                 }
                 Err(_) => false,
             },
-            None => false,
+            None => {
+                self.collected = digits;
+                true
+            }
         };
         let _ = field;
         if ok {
@@ -689,6 +695,7 @@ impl Flow {
             Field::EventDate => self.draft.event_date = None,
             Field::CallbackNumber => self.draft.callback_number = None,
             Field::LookupNumber => self.lookup_number = None,
+            Field::Digits => self.collected.clear(),
             _ => {}
         }
     }
@@ -717,6 +724,7 @@ impl Flow {
                 .as_ref()
                 .map(|n| n.as_str().to_owned())
                 .unwrap_or_default(),
+            Field::Digits => self.collected.clone(),
             Field::CallerKnown => yes_no(
                 self.info
                     .caller

@@ -375,7 +375,7 @@ impl Checker<'_> {
 
         // References: every node named anywhere must exist.
         let known: BTreeSet<&String> = raw.nodes.keys().collect();
-        let mut check_ref = |v: &mut Self, r: &Spanned<String>| {
+        let check_ref = |v: &mut Self, r: &Spanned<String>| {
             if !known.contains(r.get_ref()) {
                 v.error(r.span().start, format!("unknown node `{}`", r.get_ref()));
             }
@@ -532,7 +532,7 @@ impl Checker<'_> {
             }
         }
         let before = self.errors.len();
-        let mut need = |v: &mut Self, field: &Option<Spanned<String>>, name: &str| -> String {
+        let need = |v: &mut Self, field: &Option<Spanned<String>>, name: &str| -> String {
             match field {
                 Some(s) => s.get_ref().clone(),
                 None => {
@@ -594,7 +594,7 @@ impl Checker<'_> {
                     None => None,
                 };
                 let field = match field {
-                    Some(f) if f.collector().is_some() => {
+                    Some(f) if f.collectable() => {
                         if validator.is_some() && validator != f.collector() {
                             let at = n
                                 .validator
@@ -608,7 +608,7 @@ impl Checker<'_> {
                     _ => {
                         if !field_name.is_empty() {
                             let at = n.field.as_ref().map(|v| v.span().start).unwrap_or(kind_at);
-                            self.error(at, format!("node `{id}`: `{field_name}` cannot be collected as digits; one of event_date, callback_number, lookup_number"));
+                            self.error(at, format!("node `{id}`: `{field_name}` cannot be collected as digits; one of event_date, callback_number, lookup_number, digits"));
                         }
                         Field::EventDate
                     }

@@ -51,7 +51,8 @@ impl FlowMetrics {
     pub fn prometheus(&self) -> String {
         let snapshot = self.snapshot();
         let mut out = String::new();
-        let series: [(&str, &str, fn(&NodeCounts) -> u64); 5] = [
+        type Series = (&'static str, &'static str, fn(&NodeCounts) -> u64);
+        let series: [Series; 5] = [
             ("entered", "Calls that entered the menu node.", |c| {
                 c.entered
             }),
@@ -82,4 +83,31 @@ impl FlowMetrics {
         }
         out
     }
+}
+
+/// Serves `GET /metrics` in the Prometheus text format until `shutdown`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    metrics: FlowMetrics,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::routing::get;
+    let app = axum::Router::new().route(
+        "/metrics",
+        get(move || {
+            let metrics = metrics.clone();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    metrics.prometheus(),
+                )
+            }
+        }),
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -18,41 +18,69 @@ pub use flow::{Action, CallInfo, Flow, FlowEvent, Input, TicketCreated, TicketDr
 pub use load::{load_file, parse, MenuError, MenuErrors, PromptCheck};
 pub use model::Menu;
 
+use crate::service::prompts::{PromptError, Prompts};
+
+/// A menu with the prompt audio it was validated against.
+#[derive(Debug)]
+pub struct Loaded {
+    pub menu: Arc<Menu>,
+    pub prompts: Prompts,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{0}")]
+    Menu(#[from] MenuErrors),
+    #[error(transparent)]
+    Prompts(#[from] PromptError),
+}
+
 /// The menu new calls start on. Calls in progress keep the `Arc` they took,
 /// so a reload never changes a call midway.
 #[derive(Debug, Clone)]
 pub struct MenuStore {
-    inner: Arc<RwLock<Arc<Menu>>>,
+    inner: Arc<RwLock<Arc<Loaded>>>,
     path: PathBuf,
     prompts: PathBuf,
 }
 
 impl MenuStore {
-    /// Loads and validates the menu, or refuses to start.
-    pub fn load(path: &Path, prompts: &Path) -> Result<Self, MenuErrors> {
-        let menu = load_file(path, PromptCheck::Folder(prompts))?;
+    /// Loads and validates the menu and its prompts, or refuses to start.
+    pub fn load(path: &Path, prompts: &Path) -> Result<Self, LoadError> {
+        let loaded = Self::read(path, prompts)?;
         Ok(Self {
-            inner: Arc::new(RwLock::new(Arc::new(menu))),
+            inner: Arc::new(RwLock::new(Arc::new(loaded))),
             path: path.to_owned(),
             prompts: prompts.to_owned(),
         })
     }
 
-    pub fn current(&self) -> Arc<Menu> {
+    fn read(path: &Path, prompts: &Path) -> Result<Loaded, LoadError> {
+        let menu = load_file(path, PromptCheck::Folder(prompts))?;
+        let audio = Prompts::load(prompts)?;
+        Ok(Loaded {
+            menu: Arc::new(menu),
+            prompts: audio,
+        })
+    }
+
+    pub fn current(&self) -> Arc<Loaded> {
         match self.inner.read() {
             Ok(m) => m.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
-    /// Reads the file again; an invalid menu is refused and the old one stays.
-    pub fn reload(&self) -> Result<Arc<Menu>, MenuErrors> {
-        let menu = Arc::new(load_file(&self.path, PromptCheck::Folder(&self.prompts))?);
+    /// Reads the menu and prompts again; an invalid menu is refused and the
+    /// old one stays.
+    pub fn reload(&self) -> Result<Arc<Loaded>, LoadError> {
+        let loaded = Arc::new(Self::read(&self.path, &self.prompts)?);
         match self.inner.write() {
-            Ok(mut m) => *m = menu.clone(),
-            Err(poisoned) => *poisoned.into_inner() = menu.clone(),
+            Ok(mut m) => *m = loaded.clone(),
+            Err(poisoned) => *poisoned.into_inner() = loaded.clone(),
         }
-        Ok(menu)
+        tracing::info!(menu = %self.path.display(), nodes = loaded.menu.nodes.len(), "menu reloaded");
+        Ok(loaded)
     }
 
     pub fn path(&self) -> &Path {

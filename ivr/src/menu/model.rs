@@ -260,6 +260,8 @@ pub enum Field {
     EventDate,
     CallbackNumber,
     LookupNumber,
+    /// Any digits, kept for the call only (test and survey menus).
+    Digits,
     /// Read-only: "yes" when the caller's number is a usable callback number.
     CallerKnown,
     /// Read-only: the urgency ticketing returned.
@@ -280,6 +282,7 @@ impl Field {
         ("event_date", Field::EventDate),
         ("callback_number", Field::CallbackNumber),
         ("lookup_number", Field::LookupNumber),
+        ("digits", Field::Digits),
         ("caller_known", Field::CallerKnown),
         ("urgency", Field::Urgency),
     ];
@@ -303,6 +306,7 @@ impl Field {
             Field::EventDate
                 | Field::CallbackNumber
                 | Field::LookupNumber
+                | Field::Digits
                 | Field::CallerKnown
                 | Field::Urgency
         )
@@ -316,6 +320,11 @@ impl Field {
             Field::LookupNumber => Some(Validator::TicketNumber),
             _ => None,
         }
+    }
+
+    /// Whether a `collect` node can fill it.
+    pub fn collectable(self) -> bool {
+        self.collector().is_some() || self == Field::Digits
     }
 }
 

@@ -1,28 +1,34 @@
 //! One call's task: binds its RTP socket, answers, runs the media session on
-//! a timer that follows the session's schedule, and walks the built-in flow
-//! (welcome, digits until #, goodbye, hang up). The 12348 menus replace the
-//! flow later; the task shape stays.
+//! a timer that follows the session's schedule, and drives the call's menu
+//! [`Flow`]: digits and "prompt finished" go in, prompts, recording and
+//! ticket requests come out. Ticketing calls run in tasks of their own and
+//! answer through a channel, so the media never waits for the network.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use chrono::Utc;
+use hotline_domain::PhoneNumber;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::{info, warn, Instrument};
 
 use super::{CallCommand, CallSignal, IvrConfig};
-use crate::media::dtmf::Digit;
 use crate::media::sdp::{self, Local};
 use crate::media::session::{MediaConfig, MediaEvent, MediaSession};
+use crate::menu::{Action, CallInfo, Flow, Input};
 use crate::sip::endpoint::CallKey;
+use crate::tickets::{Submission, TicketsClient};
 
-/// Most digits the built-in flow collects before it stops listening.
-const MAX_DIGITS: usize = 32;
+/// Longest message kept: ten minutes at 8 kHz.
+const MAX_MESSAGE_SAMPLES: usize = 10 * 60 * 8000;
 
 pub struct IncomingCall {
     pub key: CallKey,
     pub call_id: String,
+    pub caller: Option<String>,
+    pub called: Option<String>,
     pub offer: Option<String>,
     pub local: SocketAddr,
     pub peer: SocketAddr,
@@ -76,16 +82,35 @@ pub async fn run(
     };
     let start = Instant::now();
     let mut session = MediaSession::new(media_config, remote, start.into_std());
-    let language = config.language.as_str();
-    session.play(&config.prompts.get(language, "welcome"));
     info!(codec = ?agreed.codec, rtp = %rtp_addr, "call answered");
     let board = &config.board;
     board.answered(&call.call_id);
-    board.position(&call.call_id, "welcome");
 
-    let mut digits = String::new();
-    let mut last_input = Instant::now();
-    let mut saying_goodbye = false;
+    // The menu this call keeps to its end, even if a new one is loaded.
+    let loaded = config.menus.current();
+    let menu = loaded.menu.clone();
+    let called = call.called.clone().unwrap_or_default();
+    let center = menu.center_for(&called, call.peer.ip());
+    let info = CallInfo {
+        caller: call
+            .caller
+            .as_deref()
+            .and_then(|c| PhoneNumber::parse(c).ok()),
+        center: center.map_or_else(|| "default".to_owned(), |c| c.id.clone()),
+        region: center.and_then(|c| c.region.clone()),
+        started_local: Utc::now()
+            .with_timezone(&hotline_domain::shanghai())
+            .naive_local(),
+    };
+    let mut flow = Flow::new(
+        menu,
+        config.calendar.clone(),
+        info,
+        Instant::now().into_std(),
+    );
+    let (answers_tx, mut answers) = mpsc::channel::<Input>(4);
+    let mut message: Vec<i16> = Vec::new();
+
     let mut buf = vec![0u8; 2048];
     let mut out = Vec::new();
     session.start_recording();
@@ -94,8 +119,72 @@ pub async fn run(
         .await
         .ok();
     let mut next_report = Instant::now() + crate::media::rtcp::REPORT_INTERVAL;
+    let mut hung_up_by_us = false;
+    // Every key the caller pressed, for the end-of-call log line.
+    let mut pressed = String::new();
     'call: loop {
+        // Carry out what the menu asked for.
+        while let Some(action) = flow.poll_action() {
+            match action {
+                Action::Play(prompts) => {
+                    session.stop_playback();
+                    for (lang, name) in &prompts {
+                        session.play(&loaded.prompts.get(lang, name));
+                    }
+                    board.position(&call.call_id, flow.node());
+                }
+                Action::StopPlayback => session.stop_playback(),
+                // The record node ends the message itself; the bound is a backstop.
+                Action::StartRecording => session.start_message(MAX_MESSAGE_SAMPLES),
+                Action::StopRecording => message = session.stop_message(),
+                Action::CreateTicket(draft) => {
+                    let key = format!("{}:{}", config.node_id, call.call_id);
+                    let recording = (!message.is_empty()).then(|| wav_bytes(&message));
+                    let submission = Submission {
+                        request: TicketsClient::request(&draft, key),
+                        recording,
+                    };
+                    let tickets = config.tickets.clone();
+                    let answers = answers_tx.clone();
+                    // Its own task: it must finish even if the caller hangs up now.
+                    tokio::spawn(
+                        async move {
+                            match tickets.submit(submission).await {
+                                Ok(created) => {
+                                    info!(ticket = %created.number, urgency = ?created.urgency, "ticket number given to the caller");
+                                    let _ = answers.send(Input::TicketCreated(created)).await;
+                                }
+                                Err(e) => tracing::error!(error = %e, "the request could not be stored"),
+                            }
+                        }
+                        .in_current_span(),
+                    );
+                }
+                Action::LookupTicket(number) => {
+                    let tickets = config.tickets.clone();
+                    let answers = answers_tx.clone();
+                    tokio::spawn(async move {
+                        let status = tickets.lookup(&number).await;
+                        let _ = answers.send(Input::Lookup(status)).await;
+                    });
+                }
+                Action::Transfer(uri) => {
+                    // SIP REFER is not built yet: the menu's fallback takes the call.
+                    info!(%uri, "transfer not available; using the fallback");
+                    let _ = answers_tx.try_send(Input::Transfer(false));
+                }
+                Action::Hangup => {
+                    hung_up_by_us = true;
+                    send(CallCommand::Hangup(key)).await;
+                }
+                Action::Metric(event) => config.metrics.record(&event),
+            }
+        }
+        if flow.is_done() {
+            break 'call;
+        }
         let wake = Instant::from_std(session.poll_timeout());
+        let flow_wake = flow.poll_timeout().map(Instant::from_std);
         if let (Some(socket), Some(remote), true) =
             (&rtcp, session.remote(), Instant::now() >= next_report)
         {
@@ -108,7 +197,6 @@ pub async fn run(
             let to = SocketAddr::new(remote.ip(), remote.port().wrapping_add(1));
             let _ = socket.send_to(&report, to).await;
         }
-        let digit_deadline = last_input + config.digit_timeout;
         let mut events = Vec::new();
         tokio::select! {
             received = socket.recv_from(&mut buf) => {
@@ -125,6 +213,8 @@ pub async fn run(
                 }
                 out.clear();
             }
+            () = sleep_until_some(flow_wake) => flow.handle_timeout(Instant::now().into_std()),
+            Some(answer) = answers.recv() => flow.handle(answer, Instant::now().into_std()),
             signal = signals.recv() => match signal {
                 Some(CallSignal::Dtmf(d)) => events.push(MediaEvent::Digit(d, crate::media::session::DigitSource::Rfc4733)),
                 Some(CallSignal::Reoffer(offer)) => {
@@ -145,55 +235,72 @@ pub async fn run(
                 }
                 Some(CallSignal::Confirmed(_)) => {}
                 Some(CallSignal::Ended) | None => {
-                    info!(digits = %digits, "caller hung up");
-                    break 'call;
+                    info!(node = %flow.node(), "caller hung up");
+                    flow.handle(Input::HungUp, Instant::now().into_std());
+                    continue 'call;
                 }
             },
-            () = tokio::time::sleep_until(digit_deadline), if !saying_goodbye && !session.is_playing() => {
-                info!(digits = %digits, "digits collected");
-                saying_goodbye = true;
-                board.position(&call.call_id, "goodbye");
-                session.play(&config.prompts.get(language, "goodbye"));
-            }
         }
         for event in events {
             match event {
-                MediaEvent::Digit(d, source) if !saying_goodbye => {
-                    info!(digit = %d, ?source, "digit");
+                MediaEvent::Digit(d, source) => {
+                    info!(digit = %d, ?source, node = %flow.node(), "digit");
                     board.digit(&call.call_id, d.as_char());
-                    session.stop_playback();
-                    last_input = Instant::now();
-                    if d == Digit::Pound || digits.len() >= MAX_DIGITS {
-                        if d == Digit::Pound {
-                            digits.push('#');
-                        }
-                        info!(digits = %digits, "digits collected");
-                        saying_goodbye = true;
-                        board.position(&call.call_id, "goodbye");
-                        session.play(&config.prompts.get(language, "goodbye"));
-                    } else {
-                        digits.push(d.as_char());
+                    if pressed.len() < 64 {
+                        pressed.push(d.as_char());
                     }
+                    flow.handle(Input::Digit(d), Instant::now().into_std());
                 }
-                MediaEvent::Digit(..) => {}
                 MediaEvent::PlaybackFinished => {
-                    if saying_goodbye {
-                        send(CallCommand::Hangup(key)).await;
-                        break 'call;
-                    }
-                    // The digit timeout starts when the prompt has finished.
-                    last_input = Instant::now();
-                    board.position(&call.call_id, "collecting");
+                    flow.handle(Input::PlaybackFinished, Instant::now().into_std())
                 }
                 MediaEvent::RtpTimeout => {
-                    info!("no RTP from the caller; hanging up");
+                    info!(node = %flow.node(), "no RTP from the caller; hanging up");
                     send(CallCommand::Hangup(key)).await;
-                    break 'call;
+                    flow.handle(Input::HungUp, Instant::now().into_std());
                 }
             }
         }
     }
+    // Let a ticket request started by the last actions reach the outbox.
+    drop(answers_tx);
+    info!(
+        digits = %pressed,
+        node = %flow.node(),
+        by = if hung_up_by_us { "ivr" } else { "caller" },
+        "call ended"
+    );
     save_recording(&config, &call.call_id, session.stop_recording()).await;
+}
+
+/// Waits until `at`, or forever when there is nothing to wait for.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The caller's message as a WAV file (8 kHz mono 16-bit), and its length.
+fn wav_bytes(samples: &[i16]) -> (Vec<u8>, i64) {
+    let mut bytes = Vec::with_capacity(44 + samples.len() * 2);
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    // Writing to memory cannot fail for lack of space; a failure leaves
+    // whatever was written, which the upload's size shows.
+    if let Ok(mut writer) = hound::WavWriter::new(std::io::Cursor::new(&mut bytes), spec) {
+        for &s in samples {
+            if writer.write_sample(s).is_err() {
+                break;
+            }
+        }
+        let _ = writer.finalize();
+    }
+    (bytes, samples.len() as i64 / 8)
 }
 
 struct Established {

@@ -35,8 +35,6 @@ pub struct IvrConfig {
     pub rtp_timeout: Duration,
     /// How long calls may go on after SIGTERM before they are hung up.
     pub drain_timeout: Duration,
-    /// Silence after the prompt (or the last digit) that ends input.
-    pub digit_timeout: Duration,
     /// Ringing (180) before the answer; zero answers at once.
     pub answer_delay: Duration,
     /// New INVITEs per source address: a burst, then a rate per second.
@@ -45,9 +43,15 @@ pub struct IvrConfig {
     pub max_recording_samples: usize,
     /// Where each call's recording of the caller is saved; `None` records nothing.
     pub recordings_dir: Option<std::path::PathBuf>,
-    /// The language of the built-in flow's prompts.
-    pub language: String,
+    /// Prompts for outbound calls.
     pub prompts: Prompts,
+    /// The menu (and its prompts) new calls take.
+    pub menus: crate::menu::MenuStore,
+    pub calendar: Arc<hotline_domain::HolidayCalendar>,
+    pub metrics: crate::menu::metrics::FlowMetrics,
+    pub tickets: crate::tickets::TicketsClient,
+    /// Names this IVR node in idempotency keys (with the Call-ID).
+    pub node_id: String,
     /// Live calls, for the admin API.
     pub board: crate::admin::CallBoard,
 }
@@ -335,6 +339,8 @@ fn route(
             let incoming = call::IncomingCall {
                 key: call,
                 call_id,
+                caller,
+                called,
                 offer,
                 local,
                 peer: peer.addr,

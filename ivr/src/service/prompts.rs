@@ -1,4 +1,5 @@
-//! Prompt audio, loaded once at start-up from the prompts folder.
+//! Prompt audio: every WAV of every language folder, loaded when the menu
+//! is (at start-up and on reload), so no call ever reads a file.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -6,12 +7,14 @@ use std::sync::Arc;
 
 use crate::media::wav::{read_telephone_wav, WavError};
 
-/// The prompts the built-in flow needs, per language.
-pub const REQUIRED: &[&str] = &["welcome", "goodbye"];
 pub const LANGUAGES: &[&str] = &["zh", "en"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum PromptError {
+    #[error(
+        "prompt folder {path} is missing or unreadable; point --prompts-dir at the prompts folder"
+    )]
+    Folder { path: PathBuf },
     #[error("prompt {path} is missing; regenerate the prompts with prompts/generate.sh or point --prompts-dir at the prompts folder")]
     Missing { path: PathBuf },
     #[error(transparent)]
@@ -28,17 +31,32 @@ pub struct Prompts {
 }
 
 impl Prompts {
-    /// Loads every required prompt in every language, or says which is wrong.
+    /// Loads every `<dir>/<language>/<name>.wav`; a file that is not 8 kHz
+    /// mono 16-bit PCM is refused with its path.
     pub fn load(dir: &Path) -> Result<Self, PromptError> {
         let mut audio = HashMap::new();
         for lang in LANGUAGES {
-            for name in REQUIRED {
-                let path = dir.join(lang).join(format!("{name}.wav"));
-                if !path.is_file() {
-                    return Err(PromptError::Missing { path });
+            let folder = dir.join(lang);
+            let entries = std::fs::read_dir(&folder).map_err(|_| PromptError::Folder {
+                path: folder.clone(),
+            })?;
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.extension().and_then(|e| e.to_str()) != Some("wav") {
+                    continue;
                 }
+                let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
+                    continue;
+                };
                 let samples = read_telephone_wav(&path)?;
-                audio.insert(((*lang).to_owned(), (*name).to_owned()), Arc::new(samples));
+                audio.insert(((*lang).to_owned(), name.to_owned()), Arc::new(samples));
+            }
+        }
+        for name in ["welcome", "goodbye"] {
+            if !audio.contains_key(&("zh".to_owned(), name.to_owned())) {
+                return Err(PromptError::Missing {
+                    path: dir.join("zh").join(format!("{name}.wav")),
+                });
             }
         }
         Ok(Self {
