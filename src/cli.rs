@@ -243,6 +243,16 @@ pub enum TicketsCommand {
         number: String,
         text: String,
     },
+    /// Save a recording of a ticket (its id is in `tickets show`) to a file.
+    Recording {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The recording's id.
+        id: i64,
+        /// Where to write the audio (a WAV file); `-` writes to stdout.
+        #[arg(long, short, value_name = "FILE")]
+        output: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -181,6 +181,34 @@ pub async fn run(command: TicketsCommand) -> anyhow::Result<()> {
                 .into_inner();
             output::event(&event, client.json);
         }
+        TicketsCommand::Recording { client, id, output } => {
+            if id <= 0 {
+                return Err(UsageError(format!(
+                    "recording id {id}: ids are positive; see `hotline tickets show`"
+                ))
+                .into());
+            }
+            let mut api = connect(&client).await?;
+            let mut stream = api
+                .get_recording(pb::GetRecordingRequest { id })
+                .await
+                .map_err(status)?
+                .into_inner();
+            let mut audio = Vec::new();
+            while let Some(chunk) = stream.message().await.map_err(status)? {
+                audio.extend_from_slice(&chunk.data);
+            }
+            if output.as_os_str() == "-" {
+                use std::io::Write;
+                std::io::stdout()
+                    .write_all(&audio)
+                    .context("cannot write the recording to stdout")?;
+            } else {
+                std::fs::write(&output, &audio)
+                    .with_context(|| format!("cannot write {}", output.display()))?;
+                eprintln!("{}: {} bytes", output.display(), audio.len());
+            }
+        }
     }
     Ok(())
 }

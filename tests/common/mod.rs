@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod phone;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -75,14 +77,15 @@ impl Server {
         } else {
             &["--sip-listen", "127.0.0.1:0"]
         };
+        let grpc: &[&str] = if args.contains(&"--grpc-listen") {
+            &[]
+        } else {
+            &["--grpc-listen", "127.0.0.1:0"]
+        };
         let mut child = Command::new(hotline())
             .args(args)
-            .args([
-                "--grpc-listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-            ])
+            .args(grpc)
+            .args(["--admin-listen", "127.0.0.1:0"])
             .args(sip)
             .args(["--metrics-listen", "127.0.0.1:0"])
             .args(if args.contains(&"--menu") {
@@ -119,7 +122,8 @@ impl Server {
                                 .find_map(|kv| kv.strip_prefix(key))
                                 .map(|a| a.parse::<SocketAddr>().expect("an address"))
                         };
-                        let grpc = find("grpc=").expect("listening line names grpc=");
+                        // `hotline ivr` has no ticketing listener of its own.
+                        let grpc = find("grpc=").unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());
                         return Server {
                             child,
                             grpc,
@@ -176,4 +180,52 @@ pub fn stdout(output: &Output) -> String {
 
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Runs sipp `scenario` (from tests/sipp) against `target`, one call per
+/// row of `rows` (its fields become `[field0]`, `[field1]`, …), `limit`
+/// calls at once, and returns its output.
+pub fn sipp_calls(
+    scenario: &str,
+    target: SocketAddr,
+    rows: &[Vec<String>],
+    options: &[&str],
+) -> Output {
+    require("sipp", "sip-tester");
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("calls.csv");
+    let lines: Vec<String> = rows.iter().map(|r| format!("{};", r.join(";"))).collect();
+    std::fs::write(&csv, format!("SEQUENTIAL\n{}\n", lines.join("\n"))).unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sipp")
+        .join(scenario);
+    let calls = rows.len().to_string();
+    Command::new("sipp")
+        .arg("-sf")
+        .arg(&source)
+        .arg("-inf")
+        .arg(&csv)
+        .args(["-m", &calls, "-l", &calls, "-r", "20"])
+        .args(["-i", "127.0.0.1", "-p", "0", "-nostdin"])
+        .args(["-timeout", "300s", "-timeout_error"])
+        .args(options)
+        .arg(target.to_string())
+        .current_dir(dir.path())
+        .output()
+        .unwrap()
+}
+
+/// sipp's exit status and the end of its report, for assertion messages.
+pub fn sipp_report(out: &Output) -> String {
+    format!(
+        "sipp exit {:?}\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .rev()
+            .take(25)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }

@@ -1,0 +1,424 @@
+//! The 12348 call flow end to end: sipp places the calls, the test's own
+//! media socket ([`common::phone`]) presses the keys as RFC 4733 events,
+//! speaks the message and hears the prompts. Ticket numbers are recovered
+//! from the audio the caller received — the digit prompts matched byte for
+//! byte — never from logs.
+
+mod common;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{Months, Utc};
+use common::phone::{prompt, read_digits_after, wav_samples, Phone};
+use common::{free_port, sipp_calls, sipp_report, stdout, Server};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const CALLER: &str = "13812345678";
+const LONG: Duration = Duration::from_secs(60);
+
+fn ticket_json(server: &Server, number: &str) -> serde_json::Value {
+    let out = server.client(&["tickets", "show", number, "--json"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    serde_json::from_str(stdout(&out).trim()).unwrap()
+}
+
+/// What the caller says as a message: a few seconds of real speech.
+fn speech() -> Vec<i16> {
+    wav_samples(&common::prompts_dir().join("en/main-menu.wav"))
+        .into_iter()
+        .take(8000 * 3)
+        .collect()
+}
+
+/// Walks the flow up to the message: waits for each prompt to start, then
+/// presses the caller's key (a barge-in, as impatient callers do).
+fn answer(phone: &Phone, lang: &str, steps: &[(&str, &str)], mut at: usize) -> usize {
+    for (name, keys) in steps {
+        at = phone.wait_started(&prompt(lang, name), at, LONG);
+        phone.press(keys);
+    }
+    at
+}
+
+/// Leaves a message after the tone, then `#`; returns where the result starts.
+fn leave_message(phone: &Phone, lang: &str, at: usize) -> usize {
+    let at = phone.wait_heard(&prompt(lang, "beep"), at, LONG);
+    phone.speak(speech());
+    phone.press("#");
+    at
+}
+
+/// Today in Asia/Shanghai.
+fn today() -> chrono::NaiveDate {
+    (Utc::now() + chrono::Duration::hours(8)).date_naive()
+}
+
+#[test]
+fn an_application_by_phone_is_a_ticket_the_caller_hears_and_can_check() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["serve"]);
+    let sip = server.sip.unwrap();
+
+    // A termination about 15 days before its one-year deadline.
+    let event = today()
+        .checked_sub_months(Months::new(12))
+        .unwrap()
+        .checked_add_days(chrono::Days::new(15))
+        .unwrap();
+    let date = event.format("%Y%m%d").to_string();
+
+    let phone = Phone::new();
+    let call = {
+        let rows = vec![vec![phone.port.to_string(), CALLER.to_owned()]];
+        std::thread::spawn(move || sipp_calls("call_flow.xml", sip, &rows, &[]))
+    };
+    let at = answer(
+        &phone,
+        "zh",
+        &[
+            ("welcome", "1"),
+            ("main-menu", "1"),
+            ("matter-menu", "1"),
+            ("labor-menu", "2"),
+            ("preservation-question", "2"),
+            ("date-termination", &format!("{date}#")),
+            ("you-entered", "1"),
+            ("group-menu", "9"),
+            ("pledge-question", "1"),
+            ("callback-ending", "1"),
+        ],
+        0,
+    );
+    let at = leave_message(&phone, "zh", at);
+    let intro = prompt("zh", "your-ticket-number");
+    let end = phone.wait_heard(&prompt("zh", "next-step-urgent"), at, LONG);
+    let heard = phone.heard();
+    let number = read_digits_after(&heard[at..end], &intro, "zh", 10)
+        .expect("the caller heard the ticket number digit by digit");
+    let out = call.join().unwrap();
+    assert!(out.status.success(), "{}", sipp_report(&out));
+
+    let ticket = ticket_json(&server, &number);
+    assert_eq!(ticket["number"], number.as_str());
+    assert_eq!(ticket["kind"], "application");
+    assert_eq!(ticket["matter"], "labor-termination");
+    assert_eq!(ticket["event_date"], event.format("%Y-%m-%d").to_string());
+    assert_eq!(ticket["urgency"], "urgent");
+    assert_eq!(ticket["preservation"], false);
+    assert_eq!(ticket["priority_group"], "none");
+    assert_eq!(ticket["callback_number"], CALLER);
+    assert_eq!(ticket["language"], "zh");
+    let recordings = ticket["recordings"].as_array().unwrap();
+    assert_eq!(recordings.len(), 1, "{ticket}");
+    let id = recordings[0]["id"].as_i64().unwrap().to_string();
+    let wav = dir.path().join("message.wav");
+    let out = server.client(&["tickets", "recording", &id, "-o", wav.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let message = wav_samples(&wav);
+    assert!(message.len() >= 8000 * 2, "{} samples", message.len());
+    // What the caller said is in it, exactly as G.711 carried it.
+    let said = hotline_ivr::media::codec::G711::Pcmu.round_trip(&speech()[8000..8800]);
+    assert!(
+        message.windows(said.len()).any(|w| w == said.as_slice()),
+        "the recording holds the caller's speech"
+    );
+
+    // A second call keys the number into menu 4 and hears the state.
+    let phone = Phone::new();
+    let call = {
+        let rows = vec![vec![phone.port.to_string(), CALLER.to_owned()]];
+        std::thread::spawn(move || sipp_calls("call_flow.xml", sip, &rows, &[]))
+    };
+    let at = answer(
+        &phone,
+        "zh",
+        &[
+            ("welcome", "1"),
+            ("main-menu", "4"),
+            ("progress-enter", &format!("{number}#")),
+        ],
+        0,
+    );
+    let intro = prompt("zh", "ticket-status");
+    let end = phone.wait_heard(&prompt("zh", "status-decision-pending"), at, LONG);
+    let heard = phone.heard();
+    assert_eq!(
+        read_digits_after(&heard[at..end], &intro, "zh", 10).as_deref(),
+        Some(number.as_str()),
+        "the status names the number"
+    );
+    let out = call.join().unwrap();
+    assert!(out.status.success(), "{}", sipp_report(&out));
+}
+
+#[test]
+fn the_green_channel_with_preservation_is_critical() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["serve"]);
+    let sip = server.sip.unwrap();
+    let phone = Phone::new();
+    let call = {
+        let rows = vec![vec![phone.port.to_string(), CALLER.to_owned()]];
+        std::thread::spawn(move || sipp_calls("call_flow.xml", sip, &rows, &[]))
+    };
+    let at = answer(
+        &phone,
+        "zh",
+        &[
+            ("welcome", "1"),
+            ("main-menu", "3"),
+            ("preservation-question", "1"),
+            // Still employed: the date is unknown.
+            ("date-wages", "*"),
+            // The group and pledge questions are skipped.
+            ("callback-ending", "1"),
+        ],
+        0,
+    );
+    let at = leave_message(&phone, "zh", at);
+    let intro = prompt("zh", "your-ticket-number");
+    let end = phone.wait_heard(&prompt("zh", "next-step-critical"), at, LONG);
+    let number = read_digits_after(&phone.heard()[at..end], &intro, "zh", 10).unwrap();
+    let out = call.join().unwrap();
+    assert!(out.status.success(), "{}", sipp_report(&out));
+    let heard = phone.heard();
+    for skipped in ["group-menu", "pledge-question"] {
+        assert!(
+            common::phone::find(&heard, &prompt("zh", skipped).bytes[..4000]).is_none(),
+            "{skipped} must be skipped on the green channel"
+        );
+    }
+    let ticket = ticket_json(&server, &number);
+    assert_eq!(ticket["matter"], "labor-wages");
+    assert_eq!(ticket["priority_group"], "migrant-worker");
+    assert_eq!(ticket["preservation"], true);
+    assert_eq!(ticket["urgency"], "critical");
+    assert_eq!(ticket["event_date"], serde_json::Value::Null);
+}
+
+#[test]
+fn a_wrong_check_digit_is_refused_on_the_phone() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["serve"]);
+    let sip = server.sip.unwrap();
+    let phone = Phone::new();
+    let call = {
+        let rows = vec![vec![phone.port.to_string(), CALLER.to_owned()]];
+        std::thread::spawn(move || sipp_calls("call_flow.xml", sip, &rows, &[]))
+    };
+    // 1234567897 has a valid Luhn digit; 1234567898 does not.
+    let at = answer(
+        &phone,
+        "zh",
+        &[
+            ("welcome", "1"),
+            ("main-menu", "4"),
+            ("progress-enter", "1234567898#"),
+        ],
+        0,
+    );
+    let at = phone.wait_heard(&prompt("zh", "check-number"), at, LONG);
+    // Asked again; the caller gives up with three wrong numbers.
+    let at = answer(&phone, "zh", &[("progress-enter", "1234567898#")], at);
+    let at = phone.wait_heard(&prompt("zh", "check-number"), at, LONG);
+    let at = answer(&phone, "zh", &[("progress-enter", "1111111111#")], at);
+    phone.wait_heard(&prompt("zh", "goodbye"), at, LONG);
+    let out = call.join().unwrap();
+    assert!(out.status.success(), "{}", sipp_report(&out));
+    let heard = phone.heard();
+    assert!(
+        common::phone::find(&heard, &prompt("zh", "not-found").bytes[..4000]).is_none(),
+        "no lookup was made: the caller never heard `not found`"
+    );
+}
+
+#[test]
+fn with_ticketing_down_every_caller_hears_a_number_that_later_finds_the_ticket() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let calls = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let ticketing_port = free_port();
+    let ticketing_url = format!("http://127.0.0.1:{ticketing_port}");
+    let ivr = Server::start(dir.path(), &["ivr", "--ticketing", &ticketing_url]);
+    let sip = ivr.sip.unwrap();
+    let phones: Vec<Phone> = (0..calls).map(|_| Phone::new()).collect();
+    let rows: Vec<Vec<String>> = phones
+        .iter()
+        .enumerate()
+        .map(|(i, p)| vec![p.port.to_string(), format!("139{:08}", 10_000_000 + i)])
+        .collect();
+    let sipp = std::thread::spawn(move || sipp_calls("call_flow.xml", sip, &rows, &[]));
+    // Each caller asks for a consultation and leaves a message.
+    let numbers: Vec<String> = std::thread::scope(|s| {
+        let walks: Vec<_> = phones
+            .iter()
+            .map(|phone| {
+                s.spawn(move || {
+                    let at = answer(
+                        phone,
+                        "zh",
+                        &[
+                            ("welcome", "1"),
+                            ("main-menu", "2"),
+                            ("callback-ending", "1"),
+                        ],
+                        0,
+                    );
+                    let at = leave_message(phone, "zh", at);
+                    let intro = prompt("zh", "your-ticket-number");
+                    let end = phone.wait_heard(&prompt("zh", "next-step-consultation"), at, LONG);
+                    read_digits_after(&phone.heard()[at..end], &intro, "zh", 10)
+                        .expect("a reference number")
+                })
+            })
+            .collect();
+        walks.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let out = sipp.join().unwrap();
+    assert!(out.status.success(), "{}", sipp_report(&out));
+
+    // Ticketing comes back on the address the IVR knows.
+    let ticketing_dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{ticketing_port}");
+    let ticketing = Server::start(
+        ticketing_dir.path(),
+        &["ticketing", "--grpc-listen", &listen],
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let listed = loop {
+        let out = ticketing.client(&["tickets", "list", "--json"]);
+        let lines: Vec<serde_json::Value> = stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let with_recordings = lines
+            .iter()
+            .filter(|t| t["recordings"].as_array().is_some_and(|r| r.len() == 1))
+            .count();
+        if with_recordings == calls || std::time::Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(listed.len(), calls, "every request exactly once");
+    let mut found: Vec<String> = listed
+        .iter()
+        .map(|t| t["number"].as_str().unwrap().to_owned())
+        .collect();
+    let mut heard = numbers.clone();
+    found.sort();
+    heard.sort();
+    assert_eq!(found, heard, "each ticket has the number its caller heard");
+    for t in &listed {
+        assert_eq!(t["kind"], "consultation");
+        assert_eq!(t["recordings"].as_array().map(Vec::len), Some(1), "{t}");
+    }
+}
+
+/// Reads `GET /metrics` from the IVR's Prometheus endpoint.
+fn metrics(server: &Server) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(server.metrics.unwrap()).unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: ivr\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    text
+}
+
+fn counter(text: &str, name: &str, node: &str) -> u64 {
+    let prefix = format!("hotline_ivr_node_{name}_total{{node=\"{node}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+#[test]
+fn drop_off_counts_per_node_match_the_script() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["serve"]);
+    let sip = server.sip.unwrap();
+
+    // Two callers finish a consultation; the IVR ends their calls.
+    let phones: Vec<Phone> = (0..2).map(|_| Phone::new()).collect();
+    let rows: Vec<Vec<String>> = phones
+        .iter()
+        .map(|p| vec![p.port.to_string(), CALLER.to_owned()])
+        .collect();
+    let sipp = std::thread::spawn(move || sipp_calls("call_flow.xml", sip, &rows, &[]));
+    std::thread::scope(|s| {
+        for phone in &phones {
+            s.spawn(move || {
+                let at = answer(
+                    phone,
+                    "zh",
+                    &[
+                        ("welcome", "1"),
+                        ("main-menu", "2"),
+                        ("callback-ending", "1"),
+                    ],
+                    0,
+                );
+                let at = leave_message(phone, "zh", at);
+                let at = phone.wait_started(&prompt("zh", "your-ticket-number"), at, LONG);
+                phone.wait_heard(&prompt("zh", "goodbye"), at, LONG);
+            });
+        }
+    });
+    let out = sipp.join().unwrap();
+    assert!(out.status.success(), "{}", sipp_report(&out));
+
+    // Three callers hang up in the main menu, one in the matter menu
+    // (sipp's BYE comes 9 s after the answer; the menus' prompts are longer).
+    let quitters: Vec<(Phone, &str)> = vec![
+        (Phone::new(), "1"),
+        (Phone::new(), "1"),
+        (Phone::new(), "1"),
+        (Phone::new(), "11"),
+    ];
+    let rows: Vec<Vec<String>> = quitters
+        .iter()
+        .map(|(p, _)| vec![p.port.to_string()])
+        .collect();
+    let sipp = std::thread::spawn(move || sipp_calls("load.xml", sip, &rows, &["-d", "9000"]));
+    std::thread::scope(|s| {
+        for (phone, keys) in &quitters {
+            s.spawn(move || {
+                let at = phone.wait_started(&prompt("zh", "welcome"), 0, LONG);
+                phone.press(&keys[..1]);
+                if keys.len() > 1 {
+                    phone.wait_started(&prompt("zh", "main-menu"), at, LONG);
+                    phone.press(&keys[1..]);
+                }
+            });
+        }
+    });
+    let out = sipp.join().unwrap();
+    assert!(out.status.success(), "{}", sipp_report(&out));
+
+    // The counts settle once the last call task has ended.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = metrics(&server);
+        if counter(&text, "abandoned", "matter") == 1 || std::time::Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(counter(&text, "entered", "welcome"), 6, "{text}");
+    assert_eq!(counter(&text, "entered", "main"), 6, "{text}");
+    assert_eq!(counter(&text, "abandoned", "main"), 3, "{text}");
+    assert_eq!(counter(&text, "entered", "matter"), 1, "{text}");
+    assert_eq!(counter(&text, "abandoned", "matter"), 1, "{text}");
+    assert_eq!(counter(&text, "entered", "consult"), 2, "{text}");
+    assert_eq!(counter(&text, "completed", "goodbye"), 2, "{text}");
+    assert_eq!(counter(&text, "abandoned", "welcome"), 0, "{text}");
+}
