@@ -249,3 +249,39 @@ fn baresip_hears_the_prompt_and_the_ivr_hears_its_keys() {
         "the prompt is not in the caller's recording: {control:.3}"
     );
 }
+
+#[test]
+fn baresip_walks_the_english_branch_and_the_ticket_is_in_english() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["serve"]);
+    let sip = server.sip.unwrap();
+    let phone_dir = dir.path().join("baresip");
+    std::fs::create_dir_all(&phone_dir).unwrap();
+    let mut phone = Baresip::start(&phone_dir);
+
+    phone.command("dial", &format!("sip:12348@{sip}"));
+    phone.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
+    // 2 for English during the welcome, 2 for a consultation during the
+    // main menu, 1 to confirm the callback number (the caller's own).
+    for (wait_ms, key) in [(2500, "2"), (1500, "2"), (1500, "1")] {
+        std::thread::sleep(Duration::from_millis(wait_ms));
+        phone.command("sndcode", key);
+    }
+    // The message prompt and the tone, a few seconds of the microphone, then #.
+    std::thread::sleep(Duration::from_millis(10_000));
+    phone.command("sndcode", "#");
+    // The reference number, the next step, silence, goodbye: the IVR hangs up.
+    phone.wait_event("CALL_CLOSED", Duration::from_secs(60));
+
+    let out = server.client(&["tickets", "list", "--json"]);
+    let tickets: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    let ticket = &tickets[0];
+    assert_eq!(ticket["language"], "en", "{ticket}");
+    assert_eq!(ticket["kind"], "consultation", "{ticket}");
+    assert_eq!(ticket["callback_number"], "13812345678", "{ticket}");
+    assert_eq!(ticket["recordings"].as_array().map(Vec::len), Some(1), "{ticket}");
+}
