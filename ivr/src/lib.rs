@@ -1,10 +1,11 @@
 //! The telephony service of the hotline: answers SIP calls, plays prompts,
 //! hears DTMF, records messages and runs the 12348 menus.
 //!
-//! Built so far, all sans-I/O (input and `now` in, output out): [`media`] —
-//! G.711, RTP packets, SDP offer/answer and the three DTMF detectors — and
-//! [`sip`] messages. Transactions, dialogs, the tokio driver and the menus
-//! come next (see the telephony and call-flow issues).
+//! Sans-I/O (input and `now` in, output out): [`media`] — G.711, RTP, SDP
+//! offer/answer, the three DTMF detectors, the media session — [`sip`]
+//! messages and the endpoint, and the [`menu`] call flow. The tokio layer
+//! is [`service`]; [`tickets`] reaches ticketing through a durable outbox;
+//! [`admin`] serves live calls, menu reloads and flow metrics.
 
 pub mod admin;
 pub mod media;
