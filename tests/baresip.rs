@@ -283,5 +283,9 @@ fn baresip_walks_the_english_branch_and_the_ticket_is_in_english() {
     assert_eq!(ticket["language"], "en", "{ticket}");
     assert_eq!(ticket["kind"], "consultation", "{ticket}");
     assert_eq!(ticket["callback_number"], "13812345678", "{ticket}");
-    assert_eq!(ticket["recordings"].as_array().map(Vec::len), Some(1), "{ticket}");
+    assert_eq!(
+        ticket["recordings"].as_array().map(Vec::len),
+        Some(1),
+        "{ticket}"
+    );
 }

@@ -608,3 +608,19 @@ fn the_default_menu_has_every_prompt_it_names_in_both_languages() {
         menu.err().map(|e| e.to_string()).unwrap_or_default()
     );
 }
+
+#[test]
+fn an_application_waiting_in_the_outbox_hears_a_general_next_step() {
+    let mut c = Call::start(Some("13812345678"));
+    c.answer("13");
+    c.answer("2");
+    c.answer("*");
+    c.answer("1");
+    c.finish_prompt();
+    c.keys("#");
+    assert!(c.created().is_some());
+    // Ticketing was unreachable: the proposed number, no urgency yet.
+    c.flow.handle(Input::TicketCreated(ticket(None)), c.now);
+    c.drain();
+    assert_eq!(c.last_played()[11], "zh/next-step-pending");
+}

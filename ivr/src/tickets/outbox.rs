@@ -145,3 +145,51 @@ impl Outbox {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(key: &str) -> Entry {
+        Entry {
+            idempotency_key: key.into(),
+            request: vec![1, 2, 3],
+            recording: Some(vec![9; 100]),
+            recording_ms: 6,
+            attempts: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_survive_a_reopen_until_delivered_and_are_kept_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/outbox.db");
+        let outbox = Outbox::open(&path).await.unwrap();
+        outbox.put(&entry("ivr-1:a"), 1).await.unwrap();
+        outbox.put(&entry("ivr-1:b"), 2).await.unwrap();
+        // A second put with the same key (a retried call task) keeps the first.
+        let mut changed = entry("ivr-1:a");
+        changed.request = vec![7];
+        outbox.put(&changed, 3).await.unwrap();
+        outbox
+            .failed("ivr-1:a", "connection refused")
+            .await
+            .unwrap();
+        drop(outbox);
+
+        // As after a crash: everything is still there, oldest first.
+        let outbox = Outbox::open(&path).await.unwrap();
+        let pending = outbox.pending(10).await.unwrap();
+        assert_eq!(pending.len(), 2);
+        assert_eq!(pending[0].idempotency_key, "ivr-1:a");
+        assert_eq!(pending[0].request, vec![1, 2, 3]);
+        assert_eq!(pending[0].attempts, 1);
+        assert_eq!(pending[1], entry("ivr-1:b"));
+        outbox.delivered("ivr-1:a").await.unwrap();
+        assert_eq!(outbox.count().await.unwrap(), 1);
+        assert_eq!(
+            outbox.pending(10).await.unwrap()[0].idempotency_key,
+            "ivr-1:b"
+        );
+    }
+}
