@@ -422,3 +422,64 @@ fn drop_off_counts_per_node_match_the_script() {
     assert_eq!(counter(&text, "completed", "goodbye"), 2, "{text}");
     assert_eq!(counter(&text, "abandoned", "welcome"), 0, "{text}");
 }
+
+/// The default menu with the operator open around the clock and a transfer
+/// URI, written into `dir`.
+fn operator_menu(dir: &std::path::Path) -> String {
+    let menu = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ivr/menus/12348.toml"),
+    )
+    .unwrap()
+    .replace(
+        "working_day_hours = [\"09:00-12:00\", \"13:30-17:30\"]\nrest_day_hours = []",
+        "working_day_hours = [\"00:00-24:00\"]\nrest_day_hours = [\"00:00-24:00\"]",
+    )
+    .replace("uri = \"\"", "uri = \"sip:operator@127.0.0.1:5999\"");
+    assert!(menu.contains("sip:operator@") && menu.contains("00:00-24:00"));
+    let path = dir.join("operator.toml");
+    std::fs::write(&path, menu).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn zero_transfers_the_caller_to_the_operator_by_refer() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let menu = operator_menu(dir.path());
+    let server = Server::start(dir.path(), &["serve", "--menu", &menu]);
+    let sip = server.sip.unwrap();
+    let phone = Phone::new();
+    let call = {
+        let rows = vec![vec![phone.port.to_string(), CALLER.to_owned()]];
+        std::thread::spawn(move || sipp_calls("transfer_accept.xml", sip, &rows, &[]))
+    };
+    answer(&phone, "zh", &[("welcome", "1"), ("main-menu", "0")], 0);
+    // sipp checks the REFER names the operator, accepts it, reports the
+    // operator answered; the IVR then hangs up.
+    let out = call.join().unwrap();
+    assert!(out.status.success(), "{}", sipp_report(&out));
+    let heard = phone.heard();
+    assert!(
+        common::phone::find(&heard, &prompt("zh", "operator-unavailable").bytes[..4000]).is_none(),
+        "a transferred caller hears no fallback"
+    );
+}
+
+#[test]
+fn a_refused_transfer_falls_back_to_a_message() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let menu = operator_menu(dir.path());
+    let server = Server::start(dir.path(), &["serve", "--menu", &menu]);
+    let sip = server.sip.unwrap();
+    let phone = Phone::new();
+    let call = {
+        let rows = vec![vec![phone.port.to_string(), CALLER.to_owned()]];
+        std::thread::spawn(move || sipp_calls("transfer_decline.xml", sip, &rows, &[]))
+    };
+    let at = answer(&phone, "zh", &[("welcome", "1"), ("main-menu", "0")], 0);
+    let at = phone.wait_heard(&prompt("zh", "operator-unavailable"), at, LONG);
+    phone.wait_started(&prompt("zh", "callback-ending"), at, LONG);
+    let out = call.join().unwrap();
+    assert!(out.status.success(), "{}", sipp_report(&out));
+}

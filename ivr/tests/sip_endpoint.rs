@@ -404,3 +404,117 @@ fn one_source_sending_too_many_invites_gets_503() {
     let out = h.recv(&invite("z9hG4bK-later").replace("call-1", "call-later"));
     assert_eq!(codes(&out), [100]);
 }
+
+/// An answered and acknowledged call, then `refer`: returns the call, our
+/// tag and the REFER that went out.
+fn referred(h: &mut Harness) -> (hotline_ivr::sip::endpoint::CallKey, String, Message) {
+    let (call, tag) = answered(h);
+    h.recv(&in_dialog("ACK", 1, &tag, "z9hG4bK-2", "", ""));
+    h.ep.refer(h.now, call, "sip:operator@10.0.0.9");
+    let out = h.drain();
+    let refer = sent(&out).remove(0);
+    assert!(
+        matches!(&refer.start, StartLine::Request { uri, .. } if uri.contains("sipp@127.0.0.1:5061"))
+    );
+    assert_eq!(refer.header("Refer-To"), Some("<sip:operator@10.0.0.9>"));
+    assert_eq!(
+        refer.cseq().unwrap().1,
+        hotline_ivr::sip::message::Method::Refer
+    );
+    assert_eq!(refer.call_id(), "call-1");
+    (call, tag, refer)
+}
+
+fn notify(tag: &str, cseq: u32, sipfrag: &str) -> String {
+    in_dialog(
+        "NOTIFY",
+        cseq,
+        tag,
+        &format!("z9hG4bK-n{cseq}"),
+        "Event: refer\r\nSubscription-State: active\r\nContent-Type: message/sipfrag\r\n",
+        sipfrag,
+    )
+}
+
+#[test]
+fn a_transfer_accepted_and_answered_reports_success_once() {
+    let mut h = Harness::new();
+    let (call, tag, refer) = referred(&mut h);
+    let accepted = refer.response(202, "Accepted", Some("caller"));
+    let out = h.recv(&String::from_utf8(accepted.to_bytes()).unwrap());
+    assert!(
+        events(&out).is_empty(),
+        "202 only means the phone is trying"
+    );
+    let out = h.recv(&notify(&tag, 2, "SIP/2.0 100 Trying\r\n"));
+    assert_eq!(codes(&out), [200]);
+    assert!(events(&out).is_empty());
+    let out = h.recv(&notify(&tag, 3, "SIP/2.0 200 OK\r\n"));
+    assert_eq!(codes(&out), [200]);
+    assert_eq!(
+        events(&out),
+        [Event::Transfer {
+            call,
+            ok: true,
+            code: 200
+        }]
+    );
+    // A repeated final NOTIFY reports nothing new.
+    let out = h.recv(&notify(&tag, 4, "SIP/2.0 200 OK\r\n"));
+    assert!(events(&out).is_empty());
+}
+
+#[test]
+fn a_refused_or_unanswered_refer_is_a_failed_transfer() {
+    let mut h = Harness::new();
+    let (call, _, refer) = referred(&mut h);
+    let declined = refer.response(603, "Decline", Some("caller"));
+    let out = h.recv(&String::from_utf8(declined.to_bytes()).unwrap());
+    assert_eq!(
+        events(&out),
+        [Event::Transfer {
+            call,
+            ok: false,
+            code: 603
+        }]
+    );
+
+    let mut h = Harness::new();
+    let (call, _, _) = referred(&mut h);
+    // Retransmitted over UDP, then given up after 64·T1.
+    assert!(!sent(&h.advance(Duration::from_millis(500))).is_empty());
+    let out = h.advance(Duration::from_secs(40));
+    assert!(events(&out).contains(&Event::Transfer {
+        call,
+        ok: false,
+        code: 408
+    }));
+}
+
+#[test]
+fn a_failed_call_to_the_target_and_a_bad_notify() {
+    let mut h = Harness::new();
+    let (call, tag, refer) = referred(&mut h);
+    let accepted = refer.response(202, "Accepted", Some("caller"));
+    h.recv(&String::from_utf8(accepted.to_bytes()).unwrap());
+    let out = h.recv(&notify(&tag, 2, "not a status line"));
+    assert_eq!(codes(&out), [400]);
+    let out = h.recv(&in_dialog(
+        "NOTIFY",
+        3,
+        &tag,
+        "z9hG4bK-p",
+        "Event: presence\r\n",
+        "",
+    ));
+    assert_eq!(codes(&out), [489]);
+    let out = h.recv(&notify(&tag, 4, "SIP/2.0 486 Busy Here\r\n"));
+    assert_eq!(
+        events(&out),
+        [Event::Transfer {
+            call,
+            ok: false,
+            code: 486
+        }]
+    );
+}

@@ -907,7 +907,11 @@ impl Checker<'_> {
         for r in ranges {
             let parsed = r.get_ref().split_once('-').and_then(|(a, b)| {
                 let a = NaiveTime::parse_from_str(a.trim(), "%H:%M").ok()?;
-                let b = NaiveTime::parse_from_str(b.trim(), "%H:%M").ok()?;
+                // `24:00` closes at the end of the day.
+                let b = match b.trim() {
+                    "24:00" => NaiveTime::from_hms_nano_opt(23, 59, 59, 999_999_999)?,
+                    b => NaiveTime::parse_from_str(b, "%H:%M").ok()?,
+                };
                 (a < b).then_some((a, b))
             });
             match parsed {

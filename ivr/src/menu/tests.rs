@@ -624,3 +624,52 @@ fn an_application_waiting_in_the_outbox_hears_a_general_next_step() {
     c.drain();
     assert_eq!(c.last_played()[11], "zh/next-step-pending");
 }
+
+#[test]
+fn the_operator_key_transfers_in_business_hours_and_falls_back_when_refused() {
+    let text = DEFAULT_MENU.replace("uri = \"\"", "uri = \"sip:operator@10.0.0.9\"");
+    let monday = NaiveDate::from_ymd_opt(2026, 11, 30)
+        .unwrap()
+        .and_hms_opt(10, 0, 0)
+        .unwrap();
+    let start = |text: &str| {
+        let menu = Arc::new(parse(text, "m.toml", PromptCheck::Skip).unwrap());
+        let info = CallInfo {
+            caller: None,
+            center: "default".into(),
+            region: None,
+            started_local: monday,
+        };
+        let calendar = Arc::new(HolidayCalendar::bundled().unwrap());
+        let now = Instant::now();
+        let mut call = Call {
+            flow: Flow::new(menu, calendar, info, now),
+            now,
+            actions: Vec::new(),
+        };
+        call.drain();
+        call
+    };
+    let mut c = start(&text);
+    c.answer("1");
+    c.answer("0");
+    assert!(c
+        .actions
+        .contains(&Action::Transfer("sip:operator@10.0.0.9".into())));
+    c.flow.handle(Input::Transfer(true), c.now);
+    let out = c.drain();
+    assert!(
+        out.contains(&Action::Hangup),
+        "transferred: the IVR leaves the call"
+    );
+    assert!(out.contains(&Action::Metric(FlowEvent::Completed(
+        "operator-transfer".into()
+    ))));
+
+    let mut c = start(&text);
+    c.answer("1");
+    c.answer("0");
+    c.flow.handle(Input::Transfer(false), c.now);
+    c.drain();
+    assert_eq!(c.flow.node(), "operator-unavailable");
+}

@@ -21,6 +21,9 @@ use crate::menu::{Action, CallInfo, Flow, Input};
 use crate::sip::endpoint::CallKey;
 use crate::tickets::{Submission, TicketsClient};
 
+/// How long a transfer may take before the menu's fallback takes the call.
+const TRANSFER_WAIT: std::time::Duration = std::time::Duration::from_secs(40);
+
 /// Longest message kept: ten minutes at 8 kHz.
 const MAX_MESSAGE_SAMPLES: usize = 10 * 60 * 8000;
 
@@ -120,6 +123,8 @@ pub async fn run(
         .ok();
     let mut next_report = Instant::now() + crate::media::rtcp::REPORT_INTERVAL;
     let mut hung_up_by_us = false;
+    // A transfer whose outcome never comes falls back after this.
+    let mut transfer_deadline: Option<Instant> = None;
     // Every key the caller pressed, for the end-of-call log line.
     let mut pressed = String::new();
     'call: loop {
@@ -169,9 +174,9 @@ pub async fn run(
                     });
                 }
                 Action::Transfer(uri) => {
-                    // SIP REFER is not built yet: the menu's fallback takes the call.
-                    info!(%uri, "transfer not available; using the fallback");
-                    let _ = answers_tx.try_send(Input::Transfer(false));
+                    info!(%uri, "transferring the call");
+                    transfer_deadline = Some(Instant::now() + TRANSFER_WAIT);
+                    send(CallCommand::Refer(key, uri)).await;
                 }
                 Action::Hangup => {
                     hung_up_by_us = true;
@@ -214,6 +219,11 @@ pub async fn run(
                 out.clear();
             }
             () = sleep_until_some(flow_wake) => flow.handle_timeout(Instant::now().into_std()),
+            () = sleep_until_some(transfer_deadline) => {
+                transfer_deadline = None;
+                info!("no outcome for the transfer; using the fallback");
+                flow.handle(Input::Transfer(false), Instant::now().into_std());
+            }
             Some(answer) = answers.recv() => flow.handle(answer, Instant::now().into_std()),
             signal = signals.recv() => match signal {
                 Some(CallSignal::Dtmf(d)) => events.push(MediaEvent::Digit(d, crate::media::session::DigitSource::Rfc4733)),
@@ -234,6 +244,10 @@ pub async fn run(
                     send(reply).await;
                 }
                 Some(CallSignal::Confirmed(_)) => {}
+                Some(CallSignal::Transfer(ok)) => {
+                    transfer_deadline = None;
+                    flow.handle(Input::Transfer(ok), Instant::now().into_std());
+                }
                 Some(CallSignal::Ended) | None => {
                     info!(node = %flow.node(), "caller hung up");
                     flow.handle(Input::HungUp, Instant::now().into_std());

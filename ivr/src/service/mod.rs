@@ -63,6 +63,8 @@ pub enum CallCommand {
     Answer(CallKey, String),
     Reject(CallKey, u16, &'static str),
     Hangup(CallKey),
+    /// Blind transfer of the call to a SIP URI (REFER).
+    Refer(CallKey, String),
 }
 
 /// What the endpoint tells a call task.
@@ -72,6 +74,8 @@ pub enum CallSignal {
     Confirmed(Option<String>),
     Dtmf(Digit),
     Reoffer(Option<String>),
+    /// How a transfer ended: true when the target answered.
+    Transfer(bool),
     Ended,
 }
 
@@ -181,6 +185,7 @@ pub async fn run_with_control(
                     CallCommand::Answer(key, sdp) => endpoint.answer(now, key, &sdp),
                     CallCommand::Reject(key, code, reason) => endpoint.reject(now, key, code, reason),
                     CallCommand::Hangup(key) => endpoint.hangup(now, key),
+                    CallCommand::Refer(key, target) => endpoint.refer(now, key, &target),
                 }
                 None
             }
@@ -360,6 +365,10 @@ fn route(
             signal(calls, call, CallSignal::Ended);
             calls.remove(&call);
             config.board.ended(&call_id, &format!("{reason:?}"));
+        }
+        Event::Transfer { call, ok, code } => {
+            info!(ok, code, "transfer ended");
+            signal(calls, call, CallSignal::Transfer(ok));
         }
         Event::Ringing { .. } | Event::Answered { .. } => {}
     }

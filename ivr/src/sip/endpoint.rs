@@ -25,7 +25,7 @@ use crate::media::dtmf::Digit;
 
 /// What the Server and User-Agent headers say: nothing about the software.
 pub const AGENT: &str = "ivr";
-const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
@@ -129,6 +129,10 @@ pub enum Event {
     Ringing { call: CallKey },
     /// An outbound call was answered.
     Answered { call: CallKey, sdp: Option<String> },
+    /// How a transfer asked with [`Endpoint::refer`] ended: `ok` when the
+    /// transfer target answered (the final NOTIFY's sipfrag was 2xx); `code`
+    /// is that status, or the REFER's own failure (408 when unanswered).
+    Transfer { call: CallKey, ok: bool, code: u16 },
     Ended {
         call: CallKey,
         call_id: String,
@@ -171,6 +175,8 @@ struct Call {
     state: CallState,
     /// The INVITE being answered (initial or re-INVITE).
     pending_invite: Option<Message>,
+    /// A REFER we sent whose outcome is not known yet.
+    transferring: bool,
 }
 
 /// A response we keep resending: a 2xx until the ACK, a non-2xx INVITE
@@ -433,6 +439,13 @@ impl Endpoint {
                 };
                 self.respond(now, peer, &req, resp, None);
             }
+            Method::Notify => {
+                let resp = match self.dialog(&req) {
+                    Some(key) => self.on_notify(key, &req),
+                    None => req.response(481, "Call/Transaction Does Not Exist", None),
+                };
+                self.respond(now, peer, &req, resp, None);
+            }
             Method::Other(_) => {
                 let mut resp = req.response(501, "Not Implemented", Some(&token()));
                 resp.add_header("Allow", ALLOW);
@@ -443,6 +456,44 @@ impl Endpoint {
                 resp.add_header("Allow", ALLOW);
                 self.respond(now, peer, &req, resp, None);
             }
+        }
+    }
+
+    /// A NOTIFY about our REFER: its sipfrag body is the status of the
+    /// transferee's call to the target; a final one ends the transfer.
+    fn on_notify(&mut self, key: CallKey, req: &Message) -> Message {
+        let event = req
+            .header("Event")
+            .or_else(|| req.header("o"))
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if !event.starts_with("refer") {
+            return req.response(489, "Bad Event", None);
+        }
+        let status = std::str::from_utf8(&req.body)
+            .ok()
+            .and_then(|body| body.lines().next())
+            .and_then(|line| line.trim().strip_prefix("SIP/2.0 "))
+            .and_then(|rest| rest.get(..3))
+            .and_then(|code| code.parse::<u16>().ok());
+        match status {
+            Some(code) if code >= 200 => self.transfer_ended(key, code < 300, code),
+            Some(_) => {}
+            None => return req.response(400, "Bad Request (sipfrag status line)", None),
+        }
+        req.response(200, "OK", None)
+    }
+
+    fn transfer_ended(&mut self, key: CallKey, ok: bool, code: u16) {
+        let Some(call) = self.calls.get_mut(&key) else {
+            return;
+        };
+        if std::mem::take(&mut call.transferring) {
+            self.event(Event::Transfer {
+                call: key,
+                ok,
+                code,
+            });
         }
     }
 
@@ -514,6 +565,7 @@ impl Endpoint {
             local_cseq: 1 + rand::random::<u16>() as u32,
             state: CallState::Offered,
             pending_invite: Some(req.clone()),
+            transferring: false,
         };
         self.dialogs.insert((call.call_id.clone(), local_tag), key);
         self.invites
@@ -708,6 +760,42 @@ impl Endpoint {
     }
 
     fn send_bye(&mut self, now: Instant, key: CallKey) {
+        self.send_in_dialog(now, key, Method::Bye, Vec::new());
+    }
+
+    /// Asks the caller's side to call `target` instead (RFC 3515 REFER,
+    /// blind transfer). The outcome comes as [`Event::Transfer`]; on success
+    /// hang up with [`Endpoint::hangup`].
+    pub fn refer(&mut self, now: Instant, key: CallKey, target: &str) {
+        let Some(call) = self.calls.get_mut(&key) else {
+            return;
+        };
+        if !matches!(call.state, CallState::Answered | CallState::Confirmed) || call.transferring {
+            self.event(Event::Transfer {
+                call: key,
+                ok: false,
+                code: 491,
+            });
+            return;
+        }
+        call.transferring = true;
+        let local = call.local_party.clone();
+        self.send_in_dialog(
+            now,
+            key,
+            Method::Refer,
+            vec![("Refer-To", format!("<{target}>")), ("Referred-By", local)],
+        );
+    }
+
+    /// Sends a request inside the call's dialog, retransmitted until answered.
+    fn send_in_dialog(
+        &mut self,
+        now: Instant,
+        key: CallKey,
+        method: Method,
+        extra: Vec<(&str, String)>,
+    ) {
         let Some(call) = self.calls.get_mut(&key) else {
             return;
         };
@@ -715,22 +803,22 @@ impl Endpoint {
         let branch = format!("z9hG4bK{}", token());
         let host = self.config.advertise.unwrap_or(call.local.ip());
         let via_addr = SocketAddr::new(host, call.local.port());
-        let mut bye = Message {
+        let mut req = Message {
             start: StartLine::Request {
-                method: Method::Bye,
+                method: method.clone(),
                 uri: call.remote_target.clone(),
             },
             headers: Vec::new(),
             body: Vec::new(),
         };
-        bye.add_header(
+        req.add_header(
             "Via",
             format!(
                 "SIP/2.0/{} {via_addr};branch={branch};rport",
                 call.peer.transport.via_name()
             ),
         );
-        bye.add_header("Max-Forwards", "70");
+        req.add_header("Max-Forwards", "70");
         // Our party carries its tag already on calls we placed; on calls we
         // answered it is the caller's To, without the tag we gave it.
         let from = if call.local_party.contains(";tag=") {
@@ -738,19 +826,25 @@ impl Endpoint {
         } else {
             format!("{};tag={}", call.local_party, call.local_tag)
         };
-        bye.add_header("From", from);
-        bye.add_header("To", call.remote_party.clone());
-        bye.add_header("Call-ID", call.call_id.clone());
-        bye.add_header("CSeq", format!("{} BYE", call.local_cseq));
-        bye.add_header("User-Agent", AGENT);
+        req.add_header("From", from);
+        req.add_header("To", call.remote_party.clone());
+        req.add_header("Call-ID", call.call_id.clone());
+        req.add_header("CSeq", format!("{} {}", call.local_cseq, method.as_str()));
+        if method == Method::Refer {
+            req.add_header("Contact", format!("<sip:ivr@{via_addr}>"));
+        }
+        for (name, value) in extra {
+            req.add_header(name, value);
+        }
+        req.add_header("User-Agent", AGENT);
         let peer = call.peer;
-        let data = bye.to_bytes();
+        let data = req.to_bytes();
         self.client.insert(
             branch,
             ClientTx {
                 peer,
                 data: data.clone(),
-                method: Method::Bye,
+                method,
                 call: key,
                 next: (peer.transport == Transport::Udp).then_some(now + self.config.t1),
                 interval: self.config.t1,
@@ -819,6 +913,7 @@ impl Endpoint {
                 local_cseq: 1,
                 state: CallState::Calling,
                 pending_invite: None,
+                transferring: false,
             },
         );
         self.dialogs.insert((call_id, local_tag), key);
@@ -891,6 +986,14 @@ impl Endpoint {
                 self.end(key, EndReason::Failed(code));
             }
             (_, 100..=199) => tx.next = tx.next.map(|_| now + self.config.t2),
+            (Method::Refer, 200..=299) => {
+                // Accepted: the outcome comes in NOTIFYs.
+                self.client.remove(&branch);
+            }
+            (Method::Refer, _) => {
+                self.client.remove(&branch);
+                self.transfer_ended(key, false, code);
+            }
             _ => {
                 self.client.remove(&branch);
             }
@@ -982,8 +1085,10 @@ impl Endpoint {
         }
         for branch in expired_client {
             if let Some(t) = self.client.remove(&branch) {
-                if t.method == Method::Invite {
-                    self.end(t.call, EndReason::Failed(408));
+                match t.method {
+                    Method::Invite => self.end(t.call, EndReason::Failed(408)),
+                    Method::Refer => self.transfer_ended(t.call, false, 408),
+                    _ => {}
                 }
             }
         }
