@@ -673,3 +673,35 @@ fn the_operator_key_transfers_in_business_hours_and_falls_back_when_refused() {
     c.drain();
     assert_eq!(c.flow.node(), "operator-unavailable");
 }
+
+#[test]
+fn calls_map_to_centers_by_called_number_then_trunk_then_default() {
+    let text = DEFAULT_MENU.replace(
+        "[centers.default]",
+        "[centers.haidian]\nregion = \"110108\"\ncalled = [\"12348001\"]\n\n\
+         [centers.trunk-a]\nregion = \"310000\"\nsources = [\"10.1.2.3\"]\n\n[centers.default]",
+    );
+    let menu = parse(&text, "m.toml", PromptCheck::Skip).unwrap();
+    let other: std::net::IpAddr = "192.0.2.1".parse().unwrap();
+    let trunk: std::net::IpAddr = "10.1.2.3".parse().unwrap();
+    let haidian = menu.center_for("12348001", trunk).unwrap();
+    assert_eq!(
+        (haidian.id.as_str(), haidian.region.as_deref()),
+        ("haidian", Some("110108"))
+    );
+    assert_eq!(menu.center_for("12348", trunk).unwrap().id, "trunk-a");
+    let fallback = menu.center_for("12348", other).unwrap();
+    assert_eq!(
+        (fallback.id.as_str(), fallback.region.as_deref()),
+        ("default", None)
+    );
+
+    let bad = DEFAULT_MENU.replace("[centers.default]", "[centers.default]\nregion = \"11010\"");
+    let errors = parse(&bad, "m.toml", PromptCheck::Skip).unwrap_err();
+    assert!(
+        errors
+            .to_string()
+            .contains("m.toml:21: center `default`: region"),
+        "{errors}"
+    );
+}
