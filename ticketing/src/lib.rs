@@ -7,6 +7,7 @@
 pub mod api;
 pub mod clock;
 pub mod limitation;
+pub mod routing;
 pub mod server;
 pub mod service;
 pub mod store;

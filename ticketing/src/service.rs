@@ -9,6 +9,7 @@ use hotline_domain::{TicketKind, TicketNumber, TicketState, Urgency};
 
 use crate::clock::Clock;
 use crate::limitation::{Limitation, TicketUrgency};
+use crate::routing::RoutingPolicy;
 use crate::store::{Store, StoreError};
 use crate::tickets::lifecycle::Move;
 use crate::tickets::{Assessed, Correction, NewTicket, Ticket};
@@ -21,6 +22,7 @@ pub struct Ticketing {
     store: Store,
     clock: Arc<dyn Clock>,
     limitation: Arc<Limitation>,
+    routing: Arc<RoutingPolicy>,
 }
 
 impl Ticketing {
@@ -29,7 +31,18 @@ impl Ticketing {
             store,
             clock,
             limitation,
+            routing: Arc::new(RoutingPolicy::default()),
         }
+    }
+
+    /// The same service with another routing policy (configuration).
+    pub fn with_routing(mut self, policy: RoutingPolicy) -> Self {
+        self.routing = Arc::new(policy);
+        self
+    }
+
+    pub fn routing_policy(&self) -> &RoutingPolicy {
+        &self.routing
     }
 
     pub fn store(&self) -> &Store {
@@ -72,7 +85,29 @@ impl Ticketing {
             decision_due: (new.kind == TicketKind::Application)
                 .then(|| self.limitation.decision_due(today)),
         };
-        self.store.create_ticket(new, &assessed, now).await
+        let (ticket, created) = self.store.create_ticket(new, &assessed, now).await?;
+        if created && RoutingPolicy::routes(ticket.urgency) {
+            // Offered at once; if this fails, the scheduler's sweep routes it.
+            if let Err(e) = self.store.route(&ticket.number, &self.routing, now).await {
+                tracing::error!(ticket = %ticket.number, error = %e, "routing failed; the sweep retries");
+            }
+        }
+        Ok((ticket, created))
+    }
+
+    /// One pass of the routing scheduler at the clock's `now`: every due
+    /// timer (missed offers, escalation rounds, unstarted cases), then any
+    /// urgent ticket not routed yet (one whose routing a crash interrupted).
+    /// Returns how many timers and tickets it handled.
+    pub async fn run_routing(&self) -> Result<usize, StoreError> {
+        let now = self.now();
+        let mut handled = self.store.process_due(&self.routing, now).await?;
+        for number in self.store.unrouted(now).await? {
+            if self.store.route(&number, &self.routing, now).await? {
+                handled += 1;
+            }
+        }
+        Ok(handled)
     }
 
     pub async fn correct(
@@ -84,11 +119,17 @@ impl Ticketing {
     ) -> Result<Ticket, StoreError> {
         let now = self.now();
         let today = Self::today(now);
-        self.store
+        let ticket = self
+            .store
             .correct(number, correction, reason, actor, now, &|t| {
                 self.reassess(t, today)
             })
-            .await
+            .await?;
+        // A correction that makes the ticket urgent routes it at once.
+        if RoutingPolicy::routes(ticket.urgency) {
+            self.store.route(&ticket.number, &self.routing, now).await?;
+        }
+        Ok(ticket)
     }
 
     pub async fn transition(
@@ -111,9 +152,17 @@ impl Ticketing {
     ) -> Result<Vec<(TicketNumber, Option<Urgency>, Option<Urgency>)>, StoreError> {
         let now = self.now();
         let today = Self::today(now);
-        self.store
+        let changed = self
+            .store
             .reevaluate(now, &|t| self.reassess(t, today))
-            .await
+            .await?;
+        // An upgrade to urgent is offered the moment it happens.
+        for (number, _, new) in &changed {
+            if RoutingPolicy::routes(*new) {
+                self.store.route(number, &self.routing, now).await?;
+            }
+        }
+        Ok(changed)
     }
 
     /// Runs today's re-evaluation if no node has yet; returns how many

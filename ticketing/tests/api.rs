@@ -207,7 +207,12 @@ async fn an_illegal_transition_names_the_current_state() {
         .unwrap()
         .into_inner()
         .events;
-    assert_eq!(history.len(), 1, "refused moves write nothing");
+    // Created (and routed, when urgent), never moved: refused moves write nothing.
+    assert_eq!(history[0].kind, "created");
+    assert!(
+        history.iter().all(|e| e.kind != "transitioned"),
+        "refused moves write nothing: {history:?}"
+    );
 }
 
 #[tokio::test]

@@ -4,8 +4,10 @@
 //!
 //! Every statement takes `now` from the caller; no SQL reads the clock.
 
+mod routing;
 mod tickets;
 
+pub use routing::{RosterError, ROUTING_ACTOR};
 pub use tickets::NewRecording;
 
 use std::time::Duration;
@@ -50,10 +52,12 @@ pub enum StoreError {
 }
 
 /// The ticket store. Cheap to clone: clones share one pool.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// For the PostgreSQL LISTEN connection; never printed unredacted.
+    url: String,
 }
 
 impl Store {
@@ -101,11 +105,37 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            url: url.to_owned(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Wakes `wake` whenever any node commits a ticket event (PostgreSQL
+    /// LISTEN/NOTIFY), until the connection fails for good. SQLite has one
+    /// node; its streams poll.
+    pub async fn listen_for_events(&self, wake: std::sync::Arc<tokio::sync::Notify>) {
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        loop {
+            match sqlx::postgres::PgListener::connect(&self.url).await {
+                Ok(mut listener) => {
+                    if listener.listen("hotline_events").await.is_ok() {
+                        while listener.recv().await.is_ok() {
+                            wake.notify_waiters();
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot LISTEN for events; streams poll"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
     }
 
     /// The pool, for checks and maintenance jobs.
@@ -127,6 +157,15 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
         }
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .field("url", &redact(&self.url))
+            .finish_non_exhaustive()
     }
 }
 

@@ -150,7 +150,7 @@ impl Store {
         self.ticket_by_id(id).await
     }
 
-    async fn ticket_id(&self, number: &TicketNumber) -> Result<i64, StoreError> {
+    pub(super) async fn ticket_id(&self, number: &TicketNumber) -> Result<i64, StoreError> {
         let row: Option<AnyRow> = sqlx::query(
             "SELECT id FROM tickets WHERE number = $1 \
              UNION ALL SELECT ticket_id FROM ticket_aliases WHERE alias = $1",
@@ -164,7 +164,7 @@ impl Store {
         }
     }
 
-    async fn ticket_by_id(&self, id: i64) -> Result<Ticket, StoreError> {
+    pub(super) async fn ticket_by_id(&self, id: i64) -> Result<Ticket, StoreError> {
         let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.id = $1");
         let row = sqlx::query(&sql).bind(id).fetch_one(&self.pool).await?;
         let mut tickets = self.hydrate(vec![row]).await?;
@@ -258,6 +258,24 @@ impl Store {
         let id = self.ticket_id(number).await?;
         let mut tx = self.begin_write().await?;
         let from = self.locked_state(&mut tx, id).await?;
+        self.transition_locked(&mut tx, id, from, to, mv, actor, now)
+            .await?;
+        tx.commit().await?;
+        self.ticket_by_id(id).await
+    }
+
+    /// The move itself, inside a transaction that holds the ticket's lock.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn transition_locked(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: i64,
+        from: TicketState,
+        to: TicketState,
+        mv: &Move,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         lifecycle::check(from, to, mv)?;
         // Each column changes only on the move that sets it.
         let only_on =
@@ -280,7 +298,7 @@ impl Store {
             mv.assignment_due.map(|d| d.to_string()),
         ))
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         expect_one_row(updated.rows_affected(), id)?;
         let mut changes = Vec::new();
@@ -299,7 +317,7 @@ impl Store {
             });
         }
         insert_event(
-            &mut tx,
+            tx,
             id,
             EventKind::Transitioned,
             actor,
@@ -310,11 +328,12 @@ impl Store {
                 to_state: Some(to),
                 changes: &changes,
                 note: None,
+                // An assignment is about its lawyer: their stream shows it.
+                lawyer: mv.lawyer.as_deref().filter(|_| to == TicketState::Assigned),
             },
         )
         .await?;
-        tx.commit().await?;
-        self.ticket_by_id(id).await
+        Ok(())
     }
 
     /// Corrects facts of a ticket. Each call that changes anything writes one
@@ -514,7 +533,7 @@ impl Store {
         let id = self.ticket_id(number).await?;
         let rows = sqlx::query(
             "SELECT e.id, t.number, e.kind, e.actor, e.at, e.reason, e.from_state, e.to_state, \
-             e.changes, e.note FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id \
+             e.changes, e.note, e.lawyer FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id \
              WHERE e.ticket_id = $1 ORDER BY e.id",
         )
         .bind(id)
@@ -611,7 +630,7 @@ impl Store {
 
     /// Locks the ticket's row for the rest of the transaction (PostgreSQL;
     /// SQLite already holds the database write lock) and returns its state.
-    async fn locked_state(
+    pub(super) async fn locked_state(
         &self,
         tx: &mut Transaction<'static, Any>,
         id: i64,
@@ -749,12 +768,12 @@ fn read_flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
     Ok(get::<i64>(row, column)? != 0)
 }
 
-fn millis(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+pub(super) fn millis(ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms)
         .ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms} out of range")))
 }
 
-fn parse<T, E: std::fmt::Display>(
+pub(super) fn parse<T, E: std::fmt::Display>(
     text: &str,
     parser: impl Fn(&str) -> Result<T, E>,
 ) -> Result<T, StoreError> {
@@ -803,15 +822,17 @@ async fn free_random_number(
 }
 
 #[derive(Default)]
-struct EventDetail<'a> {
-    reason: Option<&'a str>,
-    from_state: Option<TicketState>,
-    to_state: Option<TicketState>,
-    changes: &'a [FieldChange],
-    note: Option<&'a str>,
+pub(super) struct EventDetail<'a> {
+    pub(super) reason: Option<&'a str>,
+    pub(super) from_state: Option<TicketState>,
+    pub(super) to_state: Option<TicketState>,
+    pub(super) changes: &'a [FieldChange],
+    pub(super) note: Option<&'a str>,
+    /// The lawyer an offer event is about.
+    pub(super) lawyer: Option<&'a str>,
 }
 
-async fn insert_event(
+pub(super) async fn insert_event(
     tx: &mut Transaction<'static, Any>,
     ticket_id: i64,
     kind: EventKind,
@@ -829,7 +850,7 @@ async fn insert_event(
     };
     let row = sqlx::query(
         "INSERT INTO ticket_events (ticket_id, kind, actor, at, reason, from_state, to_state, \
-         changes, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+         changes, note, lawyer) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(ticket_id)
     .bind(kind.as_str())
@@ -840,6 +861,7 @@ async fn insert_event(
     .bind(detail.to_state.map(TicketState::as_str))
     .bind(changes)
     .bind(detail.note)
+    .bind(detail.lawyer)
     .fetch_one(&mut **tx)
     .await?;
     get(&row, "id")
@@ -886,7 +908,7 @@ fn ticket_from_row(row: &AnyRow) -> Result<Ticket, StoreError> {
     })
 }
 
-fn event_from_row(row: &AnyRow) -> Result<TicketEvent, StoreError> {
+pub(super) fn event_from_row(row: &AnyRow) -> Result<TicketEvent, StoreError> {
     let kind: String = get(row, "kind")?;
     let changes: Option<String> = get(row, "changes")?;
     Ok(TicketEvent {
@@ -905,6 +927,7 @@ fn event_from_row(row: &AnyRow) -> Result<TicketEvent, StoreError> {
             None => Vec::new(),
         },
         note: get(row, "note")?,
+        lawyer: get(row, "lawyer")?,
     })
 }
 

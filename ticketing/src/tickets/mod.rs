@@ -130,6 +130,8 @@ pub struct TicketEvent {
     pub to_state: Option<TicketState>,
     pub changes: Vec<FieldChange>,
     pub note: Option<String>,
+    /// The lawyer an offer event is about.
+    pub lawyer: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +144,16 @@ pub enum EventKind {
     Reevaluated,
     /// A recording (the caller's message) was attached.
     RecordingAdded,
+    /// Offered to a duty lawyer, with an acknowledgement deadline.
+    Offered,
+    OfferAcknowledged,
+    OfferDeclined,
+    /// Nobody answered the offer in time.
+    OfferExpired,
+    /// No lawyer took it: supervisors alerted, the ticket is unowned.
+    Escalated,
+    /// Assigned, but not started within the bound.
+    StartOverdue,
 }
 
 impl EventKind {
@@ -153,6 +165,12 @@ impl EventKind {
             EventKind::Note => "note",
             EventKind::Reevaluated => "reevaluated",
             EventKind::RecordingAdded => "recording_added",
+            EventKind::Offered => "offered",
+            EventKind::OfferAcknowledged => "offer_acknowledged",
+            EventKind::OfferDeclined => "offer_declined",
+            EventKind::OfferExpired => "offer_expired",
+            EventKind::Escalated => "escalated",
+            EventKind::StartOverdue => "start_overdue",
         }
     }
 
@@ -164,6 +182,12 @@ impl EventKind {
             "note" => EventKind::Note,
             "reevaluated" => EventKind::Reevaluated,
             "recording_added" => EventKind::RecordingAdded,
+            "offered" => EventKind::Offered,
+            "offer_acknowledged" => EventKind::OfferAcknowledged,
+            "offer_declined" => EventKind::OfferDeclined,
+            "offer_expired" => EventKind::OfferExpired,
+            "escalated" => EventKind::Escalated,
+            "start_overdue" => EventKind::StartOverdue,
             _ => return None,
         })
     }

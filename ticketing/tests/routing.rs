@@ -1,0 +1,465 @@
+//! Duty-lawyer routing scenarios on the real store, on SQLite and on
+//! PostgreSQL, with a manual clock: time moves only when the test says so,
+//! and the scheduler runs only when the test calls it. Every scenario ends
+//! with the reconciliation check clean.
+
+mod support;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use hotline_domain::{
+    Language, Matter, PhoneNumber, PriorityGroup, RegionCode, TicketKind, TicketNumber,
+};
+use hotline_domain::{TicketState, Urgency};
+use hotline_ticketing::limitation::Limitation;
+use hotline_ticketing::routing::{Lawyer, RoutingPolicy};
+use hotline_ticketing::store::RosterError;
+use hotline_ticketing::tickets::{EventKind, Flags, NewTicket};
+use hotline_ticketing::{ManualClock, Store, Ticketing};
+
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, db) = crate::support::sqlite().await;
+                    super::$name(store.clone()).await;
+                    db.finish(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, db) = crate::support::postgres().await;
+                    super::$name(store.clone()).await;
+                    db.finish(store).await;
+                }
+            )*
+        }
+    };
+}
+
+both_backends!(
+    offer_then_acknowledge,
+    offer_times_out_and_the_second_lawyer_acknowledges,
+    all_decline_then_supervisors_then_a_repeated_round_then_a_late_ack,
+    nobody_on_duty_escalates_at_once,
+    a_shift_ending_during_an_offer_moves_to_someone_on_duty,
+    a_lawyer_at_capacity_is_skipped,
+    a_normal_ticket_upgraded_by_reevaluation_is_offered,
+    an_assigned_ticket_not_started_in_time_is_flagged,
+    a_ticket_left_unowned_is_listed_by_the_check,
+);
+
+/// 10:00 in Shanghai on Monday 2026-03-02.
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 2, 0, 0).unwrap()
+}
+
+struct World {
+    ticketing: Ticketing,
+    clock: ManualClock,
+    store: Store,
+}
+
+fn world(store: Store) -> World {
+    let clock = ManualClock::new(t0());
+    let policy = RoutingPolicy {
+        ack_critical: Duration::minutes(5),
+        ack_urgent: Duration::minutes(30),
+        max_candidates: 3,
+        repeat_every: Duration::minutes(10),
+        start_within: Duration::hours(2),
+    };
+    let ticketing = Ticketing::new(
+        store.clone(),
+        Arc::new(clock.clone()),
+        Arc::new(Limitation::bundled().unwrap()),
+    )
+    .with_routing(policy);
+    World {
+        ticketing,
+        clock,
+        store,
+    }
+}
+
+impl World {
+    /// A lawyer on duty from an hour ago until `hours` hours from now.
+    async fn lawyer(&self, id: &str, skills: &[&str], capacity: i64, hours: i64) {
+        self.store
+            .put_lawyer(
+                &Lawyer {
+                    id: id.into(),
+                    center: "default".into(),
+                    name: format!("Lawyer {id}"),
+                    phone: "13900000000".into(),
+                    sip_uri: None,
+                    skills: skills.iter().map(|s| s.to_string()).collect(),
+                    regions: Vec::new(),
+                    languages: vec!["zh".into()],
+                    capacity,
+                    active: true,
+                },
+                t0(),
+            )
+            .await
+            .unwrap();
+        let now = self.ticketing.now();
+        self.store
+            .add_shift(id, now - Duration::hours(1), now + Duration::hours(hours))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    /// A critical ticket (preservation needed) for a wages claim.
+    async fn critical(&self, key: &str) -> TicketNumber {
+        let (t, created) = self
+            .ticketing
+            .create(&new_ticket(key, true, None))
+            .await
+            .unwrap();
+        assert!(created);
+        assert_eq!(t.urgency, Some(Urgency::Critical));
+        t.number
+    }
+
+    fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    async fn tick(&self) -> usize {
+        self.ticketing.run_routing().await.unwrap()
+    }
+
+    async fn pending(&self, number: &TicketNumber) -> Option<String> {
+        self.store
+            .offers(number)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|o| o.state == "pending")
+            .map(|o| o.lawyer)
+    }
+
+    async fn kinds(&self, number: &TicketNumber) -> Vec<EventKind> {
+        self.store
+            .history(number)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
+    }
+
+    async fn ack(&self, number: &TicketNumber, lawyer: &str) -> Result<(), RosterError> {
+        self.store
+            .acknowledge(
+                number,
+                lawyer,
+                self.ticketing.routing_policy(),
+                self.ticketing.now(),
+            )
+            .await
+            .unwrap()
+    }
+
+    async fn decline(&self, number: &TicketNumber, lawyer: &str, reason: &str) {
+        self.store
+            .decline(
+                number,
+                lawyer,
+                reason,
+                self.ticketing.routing_policy(),
+                self.ticketing.now(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    async fn assert_check_clean(&self) {
+        let problems = self
+            .store
+            .check(self.ticketing.now(), Duration::zero())
+            .await
+            .unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+}
+
+fn new_ticket(key: &str, preservation: bool, event_date: Option<chrono::NaiveDate>) -> NewTicket {
+    NewTicket {
+        idempotency_key: key.to_owned(),
+        proposed_number: None,
+        kind: TicketKind::Application,
+        matter: Some(Matter::LaborWages),
+        caller_number: Some(PhoneNumber::parse("13812345678").unwrap()),
+        callback_number: Some(PhoneNumber::parse("13812345678").unwrap()),
+        event_date,
+        preservation,
+        priority_group: PriorityGroup::MigrantWorker,
+        language: Language::Zh,
+        center: "default".to_owned(),
+        region: Some(RegionCode::parse("110108").unwrap()),
+        summary: String::new(),
+        flags: Flags::default(),
+        actor: "ivr".to_owned(),
+    }
+}
+
+async fn offer_then_acknowledge(store: Store) {
+    let w = world(store);
+    w.lawyer("li", &["labor-wages"], 3, 8).await;
+    w.lawyer("wang", &["family"], 3, 8).await;
+    let n = w.critical("k1").await;
+    // Offered at once, to the lawyer with the skill.
+    assert_eq!(w.pending(&n).await.as_deref(), Some("li"));
+    let offer = &w.store.offers(&n).await.unwrap()[0];
+    assert_eq!(offer.ack_deadline, t0() + Duration::minutes(5));
+    // Someone else cannot take it.
+    assert!(matches!(
+        w.ack(&n, "wang").await,
+        Err(RosterError::NoOffer { .. })
+    ));
+    w.advance(Duration::minutes(2));
+    w.ack(&n, "li").await.unwrap();
+    let t = w.store.ticket(&n).await.unwrap();
+    assert_eq!(t.state, TicketState::Assigned);
+    assert_eq!(t.assigned_lawyer.as_deref(), Some("li"));
+    let history = w.store.history(&n).await.unwrap();
+    let accepted = history
+        .iter()
+        .find(|e| e.to_state == Some(TicketState::Accepted))
+        .unwrap();
+    assert_eq!(accepted.actor, "routing");
+    assert!(accepted.reason.as_deref().unwrap().contains("art. 44"));
+    assert_eq!(
+        w.kinds(&n).await,
+        [
+            EventKind::Created,
+            EventKind::Offered,
+            EventKind::OfferAcknowledged,
+            EventKind::Transitioned,
+            EventKind::Transitioned
+        ]
+    );
+    // Nothing more happens at the old deadline.
+    w.advance(Duration::minutes(10));
+    assert_eq!(w.tick().await, 0);
+    w.assert_check_clean().await;
+}
+
+async fn offer_times_out_and_the_second_lawyer_acknowledges(store: Store) {
+    let w = world(store);
+    w.lawyer("a", &["labor-wages"], 3, 8).await;
+    w.lawyer("b", &["labor-wages"], 3, 8).await;
+    let n = w.critical("k1").await;
+    assert_eq!(w.pending(&n).await.as_deref(), Some("a"));
+    w.advance(Duration::minutes(4));
+    assert_eq!(w.tick().await, 0, "not due yet");
+    w.advance(Duration::minutes(1));
+    assert_eq!(w.tick().await, 1);
+    assert_eq!(w.pending(&n).await.as_deref(), Some("b"));
+    assert_eq!(w.tick().await, 0, "each timeout is processed once");
+    w.ack(&n, "b").await.unwrap();
+    let offers = w.store.offers(&n).await.unwrap();
+    let states: Vec<_> = offers
+        .iter()
+        .map(|o| (o.lawyer.as_str(), o.state.as_str()))
+        .collect();
+    assert_eq!(states, [("a", "expired"), ("b", "acknowledged")]);
+    let kinds = w.kinds(&n).await;
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == EventKind::OfferExpired)
+            .count(),
+        1
+    );
+    w.assert_check_clean().await;
+}
+
+async fn all_decline_then_supervisors_then_a_repeated_round_then_a_late_ack(store: Store) {
+    let w = world(store);
+    for id in ["a", "b", "c", "d"] {
+        w.lawyer(id, &["labor-wages"], 3, 8).await;
+    }
+    let n = w.critical("k1").await;
+    for (lawyer, reason) in [
+        ("a", "conflict of interest"),
+        ("b", "in court"),
+        ("c", "on leave"),
+    ] {
+        assert_eq!(w.pending(&n).await.as_deref(), Some(lawyer));
+        w.decline(&n, lawyer, reason).await;
+    }
+    // Three candidates missed: escalated, unowned, nobody has an offer.
+    assert_eq!(w.pending(&n).await, None);
+    assert_eq!(w.kinds(&n).await.last(), Some(&EventKind::Escalated));
+    let history = w.store.history(&n).await.unwrap();
+    let reasons: Vec<_> = history
+        .iter()
+        .filter(|e| e.kind == EventKind::OfferDeclined)
+        .map(|e| e.reason.clone().unwrap())
+        .collect();
+    assert_eq!(reasons, ["conflict of interest", "in court", "on leave"]);
+    w.assert_check_clean().await;
+    // The next round, 10 minutes later: offered again.
+    w.advance(Duration::minutes(10));
+    assert_eq!(w.tick().await, 1);
+    let again = w.pending(&n).await.expect("a new round of offers");
+    // It times out too; the round goes on until someone takes it.
+    w.advance(Duration::minutes(5));
+    w.tick().await;
+    let next = w.pending(&n).await.unwrap();
+    assert_ne!(again, next);
+    w.advance(Duration::minutes(1));
+    w.ack(&n, &next).await.unwrap();
+    assert_eq!(
+        w.store.ticket(&n).await.unwrap().assigned_lawyer.as_deref(),
+        Some(next.as_str())
+    );
+    w.assert_check_clean().await;
+}
+
+async fn nobody_on_duty_escalates_at_once(store: Store) {
+    let w = world(store);
+    let n = w.critical("k1").await;
+    assert_eq!(w.pending(&n).await, None);
+    let history = w.store.history(&n).await.unwrap();
+    let escalation = history.last().unwrap();
+    assert_eq!(escalation.kind, EventKind::Escalated);
+    assert!(escalation
+        .note
+        .as_deref()
+        .unwrap()
+        .contains("no matching lawyer is on duty"));
+    w.assert_check_clean().await;
+    // Still nobody: the round repeats every 10 minutes, each once.
+    w.advance(Duration::minutes(10));
+    assert_eq!(w.tick().await, 1);
+    assert_eq!(w.tick().await, 0);
+    // A lawyer comes on duty: the next round offers to them.
+    w.lawyer("late", &[], 3, 8).await;
+    w.advance(Duration::minutes(10));
+    assert_eq!(w.tick().await, 1);
+    assert_eq!(w.pending(&n).await.as_deref(), Some("late"));
+    w.assert_check_clean().await;
+}
+
+async fn a_shift_ending_during_an_offer_moves_to_someone_on_duty(store: Store) {
+    let w = world(store);
+    // `leaving` is on duty until t0, `staying` all day.
+    w.lawyer("leaving", &["labor-wages"], 3, 0).await;
+    let overlap = w
+        .store
+        .add_shift(
+            "leaving",
+            t0() - Duration::minutes(30),
+            t0() + Duration::minutes(2),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(overlap, Err(RosterError::Overlap { .. })),
+        "{overlap:?}"
+    );
+    w.lawyer("staying", &["family"], 3, 8).await;
+    // Two minutes before the end of the shift, a critical ticket comes in.
+    w.clock.set(t0() - Duration::minutes(2));
+    let n = w.critical("k1").await;
+    assert_eq!(w.pending(&n).await.as_deref(), Some("leaving"));
+    // The offer's deadline comes after the shift ended: the next offer goes
+    // to who is on duty then.
+    w.advance(Duration::minutes(5));
+    w.tick().await;
+    assert_eq!(w.pending(&n).await.as_deref(), Some("staying"));
+    w.assert_check_clean().await;
+}
+
+async fn a_lawyer_at_capacity_is_skipped(store: Store) {
+    let w = world(store);
+    w.lawyer("busy", &["labor-wages"], 1, 8).await;
+    w.lawyer("free", &["family"], 3, 8).await;
+    let first = w.critical("k1").await;
+    assert_eq!(w.pending(&first).await.as_deref(), Some("busy"));
+    w.ack(&first, "busy").await.unwrap();
+    // `busy` has one open ticket of one: the next goes to `free`.
+    let second = w.critical("k2").await;
+    assert_eq!(w.pending(&second).await.as_deref(), Some("free"));
+    w.assert_check_clean().await;
+}
+
+async fn a_normal_ticket_upgraded_by_reevaluation_is_offered(store: Store) {
+    let w = world(store);
+    w.lawyer("li", &["labor-wages"], 3, 8).await;
+    // Employment ended 2025-04-20: the one-year deadline 2026-04-20 is 49
+    // days away on 2026-03-02, normal; not offered.
+    let event = chrono::NaiveDate::from_ymd_opt(2025, 4, 20).unwrap();
+    let (t, _) = w
+        .ticketing
+        .create(&new_ticket("k1", false, Some(event)))
+        .await
+        .unwrap();
+    assert_eq!(t.urgency, Some(Urgency::Normal));
+    assert_eq!(w.pending(&t.number).await, None);
+    w.assert_check_clean().await;
+    // Three weeks later it is urgent: offered the moment it is upgraded.
+    w.advance(Duration::days(21));
+    w.lawyer("night", &["labor-wages"], 3, 8).await;
+    let changed = w.ticketing.reevaluate().await.unwrap();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(
+        w.store.ticket(&t.number).await.unwrap().urgency,
+        Some(Urgency::Urgent)
+    );
+    assert_eq!(w.pending(&t.number).await.as_deref(), Some("night"));
+    let offer = &w.store.offers(&t.number).await.unwrap()[0];
+    assert_eq!(offer.ack_deadline - offer.offered_at, Duration::minutes(30));
+    w.assert_check_clean().await;
+}
+
+async fn an_assigned_ticket_not_started_in_time_is_flagged(store: Store) {
+    let w = world(store);
+    w.lawyer("li", &["labor-wages"], 3, 8).await;
+    let n = w.critical("k1").await;
+    w.ack(&n, "li").await.unwrap();
+    w.advance(Duration::hours(2));
+    assert_eq!(w.tick().await, 1);
+    assert_eq!(w.kinds(&n).await.last(), Some(&EventKind::StartOverdue));
+    assert_eq!(w.tick().await, 0, "flagged once");
+    w.assert_check_clean().await;
+}
+
+async fn a_ticket_left_unowned_is_listed_by_the_check(store: Store) {
+    let w = world(store);
+    w.lawyer("li", &["labor-wages"], 3, 8).await;
+    let n = w.critical("k1").await;
+    w.assert_check_clean().await;
+    // Break it by hand: the pending offer and the routing row vanish.
+    sqlx::query("DELETE FROM offers")
+        .execute(w.store.pool())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM routing")
+        .execute(w.store.pool())
+        .await
+        .unwrap();
+    let problems = w
+        .store
+        .check(w.ticketing.now(), Duration::zero())
+        .await
+        .unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].to_string().contains(n.as_str()));
+    // The scheduler's sweep routes it again.
+    assert_eq!(w.tick().await, 1);
+    assert_eq!(w.pending(&n).await.as_deref(), Some("li"));
+    w.assert_check_clean().await;
+}
