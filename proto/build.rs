@@ -3,7 +3,11 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["hotline/v1/tickets.proto", "hotline/v1/ivr_admin.proto"];
+    let files = [
+        "hotline/v1/tickets.proto",
+        "hotline/v1/ivr_admin.proto",
+        "hotline/v1/routing.proto",
+    ];
     for file in files {
         println!("cargo:rerun-if-changed={file}");
     }

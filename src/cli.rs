@@ -32,6 +32,20 @@ pub enum Command {
     Tickets(TicketsCommand),
     /// Compute a limitation deadline and its urgency (Legal Aid Law art. 44), offline.
     Limitation(LimitationArgs),
+    /// Manage the duty-lawyer roster: lawyers and their shifts.
+    #[command(subcommand)]
+    Roster(RosterCommand),
+    /// A duty lawyer's side: watch offers, acknowledge, decline, start, close.
+    #[command(subcommand)]
+    Lawyer(LawyerCommand),
+    /// List urgent tickets nobody owns and offers past their deadline; exit 1 if any.
+    Check {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Offers this many seconds past their deadline count as unprocessed.
+        #[arg(long, default_value_t = 60, value_name = "SECS")]
+        grace_seconds: i64,
+    },
     /// Check a menu file, or draw it.
     #[command(subcommand)]
     Menu(MenuCommand),
@@ -142,6 +156,15 @@ pub struct ServeArgs {
     /// Address of the Prometheus metrics endpoint [default: 127.0.0.1:9464].
     #[arg(long, env = "HOTLINE_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Seconds to acknowledge a critical ticket's offer [default: 300].
+    #[arg(long, env = "HOTLINE_ACK_CRITICAL_SECS", value_name = "SECS")]
+    pub ack_critical_secs: Option<u64>,
+    /// Seconds to acknowledge an urgent ticket's offer [default: 1800].
+    #[arg(long, env = "HOTLINE_ACK_URGENT_SECS", value_name = "SECS")]
+    pub ack_urgent_secs: Option<u64>,
+    /// Seconds between rounds of offers after an escalation [default: 300].
+    #[arg(long, env = "HOTLINE_ESCALATION_REPEAT_SECS", value_name = "SECS")]
+    pub escalation_repeat_secs: Option<u64>,
     /// Print the resolved configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -354,5 +377,132 @@ pub enum MenuCommand {
             value_name = "URL"
         )]
         admin: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RosterCommand {
+    /// Add a lawyer to the roster (or update the one with that id).
+    AddLawyer {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// Phone number (shown in full only to the lawyer's own tools).
+        #[arg(long, value_name = "NUMBER")]
+        phone: String,
+        #[arg(long, value_name = "URI")]
+        sip: Option<String>,
+        /// Matters the lawyer takes, e.g. labor-wages,labor-termination.
+        #[arg(long, value_delimiter = ',', required = true)]
+        skills: Vec<String>,
+        /// Region codes covered (GB/T 2260); none means anywhere.
+        #[arg(long, value_delimiter = ',')]
+        regions: Vec<String>,
+        #[arg(long, value_delimiter = ',', default_value = "zh")]
+        languages: Vec<String>,
+        /// Most open tickets at once.
+        #[arg(long, default_value_t = 5)]
+        capacity: i64,
+        #[arg(long, default_value = "default")]
+        center: String,
+        /// Off the roster for now (no offers).
+        #[arg(long)]
+        inactive: bool,
+    },
+    /// Add a shift; times are RFC 3339, or local times in Asia/Shanghai.
+    AddShift {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[arg(long)]
+        lawyer: String,
+        #[arg(long, value_name = "TIME")]
+        from: String,
+        #[arg(long, value_name = "TIME")]
+        to: String,
+    },
+    /// Import lawyers (and shifts) from CSV: id,name,phone,sip_uri,skills,regions,languages,capacity,center,shift_from,shift_to (lists separated by `;`).
+    Import {
+        #[command(flatten)]
+        client: ClientArgs,
+        file: PathBuf,
+    },
+    /// Print the roster as CSV, in the import format.
+    Export {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// The lawyers on the roster.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Who is on duty now, or at --at.
+    OnDuty {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[arg(long, default_value = "default")]
+        center: String,
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LawyerCommand {
+    /// Follow offers as they come (and are withdrawn), until interrupted.
+    Watch {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[arg(long)]
+        lawyer: String,
+        /// Resume after this event id (the last one seen).
+        #[arg(long, default_value_t = 0, value_name = "EVENT_ID")]
+        after: i64,
+    },
+    /// Take an offered ticket.
+    Ack {
+        #[command(flatten)]
+        client: ClientArgs,
+        ticket: String,
+        #[arg(long)]
+        lawyer: String,
+    },
+    /// Decline an offered ticket; the next lawyer is asked at once.
+    Decline {
+        #[command(flatten)]
+        client: ClientArgs,
+        ticket: String,
+        #[arg(long)]
+        lawyer: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Start working on an assigned ticket (in_progress).
+    Start {
+        #[command(flatten)]
+        client: ClientArgs,
+        ticket: String,
+        #[arg(long)]
+        lawyer: String,
+    },
+    /// Close a ticket with an outcome.
+    Close {
+        #[command(flatten)]
+        client: ClientArgs,
+        ticket: String,
+        #[arg(long)]
+        lawyer: String,
+        #[arg(long, value_name = "CODE")]
+        outcome: String,
+    },
+    /// The lawyer's open tickets and pending offers.
+    Mine {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[arg(long)]
+        lawyer: String,
     },
 }

@@ -67,6 +67,16 @@ pub struct Config {
     pub node_id: String,
     /// Where the IVR serves Prometheus metrics (`GET /metrics`).
     pub metrics_listen: SocketAddr,
+    /// Seconds a duty lawyer has to acknowledge a critical ticket's offer.
+    pub ack_critical_secs: u64,
+    /// Seconds to acknowledge an urgent or expired ticket's offer.
+    pub ack_urgent_secs: u64,
+    /// Lawyers offered a ticket per round before supervisors are alerted.
+    pub offer_candidates: u32,
+    /// Seconds between rounds of offers for an escalated ticket.
+    pub escalation_repeat_secs: u64,
+    /// Seconds an assigned ticket may wait to be started before it is flagged.
+    pub start_within_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -105,6 +115,11 @@ struct FileConfig {
     ticketing: Option<String>,
     node_id: Option<String>,
     metrics_listen: Option<SocketAddr>,
+    ack_critical_secs: Option<u64>,
+    ack_urgent_secs: Option<u64>,
+    offer_candidates: Option<u32>,
+    escalation_repeat_secs: Option<u64>,
+    start_within_secs: Option<u64>,
 }
 
 pub const DEFAULT_GRPC_LISTEN: &str = "127.0.0.1:50051";
@@ -210,6 +225,20 @@ impl Config {
                 Some(addr) => addr,
                 None => DEFAULT_METRICS_LISTEN.parse()?,
             },
+            ack_critical_secs: args
+                .ack_critical_secs
+                .or(file.ack_critical_secs)
+                .unwrap_or(300),
+            ack_urgent_secs: args
+                .ack_urgent_secs
+                .or(file.ack_urgent_secs)
+                .unwrap_or(1800),
+            offer_candidates: file.offer_candidates.unwrap_or(3),
+            escalation_repeat_secs: args
+                .escalation_repeat_secs
+                .or(file.escalation_repeat_secs)
+                .unwrap_or(300),
+            start_within_secs: file.start_within_secs.unwrap_or(4 * 3600),
         })
         .and_then(Config::checked)
     }
@@ -229,6 +258,24 @@ impl Config {
             ))
             .into());
         }
+        let bounded = |name: &str, v: u64| -> anyhow::Result<()> {
+            if (1..=7 * 86_400).contains(&v) {
+                Ok(())
+            } else {
+                Err(crate::UsageError(format!("{name} ({v}) must be 1 to 604800 seconds")).into())
+            }
+        };
+        bounded("ack_critical_secs", self.ack_critical_secs)?;
+        bounded("ack_urgent_secs", self.ack_urgent_secs)?;
+        bounded("escalation_repeat_secs", self.escalation_repeat_secs)?;
+        bounded("start_within_secs", self.start_within_secs)?;
+        if !(1..=50).contains(&self.offer_candidates) {
+            return Err(crate::UsageError(format!(
+                "offer_candidates ({}) must be 1 to 50",
+                self.offer_candidates
+            ))
+            .into());
+        }
         let node_ok = !self.node_id.is_empty()
             && self.node_id.len() <= 64
             && self
@@ -243,6 +290,17 @@ impl Config {
             .into());
         }
         Ok(self)
+    }
+
+    pub fn routing(&self) -> hotline_ticketing::routing::RoutingPolicy {
+        let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
+        hotline_ticketing::routing::RoutingPolicy {
+            ack_critical: secs(self.ack_critical_secs),
+            ack_urgent: secs(self.ack_urgent_secs),
+            max_candidates: i64::from(self.offer_candidates),
+            repeat_every: secs(self.escalation_repeat_secs),
+            start_within: secs(self.start_within_secs),
+        }
     }
 
     pub fn thresholds(&self) -> Thresholds {

@@ -8,6 +8,7 @@ mod config;
 mod limitation;
 mod menu;
 mod output;
+mod roster;
 mod serve;
 mod tickets;
 
@@ -57,6 +58,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tickets(command) => tickets::run(command).await,
         Command::Limitation(args) => limitation::run(&args),
         Command::Menu(command) => menu::run(command).await,
+        Command::Roster(command) => roster::roster(command).await,
+        Command::Lawyer(command) => roster::lawyer(command).await,
+        Command::Check {
+            client,
+            grace_seconds,
+        } => roster::check(client, grace_seconds).await,
         Command::Dtmf { file, json } => dtmf(&file, json),
     }
 }

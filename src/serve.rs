@@ -215,7 +215,8 @@ pub async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
     };
     match ticketing {
         Some((grpc, store, limitation)) => {
-            let ticketing = Ticketing::new(store.clone(), Arc::new(SystemClock), limitation);
+            let ticketing = Ticketing::new(store.clone(), Arc::new(SystemClock), limitation)
+                .with_routing(config.routing());
             let (ivr_result_tx, ivr_result_rx) = tokio::sync::oneshot::channel();
             let stop_ticketing = async move {
                 let result = ivr_done.await;

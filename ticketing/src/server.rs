@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use hotline_proto::v1::routing_service_server::RoutingServiceServer;
 use hotline_proto::v1::ticket_service_server::TicketServiceServer;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
@@ -11,6 +12,7 @@ use tonic::transport::Server;
 
 use tracing::{info, warn};
 
+use crate::api::routing::RoutingApi;
 use crate::api::TicketApi;
 use crate::service::Ticketing;
 
@@ -44,6 +46,13 @@ pub async fn run(
         .build_v1alpha()?;
 
     let reevaluation = tokio::spawn(reevaluate_daily(ticketing.clone()));
+    let scheduler = tokio::spawn(route_due(ticketing.clone()));
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let listen_store = ticketing.store().clone();
+    let listen_wake = wake.clone();
+    let listener_task =
+        tokio::spawn(async move { listen_store.listen_for_events(listen_wake).await });
+    let routing = RoutingServiceServer::new(RoutingApi::new(ticketing.clone(), wake));
     let api = TicketServiceServer::new(TicketApi::new(ticketing))
         // Bounded messages: a create with a 4 KiB summary is far below this.
         .max_decoding_message_size(256 * 1024);
@@ -60,6 +69,7 @@ pub async fn run(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(api)
+        .add_service(routing)
         // Without TCP_NODELAY, HTTP/2's separate header and data writes meet
         // Nagle's algorithm and delayed ACKs: 40 ms per answer.
         .serve_with_incoming_shutdown(
@@ -70,7 +80,26 @@ pub async fn run(
         )
         .await?;
     reevaluation.abort();
+    scheduler.abort();
+    listener_task.abort();
     Ok(())
+}
+
+/// How often the routing scheduler looks for due timers. Deadlines are
+/// stored, so a restart processes overdue ones at once.
+const ROUTING_TICK: Duration = Duration::from_millis(500);
+
+/// Runs the routing scheduler: missed offers move on, escalation rounds
+/// repeat, urgent tickets whose routing was interrupted get routed.
+async fn route_due(ticketing: Ticketing) {
+    loop {
+        match ticketing.run_routing().await {
+            Ok(0) => {}
+            Ok(handled) => tracing::debug!(handled, "routing timers processed"),
+            Err(e) => warn!(error = %e, "routing scheduler pass failed; retrying"),
+        }
+        tokio::time::sleep(ROUTING_TICK).await;
+    }
 }
 
 /// How often the re-evaluation job checks whether today's run is due.

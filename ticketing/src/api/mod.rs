@@ -2,6 +2,7 @@
 //! request at the edge, asks the clock once, and calls the store.
 
 mod convert;
+pub mod routing;
 
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::ticket_service_server::TicketService;

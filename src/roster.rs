@@ -1,0 +1,427 @@
+//! `hotline roster …`, `hotline lawyer …` and `hotline check`: clients of
+//! the routing API for supervisors and duty lawyers.
+
+use anyhow::Context;
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::routing_service_client::RoutingServiceClient;
+use tonic::transport::Channel;
+use tonic::Code;
+
+use crate::cli::{ClientArgs, LawyerCommand, RosterCommand};
+use crate::output;
+use crate::UsageError;
+
+async fn connect(args: &ClientArgs) -> anyhow::Result<RoutingServiceClient<Channel>> {
+    let endpoint = Channel::from_shared(args.ticketing.clone())
+        .map_err(|e| UsageError(format!("invalid --ticketing URL `{}`: {e}", args.ticketing)))?;
+    let channel = endpoint
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .connect()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot reach ticketing at {} ({e}); start it with `hotline serve`, \
+                 or point --ticketing / HOTLINE_TICKETING at it",
+                args.ticketing
+            )
+        })?;
+    Ok(RoutingServiceClient::new(channel))
+}
+
+fn status(s: tonic::Status) -> anyhow::Error {
+    match s.code() {
+        Code::InvalidArgument => UsageError(s.message().to_owned()).into(),
+        Code::Unavailable => anyhow::anyhow!("ticketing is unavailable: {}", s.message()),
+        _ => anyhow::anyhow!("{}", s.message()),
+    }
+}
+
+fn print_lawyer(l: &pb::Lawyer, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "id": l.id, "center": l.center, "name": l.name, "phone": l.phone,
+                "sip_uri": l.sip_uri, "skills": l.skills, "regions": l.regions,
+                "languages": l.languages, "capacity": l.capacity, "active": l.active,
+            })
+        );
+    } else {
+        println!(
+            "{:<12} {:<16} {:<10} capacity {:<3} {}{}",
+            l.id,
+            l.name,
+            l.center,
+            l.capacity,
+            l.skills.join(","),
+            if l.active { "" } else { "  (inactive)" }
+        );
+    }
+}
+
+pub async fn roster(command: RosterCommand) -> anyhow::Result<()> {
+    match command {
+        RosterCommand::AddLawyer {
+            client,
+            id,
+            name,
+            phone,
+            sip,
+            skills,
+            regions,
+            languages,
+            capacity,
+            center,
+            inactive,
+        } => {
+            let mut api = connect(&client).await?;
+            let lawyer = api
+                .put_lawyer(pb::Lawyer {
+                    id,
+                    center,
+                    name,
+                    phone,
+                    sip_uri: sip,
+                    skills,
+                    regions,
+                    languages,
+                    capacity,
+                    active: !inactive,
+                })
+                .await
+                .map_err(status)?
+                .into_inner();
+            print_lawyer(&lawyer, client.json);
+        }
+        RosterCommand::AddShift {
+            client,
+            lawyer,
+            from,
+            to,
+        } => {
+            let mut api = connect(&client).await?;
+            let shift = api
+                .add_shift(pb::AddShiftRequest { lawyer, from, to })
+                .await
+                .map_err(status)?
+                .into_inner();
+            print_shift(&shift, client.json);
+        }
+        RosterCommand::Import { client, file } => {
+            let mut reader = csv::ReaderBuilder::new()
+                .trim(csv::Trim::All)
+                .flexible(true)
+                .from_path(&file)
+                .map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
+            let mut api = connect(&client).await?;
+            let (mut lawyers, mut shifts) = (0, 0);
+            for (i, record) in reader.records().enumerate() {
+                // Line 1 is the header.
+                let line = i + 2;
+                let at = |what: String| UsageError(format!("{}:{line}: {what}", file.display()));
+                let record = record.map_err(|e| at(e.to_string()))?;
+                let field = |n: usize| record.get(n).unwrap_or_default().to_owned();
+                let items = |n: usize| -> Vec<String> {
+                    field(n)
+                        .split(';')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                };
+                let capacity = match field(7).as_str() {
+                    "" => 5,
+                    text => text
+                        .parse()
+                        .map_err(|_| at(format!("capacity `{text}` is not a number")))?,
+                };
+                api.put_lawyer(pb::Lawyer {
+                    id: field(0),
+                    name: field(1),
+                    phone: field(2),
+                    sip_uri: Some(field(3)).filter(|s| !s.is_empty()),
+                    skills: items(4),
+                    regions: items(5),
+                    languages: items(6),
+                    capacity,
+                    center: field(8),
+                    active: true,
+                })
+                .await
+                .map_err(|s| at(s.message().to_owned()))?;
+                lawyers += 1;
+                let (from, to) = (field(9), field(10));
+                if !from.is_empty() || !to.is_empty() {
+                    api.add_shift(pb::AddShiftRequest {
+                        lawyer: field(0),
+                        from,
+                        to,
+                    })
+                    .await
+                    .map_err(|s| at(s.message().to_owned()))?;
+                    shifts += 1;
+                }
+            }
+            eprintln!("{}: {lawyers} lawyer rows, {shifts} shifts", file.display());
+        }
+        RosterCommand::Export { client } => {
+            let mut api = connect(&client).await?;
+            let lawyers = api
+                .list_lawyers(pb::ListLawyersRequest {})
+                .await
+                .map_err(status)?
+                .into_inner()
+                .lawyers;
+            let mut writer = csv::Writer::from_writer(std::io::stdout());
+            writer.write_record([
+                "id",
+                "name",
+                "phone",
+                "sip_uri",
+                "skills",
+                "regions",
+                "languages",
+                "capacity",
+                "center",
+                "shift_from",
+                "shift_to",
+            ])?;
+            for l in lawyers {
+                writer.write_record([
+                    l.id.clone(),
+                    l.name.clone(),
+                    l.phone.clone(),
+                    l.sip_uri.clone().unwrap_or_default(),
+                    l.skills.join(";"),
+                    l.regions.join(";"),
+                    l.languages.join(";"),
+                    l.capacity.to_string(),
+                    l.center.clone(),
+                    String::new(),
+                    String::new(),
+                ])?;
+            }
+            writer.flush().context("cannot write the roster")?;
+        }
+        RosterCommand::List { client } => {
+            let mut api = connect(&client).await?;
+            let lawyers = api
+                .list_lawyers(pb::ListLawyersRequest {})
+                .await
+                .map_err(status)?
+                .into_inner()
+                .lawyers;
+            for l in &lawyers {
+                print_lawyer(l, client.json);
+            }
+        }
+        RosterCommand::OnDuty { client, center, at } => {
+            let mut api = connect(&client).await?;
+            let lawyers = api
+                .on_duty(pb::OnDutyRequest {
+                    center,
+                    at: at.unwrap_or_default(),
+                })
+                .await
+                .map_err(status)?
+                .into_inner()
+                .lawyers;
+            for l in &lawyers {
+                print_lawyer(l, client.json);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_shift(s: &pb::Shift, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"id": s.id, "lawyer": s.lawyer, "from": s.from, "to": s.to})
+        );
+    } else {
+        println!("shift {} of {}: {} – {}", s.id, s.lawyer, s.from, s.to);
+    }
+}
+
+fn number(text: &str) -> anyhow::Result<String> {
+    hotline_domain::TicketNumber::parse(text)
+        .map(|n| n.to_string())
+        .map_err(|e| UsageError(format!("ticket number `{text}`: {e}")).into())
+}
+
+/// One offer event as the watch prints it: the lawyer must call back, so
+/// the callback number is shown in full.
+fn print_offer(e: &pb::OfferEvent, json: bool) {
+    let Some(t) = &e.ticket else {
+        return;
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "event_id": e.event_id,
+                "event": e.event,
+                "ticket": output::ticket_json(t),
+                "ack_deadline": e.ack_deadline,
+            })
+        );
+    } else {
+        println!(
+            "{:<12} {} {} {} deadline {} ({} days left) call back {}{}",
+            e.event,
+            t.number,
+            t.matter.as_deref().unwrap_or("-"),
+            t.urgency.as_deref().unwrap_or("-"),
+            t.deadline.as_deref().unwrap_or("none"),
+            t.days_left.map_or("-".to_owned(), |d| d.to_string()),
+            t.callback_number.as_deref().unwrap_or("-"),
+            e.ack_deadline
+                .as_deref()
+                .map(|d| format!("; acknowledge by {d}"))
+                .unwrap_or_default()
+        );
+    }
+}
+
+pub async fn lawyer(command: LawyerCommand) -> anyhow::Result<()> {
+    match command {
+        LawyerCommand::Watch {
+            client,
+            lawyer,
+            after,
+        } => {
+            let mut api = connect(&client).await?;
+            let mut stream = api
+                .watch_offers(pb::WatchOffersRequest {
+                    lawyer,
+                    after_event_id: after,
+                })
+                .await
+                .map_err(status)?
+                .into_inner();
+            while let Some(event) = stream.message().await.map_err(status)? {
+                print_offer(&event, client.json);
+            }
+        }
+        LawyerCommand::Ack {
+            client,
+            ticket,
+            lawyer,
+        } => {
+            let mut api = connect(&client).await?;
+            let t = api
+                .acknowledge(pb::OfferActionRequest {
+                    number: number(&ticket)?,
+                    lawyer,
+                    reason: None,
+                })
+                .await
+                .map_err(status)?
+                .into_inner();
+            output::ticket(&t, client.json);
+        }
+        LawyerCommand::Decline {
+            client,
+            ticket,
+            lawyer,
+            reason,
+        } => {
+            let mut api = connect(&client).await?;
+            let t = api
+                .decline(pb::OfferActionRequest {
+                    number: number(&ticket)?,
+                    lawyer,
+                    reason: Some(reason),
+                })
+                .await
+                .map_err(status)?
+                .into_inner();
+            output::ticket(&t, client.json);
+        }
+        LawyerCommand::Start {
+            client,
+            ticket,
+            lawyer,
+        } => {
+            let mut api = connect(&client).await?;
+            let t = api
+                .start_case(pb::CaseActionRequest {
+                    number: number(&ticket)?,
+                    lawyer,
+                    outcome: None,
+                })
+                .await
+                .map_err(status)?
+                .into_inner();
+            output::ticket(&t, client.json);
+        }
+        LawyerCommand::Close {
+            client,
+            ticket,
+            lawyer,
+            outcome,
+        } => {
+            let mut api = connect(&client).await?;
+            let t = api
+                .close_case(pb::CaseActionRequest {
+                    number: number(&ticket)?,
+                    lawyer,
+                    outcome: Some(outcome),
+                })
+                .await
+                .map_err(status)?
+                .into_inner();
+            output::ticket(&t, client.json);
+        }
+        LawyerCommand::Mine { client, lawyer } => {
+            let mut api = connect(&client).await?;
+            let work = api
+                .my_work(pb::MyWorkRequest { lawyer })
+                .await
+                .map_err(status)?
+                .into_inner();
+            for o in &work.offers {
+                if client.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"offer": o.number, "state": o.state, "ack_deadline": o.ack_deadline})
+                    );
+                } else {
+                    println!("offer  {} acknowledge by {}", o.number, o.ack_deadline);
+                }
+            }
+            for t in &work.tickets {
+                output::ticket_row(t, client.json);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `hotline check`: exit 1 when anything is listed.
+pub async fn check(client: ClientArgs, grace_seconds: i64) -> anyhow::Result<()> {
+    let mut api = connect(&client).await?;
+    let problems = api
+        .check(pb::CheckRequest { grace_seconds })
+        .await
+        .map_err(status)?
+        .into_inner()
+        .problems;
+    for p in &problems {
+        if client.json {
+            println!("{}", serde_json::json!({ "problem": p }));
+        } else {
+            println!("{p}");
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!(
+            "{} problem(s): urgent tickets without an owner, or offers left unprocessed",
+            problems.len()
+        ))
+    }
+}

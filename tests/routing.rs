@@ -1,0 +1,249 @@
+//! Duty-lawyer routing against the real binary: the roster and lawyer
+//! commands, offers that survive a SIGKILL of ticketing, a lawyer's stream
+//! that reconnects without losing or repeating an offer, `hotline check`,
+//! and two ticketing nodes sharing one PostgreSQL database.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use common::{hotline, stderr, stdout, Server};
+
+fn ok(out: std::process::Output) -> String {
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+}
+
+/// A lawyer on duty for the next 8 hours.
+fn on_duty(server: &Server, id: &str, skills: &str) {
+    ok(server.client(&[
+        "roster",
+        "add-lawyer",
+        "--id",
+        id,
+        "--name",
+        id,
+        "--phone",
+        "13900000000",
+        "--skills",
+        skills,
+    ]));
+    let from = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let to = (Utc::now() + chrono::Duration::hours(8)).to_rfc3339();
+    ok(server.client(&[
+        "roster",
+        "add-shift",
+        "--lawyer",
+        id,
+        "--from",
+        &from,
+        "--to",
+        &to,
+    ]));
+}
+
+/// A critical ticket (preservation needed); returns its number.
+fn critical(server: &Server) -> String {
+    let out = ok(server.client(&[
+        "tickets",
+        "create",
+        "--matter",
+        "labor-wages",
+        "--preservation",
+        "--callback",
+        "13812345678",
+        "--json",
+    ]));
+    let t: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(t["urgency"], "critical");
+    t["number"].as_str().unwrap().to_owned()
+}
+
+fn history_kinds(server: &Server, number: &str) -> Vec<String> {
+    ok(server.client(&["tickets", "history", number, "--json"]))
+        .lines()
+        .map(|l| {
+            let e: serde_json::Value = serde_json::from_str(l).unwrap();
+            e["kind"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+fn check_clean(server: &Server) {
+    let out = server.client(&["check"]);
+    assert!(
+        out.status.success(),
+        "check: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
+#[test]
+fn offers_time_out_exactly_once_across_a_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["ticketing", "--ack-critical-secs", "3"];
+    let mut server = Server::start(dir.path(), &args);
+    on_duty(&server, "a", "labor-wages");
+    on_duty(&server, "b", "labor-wages");
+    let tickets: Vec<String> = (0..3).map(|_| critical(&server)).collect();
+    for t in &tickets {
+        assert_eq!(history_kinds(&server, t), ["created", "offered"]);
+    }
+    // Killed before any deadline; the deadlines pass while it is down.
+    server.kill();
+    std::thread::sleep(Duration::from_secs(4));
+    let server = Server::start(dir.path(), &args);
+    // At start-up the overdue offers are processed at once, each once.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut histories;
+    loop {
+        histories = tickets
+            .iter()
+            .map(|t| history_kinds(&server, t))
+            .collect::<Vec<_>>();
+        let done = histories
+            .iter()
+            .all(|h| h.iter().filter(|k| *k == "offered").count() == 2);
+        if done || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for h in &histories {
+        assert_eq!(
+            h,
+            &["created", "offered", "offer_expired", "offered"],
+            "{h:?}"
+        );
+    }
+    check_clean(&server);
+}
+
+/// `hotline lawyer watch --json` in the background, its lines on a channel.
+struct Watch {
+    child: std::process::Child,
+    lines: mpsc::Receiver<serde_json::Value>,
+}
+
+impl Watch {
+    fn start(server: &Server, lawyer: &str, after: i64) -> Watch {
+        let mut child = Command::new(hotline())
+            .args(["lawyer", "watch", "--lawyer", lawyer, "--json"])
+            .args(["--after", &after.to_string()])
+            .env("HOTLINE_TICKETING", server.url())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        Watch { child, lines }
+    }
+
+    fn next(&self) -> serde_json::Value {
+        self.lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("an offer event on the lawyer's stream")
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_lawyer_who_reconnects_gets_every_offer_made_meanwhile_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["ticketing"]);
+    on_duty(&server, "li", "labor-wages");
+    let watch = Watch::start(&server, "li", 0);
+    let first = critical(&server);
+    let event = watch.next();
+    assert_eq!(event["event"], "offered");
+    assert_eq!(event["ticket"]["number"], first.as_str());
+    // The lawyer must call back: the number is shown in full.
+    assert_eq!(event["ticket"]["callback_number"], "13812345678");
+    let deadline = chrono::DateTime::parse_from_rfc3339(event["ack_deadline"].as_str().unwrap())
+        .expect("ack_deadline is RFC 3339 with an offset");
+    assert!(deadline > Utc::now() + chrono::Duration::minutes(4));
+    let last_seen = event["event_id"].as_i64().unwrap();
+    drop(watch);
+
+    // Offers made while the lawyer is away.
+    let missed: Vec<String> = (0..3).map(|_| critical(&server)).collect();
+    let watch = Watch::start(&server, "li", last_seen);
+    for number in &missed {
+        let event = watch.next();
+        assert_eq!(event["event"], "offered");
+        assert_eq!(event["ticket"]["number"], number.as_str());
+    }
+    assert!(
+        watch
+            .lines
+            .recv_timeout(Duration::from_millis(700))
+            .is_err(),
+        "nothing is delivered twice"
+    );
+
+    // The lawyer takes one, starts it and closes it.
+    ok(server.client(&["lawyer", "ack", &first, "--lawyer", "li"]));
+    let event = watch.next();
+    assert_eq!(event["event"], "acknowledged");
+    ok(server.client(&["lawyer", "start", &first, "--lawyer", "li"]));
+    let mine = ok(server.client(&["lawyer", "mine", "--lawyer", "li", "--json"]));
+    assert_eq!(mine.lines().count(), 4, "three offers and one case: {mine}");
+    ok(server.client(&[
+        "lawyer",
+        "close",
+        &first,
+        "--lawyer",
+        "li",
+        "--outcome",
+        "advice-given",
+    ]));
+    // Someone else's ticket cannot be closed by this lawyer.
+    let out = server.client(&["lawyer", "start", &missed[0], "--lawyer", "li"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    check_clean(&server);
+}
+
+#[test]
+fn check_lists_an_urgent_ticket_left_unowned_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), &["ticketing"]);
+    on_duty(&server, "li", "labor-wages");
+    let number = critical(&server);
+    ok(server.client(&["lawyer", "ack", &number, "--lawyer", "li"]));
+    check_clean(&server);
+    server.kill();
+    common::require("sqlite3", "sqlite3");
+    // Edit the database by hand: the ticket loses its lawyer.
+    let db = dir.path().join("hotline-data/hotline.db");
+    let edited = Command::new("sqlite3")
+        .arg(&db)
+        .arg(format!(
+            "UPDATE tickets SET assigned_lawyer = NULL, state = 'accepted' WHERE number = '{number}';"
+        ))
+        .status()
+        .expect("sqlite3 is missing: apt-get install -y sqlite3");
+    assert!(edited.success());
+    let server = Server::start(dir.path(), &["ticketing"]);
+    let out = server.client(&["check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&number), "{}", stdout(&out));
+}

@@ -1,0 +1,488 @@
+//! `hotline.v1.RoutingService`: the roster, the lawyer's side of offers
+//! (acknowledge, decline, start, close, their work), the streams, and the
+//! reconciliation check. Until tokens carry identity, the lawyer is named
+//! in each request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use hotline_domain::{Matter, TicketState};
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::routing_service_server::RoutingService;
+use tokio::sync::{mpsc, Notify};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::convert::{self, field_error, parse_number};
+use crate::routing::{Lawyer, Offer};
+use crate::service::Ticketing;
+use crate::store::RosterError;
+use crate::tickets::lifecycle::Move;
+use crate::tickets::{EventKind, TicketEvent};
+
+/// How often a stream looks for new events when nothing woke it.
+const POLL: Duration = Duration::from_millis(100);
+/// Events sent per query; a stream that far behind catches up in batches.
+const BATCH: i64 = 200;
+
+pub struct RoutingApi {
+    ticketing: Ticketing,
+    /// Woken when events may have been committed (PostgreSQL NOTIFY).
+    wake: Arc<Notify>,
+}
+
+impl RoutingApi {
+    pub fn new(ticketing: Ticketing, wake: Arc<Notify>) -> Self {
+        Self { ticketing, wake }
+    }
+}
+
+fn roster_error(e: RosterError) -> Status {
+    match e {
+        RosterError::UnknownLawyer(_) => Status::not_found(e.to_string()),
+        _ => Status::failed_precondition(e.to_string()),
+    }
+}
+
+fn required<'a>(field: &str, value: &'a str) -> Result<&'a str, Status> {
+    let v = value.trim();
+    if v.is_empty() {
+        Err(field_error(field, "is required"))
+    } else if v.len() > 200 {
+        Err(field_error(field, "is at most 200 characters"))
+    } else {
+        Ok(v)
+    }
+}
+
+/// RFC 3339, or a local time (`2026-03-02T08:00`) meaning Asia/Shanghai.
+fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, Status> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+        if let Ok(local) = NaiveDateTime::parse_from_str(text, format) {
+            if let Some(t) = local
+                .and_local_timezone(hotline_domain::shanghai())
+                .single()
+            {
+                return Ok(t.with_timezone(&Utc));
+            }
+        }
+    }
+    Err(field_error(
+        field,
+        &format!("`{text}` is not RFC 3339 (2026-03-02T08:00:00+08:00) nor a local time"),
+    ))
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.with_timezone(&hotline_domain::shanghai()).to_rfc3339()
+}
+
+fn lawyer_to_pb(l: &Lawyer) -> pb::Lawyer {
+    pb::Lawyer {
+        id: l.id.clone(),
+        center: l.center.clone(),
+        name: l.name.clone(),
+        phone: l.phone.clone(),
+        sip_uri: l.sip_uri.clone(),
+        skills: l.skills.clone(),
+        regions: l.regions.clone(),
+        languages: l.languages.clone(),
+        capacity: l.capacity,
+        active: l.active,
+    }
+}
+
+fn offer_to_pb(o: &Offer) -> pb::Offer {
+    pb::Offer {
+        id: o.id,
+        number: o.ticket.to_string(),
+        lawyer: o.lawyer.clone(),
+        round: o.round,
+        state: o.state.clone(),
+        offered_at: rfc3339(o.offered_at),
+        ack_deadline: rfc3339(o.ack_deadline),
+        reason: o.reason.clone(),
+    }
+}
+
+fn lawyer_from_pb(l: pb::Lawyer) -> Result<Lawyer, Status> {
+    let id = required("id", &l.id)?.to_owned();
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b))
+    {
+        return Err(field_error("id", "letters, digits and - _ . @ only"));
+    }
+    let phone = hotline_domain::PhoneNumber::parse(&l.phone)
+        .map_err(|e| field_error("phone", &e.to_string()))?;
+    for skill in &l.skills {
+        Matter::parse(skill).map_err(|e| field_error("skills", &e.to_string()))?;
+    }
+    for region in &l.regions {
+        hotline_domain::RegionCode::parse(region)
+            .map_err(|e| field_error("regions", &e.to_string()))?;
+    }
+    for language in &l.languages {
+        hotline_domain::Language::parse(language)
+            .map_err(|e| field_error("languages", &e.to_string()))?;
+    }
+    if !(1..=1000).contains(&l.capacity) {
+        return Err(field_error("capacity", "must be 1 to 1000"));
+    }
+    let center = if l.center.trim().is_empty() {
+        "default".to_owned()
+    } else {
+        required("center", &l.center)?.to_owned()
+    };
+    Ok(Lawyer {
+        id,
+        center,
+        name: required("name", &l.name)?.to_owned(),
+        phone: phone.as_str().to_owned(),
+        sip_uri: l.sip_uri.filter(|s| !s.is_empty()),
+        skills: l.skills,
+        regions: l.regions,
+        languages: if l.languages.is_empty() {
+            vec!["zh".into()]
+        } else {
+            l.languages
+        },
+        capacity: l.capacity,
+        active: l.active,
+    })
+}
+
+impl RoutingApi {
+    async fn ticket_pb(&self, number: &hotline_domain::TicketNumber) -> Result<pb::Ticket, Status> {
+        let t = self.ticketing.store().ticket(number).await?;
+        Ok(convert::ticket_to_pb(&t, self.ticketing.now()))
+    }
+
+    /// A lawyer's offer event as the stream sends it.
+    async fn offer_event(&self, e: &TicketEvent) -> Result<Option<pb::OfferEvent>, Status> {
+        let event = match e.kind {
+            EventKind::Offered => "offered",
+            EventKind::OfferExpired => "withdrawn",
+            EventKind::OfferAcknowledged => "acknowledged",
+            EventKind::OfferDeclined => "declined",
+            _ => return Ok(None),
+        };
+        let ack_deadline = match (e.kind, &e.lawyer) {
+            (EventKind::Offered, Some(lawyer)) => self
+                .ticketing
+                .store()
+                .offer_deadline(&e.ticket_number, lawyer, e.at)
+                .await?
+                .map(rfc3339),
+            _ => None,
+        };
+        Ok(Some(pb::OfferEvent {
+            event_id: e.id,
+            event: event.to_owned(),
+            ticket: Some(self.ticket_pb(&e.ticket_number).await?),
+            ack_deadline,
+        }))
+    }
+
+    async fn case_move(
+        &self,
+        request: pb::CaseActionRequest,
+        to: TicketState,
+    ) -> Result<pb::Ticket, Status> {
+        let number = parse_number("number", &request.number)?;
+        let lawyer = required("lawyer", &request.lawyer)?;
+        let ticket = self.ticketing.store().ticket(&number).await?;
+        if ticket.assigned_lawyer.as_deref() != Some(lawyer) {
+            return Err(roster_error(RosterError::NotAssigned {
+                ticket: number.to_string(),
+                lawyer: lawyer.to_owned(),
+            }));
+        }
+        let mv = Move {
+            outcome: request.outcome.filter(|o| !o.trim().is_empty()),
+            ..Move::default()
+        };
+        let t = self
+            .ticketing
+            .transition(&number, to, mv, &format!("lawyer:{lawyer}"))
+            .await?;
+        Ok(convert::ticket_to_pb(&t, self.ticketing.now()))
+    }
+}
+
+type Stream<T> = ReceiverStream<Result<T, Status>>;
+
+#[tonic::async_trait]
+impl RoutingService for RoutingApi {
+    async fn put_lawyer(
+        &self,
+        request: Request<pb::Lawyer>,
+    ) -> Result<Response<pb::Lawyer>, Status> {
+        let lawyer = lawyer_from_pb(request.into_inner())?;
+        self.ticketing
+            .store()
+            .put_lawyer(&lawyer, self.ticketing.now())
+            .await?;
+        Ok(Response::new(lawyer_to_pb(&lawyer)))
+    }
+
+    async fn list_lawyers(
+        &self,
+        _request: Request<pb::ListLawyersRequest>,
+    ) -> Result<Response<pb::ListLawyersResponse>, Status> {
+        let lawyers = self.ticketing.store().lawyers().await?;
+        Ok(Response::new(pb::ListLawyersResponse {
+            lawyers: lawyers.iter().map(lawyer_to_pb).collect(),
+        }))
+    }
+
+    async fn add_shift(
+        &self,
+        request: Request<pb::AddShiftRequest>,
+    ) -> Result<Response<pb::Shift>, Status> {
+        let r = request.into_inner();
+        let lawyer = required("lawyer", &r.lawyer)?;
+        let from = instant("from", &r.from)?;
+        let to = instant("to", &r.to)?;
+        if to <= from {
+            return Err(field_error("to", "must be after `from`"));
+        }
+        if to - from > chrono::Duration::days(7) {
+            return Err(field_error("to", "a shift is at most 7 days"));
+        }
+        let shift = self
+            .ticketing
+            .store()
+            .add_shift(lawyer, from, to)
+            .await?
+            .map_err(roster_error)?;
+        Ok(Response::new(pb::Shift {
+            id: shift.id,
+            lawyer: shift.lawyer,
+            from: rfc3339(shift.starts_at),
+            to: rfc3339(shift.ends_at),
+        }))
+    }
+
+    async fn on_duty(
+        &self,
+        request: Request<pb::OnDutyRequest>,
+    ) -> Result<Response<pb::ListLawyersResponse>, Status> {
+        let r = request.into_inner();
+        let at = if r.at.is_empty() {
+            self.ticketing.now()
+        } else {
+            instant("at", &r.at)?
+        };
+        let center = if r.center.is_empty() {
+            "default"
+        } else {
+            &r.center
+        };
+        let lawyers = self.ticketing.store().on_duty(center, at).await?;
+        Ok(Response::new(pb::ListLawyersResponse {
+            lawyers: lawyers.iter().map(lawyer_to_pb).collect(),
+        }))
+    }
+
+    async fn acknowledge(
+        &self,
+        request: Request<pb::OfferActionRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let r = request.into_inner();
+        let number = parse_number("number", &r.number)?;
+        let lawyer = required("lawyer", &r.lawyer)?;
+        self.ticketing
+            .store()
+            .acknowledge(
+                &number,
+                lawyer,
+                self.ticketing.routing_policy(),
+                self.ticketing.now(),
+            )
+            .await?
+            .map_err(roster_error)?;
+        Ok(Response::new(self.ticket_pb(&number).await?))
+    }
+
+    async fn decline(
+        &self,
+        request: Request<pb::OfferActionRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let r = request.into_inner();
+        let number = parse_number("number", &r.number)?;
+        let lawyer = required("lawyer", &r.lawyer)?;
+        let reason = required("reason", r.reason.as_deref().unwrap_or_default())?;
+        self.ticketing
+            .store()
+            .decline(
+                &number,
+                lawyer,
+                reason,
+                self.ticketing.routing_policy(),
+                self.ticketing.now(),
+            )
+            .await?
+            .map_err(roster_error)?;
+        Ok(Response::new(self.ticket_pb(&number).await?))
+    }
+
+    async fn start_case(
+        &self,
+        request: Request<pb::CaseActionRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        Ok(Response::new(
+            self.case_move(request.into_inner(), TicketState::InProgress)
+                .await?,
+        ))
+    }
+
+    async fn close_case(
+        &self,
+        request: Request<pb::CaseActionRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        Ok(Response::new(
+            self.case_move(request.into_inner(), TicketState::Closed)
+                .await?,
+        ))
+    }
+
+    async fn my_work(
+        &self,
+        request: Request<pb::MyWorkRequest>,
+    ) -> Result<Response<pb::MyWorkResponse>, Status> {
+        let lawyer = required("lawyer", &request.get_ref().lawyer)?.to_owned();
+        let store = self.ticketing.store();
+        let offers = store.pending_offers(&lawyer).await?;
+        let mut tickets = Vec::new();
+        for number in store.tickets_of(&lawyer).await? {
+            tickets.push(self.ticket_pb(&number).await?);
+        }
+        Ok(Response::new(pb::MyWorkResponse {
+            tickets,
+            offers: offers.iter().map(offer_to_pb).collect(),
+        }))
+    }
+
+    type WatchOffersStream = Stream<pb::OfferEvent>;
+
+    async fn watch_offers(
+        &self,
+        request: Request<pb::WatchOffersRequest>,
+    ) -> Result<Response<Self::WatchOffersStream>, Status> {
+        let r = request.into_inner();
+        let lawyer = required("lawyer", &r.lawyer)?.to_owned();
+        if r.after_event_id < 0 {
+            return Err(field_error("after_event_id", "must be 0 or an event id"));
+        }
+        let (tx, rx) = mpsc::channel(64);
+        let api = RoutingApi::new(self.ticketing.clone(), self.wake.clone());
+        tokio::spawn(async move {
+            let mut cursor = r.after_event_id;
+            loop {
+                let events = match api
+                    .ticketing
+                    .store()
+                    .events_after(cursor, Some(&lawyer), BATCH)
+                    .await
+                {
+                    Ok(events) => events,
+                    Err(e) => {
+                        let _ = tx.send(Err(Status::from(e))).await;
+                        return;
+                    }
+                };
+                for e in &events {
+                    cursor = e.id;
+                    match api.offer_event(e).await {
+                        Ok(Some(item)) => {
+                            if tx.send(Ok(item)).await.is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(status) => {
+                            let _ = tx.send(Err(status)).await;
+                            return;
+                        }
+                    }
+                }
+                if events.is_empty() {
+                    if tx.is_closed() {
+                        return;
+                    }
+                    tokio::select! {
+                        () = api.wake.notified() => {}
+                        () = tokio::time::sleep(POLL) => {}
+                    }
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    type WatchEventsStream = Stream<pb::TicketEvent>;
+
+    async fn watch_events(
+        &self,
+        request: Request<pb::WatchEventsRequest>,
+    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        let after = request.get_ref().after_event_id;
+        if after < 0 {
+            return Err(field_error("after_event_id", "must be 0 or an event id"));
+        }
+        let (tx, rx) = mpsc::channel(256);
+        let ticketing = self.ticketing.clone();
+        let wake = self.wake.clone();
+        tokio::spawn(async move {
+            let mut cursor = after;
+            loop {
+                let events = match ticketing.store().events_after(cursor, None, BATCH).await {
+                    Ok(events) => events,
+                    Err(e) => {
+                        let _ = tx.send(Err(Status::from(e))).await;
+                        return;
+                    }
+                };
+                for e in &events {
+                    cursor = e.id;
+                    if tx.send(Ok(convert::event_to_pb(e))).await.is_err() {
+                        return;
+                    }
+                }
+                if events.is_empty() {
+                    if tx.is_closed() {
+                        return;
+                    }
+                    tokio::select! {
+                        () = wake.notified() => {}
+                        () = tokio::time::sleep(POLL) => {}
+                    }
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn check(
+        &self,
+        request: Request<pb::CheckRequest>,
+    ) -> Result<Response<pb::CheckResponse>, Status> {
+        let grace = request.get_ref().grace_seconds;
+        if !(0..=86_400).contains(&grace) {
+            return Err(field_error("grace_seconds", "must be 0 to 86400"));
+        }
+        let problems = self
+            .ticketing
+            .store()
+            .check(self.ticketing.now(), chrono::Duration::seconds(grace))
+            .await?;
+        Ok(Response::new(pb::CheckResponse {
+            problems: problems.iter().map(ToString::to_string).collect(),
+        }))
+    }
+}
