@@ -247,3 +247,154 @@ fn check_lists_an_urgent_ticket_left_unowned_and_exits_1() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stdout(&out).contains(&number), "{}", stdout(&out));
 }
+
+fn psql(sql: &str) -> String {
+    common::require("psql", "postgresql");
+    let url = std::env::var("HOTLINE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let out = Command::new("psql")
+        .args([url.as_str(), "-At", "-c", sql])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "psql {sql}: {}", stderr(&out));
+    stdout(&out).trim().to_owned()
+}
+
+#[test]
+fn two_nodes_on_one_postgres_process_every_timeout_once_and_share_streams() {
+    let name = format!("hotline_t_{:016x}", rand::random::<u64>());
+    psql(&format!("CREATE DATABASE {name}"));
+    let base = std::env::var("HOTLINE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+    let count = |kind: &str| -> usize {
+        let sql = format!("SELECT count(*) FROM ticket_events WHERE kind = '{kind}'");
+        let out = Command::new("psql")
+            .args([url.as_str(), "-At", "-c", &sql])
+            .output()
+            .unwrap();
+        stdout(&out).trim().parse().unwrap()
+    };
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let args = [
+        "ticketing",
+        "--database-url",
+        &url,
+        "--ack-urgent-secs",
+        "3",
+    ];
+    let a = Server::start(dir_a.path(), &args);
+    let b = Server::start(dir_b.path(), &args);
+    ok(a.client(&[
+        "roster",
+        "add-lawyer",
+        "--id",
+        "li",
+        "--name",
+        "Li",
+        "--phone",
+        "13900000000",
+        "--skills",
+        "labor-termination",
+        "--capacity",
+        "1000",
+    ]));
+    let from = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let to = (Utc::now() + chrono::Duration::hours(8)).to_rfc3339();
+    ok(b.client(&[
+        "roster",
+        "add-shift",
+        "--lawyer",
+        "li",
+        "--from",
+        &from,
+        "--to",
+        &to,
+    ]));
+    let watch = Watch::start(&a, "li", 0);
+
+    // 500 urgent tickets: employment ended a year ago less 15 days.
+    let event_date = (Utc::now() + chrono::Duration::hours(8)).date_naive()
+        - chrono::Months::new(12)
+        + chrono::Days::new(15);
+    let tickets = 500;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let via_b: Vec<String> = runtime.block_on(async {
+        use hotline_proto::v1 as pb;
+        use hotline_proto::v1::ticket_service_client::TicketServiceClient;
+        let clients = [
+            TicketServiceClient::connect(a.url()).await.unwrap(),
+            TicketServiceClient::connect(b.url()).await.unwrap(),
+        ];
+        let mut tasks = Vec::new();
+        for worker in 0..20 {
+            let mut client = clients[worker % 2].clone();
+            let date = event_date.to_string();
+            tasks.push(tokio::spawn(async move {
+                let mut made = Vec::new();
+                for i in (worker..tickets).step_by(20) {
+                    let t = client
+                        .create_ticket(pb::CreateTicketRequest {
+                            idempotency_key: format!("k{i}"),
+                            matter: Some("labor-termination".into()),
+                            event_date: Some(date.clone()),
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap()
+                        .into_inner()
+                        .ticket
+                        .unwrap();
+                    assert_eq!(t.urgency.as_deref(), Some("urgent"));
+                    made.push(t.number);
+                }
+                (worker % 2 == 1, made)
+            }));
+        }
+        let mut via_b = Vec::new();
+        for task in tasks {
+            let (on_b, made) = task.await.unwrap();
+            if on_b {
+                via_b.extend(made);
+            }
+        }
+        via_b
+    });
+    assert_eq!(via_b.len(), tickets / 2);
+
+    // Node A's stream sees the offers made through node B.
+    let mut offered = std::collections::HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while offered.len() < tickets && Instant::now() < deadline {
+        if let Ok(e) = watch.lines.recv_timeout(Duration::from_secs(1)) {
+            if e["event"] == "offered" {
+                offered.insert(e["ticket"]["number"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    for number in &via_b {
+        assert!(
+            offered.contains(number),
+            "{number} missing from node A's stream"
+        );
+    }
+
+    // Every offer expires under both schedulers: each timeout once.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count("escalated") < tickets && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(count("offered"), tickets);
+    assert_eq!(
+        count("offer_expired"),
+        tickets,
+        "each timeout processed exactly once"
+    );
+    assert_eq!(count("escalated"), tickets);
+    check_clean(&a);
+    drop(watch);
+    drop(a);
+    drop(b);
+    psql(&format!("DROP DATABASE {name} WITH (FORCE)"));
+}

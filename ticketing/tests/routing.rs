@@ -463,3 +463,51 @@ async fn a_ticket_left_unowned_is_listed_by_the_check(store: Store) {
     assert_eq!(w.pending(&n).await.as_deref(), Some("li"));
     w.assert_check_clean().await;
 }
+
+/// PostgreSQL hands out identity values in insert order, not commit order:
+/// here the event with the lower id commits last. A stream that resumes by
+/// id alone would skip it; ours holds later events back until it is there.
+mod pg_only {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn streams_deliver_events_committed_out_of_order_once_in_order() {
+        let (store, db) = crate::support::postgres().await;
+        let w = super::world(store.clone());
+        let n = w.critical("k1").await;
+        let seen = store.events_after(0, None, 100).await.unwrap();
+        let cursor = seen.last().unwrap().id;
+
+        let insert = "INSERT INTO ticket_events (ticket_id, kind, actor, at, note) \
+                      SELECT id, 'note', 'test', 0, $1 FROM tickets WHERE number = $2";
+        let mut slow = store.pool().begin().await.unwrap();
+        sqlx::query(insert)
+            .bind("first, committed last")
+            .bind(n.as_str())
+            .execute(&mut *slow)
+            .await
+            .unwrap();
+        let mut fast = store.pool().begin().await.unwrap();
+        sqlx::query(insert)
+            .bind("second, committed first")
+            .bind(n.as_str())
+            .execute(&mut *fast)
+            .await
+            .unwrap();
+        fast.commit().await.unwrap();
+
+        // The later id is committed, the earlier one not yet: nothing moves.
+        let early = store.events_after(cursor, None, 100).await.unwrap();
+        assert!(early.is_empty(), "{early:?}");
+        slow.commit().await.unwrap();
+        let events = store.events_after(cursor, None, 100).await.unwrap();
+        let notes: Vec<_> = events.iter().map(|e| e.note.clone().unwrap()).collect();
+        assert_eq!(notes, ["first, committed last", "second, committed first"]);
+        // Resuming after the last one delivers nothing again.
+        let last = events.last().unwrap().id;
+        assert!(store
+            .events_after(last, None, 100)
+            .await
+            .unwrap()
+            .is_empty());
+        db.finish(store).await;
+    }
+}
