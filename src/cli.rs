@@ -422,6 +422,18 @@ pub enum RosterCommand {
         from: String,
         #[arg(long, value_name = "TIME")]
         to: String,
+        /// Repeat the shift weekly, this many times in all (a weekly pattern).
+        #[arg(long, default_value_t = 1, value_name = "WEEKS")]
+        weekly: u32,
+    },
+    /// Give a shift to another lawyer (a swap).
+    SwapShift {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[arg(long, value_name = "ID")]
+        shift: i64,
+        #[arg(long, value_name = "LAWYER")]
+        to: String,
     },
     /// Import lawyers (and shifts) from CSV: id,name,phone,sip_uri,skills,regions,languages,capacity,center,shift_from,shift_to (lists separated by `;`).
     Import {
@@ -497,6 +509,21 @@ pub enum LawyerCommand {
         lawyer: String,
         #[arg(long, value_name = "CODE")]
         outcome: String,
+    },
+    /// Tickets waiting to be pulled: green-channel groups first, then by decision date.
+    Queue {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[arg(long, default_value = "default")]
+        center: String,
+    },
+    /// Take a ticket from the queue (accepted and assigned to the lawyer).
+    Pull {
+        #[command(flatten)]
+        client: ClientArgs,
+        ticket: String,
+        #[arg(long)]
+        lawyer: String,
     },
     /// The lawyer's open tickets and pending offers.
     Mine {

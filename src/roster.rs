@@ -98,10 +98,32 @@ pub async fn roster(command: RosterCommand) -> anyhow::Result<()> {
             lawyer,
             from,
             to,
+            weekly,
         } => {
+            if !(1..=104).contains(&weekly) {
+                return Err(UsageError("--weekly is 1 to 104 weeks".into()).into());
+            }
+            let mut api = connect(&client).await?;
+            for week in 0..weekly {
+                let shift = api
+                    .add_shift(pb::AddShiftRequest {
+                        lawyer: lawyer.clone(),
+                        from: later(&from, week)?,
+                        to: later(&to, week)?,
+                    })
+                    .await
+                    .map_err(status)?
+                    .into_inner();
+                print_shift(&shift, client.json);
+            }
+        }
+        RosterCommand::SwapShift { client, shift, to } => {
             let mut api = connect(&client).await?;
             let shift = api
-                .add_shift(pb::AddShiftRequest { lawyer, from, to })
+                .swap_shift(pb::SwapShiftRequest {
+                    shift,
+                    to_lawyer: to,
+                })
                 .await
                 .map_err(status)?
                 .into_inner();
@@ -232,6 +254,27 @@ pub async fn roster(command: RosterCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `time` moved `weeks` weeks later, in the form it was given (RFC 3339 or
+/// local Asia/Shanghai time, so a weekly pattern keeps its wall-clock hours).
+fn later(time: &str, weeks: u32) -> anyhow::Result<String> {
+    if weeks == 0 {
+        return Ok(time.to_owned());
+    }
+    let by = chrono::Duration::weeks(i64::from(weeks));
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(time) {
+        return Ok((t + by).to_rfc3339());
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(time, format) {
+            return Ok((t + by).format("%Y-%m-%dT%H:%M:%S").to_string());
+        }
+    }
+    Err(UsageError(format!(
+        "`{time}` is not RFC 3339 (2026-03-02T08:00:00+08:00) nor a local time (2026-03-02T08:00)"
+    ))
+    .into())
 }
 
 fn print_shift(s: &pb::Shift, json: bool) {
@@ -369,6 +412,38 @@ pub async fn lawyer(command: LawyerCommand) -> anyhow::Result<()> {
                     number: number(&ticket)?,
                     lawyer,
                     outcome: Some(outcome),
+                })
+                .await
+                .map_err(status)?
+                .into_inner();
+            output::ticket(&t, client.json);
+        }
+        LawyerCommand::Queue { client, center } => {
+            let mut api = connect(&client).await?;
+            let tickets = api
+                .queue(pb::QueueRequest { center, limit: 0 })
+                .await
+                .map_err(status)?
+                .into_inner()
+                .tickets;
+            if !client.json && !tickets.is_empty() {
+                output::ticket_header();
+            }
+            for t in &tickets {
+                output::ticket_row(t, client.json);
+            }
+        }
+        LawyerCommand::Pull {
+            client,
+            ticket,
+            lawyer,
+        } => {
+            let mut api = connect(&client).await?;
+            let t = api
+                .pull(pb::OfferActionRequest {
+                    number: number(&ticket)?,
+                    lawyer,
+                    reason: None,
                 })
                 .await
                 .map_err(status)?

@@ -398,3 +398,59 @@ fn two_nodes_on_one_postgres_process_every_timeout_once_and_share_streams() {
     drop(b);
     psql(&format!("DROP DATABASE {name} WITH (FORCE)"));
 }
+
+#[test]
+fn the_roster_imports_from_csv_and_refuses_a_bad_row_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["ticketing"]);
+    let from = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let to = (Utc::now() + chrono::Duration::hours(8)).to_rfc3339();
+    let csv = dir.path().join("roster.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "id,name,phone,sip_uri,skills,regions,languages,capacity,center,shift_from,shift_to\n\
+             li,\"Li, Wei\",13900000001,sip:li@pbx.example,labor-wages;work-injury,110000,zh;en,4,default,{from},{to}\n\
+             wang,Wang Fang,13900000002,,family,,zh,,default,,\n"
+        ),
+    )
+    .unwrap();
+    let out = server.client(&["roster", "import", csv.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = ok(server.client(&["roster", "list", "--json"]));
+    let lawyers: Vec<serde_json::Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lawyers.len(), 2);
+    assert_eq!(lawyers[0]["name"], "Li, Wei");
+    assert_eq!(
+        lawyers[0]["skills"],
+        serde_json::json!(["labor-wages", "work-injury"])
+    );
+    assert_eq!(lawyers[0]["capacity"], 4);
+    let on_duty = ok(server.client(&["roster", "on-duty", "--json"]));
+    assert_eq!(on_duty.lines().count(), 1, "{on_duty}");
+    assert!(on_duty.contains("\"li\""));
+    let exported = ok(server.client(&["roster", "export"]));
+    assert!(
+        exported.starts_with("id,name,phone,sip_uri,skills"),
+        "{exported}"
+    );
+    assert!(exported.contains("\"Li, Wei\""), "{exported}");
+
+    std::fs::write(
+        &csv,
+        "id,name,phone,sip_uri,skills,regions,languages,capacity,center,shift_from,shift_to\n\
+         zhao,Zhao,13900000003,,family,,zh,2,default,,\n\
+         qian,Qian,13900000004,,labour,,zh,2,default,,\n",
+    )
+    .unwrap();
+    let out = server.client(&["roster", "import", csv.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(&format!("{}:3: invalid field `skills`", csv.display())),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -53,6 +53,8 @@ both_backends!(
     a_normal_ticket_upgraded_by_reevaluation_is_offered,
     an_assigned_ticket_not_started_in_time_is_flagged,
     a_ticket_left_unowned_is_listed_by_the_check,
+    normal_tickets_wait_in_the_queue_green_channel_first_and_are_pulled,
+    a_swapped_shift_moves_the_duty,
 );
 
 /// 10:00 in Shanghai on Monday 2026-03-02.
@@ -462,6 +464,115 @@ async fn a_ticket_left_unowned_is_listed_by_the_check(store: Store) {
     assert_eq!(w.tick().await, 1);
     assert_eq!(w.pending(&n).await.as_deref(), Some("li"));
     w.assert_check_clean().await;
+}
+
+async fn normal_tickets_wait_in_the_queue_green_channel_first_and_are_pulled(store: Store) {
+    let w = world(store);
+    w.lawyer("li", &["family"], 3, 8).await;
+    let mut plain = new_ticket("plain", false, None);
+    plain.matter = Some(Matter::Family);
+    plain.priority_group = PriorityGroup::None;
+    let (plain, _) = w.ticketing.create(&plain).await.unwrap();
+    w.advance(Duration::minutes(1));
+    let mut veteran = new_ticket("veteran", false, None);
+    veteran.matter = Some(Matter::Family);
+    veteran.priority_group = PriorityGroup::Veteran;
+    let (veteran, _) = w.ticketing.create(&veteran).await.unwrap();
+    assert_eq!(plain.urgency, Some(Urgency::Normal));
+    // Normal tickets are not offered; they wait, the green channel first.
+    assert_eq!(w.pending(&plain.number).await, None);
+    assert_eq!(
+        w.store.queue("default", 10).await.unwrap(),
+        [veteran.number.clone(), plain.number.clone()]
+    );
+    w.store
+        .pull(
+            &veteran.number,
+            "li",
+            "lawyer:li",
+            w.ticketing.routing_policy(),
+            w.ticketing.now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let t = w.store.ticket(&veteran.number).await.unwrap();
+    assert_eq!(
+        (t.state, t.assigned_lawyer.as_deref()),
+        (TicketState::Assigned, Some("li"))
+    );
+    assert_eq!(
+        w.store.queue("default", 10).await.unwrap(),
+        [plain.number.clone()]
+    );
+    // An unknown lawyer cannot be given a ticket.
+    let refused = w
+        .store
+        .pull(
+            &plain.number,
+            "nobody",
+            "operator",
+            w.ticketing.routing_policy(),
+            w.ticketing.now(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(refused, Err(RosterError::UnknownLawyer(_))));
+    w.assert_check_clean().await;
+}
+
+async fn a_swapped_shift_moves_the_duty(store: Store) {
+    let w = world(store);
+    w.lawyer("a", &["labor-wages"], 3, 8).await;
+    w.lawyer("b", &["labor-wages"], 3, 0).await;
+    let now = w.ticketing.now();
+    // a's shift covers now; b's ended at now.
+    let shifts = w.store.on_duty("default", now).await.unwrap();
+    assert_eq!(
+        shifts.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(),
+        ["a"]
+    );
+    let tomorrow = w
+        .store
+        .add_shift(
+            "a",
+            now + Duration::days(1),
+            now + Duration::days(1) + Duration::hours(8),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let swapped = w
+        .store
+        .reassign_shift(tomorrow.id, "b")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(swapped.lawyer, "b");
+    let on_duty = w
+        .store
+        .on_duty("default", now + Duration::days(1) + Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        on_duty.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(),
+        ["b"]
+    );
+    // Swapping it back onto a shift b already has at that time is refused.
+    let clash = w
+        .store
+        .add_shift(
+            "a",
+            now + Duration::days(1),
+            now + Duration::days(1) + Duration::hours(2),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        w.store.reassign_shift(clash.id, "b").await.unwrap(),
+        Err(RosterError::Overlap { .. })
+    ));
 }
 
 /// PostgreSQL hands out identity values in insert order, not commit order:

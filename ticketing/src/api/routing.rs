@@ -40,7 +40,9 @@ impl RoutingApi {
 
 fn roster_error(e: RosterError) -> Status {
     match e {
-        RosterError::UnknownLawyer(_) => Status::not_found(e.to_string()),
+        RosterError::UnknownLawyer(_) | RosterError::UnknownShift(_) => {
+            Status::not_found(e.to_string())
+        }
         _ => Status::failed_precondition(e.to_string()),
     }
 }
@@ -266,6 +268,68 @@ impl RoutingService for RoutingApi {
             from: rfc3339(shift.starts_at),
             to: rfc3339(shift.ends_at),
         }))
+    }
+
+    async fn swap_shift(
+        &self,
+        request: Request<pb::SwapShiftRequest>,
+    ) -> Result<Response<pb::Shift>, Status> {
+        let r = request.into_inner();
+        let lawyer = required("to_lawyer", &r.to_lawyer)?;
+        let shift = self
+            .ticketing
+            .store()
+            .reassign_shift(r.shift, lawyer)
+            .await?
+            .map_err(roster_error)?;
+        Ok(Response::new(pb::Shift {
+            id: shift.id,
+            lawyer: shift.lawyer,
+            from: rfc3339(shift.starts_at),
+            to: rfc3339(shift.ends_at),
+        }))
+    }
+
+    async fn queue(
+        &self,
+        request: Request<pb::QueueRequest>,
+    ) -> Result<Response<pb::ListTicketsResponse>, Status> {
+        let r = request.into_inner();
+        let center = if r.center.is_empty() {
+            "default"
+        } else {
+            &r.center
+        };
+        let limit = i64::from(if r.limit == 0 { 50 } else { r.limit.min(500) });
+        let mut tickets = Vec::new();
+        for number in self.ticketing.store().queue(center, limit).await? {
+            tickets.push(self.ticket_pb(&number).await?);
+        }
+        Ok(Response::new(pb::ListTicketsResponse {
+            tickets,
+            next_page_token: String::new(),
+        }))
+    }
+
+    async fn pull(
+        &self,
+        request: Request<pb::OfferActionRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let r = request.into_inner();
+        let number = parse_number("number", &r.number)?;
+        let lawyer = required("lawyer", &r.lawyer)?;
+        self.ticketing
+            .store()
+            .pull(
+                &number,
+                lawyer,
+                &format!("lawyer:{lawyer}"),
+                self.ticketing.routing_policy(),
+                self.ticketing.now(),
+            )
+            .await?
+            .map_err(roster_error)?;
+        Ok(Response::new(self.ticket_pb(&number).await?))
     }
 
     async fn on_duty(

@@ -41,6 +41,10 @@ pub enum RosterError {
     NoOffer { ticket: String, lawyer: String },
     #[error("ticket {ticket} is not assigned to `{lawyer}`")]
     NotAssigned { ticket: String, lawyer: String },
+    #[error("ticket {0} is offered to a duty lawyer; it cannot be pulled from the queue")]
+    Offered(String),
+    #[error("there is no shift {0}")]
+    UnknownShift(i64),
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -429,6 +433,136 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(Ok(()))
+    }
+
+    /// The queue of tickets waiting to be pulled (not offered: `normal`
+    /// urgency, or none), open and unassigned: green-channel groups first,
+    /// then by the art. 43 decision date, then oldest first.
+    pub async fn queue(&self, center: &str, limit: i64) -> Result<Vec<TicketNumber>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT number FROM tickets WHERE center = $1 AND assigned_lawyer IS NULL \
+             AND state IN ('consultation', 'application', 'accepted') \
+             AND (urgency IS NULL OR urgency = 'normal') \
+             ORDER BY CASE WHEN priority_group = 'none' THEN 1 ELSE 0 END, \
+             COALESCE(decision_due, '9999-12-31'), id LIMIT $2",
+        )
+        .bind(center)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| parse(&get::<String>(r, "number")?, TicketNumber::parse))
+            .collect()
+    }
+
+    /// A lawyer (or a supervisor for them) takes a ticket from the queue:
+    /// accepted if needed and assigned, in one transaction.
+    pub async fn pull(
+        &self,
+        number: &TicketNumber,
+        lawyer: &str,
+        actor: &str,
+        policy: &RoutingPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), RosterError>, StoreError> {
+        let id = self.ticket_id(number).await?;
+        let mut tx = self.begin_write().await?;
+        let ticket = self.routed(&mut tx, id).await?;
+        let known = sqlx::query("SELECT id FROM lawyers WHERE id = $1")
+            .bind(lawyer)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if known.is_none() {
+            return Ok(Err(RosterError::UnknownLawyer(lawyer.to_owned())));
+        }
+        if self.pending_offer_of(&mut tx, id, None).await?.is_some() {
+            return Ok(Err(RosterError::Offered(number.to_string())));
+        }
+        let mut state = ticket.state;
+        if matches!(state, TicketState::Application | TicketState::Consultation) {
+            let mv = Move {
+                reason: Some(format!("pulled from the queue for {lawyer}")),
+                ..Move::default()
+            };
+            self.transition_locked(&mut tx, id, state, TicketState::Accepted, &mv, actor, now)
+                .await?;
+            state = TicketState::Accepted;
+        }
+        let mv = Move {
+            lawyer: Some(lawyer.to_owned()),
+            ..Move::default()
+        };
+        self.transition_locked(&mut tx, id, state, TicketState::Assigned, &mv, actor, now)
+            .await?;
+        sqlx::query(
+            "INSERT INTO routing (ticket_id, status, round, attempts, due_at, updated_at) \
+             VALUES ($1, 'owned', 0, 0, $2, $3) ON CONFLICT (ticket_id) DO UPDATE \
+             SET status = 'owned', due_at = $2, updated_at = $3",
+        )
+        .bind(id)
+        .bind(ms(now + policy.start_within))
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    /// Gives a shift to another lawyer (a swap), refused if it overlaps
+    /// one of theirs.
+    pub async fn reassign_shift(
+        &self,
+        shift: i64,
+        lawyer: &str,
+    ) -> Result<Result<Shift, RosterError>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let Some(row) = sqlx::query("SELECT starts_at, ends_at FROM shifts WHERE id = $1")
+            .bind(shift)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(Err(RosterError::UnknownShift(shift)));
+        };
+        let (from, to) = (get::<i64>(&row, "starts_at")?, get::<i64>(&row, "ends_at")?);
+        if sqlx::query("SELECT id FROM lawyers WHERE id = $1")
+            .bind(lawyer)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_none()
+        {
+            return Ok(Err(RosterError::UnknownLawyer(lawyer.to_owned())));
+        }
+        let overlap = sqlx::query(
+            "SELECT starts_at, ends_at FROM shifts WHERE lawyer_id = $1 AND id <> $4 \
+             AND starts_at < $3 AND ends_at > $2 LIMIT 1",
+        )
+        .bind(lawyer)
+        .bind(from)
+        .bind(to)
+        .bind(shift)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(o) = overlap {
+            return Ok(Err(RosterError::Overlap {
+                lawyer: lawyer.to_owned(),
+                from: millis(from)?.to_rfc3339(),
+                to: millis(to)?.to_rfc3339(),
+                other_from: millis(get(&o, "starts_at")?)?.to_rfc3339(),
+                other_to: millis(get(&o, "ends_at")?)?.to_rfc3339(),
+            }));
+        }
+        sqlx::query("UPDATE shifts SET lawyer_id = $2 WHERE id = $1")
+            .bind(shift)
+            .bind(lawyer)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Ok(Shift {
+            id: shift,
+            lawyer: lawyer.to_owned(),
+            starts_at: millis(from)?,
+            ends_at: millis(to)?,
+        }))
     }
 
     /// The lawyer's open tickets (assigned or in progress), oldest first.
