@@ -47,7 +47,7 @@ pub async fn run(
 
     let reevaluation = tokio::spawn(reevaluate_daily(ticketing.clone()));
     let scheduler = tokio::spawn(route_due(ticketing.clone()));
-    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let wake = ticketing.store().commits();
     let listen_store = ticketing.store().clone();
     let listen_wake = wake.clone();
     let listener_task =

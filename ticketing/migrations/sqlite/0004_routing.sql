@@ -53,6 +53,8 @@ CREATE TABLE routing (
     updated_at INTEGER NOT NULL
 );
 CREATE INDEX routing_due ON routing (due_at);
+-- A lawyer's load: their open tickets.
+CREATE INDEX tickets_assigned_lawyer ON tickets (assigned_lawyer, state);
 
 -- The lawyer an offer event is about, so a lawyer's stream can find it.
 ALTER TABLE ticket_events ADD COLUMN lawyer TEXT;

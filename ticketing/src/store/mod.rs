@@ -58,6 +58,9 @@ pub struct Store {
     backend: Backend,
     /// For the PostgreSQL LISTEN connection; never printed unredacted.
     url: String,
+    /// Woken after every commit of this process, so its streams need not
+    /// wait for their next poll (other nodes' commits come by NOTIFY).
+    committed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -109,11 +112,22 @@ impl Store {
             pool,
             backend,
             url: url.to_owned(),
+            committed: std::sync::Arc::default(),
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// What streams wait on: woken after this process commits, and (on
+    /// PostgreSQL, once [`Store::listen_for_events`] runs) after any node does.
+    pub fn commits(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.committed.clone()
+    }
+
+    fn committed(&self) {
+        self.committed.notify_waiters();
     }
 
     /// Wakes `wake` whenever any node commits a ticket event (PostgreSQL

@@ -182,6 +182,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.committed();
         Ok(Ok(Shift {
             id: get(&row, "id")?,
             lawyer: lawyer.to_owned(),
@@ -241,6 +242,7 @@ impl Store {
         }
         self.offer_next(&mut tx, &ticket, 1, 0, policy, now).await?;
         tx.commit().await?;
+        self.committed();
         Ok(true)
     }
 
@@ -315,6 +317,7 @@ impl Store {
                 }
             }
             tx.commit().await?;
+            self.committed();
             processed += 1;
         }
     }
@@ -390,6 +393,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.committed();
         Ok(Ok(()))
     }
 
@@ -432,6 +436,7 @@ impl Store {
         self.offer_next(&mut tx, &ticket, round, attempts, policy, now)
             .await?;
         tx.commit().await?;
+        self.committed();
         Ok(Ok(()))
     }
 
@@ -505,6 +510,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.committed();
         Ok(Ok(()))
     }
 
@@ -557,6 +563,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.committed();
         Ok(Ok(Shift {
             id: shift,
             lawyer: lawyer.to_owned(),

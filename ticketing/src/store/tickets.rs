@@ -67,6 +67,7 @@ impl Store {
         if let Some(row) = existing {
             let id: i64 = get(&row, "id")?;
             tx.commit().await?;
+            self.committed();
             return Ok((self.ticket_by_id(id).await?, false));
         }
 
@@ -141,6 +142,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.committed();
         Ok((self.ticket_by_id(id).await?, true))
     }
 
@@ -261,6 +263,7 @@ impl Store {
         self.transition_locked(&mut tx, id, from, to, mv, actor, now)
             .await?;
         tx.commit().await?;
+        self.committed();
         self.ticket_by_id(id).await
     }
 
@@ -359,6 +362,7 @@ impl Store {
         let changes = diff(&old, &new);
         if changes.is_empty() {
             tx.commit().await?;
+            self.committed();
             return self.ticket_by_id(id).await;
         }
         let updated = sqlx::query(
@@ -402,6 +406,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.committed();
         self.ticket_by_id(id).await
     }
 
@@ -429,6 +434,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.committed();
         let history = self.history(number).await?;
         history
             .into_iter()
@@ -494,6 +500,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.committed();
         self.recording_by_key(recording.idempotency_key)
             .await?
             .ok_or_else(|| StoreError::Corrupt("recording vanished".into()))
@@ -566,6 +573,7 @@ impl Store {
             let old = ticket_from_row(&row)?;
             if matches!(old.state, TicketState::Rejected | TicketState::Closed) {
                 tx.commit().await?;
+                self.committed();
                 continue;
             }
             let mut new = old.clone();
@@ -573,6 +581,7 @@ impl Store {
             let changes = diff(&old, &new);
             if changes.is_empty() && old.limitation_warnings == new.limitation_warnings {
                 tx.commit().await?;
+                self.committed();
                 continue;
             }
             let updated = sqlx::query(
@@ -604,6 +613,7 @@ impl Store {
                 changed.push((old.number.clone(), old.urgency, new.urgency));
             }
             tx.commit().await?;
+            self.committed();
         }
         Ok(changed)
     }

@@ -1,0 +1,169 @@
+//! Offer latency: from the start of CreateTicket for a critical ticket to
+//! the offer arriving on a duty lawyer's WatchOffers stream, through the
+//! real `hotline ticketing` binary, on SQLite and on PostgreSQL. Figures
+//! are printed, never asserted (speed lives in `bench/offer_latency.sh`,
+//! which runs this in release mode at 100 and 1,000 tickets/s); the test
+//! asserts only that every ticket was offered once.
+//!
+//! HOTLINE_BENCH_TICKETS (default 100) and HOTLINE_BENCH_RATE (tickets per
+//! second, default 100) set the load.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use common::{stderr, Server};
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::routing_service_client::RoutingServiceClient;
+use hotline_proto::v1::ticket_service_client::TicketServiceClient;
+
+const LAWYERS: usize = 10;
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn measure(backend: &str, args: &[&str]) {
+    let tickets = env_number("HOTLINE_BENCH_TICKETS", 100);
+    let rate = env_number("HOTLINE_BENCH_RATE", 100).max(1);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), args);
+    let from = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let to = (Utc::now() + chrono::Duration::hours(8)).to_rfc3339();
+    for i in 0..LAWYERS {
+        let id = format!("l{i}");
+        let out = server.client(&[
+            "roster",
+            "add-lawyer",
+            "--id",
+            &id,
+            "--name",
+            &id,
+            "--phone",
+            "13900000000",
+            "--skills",
+            "labor-wages",
+            "--capacity",
+            "1000",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let out = server.client(&[
+            "roster",
+            "add-shift",
+            "--lawyer",
+            &id,
+            "--from",
+            &from,
+            "--to",
+            &to,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (latencies, offered) = runtime.block_on(async {
+        let received: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+        for i in 0..LAWYERS {
+            let mut routing = RoutingServiceClient::connect(server.url()).await.unwrap();
+            let mut stream = routing
+                .watch_offers(pb::WatchOffersRequest {
+                    lawyer: format!("l{i}"),
+                    after_event_id: 0,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            let received = received.clone();
+            tokio::spawn(async move {
+                while let Ok(Some(e)) = stream.message().await {
+                    if e.event == "offered" {
+                        if let Some(t) = e.ticket {
+                            received.lock().unwrap().insert(t.number, Instant::now());
+                        }
+                    }
+                }
+            });
+        }
+        let client = TicketServiceClient::connect(server.url()).await.unwrap();
+        let started: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+        let interval = Duration::from_secs_f64(1.0 / rate as f64);
+        let begin = tokio::time::Instant::now();
+        let mut tasks = Vec::new();
+        for i in 0..tickets {
+            tokio::time::sleep_until(begin + interval * i as u32).await;
+            let mut client = client.clone();
+            let started = started.clone();
+            tasks.push(tokio::spawn(async move {
+                let at = Instant::now();
+                let t = client
+                    .create_ticket(pb::CreateTicketRequest {
+                        idempotency_key: format!("bench-{i}"),
+                        matter: Some("labor-wages".into()),
+                        preservation: true,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .ticket
+                    .unwrap();
+                started.lock().unwrap().insert(t.number, at);
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while received.lock().unwrap().len() < tickets && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let started = started.lock().unwrap();
+        let received = received.lock().unwrap();
+        let mut latencies: Vec<Duration> = started
+            .iter()
+            .filter_map(|(n, at)| received.get(n).map(|r| r.saturating_duration_since(*at)))
+            .collect();
+        latencies.sort();
+        (latencies, received.len())
+    });
+    assert_eq!(
+        offered, tickets,
+        "every critical ticket reached a lawyer's stream"
+    );
+    let pick = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    eprintln!(
+        "offer latency ({backend}, {tickets} tickets at {rate}/s): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        pick(0.50).as_secs_f64() * 1000.0,
+        pick(0.99).as_secs_f64() * 1000.0,
+        latencies.last().unwrap().as_secs_f64() * 1000.0,
+    );
+}
+
+#[test]
+fn critical_tickets_reach_a_lawyer_stream_sqlite() {
+    measure("sqlite", &["ticketing"]);
+}
+
+#[test]
+fn critical_tickets_reach_a_lawyer_stream_postgres() {
+    common::require("psql", "postgresql");
+    let base = std::env::var("HOTLINE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let name = format!("hotline_t_{:016x}", rand::random::<u64>());
+    let run = |sql: &str| {
+        let out = std::process::Command::new("psql")
+            .args([base.as_str(), "-At", "-c", sql])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    run(&format!("CREATE DATABASE {name}"));
+    let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+    measure("postgres", &["ticketing", "--database-url", &url]);
+    run(&format!("DROP DATABASE {name} WITH (FORCE)"));
+}
