@@ -194,6 +194,12 @@ pub async fn roster(command: RosterCommand) -> anyhow::Result<()> {
                 .map_err(status)?
                 .into_inner()
                 .lawyers;
+            let shifts = api
+                .list_shifts(pb::ListShiftsRequest::default())
+                .await
+                .map_err(status)?
+                .into_inner()
+                .shifts;
             let mut writer = csv::Writer::from_writer(std::io::stdout());
             writer.write_record([
                 "id",
@@ -208,20 +214,33 @@ pub async fn roster(command: RosterCommand) -> anyhow::Result<()> {
                 "shift_from",
                 "shift_to",
             ])?;
+            // One row per coming shift (the lawyer's fields repeated), or
+            // one row without a shift; importing it back gives the same roster.
             for l in lawyers {
-                writer.write_record([
-                    l.id.clone(),
-                    l.name.clone(),
-                    l.phone.clone(),
-                    l.sip_uri.clone().unwrap_or_default(),
-                    l.skills.join(";"),
-                    l.regions.join(";"),
-                    l.languages.join(";"),
-                    l.capacity.to_string(),
-                    l.center.clone(),
-                    String::new(),
-                    String::new(),
-                ])?;
+                let theirs: Vec<&pb::Shift> = shifts.iter().filter(|s| s.lawyer == l.id).collect();
+                let times: Vec<(String, String)> = if theirs.is_empty() {
+                    vec![(String::new(), String::new())]
+                } else {
+                    theirs
+                        .iter()
+                        .map(|s| (s.from.clone(), s.to.clone()))
+                        .collect()
+                };
+                for (from, to) in times {
+                    writer.write_record([
+                        l.id.clone(),
+                        l.name.clone(),
+                        l.phone.clone(),
+                        l.sip_uri.clone().unwrap_or_default(),
+                        l.skills.join(";"),
+                        l.regions.join(";"),
+                        l.languages.join(";"),
+                        l.capacity.to_string(),
+                        l.center.clone(),
+                        from,
+                        to,
+                    ])?;
+                }
             }
             writer.flush().context("cannot write the roster")?;
         }

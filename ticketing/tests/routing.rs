@@ -263,9 +263,16 @@ async fn offer_times_out_and_the_second_lawyer_acknowledges(store: Store) {
     w.lawyer("b", &["labor-wages"], 3, 8).await;
     let n = w.critical("k1").await;
     assert_eq!(w.pending(&n).await.as_deref(), Some("a"));
-    w.advance(Duration::minutes(4));
-    assert_eq!(w.tick().await, 0, "not due yet");
-    w.advance(Duration::minutes(1));
+    // Half way to the deadline, a reminder; once.
+    w.advance(Duration::minutes(3));
+    assert_eq!(w.tick().await, 1);
+    assert_eq!(w.kinds(&n).await.last(), Some(&EventKind::OfferReminder));
+    assert_eq!(
+        w.tick().await,
+        0,
+        "reminded once; the deadline is not due yet"
+    );
+    w.advance(Duration::minutes(2));
     assert_eq!(w.tick().await, 1);
     assert_eq!(w.pending(&n).await.as_deref(), Some("b"));
     assert_eq!(w.tick().await, 0, "each timeout is processed once");

@@ -37,10 +37,13 @@ CREATE TABLE offers (
     offered_at   INTEGER NOT NULL,
     ack_deadline INTEGER NOT NULL,
     decided_at   INTEGER,
-    reason       TEXT
+    reason       TEXT,
+    -- When the lawyer gets a reminder: half way to the deadline, once.
+    remind_at    INTEGER
 );
 CREATE INDEX offers_ticket ON offers (ticket_id, id);
 CREATE INDEX offers_lawyer ON offers (lawyer_id, state);
+CREATE INDEX offers_remind ON offers (remind_at);
 -- At most one offer waits for an answer per ticket.
 CREATE UNIQUE INDEX offers_one_pending ON offers (ticket_id) WHERE state = 'pending';
 

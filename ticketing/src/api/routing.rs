@@ -169,12 +169,13 @@ impl RoutingApi {
         let event = match e.kind {
             EventKind::Offered => "offered",
             EventKind::OfferExpired => "withdrawn",
+            EventKind::OfferReminder => "reminder",
             EventKind::OfferAcknowledged => "acknowledged",
             EventKind::OfferDeclined => "declined",
             _ => return Ok(None),
         };
         let ack_deadline = match (e.kind, &e.lawyer) {
-            (EventKind::Offered, Some(lawyer)) => self
+            (EventKind::Offered | EventKind::OfferReminder, Some(lawyer)) => self
                 .ticketing
                 .store()
                 .offer_deadline(&e.ticket_number, lawyer, e.at)
@@ -267,6 +268,28 @@ impl RoutingService for RoutingApi {
             lawyer: shift.lawyer,
             from: rfc3339(shift.starts_at),
             to: rfc3339(shift.ends_at),
+        }))
+    }
+
+    async fn list_shifts(
+        &self,
+        request: Request<pb::ListShiftsRequest>,
+    ) -> Result<Response<pb::ListShiftsResponse>, Status> {
+        let after = match request.get_ref().after.as_str() {
+            "" => self.ticketing.now(),
+            text => instant("after", text)?,
+        };
+        let shifts = self.ticketing.store().shifts(after).await?;
+        Ok(Response::new(pb::ListShiftsResponse {
+            shifts: shifts
+                .into_iter()
+                .map(|s| pb::Shift {
+                    id: s.id,
+                    lawyer: s.lawyer,
+                    from: rfc3339(s.starts_at),
+                    to: rfc3339(s.ends_at),
+                })
+                .collect(),
         }))
     }
 

@@ -191,6 +191,27 @@ impl Store {
         }))
     }
 
+    /// Shifts not ended by `after`, by start.
+    pub async fn shifts(&self, after: DateTime<Utc>) -> Result<Vec<Shift>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, lawyer_id, starts_at, ends_at FROM shifts WHERE ends_at > $1 \
+             ORDER BY starts_at, id",
+        )
+        .bind(ms(after))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Shift {
+                    id: get(r, "id")?,
+                    lawyer: get(r, "lawyer_id")?,
+                    starts_at: millis(get(r, "starts_at")?)?,
+                    ends_at: millis(get(r, "ends_at")?)?,
+                })
+            })
+            .collect()
+    }
+
     /// Active lawyers of `center` with a shift covering `at`.
     pub async fn on_duty(
         &self,
@@ -273,7 +294,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?
             else {
-                return Ok(processed);
+                break;
             };
             let ticket_id: i64 = get(&row, "ticket_id")?;
             let status: String = get(&row, "status")?;
@@ -316,6 +337,50 @@ impl Store {
                     .await?;
                 }
             }
+            tx.commit().await?;
+            self.committed();
+            processed += 1;
+        }
+        // Reminders, half way to an offer's deadline, once each.
+        loop {
+            let mut tx = self.begin_write().await?;
+            let claim = match self.backend {
+                Backend::Postgres => {
+                    "SELECT id, ticket_id, lawyer_id, ack_deadline FROM offers \
+                     WHERE state = 'pending' AND remind_at IS NOT NULL AND remind_at <= $1 \
+                     ORDER BY remind_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+                }
+                Backend::Sqlite => {
+                    "SELECT id, ticket_id, lawyer_id, ack_deadline FROM offers \
+                     WHERE state = 'pending' AND remind_at IS NOT NULL AND remind_at <= $1 \
+                     ORDER BY remind_at LIMIT 1"
+                }
+            };
+            let Some(row) = sqlx::query(claim)
+                .bind(ms(now))
+                .fetch_optional(&mut *tx)
+                .await?
+            else {
+                return Ok(processed);
+            };
+            let offer: i64 = get(&row, "id")?;
+            let lawyer: String = get(&row, "lawyer_id")?;
+            let deadline = millis(get(&row, "ack_deadline")?)?;
+            sqlx::query("UPDATE offers SET remind_at = NULL WHERE id = $1")
+                .bind(offer)
+                .execute(&mut *tx)
+                .await?;
+            let note = format!("acknowledge by {}", deadline.to_rfc3339());
+            self.offer_event(
+                &mut tx,
+                get(&row, "ticket_id")?,
+                EventKind::OfferReminder,
+                ROUTING_ACTOR,
+                &lawyer,
+                Some(&note),
+                now,
+            )
+            .await?;
             tx.commit().await?;
             self.committed();
             processed += 1;
@@ -680,7 +745,7 @@ impl Store {
         let id = self.ticket_id(number).await?;
         let row = sqlx::query(
             "SELECT ack_deadline FROM offers WHERE ticket_id = $1 AND lawyer_id = $2 \
-             AND offered_at = $3 ORDER BY id DESC LIMIT 1",
+             AND offered_at <= $3 ORDER BY id DESC LIMIT 1",
         )
         .bind(id)
         .bind(lawyer)
@@ -809,7 +874,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let updated = sqlx::query(
-            "UPDATE offers SET state = $2, reason = $3, decided_at = $4 \
+            "UPDATE offers SET state = $2, reason = $3, decided_at = $4, remind_at = NULL \
              WHERE id = $1 AND state = 'pending'",
         )
         .bind(offer_id)
@@ -893,14 +958,15 @@ impl Store {
                 ack_deadline,
             } => {
                 sqlx::query(
-                    "INSERT INTO offers (ticket_id, lawyer_id, round, state, offered_at, ack_deadline) \
-                     VALUES ($1, $2, $3, 'pending', $4, $5)",
+                    "INSERT INTO offers (ticket_id, lawyer_id, round, state, offered_at, ack_deadline, \
+                     remind_at) VALUES ($1, $2, $3, 'pending', $4, $5, $6)",
                 )
                 .bind(ticket.id)
                 .bind(&lawyer)
                 .bind(round)
                 .bind(ms(now))
                 .bind(ms(ack_deadline))
+                .bind(ms(now + (ack_deadline - now) / 2))
                 .execute(&mut **tx)
                 .await?;
                 sqlx::query("UPDATE lawyers SET last_offer_at = $2 WHERE id = $1")

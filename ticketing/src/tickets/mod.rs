@@ -150,6 +150,8 @@ pub enum EventKind {
     OfferDeclined,
     /// Nobody answered the offer in time.
     OfferExpired,
+    /// Half the time to acknowledge has passed.
+    OfferReminder,
     /// No lawyer took it: supervisors alerted, the ticket is unowned.
     Escalated,
     /// Assigned, but not started within the bound.
@@ -169,6 +171,7 @@ impl EventKind {
             EventKind::OfferAcknowledged => "offer_acknowledged",
             EventKind::OfferDeclined => "offer_declined",
             EventKind::OfferExpired => "offer_expired",
+            EventKind::OfferReminder => "offer_reminder",
             EventKind::Escalated => "escalated",
             EventKind::StartOverdue => "start_overdue",
         }
@@ -186,6 +189,7 @@ impl EventKind {
             "offer_acknowledged" => EventKind::OfferAcknowledged,
             "offer_declined" => EventKind::OfferDeclined,
             "offer_expired" => EventKind::OfferExpired,
+            "offer_reminder" => EventKind::OfferReminder,
             "escalated" => EventKind::Escalated,
             "start_overdue" => EventKind::StartOverdue,
             _ => return None,
