@@ -421,6 +421,35 @@ fn drop_off_counts_per_node_match_the_script() {
     assert_eq!(counter(&text, "entered", "consult"), 2, "{text}");
     assert_eq!(counter(&text, "completed", "goodbye"), 2, "{text}");
     assert_eq!(counter(&text, "abandoned", "welcome"), 0, "{text}");
+
+    // The admin API gives the same counts.
+    let admin = format!("http://{}", server.admin.unwrap());
+    let nodes = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use hotline_proto::v1::ivr_admin_client::IvrAdminClient;
+        let mut client = IvrAdminClient::connect(admin).await.unwrap();
+        client
+            .get_flow_metrics(hotline_proto::v1::GetFlowMetricsRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .nodes
+    });
+    for n in &nodes {
+        assert_eq!(n.entered, counter(&text, "entered", &n.node), "{}", n.node);
+        assert_eq!(
+            n.abandoned,
+            counter(&text, "abandoned", &n.node),
+            "{}",
+            n.node
+        );
+        assert_eq!(
+            n.completed,
+            counter(&text, "completed", &n.node),
+            "{}",
+            n.node
+        );
+    }
+    assert!(nodes.iter().any(|n| n.node == "main" && n.abandoned == 3));
 }
 
 /// The default menu with the operator open around the clock and a transfer

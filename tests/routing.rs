@@ -470,3 +470,53 @@ fn the_roster_imports_from_csv_and_refuses_a_bad_row_with_its_line() {
         stderr(&out)
     );
 }
+
+#[test]
+fn supervisors_see_escalations_on_the_event_stream_and_can_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["ticketing"]);
+    // Nobody is on duty: the critical ticket is escalated at once.
+    let number = critical(&server);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use hotline_proto::v1 as pb;
+        use hotline_proto::v1::routing_service_client::RoutingServiceClient;
+        let mut client = RoutingServiceClient::connect(server.url()).await.unwrap();
+        let mut stream = client
+            .watch_events(pb::WatchEventsRequest { after_event_id: 0 })
+            .await
+            .unwrap()
+            .into_inner();
+        let created = stream.message().await.unwrap().unwrap();
+        assert_eq!(
+            (created.kind.as_str(), created.ticket_number.as_str()),
+            ("created", number.as_str())
+        );
+        let escalated = stream.message().await.unwrap().unwrap();
+        assert_eq!(escalated.kind, "escalated");
+        assert!(escalated
+            .note
+            .unwrap_or_default()
+            .contains("no matching lawyer is on duty"));
+        // A supervisor who reconnects after the first event gets the second.
+        let mut resumed = client
+            .watch_events(pb::WatchEventsRequest {
+                after_event_id: created.id,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(resumed.message().await.unwrap().unwrap().id, escalated.id);
+        let bad = client
+            .watch_events(pb::WatchEventsRequest { after_event_id: -1 })
+            .await
+            .unwrap_err();
+        assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+        assert!(
+            bad.message().contains("after_event_id"),
+            "{}",
+            bad.message()
+        );
+    });
+    check_clean(&server);
+}
