@@ -85,14 +85,11 @@ impl Ticketing {
             decision_due: (new.kind == TicketKind::Application)
                 .then(|| self.limitation.decision_due(today)),
         };
-        let (ticket, created) = self.store.create_ticket(new, &assessed, now).await?;
-        if created && RoutingPolicy::routes(ticket.urgency) {
-            // Offered at once; if this fails, the scheduler's sweep routes it.
-            if let Err(e) = self.store.route(&ticket.number, &self.routing, now).await {
-                tracing::error!(ticket = %ticket.number, error = %e, "routing failed; the sweep retries");
-            }
-        }
-        Ok((ticket, created))
+        // An urgent ticket gets its first offer in the transaction that
+        // creates it: one durable commit, and never a ticket without routing.
+        self.store
+            .create_and_route(new, &assessed, Some(&self.routing), now)
+            .await
     }
 
     /// One pass of the routing scheduler at the clock's `now`: every due

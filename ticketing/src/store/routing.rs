@@ -242,7 +242,24 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let id = self.ticket_id(number).await?;
         let mut tx = self.begin_write().await?;
-        let ticket = self.routed(&mut tx, id).await?;
+        if !self.route_in(&mut tx, id, policy, now).await? {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        self.committed();
+        Ok(true)
+    }
+
+    /// [`Store::route`] inside the caller's transaction (a new ticket is
+    /// routed in the transaction that creates it: one commit, not two).
+    pub(super) async fn route_in(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: i64,
+        policy: &RoutingPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let ticket = self.routed(tx, id).await?;
         let open = matches!(
             ticket.state,
             TicketState::Consultation | TicketState::Application | TicketState::Accepted
@@ -256,14 +273,12 @@ impl Store {
         )
         .bind(id)
         .bind(ms(now))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         if inserted.rows_affected() == 0 {
             return Ok(false);
         }
-        self.offer_next(&mut tx, &ticket, 1, 0, policy, now).await?;
-        tx.commit().await?;
-        self.committed();
+        self.offer_next(tx, &ticket, 1, 0, policy, now).await?;
         Ok(true)
     }
 

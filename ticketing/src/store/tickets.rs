@@ -38,8 +38,20 @@ impl Store {
         assessed: &Assessed,
         now: DateTime<Utc>,
     ) -> Result<(Ticket, bool), StoreError> {
+        self.create_and_route(new, assessed, None, now).await
+    }
+
+    /// [`Store::create_ticket`], and when `routing` is given and the ticket
+    /// is urgent, its first offer (or escalation) in the same transaction.
+    pub async fn create_and_route(
+        &self,
+        new: &NewTicket,
+        assessed: &Assessed,
+        routing: Option<&crate::routing::RoutingPolicy>,
+        now: DateTime<Utc>,
+    ) -> Result<(Ticket, bool), StoreError> {
         for attempt in 0..NUMBER_ATTEMPTS {
-            match self.try_create(new, assessed, now).await {
+            match self.try_create(new, assessed, routing, now).await {
                 Ok(outcome) => return Ok(outcome),
                 // Two creates raced on one key, or a random number collided:
                 // the next attempt sees the winner or draws a new number.
@@ -56,6 +68,7 @@ impl Store {
         &self,
         new: &NewTicket,
         assessed: &Assessed,
+        routing: Option<&crate::routing::RoutingPolicy>,
         now: DateTime<Utc>,
     ) -> Result<(Ticket, bool), StoreError> {
         let mut tx = self.begin_write().await?;
@@ -141,6 +154,9 @@ impl Store {
             },
         )
         .await?;
+        if let Some(policy) = routing {
+            self.route_in(&mut tx, id, policy, now).await?;
+        }
         tx.commit().await?;
         self.committed();
         Ok((self.ticket_by_id(id).await?, true))
