@@ -5,35 +5,14 @@ use anyhow::Context;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::routing_service_client::RoutingServiceClient;
 use tonic::transport::Channel;
-use tonic::Code;
 
 use crate::cli::{ClientArgs, LawyerCommand, RosterCommand};
 use crate::output;
+use crate::tickets::{self, number, status};
 use crate::UsageError;
 
 async fn connect(args: &ClientArgs) -> anyhow::Result<RoutingServiceClient<Channel>> {
-    let endpoint = Channel::from_shared(args.ticketing.clone())
-        .map_err(|e| UsageError(format!("invalid --ticketing URL `{}`: {e}", args.ticketing)))?;
-    let channel = endpoint
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .connect()
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot reach ticketing at {} ({e}); start it with `hotline serve`, \
-                 or point --ticketing / HOTLINE_TICKETING at it",
-                args.ticketing
-            )
-        })?;
-    Ok(RoutingServiceClient::new(channel))
-}
-
-fn status(s: tonic::Status) -> anyhow::Error {
-    match s.code() {
-        Code::InvalidArgument => UsageError(s.message().to_owned()).into(),
-        Code::Unavailable => anyhow::anyhow!("ticketing is unavailable: {}", s.message()),
-        _ => anyhow::anyhow!("{}", s.message()),
-    }
+    Ok(RoutingServiceClient::new(tickets::channel(args).await?))
 }
 
 fn print_lawyer(l: &pb::Lawyer, json: bool) {
@@ -305,12 +284,6 @@ fn print_shift(s: &pb::Shift, json: bool) {
     } else {
         println!("shift {} of {}: {} – {}", s.id, s.lawyer, s.from, s.to);
     }
-}
-
-fn number(text: &str) -> anyhow::Result<String> {
-    hotline_domain::TicketNumber::parse(text)
-        .map(|n| n.to_string())
-        .map_err(|e| UsageError(format!("ticket number `{text}`: {e}")).into())
 }
 
 /// One offer event as the watch prints it: the lawyer must call back, so

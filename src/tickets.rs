@@ -214,9 +214,14 @@ pub async fn run(command: TicketsCommand) -> anyhow::Result<()> {
 }
 
 async fn connect(args: &ClientArgs) -> anyhow::Result<TicketServiceClient<Channel>> {
+    Ok(TicketServiceClient::new(channel(args).await?))
+}
+
+/// A connection to ticketing, shared by every client subcommand.
+pub(crate) async fn channel(args: &ClientArgs) -> anyhow::Result<Channel> {
     let endpoint = Channel::from_shared(args.ticketing.clone())
         .map_err(|e| UsageError(format!("invalid --ticketing URL `{}`: {e}", args.ticketing)))?;
-    let channel = endpoint
+    endpoint
         .connect_timeout(std::time::Duration::from_secs(5))
         .connect()
         .await
@@ -226,12 +231,11 @@ async fn connect(args: &ClientArgs) -> anyhow::Result<TicketServiceClient<Channe
                  or point --ticketing / HOTLINE_TICKETING at it",
                 args.ticketing
             )
-        })?;
-    Ok(TicketServiceClient::new(channel))
+        })
 }
 
 /// Checks a ticket number before any request: a typo is the user's to fix.
-fn number(text: &str) -> anyhow::Result<String> {
+pub(crate) fn number(text: &str) -> anyhow::Result<String> {
     TicketNumber::parse(text)
         .map(|n| n.to_string())
         .map_err(|e| UsageError(format!("ticket number `{text}`: {e}")).into())
@@ -260,7 +264,7 @@ fn time(flag: &str, text: &str) -> anyhow::Result<prost_types::Timestamp> {
 }
 
 /// A gRPC error as the user should see it: invalid input exits 2.
-fn status(s: tonic::Status) -> anyhow::Error {
+pub(crate) fn status(s: tonic::Status) -> anyhow::Error {
     match s.code() {
         Code::InvalidArgument => UsageError(s.message().to_owned()).into(),
         Code::NotFound | Code::FailedPrecondition => anyhow::anyhow!("{}", s.message()),

@@ -171,65 +171,48 @@ struct RawNode {
     uri: Option<Spanned<String>>,
 }
 
-/// Which optional keys each node type takes (besides `type`).
-fn allowed(kind: &str) -> &'static [&'static str] {
-    const WAIT: [&str; 8] = [
-        "prompt",
-        "short_prompt",
-        "invalid_prompt",
-        "timeout_secs",
-        "max_timeouts",
-        "max_invalid",
-        "on_timeout",
-        "on_failure",
-    ];
-    match kind {
-        "play" => &["prompt", "next"],
-        "menu" => &[
-            WAIT[0],
-            WAIT[1],
-            WAIT[2],
-            WAIT[3],
-            WAIT[4],
-            WAIT[5],
-            WAIT[6],
-            WAIT[7],
-            "keys",
-            "repeat_key",
-            "operator_key",
-        ],
-        "collect" => &[
-            WAIT[0],
-            WAIT[1],
-            WAIT[2],
-            WAIT[3],
-            WAIT[4],
-            WAIT[5],
-            WAIT[6],
-            WAIT[7],
-            "field",
-            "validator",
-            "min_digits",
-            "max_digits",
-            "terminator",
-            "inter_digit_secs",
-            "special",
-            "next",
-        ],
-        "confirm" => &[
-            WAIT[0], WAIT[1], WAIT[2], WAIT[3], WAIT[4], WAIT[5], WAIT[6], WAIT[7], "next",
-            "reenter",
-        ],
-        "record" => &["prompt", "max_secs", "next"],
-        "set" => &["set", "next"],
-        "create-ticket" => &["next"],
-        "lookup-ticket" => &["found", "not_found"],
-        "transfer" => &["uri", "fallback"],
-        "hours" => &["open", "closed"],
-        "branch" => &["field", "cases", "default"],
-        "hangup" => &["prompt"],
-        _ => &[],
-    }
+/// The keys every node that waits for the caller takes.
+const WAIT_KEYS: [&str; 8] = [
+    "prompt",
+    "short_prompt",
+    "invalid_prompt",
+    "timeout_secs",
+    "max_timeouts",
+    "max_invalid",
+    "on_timeout",
+    "on_failure",
+];
+
+/// The optional keys a node type takes besides `type`, and whether it also
+/// takes [`WAIT_KEYS`]; `None` for an unknown type.
+fn allowed(kind: &str) -> Option<(&'static [&'static str], bool)> {
+    Some(match kind {
+        "play" => (&["prompt", "next"], false),
+        "menu" => (&["keys", "repeat_key", "operator_key"], true),
+        "collect" => (
+            &[
+                "field",
+                "validator",
+                "min_digits",
+                "max_digits",
+                "terminator",
+                "inter_digit_secs",
+                "special",
+                "next",
+            ],
+            true,
+        ),
+        "confirm" => (&["next", "reenter"], true),
+        "record" => (&["prompt", "max_secs", "next"], false),
+        "set" => (&["set", "next"], false),
+        "create-ticket" => (&["next"], false),
+        "lookup-ticket" => (&["found", "not_found"], false),
+        "transfer" => (&["uri", "fallback"], false),
+        "hours" => (&["open", "closed"], false),
+        "branch" => (&["field", "cases", "default"], false),
+        "hangup" => (&["prompt"], false),
+        _ => return None,
+    })
 }
 
 const NODE_TYPES: &str =
@@ -515,16 +498,15 @@ impl Checker<'_> {
         };
         let kind_at = kind.span().start;
         let type_name = kind.get_ref().as_str();
-        let allowed = allowed(type_name);
-        if allowed.is_empty() && type_name != "create-ticket" {
+        let Some((own, waits)) = allowed(type_name) else {
             self.error(
                 kind_at,
                 format!("node `{id}` has unknown type `{type_name}`; one of {NODE_TYPES}"),
             );
             return None;
-        }
+        };
         for (name, pos) in n.present() {
-            if !allowed.contains(&name) {
+            if !own.contains(&name) && !(waits && WAIT_KEYS.contains(&name)) {
                 self.error(
                     pos.unwrap_or(kind_at),
                     format!("node `{id}`: `{name}` does not apply to a {type_name} node"),

@@ -77,10 +77,6 @@ impl TicketsClient {
         })
     }
 
-    pub fn outbox(&self) -> &Outbox {
-        &self.outbox
-    }
-
     /// The request a call's draft becomes, with a fresh proposed number.
     pub fn request(draft: &TicketDraft, idempotency_key: String) -> pb::CreateTicketRequest {
         let proposed = TicketNumber::random(&mut rand::rng());

@@ -432,45 +432,16 @@ impl Store {
             now,
         )
         .await?;
-        let mut state = ticket.state;
-        if matches!(state, TicketState::Application | TicketState::Consultation) {
-            let mv = Move {
-                reason: Some(ACCEPT_REASON.to_owned()),
-                ..Move::default()
-            };
-            self.transition_locked(
-                &mut tx,
-                id,
-                state,
-                TicketState::Accepted,
-                &mv,
-                ROUTING_ACTOR,
-                now,
-            )
-            .await?;
-            state = TicketState::Accepted;
-        }
-        let mv = Move {
-            lawyer: Some(lawyer.to_owned()),
-            ..Move::default()
-        };
-        self.transition_locked(
+        self.take(
             &mut tx,
             id,
-            state,
-            TicketState::Assigned,
-            &mv,
+            ticket.state,
+            lawyer,
+            ACCEPT_REASON,
             ROUTING_ACTOR,
+            policy,
             now,
         )
-        .await?;
-        sqlx::query(
-            "UPDATE routing SET status = 'owned', due_at = $2, updated_at = $3 WHERE ticket_id = $1",
-        )
-        .bind(id)
-        .bind(ms(now + policy.start_within))
-        .bind(ms(now))
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         self.committed();
@@ -563,13 +534,45 @@ impl Store {
         if self.pending_offer_of(&mut tx, id, None).await?.is_some() {
             return Ok(Err(RosterError::Offered(number.to_string())));
         }
-        let mut state = ticket.state;
+        let reason = format!("pulled from the queue for {lawyer}");
+        self.take(
+            &mut tx,
+            id,
+            ticket.state,
+            lawyer,
+            &reason,
+            actor,
+            policy,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        self.committed();
+        Ok(Ok(()))
+    }
+
+    /// The lawyer takes the ticket (an acknowledged offer, or a pull from
+    /// the queue): accepted first if it is not yet, then assigned; its
+    /// routing row owned, with the bound for starting the case as its timer.
+    #[allow(clippy::too_many_arguments)]
+    async fn take(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: i64,
+        from: TicketState,
+        lawyer: &str,
+        accept_reason: &str,
+        actor: &str,
+        policy: &RoutingPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut state = from;
         if matches!(state, TicketState::Application | TicketState::Consultation) {
             let mv = Move {
-                reason: Some(format!("pulled from the queue for {lawyer}")),
+                reason: Some(accept_reason.to_owned()),
                 ..Move::default()
             };
-            self.transition_locked(&mut tx, id, state, TicketState::Accepted, &mv, actor, now)
+            self.transition_locked(tx, id, state, TicketState::Accepted, &mv, actor, now)
                 .await?;
             state = TicketState::Accepted;
         }
@@ -577,7 +580,7 @@ impl Store {
             lawyer: Some(lawyer.to_owned()),
             ..Move::default()
         };
-        self.transition_locked(&mut tx, id, state, TicketState::Assigned, &mv, actor, now)
+        self.transition_locked(tx, id, state, TicketState::Assigned, &mv, actor, now)
             .await?;
         sqlx::query(
             "INSERT INTO routing (ticket_id, status, round, attempts, due_at, updated_at) \
@@ -587,11 +590,9 @@ impl Store {
         .bind(id)
         .bind(ms(now + policy.start_within))
         .bind(ms(now))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-        tx.commit().await?;
-        self.committed();
-        Ok(Ok(()))
+        Ok(())
     }
 
     /// Gives a shift to another lawyer (a swap), refused if it overlaps
@@ -772,7 +773,7 @@ impl Store {
 
     /// Open urgent tickets with no routing row: routing them was
     /// interrupted (a crash between the create and the offer).
-    pub async fn unrouted(&self, _now: DateTime<Utc>) -> Result<Vec<TicketNumber>, StoreError> {
+    pub async fn unrouted(&self) -> Result<Vec<TicketNumber>, StoreError> {
         let rows = sqlx::query(
             "SELECT t.number FROM tickets t WHERE t.urgency IN ('critical', 'urgent', 'expired') \
              AND t.state IN ('consultation', 'application', 'accepted') \
