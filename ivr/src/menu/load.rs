@@ -506,7 +506,8 @@ impl Checker<'_> {
             return None;
         };
         for (name, pos) in n.present() {
-            if !own.contains(&name) && !(waits && WAIT_KEYS.contains(&name)) {
+            let takes = own.contains(&name) || (waits && WAIT_KEYS.contains(&name));
+            if !takes {
                 self.error(
                     pos.unwrap_or(kind_at),
                     format!("node `{id}`: `{name}` does not apply to a {type_name} node"),
