@@ -32,6 +32,17 @@ fn speech() -> Vec<i16> {
         .collect()
 }
 
+/// One sipp call of `scenario` from CALLER, its media on `phone`, in the
+/// background; join it for sipp's result.
+fn dial(
+    scenario: &'static str,
+    sip: std::net::SocketAddr,
+    phone: &Phone,
+) -> std::thread::JoinHandle<std::process::Output> {
+    let rows = vec![vec![phone.port.to_string(), CALLER.to_owned()]];
+    std::thread::spawn(move || sipp_calls(scenario, sip, &rows, &[]))
+}
+
 /// Walks the flow up to the message: waits for each prompt to start, then
 /// presses the caller's key (a barge-in, as impatient callers do).
 fn answer(phone: &Phone, lang: &str, steps: &[(&str, &str)], mut at: usize) -> usize {
@@ -71,10 +82,7 @@ fn an_application_by_phone_is_a_ticket_the_caller_hears_and_can_check() {
     let date = event.format("%Y%m%d").to_string();
 
     let phone = Phone::new();
-    let call = {
-        let rows = vec![vec![phone.port.to_string(), CALLER.to_owned()]];
-        std::thread::spawn(move || sipp_calls("call_flow.xml", sip, &rows, &[]))
-    };
+    let call = dial("call_flow.xml", sip, &phone);
     let at = answer(
         &phone,
         "zh",
@@ -128,10 +136,7 @@ fn an_application_by_phone_is_a_ticket_the_caller_hears_and_can_check() {
 
     // A second call keys the number into menu 4 and hears the state.
     let phone = Phone::new();
-    let call = {
-        let rows = vec![vec![phone.port.to_string(), CALLER.to_owned()]];
-        std::thread::spawn(move || sipp_calls("call_flow.xml", sip, &rows, &[]))
-    };
+    let call = dial("call_flow.xml", sip, &phone);
     let at = answer(
         &phone,
         "zh",
@@ -161,10 +166,7 @@ fn the_green_channel_with_preservation_is_critical() {
     let server = Server::start(dir.path(), &["serve"]);
     let sip = server.sip.unwrap();
     let phone = Phone::new();
-    let call = {
-        let rows = vec![vec![phone.port.to_string(), CALLER.to_owned()]];
-        std::thread::spawn(move || sipp_calls("call_flow.xml", sip, &rows, &[]))
-    };
+    let call = dial("call_flow.xml", sip, &phone);
     let at = answer(
         &phone,
         "zh",
@@ -207,10 +209,7 @@ fn a_wrong_check_digit_is_refused_on_the_phone() {
     let server = Server::start(dir.path(), &["serve"]);
     let sip = server.sip.unwrap();
     let phone = Phone::new();
-    let call = {
-        let rows = vec![vec![phone.port.to_string(), CALLER.to_owned()]];
-        std::thread::spawn(move || sipp_calls("call_flow.xml", sip, &rows, &[]))
-    };
+    let call = dial("call_flow.xml", sip, &phone);
     // 1234567897 has a valid Luhn digit; 1234567898 does not.
     let at = answer(
         &phone,
@@ -478,10 +477,7 @@ fn zero_transfers_the_caller_to_the_operator_by_refer() {
     let server = Server::start(dir.path(), &["serve", "--menu", &menu]);
     let sip = server.sip.unwrap();
     let phone = Phone::new();
-    let call = {
-        let rows = vec![vec![phone.port.to_string(), CALLER.to_owned()]];
-        std::thread::spawn(move || sipp_calls("transfer_accept.xml", sip, &rows, &[]))
-    };
+    let call = dial("transfer_accept.xml", sip, &phone);
     answer(&phone, "zh", &[("welcome", "1"), ("main-menu", "0")], 0);
     // sipp checks the REFER names the operator, accepts it, reports the
     // operator answered; the IVR then hangs up.
@@ -502,10 +498,7 @@ fn a_refused_transfer_falls_back_to_a_message() {
     let server = Server::start(dir.path(), &["serve", "--menu", &menu]);
     let sip = server.sip.unwrap();
     let phone = Phone::new();
-    let call = {
-        let rows = vec![vec![phone.port.to_string(), CALLER.to_owned()]];
-        std::thread::spawn(move || sipp_calls("transfer_decline.xml", sip, &rows, &[]))
-    };
+    let call = dial("transfer_decline.xml", sip, &phone);
     let at = answer(&phone, "zh", &[("welcome", "1"), ("main-menu", "0")], 0);
     let at = phone.wait_heard(&prompt("zh", "operator-unavailable"), at, LONG);
     phone.wait_started(&prompt("zh", "callback-ending"), at, LONG);
