@@ -264,6 +264,11 @@ async fn taken_proposed_number_becomes_an_alias(store: Store) {
     assert!(created);
     assert_ne!(b.number, proposed, "a taken number is not reused");
     assert_eq!(b.aliases, vec![proposed.clone()]);
+    // What create returns is what a read finds.
+    assert_eq!(
+        format!("{:?}", store.ticket(&b.number).await.unwrap()),
+        format!("{b:?}")
+    );
     // The number now finds both tickets; the one whose own number it is comes first.
     assert_eq!(store.ticket(&proposed).await.unwrap().number, a.number);
     let filter = TicketFilter {

@@ -149,7 +149,7 @@ impl Store {
         };
         if sqlx::query(lock)
             .bind(lawyer)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?
             .is_none()
         {
@@ -162,7 +162,7 @@ impl Store {
         .bind(lawyer)
         .bind(ms(from))
         .bind(ms(to))
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
         if let Some(row) = overlap {
             return Ok(Err(RosterError::Overlap {
@@ -179,7 +179,7 @@ impl Store {
         .bind(lawyer)
         .bind(ms(from))
         .bind(ms(to))
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
         tx.commit().await?;
         self.committed();
@@ -306,7 +306,7 @@ impl Store {
             };
             let Some(row) = sqlx::query(claim)
                 .bind(ms(now))
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?
             else {
                 break;
@@ -348,7 +348,7 @@ impl Store {
                     )
                     .bind(ticket_id)
                     .bind(ms(now))
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
                 }
             }
@@ -373,7 +373,7 @@ impl Store {
             };
             let Some(row) = sqlx::query(claim)
                 .bind(ms(now))
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?
             else {
                 return Ok(processed);
@@ -383,7 +383,7 @@ impl Store {
             let deadline = millis(get(&row, "ack_deadline")?)?;
             sqlx::query("UPDATE offers SET remind_at = NULL WHERE id = $1")
                 .bind(offer)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             let note = format!("acknowledge by {}", deadline.to_rfc3339());
             self.offer_event(
@@ -481,7 +481,7 @@ impl Store {
         .await?;
         let row = sqlx::query("SELECT round, attempts FROM routing WHERE ticket_id = $1")
             .bind(id)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?;
         let (round, attempts) = (get::<i64>(&row, "round")?, get::<i64>(&row, "attempts")?);
         self.offer_next(&mut tx, &ticket, round, attempts, policy, now)
@@ -526,7 +526,7 @@ impl Store {
         let ticket = self.routed(&mut tx, id).await?;
         let known = sqlx::query("SELECT id FROM lawyers WHERE id = $1")
             .bind(lawyer)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
         if known.is_none() {
             return Ok(Err(RosterError::UnknownLawyer(lawyer.to_owned())));
@@ -605,7 +605,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let Some(row) = sqlx::query("SELECT starts_at, ends_at FROM shifts WHERE id = $1")
             .bind(shift)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?
         else {
             return Ok(Err(RosterError::UnknownShift(shift)));
@@ -613,7 +613,7 @@ impl Store {
         let (from, to) = (get::<i64>(&row, "starts_at")?, get::<i64>(&row, "ends_at")?);
         if sqlx::query("SELECT id FROM lawyers WHERE id = $1")
             .bind(lawyer)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?
             .is_none()
         {
@@ -627,7 +627,7 @@ impl Store {
         .bind(from)
         .bind(to)
         .bind(shift)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
         if let Some(o) = overlap {
             return Ok(Err(RosterError::Overlap {
@@ -641,7 +641,7 @@ impl Store {
         sqlx::query("UPDATE shifts SET lawyer_id = $2 WHERE id = $1")
             .bind(shift)
             .bind(lawyer)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         tx.commit().await?;
         self.committed();
@@ -686,6 +686,14 @@ impl Store {
         );
         let rows = sqlx::query(&sql).bind(id).fetch_all(&self.pool).await?;
         rows.iter().map(offer_from_row).collect()
+    }
+
+    /// The id of the newest event, 0 when there is none.
+    pub async fn latest_event_id(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(id), 0) AS id FROM ticket_events")
+            .fetch_one(&self.pool)
+            .await?;
+        get(&row, "id")
     }
 
     /// Events after the event `after` (0: from the start), at most `limit`,
@@ -985,11 +993,6 @@ impl Store {
                 .bind(ms(now + (ack_deadline - now) / 2))
                 .execute(&mut **tx)
                 .await?;
-                sqlx::query("UPDATE lawyers SET last_offer_at = $2 WHERE id = $1")
-                    .bind(&lawyer)
-                    .bind(ms(now))
-                    .execute(&mut **tx)
-                    .await?;
                 sqlx::query(
                     "UPDATE routing SET status = 'offering', round = $2, attempts = $3, \
                      due_at = $4, updated_at = $5 WHERE ticket_id = $1",
@@ -1057,7 +1060,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Vec<Candidate>, StoreError> {
         let rows = sqlx::query(
-            "SELECT l.id, l.skills, l.regions, l.languages, l.capacity, l.last_offer_at, \
+            "SELECT l.id, l.skills, l.regions, l.languages, l.capacity, \
+             COALESCE((SELECT MAX(o.offered_at) FROM offers o WHERE o.lawyer_id = l.id), 0) \
+               AS last_offer_at, \
              (SELECT COUNT(*) FROM tickets t WHERE t.assigned_lawyer = l.id \
                 AND t.state IN ('assigned', 'in_progress')) \
              + (SELECT COUNT(*) FROM offers o WHERE o.lawyer_id = l.id AND o.state = 'pending') \

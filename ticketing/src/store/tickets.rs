@@ -75,7 +75,7 @@ impl Store {
         let existing: Option<AnyRow> =
             sqlx::query("SELECT id FROM tickets WHERE idempotency_key = $1")
                 .bind(&new.idempotency_key)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?;
         if let Some(row) = existing {
             let id: i64 = get(&row, "id")?;
@@ -94,48 +94,52 @@ impl Store {
         };
 
         let at = now.timestamp_millis();
-        let row = sqlx::query(
+        // The new row comes back whole (RETURNING): no read after the commit.
+        let sql = format!(
             "INSERT INTO tickets (number, idempotency_key, kind, state, matter, caller_number, \
              callback_number, event_date, preservation, priority_group, hardship_waived, \
              pledge_accepted, home_visit, mediation_preferred, language, center, region, \
              summary, urgency, deadline, limitation_rule, limitation_warnings, decision_due, \
              created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20, $21, $22, $23, $24, $24) RETURNING id",
-        )
-        .bind(number.as_str())
-        .bind(&new.idempotency_key)
-        .bind(new.kind.as_str())
-        .bind(new.kind.initial_state().as_str())
-        .bind(new.matter.map(Matter::as_str))
-        .bind(new.caller_number.as_ref().map(PhoneNumber::as_str))
-        .bind(new.callback_number.as_ref().map(PhoneNumber::as_str))
-        .bind(new.event_date.map(|d| d.to_string()))
-        .bind(flag(new.preservation))
-        .bind(new.priority_group.as_str())
-        .bind(flag(new.flags.hardship_waived))
-        .bind(flag(new.flags.pledge_accepted))
-        .bind(flag(new.flags.home_visit))
-        .bind(flag(new.flags.mediation_preferred))
-        .bind(new.language.as_str())
-        .bind(&new.center)
-        .bind(new.region.as_ref().map(RegionCode::as_str))
-        .bind(&new.summary)
-        .bind(assessed.urgency.urgency.as_str())
-        .bind(assessed.urgency.deadline.map(|d| d.to_string()))
-        .bind(assessed.urgency.rule.as_deref())
-        .bind(warnings_json(&assessed.urgency.warnings)?)
-        .bind(assessed.decision_due.map(|d| d.to_string()))
-        .bind(at)
-        .fetch_one(&mut *tx)
-        .await?;
+             $17, $18, $19, $20, $21, $22, $23, $24, $24) RETURNING {}",
+            TICKET_COLUMNS.replace("t.", "")
+        );
+        let row = sqlx::query(&sql)
+            .bind(number.as_str())
+            .bind(&new.idempotency_key)
+            .bind(new.kind.as_str())
+            .bind(new.kind.initial_state().as_str())
+            .bind(new.matter.map(Matter::as_str))
+            .bind(new.caller_number.as_ref().map(PhoneNumber::as_str))
+            .bind(new.callback_number.as_ref().map(PhoneNumber::as_str))
+            .bind(new.event_date.map(|d| d.to_string()))
+            .bind(flag(new.preservation))
+            .bind(new.priority_group.as_str())
+            .bind(flag(new.flags.hardship_waived))
+            .bind(flag(new.flags.pledge_accepted))
+            .bind(flag(new.flags.home_visit))
+            .bind(flag(new.flags.mediation_preferred))
+            .bind(new.language.as_str())
+            .bind(&new.center)
+            .bind(new.region.as_ref().map(RegionCode::as_str))
+            .bind(&new.summary)
+            .bind(assessed.urgency.urgency.as_str())
+            .bind(assessed.urgency.deadline.map(|d| d.to_string()))
+            .bind(assessed.urgency.rule.as_deref())
+            .bind(warnings_json(&assessed.urgency.warnings)?)
+            .bind(assessed.decision_due.map(|d| d.to_string()))
+            .bind(at)
+            .fetch_one(&mut **tx)
+            .await?;
         let id: i64 = get(&row, "id")?;
+        let mut ticket = ticket_from_row(&row)?;
 
         if let Some(alias) = &alias {
             sqlx::query("INSERT INTO ticket_aliases (alias, ticket_id) VALUES ($1, $2)")
                 .bind(alias.as_str())
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
         let reason = alias
@@ -154,12 +158,15 @@ impl Store {
             },
         )
         .await?;
+        // Routing writes offers and events, never the ticket's row: the row
+        // returned above is still the ticket.
         if let Some(policy) = routing {
             self.route_in(&mut tx, id, policy, now).await?;
         }
         tx.commit().await?;
         self.committed();
-        Ok((self.ticket_by_id(id).await?, true))
+        ticket.aliases.extend(alias);
+        Ok((ticket, true))
     }
 
     /// The ticket with this number; a ticket's own number wins over an alias.
@@ -370,7 +377,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         self.locked_state(&mut tx, id).await?;
         let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.id = $1");
-        let row = sqlx::query(&sql).bind(id).fetch_one(&mut *tx).await?;
+        let row = sqlx::query(&sql).bind(id).fetch_one(&mut **tx).await?;
         let old = ticket_from_row(&row)?;
         let mut new = old.clone();
         apply(&mut new, correction);
@@ -405,7 +412,7 @@ impl Store {
         .bind(new.deadline.map(|d| d.to_string()))
         .bind(new.limitation_rule.as_deref())
         .bind(warnings_json(&new.limitation_warnings)?)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         expect_one_row(updated.rows_affected(), id)?;
         insert_event(
@@ -484,7 +491,7 @@ impl Store {
         .bind(recording.audio)
         .bind(now.timestamp_millis())
         .bind(recording.idempotency_key)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await;
         let recording_id: i64 = match inserted {
             Ok(row) => get(&row, "id")?,
@@ -585,7 +592,7 @@ impl Store {
             let mut tx = self.begin_write().await?;
             self.locked_state(&mut tx, id).await?;
             let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.id = $1");
-            let row = sqlx::query(&sql).bind(id).fetch_one(&mut *tx).await?;
+            let row = sqlx::query(&sql).bind(id).fetch_one(&mut **tx).await?;
             let old = ticket_from_row(&row)?;
             if matches!(old.state, TicketState::Rejected | TicketState::Closed) {
                 tx.commit().await?;
@@ -609,7 +616,7 @@ impl Store {
             .bind(new.limitation_rule.as_deref())
             .bind(warnings_json(&new.limitation_warnings)?)
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
             expect_one_row(updated.rows_affected(), id)?;
             if !changes.is_empty() {
