@@ -13,6 +13,7 @@ use tonic::transport::Server;
 use tracing::{info, warn};
 
 use crate::api::routing::RoutingApi;
+use crate::api::wakes::LawyerWakes;
 use crate::api::TicketApi;
 use crate::service::Ticketing;
 
@@ -52,7 +53,13 @@ pub async fn run(
     let listen_wake = wake.clone();
     let listener_task =
         tokio::spawn(async move { listen_store.listen_for_events(listen_wake).await });
-    let routing = RoutingServiceServer::new(RoutingApi::new(ticketing.clone(), wake));
+    let lawyer_wakes = std::sync::Arc::new(LawyerWakes::default());
+    let wake_reader = tokio::spawn(crate::api::wakes::run(
+        ticketing.store().clone(),
+        wake.clone(),
+        lawyer_wakes.clone(),
+    ));
+    let routing = RoutingServiceServer::new(RoutingApi::new(ticketing.clone(), wake, lawyer_wakes));
     let api = TicketServiceServer::new(TicketApi::new(ticketing))
         // Bounded messages: a create with a 4 KiB summary is far below this.
         .max_decoding_message_size(256 * 1024);
@@ -82,6 +89,7 @@ pub async fn run(
     reevaluation.abort();
     scheduler.abort();
     listener_task.abort();
+    wake_reader.abort();
     Ok(())
 }
 

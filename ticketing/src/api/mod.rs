@@ -3,6 +3,7 @@
 
 mod convert;
 pub mod routing;
+pub mod wakes;
 
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::ticket_service_server::TicketService;

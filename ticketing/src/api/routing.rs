@@ -15,6 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::convert::{self, field_error, parse_number};
+use super::wakes::LawyerWakes;
 use crate::routing::{Lawyer, Offer};
 use crate::service::Ticketing;
 use crate::store::RosterError;
@@ -23,18 +24,29 @@ use crate::tickets::{EventKind, TicketEvent};
 
 /// How often a stream looks for new events when nothing woke it.
 const POLL: Duration = Duration::from_millis(100);
+/// The same for a lawyer's stream, which the event reader wakes
+/// ([`super::wakes`]); this only bounds a missed wake.
+const LAWYER_POLL: Duration = Duration::from_secs(1);
 /// Events sent per query; a stream that far behind catches up in batches.
 const BATCH: i64 = 200;
 
+#[derive(Clone)]
 pub struct RoutingApi {
     ticketing: Ticketing,
-    /// Woken when events may have been committed (PostgreSQL NOTIFY).
+    /// Woken when events may have been committed (here, or on another node
+    /// by PostgreSQL NOTIFY): the supervisors' streams wait on it.
     wake: Arc<Notify>,
+    /// Wakes each lawyer's streams when an event names the lawyer.
+    lawyer_wakes: Arc<LawyerWakes>,
 }
 
 impl RoutingApi {
-    pub fn new(ticketing: Ticketing, wake: Arc<Notify>) -> Self {
-        Self { ticketing, wake }
+    pub fn new(ticketing: Ticketing, wake: Arc<Notify>, lawyer_wakes: Arc<LawyerWakes>) -> Self {
+        Self {
+            ticketing,
+            wake,
+            lawyer_wakes,
+        }
     }
 }
 
@@ -467,10 +479,15 @@ impl RoutingService for RoutingApi {
             return Err(field_error("after_event_id", "must be 0 or an event id"));
         }
         let (tx, rx) = mpsc::channel(64);
-        let api = RoutingApi::new(self.ticketing.clone(), self.wake.clone());
+        let api = self.clone();
+        let wake = self.lawyer_wakes.subscribe(&lawyer);
         tokio::spawn(async move {
             let mut cursor = r.after_event_id;
             loop {
+                // Registered before the query: a commit during it still wakes us.
+                let woken = wake.notified();
+                tokio::pin!(woken);
+                woken.as_mut().enable();
                 let events = match api
                     .ticketing
                     .store()
@@ -503,8 +520,8 @@ impl RoutingService for RoutingApi {
                         return;
                     }
                     tokio::select! {
-                        () = api.wake.notified() => {}
-                        () = tokio::time::sleep(POLL) => {}
+                        () = woken => {}
+                        () = tokio::time::sleep(LAWYER_POLL) => {}
                     }
                 }
             }
@@ -528,6 +545,10 @@ impl RoutingService for RoutingApi {
         tokio::spawn(async move {
             let mut cursor = after;
             loop {
+                // Registered before the query: a commit during it still wakes us.
+                let woken = wake.notified();
+                tokio::pin!(woken);
+                woken.as_mut().enable();
                 let events = match ticketing.store().events_after(cursor, None, BATCH).await {
                     Ok(events) => events,
                     Err(e) => {
@@ -546,7 +567,7 @@ impl RoutingService for RoutingApi {
                         return;
                     }
                     tokio::select! {
-                        () = wake.notified() => {}
+                        () = woken => {}
                         () = tokio::time::sleep(POLL) => {}
                     }
                 }
