@@ -590,7 +590,8 @@ mod pg_only {
         let (store, db) = crate::support::postgres().await;
         let w = super::world(store.clone());
         let n = w.critical("k1").await;
-        let seen = store.events_after(0, None, 100).await.unwrap();
+        let created = store.history(&n).await.unwrap().len();
+        let seen = deliverable(&store, 0, created).await;
         let cursor = seen.last().unwrap().id;
 
         let insert = "INSERT INTO ticket_events (ticket_id, kind, actor, at, note) \
@@ -615,7 +616,7 @@ mod pg_only {
         let early = store.events_after(cursor, None, 100).await.unwrap();
         assert!(early.is_empty(), "{early:?}");
         slow.commit().await.unwrap();
-        let events = store.events_after(cursor, None, 100).await.unwrap();
+        let events = deliverable(&store, cursor, 2).await;
         let notes: Vec<_> = events.iter().map(|e| e.note.clone().unwrap()).collect();
         assert_eq!(notes, ["first, committed last", "second, committed first"]);
         // Resuming after the last one delivers nothing again.
@@ -626,5 +627,24 @@ mod pg_only {
             .unwrap()
             .is_empty());
         db.finish(store).await;
+    }
+
+    /// The events after `cursor` once there are `count` of them. The
+    /// snapshot's xmin is server-wide, so a transaction of another test on
+    /// the same server can hold events back for a moment; waiting for it
+    /// is what a stream does too.
+    async fn deliverable(
+        store: &hotline_ticketing::Store,
+        cursor: i64,
+        count: usize,
+    ) -> Vec<hotline_ticketing::tickets::TicketEvent> {
+        for _ in 0..500 {
+            let events = store.events_after(cursor, None, 100).await.unwrap();
+            if events.len() >= count {
+                return events;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("fewer than {count} events after {cursor} became deliverable in 5 s");
     }
 }
