@@ -193,6 +193,10 @@ fn a_lawyer_who_reconnects_gets_every_offer_made_meanwhile_once_in_order() {
         let event = watch.next();
         assert_eq!(event["event"], "offered");
         assert_eq!(event["ticket"]["number"], number.as_str());
+        // Caught up in one batch, each offer still states its own deadline.
+        let deadline = event["ack_deadline"].as_str().expect("an offer's deadline");
+        let deadline = chrono::DateTime::parse_from_rfc3339(deadline).unwrap();
+        assert!(deadline > Utc::now() + chrono::Duration::minutes(4));
     }
     assert!(
         watch
@@ -206,6 +210,7 @@ fn a_lawyer_who_reconnects_gets_every_offer_made_meanwhile_once_in_order() {
     ok(server.client(&["lawyer", "ack", &first, "--lawyer", "li"]));
     let event = watch.next();
     assert_eq!(event["event"], "acknowledged");
+    assert!(event["ack_deadline"].is_null(), "{event}");
     ok(server.client(&["lawyer", "start", &first, "--lawyer", "li"]));
     let mine = ok(server.client(&["lawyer", "mine", "--lawyer", "li", "--json"]));
     assert_eq!(mine.lines().count(), 4, "three offers and one case: {mine}");

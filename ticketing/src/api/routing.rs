@@ -3,11 +3,12 @@
 //! reconciliation check. Until tokens carry identity, the lawyer is named
 //! in each request.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use hotline_domain::{Matter, TicketState};
+use hotline_domain::{Matter, TicketNumber, TicketState};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::routing_service_server::RoutingService;
 use tokio::sync::{mpsc, Notify};
@@ -47,6 +48,18 @@ impl RoutingApi {
             wake,
             lawyer_wakes,
         }
+    }
+}
+
+/// The name a lawyer's stream gives an event, if it shows that kind.
+fn offer_event_name(kind: EventKind) -> Option<&'static str> {
+    match kind {
+        EventKind::Offered => Some("offered"),
+        EventKind::OfferExpired => Some("withdrawn"),
+        EventKind::OfferReminder => Some("reminder"),
+        EventKind::OfferAcknowledged => Some("acknowledged"),
+        EventKind::OfferDeclined => Some("declined"),
+        _ => None,
     }
 }
 
@@ -176,31 +189,55 @@ impl RoutingApi {
         Ok(convert::ticket_to_pb(&t, self.ticketing.now()))
     }
 
-    /// A lawyer's offer event as the stream sends it.
-    async fn offer_event(&self, e: &TicketEvent) -> Result<Option<pb::OfferEvent>, Status> {
-        let event = match e.kind {
-            EventKind::Offered => "offered",
-            EventKind::OfferExpired => "withdrawn",
-            EventKind::OfferReminder => "reminder",
-            EventKind::OfferAcknowledged => "acknowledged",
-            EventKind::OfferDeclined => "declined",
-            _ => return Ok(None),
-        };
-        let ack_deadline = match (e.kind, &e.lawyer) {
-            (EventKind::Offered | EventKind::OfferReminder, Some(lawyer)) => self
-                .ticketing
-                .store()
-                .offer_deadline(&e.ticket_number, lawyer, e.at)
-                .await?
-                .map(rfc3339),
-            _ => None,
-        };
-        Ok(Some(pb::OfferEvent {
-            event_id: e.id,
-            event: event.to_owned(),
-            ticket: Some(self.ticket_pb(&e.ticket_number).await?),
-            ack_deadline,
-        }))
+    /// A lawyer's offer events as the stream sends them. A whole batch
+    /// costs one read of its tickets and one of its offers, so a stream that
+    /// fell behind catches up in a few queries, not several per event.
+    async fn offer_events(
+        &self,
+        lawyer: &str,
+        events: &[TicketEvent],
+    ) -> Result<Vec<pb::OfferEvent>, Status> {
+        let named: Vec<(&TicketEvent, &str)> = events
+            .iter()
+            .filter_map(|e| offer_event_name(e.kind).map(|name| (e, name)))
+            .collect();
+        let mut numbers: Vec<TicketNumber> =
+            named.iter().map(|(e, _)| e.ticket_number.clone()).collect();
+        numbers.sort();
+        numbers.dedup();
+        let store = self.ticketing.store();
+        let now = self.ticketing.now();
+        let tickets: HashMap<TicketNumber, pb::Ticket> = store
+            .tickets_by_number(&numbers)
+            .await?
+            .iter()
+            .map(|t| (t.number.clone(), convert::ticket_to_pb(t, now)))
+            .collect();
+        let offers = store.offers_to(lawyer, &numbers).await?;
+        named
+            .into_iter()
+            .map(|(e, name)| {
+                // The deadline of the offer the event announced: the latest
+                // offer of that ticket to this lawyer made by then.
+                let ack_deadline = matches!(e.kind, EventKind::Offered | EventKind::OfferReminder)
+                    .then(|| {
+                        offers
+                            .iter()
+                            .rfind(|o| o.ticket == e.ticket_number && o.offered_at <= e.at)
+                            .map(|o| rfc3339(o.ack_deadline))
+                    })
+                    .flatten();
+                let ticket = tickets.get(&e.ticket_number).cloned().ok_or_else(|| {
+                    Status::internal(format!("event {} names a missing ticket", e.id))
+                })?;
+                Ok(pb::OfferEvent {
+                    event_id: e.id,
+                    event: name.to_owned(),
+                    ticket: Some(ticket),
+                    ack_deadline,
+                })
+            })
+            .collect()
     }
 
     async fn case_move(
@@ -500,20 +537,20 @@ impl RoutingService for RoutingApi {
                         return;
                     }
                 };
-                for e in &events {
-                    cursor = e.id;
-                    match api.offer_event(e).await {
-                        Ok(Some(item)) => {
-                            if tx.send(Ok(item)).await.is_err() {
-                                return;
-                            }
-                        }
-                        Ok(None) => {}
-                        Err(status) => {
-                            let _ = tx.send(Err(status)).await;
-                            return;
-                        }
+                let items = match api.offer_events(&lawyer, &events).await {
+                    Ok(items) => items,
+                    Err(status) => {
+                        let _ = tx.send(Err(status)).await;
+                        return;
                     }
+                };
+                for item in items {
+                    if tx.send(Ok(item)).await.is_err() {
+                        return;
+                    }
+                }
+                if let Some(last) = events.last() {
+                    cursor = last.id;
                 }
                 if events.is_empty() {
                     if tx.is_closed() {

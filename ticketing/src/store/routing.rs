@@ -759,24 +759,30 @@ impl Store {
         rows.iter().map(event_from_row).collect()
     }
 
-    /// The acknowledgement deadline of the offer an `offered` event announced.
-    pub async fn offer_deadline(
+    /// Every offer to `lawyer` of these tickets, oldest first: what a
+    /// stream needs to state the deadlines its offer events announce.
+    pub async fn offers_to(
         &self,
-        number: &TicketNumber,
         lawyer: &str,
-        offered_at: DateTime<Utc>,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let id = self.ticket_id(number).await?;
-        let row = sqlx::query(
-            "SELECT ack_deadline FROM offers WHERE ticket_id = $1 AND lawyer_id = $2 \
-             AND offered_at <= $3 ORDER BY id DESC LIMIT 1",
-        )
-        .bind(id)
-        .bind(lawyer)
-        .bind(ms(offered_at))
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| millis(get(&r, "ack_deadline")?)).transpose()
+        numbers: &[TicketNumber],
+    ) -> Result<Vec<Offer>, StoreError> {
+        if numbers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = (2..numbers.len() + 2)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {OFFER_COLUMNS} FROM offers o JOIN tickets t ON t.id = o.ticket_id \
+             WHERE o.lawyer_id = $1 AND t.number IN ({placeholders}) ORDER BY o.id"
+        );
+        let mut query = sqlx::query(&sql).bind(lawyer);
+        for number in numbers {
+            query = query.bind(number.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(offer_from_row).collect()
     }
 
     /// Open urgent tickets with no routing row: routing them was

@@ -175,6 +175,34 @@ impl Store {
         self.ticket_by_id(id).await
     }
 
+    /// The tickets with these numbers (their own numbers, not aliases), in
+    /// no particular order; numbers no ticket has are left out.
+    pub async fn tickets_by_number(
+        &self,
+        numbers: &[TicketNumber],
+    ) -> Result<Vec<Ticket>, StoreError> {
+        if numbers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = (1..=numbers.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql =
+            format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.number IN ({placeholders})");
+        let mut query = sqlx::query(&sql);
+        for number in numbers {
+            query = query.bind(number.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        Ok(self
+            .hydrate(rows)
+            .await?
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect())
+    }
+
     pub(super) async fn ticket_id(&self, number: &TicketNumber) -> Result<i64, StoreError> {
         let row: Option<AnyRow> = sqlx::query(
             "SELECT id FROM tickets WHERE number = $1 \
