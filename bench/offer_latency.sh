@@ -4,13 +4,17 @@
 # start of CreateTicket to the offer on a duty lawyer's WatchOffers stream
 # (10 lawyers on duty), on SQLite and on PostgreSQL (the local server at
 # HOTLINE_TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test).
-# Prints p50, p99 and max for 100 and 1,000 tickets per second.
+# Prints p50, p99 and max, and the CreateTicket latency beside them, for
+# 100 and 1,000 tickets per second unless other rates are given.
 #
-#   bench/offer_latency.sh [SECONDS]      (default 5 seconds of load per run)
+#   bench/offer_latency.sh [SECONDS [RATE...]]   (default: 5 s, 100 and 1000/s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-5}
-for rate in 100 1000; do
+shift || true
+rates=("$@")
+[ ${#rates[@]} -gt 0 ] || rates=(100 1000)
+for rate in "${rates[@]}"; do
   HOTLINE_BENCH_RATE=$rate HOTLINE_BENCH_TICKETS=$((rate * seconds)) \
     cargo test --release --locked --test offer_latency -- --nocapture --test-threads 1 2>&1 \
     | grep -oE 'offer latency.*|panicked.*|FAILED.*'
