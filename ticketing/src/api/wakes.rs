@@ -57,7 +57,8 @@ impl LawyerWakes {
 /// streams of the lawyers named in new events. Runs until aborted.
 pub async fn run(store: Store, commits: Arc<Notify>, wakes: Arc<LawyerWakes>) {
     // Only what is committed from now on matters: a stream that starts
-    // reads the past itself.
+    // reads the past itself. (An event of a transaction still open at this
+    // moment wakes nobody; its stream finds it at its next poll.)
     let mut cursor = loop {
         match store.latest_event_id().await {
             Ok(id) => break id,

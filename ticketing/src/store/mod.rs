@@ -225,6 +225,15 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// `$first, $first+1, …`: the bind placeholders of an `IN (…)` list of
+/// `count` values that follow `first - 1` other parameters.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Hides the password of a database URL before it goes into a message.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
 use super::tickets::{event_from_row, insert_event, millis, parse, EventDetail};
-use super::{get, Backend, Store, StoreError};
+use super::{get, placeholders, Backend, Store, StoreError};
 use crate::routing::policy::{self, Candidate, Need, RoutingPolicy, Step};
 use crate::routing::{Lawyer, Offer, Problem, Shift};
 use crate::tickets::lifecycle::Move;
@@ -769,10 +769,7 @@ impl Store {
         if numbers.is_empty() {
             return Ok(Vec::new());
         }
-        let placeholders = (2..numbers.len() + 2)
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let placeholders = placeholders(2, numbers.len());
         let sql = format!(
             "SELECT {OFFER_COLUMNS} FROM offers o JOIN tickets t ON t.id = o.ticket_id \
              WHERE o.lawyer_id = $1 AND t.number IN ({placeholders}) ORDER BY o.id"

@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use tracing::warn;
 
-use super::{get, Backend, Store, StoreError};
+use super::{get, placeholders, Backend, Store, StoreError};
 use crate::limitation::TicketUrgency;
 use crate::tickets::lifecycle::{self, Move};
 use crate::tickets::{
@@ -24,6 +24,22 @@ const TICKET_COLUMNS: &str = "t.id, t.number, t.kind, t.state, t.matter, t.calle
      t.summary, t.urgency, t.deadline, t.assigned_lawyer, t.outcome, t.rejection_reason, \
      t.limitation_rule, t.limitation_warnings, t.decision_due, t.assignment_due, \
      t.created_at, t.updated_at";
+
+/// Inserts a ticket and returns it whole, so a create needs no read after
+/// its commit. SQLite's RETURNING takes no table alias, hence the columns
+/// without their `t.`.
+static INSERT_TICKET: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO tickets (number, idempotency_key, kind, state, matter, caller_number, \
+         callback_number, event_date, preservation, priority_group, hardship_waived, \
+         pledge_accepted, home_visit, mediation_preferred, language, center, region, \
+         summary, urgency, deadline, limitation_rule, limitation_warnings, decision_due, \
+         created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+         $17, $18, $19, $20, $21, $22, $23, $24, $24) RETURNING {}",
+        TICKET_COLUMNS.replace("t.", "")
+    )
+});
 
 /// How many random numbers to try before giving up; with 900 million
 /// numbers, needing more than one is already rare.
@@ -94,18 +110,7 @@ impl Store {
         };
 
         let at = now.timestamp_millis();
-        // The new row comes back whole (RETURNING): no read after the commit.
-        let sql = format!(
-            "INSERT INTO tickets (number, idempotency_key, kind, state, matter, caller_number, \
-             callback_number, event_date, preservation, priority_group, hardship_waived, \
-             pledge_accepted, home_visit, mediation_preferred, language, center, region, \
-             summary, urgency, deadline, limitation_rule, limitation_warnings, decision_due, \
-             created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20, $21, $22, $23, $24, $24) RETURNING {}",
-            TICKET_COLUMNS.replace("t.", "")
-        );
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(&INSERT_TICKET)
             .bind(number.as_str())
             .bind(&new.idempotency_key)
             .bind(new.kind.as_str())
@@ -184,10 +189,7 @@ impl Store {
         if numbers.is_empty() {
             return Ok(Vec::new());
         }
-        let placeholders = (1..=numbers.len())
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let placeholders = placeholders(1, numbers.len());
         let sql =
             format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.number IN ({placeholders})");
         let mut query = sqlx::query(&sql);
@@ -713,10 +715,7 @@ impl Store {
         if tickets.is_empty() {
             return Ok(tickets);
         }
-        let placeholders = (1..=tickets.len())
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let placeholders = placeholders(1, tickets.len());
 
         let sql = format!(
             "SELECT ticket_id, alias FROM ticket_aliases WHERE ticket_id IN ({placeholders}) \
