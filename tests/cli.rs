@@ -1,5 +1,8 @@
 //! The operator CLI against a running server: output shapes and exit codes.
 
+// A test that unwraps fails with the value it did not expect: that is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{stderr, stdout, Server};

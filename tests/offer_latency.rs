@@ -8,6 +8,9 @@
 //! HOTLINE_BENCH_TICKETS (default 100) and HOTLINE_BENCH_RATE (tickets per
 //! second, default 100) set the load.
 
+// A test that unwraps fails with the value it did not expect: that is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::HashMap;

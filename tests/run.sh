@@ -2,8 +2,8 @@
 # The project's test command (README). On a fresh machine it installs the
 # Debian packages the tests need (apt-get update && apt-get install -y …),
 # makes sure PostgreSQL answers at 127.0.0.1:5432 (user postgres, database
-# test, trust auth), runs every test once, and fails if the PostgreSQL half of
-# the store suite did not run.
+# test, trust auth), checks formatting and clippy, runs every test once, and
+# fails if the PostgreSQL half of the store suite did not run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,7 +47,12 @@ if [ -z "${HOTLINE_TEST_POSTGRES_URL:-}" ]; then
     | while read -r db; do psql "$pg_url" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"; done
 fi
 
-# 3. The tests: one build, one profile, for unit, store and end-to-end tests.
+# 3. The rules the code keeps: formatting, then clippy with warnings as errors
+#    (the lints are in Cargo.toml's [workspace.lints]).
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# 4. The tests: one build, one profile, for unit, store and end-to-end tests.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"

@@ -1,5 +1,8 @@
 //! `hotline serve` on a fresh directory, as a new user would start it.
 
+// A test that unwraps fails with the value it did not expect: that is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{stderr, stdout, Server};

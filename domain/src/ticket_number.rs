@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use rand::Rng;
+use rand::{Rng, RngExt};
 
 /// Number of digits in a ticket number, check digit included.
 pub const TICKET_NUMBER_LEN: usize = 10;

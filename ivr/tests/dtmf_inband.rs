@@ -5,6 +5,9 @@
 //! Needs `sox` and `espeak-ng` (Debian packages of the same names); a test
 //! fails with the install command when one is missing.
 
+// A test that unwraps fails with the value it did not expect: that is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -4,6 +4,9 @@
 //! end packets with one sequence number, and a second press of the same key
 //! made of the very same packets.
 
+// A test that unwraps fails with the value it did not expect: that is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 use hotline_ivr::media::dtmf::rfc4733::EventReceiver;

@@ -2,6 +2,9 @@
 //! the arithmetic), then checked against the calculator with the bundled
 //! rules and holiday calendar. Weekdays were looked up independently.
 
+// A test that unwraps fails with the value it did not expect: that is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use chrono::NaiveDate;
 use hotline_domain::{Matter, Urgency};
 use hotline_ticketing::limitation::{Limitation, Selection};

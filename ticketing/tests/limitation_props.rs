@@ -1,5 +1,8 @@
 //! Properties of the limitation calculator over arbitrary inputs.
 
+// A test that unwraps fails with the value it did not expect: that is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use chrono::{Datelike, NaiveDate};
 use hotline_domain::{Matter, Urgency};
 use hotline_ticketing::limitation::{classify, last_day, Limitation, Selection, Thresholds};

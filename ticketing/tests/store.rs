@@ -1,6 +1,9 @@
 //! The store suite: every test runs once on SQLite and once on PostgreSQL
 //! (`sqlite::NAME` and `postgres::NAME` in the test output).
 
+// A test that unwraps fails with the value it did not expect: that is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::collections::HashSet;

@@ -2,6 +2,9 @@
 //! upgraded by the daily re-evaluation as the deadline comes closer, and
 //! recomputed when the facts are corrected.
 
+// A test that unwraps fails with the value it did not expect: that is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::sync::Arc;

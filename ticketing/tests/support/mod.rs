@@ -39,7 +39,7 @@ pub async fn postgres() -> (Store, TestDb) {
     });
     let name = format!("hotline_t_{:016x}", rand::random::<u64>());
     admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .await
         .expect("create test database");
     admin.close().await.ok();
@@ -60,7 +60,9 @@ impl TestDb {
         if let TestDb::Postgres { admin_url, name } = self {
             if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
                 admin
-                    .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
                     .await
                     .ok();
             }
