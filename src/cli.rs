@@ -1,11 +1,10 @@
 //! The command line: every subcommand and flag, with help text.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::LogFormat;
+pub use hotline::ServeArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,6 +48,9 @@ pub enum Command {
     /// Check a menu file, or draw it.
     #[command(subcommand)]
     Menu(MenuCommand),
+    /// The prompts compiled into the binary, for a center to replace.
+    #[command(subcommand)]
+    Prompts(PromptsCommand),
     /// Find in-band DTMF digits in a WAV file (8 kHz mono 16-bit PCM).
     Dtmf {
         /// The recording to analyse.
@@ -89,85 +91,6 @@ pub struct LimitationArgs {
     /// A holiday calendar to use instead of the bundled one.
     #[arg(long, env = "HOTLINE_HOLIDAY_CALENDAR", value_name = "FILE")]
     pub calendar: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Configuration file (TOML); `./hotline.toml` is read when it exists.
-    #[arg(long, env = "HOTLINE_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Address of the ticketing gRPC API [default: 127.0.0.1:50051]; port 0 picks a free port.
-    #[arg(long, env = "HOTLINE_GRPC_LISTEN", value_name = "ADDR")]
-    pub grpc_listen: Option<SocketAddr>,
-    /// SIP address, UDP and TCP [default: 0.0.0.0:5060]; port 0 picks a free port.
-    #[arg(long, env = "HOTLINE_SIP_LISTEN", value_name = "ADDR")]
-    pub sip_listen: Option<SocketAddr>,
-    /// Address of the IVR admin gRPC API [default: 127.0.0.1:50052].
-    #[arg(long, env = "HOTLINE_ADMIN_LISTEN", value_name = "ADDR")]
-    pub admin_listen: Option<SocketAddr>,
-    /// The address put into SDP and Contact [default: the address each request arrived on].
-    #[arg(long, env = "HOTLINE_SIP_ADVERTISE", value_name = "IP")]
-    pub sip_advertise: Option<std::net::IpAddr>,
-    /// Folder of prompt WAVs, one subfolder per language [default: ./prompts].
-    #[arg(long, env = "HOTLINE_PROMPTS_DIR", value_name = "DIR")]
-    pub prompts_dir: Option<PathBuf>,
-    /// Calls at once; past it new calls get 503 [default: 500].
-    #[arg(long, env = "HOTLINE_MAX_CALLS", value_name = "N")]
-    pub max_calls: Option<usize>,
-    /// Seconds calls may go on after SIGTERM [default: 30].
-    #[arg(long, env = "HOTLINE_DRAIN_TIMEOUT_SECS", value_name = "SECS")]
-    pub drain_timeout_secs: Option<u64>,
-    /// Milliseconds of ringing before the IVR answers [default: 0].
-    #[arg(long, env = "HOTLINE_ANSWER_DELAY_MS", value_name = "MS")]
-    pub answer_delay_ms: Option<u64>,
-    /// Data directory for the SQLite file [default: ./hotline-data].
-    #[arg(long, env = "HOTLINE_DATA_DIR", value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data directory].
-    #[arg(long, env = "HOTLINE_DATABASE_URL", value_name = "URL")]
-    pub database_url: Option<String>,
-    /// Log format [default: text].
-    #[arg(long, env = "HOTLINE_LOG_FORMAT", value_enum)]
-    pub log_format: Option<LogFormat>,
-    /// Log filter, e.g. `info` or `hotline_ticketing=debug` [default: info].
-    #[arg(long, env = "HOTLINE_LOG", value_name = "FILTER")]
-    pub log: Option<String>,
-    /// Limitation rule table replacing the bundled one.
-    #[arg(long, env = "HOTLINE_LIMITATION_RULES", value_name = "FILE")]
-    pub limitation_rules: Option<PathBuf>,
-    /// Holiday calendar replacing the bundled one (e.g. with a newer State Council notice).
-    #[arg(long, env = "HOTLINE_HOLIDAY_CALENDAR", value_name = "FILE")]
-    pub holiday_calendar: Option<PathBuf>,
-    /// Fewer days left than this is critical [default: 7].
-    #[arg(long, env = "HOTLINE_CRITICAL_BELOW_DAYS", value_name = "DAYS")]
-    pub critical_below_days: Option<i64>,
-    /// Fewer days left than this is urgent [default: 30].
-    #[arg(long, env = "HOTLINE_URGENT_BELOW_DAYS", value_name = "DAYS")]
-    pub urgent_below_days: Option<i64>,
-    /// The IVR's menu file [default: ./ivr/menus/12348.toml].
-    #[arg(long, env = "HOTLINE_MENU", value_name = "FILE")]
-    pub menu: Option<PathBuf>,
-    /// Where `hotline ivr` finds ticketing [default: http://127.0.0.1:50051].
-    #[arg(long, env = "HOTLINE_TICKETING", value_name = "URL")]
-    pub ticketing: Option<String>,
-    /// This IVR node's name in ticket idempotency keys [default: ivr-1].
-    #[arg(long, env = "HOTLINE_NODE_ID", value_name = "NAME")]
-    pub node_id: Option<String>,
-    /// Address of the Prometheus metrics endpoint [default: 127.0.0.1:9464].
-    #[arg(long, env = "HOTLINE_METRICS_LISTEN", value_name = "ADDR")]
-    pub metrics_listen: Option<SocketAddr>,
-    /// Seconds to acknowledge a critical ticket's offer [default: 300].
-    #[arg(long, env = "HOTLINE_ACK_CRITICAL_SECS", value_name = "SECS")]
-    pub ack_critical_secs: Option<u64>,
-    /// Seconds to acknowledge an urgent ticket's offer [default: 1800].
-    #[arg(long, env = "HOTLINE_ACK_URGENT_SECS", value_name = "SECS")]
-    pub ack_urgent_secs: Option<u64>,
-    /// Seconds between rounds of offers after an escalation [default: 300].
-    #[arg(long, env = "HOTLINE_ESCALATION_REPEAT_SECS", value_name = "SECS")]
-    pub escalation_repeat_secs: Option<u64>,
-    /// Print the resolved configuration as TOML and exit.
-    #[arg(long)]
-    pub print_config: bool,
 }
 
 /// Options every client command shares.
@@ -355,18 +278,17 @@ pub struct ListArgs {
 pub enum MenuCommand {
     /// Validate a menu file as the IVR does at start; prints every problem as FILE:LINE: reason.
     Check {
-        file: PathBuf,
-        /// Folder of prompt WAVs to check the menu's prompts against.
-        #[arg(
-            long,
-            env = "HOTLINE_PROMPTS_DIR",
-            default_value = "prompts",
-            value_name = "DIR"
-        )]
-        prompts_dir: PathBuf,
+        /// The menu file [default: the embedded 12348 menu].
+        file: Option<PathBuf>,
+        /// Folder of prompt WAVs to check the menu's prompts against [default: the embedded prompts].
+        #[arg(long, env = "HOTLINE_PROMPTS_DIR", value_name = "DIR")]
+        prompts_dir: Option<PathBuf>,
     },
     /// Print the flow as Graphviz DOT (`hotline menu graph FILE | dot -Tsvg > menu.svg`).
-    Graph { file: PathBuf },
+    Graph {
+        /// The menu file [default: the embedded 12348 menu].
+        file: Option<PathBuf>,
+    },
     /// Ask a running IVR to load its menu file again (as SIGHUP does).
     Reload {
         /// Address of the IVR admin API.
@@ -377,6 +299,16 @@ pub enum MenuCommand {
             value_name = "URL"
         )]
         admin: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PromptsCommand {
+    /// Write the embedded prompts to DIR/<language>/<name>.wav with their
+    /// texts in DIR/prompts.tsv; replace files there and start with --prompts-dir DIR.
+    Export {
+        /// The folder to write; created if missing.
+        dir: PathBuf,
     },
 }
 

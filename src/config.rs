@@ -1,82 +1,230 @@
-//! The configuration of a `hotline` server, in one typed struct.
+//! The configuration of a `hotline` server, every key declared once.
 //!
-//! Each key comes from the first of: a command-line flag, a `HOTLINE_*`
-//! environment variable (clap reads both), the TOML file given by `--config`
-//! (or `./hotline.toml` when it exists), and the built-in default.
+//! The one [`settings!`] list below gives each key its type, default, help,
+//! environment variable and an example value. From it come the command-line
+//! flags and environment variables ([`Settings`], through clap), the file
+//! format ([`Settings`], through serde), the resolved [`Config`] and
+//! `--print-config`, and the [`KEYS`] table that a test checks the README's
+//! configuration table against.
+//!
+//! Each key takes the first of: a flag, its `HOTLINE_*` environment variable
+//! (clap reads both), the TOML file given by `--config` (or `./hotline.toml`
+//! when it exists), the default.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use hotline_ticketing::limitation::Thresholds;
+use hotline_ticketing::routing::RoutingPolicy;
 
-use crate::cli::ServeArgs;
+/// The file read when `--config` is not given and it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "hotline.toml";
 
-/// The resolved configuration, as `--print-config` shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Config {
-    /// Where the ticketing gRPC API listens.
-    pub grpc_listen: SocketAddr,
-    /// Where SIP listens, UDP and TCP on the same port.
-    pub sip_listen: SocketAddr,
-    /// Where the IVR admin gRPC API listens.
-    pub admin_listen: SocketAddr,
-    /// The address put into SDP `c=` and Contact; by default the local
-    /// address each request arrived on.
-    pub sip_advertise: Option<IpAddr>,
-    /// Where the prompt WAVs are (one folder per language).
-    pub prompts_dir: PathBuf,
-    /// The RTP port range, inclusive.
-    pub rtp_port_min: u16,
-    pub rtp_port_max: u16,
-    /// Calls at once; past it new calls get 503.
-    pub max_calls: usize,
-    /// Seconds without RTP from a caller before the call is ended.
-    pub rtp_timeout_secs: u64,
-    /// Seconds calls may go on after SIGTERM.
-    pub drain_timeout_secs: u64,
-    /// Milliseconds of ringing (180) before the IVR answers; 0 answers at once.
-    pub answer_delay_ms: u64,
-    /// New INVITEs one source address may send at once, and per second after.
-    pub invite_burst: u32,
-    pub invites_per_second: u32,
-    /// The SQLite file and, later, the IVR outbox live here.
-    pub data_dir: PathBuf,
-    /// `sqlite://…` or `postgres://…`; by default a SQLite file in `data_dir`.
-    pub database_url: String,
-    /// `text` for people, `json` for log collectors.
-    pub log_format: LogFormat,
-    /// A tracing filter such as `info` or `hotline_ticketing=debug,info`.
-    pub log: String,
-    /// A limitation rule table replacing the bundled one.
-    pub limitation_rules: Option<PathBuf>,
-    /// A holiday calendar replacing the bundled one (a newer State Council notice).
-    pub holiday_calendar: Option<PathBuf>,
-    /// Fewer days left than this is `critical` (Legal Aid Law art. 44: 7).
-    pub critical_below_days: i64,
-    /// Fewer days left than this is `urgent`.
-    pub urgent_below_days: i64,
-    /// The IVR's call flow.
-    pub menu: PathBuf,
-    /// Where the IVR finds ticketing when it runs alone (`hotline ivr`);
-    /// `hotline serve` uses its own ticketing listener.
-    pub ticketing: String,
-    /// Names this IVR node in the idempotency keys of its ticket requests.
-    pub node_id: String,
-    /// Where the IVR serves Prometheus metrics (`GET /metrics`).
-    pub metrics_listen: SocketAddr,
-    /// Seconds a duty lawyer has to acknowledge a critical ticket's offer.
-    pub ack_critical_secs: u64,
-    /// Seconds to acknowledge an urgent or expired ticket's offer.
-    pub ack_urgent_secs: u64,
-    /// Lawyers offered a ticket per round before supervisors are alerted.
-    pub offer_candidates: u32,
-    /// Seconds between rounds of offers for an escalated ticket.
-    pub escalation_repeat_secs: u64,
-    /// Seconds an assigned ticket may wait to be started before it is flagged.
-    pub start_within_secs: u64,
+/// One configuration key, as the README documents it.
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    /// The TOML key; the flag is `--` and this with `-` for `_`.
+    pub name: &'static str,
+    /// The environment variable.
+    pub env: &'static str,
+    /// The default as text, or what happens when the key is not set.
+    pub default: &'static str,
+    /// Whether `default` is a value (rather than a description).
+    pub has_default: bool,
+    /// A valid value other than the default, for tests.
+    pub example: &'static str,
+}
+
+impl Key {
+    pub fn flag(&self) -> String {
+        format!("--{}", self.name.replace('_', "-"))
+    }
+}
+
+/// Declares every key once; see the module documentation.
+macro_rules! settings {
+    (
+        with_default { $(
+            $key:ident: $ty:ty = $default:literal,
+                env $env:literal, value $value:literal, example $example:literal,
+                help $help:literal;
+        )* }
+        optional { $(
+            $okey:ident: $oty:ty, unset $unset:literal,
+                env $oenv:literal, value $ovalue:literal, example $oexample:literal,
+                help $ohelp:literal;
+        )* }
+    ) => {
+        /// Every key as given on the command line, in the environment or in
+        /// the file; `None` where it was not given there.
+        #[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct Settings {
+            $(
+                #[arg(long, env = $env, value_name = $value,
+                      help = concat!($help, " [default: ", $default, "]"))]
+                #[serde(default)]
+                pub $key: Option<$ty>,
+            )*
+            $(
+                #[arg(long, env = $oenv, value_name = $ovalue,
+                      help = concat!($ohelp, " [default: ", $unset, "]"))]
+                #[serde(default)]
+                pub $okey: Option<$oty>,
+            )*
+        }
+
+        /// The resolved configuration, as `--print-config` shows it.
+        #[derive(Debug, Clone, Serialize)]
+        pub struct Config {
+            $( #[doc = $help] pub $key: $ty, )*
+            $( #[doc = $ohelp] pub $okey: Option<$oty>, )*
+        }
+
+        impl Settings {
+            /// Each key from `self` where given there, from `fallback` otherwise.
+            pub fn or(self, fallback: Settings) -> Settings {
+                Settings {
+                    $( $key: self.$key.or(fallback.$key), )*
+                    $( $okey: self.$okey.or(fallback.$okey), )*
+                }
+            }
+
+            /// Fills in the defaults and checks the result.
+            pub fn resolve(self) -> Result<Config, ConfigError> {
+                let config = Config {
+                    $( $key: match self.$key {
+                        Some(value) => value,
+                        None => parse_default(stringify!($key), $default)?,
+                    }, )*
+                    $( $okey: self.$okey, )*
+                };
+                config.checked()
+            }
+        }
+
+        /// Every key, in the order of the README's table.
+        pub const KEYS: &[Key] = &[
+            $( Key { name: stringify!($key), env: $env, default: $default,
+                     has_default: true, example: $example }, )*
+            $( Key { name: stringify!($okey), env: $oenv, default: $unset,
+                     has_default: false, example: $oexample }, )*
+        ];
+    };
+}
+
+settings! {
+    with_default {
+        grpc_listen: SocketAddr = "127.0.0.1:50051",
+            env "HOTLINE_GRPC_LISTEN", value "ADDR", example "127.0.0.1:6051",
+            help "Address of the ticketing gRPC API; port 0 picks a free port.";
+        sip_listen: SocketAddr = "0.0.0.0:5060",
+            env "HOTLINE_SIP_LISTEN", value "ADDR", example "127.0.0.1:6060",
+            help "SIP address, UDP and TCP on one port; port 0 picks a free port.";
+        admin_listen: SocketAddr = "127.0.0.1:50052",
+            env "HOTLINE_ADMIN_LISTEN", value "ADDR", example "127.0.0.1:6052",
+            help "Address of the IVR admin gRPC API.";
+        metrics_listen: SocketAddr = "127.0.0.1:9464",
+            env "HOTLINE_METRICS_LISTEN", value "ADDR", example "127.0.0.1:6464",
+            help "Address of the IVR's Prometheus endpoint (GET /metrics).";
+        data_dir: PathBuf = "hotline-data",
+            env "HOTLINE_DATA_DIR", value "DIR", example "/srv/hotline",
+            help "Data directory: the SQLite file, the IVR outbox, call recordings.";
+        log_format: LogFormat = "text",
+            env "HOTLINE_LOG_FORMAT", value "text|json", example "json",
+            help "Log format: text for people, json for log collectors.";
+        log: String = "info",
+            env "HOTLINE_LOG", value "FILTER", example "hotline_ticketing=debug,info",
+            help "Log filter, e.g. info or hotline_ticketing=debug.";
+        max_calls: usize = "500",
+            env "HOTLINE_MAX_CALLS", value "N", example "42",
+            help "Calls at once; past it new calls get 503.";
+        drain_timeout_secs: u64 = "30",
+            env "HOTLINE_DRAIN_TIMEOUT_SECS", value "SECS", example "12",
+            help "Seconds calls in progress may go on after SIGTERM.";
+        answer_delay_ms: u64 = "0",
+            env "HOTLINE_ANSWER_DELAY_MS", value "MS", example "1500",
+            help "Milliseconds of ringing (180) before the IVR answers; 0 answers at once.";
+        rtp_port_min: u16 = "20000",
+            env "HOTLINE_RTP_PORT_MIN", value "PORT", example "30000",
+            help "Lowest RTP port of the IVR.";
+        rtp_port_max: u16 = "29999",
+            env "HOTLINE_RTP_PORT_MAX", value "PORT", example "30999",
+            help "Highest RTP port of the IVR.";
+        rtp_timeout_secs: u64 = "30",
+            env "HOTLINE_RTP_TIMEOUT_SECS", value "SECS", example "45",
+            help "Seconds without RTP from the caller before a call is ended.";
+        invite_burst: u32 = "20",
+            env "HOTLINE_INVITE_BURST", value "N", example "7",
+            help "New INVITEs one source address may send at once; past it 503.";
+        invites_per_second: u32 = "5",
+            env "HOTLINE_INVITES_PER_SECOND", value "N", example "3",
+            help "New INVITEs per second one source address may send after its burst.";
+        node_id: String = "ivr-1",
+            env "HOTLINE_NODE_ID", value "NAME", example "ivr-7",
+            help "This IVR node's name in the idempotency keys of its ticket requests.";
+        ticketing: String = "http://127.0.0.1:50051",
+            env "HOTLINE_TICKETING", value "URL", example "http://127.0.0.1:6051",
+            help "Where `hotline ivr` finds ticketing; `hotline serve` uses its own.";
+        critical_below_days: i64 = "7",
+            env "HOTLINE_CRITICAL_BELOW_DAYS", value "DAYS", example "5",
+            help "Fewer days left than this is critical (Legal Aid Law art. 44).";
+        urgent_below_days: i64 = "30",
+            env "HOTLINE_URGENT_BELOW_DAYS", value "DAYS", example "20",
+            help "Fewer days left than this is urgent.";
+        ack_critical_secs: u64 = "300",
+            env "HOTLINE_ACK_CRITICAL_SECS", value "SECS", example "120",
+            help "Seconds a duty lawyer has to acknowledge a critical ticket's offer.";
+        ack_urgent_secs: u64 = "1800",
+            env "HOTLINE_ACK_URGENT_SECS", value "SECS", example "900",
+            help "Seconds to acknowledge an urgent or expired ticket's offer.";
+        offer_candidates: u32 = "3",
+            env "HOTLINE_OFFER_CANDIDATES", value "N", example "4",
+            help "Lawyers offered a ticket per round before supervisors are alerted.";
+        escalation_repeat_secs: u64 = "300",
+            env "HOTLINE_ESCALATION_REPEAT_SECS", value "SECS", example "240",
+            help "Seconds between rounds of offers for an escalated ticket.";
+        start_within_secs: u64 = "14400",
+            env "HOTLINE_START_WITHIN_SECS", value "SECS", example "7200",
+            help "Seconds an assigned ticket may wait to be started before it is flagged.";
+    }
+    optional {
+        sip_advertise: IpAddr, unset "the local address each request arrived on",
+            env "HOTLINE_SIP_ADVERTISE", value "IP", example "192.0.2.7",
+            help "The address put into SDP c= and Contact.";
+        database_url: String, unset "`sqlite://<data_dir>/hotline.db?mode=rwc`",
+            env "HOTLINE_DATABASE_URL", value "URL", example "postgres://hotline@db.example/hotline",
+            help "Database: sqlite://PATH or postgres://USER@HOST/DB.";
+        menu: PathBuf, unset "the embedded 12348 menu",
+            env "HOTLINE_MENU", value "FILE", example "/etc/hotline/menu.toml",
+            help "The IVR's menu file.";
+        prompts_dir: PathBuf, unset "the embedded prompts",
+            env "HOTLINE_PROMPTS_DIR", value "DIR", example "/etc/hotline/prompts",
+            help "Folder of prompt WAVs, one subfolder per language (see `hotline prompts export`).";
+        limitation_rules: PathBuf, unset "the bundled rule table",
+            env "HOTLINE_LIMITATION_RULES", value "FILE", example "/etc/hotline/rules.toml",
+            help "A limitation rule table replacing the bundled one.";
+        holiday_calendar: PathBuf, unset "the bundled calendar",
+            env "HOTLINE_HOLIDAY_CALENDAR", value "FILE", example "/etc/hotline/holidays.toml",
+            help "A holiday calendar replacing the bundled one (a newer State Council notice).";
+    }
+}
+
+/// What a server subcommand takes: the settings, where to read more of
+/// them, and whether to print them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Configuration file (TOML); `./hotline.toml` is read when it exists.
+    #[arg(long, env = "HOTLINE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub settings: Settings,
+    /// Print the resolved configuration as TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -86,195 +234,85 @@ pub enum LogFormat {
     Json,
 }
 
-/// The configuration file: every key optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    grpc_listen: Option<SocketAddr>,
-    sip_listen: Option<SocketAddr>,
-    admin_listen: Option<SocketAddr>,
-    sip_advertise: Option<IpAddr>,
-    prompts_dir: Option<PathBuf>,
-    rtp_port_min: Option<u16>,
-    rtp_port_max: Option<u16>,
-    max_calls: Option<usize>,
-    rtp_timeout_secs: Option<u64>,
-    drain_timeout_secs: Option<u64>,
-    answer_delay_ms: Option<u64>,
-    invite_burst: Option<u32>,
-    invites_per_second: Option<u32>,
-    data_dir: Option<PathBuf>,
-    database_url: Option<String>,
-    log_format: Option<LogFormat>,
-    log: Option<String>,
-    limitation_rules: Option<PathBuf>,
-    holiday_calendar: Option<PathBuf>,
-    critical_below_days: Option<i64>,
-    urgent_below_days: Option<i64>,
-    menu: Option<PathBuf>,
-    ticketing: Option<String>,
-    node_id: Option<String>,
-    metrics_listen: Option<SocketAddr>,
-    ack_critical_secs: Option<u64>,
-    ack_urgent_secs: Option<u64>,
-    offer_candidates: Option<u32>,
-    escalation_repeat_secs: Option<u64>,
-    start_within_secs: Option<u64>,
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        <Self as clap::ValueEnum>::from_str(s, true)
+    }
 }
 
-pub const DEFAULT_GRPC_LISTEN: &str = "127.0.0.1:50051";
-pub const DEFAULT_SIP_LISTEN: &str = "0.0.0.0:5060";
-pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:50052";
-pub const DEFAULT_CONFIG_FILE: &str = "hotline.toml";
-pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
-pub const DEFAULT_MENU: &str = "ivr/menus/12348.toml";
-pub const DEFAULT_TICKETING: &str = "http://127.0.0.1:50051";
+/// A configuration that cannot be used; always the user's to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid configuration file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn parse_default<T: FromStr>(key: &str, text: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(|e| {
+        ConfigError::Invalid(format!("the default of {key} (`{text}`) is invalid: {e}"))
+    })
+}
 
 impl Config {
-    pub fn load(args: &ServeArgs) -> anyhow::Result<Self> {
+    /// Flags and environment from `args`, then the configuration file, then
+    /// the defaults.
+    pub fn load(args: &ServeArgs) -> Result<Self, ConfigError> {
         let file = match &args.config {
             Some(path) => read_file(path)?,
             None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
                 read_file(Path::new(DEFAULT_CONFIG_FILE))?
             }
-            None => FileConfig::default(),
+            None => Settings::default(),
         };
-        let data_dir = args
-            .data_dir
-            .clone()
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from("hotline-data"));
-        let database_url = args
-            .database_url
-            .clone()
-            .or(file.database_url)
-            .unwrap_or_else(|| {
-                format!(
-                    "sqlite://{}?mode=rwc",
-                    data_dir.join("hotline.db").display()
-                )
-            });
-        let defaults = Thresholds::default();
-        Ok(Self {
-            grpc_listen: match args.grpc_listen.or(file.grpc_listen) {
-                Some(addr) => addr,
-                None => DEFAULT_GRPC_LISTEN.parse()?,
-            },
-            sip_listen: match args.sip_listen.or(file.sip_listen) {
-                Some(addr) => addr,
-                None => DEFAULT_SIP_LISTEN.parse()?,
-            },
-            admin_listen: match args.admin_listen.or(file.admin_listen) {
-                Some(addr) => addr,
-                None => DEFAULT_ADMIN_LISTEN.parse()?,
-            },
-            sip_advertise: args.sip_advertise.or(file.sip_advertise),
-            prompts_dir: args
-                .prompts_dir
-                .clone()
-                .or(file.prompts_dir)
-                .unwrap_or_else(|| PathBuf::from("prompts")),
-            rtp_port_min: file.rtp_port_min.unwrap_or(20000),
-            rtp_port_max: file.rtp_port_max.unwrap_or(29999),
-            max_calls: args.max_calls.or(file.max_calls).unwrap_or(500),
-            rtp_timeout_secs: file.rtp_timeout_secs.unwrap_or(30),
-            drain_timeout_secs: args
-                .drain_timeout_secs
-                .or(file.drain_timeout_secs)
-                .unwrap_or(30),
-            answer_delay_ms: args.answer_delay_ms.or(file.answer_delay_ms).unwrap_or(0),
-            invite_burst: file.invite_burst.unwrap_or(20),
-            invites_per_second: file.invites_per_second.unwrap_or(5),
-            data_dir,
-            database_url,
-            log_format: args
-                .log_format
-                .or(file.log_format)
-                .unwrap_or(LogFormat::Text),
-            log: args
-                .log
-                .clone()
-                .or(file.log)
-                .unwrap_or_else(|| "info".to_owned()),
-            limitation_rules: args.limitation_rules.clone().or(file.limitation_rules),
-            holiday_calendar: args.holiday_calendar.clone().or(file.holiday_calendar),
-            critical_below_days: args
-                .critical_below_days
-                .or(file.critical_below_days)
-                .unwrap_or(defaults.critical_below_days),
-            urgent_below_days: args
-                .urgent_below_days
-                .or(file.urgent_below_days)
-                .unwrap_or(defaults.urgent_below_days),
-            menu: args
-                .menu
-                .clone()
-                .or(file.menu)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_MENU)),
-            ticketing: args
-                .ticketing
-                .clone()
-                .or(file.ticketing)
-                .unwrap_or_else(|| DEFAULT_TICKETING.to_owned()),
-            node_id: args
-                .node_id
-                .clone()
-                .or(file.node_id)
-                .unwrap_or_else(|| "ivr-1".to_owned()),
-            metrics_listen: match args.metrics_listen.or(file.metrics_listen) {
-                Some(addr) => addr,
-                None => DEFAULT_METRICS_LISTEN.parse()?,
-            },
-            ack_critical_secs: args
-                .ack_critical_secs
-                .or(file.ack_critical_secs)
-                .unwrap_or(300),
-            ack_urgent_secs: args
-                .ack_urgent_secs
-                .or(file.ack_urgent_secs)
-                .unwrap_or(1800),
-            offer_candidates: file.offer_candidates.unwrap_or(3),
-            escalation_repeat_secs: args
-                .escalation_repeat_secs
-                .or(file.escalation_repeat_secs)
-                .unwrap_or(300),
-            start_within_secs: file.start_within_secs.unwrap_or(4 * 3600),
-        })
-        .and_then(Config::checked)
+        args.settings.clone().or(file).resolve()
     }
 
-    fn checked(self) -> anyhow::Result<Self> {
+    /// Every default, as a server started with no configuration has it.
+    pub fn defaults() -> Result<Self, ConfigError> {
+        Settings::default().resolve()
+    }
+
+    fn checked(self) -> Result<Self, ConfigError> {
+        let invalid = |text: String| Err(ConfigError::Invalid(text));
         if self.rtp_port_min > self.rtp_port_max || self.rtp_port_max - self.rtp_port_min < 2 {
-            return Err(crate::UsageError(format!(
+            return invalid(format!(
                 "rtp_port_min ({}) .. rtp_port_max ({}) must span at least one even/odd pair",
                 self.rtp_port_min, self.rtp_port_max
-            ))
-            .into());
+            ));
         }
         if !(0 < self.critical_below_days && self.critical_below_days <= self.urgent_below_days) {
-            return Err(crate::UsageError(format!(
+            return invalid(format!(
                 "critical_below_days ({}) must be above 0 and at most urgent_below_days ({})",
                 self.critical_below_days, self.urgent_below_days
-            ))
-            .into());
+            ));
         }
-        let bounded = |name: &str, v: u64| -> anyhow::Result<()> {
-            if (1..=7 * 86_400).contains(&v) {
-                Ok(())
-            } else {
-                Err(crate::UsageError(format!("{name} ({v}) must be 1 to 604800 seconds")).into())
+        for (name, secs) in [
+            ("ack_critical_secs", self.ack_critical_secs),
+            ("ack_urgent_secs", self.ack_urgent_secs),
+            ("escalation_repeat_secs", self.escalation_repeat_secs),
+            ("start_within_secs", self.start_within_secs),
+        ] {
+            if !(1..=7 * 86_400).contains(&secs) {
+                return invalid(format!("{name} ({secs}) must be 1 to 604800 seconds"));
             }
-        };
-        bounded("ack_critical_secs", self.ack_critical_secs)?;
-        bounded("ack_urgent_secs", self.ack_urgent_secs)?;
-        bounded("escalation_repeat_secs", self.escalation_repeat_secs)?;
-        bounded("start_within_secs", self.start_within_secs)?;
+        }
         if !(1..=50).contains(&self.offer_candidates) {
-            return Err(crate::UsageError(format!(
+            return invalid(format!(
                 "offer_candidates ({}) must be 1 to 50",
                 self.offer_candidates
-            ))
-            .into());
+            ));
         }
         let node_ok = !self.node_id.is_empty()
             && self.node_id.len() <= 64
@@ -283,18 +321,31 @@ impl Config {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
         if !node_ok {
-            return Err(crate::UsageError(format!(
+            return invalid(format!(
                 "node_id `{}` must be 1 to 64 letters, digits, '-', '_' or '.'",
                 self.node_id
-            ))
-            .into());
+            ));
+        }
+        if self.invite_burst == 0 || self.invites_per_second == 0 {
+            return invalid("invite_burst and invites_per_second must be at least 1".to_owned());
         }
         Ok(self)
     }
 
-    pub fn routing(&self) -> hotline_ticketing::routing::RoutingPolicy {
+    /// The database: the configured URL, or a SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("hotline.db").display()
+            ),
+        }
+    }
+
+    pub fn routing(&self) -> RoutingPolicy {
         let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
-        hotline_ticketing::routing::RoutingPolicy {
+        RoutingPolicy {
             ack_critical: secs(self.ack_critical_secs),
             ack_urgent: secs(self.ack_urgent_secs),
             max_candidates: i64::from(self.offer_candidates),
@@ -310,23 +361,110 @@ impl Config {
         }
     }
 
-    /// The configuration as TOML, with any database password hidden.
-    pub fn to_toml(&self) -> anyhow::Result<String> {
+    /// The configuration as TOML, with the database URL filled in and its
+    /// password hidden.
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
         let mut shown = self.clone();
-        shown.database_url = hotline_ticketing::store::redact(&self.database_url);
-        Ok(toml::to_string(&shown)?)
+        shown.database_url = Some(hotline_ticketing::store::redact(&self.database_url()));
+        toml::to_string(&shown).map_err(|e| ConfigError::Invalid(e.to_string()))
     }
 }
 
-fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
-    toml::from_str(&text).map_err(|e| {
-        crate::UsageError(format!(
-            "invalid configuration file {}: {}",
-            path.display(),
-            e.to_string().trim_end()
-        ))
-        .into()
+fn read_file(path: &Path) -> Result<Settings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::File {
+        path: path.to_owned(),
+        reason: e.to_string().trim_end().replace('\n', " "),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_parses_and_passes_the_checks() {
+        let config = Config::defaults().unwrap();
+        assert_eq!(config.grpc_listen.to_string(), "127.0.0.1:50051");
+        assert_eq!(config.sip_listen.to_string(), "0.0.0.0:5060");
+        assert_eq!(config.menu, None);
+        assert!(config
+            .database_url()
+            .starts_with("sqlite://hotline-data/hotline.db"));
+    }
+
+    #[test]
+    fn every_example_is_valid_and_differs_from_the_default() {
+        let mut text = String::new();
+        for key in KEYS {
+            assert_ne!(key.example, key.default, "{}", key.name);
+            let quoted = toml::Value::String(key.example.to_owned());
+            let value = match key.example.parse::<i64>() {
+                Ok(n) => n.to_string(),
+                Err(_) => quoted.to_string(),
+            };
+            text.push_str(&format!("{} = {value}\n", key.name));
+        }
+        let file: Settings = toml::from_str(&text).unwrap();
+        let config = file.resolve().unwrap();
+        let printed = config.to_toml().unwrap();
+        for key in KEYS {
+            assert!(
+                printed.contains(key.example),
+                "{} missing in\n{printed}",
+                key.name
+            );
+        }
+    }
+
+    #[test]
+    fn a_flag_beats_the_file_and_the_file_beats_the_default() {
+        let flags = Settings {
+            max_calls: Some(7),
+            ..Settings::default()
+        };
+        let file: Settings = toml::from_str("max_calls = 9\nnode_id = \"b\"").unwrap();
+        let config = flags.or(file).resolve().unwrap();
+        assert_eq!(config.max_calls, 7);
+        assert_eq!(config.node_id, "b");
+        assert_eq!(config.drain_timeout_secs, 30);
+    }
+
+    #[test]
+    fn an_unknown_file_key_is_refused_with_its_name() {
+        let err = toml::from_str::<Settings>("max_call = 3").unwrap_err();
+        assert!(err.to_string().contains("max_call"), "{err}");
+    }
+
+    /// The README's configuration table has a row for every key, with its
+    /// flag, environment variable and default as the code has them.
+    #[test]
+    fn the_readme_documents_every_key() {
+        let readme = include_str!("../README.md");
+        let mut missing = Vec::new();
+        for key in KEYS {
+            let default = if key.has_default {
+                format!("`{}`", key.default)
+            } else {
+                key.default.to_owned()
+            };
+            let row = format!(
+                "| `{}` | `{}` | `{}` | {default} |",
+                key.name,
+                key.flag(),
+                key.env
+            );
+            if !readme.lines().any(|line| line.starts_with(&row)) {
+                missing.push(row);
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "rows missing from the README's configuration table:\n{}",
+            missing.join("\n")
+        );
+    }
 }

@@ -4,7 +4,6 @@
 //! failure with one line on stderr that says what was wrong.
 
 mod cli;
-mod config;
 mod limitation;
 mod menu;
 mod output;
@@ -15,6 +14,7 @@ mod tickets;
 use std::process::ExitCode;
 
 use clap::Parser;
+use hotline::Role;
 
 use cli::{Cli, Command};
 
@@ -52,12 +52,13 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve::serve(args, serve::Role::All).await,
-        Command::Ticketing(args) => serve::serve(args, serve::Role::Ticketing).await,
-        Command::Ivr(args) => serve::serve(args, serve::Role::Ivr).await,
+        Command::Serve(args) => serve::serve(args, Role::All).await,
+        Command::Ticketing(args) => serve::serve(args, Role::Ticketing).await,
+        Command::Ivr(args) => serve::serve(args, Role::Ivr).await,
         Command::Tickets(command) => tickets::run(command).await,
         Command::Limitation(args) => limitation::run(&args),
         Command::Menu(command) => menu::run(command).await,
+        Command::Prompts(command) => menu::prompts(command),
         Command::Roster(command) => roster::roster(command).await,
         Command::Lawyer(command) => roster::lawyer(command).await,
         Command::Check {

@@ -1,21 +1,32 @@
 //! `hotline menu check|graph|reload`: the menu checker a center runs before
-//! deploying a changed flow, its drawing, and the reload of a running IVR.
+//! deploying a changed flow, its drawing, and the reload of a running IVR;
+//! `hotline prompts export`, the embedded prompts written out to replace.
 
-use hotline_ivr::menu::{graph, load_file, PromptCheck};
+use hotline_ivr::menu::{graph, MenuSource, PromptCheck};
+use hotline_ivr::prompts::{export_embedded, Prompts};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::ivr_admin_client::IvrAdminClient;
 
-use crate::cli::MenuCommand;
+use crate::cli::{MenuCommand, PromptsCommand};
 use crate::UsageError;
 
 pub async fn run(command: MenuCommand) -> anyhow::Result<()> {
     match command {
         MenuCommand::Check { file, prompts_dir } => {
-            match load_file(&file, PromptCheck::Folder(&prompts_dir)) {
+            let file = MenuSource::from_option(file.as_deref());
+            let embedded;
+            let check = match &prompts_dir {
+                Some(dir) => PromptCheck::Folder(dir),
+                None => {
+                    embedded = Prompts::embedded()?;
+                    PromptCheck::Loaded(&embedded)
+                }
+            };
+            match file.load(check) {
                 Ok(menu) => {
                     println!(
                         "{}: ok ({} nodes, languages {})",
-                        file.display(),
+                        file,
                         menu.nodes.len(),
                         menu.languages.join(", ")
                     );
@@ -28,7 +39,7 @@ pub async fn run(command: MenuCommand) -> anyhow::Result<()> {
                     }
                     Err(UsageError(format!(
                         "{} has {} problem(s); the IVR would refuse it",
-                        file.display(),
+                        file,
                         errors.0.len()
                     ))
                     .into())
@@ -36,11 +47,12 @@ pub async fn run(command: MenuCommand) -> anyhow::Result<()> {
             }
         }
         MenuCommand::Graph { file } => {
-            let menu = load_file(&file, PromptCheck::Skip).map_err(|errors| {
+            let file = MenuSource::from_option(file.as_deref());
+            let menu = file.load(PromptCheck::Skip).map_err(|errors| {
                 for e in &errors.0 {
                     eprintln!("{e}");
                 }
-                UsageError(format!("{} is not a valid menu", file.display()))
+                UsageError(format!("{file} is not a valid menu"))
             })?;
             print!("{}", graph::dot(&menu));
             Ok(())
@@ -66,6 +78,21 @@ pub async fn run(command: MenuCommand) -> anyhow::Result<()> {
                 }
                 Err(s) => Err(anyhow::anyhow!("reload failed: {}", s.message())),
             }
+        }
+    }
+}
+
+/// `hotline prompts export DIR`: the embedded prompts, for a center to replace.
+pub fn prompts(command: PromptsCommand) -> anyhow::Result<()> {
+    match command {
+        PromptsCommand::Export { dir } => {
+            let written = export_embedded(&dir)?;
+            println!(
+                "{}: {written} prompts and prompts.tsv written; start with --prompts-dir {}",
+                dir.display(),
+                dir.display()
+            );
+            Ok(())
         }
     }
 }

@@ -4,6 +4,9 @@
 //! from the audio the caller received — the digit prompts matched byte for
 //! byte — never from logs.
 
+// A test that unwraps fails with the value it did not expect: that is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Mutex;
@@ -504,4 +507,54 @@ fn a_refused_transfer_falls_back_to_a_message() {
     phone.wait_started(&prompt("zh", "callback-ending"), at, LONG);
     let out = call.join().unwrap();
     assert!(out.status.success(), "{}", sipp_report(&out));
+}
+
+/// The binary needs nothing from the checkout: started in an empty
+/// directory with no flags, it answers with the 12348 menu and the prompts
+/// compiled into it. Only the listening addresses come from the
+/// environment, on loopback port 0, so the test never fights another
+/// program for the fixed default ports.
+#[test]
+fn a_server_started_in_an_empty_directory_answers_with_the_embedded_menu() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(common::hotline());
+    command.arg("serve").current_dir(dir.path());
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("HOTLINE_")) {
+        command.env_remove(key);
+    }
+    for key in [
+        "HOTLINE_SIP_LISTEN",
+        "HOTLINE_GRPC_LISTEN",
+        "HOTLINE_ADMIN_LISTEN",
+        "HOTLINE_METRICS_LISTEN",
+    ] {
+        command.env(key, "127.0.0.1:0");
+    }
+    let server = Server::launch(command);
+    let sip = server.sip.unwrap();
+
+    let phone = Phone::new();
+    let call = dial("call_flow.xml", sip, &phone);
+    // Welcome, Mandarin, the progress lookup; three numbers with a wrong
+    // check digit end the call with goodbye.
+    let at = answer(
+        &phone,
+        "zh",
+        &[
+            ("welcome", "1"),
+            ("main-menu", "4"),
+            ("progress-enter", "1234567890"),
+            ("check-number", "1234567890"),
+            ("check-number", "1234567890"),
+        ],
+        0,
+    );
+    phone.wait_heard(&prompt("zh", "goodbye"), at, LONG);
+    let out = call.join().unwrap();
+    assert!(out.status.success(), "{}", sipp_report(&out));
+
+    // Everything it wrote is in the data directory under the empty one.
+    assert!(dir.path().join("hotline-data/hotline.db").is_file());
+    assert!(dir.path().join("hotline-data/ivr-outbox.db").is_file());
 }

@@ -11,5 +11,6 @@ pub mod admin;
 pub mod media;
 pub mod menu;
 pub mod service;
+pub mod prompts;
 pub mod sip;
 pub mod tickets;

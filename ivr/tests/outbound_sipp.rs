@@ -1,6 +1,9 @@
 //! The IVR places a call to a sipp UAS (Debian `sip-tester`), plays a
 //! prompt and hangs up: INVITE, 180, 200, ACK, BYE, 200 over real UDP.
 
+// A test that unwraps fails with the value it did not expect: that is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::UdpSocket as StdUdpSocket;
 use std::path::Path;
 use std::process::Command;
@@ -33,10 +36,10 @@ fn free_port() -> u16 {
 async fn a_call_to_a_sipp_uas_completes() {
     require_sipp();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let prompts = Prompts::load(&root.join("prompts")).unwrap();
+    let prompts = Prompts::embedded().unwrap();
     let menus = hotline_ivr::menu::MenuStore::load(
-        &root.join("tests/menus/digits.toml"),
-        &root.join("prompts"),
+        hotline_ivr::menu::MenuSource::File(root.join("tests/menus/digits.toml")),
+        hotline_ivr::prompts::PromptSource::Embedded,
     )
     .unwrap();
     let data = tempfile::tempdir().unwrap();

@@ -69,7 +69,8 @@ pub struct Server {
 
 impl Server {
     /// Runs `hotline ARGS… --grpc-listen 127.0.0.1:0` in `dir` and waits for
-    /// its `listening` line.
+    /// its `listening` line. The menu and prompts are the embedded ones
+    /// unless `args` names others.
     pub fn start(dir: &Path, args: &[&str]) -> Server {
         // Loopback port 0 everywhere, unless the test chose its own SIP address.
         let sip: &[&str] = if args.contains(&"--sip-listen") {
@@ -82,22 +83,22 @@ impl Server {
         } else {
             &["--grpc-listen", "127.0.0.1:0"]
         };
-        let mut child = Command::new(hotline())
+        let mut command = Command::new(hotline());
+        command
             .args(args)
             .args(grpc)
             .args(["--admin-listen", "127.0.0.1:0"])
             .args(sip)
             .args(["--metrics-listen", "127.0.0.1:0"])
-            .args(if args.contains(&"--menu") {
-                vec![]
-            } else {
-                vec!["--menu".to_owned(), default_menu().display().to_string()]
-            })
-            .arg("--prompts-dir")
-            .arg(prompts_dir())
             .current_dir(dir)
             .env_remove("HOTLINE_DATABASE_URL")
-            .env_remove("HOTLINE_GRPC_LISTEN")
+            .env_remove("HOTLINE_GRPC_LISTEN");
+        Server::launch(command)
+    }
+
+    /// Spawns `command` (a server) and waits for its `listening` line.
+    pub fn launch(mut command: Command) -> Server {
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

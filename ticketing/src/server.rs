@@ -1,5 +1,7 @@
 //! The ticketing gRPC server: the ticket API, health checking and server
-//! reflection (v1 and v1alpha) on one listener, so grpcurl works as is.
+//! reflection (v1 and v1alpha) on one listener, so grpcurl works as is, and
+//! the background work beside it (the routing scheduler, the daily
+//! re-evaluation, the event readers), drained when the API stops.
 
 use std::future::Future;
 use std::time::Duration;
@@ -7,6 +9,7 @@ use std::time::Duration;
 use hotline_proto::v1::routing_service_server::RoutingServiceServer;
 use hotline_proto::v1::ticket_service_server::TicketServiceServer;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 
@@ -46,18 +49,25 @@ pub async fn run(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    let reevaluation = tokio::spawn(reevaluate_daily(ticketing.clone()));
-    let scheduler = tokio::spawn(route_due(ticketing.clone()));
+    // Background work stops when the API has: a pass in progress finishes.
+    let (stop_background, background_stop) = watch::channel(false);
+    let reevaluation = tokio::spawn(reevaluate_daily(ticketing.clone(), background_stop.clone()));
+    let scheduler = tokio::spawn(route_due(ticketing.clone(), background_stop.clone()));
     let wake = ticketing.store().commits();
     let listen_store = ticketing.store().clone();
     let listen_wake = wake.clone();
-    let listener_task =
-        tokio::spawn(async move { listen_store.listen_for_events(listen_wake).await });
+    // The listeners only read; stopping them mid-wait loses nothing.
+    let listener_task = tokio::spawn(until(background_stop.clone(), async move {
+        listen_store.listen_for_events(listen_wake).await
+    }));
     let lawyer_wakes = std::sync::Arc::new(LawyerWakes::default());
-    let wake_reader = tokio::spawn(crate::api::wakes::run(
-        ticketing.store().clone(),
-        wake.clone(),
-        lawyer_wakes.clone(),
+    let wake_reader = tokio::spawn(until(
+        background_stop,
+        crate::api::wakes::run(
+            ticketing.store().clone(),
+            wake.clone(),
+            lawyer_wakes.clone(),
+        ),
     ));
     let routing = RoutingServiceServer::new(RoutingApi::new(ticketing.clone(), wake, lawyer_wakes));
     let api = TicketServiceServer::new(TicketApi::new(ticketing))
@@ -86,11 +96,26 @@ pub async fn run(
             shutdown,
         )
         .await?;
-    reevaluation.abort();
-    scheduler.abort();
-    listener_task.abort();
-    wake_reader.abort();
+    let _ = stop_background.send(true);
+    for task in [reevaluation, scheduler, listener_task, wake_reader] {
+        if let Err(e) = task.await {
+            warn!(error = %e, "a ticketing background task failed");
+        }
+    }
     Ok(())
+}
+
+/// Resolves once `stop` has seen `true` (or its sender is gone).
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Runs `work` until `stop`.
+async fn until(stop: watch::Receiver<bool>, work: impl Future<Output = ()>) {
+    tokio::select! {
+        () = work => {}
+        () = stopped(stop) => {}
+    }
 }
 
 /// How often the routing scheduler looks for due timers. Deadlines are
@@ -99,14 +124,17 @@ const ROUTING_TICK: Duration = Duration::from_millis(500);
 
 /// Runs the routing scheduler: missed offers move on, escalation rounds
 /// repeat, urgent tickets whose routing was interrupted get routed.
-async fn route_due(ticketing: Ticketing) {
+async fn route_due(ticketing: Ticketing, stop: watch::Receiver<bool>) {
     loop {
         match ticketing.run_routing().await {
             Ok(0) => {}
             Ok(handled) => tracing::debug!(handled, "routing timers processed"),
             Err(e) => warn!(error = %e, "routing scheduler pass failed; retrying"),
         }
-        tokio::time::sleep(ROUTING_TICK).await;
+        tokio::select! {
+            () = tokio::time::sleep(ROUTING_TICK) => {}
+            () = stopped(stop.clone()) => return,
+        }
     }
 }
 
@@ -116,7 +144,7 @@ const REEVALUATION_CHECK: Duration = Duration::from_secs(600);
 /// Re-assesses every open ticket at start-up and once a day after that. The
 /// start-up run always happens (rules or the calendar may have changed); the
 /// daily one is claimed in the database, so one node runs it.
-async fn reevaluate_daily(ticketing: Ticketing) {
+async fn reevaluate_daily(ticketing: Ticketing, stop: watch::Receiver<bool>) {
     let today = Ticketing::today(ticketing.now());
     match ticketing.reevaluate().await {
         Ok(changed) => info!(changed = changed.len(), "start-up re-evaluation done"),
@@ -131,7 +159,10 @@ async fn reevaluate_daily(ticketing: Ticketing) {
         warn!(error = %e, "cannot record today's re-evaluation");
     }
     loop {
-        tokio::time::sleep(REEVALUATION_CHECK).await;
+        tokio::select! {
+            () = tokio::time::sleep(REEVALUATION_CHECK) => {}
+            () = stopped(stop.clone()) => return,
+        }
         match ticketing.reevaluate_daily().await {
             Ok(Some(changed)) => info!(changed, "daily re-evaluation done"),
             Ok(None) => {}

@@ -21,10 +21,27 @@ pub enum WavError {
 /// Reads an 8 kHz mono 16-bit PCM WAV file.
 pub fn read_telephone_wav(path: &Path) -> Result<Vec<i16>, WavError> {
     let shown = path.display().to_string();
-    let mut reader = hound::WavReader::open(path).map_err(|source| WavError::Read {
+    let reader = hound::WavReader::open(path).map_err(|source| WavError::Read {
         path: shown.clone(),
         source,
     })?;
+    telephone_samples(reader, shown)
+}
+
+/// Decodes 8 kHz mono 16-bit PCM WAV bytes; `name` says what they are in messages.
+pub fn decode_telephone_wav(bytes: &[u8], name: &str) -> Result<Vec<i16>, WavError> {
+    let reader =
+        hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(|source| WavError::Read {
+            path: name.to_owned(),
+            source,
+        })?;
+    telephone_samples(reader, name.to_owned())
+}
+
+fn telephone_samples<R: std::io::Read>(
+    mut reader: hound::WavReader<R>,
+    shown: String,
+) -> Result<Vec<i16>, WavError> {
     let spec = reader.spec();
     if spec.sample_rate != 8000
         || spec.channels != 1

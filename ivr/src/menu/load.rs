@@ -15,7 +15,7 @@ use toml::Spanned;
 
 use super::model::*;
 use super::speech;
-use crate::media::dtmf::Digit;
+use crate::keypad::Digit;
 
 /// One problem in a menu file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +52,8 @@ impl fmt::Display for MenuErrors {
 pub enum PromptCheck<'a> {
     /// `dir/<language>/<name>.wav` must exist for every prompt.
     Folder(&'a Path),
+    /// Every prompt must be in this loaded set.
+    Loaded(&'a crate::prompts::Prompts),
     /// Skip the file check (unit tests of the engine).
     Skip,
 }
@@ -426,7 +428,12 @@ impl Checker<'_> {
         }
 
         // Prompt files, in every language the menu speaks.
-        if let PromptCheck::Folder(dir) = prompts {
+        let has = |lang: &str, name: &str| match prompts {
+            PromptCheck::Folder(dir) => dir.join(lang).join(format!("{name}.wav")).is_file(),
+            PromptCheck::Loaded(set) => set.has(lang, name),
+            PromptCheck::Skip => true,
+        };
+        if !matches!(prompts, PromptCheck::Skip) {
             for raw_node in raw.nodes.values() {
                 let n = raw_node.get_ref();
                 for list in [&n.prompt, &n.short_prompt, &n.invalid_prompt]
@@ -444,8 +451,7 @@ impl Checker<'_> {
                             None => languages.clone(),
                         };
                         for lang in langs {
-                            let path = dir.join(&lang).join(format!("{name}.wav"));
-                            if !path.is_file() {
+                            if !has(&lang, &name) {
                                 self.error(
                                     item.span().start,
                                     format!("prompt `{name}` has no {lang} recording ({lang}/{name}.wav is missing)"),
@@ -460,8 +466,7 @@ impl Checker<'_> {
                     continue;
                 };
                 for name in rules.required_prompts() {
-                    let path = dir.join(lang).join(format!("{name}.wav"));
-                    if !path.is_file() {
+                    if !has(lang, &name) {
                         self.error(
                             header_at,
                             format!("prompt `{name}`, needed to read numbers and dates, has no {lang} recording ({lang}/{name}.wav is missing)"),

@@ -12,7 +12,7 @@ use super::load::{parse, PromptCheck};
 use super::Menu;
 use crate::media::dtmf::Digit;
 
-const DEFAULT_MENU: &str = include_str!("../../menus/12348.toml");
+use super::DEFAULT_MENU;
 
 fn menu() -> Arc<Menu> {
     Arc::new(parse(DEFAULT_MENU, "12348.toml", PromptCheck::Skip).expect("default menu is valid"))

@@ -4,8 +4,8 @@
 //! over channels: commands from calls, signals to them.
 
 mod call;
+pub mod metrics;
 mod outbound;
-pub mod prompts;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -20,9 +20,9 @@ use tokio::time::Instant;
 use tracing::{info, info_span, warn, Instrument};
 
 use crate::media::dtmf::Digit;
+pub use crate::prompts::Prompts;
 use crate::sip::endpoint::{CallKey, Config, Endpoint, Event, Output, Peer, Transport};
 use crate::sip::message::{frame, MAX_MESSAGE};
-pub use prompts::Prompts;
 
 #[derive(Debug, Clone)]
 pub struct IvrConfig {

@@ -1,0 +1,449 @@
+//! The whole system wired in one place: [`App::build`] checks what can be
+//! refused, opens the store and binds every listener; [`App::run`] runs the
+//! parts until shutdown and drains them in order — the IVR first (calls in
+//! progress finish), then its admin API, metrics and outbox (one last
+//! delivery while ticketing is still up), then ticketing's API and
+//! scheduler, then the store.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hotline_domain::HolidayCalendar;
+use hotline_ivr::admin::{AdminExtras, CallBoard};
+use hotline_ivr::menu::metrics::FlowMetrics;
+use hotline_ivr::menu::{LoadError, MenuSource, MenuStore};
+use hotline_ivr::prompts::PromptSource;
+use hotline_ivr::service::IvrConfig;
+use hotline_ivr::tickets::{Outbox, TicketsClient};
+use hotline_ticketing::limitation::{Limitation, RuleTable};
+use hotline_ticketing::{Store, StoreError, SystemClock, Ticketing};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{error, info};
+
+use crate::config::{Config, ConfigError};
+
+/// Which parts a node runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Ticketing and the IVR on one node (`hotline serve`).
+    All,
+    /// Ticketing alone (`hotline ticketing`).
+    Ticketing,
+    /// The IVR alone (`hotline ivr`), reaching ticketing at `config.ticketing`.
+    Ivr,
+}
+
+/// Why the system could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("invalid menu: {0}")]
+    Menu(String),
+    #[error("{0}")]
+    Limitation(String),
+    #[error("cannot listen on {addr} for {what}; choose another address with {flag}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        flag: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot open the IVR outbox: {0}")]
+    Outbox(String),
+    #[error("{0}")]
+    TicketingUrl(String),
+    #[error("ticketing failed: {0}")]
+    Ticketing(String),
+    #[error("the IVR failed: {0}")]
+    Ivr(String),
+}
+
+impl AppError {
+    /// Whether the user must change what they asked for (exit code 2),
+    /// rather than something failing while doing it (exit code 1).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            Self::Config(_) | Self::Menu(_) | Self::Limitation(_) | Self::TicketingUrl(_)
+        )
+    }
+}
+
+/// Ticketing, bound and connected, not yet serving.
+struct TicketingPart {
+    grpc: TcpListener,
+    store: Store,
+    limitation: Arc<Limitation>,
+}
+
+/// The IVR, bound, not yet answering.
+struct IvrPart {
+    udp: UdpSocket,
+    tcp: TcpListener,
+    admin: TcpListener,
+    metrics: TcpListener,
+    menus: MenuStore,
+    tickets: TicketsClient,
+}
+
+/// A node of the system, every listener bound.
+pub struct App {
+    config: Config,
+    role: Role,
+    calendar: Arc<HolidayCalendar>,
+    ticketing: Option<TicketingPart>,
+    ivr: Option<IvrPart>,
+}
+
+impl App {
+    /// Checks what can be refused (menu, prompts, rules, calendar) before
+    /// anything listens, then opens the store and binds every listener.
+    pub async fn build(config: Config, role: Role) -> Result<Self, AppError> {
+        let with_ticketing = role != Role::Ivr;
+        let with_ivr = role != Role::Ticketing;
+
+        let calendar = Arc::new(load_calendar(&config)?);
+        let menus = if with_ivr {
+            let menu = MenuSource::from_option(config.menu.as_deref());
+            let prompts = PromptSource::from_option(config.prompts_dir.as_deref());
+            Some(load_menus(menu, prompts).await?)
+        } else {
+            None
+        };
+
+        let ticketing = if with_ticketing {
+            let database_url = config.database_url();
+            if database_url.starts_with("sqlite:") {
+                create_data_dir(&config)?;
+            }
+            let limitation = Arc::new(load_limitation(&config, (*calendar).clone())?);
+            let store = Store::connect(&database_url).await?;
+            let grpc = bind_tcp(config.grpc_listen, "gRPC", "--grpc-listen").await?;
+            Some(TicketingPart {
+                grpc,
+                store,
+                limitation,
+            })
+        } else {
+            None
+        };
+
+        let ivr = match menus {
+            Some(menus) => {
+                let (udp, tcp) = hotline_ivr::service::bind(config.sip_listen)
+                    .await
+                    .map_err(|source| AppError::Bind {
+                        what: "SIP",
+                        addr: config.sip_listen,
+                        flag: "--sip-listen",
+                        source,
+                    })?;
+                let admin =
+                    bind_tcp(config.admin_listen, "the admin API", "--admin-listen").await?;
+                let metrics =
+                    bind_tcp(config.metrics_listen, "metrics", "--metrics-listen").await?;
+                create_data_dir(&config)?;
+                let outbox = Outbox::open(&config.data_dir.join("ivr-outbox.db"))
+                    .await
+                    .map_err(|e| AppError::Outbox(e.to_string()))?;
+                // `serve` reaches its own ticketing over loopback, keeping the
+                // contract honest.
+                let ticketing_url = match &ticketing {
+                    Some(part) => loopback_url(local_addr(&part.grpc)),
+                    None => config.ticketing.clone(),
+                };
+                let tickets = TicketsClient::new(&ticketing_url, outbox)
+                    .map_err(|e| AppError::TicketingUrl(e.to_string()))?;
+                Some(IvrPart {
+                    udp,
+                    tcp,
+                    admin,
+                    metrics,
+                    menus,
+                    tickets,
+                })
+            }
+            None => None,
+        };
+        Ok(Self {
+            config,
+            role,
+            calendar,
+            ticketing,
+            ivr,
+        })
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The ticketing gRPC address, when this node runs ticketing.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.ticketing.as_ref().map(|t| local_addr(&t.grpc))
+    }
+
+    /// The SIP address (UDP and TCP), when this node runs the IVR.
+    pub fn sip_addr(&self) -> Option<SocketAddr> {
+        self.ivr.as_ref().and_then(|i| i.udp.local_addr().ok())
+    }
+
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.ivr.as_ref().map(|i| local_addr(&i.admin))
+    }
+
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.ivr.as_ref().map(|i| local_addr(&i.metrics))
+    }
+
+    /// `sip=ADDR grpc=ADDR admin=ADDR metrics=ADDR`, the ones this node has:
+    /// what the `listening` line says, so scripts read the real ports back.
+    pub fn listening(&self) -> String {
+        [
+            ("sip", self.sip_addr()),
+            ("grpc", self.grpc_addr()),
+            ("admin", self.admin_addr()),
+            ("metrics", self.metrics_addr()),
+        ]
+        .into_iter()
+        .filter_map(|(name, addr)| addr.map(|a| format!("{name}={a}")))
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
+
+    /// The menu new calls take, for a reload on SIGHUP.
+    pub fn menus(&self) -> Option<MenuStore> {
+        self.ivr.as_ref().map(|i| i.menus.clone())
+    }
+
+    /// Runs every part until `shutdown` completes, then drains them in
+    /// order and returns when each has stopped.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AppError> {
+        let Self {
+            config,
+            role,
+            calendar,
+            ticketing,
+            ivr,
+        } = self;
+        info!(?role, "hotline started");
+        // Fires once the IVR has drained; ticketing serves until then.
+        let (ivr_done, ivr_done_rx) = watch::channel(false);
+
+        let ticketing_task = ticketing.map(|part| {
+            let service =
+                Ticketing::new(part.store.clone(), Arc::new(SystemClock), part.limitation)
+                    .with_routing(config.routing());
+            let stop = fired(ivr_done_rx.clone());
+            tokio::spawn(async move {
+                let served = hotline_ticketing::server::run(part.grpc, service, stop).await;
+                part.store.close().await;
+                served.map_err(|e| AppError::Ticketing(e.to_string()))
+            })
+        });
+
+        let ivr_result = match ivr {
+            Some(part) => run_ivr(part, &config, calendar, shutdown).await,
+            None => {
+                shutdown.await;
+                Ok(())
+            }
+        };
+        let _ = ivr_done.send(true);
+
+        let ticketing_result = match ticketing_task {
+            Some(task) => task.await.unwrap_or_else(|e| {
+                Err(AppError::Ticketing(format!(
+                    "the ticketing task failed: {e}"
+                )))
+            }),
+            None => Ok(()),
+        };
+        info!("hotline stopped");
+        ivr_result.and(ticketing_result)
+    }
+}
+
+/// The IVR's tasks: SIP and calls until `shutdown`, then (once the calls
+/// have drained) its admin API, metrics and outbox.
+async fn run_ivr(
+    part: IvrPart,
+    config: &Config,
+    calendar: Arc<HolidayCalendar>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
+    let (calls_done, calls_done_rx) = watch::channel(false);
+    let board = CallBoard::new();
+    let metrics = FlowMetrics::default();
+    let extras = AdminExtras {
+        menus: Some(part.menus.clone()),
+        metrics: metrics.clone(),
+    };
+    let admin = spawn_logged(
+        "admin API",
+        hotline_ivr::admin::run(
+            part.admin,
+            board.clone(),
+            extras,
+            fired(calls_done_rx.clone()),
+        ),
+    );
+    let metrics_server = spawn_logged(
+        "metrics endpoint",
+        hotline_ivr::service::metrics::serve(
+            part.metrics,
+            metrics.clone(),
+            fired(calls_done_rx.clone()),
+        ),
+    );
+    let delivery = part.tickets.clone();
+    let outbox_stop = fired(calls_done_rx.clone());
+    let outbox = tokio::spawn(async move { delivery.run_outbox(outbox_stop).await });
+
+    let ivr_config = IvrConfig {
+        board,
+        advertise: config.sip_advertise,
+        rtp_ports: (config.rtp_port_min, config.rtp_port_max),
+        max_calls: config.max_calls,
+        rtp_timeout: Duration::from_secs(config.rtp_timeout_secs),
+        drain_timeout: Duration::from_secs(config.drain_timeout_secs),
+        answer_delay: Duration::from_millis(config.answer_delay_ms),
+        invite_burst: f64::from(config.invite_burst),
+        invites_per_second: f64::from(config.invites_per_second),
+        max_recording_samples: 120 * 8000,
+        recordings_dir: Some(config.data_dir.join("recordings")),
+        prompts: part.menus.current().prompts.clone(),
+        menus: part.menus,
+        calendar,
+        metrics,
+        tickets: part.tickets.clone(),
+        node_id: config.node_id.clone(),
+    };
+    let result = hotline_ivr::service::run(part.udp, part.tcp, ivr_config, shutdown)
+        .await
+        .map_err(|e| AppError::Ivr(e.to_string()));
+
+    let _ = calls_done.send(true);
+    for (what, task) in [
+        ("admin API", admin),
+        ("metrics endpoint", metrics_server),
+        ("outbox", outbox),
+    ] {
+        if let Err(e) = task.await {
+            error!(error = %e, "the {what} task failed");
+        }
+    }
+    // What the last calls left in the outbox, while ticketing still listens;
+    // whatever is still undelivered stays on disk for the next start.
+    if tokio::time::timeout(Duration::from_secs(5), part.tickets.flush())
+        .await
+        .is_err()
+    {
+        info!("outbox requests left for the next start");
+    }
+    result
+}
+
+/// Spawns a server task whose failure is logged, not lost.
+fn spawn_logged<E: std::fmt::Display>(
+    what: &'static str,
+    task: impl Future<Output = Result<(), E>> + Send + 'static,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(e) = task.await {
+            error!(error = %e, "the {what} failed");
+        }
+    })
+}
+
+/// Resolves once `rx` has seen `true` (or its sender is gone).
+async fn fired(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|done| *done).await;
+}
+
+async fn load_menus(menu: MenuSource, prompts: PromptSource) -> Result<MenuStore, AppError> {
+    // Reading and decoding the prompts touches files: off the async threads.
+    let loaded = tokio::task::spawn_blocking(move || MenuStore::load(menu, prompts))
+        .await
+        .map_err(|e| AppError::Menu(e.to_string()))?;
+    loaded.map_err(|e: LoadError| AppError::Menu(e.to_string().replace('\n', "; ")))
+}
+
+async fn bind_tcp(
+    addr: SocketAddr,
+    what: &'static str,
+    flag: &'static str,
+) -> Result<TcpListener, AppError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| AppError::Bind {
+            what,
+            addr,
+            flag,
+            source,
+        })
+}
+
+fn local_addr(listener: &TcpListener) -> SocketAddr {
+    listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+}
+
+/// How this process reaches a listener of its own.
+fn loopback_url(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        addr.ip()
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+fn create_data_dir(config: &Config) -> Result<(), AppError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| AppError::DataDir {
+        path: config.data_dir.clone(),
+        source,
+    })
+}
+
+/// The rule table and holiday calendar: bundled, or the configured files,
+/// which are refused with file, line and reason when malformed.
+fn load_limitation(config: &Config, calendar: HolidayCalendar) -> Result<Limitation, AppError> {
+    let rules = match &config.limitation_rules {
+        Some(path) => RuleTable::load(path),
+        None => RuleTable::bundled(),
+    }
+    .map_err(|e| AppError::Limitation(e.to_string()))?;
+    Ok(Limitation::new(rules, calendar, config.thresholds()))
+}
+
+fn load_calendar(config: &Config) -> Result<HolidayCalendar, AppError> {
+    match &config.holiday_calendar {
+        Some(path) => HolidayCalendar::load(path),
+        None => HolidayCalendar::bundled(),
+    }
+    .map_err(|e| AppError::Limitation(e.to_string()))
+}
