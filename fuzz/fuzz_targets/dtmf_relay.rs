@@ -1,7 +1,7 @@
 #![no_main]
 //! Any SIP INFO body as application/dtmf-relay.
 
-use hotline_ivr::media::dtmf::info::parse_dtmf_relay;
+use hotline_ivr::sip::info::parse_dtmf_relay;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

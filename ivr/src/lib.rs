@@ -8,9 +8,10 @@
 //! [`admin`] serves live calls, menu reloads and flow metrics.
 
 pub mod admin;
+pub mod keypad;
 pub mod media;
 pub mod menu;
-pub mod service;
 pub mod prompts;
+pub mod service;
 pub mod sip;
 pub mod tickets;

@@ -1,6 +1,9 @@
-//! Media: codecs, DTMF detection and, later, RTP sessions and recording.
-//! Everything here is sans-I/O: it takes samples or packets and returns
-//! results, and never touches a socket or a clock.
+//! Media, sans-I/O: G.711 ([`codec`]), RTP and RTCP packets ([`rtp`],
+//! [`rtcp`]), SDP offer/answer ([`sdp`]), DTMF from RTP events and in-band
+//! tones ([`dtmf`]), telephone WAV files ([`wav`]), and one call's media
+//! state machine — pacing, latching, jitter, playout, recording — in
+//! [`session`]. Everything here takes samples, packets and `now`, returns
+//! results, and never touches a socket or reads a clock.
 
 pub mod codec;
 pub mod dtmf;

@@ -78,12 +78,19 @@ pub struct MediaSession {
 impl MediaSession {
     /// A session that will send to `remote` (from the SDP) until the caller's
     /// own packets show where it really is.
-    pub fn new(config: MediaConfig, remote: Option<SocketAddr>, now: Instant) -> Self {
+    /// Its SSRC, first sequence number and timestamp come from `rng`.
+    pub fn new<R: rand::Rng + ?Sized>(
+        config: MediaConfig,
+        remote: Option<SocketAddr>,
+        now: Instant,
+        rng: &mut R,
+    ) -> Self {
+        use rand::RngExt;
         Self {
             config,
-            ssrc: rand::random(),
-            sequence: rand::random(),
-            timestamp: rand::random(),
+            ssrc: rng.random(),
+            sequence: rng.random(),
+            timestamp: rng.random(),
             remote,
             latched: false,
             start: now,
@@ -257,7 +264,7 @@ mod tests {
     #[test]
     fn packets_are_paced_without_drift() {
         let t0 = Instant::now();
-        let mut s = MediaSession::new(config(), None, t0);
+        let mut s = MediaSession::new(config(), None, t0, &mut rand::rng());
         let mut out = Vec::new();
         // A late wake-up sends what is due, and the schedule stays on the 20 ms grid.
         s.handle_timeout(t0 + Duration::from_millis(65), &mut out);
@@ -277,7 +284,12 @@ mod tests {
     #[test]
     fn playback_finishes_and_latching_follows_the_caller() {
         let t0 = Instant::now();
-        let mut s = MediaSession::new(config(), Some("10.0.0.1:4000".parse().unwrap()), t0);
+        let mut s = MediaSession::new(
+            config(),
+            Some("10.0.0.1:4000".parse().unwrap()),
+            t0,
+            &mut rand::rng(),
+        );
         s.play(&[1000; 400]);
         let mut out = Vec::new();
         let events = s.handle_timeout(t0 + Duration::from_millis(40), &mut out);
@@ -303,7 +315,7 @@ mod tests {
     #[test]
     fn rtp_silence_times_out() {
         let t0 = Instant::now();
-        let mut s = MediaSession::new(config(), None, t0);
+        let mut s = MediaSession::new(config(), None, t0, &mut rand::rng());
         let mut out = Vec::new();
         assert!(s
             .handle_timeout(t0 + Duration::from_secs(29), &mut out)

@@ -21,7 +21,7 @@ use hotline_domain::{PhoneNumber, TicketNumber, Urgency};
 
 use super::model::*;
 use super::speech::Language;
-use crate::media::dtmf::Digit;
+use crate::keypad::Digit;
 
 /// Most nodes a call may pass without waiting for the caller; a menu whose
 /// `set`/`branch` nodes loop forever is cut off here instead of spinning.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::NaiveTime;
 
-use crate::media::dtmf::Digit;
+use crate::keypad::Digit;
 
 /// A whole call flow: its nodes, languages and centers.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use hotline_domain::{HolidayCalendar, PhoneNumber, TicketNumber, Urgency};
 use super::flow::{Action, CallInfo, Flow, FlowEvent, Input, TicketCreated, TicketDraft};
 use super::load::{parse, PromptCheck};
 use super::Menu;
-use crate::media::dtmf::Digit;
+use crate::keypad::Digit;
 
 use super::DEFAULT_MENU;
 

@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use hotline_domain::PhoneNumber;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -35,6 +37,8 @@ pub struct IncomingCall {
     pub offer: Option<String>,
     pub local: SocketAddr,
     pub peer: SocketAddr,
+    /// From the endpoint: seeds every random value of this call.
+    pub seed: u64,
 }
 
 pub async fn run(
@@ -44,6 +48,7 @@ pub async fn run(
     mut signals: mpsc::Receiver<CallSignal>,
 ) {
     let key = call.key;
+    let mut rng = StdRng::seed_from_u64(call.seed);
     let send = |command: CallCommand| {
         let commands = commands.clone();
         async move {
@@ -68,7 +73,7 @@ pub async fn run(
         local,
         remote,
         mut agreed,
-    }) = establish(&call, &config, &send, &mut signals).await
+    }) = establish(&call, &config, &send, &mut signals, &mut rng).await
     else {
         return;
     };
@@ -84,7 +89,7 @@ pub async fn run(
         max_recording: config.max_recording_samples,
     };
     let start = Instant::now();
-    let mut session = MediaSession::new(media_config, remote, start.into_std());
+    let mut session = MediaSession::new(media_config, remote, start.into_std(), &mut rng);
     info!(codec = ?agreed.codec, rtp = %rtp_addr, "call answered");
     let board = &config.board;
     board.answered(&call.call_id);
@@ -332,13 +337,14 @@ async fn establish<F, Fut>(
     config: &IvrConfig,
     send: &F,
     signals: &mut mpsc::Receiver<CallSignal>,
+    rng: &mut StdRng,
 ) -> Option<Established>
 where
     F: Fn(CallCommand) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
     let key = call.key;
-    let Some(socket) = bind_rtp(call.local.ip(), config).await else {
+    let Some(socket) = bind_rtp(call.local.ip(), config, rng).await else {
         warn!("no free RTP port");
         send(CallCommand::Reject(key, 503, "Service Unavailable")).await;
         return None;
@@ -347,7 +353,7 @@ where
     let local = Local {
         address: config.advertise.unwrap_or(call.local.ip()),
         port,
-        session_id: u64::from(rand::random::<u32>()),
+        session_id: u64::from(rng.random::<u32>()),
         version: 1,
     };
     let (description, agreed) = match &call.offer {
@@ -451,10 +457,14 @@ async fn save_recording(config: &IvrConfig, call_id: &str, audio: Vec<i16>) {
 }
 
 /// A socket on a free port of the configured RTP range.
-pub(super) async fn bind_rtp(ip: IpAddr, config: &IvrConfig) -> Option<UdpSocket> {
+pub(super) async fn bind_rtp(
+    ip: IpAddr,
+    config: &IvrConfig,
+    rng: &mut StdRng,
+) -> Option<UdpSocket> {
     let (low, high) = config.rtp_ports;
     let span = u32::from(high.saturating_sub(low)) + 1;
-    let offset = rand::random::<u32>() % span;
+    let offset = rng.random::<u32>() % span;
     // Even ports only: RTP on even, RTCP on the odd one above (RFC 3550).
     for i in 0..span {
         let port = low as u32 + (offset + i) % span;

@@ -331,6 +331,7 @@ fn route(
             offer,
             peer,
             local,
+            seed,
         } => {
             let (tx, rx) = mpsc::channel(64);
             calls.insert(call, tx);
@@ -349,6 +350,7 @@ fn route(
                 offer,
                 local,
                 peer: peer.addr,
+                seed,
             };
             tokio::spawn(
                 call::run(incoming, config.clone(), commands.clone(), rx).instrument(span),

@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::info;
@@ -58,7 +60,9 @@ pub async fn start(
     config: &IvrConfig,
     local_sip: SocketAddr,
 ) -> Option<Pending> {
-    let Some(socket) = bind_rtp(local_sip.ip(), config).await else {
+    // An outbound call's own values need no replay: seeded by the system.
+    let mut rng = StdRng::from_rng(&mut rand::rng());
+    let Some(socket) = bind_rtp(local_sip.ip(), config, &mut rng).await else {
         let _ = dial
             .outcome
             .send(DialOutcome::NotAnswered(EndReason::Failed(503)));
@@ -67,7 +71,7 @@ pub async fn start(
     let local = Local {
         address: config.advertise.unwrap_or(local_sip.ip()),
         port: socket.local_addr().map(|a| a.port()).unwrap_or_default(),
-        session_id: u64::from(rand::random::<u32>()),
+        session_id: u64::from(rng.random::<u32>()),
         version: 1,
     };
     let peer = Peer {
@@ -126,6 +130,7 @@ pub async fn run(
         },
         remote,
         Instant::now(),
+        &mut rand::rng(),
     );
     let (lang, name) = &pending.prompt;
     session.play(&config.prompts.get(lang, name));

@@ -19,9 +19,12 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use super::info::parse_dtmf_relay;
 use super::message::{param, uri_user, Message, Method, StartLine};
-use crate::media::dtmf::info::parse_dtmf_relay;
-use crate::media::dtmf::Digit;
+use crate::keypad::Digit;
 
 /// What the Server and User-Agent headers say: nothing about the software.
 pub const AGENT: &str = "ivr";
@@ -111,6 +114,9 @@ pub enum Event {
         called: Option<String>,
         /// The SDP offer, if the INVITE carried one.
         offer: Option<String>,
+        /// Seeds the call's own random values (SSRC, RTP sequence and
+        /// timestamp, SDP session id), so a seeded endpoint replays a whole call.
+        seed: u64,
         peer: Peer,
         /// Our address the INVITE arrived on.
         local: SocketAddr,
@@ -235,15 +241,22 @@ pub struct Endpoint {
     draining: bool,
     /// Token buckets of new INVITEs per source address.
     invite_budget: HashMap<std::net::IpAddr, (f64, Instant)>,
-}
-
-fn token() -> String {
-    format!("{:016x}", rand::random::<u64>())
+    /// Every random value: tags, branches, Call-IDs, CSeqs, call seeds.
+    rng: StdRng,
 }
 
 impl Endpoint {
+    /// An endpoint whose tags, branches, Call-IDs, CSeqs and call seeds come
+    /// from a generator seeded by the operating system.
     pub fn new(config: Config) -> Self {
+        Self::with_rng(config, StdRng::from_rng(&mut rand::rng()))
+    }
+
+    /// An endpoint drawing every random value from `rng`: with a fixed seed,
+    /// the same inputs at the same times give the same bytes out.
+    pub fn with_rng(config: Config, rng: StdRng) -> Self {
         Self {
+            rng,
             config,
             calls: HashMap::new(),
             dialogs: HashMap::new(),
@@ -269,6 +282,11 @@ impl Endpoint {
     /// takes this node out of rotation; calls in progress go on.
     pub fn set_draining(&mut self, draining: bool) {
         self.draining = draining;
+    }
+
+    /// 64 random bits as 16 hex digits: a tag, a branch, a Call-ID.
+    fn token(&mut self) -> String {
+        format!("{:016x}", self.rng.random::<u64>())
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
@@ -409,9 +427,9 @@ impl Endpoint {
             }
             Method::Options => {
                 let mut resp = if self.draining {
-                    req.response(503, "Service Unavailable", Some(&token()))
+                    req.response(503, "Service Unavailable", Some(&self.token()))
                 } else {
-                    req.response(200, "OK", Some(&token()))
+                    req.response(200, "OK", Some(&self.token()))
                 };
                 resp.add_header("Allow", ALLOW);
                 resp.add_header("Accept", "application/sdp");
@@ -447,12 +465,12 @@ impl Endpoint {
                 self.respond(now, peer, &req, resp, None);
             }
             Method::Other(_) => {
-                let mut resp = req.response(501, "Not Implemented", Some(&token()));
+                let mut resp = req.response(501, "Not Implemented", Some(&self.token()));
                 resp.add_header("Allow", ALLOW);
                 self.respond(now, peer, &req, resp, None);
             }
             _ => {
-                let mut resp = req.response(405, "Method Not Allowed", Some(&token()));
+                let mut resp = req.response(405, "Method Not Allowed", Some(&self.token()));
                 resp.add_header("Allow", ALLOW);
                 self.respond(now, peer, &req, resp, None);
             }
@@ -531,13 +549,13 @@ impl Endpoint {
             return;
         }
         if !self.take_invite_token(now, peer.addr.ip()) {
-            let mut resp = req.response(503, "Service Unavailable", Some(&token()));
+            let mut resp = req.response(503, "Service Unavailable", Some(&self.token()));
             resp.add_header("Retry-After", "5");
             self.respond(now, peer, &req, resp, None);
             return;
         }
         if self.draining || self.active_calls() >= self.config.max_calls {
-            let mut resp = req.response(503, "Service Unavailable", Some(&token()));
+            let mut resp = req.response(503, "Service Unavailable", Some(&self.token()));
             resp.add_header("Retry-After", "30");
             self.respond(now, peer, &req, resp, None);
             return;
@@ -547,7 +565,7 @@ impl Endpoint {
 
         let key = CallKey(self.next_key);
         self.next_key += 1;
-        let local_tag = token();
+        let local_tag = self.token();
         let contact = req.header("Contact").map(contact_uri);
         let uri = match &req.start {
             StartLine::Request { uri, .. } => uri.clone(),
@@ -562,7 +580,7 @@ impl Endpoint {
             local_party: req.header("To").unwrap_or_default().to_owned(),
             remote_party: req.header("From").unwrap_or_default().to_owned(),
             remote_target: contact.unwrap_or(uri),
-            local_cseq: 1 + rand::random::<u16>() as u32,
+            local_cseq: 1 + u32::from(self.rng.random::<u16>()),
             state: CallState::Offered,
             pending_invite: Some(req.clone()),
             transferring: false,
@@ -571,6 +589,7 @@ impl Endpoint {
         self.invites
             .insert(req.branch().unwrap_or_default().to_owned(), key);
         self.calls.insert(key, call);
+        let seed = self.rng.random();
         self.event(Event::Incoming {
             call: key,
             call_id: req.call_id().to_owned(),
@@ -579,6 +598,7 @@ impl Endpoint {
             offer,
             peer,
             local,
+            seed,
         });
     }
 
@@ -796,11 +816,11 @@ impl Endpoint {
         method: Method,
         extra: Vec<(&str, String)>,
     ) {
+        let branch = format!("z9hG4bK{}", self.token());
         let Some(call) = self.calls.get_mut(&key) else {
             return;
         };
         call.local_cseq += 1;
-        let branch = format!("z9hG4bK{}", token());
         let host = self.config.advertise.unwrap_or(call.local.ip());
         let via_addr = SocketAddr::new(host, call.local.port());
         let mut req = Message {
@@ -868,9 +888,9 @@ impl Endpoint {
     ) -> CallKey {
         let key = CallKey(self.next_key);
         self.next_key += 1;
-        let call_id = format!("{}@hotline", token());
-        let local_tag = token();
-        let branch = format!("z9hG4bK{}", token());
+        let call_id = format!("{}@hotline", self.token());
+        let local_tag = self.token();
+        let branch = format!("z9hG4bK{}", self.token());
         let host = self.config.advertise.unwrap_or(local.ip());
         let addr = SocketAddr::new(host, local.port());
         let from = format!("<sip:{from_user}@{addr}>;tag={local_tag}");
@@ -1008,6 +1028,7 @@ impl Endpoint {
     }
 
     fn ack_2xx(&mut self, key: CallKey, resp: &Message) {
+        let branch = self.token();
         let Some(call) = self.calls.get(&key) else {
             return;
         };
@@ -1027,7 +1048,7 @@ impl Endpoint {
             format!(
                 "SIP/2.0/{} {addr};branch=z9hG4bK{};rport",
                 call.peer.transport.via_name(),
-                token()
+                branch
             ),
         );
         ack.add_header("Max-Forwards", "70");

@@ -1,7 +1,7 @@
 //! SIP INFO `application/dtmf-relay` bodies: `Signal=5` and `Duration=160`
 //! lines, as Cisco and most PBXs send them.
 
-use super::Digit;
+use crate::keypad::Digit;
 
 /// The key in a dtmf-relay body, if it names one. Lines may end in CRLF or
 /// LF, keys are case-insensitive, and spaces around `=` are allowed.
