@@ -1,6 +1,7 @@
-//! The ticketing operations that need more than the store: the clock and the
-//! limitation calculator. The gRPC API and the background jobs call these, so
-//! urgency is computed the same way wherever a ticket changes.
+//! The one front door to ticketing: every operation the gRPC API and the
+//! background jobs perform. Each reads the clock once and brings the
+//! limitation calculator and the routing policy to the store, so urgency
+//! and routing are worked out the same way wherever a ticket changes.
 
 use std::sync::Arc;
 
@@ -9,10 +10,17 @@ use hotline_domain::{TicketKind, TicketNumber, TicketState, Urgency};
 
 use crate::clock::Clock;
 use crate::limitation::{Limitation, TicketUrgency};
-use crate::routing::RoutingPolicy;
+use crate::routing::{Lawyer, Offer, Problem, RosterError, RoutingPolicy, Shift};
 use crate::store::{Store, StoreError};
 use crate::tickets::lifecycle::Move;
-use crate::tickets::{Assessed, Correction, NewTicket, Ticket};
+use crate::tickets::{
+    Assessed, Correction, NewRecording, NewTicket, PageCursor, RecordingInfo, Ticket, TicketEvent,
+    TicketFilter,
+};
+
+/// A roster or offer operation: refused for a reason the caller can fix
+/// (`Ok(Err(…))`), or failed in the store.
+pub type RosterResult<T> = Result<Result<T, RosterError>, StoreError>;
 
 /// The daily job that moves urgencies as deadlines come closer.
 pub const REEVALUATION_JOB: &str = "reevaluate-urgency";
@@ -170,5 +178,196 @@ impl Ticketing {
             return Ok(None);
         }
         Ok(Some(self.reevaluate().await?.len()))
+    }
+
+    // --- Tickets ------------------------------------------------------------
+
+    pub async fn ticket(&self, number: &TicketNumber) -> Result<Ticket, StoreError> {
+        self.store.ticket(number).await
+    }
+
+    pub async fn tickets_by_number(
+        &self,
+        numbers: &[TicketNumber],
+    ) -> Result<Vec<Ticket>, StoreError> {
+        self.store.tickets_by_number(numbers).await
+    }
+
+    pub async fn list_tickets(
+        &self,
+        filter: &TicketFilter,
+        limit: u32,
+        after: Option<PageCursor>,
+    ) -> Result<(Vec<Ticket>, Option<PageCursor>), StoreError> {
+        self.store.list_tickets(filter, limit, after).await
+    }
+
+    pub async fn history(&self, number: &TicketNumber) -> Result<Vec<TicketEvent>, StoreError> {
+        self.store.history(number).await
+    }
+
+    pub async fn add_note(
+        &self,
+        number: &TicketNumber,
+        text: &str,
+        actor: &str,
+    ) -> Result<TicketEvent, StoreError> {
+        self.store.add_note(number, text, actor, self.now()).await
+    }
+
+    pub async fn add_recording(
+        &self,
+        number: &TicketNumber,
+        recording: &NewRecording<'_>,
+        actor: &str,
+    ) -> Result<RecordingInfo, StoreError> {
+        self.store
+            .add_recording(number, recording, actor, self.now())
+            .await
+    }
+
+    pub async fn recording_audio(
+        &self,
+        id: i64,
+    ) -> Result<(RecordingInfo, TicketNumber, Vec<u8>), StoreError> {
+        self.store.recording_audio(id).await
+    }
+
+    // --- The roster -----------------------------------------------------------
+
+    pub async fn put_lawyer(&self, lawyer: &Lawyer) -> Result<(), StoreError> {
+        self.store.put_lawyer(lawyer, self.now()).await
+    }
+
+    pub async fn lawyers(&self) -> Result<Vec<Lawyer>, StoreError> {
+        self.store.lawyers().await
+    }
+
+    pub async fn add_shift(
+        &self,
+        lawyer: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> RosterResult<Shift> {
+        self.store.add_shift(lawyer, from, to).await
+    }
+
+    /// Shifts that end after `after` (now when `None`).
+    pub async fn shifts(&self, after: Option<DateTime<Utc>>) -> Result<Vec<Shift>, StoreError> {
+        let after = after.unwrap_or_else(|| self.now());
+        self.store.shifts(after).await
+    }
+
+    /// Gives a shift to another lawyer (a swap).
+    pub async fn swap_shift(&self, shift: i64, lawyer: &str) -> RosterResult<Shift> {
+        self.store.reassign_shift(shift, lawyer).await
+    }
+
+    /// Lawyers of `center` on duty at `at` (now when `None`).
+    pub async fn on_duty(
+        &self,
+        center: &str,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Lawyer>, StoreError> {
+        let at = at.unwrap_or_else(|| self.now());
+        self.store.on_duty(center, at).await
+    }
+
+    // --- Offers and the lawyer's work -------------------------------------------
+
+    /// A lawyer takes the ticket offered to them.
+    pub async fn acknowledge(&self, number: &TicketNumber, lawyer: &str) -> RosterResult<()> {
+        self.store
+            .acknowledge(number, lawyer, &self.routing, self.now())
+            .await
+    }
+
+    /// A lawyer declines an offer; the next candidate is asked at once.
+    pub async fn decline(
+        &self,
+        number: &TicketNumber,
+        lawyer: &str,
+        reason: &str,
+    ) -> RosterResult<()> {
+        self.store
+            .decline(number, lawyer, reason, &self.routing, self.now())
+            .await
+    }
+
+    /// Normal tickets waiting in `center`'s queue, first to pull first.
+    pub async fn queue(&self, center: &str, limit: i64) -> Result<Vec<Ticket>, StoreError> {
+        let numbers = self.store.queue(center, limit).await?;
+        let mut tickets = self.store.tickets_by_number(&numbers).await?;
+        // The queue's order, not the read's.
+        tickets.sort_by_key(|t| numbers.iter().position(|n| *n == t.number));
+        Ok(tickets)
+    }
+
+    /// A lawyer takes a ticket from the queue.
+    pub async fn pull(&self, number: &TicketNumber, lawyer: &str) -> RosterResult<()> {
+        self.store
+            .pull(
+                number,
+                lawyer,
+                &format!("lawyer:{lawyer}"),
+                &self.routing,
+                self.now(),
+            )
+            .await
+    }
+
+    /// The lawyer assigned to a ticket moves it on (start, close).
+    pub async fn move_case(
+        &self,
+        number: &TicketNumber,
+        lawyer: &str,
+        to: TicketState,
+        mv: Move,
+    ) -> RosterResult<Ticket> {
+        let ticket = self.store.ticket(number).await?;
+        if ticket.assigned_lawyer.as_deref() != Some(lawyer) {
+            return Ok(Err(RosterError::NotAssigned {
+                ticket: number.to_string(),
+                lawyer: lawyer.to_owned(),
+            }));
+        }
+        let moved = self
+            .transition(number, to, mv, &format!("lawyer:{lawyer}"))
+            .await?;
+        Ok(Ok(moved))
+    }
+
+    /// A lawyer's open tickets and pending offers.
+    pub async fn work_of(&self, lawyer: &str) -> Result<(Vec<Ticket>, Vec<Offer>), StoreError> {
+        let offers = self.store.pending_offers(lawyer).await?;
+        let numbers = self.store.tickets_of(lawyer).await?;
+        let mut tickets = self.store.tickets_by_number(&numbers).await?;
+        tickets.sort_by_key(|t| numbers.iter().position(|n| *n == t.number));
+        Ok((tickets, offers))
+    }
+
+    /// Offers of these tickets made to `lawyer`, oldest first.
+    pub async fn offers_to(
+        &self,
+        lawyer: &str,
+        numbers: &[TicketNumber],
+    ) -> Result<Vec<Offer>, StoreError> {
+        self.store.offers_to(lawyer, numbers).await
+    }
+
+    /// Events after `after` (only those concerning `lawyer`, when given).
+    pub async fn events_after(
+        &self,
+        after: i64,
+        lawyer: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<TicketEvent>, StoreError> {
+        self.store.events_after(after, lawyer, limit).await
+    }
+
+    /// What `hotline check` reports: unowned urgent tickets, offers past
+    /// their deadline by more than `grace`.
+    pub async fn check(&self, grace: chrono::Duration) -> Result<Vec<Problem>, StoreError> {
+        self.store.check(self.now(), grace).await
     }
 }

@@ -3,6 +3,9 @@
 //! and the scheduler runs only when the test calls it. Every scenario ends
 //! with the reconciliation check clean.
 
+// A test that unwraps fails with the value it did not expect: that is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::sync::Arc;
@@ -13,8 +16,7 @@ use hotline_domain::{
 };
 use hotline_domain::{TicketState, Urgency};
 use hotline_ticketing::limitation::Limitation;
-use hotline_ticketing::routing::{Lawyer, RoutingPolicy};
-use hotline_ticketing::store::RosterError;
+use hotline_ticketing::routing::{Lawyer, OfferState, RosterError, RoutingPolicy};
 use hotline_ticketing::tickets::{EventKind, Flags, NewTicket};
 use hotline_ticketing::{ManualClock, Store, Ticketing};
 
@@ -145,7 +147,7 @@ impl World {
             .await
             .unwrap()
             .into_iter()
-            .find(|o| o.state == "pending")
+            .find(|o| o.state == OfferState::Pending)
             .map(|o| o.lawyer)
     }
 

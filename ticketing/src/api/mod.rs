@@ -1,5 +1,6 @@
 //! The ticketing gRPC API (`hotline.v1.TicketService`): validates every
-//! request at the edge, asks the clock once, and calls the store.
+//! request at the edge and calls the [`Ticketing`] front door, which reads
+//! the clock and reaches the store.
 
 mod convert;
 pub mod routing;
@@ -11,9 +12,9 @@ use tonic::{Request, Response, Status};
 use tracing::{info, Span};
 
 use crate::service::Ticketing;
-use crate::store::{Store, StoreError};
 use crate::tickets::lifecycle::LifecycleError;
 use crate::tickets::PageCursor;
+use crate::StoreError;
 use convert::{field_error, parse_number, FieldError};
 
 /// Listing page size when the client gives none, and the most it may ask for.
@@ -30,10 +31,6 @@ pub struct TicketApi {
 impl TicketApi {
     pub fn new(ticketing: Ticketing) -> Self {
         Self { ticketing }
-    }
-
-    fn store(&self) -> &Store {
-        self.ticketing.store()
     }
 }
 
@@ -154,16 +151,15 @@ impl TicketService for TicketApi {
         if audio.is_empty() {
             return Err(field_error("data", "the recording is empty"));
         }
-        let now = self.ticketing.now();
-        let recording = crate::store::NewRecording {
+        let recording = crate::tickets::NewRecording {
             idempotency_key: &first.idempotency_key,
             content_type: &first.content_type,
             duration_ms: first.duration_ms,
             audio: &audio,
         };
         let info = self
-            .store()
-            .add_recording(&number, &recording, &actor, now)
+            .ticketing
+            .add_recording(&number, &recording, &actor)
             .await?;
         info!(recording = info.id, bytes = audio.len(), "recording stored");
         Ok(Response::new(convert::recording_to_pb(&info)))
@@ -177,7 +173,7 @@ impl TicketService for TicketApi {
         if id <= 0 {
             return Err(field_error("id", "must be a recording id from the ticket"));
         }
-        let (info, number, audio) = self.store().recording_audio(id).await?;
+        let (info, number, audio) = self.ticketing.recording_audio(id).await?;
         record_ticket(&number);
         let mut chunks: Vec<Result<pb::RecordingChunk, Status>> = audio
             .chunks(RECORDING_CHUNK)
@@ -238,7 +234,7 @@ impl TicketService for TicketApi {
     ) -> Result<Response<pb::Ticket>, Status> {
         let number = parse_number("number", &request.get_ref().number)?;
         record_ticket(&number);
-        let ticket = self.store().ticket(&number).await?;
+        let ticket = self.ticketing.ticket(&number).await?;
         Ok(Response::new(convert::ticket_to_pb(
             &ticket,
             self.ticketing.now(),
@@ -269,7 +265,7 @@ impl TicketService for TicketApi {
                     field_error("page_token", "not a token from a previous response")
                 })?)
             };
-        let (tickets, next) = self.store().list_tickets(&filter, limit, after).await?;
+        let (tickets, next) = self.ticketing.list_tickets(&filter, limit, after).await?;
         let now = self.ticketing.now();
         Ok(Response::new(pb::ListTicketsResponse {
             tickets: tickets
@@ -328,10 +324,7 @@ impl TicketService for TicketApi {
         let number = parse_number("number", &req.number)?;
         record_ticket(&number);
         let text = convert::text("text", &req.text, true)?;
-        let event = self
-            .store()
-            .add_note(&number, &text, &actor, self.ticketing.now())
-            .await?;
+        let event = self.ticketing.add_note(&number, &text, &actor).await?;
         Ok(Response::new(convert::event_to_pb(&event)))
     }
 
@@ -341,7 +334,7 @@ impl TicketService for TicketApi {
     ) -> Result<Response<pb::ListTicketEventsResponse>, Status> {
         let number = parse_number("number", &request.get_ref().number)?;
         record_ticket(&number);
-        let events = self.store().history(&number).await?;
+        let events = self.ticketing.history(&number).await?;
         Ok(Response::new(pb::ListTicketEventsResponse {
             events: events.iter().map(convert::event_to_pb).collect(),
         }))
@@ -353,7 +346,7 @@ impl TicketService for TicketApi {
     ) -> Result<Response<pb::TicketStatus>, Status> {
         let number = parse_number("number", &request.get_ref().number)?;
         record_ticket(&number);
-        let ticket = self.store().ticket(&number).await?;
+        let ticket = self.ticketing.ticket(&number).await?;
         Ok(Response::new(pb::TicketStatus {
             number: number.to_string(),
             state: ticket.state.to_string(),

@@ -17,9 +17,9 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{self, field_error, parse_number};
 use super::wakes::LawyerWakes;
+use crate::routing::RosterError;
 use crate::routing::{Lawyer, Offer};
 use crate::service::Ticketing;
-use crate::store::RosterError;
 use crate::tickets::lifecycle::Move;
 use crate::tickets::{EventKind, TicketEvent};
 
@@ -129,7 +129,7 @@ fn offer_to_pb(o: &Offer) -> pb::Offer {
         number: o.ticket.to_string(),
         lawyer: o.lawyer.clone(),
         round: o.round,
-        state: o.state.clone(),
+        state: o.state.to_string(),
         offered_at: rfc3339(o.offered_at),
         ack_deadline: rfc3339(o.ack_deadline),
         reason: o.reason.clone(),
@@ -185,7 +185,7 @@ fn lawyer_from_pb(l: pb::Lawyer) -> Result<Lawyer, Status> {
 
 impl RoutingApi {
     async fn ticket_pb(&self, number: &hotline_domain::TicketNumber) -> Result<pb::Ticket, Status> {
-        let t = self.ticketing.store().ticket(number).await?;
+        let t = self.ticketing.ticket(number).await?;
         Ok(convert::ticket_to_pb(&t, self.ticketing.now()))
     }
 
@@ -205,15 +205,15 @@ impl RoutingApi {
             named.iter().map(|(e, _)| e.ticket_number.clone()).collect();
         numbers.sort();
         numbers.dedup();
-        let store = self.ticketing.store();
         let now = self.ticketing.now();
-        let tickets: HashMap<TicketNumber, pb::Ticket> = store
+        let tickets: HashMap<TicketNumber, pb::Ticket> = self
+            .ticketing
             .tickets_by_number(&numbers)
             .await?
             .iter()
             .map(|t| (t.number.clone(), convert::ticket_to_pb(t, now)))
             .collect();
-        let offers = store.offers_to(lawyer, &numbers).await?;
+        let offers = self.ticketing.offers_to(lawyer, &numbers).await?;
         named
             .into_iter()
             .map(|(e, name)| {
@@ -247,21 +247,15 @@ impl RoutingApi {
     ) -> Result<pb::Ticket, Status> {
         let number = parse_number("number", &request.number)?;
         let lawyer = required("lawyer", &request.lawyer)?;
-        let ticket = self.ticketing.store().ticket(&number).await?;
-        if ticket.assigned_lawyer.as_deref() != Some(lawyer) {
-            return Err(roster_error(RosterError::NotAssigned {
-                ticket: number.to_string(),
-                lawyer: lawyer.to_owned(),
-            }));
-        }
         let mv = Move {
             outcome: request.outcome.filter(|o| !o.trim().is_empty()),
             ..Move::default()
         };
         let t = self
             .ticketing
-            .transition(&number, to, mv, &format!("lawyer:{lawyer}"))
-            .await?;
+            .move_case(&number, lawyer, to, mv)
+            .await?
+            .map_err(roster_error)?;
         Ok(convert::ticket_to_pb(&t, self.ticketing.now()))
     }
 }
@@ -275,10 +269,7 @@ impl RoutingService for RoutingApi {
         request: Request<pb::Lawyer>,
     ) -> Result<Response<pb::Lawyer>, Status> {
         let lawyer = lawyer_from_pb(request.into_inner())?;
-        self.ticketing
-            .store()
-            .put_lawyer(&lawyer, self.ticketing.now())
-            .await?;
+        self.ticketing.put_lawyer(&lawyer).await?;
         Ok(Response::new(lawyer_to_pb(&lawyer)))
     }
 
@@ -286,7 +277,7 @@ impl RoutingService for RoutingApi {
         &self,
         _request: Request<pb::ListLawyersRequest>,
     ) -> Result<Response<pb::ListLawyersResponse>, Status> {
-        let lawyers = self.ticketing.store().lawyers().await?;
+        let lawyers = self.ticketing.lawyers().await?;
         Ok(Response::new(pb::ListLawyersResponse {
             lawyers: lawyers.iter().map(lawyer_to_pb).collect(),
         }))
@@ -308,7 +299,6 @@ impl RoutingService for RoutingApi {
         }
         let shift = self
             .ticketing
-            .store()
             .add_shift(lawyer, from, to)
             .await?
             .map_err(roster_error)?;
@@ -325,10 +315,10 @@ impl RoutingService for RoutingApi {
         request: Request<pb::ListShiftsRequest>,
     ) -> Result<Response<pb::ListShiftsResponse>, Status> {
         let after = match request.get_ref().after.as_str() {
-            "" => self.ticketing.now(),
-            text => instant("after", text)?,
+            "" => None,
+            text => Some(instant("after", text)?),
         };
-        let shifts = self.ticketing.store().shifts(after).await?;
+        let shifts = self.ticketing.shifts(after).await?;
         Ok(Response::new(pb::ListShiftsResponse {
             shifts: shifts
                 .into_iter()
@@ -350,8 +340,7 @@ impl RoutingService for RoutingApi {
         let lawyer = required("to_lawyer", &r.to_lawyer)?;
         let shift = self
             .ticketing
-            .store()
-            .reassign_shift(r.shift, lawyer)
+            .swap_shift(r.shift, lawyer)
             .await?
             .map_err(roster_error)?;
         Ok(Response::new(pb::Shift {
@@ -373,12 +362,13 @@ impl RoutingService for RoutingApi {
             &r.center
         };
         let limit = i64::from(if r.limit == 0 { 50 } else { r.limit.min(500) });
-        let mut tickets = Vec::new();
-        for number in self.ticketing.store().queue(center, limit).await? {
-            tickets.push(self.ticket_pb(&number).await?);
-        }
+        let now = self.ticketing.now();
+        let tickets = self.ticketing.queue(center, limit).await?;
         Ok(Response::new(pb::ListTicketsResponse {
-            tickets,
+            tickets: tickets
+                .iter()
+                .map(|t| convert::ticket_to_pb(t, now))
+                .collect(),
             next_page_token: String::new(),
         }))
     }
@@ -391,14 +381,7 @@ impl RoutingService for RoutingApi {
         let number = parse_number("number", &r.number)?;
         let lawyer = required("lawyer", &r.lawyer)?;
         self.ticketing
-            .store()
-            .pull(
-                &number,
-                lawyer,
-                &format!("lawyer:{lawyer}"),
-                self.ticketing.routing_policy(),
-                self.ticketing.now(),
-            )
+            .pull(&number, lawyer)
             .await?
             .map_err(roster_error)?;
         Ok(Response::new(self.ticket_pb(&number).await?))
@@ -410,16 +393,16 @@ impl RoutingService for RoutingApi {
     ) -> Result<Response<pb::ListLawyersResponse>, Status> {
         let r = request.into_inner();
         let at = if r.at.is_empty() {
-            self.ticketing.now()
+            None
         } else {
-            instant("at", &r.at)?
+            Some(instant("at", &r.at)?)
         };
         let center = if r.center.is_empty() {
             "default"
         } else {
             &r.center
         };
-        let lawyers = self.ticketing.store().on_duty(center, at).await?;
+        let lawyers = self.ticketing.on_duty(center, at).await?;
         Ok(Response::new(pb::ListLawyersResponse {
             lawyers: lawyers.iter().map(lawyer_to_pb).collect(),
         }))
@@ -433,13 +416,7 @@ impl RoutingService for RoutingApi {
         let number = parse_number("number", &r.number)?;
         let lawyer = required("lawyer", &r.lawyer)?;
         self.ticketing
-            .store()
-            .acknowledge(
-                &number,
-                lawyer,
-                self.ticketing.routing_policy(),
-                self.ticketing.now(),
-            )
+            .acknowledge(&number, lawyer)
             .await?
             .map_err(roster_error)?;
         Ok(Response::new(self.ticket_pb(&number).await?))
@@ -454,14 +431,7 @@ impl RoutingService for RoutingApi {
         let lawyer = required("lawyer", &r.lawyer)?;
         let reason = required("reason", r.reason.as_deref().unwrap_or_default())?;
         self.ticketing
-            .store()
-            .decline(
-                &number,
-                lawyer,
-                reason,
-                self.ticketing.routing_policy(),
-                self.ticketing.now(),
-            )
+            .decline(&number, lawyer, reason)
             .await?
             .map_err(roster_error)?;
         Ok(Response::new(self.ticket_pb(&number).await?))
@@ -492,14 +462,13 @@ impl RoutingService for RoutingApi {
         request: Request<pb::MyWorkRequest>,
     ) -> Result<Response<pb::MyWorkResponse>, Status> {
         let lawyer = required("lawyer", &request.get_ref().lawyer)?.to_owned();
-        let store = self.ticketing.store();
-        let offers = store.pending_offers(&lawyer).await?;
-        let mut tickets = Vec::new();
-        for number in store.tickets_of(&lawyer).await? {
-            tickets.push(self.ticket_pb(&number).await?);
-        }
+        let (tickets, offers) = self.ticketing.work_of(&lawyer).await?;
+        let now = self.ticketing.now();
         Ok(Response::new(pb::MyWorkResponse {
-            tickets,
+            tickets: tickets
+                .iter()
+                .map(|t| convert::ticket_to_pb(t, now))
+                .collect(),
             offers: offers.iter().map(offer_to_pb).collect(),
         }))
     }
@@ -527,7 +496,6 @@ impl RoutingService for RoutingApi {
                 woken.as_mut().enable();
                 let events = match api
                     .ticketing
-                    .store()
                     .events_after(cursor, Some(&lawyer), BATCH)
                     .await
                 {
@@ -586,7 +554,7 @@ impl RoutingService for RoutingApi {
                 let woken = wake.notified();
                 tokio::pin!(woken);
                 woken.as_mut().enable();
-                let events = match ticketing.store().events_after(cursor, None, BATCH).await {
+                let events = match ticketing.events_after(cursor, None, BATCH).await {
                     Ok(events) => events,
                     Err(e) => {
                         let _ = tx.send(Err(Status::from(e))).await;
@@ -623,8 +591,7 @@ impl RoutingService for RoutingApi {
         }
         let problems = self
             .ticketing
-            .store()
-            .check(self.ticketing.now(), chrono::Duration::seconds(grace))
+            .check(chrono::Duration::seconds(grace))
             .await?;
         Ok(Response::new(pb::CheckResponse {
             problems: problems.iter().map(ToString::to_string).collect(),

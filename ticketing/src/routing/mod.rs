@@ -38,6 +38,73 @@ pub struct Shift {
     pub ends_at: DateTime<Utc>,
 }
 
+/// Where an offer stands. Stored as its lower-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OfferState {
+    /// Waiting for the lawyer until its acknowledgement deadline.
+    Pending,
+    Acknowledged,
+    Declined,
+    /// The deadline passed without an answer.
+    Expired,
+}
+
+impl OfferState {
+    pub const ALL: [Self; 4] = [
+        Self::Pending,
+        Self::Acknowledged,
+        Self::Declined,
+        Self::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Acknowledged => "acknowledged",
+            Self::Declined => "declined",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for OfferState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a routed ticket stands: its row in the routing table, whose due
+/// time is the next thing the scheduler does for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RoutingStatus {
+    /// An offer is out; due at its deadline.
+    Offering,
+    /// Nobody took it; supervisors alerted; due at the next round.
+    Escalated,
+    /// A lawyer owns it; due when starting the case is overdue.
+    Owned,
+}
+
+impl RoutingStatus {
+    pub const ALL: [Self; 3] = [Self::Offering, Self::Escalated, Self::Owned];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Offering => "offering",
+            Self::Escalated => "escalated",
+            Self::Owned => "owned",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
 /// An offer of a ticket to a lawyer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Offer {
@@ -45,8 +112,7 @@ pub struct Offer {
     pub ticket: hotline_domain::TicketNumber,
     pub lawyer: String,
     pub round: i64,
-    /// `pending`, `acknowledged`, `declined`, `expired`.
-    pub state: String,
+    pub state: OfferState,
     pub offered_at: DateTime<Utc>,
     pub ack_deadline: DateTime<Utc>,
     pub reason: Option<String>,
@@ -86,4 +152,29 @@ impl std::fmt::Display for Problem {
             ),
         }
     }
+}
+
+/// A roster or offer operation refused for a reason the caller can fix.
+#[derive(Debug, thiserror::Error)]
+pub enum RosterError {
+    #[error("lawyer `{0}` is not on the roster")]
+    UnknownLawyer(String),
+    #[error(
+        "the shift {from} – {to} of `{lawyer}` overlaps their shift {other_from} – {other_to}"
+    )]
+    Overlap {
+        lawyer: String,
+        from: String,
+        to: String,
+        other_from: String,
+        other_to: String,
+    },
+    #[error("ticket {ticket} has no offer waiting for `{lawyer}`")]
+    NoOffer { ticket: String, lawyer: String },
+    #[error("ticket {ticket} is not assigned to `{lawyer}`")]
+    NotAssigned { ticket: String, lawyer: String },
+    #[error("ticket {0} is offered to a duty lawyer; it cannot be pulled from the queue")]
+    Offered(String),
+    #[error("there is no shift {0}")]
+    UnknownShift(i64),
 }

@@ -7,8 +7,9 @@
 mod routing;
 mod tickets;
 
-pub use routing::{RosterError, ROUTING_ACTOR};
-pub use tickets::NewRecording;
+pub use crate::routing::RosterError;
+pub use crate::tickets::NewRecording;
+pub use routing::ROUTING_ACTOR;
 
 use std::time::Duration;
 

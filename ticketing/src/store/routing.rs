@@ -14,7 +14,7 @@ use sqlx::{Any, AssertSqlSafe, Transaction};
 use super::tickets::{event_from_row, insert_event, millis, parse, EventDetail};
 use super::{get, placeholders, Backend, Store, StoreError};
 use crate::routing::policy::{self, Candidate, Need, RoutingPolicy, Step};
-use crate::routing::{Lawyer, Offer, Problem, Shift};
+use crate::routing::{Lawyer, Offer, OfferState, Problem, RosterError, RoutingStatus, Shift};
 use crate::tickets::lifecycle::Move;
 use crate::tickets::{EventKind, TicketEvent};
 
@@ -24,30 +24,6 @@ pub const ROUTING_ACTOR: &str = "routing";
 /// Why routing accepts a ticket on a lawyer's acknowledgement.
 const ACCEPT_REASON: &str =
     "urgent case: legal aid given at once (Legal Aid Law art. 44); acknowledged by the duty lawyer";
-
-#[derive(Debug, thiserror::Error)]
-pub enum RosterError {
-    #[error("lawyer `{0}` is not on the roster")]
-    UnknownLawyer(String),
-    #[error(
-        "the shift {from} – {to} of `{lawyer}` overlaps their shift {other_from} – {other_to}"
-    )]
-    Overlap {
-        lawyer: String,
-        from: String,
-        to: String,
-        other_from: String,
-        other_to: String,
-    },
-    #[error("ticket {ticket} has no offer waiting for `{lawyer}`")]
-    NoOffer { ticket: String, lawyer: String },
-    #[error("ticket {ticket} is not assigned to `{lawyer}`")]
-    NotAssigned { ticket: String, lawyer: String },
-    #[error("ticket {0} is offered to a duty lawyer; it cannot be pulled from the queue")]
-    Offered(String),
-    #[error("there is no shift {0}")]
-    UnknownShift(i64),
-}
 
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -82,7 +58,11 @@ fn offer_from_row(row: &AnyRow) -> Result<Offer, StoreError> {
         ticket: parse(&get::<String>(row, "number")?, TicketNumber::parse)?,
         lawyer: get(row, "lawyer_id")?,
         round: get(row, "round")?,
-        state: get(row, "state")?,
+        state: {
+            let text: String = get(row, "state")?;
+            OfferState::parse(&text)
+                .ok_or_else(|| StoreError::Corrupt(format!("offer state `{text}`")))?
+        },
         offered_at: millis(get(row, "offered_at")?)?,
         ack_deadline: millis(get(row, "ack_deadline")?)?,
         reason: get(row, "reason")?,
@@ -315,22 +295,24 @@ impl Store {
             };
             let ticket_id: i64 = get(&row, "ticket_id")?;
             let status: String = get(&row, "status")?;
+            let status = RoutingStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("routing status `{status}`")))?;
             let round: i64 = get(&row, "round")?;
             let attempts: i64 = get(&row, "attempts")?;
             let ticket = self.routed(&mut tx, ticket_id).await?;
-            match status.as_str() {
-                "offering" => {
+            match status {
+                RoutingStatus::Offering => {
                     self.expire_pending(&mut tx, &ticket, now).await?;
                     self.offer_next(&mut tx, &ticket, round, attempts, policy, now)
                         .await?;
                 }
-                "escalated" => {
+                RoutingStatus::Escalated => {
                     // A new round: everyone on duty may be asked again.
                     self.offer_next(&mut tx, &ticket, round + 1, 0, policy, now)
                         .await?;
                 }
-                _ => {
-                    // Owned: the bound for starting the case has passed.
+                RoutingStatus::Owned => {
+                    // The bound for starting the case has passed.
                     if ticket.state == TicketState::Assigned {
                         insert_event(
                             &mut tx,
@@ -422,7 +404,7 @@ impl Store {
                 lawyer: lawyer.to_owned(),
             }));
         };
-        self.decide_offer(&mut tx, offer_id, "acknowledged", None, now)
+        self.decide_offer(&mut tx, offer_id, OfferState::Acknowledged, None, now)
             .await?;
         self.offer_event(
             &mut tx,
@@ -469,7 +451,7 @@ impl Store {
                 lawyer: lawyer.to_owned(),
             }));
         };
-        self.decide_offer(&mut tx, offer_id, "declined", Some(reason), now)
+        self.decide_offer(&mut tx, offer_id, OfferState::Declined, Some(reason), now)
             .await?;
         self.offer_event(
             &mut tx,
@@ -904,7 +886,7 @@ impl Store {
         &self,
         tx: &mut Transaction<'static, Any>,
         offer_id: i64,
-        state: &str,
+        state: OfferState,
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -913,7 +895,7 @@ impl Store {
              WHERE id = $1 AND state = 'pending'",
         )
         .bind(offer_id)
-        .bind(state)
+        .bind(state.as_str())
         .bind(reason)
         .bind(ms(now))
         .execute(&mut **tx)
@@ -943,7 +925,7 @@ impl Store {
         .await?;
         if let Some(row) = row {
             let lawyer: String = get(&row, "lawyer_id")?;
-            self.decide_offer(tx, get(&row, "id")?, "expired", None, now)
+            self.decide_offer(tx, get(&row, "id")?, OfferState::Expired, None, now)
                 .await?;
             self.offer_event(
                 tx,

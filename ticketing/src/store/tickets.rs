@@ -15,6 +15,7 @@ use tracing::warn;
 use super::{get, placeholders, Backend, Store, StoreError};
 use crate::limitation::TicketUrgency;
 use crate::tickets::lifecycle::{self, Move};
+use crate::tickets::NewRecording;
 use crate::tickets::{
     Assessed, Correction, EventKind, FieldChange, Flags, NewTicket, PageCursor, RecordingInfo,
     Ticket, TicketEvent, TicketFilter,
@@ -771,15 +772,6 @@ fn recording_from_row(row: &AnyRow) -> Result<RecordingInfo, StoreError> {
         duration_ms: get(row, "duration_ms")?,
         created_at: millis(get(row, "created_at")?)?,
     })
-}
-
-/// A recording to attach to a ticket.
-#[derive(Debug, Clone, Copy)]
-pub struct NewRecording<'a> {
-    pub idempotency_key: &'a str,
-    pub content_type: &'a str,
-    pub duration_ms: i64,
-    pub audio: &'a [u8],
 }
 
 enum Bind {

@@ -91,6 +91,15 @@ pub struct Ticket {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A recording to attach to a ticket.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRecording<'a> {
+    pub idempotency_key: &'a str,
+    pub content_type: &'a str,
+    pub duration_ms: i64,
+    pub audio: &'a [u8],
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordingInfo {
     pub id: i64,
