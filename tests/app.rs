@@ -1,0 +1,83 @@
+//! The `App` in-process: every listener bound on port 0, a ticket created
+//! over gRPC, a SIP OPTIONS answered, and a shutdown that returns only when
+//! every part has stopped and the database is closed.
+
+// A test that unwraps fails with the value it did not expect: that is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "common/app.rs"]
+mod app;
+
+use std::time::Duration;
+
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::ticket_service_client::TicketServiceClient;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_serves_every_part_and_stops_in_order() {
+    let mut app = app::spawn_app().await;
+
+    // Ticketing answers on its gRPC address.
+    let mut client = TicketServiceClient::connect(app.grpc_url()).await.unwrap();
+    let created = client
+        .create_ticket(pb::CreateTicketRequest {
+            idempotency_key: "in-process-1".into(),
+            matter: Some("family".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap();
+
+    // The IVR answers SIP on its address.
+    let sip = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let me = sip.local_addr().unwrap();
+    let options = format!(
+        "OPTIONS sip:12348@{0} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK-app-1\r\n\
+         From: <sip:probe@{me}>;tag=p\r\nTo: <sip:12348@{0}>\r\nCall-ID: app-options-1\r\n\
+         CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        app.sip
+    );
+    sip.send_to(options.as_bytes(), app.sip).await.unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(10), sip.recv_from(&mut buf))
+        .await
+        .expect("an answer to OPTIONS")
+        .unwrap();
+    assert!(
+        buf[..n].starts_with(b"SIP/2.0 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+
+    // The metrics endpoint serves Prometheus text.
+    let mut stream = tokio::net::TcpStream::connect(app.metrics).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // Stopping returns once every part has stopped: nothing listens any more,
+    // and the database, closed, holds the ticket.
+    drop(client);
+    app.stop().await.unwrap();
+    for addr in [app.grpc, app.admin, app.metrics] {
+        assert!(
+            tokio::net::TcpStream::connect(addr).await.is_err(),
+            "{addr} still listens after the app stopped"
+        );
+    }
+    let url = format!(
+        "sqlite://{}?mode=rw",
+        app.data.path().join("hotline.db").display()
+    );
+    let store = hotline_ticketing::Store::connect(&url).await.unwrap();
+    let number: hotline_domain::TicketNumber = created.number.parse().unwrap();
+    assert_eq!(store.ticket(&number).await.unwrap().number, number);
+}
