@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
     for &b in data.get(split + 1..).unwrap_or_default() {
         now += Duration::from_millis(u64::from(b) * 50);
         match b % 4 {
-            0 => flow.handle(Input::PlaybackFinished, now),
+            0 => flow.handle_input(now, Input::PlaybackFinished),
             1 => flow.handle_timeout(now),
             _ => {
                 let keys = "0123456789*#";
@@ -47,10 +47,10 @@ fuzz_target!(|data: &[u8]| {
                     .nth(usize::from(b) % keys.len())
                     .and_then(Digit::from_char)
                 {
-                    flow.handle(Input::Digit(d), now);
+                    flow.handle_input(now, Input::Digit(d));
                 }
             }
         }
-        while flow.poll_action().is_some() {}
+        while flow.poll_output().is_some() {}
     }
 });

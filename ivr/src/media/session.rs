@@ -53,7 +53,17 @@ pub enum MediaEvent {
     RtpTimeout,
 }
 
+/// What the session asks of its driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaOutput {
+    /// An RTP datagram for [`MediaSession::remote`].
+    Send(Vec<u8>),
+    Event(MediaEvent),
+}
+
 pub struct MediaSession {
+    /// Datagrams and events not yet taken by [`MediaSession::poll_output`].
+    outputs: VecDeque<MediaOutput>,
     config: MediaConfig,
     ssrc: u32,
     sequence: u16,
@@ -87,6 +97,7 @@ impl MediaSession {
     ) -> Self {
         use rand::RngExt;
         Self {
+            outputs: VecDeque::new(),
             config,
             ssrc: rng.random(),
             sequence: rng.random(),
@@ -158,19 +169,25 @@ impl MediaSession {
         self.recording.take().unwrap_or_default()
     }
 
-    /// When the next packet is due (or the inactivity timer fires).
-    pub fn poll_timeout(&self) -> Instant {
-        let next_packet = self.start + PACKET_INTERVAL * (self.packets_sent as u32);
-        next_packet.min(self.last_received + self.config.rtp_timeout)
+    /// The next datagram to send or event to report, in order.
+    pub fn poll_output(&mut self) -> Option<MediaOutput> {
+        self.outputs.pop_front()
     }
 
-    /// Builds every packet that is due by `now` into `out` (one datagram
-    /// each), with the address to send them to.
-    pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Vec<u8>>) -> Vec<MediaEvent> {
-        let mut events = Vec::new();
+    /// When the next packet is due (or the inactivity timer fires); a live
+    /// session always has one.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let next_packet = self.start + PACKET_INTERVAL * (self.packets_sent as u32);
+        Some(next_packet.min(self.last_received + self.config.rtp_timeout))
+    }
+
+    /// Queues every packet that is due by `now` (one datagram each, for
+    /// [`MediaSession::remote`]) and the events they bring.
+    pub fn handle_timeout(&mut self, now: Instant) {
         if !self.timed_out && now >= self.last_received + self.config.rtp_timeout {
             self.timed_out = true;
-            events.push(MediaEvent::RtpTimeout);
+            self.outputs
+                .push_back(MediaOutput::Event(MediaEvent::RtpTimeout));
         }
         while self.start + PACKET_INTERVAL * (self.packets_sent as u32) <= now {
             let mut frame = [0i16; PACKET_SAMPLES];
@@ -179,10 +196,7 @@ impl MediaSession {
                     *sample = s;
                 }
             }
-            if self.playing && self.playout.is_empty() {
-                self.playing = false;
-                events.push(MediaEvent::PlaybackFinished);
-            }
+            let finished = self.playing && self.playout.is_empty();
             let mut payload = Vec::with_capacity(PACKET_SAMPLES);
             self.config.codec.encode(&frame, &mut payload);
             let mut datagram = Vec::with_capacity(12 + PACKET_SAMPLES);
@@ -197,23 +211,24 @@ impl MediaSession {
                 payload: &payload,
             }
             .write(&mut datagram);
-            out.push(datagram);
+            self.outputs.push_back(MediaOutput::Send(datagram));
+            if finished {
+                // After the packet that carried its last samples.
+                self.playing = false;
+                self.outputs
+                    .push_back(MediaOutput::Event(MediaEvent::PlaybackFinished));
+            }
             self.sequence = self.sequence.wrapping_add(1);
             self.timestamp = self.timestamp.wrapping_add(PACKET_SAMPLES as u32);
             self.packets_sent += 1;
         }
-        events
     }
 
-    /// Takes one datagram from the media socket.
-    pub fn handle_datagram(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        data: &[u8],
-    ) -> Vec<MediaEvent> {
+    /// Takes one datagram from the media socket; digits it brings are
+    /// queued as events.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         let Ok(packet) = RtpPacket::parse(data) else {
-            return Vec::new();
+            return;
         };
         self.last_received = now;
         if !self.latched {
@@ -243,7 +258,8 @@ impl MediaSession {
                 }
             }
         }
-        events
+        self.outputs
+            .extend(events.into_iter().map(MediaOutput::Event));
     }
 }
 
@@ -261,23 +277,35 @@ mod tests {
         }
     }
 
+    /// What the session queued: datagrams and events.
+    fn drain(s: &mut MediaSession) -> (Vec<Vec<u8>>, Vec<MediaEvent>) {
+        let (mut sent, mut events) = (Vec::new(), Vec::new());
+        while let Some(output) = s.poll_output() {
+            match output {
+                MediaOutput::Send(d) => sent.push(d),
+                MediaOutput::Event(e) => events.push(e),
+            }
+        }
+        (sent, events)
+    }
+
     #[test]
     fn packets_are_paced_without_drift() {
         let t0 = Instant::now();
         let mut s = MediaSession::new(config(), None, t0, &mut rand::rng());
-        let mut out = Vec::new();
         // A late wake-up sends what is due, and the schedule stays on the 20 ms grid.
-        s.handle_timeout(t0 + Duration::from_millis(65), &mut out);
+        s.handle_timeout(t0 + Duration::from_millis(65));
+        let (out, _) = drain(&mut s);
         assert_eq!(out.len(), 4);
-        assert_eq!(s.poll_timeout(), t0 + Duration::from_millis(80));
+        assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_millis(80)));
         let first = RtpPacket::parse(&out[0]).unwrap();
         let last = RtpPacket::parse(&out[3]).unwrap();
         assert!(first.marker);
         assert_eq!(last.sequence, first.sequence.wrapping_add(3));
         assert_eq!(last.timestamp, first.timestamp.wrapping_add(480));
         assert_eq!(last.payload.len(), 160);
-        out.clear();
-        s.handle_timeout(t0 + Duration::from_secs(60), &mut out);
+        s.handle_timeout(t0 + Duration::from_secs(60));
+        let (out, _) = drain(&mut s);
         assert_eq!(out.len(), 3000 - 4 + 1, "one minute is 3000 packets");
     }
 
@@ -291,8 +319,8 @@ mod tests {
             &mut rand::rng(),
         );
         s.play(&[1000; 400]);
-        let mut out = Vec::new();
-        let events = s.handle_timeout(t0 + Duration::from_millis(40), &mut out);
+        s.handle_timeout(t0 + Duration::from_millis(40));
+        let (_, events) = drain(&mut s);
         assert!(events.contains(&MediaEvent::PlaybackFinished));
         assert!(!s.is_playing());
         let mut caller = Vec::new();
@@ -316,13 +344,9 @@ mod tests {
     fn rtp_silence_times_out() {
         let t0 = Instant::now();
         let mut s = MediaSession::new(config(), None, t0, &mut rand::rng());
-        let mut out = Vec::new();
-        assert!(s
-            .handle_timeout(t0 + Duration::from_secs(29), &mut out)
-            .is_empty());
-        assert_eq!(
-            s.handle_timeout(t0 + Duration::from_secs(30), &mut out),
-            vec![MediaEvent::RtpTimeout]
-        );
+        s.handle_timeout(t0 + Duration::from_secs(29));
+        assert!(drain(&mut s).1.is_empty());
+        s.handle_timeout(t0 + Duration::from_secs(30));
+        assert_eq!(drain(&mut s).1, vec![MediaEvent::RtpTimeout]);
     }
 }

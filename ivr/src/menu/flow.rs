@@ -1,8 +1,8 @@
 //! One call walking a menu: a sans-I/O state machine. Inputs (a digit, "the
 //! prompt finished", the ticket ticketing created, the time) go in through
-//! [`Flow::handle`] and [`Flow::handle_timeout`]; actions (play these
+//! [`Flow::handle_input`] and [`Flow::handle_timeout`]; actions (play these
 //! prompts, stop playing, record, create a ticket, hang up) come out of
-//! [`Flow::poll_action`], and [`Flow::poll_timeout`] says when to wake it.
+//! [`Flow::poll_output`], and [`Flow::poll_timeout`] says when to wake it.
 //! It never reads a clock or touches audio, so the whole 12348 flow runs
 //! in unit tests in microseconds.
 //!
@@ -201,7 +201,7 @@ impl Flow {
         self.phase == Phase::Done
     }
 
-    pub fn poll_action(&mut self) -> Option<Action> {
+    pub fn poll_output(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
 
@@ -229,7 +229,7 @@ impl Flow {
         }
     }
 
-    pub fn handle(&mut self, input: Input, now: Instant) {
+    pub fn handle_input(&mut self, now: Instant, input: Input) {
         if self.phase == Phase::Done {
             return;
         }

@@ -58,7 +58,7 @@ impl Call {
 
     fn drain(&mut self) -> Vec<Action> {
         let mut new = Vec::new();
-        while let Some(a) = self.flow.poll_action() {
+        while let Some(a) = self.flow.poll_output() {
             new.push(a);
         }
         self.actions.extend(new.iter().cloned());
@@ -79,7 +79,7 @@ impl Call {
 
     fn finish_prompt(&mut self) -> Vec<Action> {
         self.now += Duration::from_millis(100);
-        self.flow.handle(Input::PlaybackFinished, self.now);
+        self.flow.handle_input(self.now, Input::PlaybackFinished);
         self.drain()
     }
 
@@ -88,7 +88,7 @@ impl Call {
         for c in keys.chars() {
             self.now += Duration::from_millis(150);
             self.flow
-                .handle(Input::Digit(Digit::from_char(c).unwrap()), self.now);
+                .handle_input(self.now, Input::Digit(Digit::from_char(c).unwrap()));
             out.extend(self.drain());
         }
         out
@@ -192,7 +192,7 @@ fn application_for_a_termination_walks_every_question_and_reads_the_number() {
     assert!(draft.has_message);
 
     let t = ticket(Some(Urgency::Urgent));
-    c.flow.handle(Input::TicketCreated(t.clone()), c.now);
+    c.flow.handle_input(c.now, Input::TicketCreated(t.clone()));
     c.drain();
     let played = c.last_played();
     let digits: Vec<String> = t
@@ -235,7 +235,7 @@ fn green_channel_skips_the_group_and_pledge_and_preservation_makes_it_critical_o
     assert!(draft.hardship_waived && draft.preservation);
     assert_eq!(draft.event_date, None);
     c.flow
-        .handle(Input::TicketCreated(ticket(Some(Urgency::Critical))), c.now);
+        .handle_input(c.now, Input::TicketCreated(ticket(Some(Urgency::Critical))));
     c.drain();
     assert_eq!(c.last_played()[11], "zh/next-step-critical");
 }
@@ -254,7 +254,8 @@ fn key_two_at_the_first_prompt_speaks_english_to_the_end() {
     let draft = c.created().unwrap();
     assert_eq!(draft.language, "en");
     assert_eq!(draft.kind.as_deref(), Some("consultation"));
-    c.flow.handle(Input::TicketCreated(ticket(None)), c.now);
+    c.flow
+        .handle_input(c.now, Input::TicketCreated(ticket(None)));
     c.drain();
     assert_eq!(c.last_played()[11], "en/next-step-consultation");
 }
@@ -299,7 +300,7 @@ fn keys_typed_during_an_announcement_carry_over_to_the_next_node() {
     c.answer("14");
     let unknown = TicketNumber::random(&mut rand::rng());
     c.answer(&format!("{}#", unknown.as_str()));
-    c.flow.handle(Input::Lookup(None), c.now);
+    c.flow.handle_input(c.now, Input::Lookup(None));
     c.drain();
     assert_eq!(c.flow.node(), "not-found");
     // The caller types the next number while "not found" is still playing.
@@ -442,7 +443,7 @@ fn a_wrong_check_digit_is_refused_without_a_lookup() {
     c.answer(&format!("{}#", good.as_str()));
     assert!(c.actions.contains(&Action::LookupTicket(good.clone())));
     c.flow
-        .handle(Input::Lookup(Some("decision-pending".into())), c.now);
+        .handle_input(c.now, Input::Lookup(Some("decision-pending".into())));
     c.drain();
     let played = c.last_played();
     assert_eq!(played[0], "zh/ticket-status");
@@ -455,7 +456,7 @@ fn an_unknown_number_says_so_and_asks_again() {
     c.answer("14");
     let n = TicketNumber::random(&mut rand::rng());
     c.answer(&format!("{}#", n.as_str()));
-    c.flow.handle(Input::Lookup(None), c.now);
+    c.flow.handle_input(c.now, Input::Lookup(None));
     c.drain();
     assert_eq!(c.flow.node(), "not-found");
     c.finish_prompt();
@@ -485,7 +486,7 @@ fn a_caller_who_hangs_up_during_the_message_still_gets_a_ticket() {
     c.answer("1");
     c.finish_prompt();
     c.now += Duration::from_secs(20);
-    c.flow.handle(Input::HungUp, c.now);
+    c.flow.handle_input(c.now, Input::HungUp);
     let out = c.drain();
     assert_eq!(out[0], Action::StopRecording);
     assert!(matches!(&out[1], Action::CreateTicket(d) if d.has_message));
@@ -620,7 +621,8 @@ fn an_application_waiting_in_the_outbox_hears_a_general_next_step() {
     c.keys("#");
     assert!(c.created().is_some());
     // Ticketing was unreachable: the proposed number, no urgency yet.
-    c.flow.handle(Input::TicketCreated(ticket(None)), c.now);
+    c.flow
+        .handle_input(c.now, Input::TicketCreated(ticket(None)));
     c.drain();
     assert_eq!(c.last_played()[11], "zh/next-step-pending");
 }
@@ -656,7 +658,7 @@ fn the_operator_key_transfers_in_business_hours_and_falls_back_when_refused() {
     assert!(c
         .actions
         .contains(&Action::Transfer("sip:operator@10.0.0.9".into())));
-    c.flow.handle(Input::Transfer(true), c.now);
+    c.flow.handle_input(c.now, Input::Transfer(true));
     let out = c.drain();
     assert!(
         out.contains(&Action::Hangup),
@@ -669,7 +671,7 @@ fn the_operator_key_transfers_in_business_hours_and_falls_back_when_refused() {
     let mut c = start(&text);
     c.answer("1");
     c.answer("0");
-    c.flow.handle(Input::Transfer(false), c.now);
+    c.flow.handle_input(c.now, Input::Transfer(false));
     c.drain();
     assert_eq!(c.flow.node(), "operator-unavailable");
 }

@@ -18,7 +18,7 @@ use tracing::{info, warn, Instrument};
 
 use super::{CallCommand, CallSignal, IvrConfig};
 use crate::media::sdp::{self, Local};
-use crate::media::session::{MediaConfig, MediaEvent, MediaSession};
+use crate::media::session::{MediaConfig, MediaEvent, MediaOutput, MediaSession};
 use crate::menu::{Action, CallInfo, Flow, Input};
 use crate::sip::endpoint::CallKey;
 use crate::tickets::{Submission, TicketsClient};
@@ -120,7 +120,6 @@ pub async fn run(
     let mut message: Vec<i16> = Vec::new();
 
     let mut buf = vec![0u8; 2048];
-    let mut out = Vec::new();
     session.start_recording();
     // RTCP on the odd port above RTP, when it is free; a call works without it.
     let rtcp = UdpSocket::bind(SocketAddr::new(rtp_addr.ip(), rtp_addr.port() + 1))
@@ -134,7 +133,7 @@ pub async fn run(
     let mut pressed = String::new();
     'call: loop {
         // Carry out what the menu asked for.
-        while let Some(action) = flow.poll_action() {
+        while let Some(action) = flow.poll_output() {
             match action {
                 Action::Play(prompts) => {
                     session.stop_playback();
@@ -193,7 +192,7 @@ pub async fn run(
         if flow.is_done() {
             break 'call;
         }
-        let wake = Instant::from_std(session.poll_timeout());
+        let wake = session.poll_timeout().map(Instant::from_std);
         let flow_wake = flow.poll_timeout().map(Instant::from_std);
         if let (Some(socket), Some(remote), true) =
             (&rtcp, session.remote(), Instant::now() >= next_report)
@@ -211,25 +210,17 @@ pub async fn run(
         tokio::select! {
             received = socket.recv_from(&mut buf) => {
                 if let Ok((n, from)) = received {
-                    events = session.handle_datagram(Instant::now().into_std(), from, &buf[..n]);
+                    session.handle_datagram(Instant::now().into_std(), from, &buf[..n]);
                 }
             }
-            () = tokio::time::sleep_until(wake) => {
-                events = session.handle_timeout(Instant::now().into_std(), &mut out);
-                if let Some(to) = session.remote() {
-                    for datagram in out.drain(..) {
-                        let _ = socket.send_to(&datagram, to).await;
-                    }
-                }
-                out.clear();
-            }
+            () = sleep_until_some(wake) => session.handle_timeout(Instant::now().into_std()),
             () = sleep_until_some(flow_wake) => flow.handle_timeout(Instant::now().into_std()),
             () = sleep_until_some(transfer_deadline) => {
                 transfer_deadline = None;
                 info!("no outcome for the transfer; using the fallback");
-                flow.handle(Input::Transfer(false), Instant::now().into_std());
+                flow.handle_input(Instant::now().into_std(), Input::Transfer(false));
             }
-            Some(answer) = answers.recv() => flow.handle(answer, Instant::now().into_std()),
+            Some(answer) = answers.recv() => flow.handle_input(Instant::now().into_std(), answer),
             signal = signals.recv() => match signal {
                 Some(CallSignal::Dtmf(d)) => events.push(MediaEvent::Digit(d, crate::media::session::DigitSource::Rfc4733)),
                 Some(CallSignal::Reoffer(offer)) => {
@@ -251,14 +242,24 @@ pub async fn run(
                 Some(CallSignal::Confirmed(_)) => {}
                 Some(CallSignal::Transfer(ok)) => {
                     transfer_deadline = None;
-                    flow.handle(Input::Transfer(ok), Instant::now().into_std());
+                    flow.handle_input(Instant::now().into_std(), Input::Transfer(ok));
                 }
                 Some(CallSignal::Ended) | None => {
                     info!(node = %flow.node(), "caller hung up");
-                    flow.handle(Input::HungUp, Instant::now().into_std());
+                    flow.handle_input(Instant::now().into_std(), Input::HungUp);
                     continue 'call;
                 }
             },
+        }
+        while let Some(output) = session.poll_output() {
+            match output {
+                MediaOutput::Send(datagram) => {
+                    if let Some(to) = session.remote() {
+                        let _ = socket.send_to(&datagram, to).await;
+                    }
+                }
+                MediaOutput::Event(event) => events.push(event),
+            }
         }
         for event in events {
             match event {
@@ -268,15 +269,15 @@ pub async fn run(
                     if pressed.len() < 64 {
                         pressed.push(d.as_char());
                     }
-                    flow.handle(Input::Digit(d), Instant::now().into_std());
+                    flow.handle_input(Instant::now().into_std(), Input::Digit(d));
                 }
                 MediaEvent::PlaybackFinished => {
-                    flow.handle(Input::PlaybackFinished, Instant::now().into_std())
+                    flow.handle_input(Instant::now().into_std(), Input::PlaybackFinished)
                 }
                 MediaEvent::RtpTimeout => {
                     info!(node = %flow.node(), "no RTP from the caller; hanging up");
                     send(CallCommand::Hangup(key)).await;
-                    flow.handle(Input::HungUp, Instant::now().into_std());
+                    flow.handle_input(Instant::now().into_std(), Input::HungUp);
                 }
             }
         }

@@ -14,7 +14,7 @@ use tracing::info;
 
 use super::{call::bind_rtp, CallCommand, CallSignal, IvrConfig};
 use crate::media::sdp::{self, Local};
-use crate::media::session::{MediaConfig, MediaEvent, MediaSession};
+use crate::media::session::{MediaConfig, MediaEvent, MediaOutput, MediaSession};
 use crate::sip::endpoint::{CallKey, EndReason, Endpoint, Peer, Transport};
 
 /// A call to place.
@@ -136,25 +136,19 @@ pub async fn run(
     session.play(&config.prompts.get(lang, name));
     info!(local = ?pending.local.port, "placed call answered; playing the prompt");
     let mut buf = vec![0u8; 2048];
-    let mut out = Vec::new();
     loop {
-        let wake = tokio::time::Instant::from_std(session.poll_timeout());
-        let mut events = Vec::new();
+        // A live session always has a next packet due.
+        let wake = session
+            .poll_timeout()
+            .map(tokio::time::Instant::from_std)
+            .unwrap_or_else(|| tokio::time::Instant::now() + std::time::Duration::from_millis(20));
         tokio::select! {
             received = pending.socket.recv_from(&mut buf) => {
                 if let Ok((n, from)) = received {
-                    events = session.handle_datagram(Instant::now(), from, &buf[..n]);
+                    session.handle_datagram(Instant::now(), from, &buf[..n]);
                 }
             }
-            () = tokio::time::sleep_until(wake) => {
-                events = session.handle_timeout(Instant::now(), &mut out);
-                if let Some(to) = session.remote() {
-                    for datagram in out.drain(..) {
-                        let _ = pending.socket.send_to(&datagram, to).await;
-                    }
-                }
-                out.clear();
-            }
+            () = tokio::time::sleep_until(wake) => session.handle_timeout(Instant::now()),
             signal = signals.recv() => {
                 if matches!(signal, Some(CallSignal::Ended) | None) {
                     info!("the callee hung up");
@@ -163,10 +157,21 @@ pub async fn run(
                 }
             }
         }
-        if events
-            .iter()
-            .any(|e| matches!(e, MediaEvent::PlaybackFinished | MediaEvent::RtpTimeout))
-        {
+        let mut over = false;
+        while let Some(output) = session.poll_output() {
+            match output {
+                MediaOutput::Send(datagram) => {
+                    if let Some(to) = session.remote() {
+                        let _ = pending.socket.send_to(&datagram, to).await;
+                    }
+                }
+                MediaOutput::Event(MediaEvent::PlaybackFinished | MediaEvent::RtpTimeout) => {
+                    over = true
+                }
+                MediaOutput::Event(MediaEvent::Digit(..)) => {}
+            }
+        }
+        if over {
             let _ = commands.send(CallCommand::Hangup(key)).await;
             pending.finish(DialOutcome::Completed);
             return;
