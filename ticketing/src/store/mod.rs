@@ -2,14 +2,26 @@
 //! one sqlx `Any` pool, so both backends run the very same statements and the
 //! same test suite. Each backend has its own migrations, applied at start-up.
 //!
+//! The statements are grouped by job: [`tickets`] (create, read, list,
+//! transition, notes, history), [`corrections`] (facts corrected, urgency
+//! re-assessed), [`recordings`], [`roster`] (lawyers, shifts, who is on
+//! duty), [`offers`] (the offer state machine and the routing timers the
+//! scheduler claims), [`events`] (what streams read) and [`health`] (what
+//! `hotline check` reports).
+//!
 //! Every statement takes `now` from the caller; no SQL reads the clock.
 
-mod routing;
+mod corrections;
+mod events;
+mod health;
+mod offers;
+mod recordings;
+mod roster;
 mod tickets;
 
 pub use crate::routing::RosterError;
 pub use crate::tickets::NewRecording;
-pub use routing::ROUTING_ACTOR;
+pub use offers::ROUTING_ACTOR;
 
 use std::time::Duration;
 

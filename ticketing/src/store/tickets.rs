@@ -1,5 +1,6 @@
-//! Ticket statements: create (idempotent), read, list, transition, correct,
-//! note, history. Every change and its event commit in one transaction.
+//! Ticket statements: create (idempotent), read, list, transition, note,
+//! history, and the row and event helpers the other statement groups share.
+//! Every change and its event commit in one transaction.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use hotline_domain::{
@@ -13,15 +14,14 @@ use sqlx::{Any, AssertSqlSafe, Transaction};
 use tracing::warn;
 
 use super::{get, placeholders, Backend, Store, StoreError};
-use crate::limitation::TicketUrgency;
 use crate::tickets::lifecycle::{self, Move};
-use crate::tickets::NewRecording;
 use crate::tickets::{
     Assessed, Correction, EventKind, FieldChange, Flags, NewTicket, PageCursor, RecordingInfo,
     Ticket, TicketEvent, TicketFilter,
 };
 
-const TICKET_COLUMNS: &str = "t.id, t.number, t.kind, t.state, t.matter, t.caller_number, \
+pub(super) const TICKET_COLUMNS: &str =
+    "t.id, t.number, t.kind, t.state, t.matter, t.caller_number, \
      t.callback_number, t.event_date, t.preservation, t.priority_group, t.hardship_waived, \
      t.pledge_accepted, t.home_visit, t.mediation_preferred, t.language, t.center, t.region, \
      t.summary, t.urgency, t.deadline, t.assigned_lawyer, t.outcome, t.rejection_reason, \
@@ -46,7 +46,7 @@ static INSERT_TICKET: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| 
 
 /// How many random numbers to try before giving up; with 900 million
 /// numbers, needing more than one is already rare.
-const NUMBER_ATTEMPTS: u32 = 16;
+pub(super) const NUMBER_ATTEMPTS: u32 = 16;
 
 impl Store {
     /// Creates a ticket, or returns the one an earlier call with the same
@@ -83,7 +83,7 @@ impl Store {
         Err(StoreError::NumbersExhausted(NUMBER_ATTEMPTS))
     }
 
-    async fn try_create(
+    pub(super) async fn try_create(
         &self,
         new: &NewTicket,
         assessed: &Assessed,
@@ -398,80 +398,6 @@ impl Store {
         Ok(())
     }
 
-    /// Corrects facts of a ticket. Each call that changes anything writes one
-    /// `corrected` event listing every field's old and new value.
-    pub async fn correct(
-        &self,
-        number: &TicketNumber,
-        correction: &Correction,
-        reason: Option<&str>,
-        actor: &str,
-        now: DateTime<Utc>,
-        reassess: &(dyn Fn(&Ticket) -> TicketUrgency + Sync),
-    ) -> Result<Ticket, StoreError> {
-        let id = self.ticket_id(number).await?;
-        let mut tx = self.begin_write().await?;
-        self.locked_state(&mut tx, id).await?;
-        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql.as_str()))
-            .bind(id)
-            .fetch_one(&mut **tx)
-            .await?;
-        let old = ticket_from_row(&row)?;
-        let mut new = old.clone();
-        apply(&mut new, correction);
-        new.set_urgency(reassess(&new));
-        let changes = diff(&old, &new);
-        if changes.is_empty() {
-            tx.commit().await?;
-            self.committed();
-            return self.ticket_by_id(id).await;
-        }
-        let updated = sqlx::query(
-            "UPDATE tickets SET matter = $1, event_date = $2, callback_number = $3, \
-             preservation = $4, priority_group = $5, hardship_waived = $6, \
-             pledge_accepted = $7, home_visit = $8, mediation_preferred = $9, region = $10, \
-             language = $11, updated_at = $12, urgency = $14, deadline = $15, \
-             limitation_rule = $16, limitation_warnings = $17 WHERE id = $13",
-        )
-        .bind(new.matter.map(Matter::as_str))
-        .bind(new.event_date.map(|d| d.to_string()))
-        .bind(new.callback_number.as_ref().map(PhoneNumber::as_str))
-        .bind(flag(new.preservation))
-        .bind(new.priority_group.as_str())
-        .bind(flag(new.flags.hardship_waived))
-        .bind(flag(new.flags.pledge_accepted))
-        .bind(flag(new.flags.home_visit))
-        .bind(flag(new.flags.mediation_preferred))
-        .bind(new.region.as_ref().map(RegionCode::as_str))
-        .bind(new.language.as_str())
-        .bind(now.timestamp_millis())
-        .bind(id)
-        .bind(new.urgency.map(Urgency::as_str))
-        .bind(new.deadline.map(|d| d.to_string()))
-        .bind(new.limitation_rule.as_deref())
-        .bind(warnings_json(&new.limitation_warnings)?)
-        .execute(&mut **tx)
-        .await?;
-        expect_one_row(updated.rows_affected(), id)?;
-        insert_event(
-            &mut tx,
-            id,
-            EventKind::Corrected,
-            actor,
-            now,
-            EventDetail {
-                reason,
-                changes: &changes,
-                ..EventDetail::default()
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        self.committed();
-        self.ticket_by_id(id).await
-    }
-
     /// Adds a note to the ticket's history.
     pub async fn add_note(
         &self,
@@ -504,99 +430,6 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt(format!("event {event_id} vanished")))
     }
 
-    /// Attaches a recording to a ticket, with a `recording_added` event, in
-    /// one transaction. A second call with the same key returns the first
-    /// recording and stores nothing.
-    pub async fn add_recording(
-        &self,
-        number: &TicketNumber,
-        recording: &NewRecording<'_>,
-        actor: &str,
-        now: DateTime<Utc>,
-    ) -> Result<RecordingInfo, StoreError> {
-        if let Some(existing) = self.recording_by_key(recording.idempotency_key).await? {
-            return Ok(existing);
-        }
-        let id = self.ticket_id(number).await?;
-        let mut tx = self.begin_write().await?;
-        self.locked_state(&mut tx, id).await?;
-        let inserted = sqlx::query(
-            "INSERT INTO recordings (ticket_id, content_type, duration_ms, audio, created_at, \
-             idempotency_key) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        )
-        .bind(id)
-        .bind(recording.content_type)
-        .bind(recording.duration_ms)
-        .bind(recording.audio)
-        .bind(now.timestamp_millis())
-        .bind(recording.idempotency_key)
-        .fetch_one(&mut **tx)
-        .await;
-        let recording_id: i64 = match inserted {
-            Ok(row) => get(&row, "id")?,
-            // A concurrent upload with the same key won the race.
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                drop(tx);
-                return self
-                    .recording_by_key(recording.idempotency_key)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt("recording vanished".into()));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let note = format!(
-            "recording {recording_id}: {} ms, {} bytes",
-            recording.duration_ms,
-            recording.audio.len()
-        );
-        insert_event(
-            &mut tx,
-            id,
-            EventKind::RecordingAdded,
-            actor,
-            now,
-            EventDetail {
-                note: Some(&note),
-                ..EventDetail::default()
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        self.committed();
-        self.recording_by_key(recording.idempotency_key)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("recording vanished".into()))
-    }
-
-    async fn recording_by_key(&self, key: &str) -> Result<Option<RecordingInfo>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, content_type, duration_ms, CAST(LENGTH(audio) AS BIGINT) AS size_bytes, created_at \
-             FROM recordings WHERE idempotency_key = $1",
-        )
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| recording_from_row(&row)).transpose()
-    }
-
-    /// One recording's audio, with the number of the ticket it belongs to.
-    pub async fn recording_audio(
-        &self,
-        recording_id: i64,
-    ) -> Result<(RecordingInfo, TicketNumber, Vec<u8>), StoreError> {
-        let row = sqlx::query(
-            "SELECT r.id, r.content_type, r.duration_ms, CAST(LENGTH(r.audio) AS BIGINT) AS size_bytes, \
-             r.created_at, r.audio, t.number FROM recordings r JOIN tickets t ON t.id = r.ticket_id \
-             WHERE r.id = $1",
-        )
-        .bind(recording_id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("recording {recording_id}")))?;
-        let number = parse(&get::<String>(&row, "number")?, TicketNumber::parse)?;
-        Ok((recording_from_row(&row)?, number, get(&row, "audio")?))
-    }
-
     /// The ticket's history, oldest first.
     pub async fn history(&self, number: &TicketNumber) -> Result<Vec<TicketEvent>, StoreError> {
         let id = self.ticket_id(number).await?;
@@ -609,98 +442,6 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(event_from_row).collect()
-    }
-
-    /// Re-assesses every open ticket (not rejected, not closed) and stores
-    /// each change of urgency or deadline with a `reevaluated` event. Each
-    /// ticket is re-read under its row lock, so two nodes running this at
-    /// once write each change once. Returns the tickets that changed.
-    pub async fn reevaluate(
-        &self,
-        now: DateTime<Utc>,
-        reassess: &(dyn Fn(&Ticket) -> TicketUrgency + Sync),
-    ) -> Result<Vec<(TicketNumber, Option<Urgency>, Option<Urgency>)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id FROM tickets WHERE state NOT IN ('rejected', 'closed') ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let mut changed = Vec::new();
-        for row in rows {
-            let id: i64 = get(&row, "id")?;
-            let mut tx = self.begin_write().await?;
-            self.locked_state(&mut tx, id).await?;
-            let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.id = $1");
-            let row = sqlx::query(AssertSqlSafe(sql.as_str()))
-                .bind(id)
-                .fetch_one(&mut **tx)
-                .await?;
-            let old = ticket_from_row(&row)?;
-            if matches!(old.state, TicketState::Rejected | TicketState::Closed) {
-                tx.commit().await?;
-                self.committed();
-                continue;
-            }
-            let mut new = old.clone();
-            new.set_urgency(reassess(&old));
-            let changes = diff(&old, &new);
-            if changes.is_empty() && old.limitation_warnings == new.limitation_warnings {
-                tx.commit().await?;
-                self.committed();
-                continue;
-            }
-            let updated = sqlx::query(
-                "UPDATE tickets SET urgency = $1, deadline = $2, limitation_rule = $3, \
-                 limitation_warnings = $4 WHERE id = $5",
-            )
-            .bind(new.urgency.map(Urgency::as_str))
-            .bind(new.deadline.map(|d| d.to_string()))
-            .bind(new.limitation_rule.as_deref())
-            .bind(warnings_json(&new.limitation_warnings)?)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-            expect_one_row(updated.rows_affected(), id)?;
-            if !changes.is_empty() {
-                insert_event(
-                    &mut tx,
-                    id,
-                    EventKind::Reevaluated,
-                    "limitation",
-                    now,
-                    EventDetail {
-                        reason: Some("daily re-evaluation of the limitation deadline"),
-                        changes: &changes,
-                        ..EventDetail::default()
-                    },
-                )
-                .await?;
-                changed.push((old.number.clone(), old.urgency, new.urgency));
-            }
-            tx.commit().await?;
-            self.committed();
-        }
-        Ok(changed)
-    }
-
-    /// Claims today's run of a daily job: true for exactly one caller per
-    /// day, whichever node it runs on.
-    pub async fn claim_daily_run(&self, job: &str, today: NaiveDate) -> Result<bool, StoreError> {
-        sqlx::query(
-            "INSERT INTO scheduled_runs (job, last_run_on) VALUES ($1, '0000-00-00') \
-             ON CONFLICT (job) DO NOTHING",
-        )
-        .bind(job)
-        .execute(&self.pool)
-        .await?;
-        let claimed = sqlx::query(
-            "UPDATE scheduled_runs SET last_run_on = $1 WHERE job = $2 AND last_run_on < $1",
-        )
-        .bind(today.to_string())
-        .bind(job)
-        .execute(&self.pool)
-        .await?;
-        Ok(claimed.rows_affected() == 1)
     }
 
     /// Locks the ticket's row for the rest of the transaction (PostgreSQL;
@@ -719,7 +460,10 @@ impl Store {
     }
 
     /// Turns ticket rows into tickets, with their aliases and recordings.
-    async fn hydrate(&self, rows: Vec<AnyRow>) -> Result<Vec<(i64, Ticket)>, StoreError> {
+    pub(super) async fn hydrate(
+        &self,
+        rows: Vec<AnyRow>,
+    ) -> Result<Vec<(i64, Ticket)>, StoreError> {
         let mut tickets = rows
             .iter()
             .map(|row| Ok((get::<i64>(row, "id")?, ticket_from_row(row)?)))
@@ -764,7 +508,7 @@ impl Store {
     }
 }
 
-fn recording_from_row(row: &AnyRow) -> Result<RecordingInfo, StoreError> {
+pub(super) fn recording_from_row(row: &AnyRow) -> Result<RecordingInfo, StoreError> {
     Ok(RecordingInfo {
         id: get(row, "id")?,
         content_type: get(row, "content_type")?,
@@ -789,13 +533,13 @@ struct Where {
 
 impl Where {
     /// Adds a condition; every `?` in it stands for `value`.
-    fn add(&mut self, condition: &str, value: Bind) {
+    pub(super) fn add(&mut self, condition: &str, value: Bind) {
         let placeholder = self.bind(value);
         self.clauses.push(condition.replace('?', &placeholder));
     }
 
     /// Adds a value and returns its placeholder.
-    fn bind(&mut self, value: Bind) -> String {
+    pub(super) fn bind(&mut self, value: Bind) -> String {
         self.binds.push(value);
         format!("${}", self.binds.len())
     }
@@ -803,7 +547,7 @@ impl Where {
 
 /// An update that should have changed exactly one ticket; anything else
 /// means the statement and its arguments disagree, and nothing may commit.
-fn expect_one_row(rows: u64, id: i64) -> Result<(), StoreError> {
+pub(super) fn expect_one_row(rows: u64, id: i64) -> Result<(), StoreError> {
     if rows == 1 {
         Ok(())
     } else {
@@ -813,7 +557,7 @@ fn expect_one_row(rows: u64, id: i64) -> Result<(), StoreError> {
     }
 }
 
-fn warnings_json(warnings: &[String]) -> Result<Option<String>, StoreError> {
+pub(super) fn warnings_json(warnings: &[String]) -> Result<Option<String>, StoreError> {
     if warnings.is_empty() {
         return Ok(None);
     }
@@ -823,11 +567,11 @@ fn warnings_json(warnings: &[String]) -> Result<Option<String>, StoreError> {
 }
 
 /// Yes/no facts are stored as 0/1 on both backends.
-fn flag(value: bool) -> i16 {
+pub(super) fn flag(value: bool) -> i16 {
     i16::from(value)
 }
 
-fn read_flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
+pub(super) fn read_flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
     Ok(get::<i64>(row, column)? != 0)
 }
 
@@ -850,7 +594,7 @@ fn parse_opt<T, E: std::fmt::Display>(
     text.map(|t| parse(&t, &parser)).transpose()
 }
 
-fn parse_date(text: &str) -> Result<NaiveDate, chrono::ParseError> {
+pub(super) fn parse_date(text: &str) -> Result<NaiveDate, chrono::ParseError> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
 }
 
@@ -930,7 +674,7 @@ pub(super) async fn insert_event(
     get(&row, "id")
 }
 
-fn ticket_from_row(row: &AnyRow) -> Result<Ticket, StoreError> {
+pub(super) fn ticket_from_row(row: &AnyRow) -> Result<Ticket, StoreError> {
     Ok(Ticket {
         number: parse(&get::<String>(row, "number")?, TicketNumber::parse)?,
         aliases: Vec::new(),
@@ -994,7 +738,7 @@ pub(super) fn event_from_row(row: &AnyRow) -> Result<TicketEvent, StoreError> {
     })
 }
 
-fn apply(ticket: &mut Ticket, c: &Correction) {
+pub(super) fn apply(ticket: &mut Ticket, c: &Correction) {
     if let Some(m) = c.matter {
         ticket.matter = Some(m);
     }
@@ -1031,7 +775,7 @@ fn apply(ticket: &mut Ticket, c: &Correction) {
 }
 
 /// The facts that differ between two versions of a ticket, as the history records them.
-fn diff(old: &Ticket, new: &Ticket) -> Vec<FieldChange> {
+pub(super) fn diff(old: &Ticket, new: &Ticket) -> Vec<FieldChange> {
     let mut changes = Vec::new();
     let mut check = |field: &str, a: Option<String>, b: Option<String>| {
         if a != b {

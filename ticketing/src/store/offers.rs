@@ -1,5 +1,6 @@
-//! Routing in the database: the roster, offers and the per-ticket routing
-//! row whose `due_at` is its durable timer. Every decision is one
+//! Offers in the database: routing a ticket to the best on-duty lawyer,
+//! acknowledgements, declines, pulls from the queue, and the per-ticket
+//! routing row whose `due_at` is its durable timer, claimed by the scheduler. Every decision is one
 //! transaction that holds the ticket's lock, so each offer's outcome is
 //! decided exactly once however many ticketing nodes run the scheduler.
 //! `now` is always a parameter; SQL never reads a clock.
@@ -11,12 +12,12 @@ use sqlx::any::AnyRow;
 // never from input: every value is bound.
 use sqlx::{Any, AssertSqlSafe, Transaction};
 
-use super::tickets::{event_from_row, insert_event, millis, parse, EventDetail};
+use super::tickets::{insert_event, millis, parse, EventDetail};
 use super::{get, placeholders, Backend, Store, StoreError};
 use crate::routing::policy::{self, Candidate, Need, RoutingPolicy, Step};
-use crate::routing::{Lawyer, Offer, OfferState, Problem, RosterError, RoutingStatus, Shift};
+use crate::routing::{Lawyer, Offer, OfferState, RosterError, RoutingStatus};
 use crate::tickets::lifecycle::Move;
-use crate::tickets::{EventKind, TicketEvent};
+use crate::tickets::EventKind;
 
 /// Who routing acts as in ticket histories.
 pub const ROUTING_ACTOR: &str = "routing";
@@ -25,11 +26,11 @@ pub const ROUTING_ACTOR: &str = "routing";
 const ACCEPT_REASON: &str =
     "urgent case: legal aid given at once (Legal Aid Law art. 44); acknowledged by the duty lawyer";
 
-fn ms(t: DateTime<Utc>) -> i64 {
+pub(super) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-fn list(text: &str) -> Vec<String> {
+pub(super) fn list(text: &str) -> Vec<String> {
     text.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -37,7 +38,7 @@ fn list(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn lawyer_from_row(row: &AnyRow) -> Result<Lawyer, StoreError> {
+pub(super) fn lawyer_from_row(row: &AnyRow) -> Result<Lawyer, StoreError> {
     Ok(Lawyer {
         id: get(row, "id")?,
         center: get(row, "center")?,
@@ -52,7 +53,7 @@ fn lawyer_from_row(row: &AnyRow) -> Result<Lawyer, StoreError> {
     })
 }
 
-fn offer_from_row(row: &AnyRow) -> Result<Offer, StoreError> {
+pub(super) fn offer_from_row(row: &AnyRow) -> Result<Offer, StoreError> {
     Ok(Offer {
         id: get(row, "id")?,
         ticket: parse(&get::<String>(row, "number")?, TicketNumber::parse)?,
@@ -69,11 +70,12 @@ fn offer_from_row(row: &AnyRow) -> Result<Offer, StoreError> {
     })
 }
 
-const OFFER_COLUMNS: &str = "o.id, t.number, o.lawyer_id, o.round, o.state, o.offered_at, \
+pub(super) const OFFER_COLUMNS: &str =
+    "o.id, t.number, o.lawyer_id, o.round, o.state, o.offered_at, \
      o.ack_deadline, o.reason";
 
 /// The facts of a ticket routing needs, read under its lock.
-struct Routed {
+pub(super) struct Routed {
     id: i64,
     number: TicketNumber,
     state: TicketState,
@@ -83,136 +85,6 @@ struct Routed {
 }
 
 impl Store {
-    /// Adds a lawyer, or updates the one with that id.
-    pub async fn put_lawyer(&self, lawyer: &Lawyer, now: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO lawyers (id, center, name, phone, sip_uri, skills, regions, languages, \
-             capacity, active, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (id) DO UPDATE SET center = $2, name = $3, phone = $4, sip_uri = $5, \
-             skills = $6, regions = $7, languages = $8, capacity = $9, active = $10",
-        )
-        .bind(&lawyer.id)
-        .bind(&lawyer.center)
-        .bind(&lawyer.name)
-        .bind(&lawyer.phone)
-        .bind(&lawyer.sip_uri)
-        .bind(lawyer.skills.join(","))
-        .bind(lawyer.regions.join(","))
-        .bind(lawyer.languages.join(","))
-        .bind(lawyer.capacity)
-        .bind(i64::from(lawyer.active))
-        .bind(ms(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn lawyers(&self) -> Result<Vec<Lawyer>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, center, name, phone, sip_uri, skills, regions, languages, capacity, \
-             active FROM lawyers ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(lawyer_from_row).collect()
-    }
-
-    /// Adds a shift; one that overlaps another shift of the lawyer is refused.
-    pub async fn add_shift(
-        &self,
-        lawyer: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Result<Shift, RosterError>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let lock = match self.backend {
-            Backend::Postgres => "SELECT id FROM lawyers WHERE id = $1 FOR UPDATE",
-            Backend::Sqlite => "SELECT id FROM lawyers WHERE id = $1",
-        };
-        if sqlx::query(lock)
-            .bind(lawyer)
-            .fetch_optional(&mut **tx)
-            .await?
-            .is_none()
-        {
-            return Ok(Err(RosterError::UnknownLawyer(lawyer.to_owned())));
-        }
-        let overlap = sqlx::query(
-            "SELECT starts_at, ends_at FROM shifts WHERE lawyer_id = $1 AND starts_at < $3 \
-             AND ends_at > $2 LIMIT 1",
-        )
-        .bind(lawyer)
-        .bind(ms(from))
-        .bind(ms(to))
-        .fetch_optional(&mut **tx)
-        .await?;
-        if let Some(row) = overlap {
-            return Ok(Err(RosterError::Overlap {
-                lawyer: lawyer.to_owned(),
-                from: from.to_rfc3339(),
-                to: to.to_rfc3339(),
-                other_from: millis(get(&row, "starts_at")?)?.to_rfc3339(),
-                other_to: millis(get(&row, "ends_at")?)?.to_rfc3339(),
-            }));
-        }
-        let row = sqlx::query(
-            "INSERT INTO shifts (lawyer_id, starts_at, ends_at) VALUES ($1, $2, $3) RETURNING id",
-        )
-        .bind(lawyer)
-        .bind(ms(from))
-        .bind(ms(to))
-        .fetch_one(&mut **tx)
-        .await?;
-        tx.commit().await?;
-        self.committed();
-        Ok(Ok(Shift {
-            id: get(&row, "id")?,
-            lawyer: lawyer.to_owned(),
-            starts_at: from,
-            ends_at: to,
-        }))
-    }
-
-    /// Shifts not ended by `after`, by start.
-    pub async fn shifts(&self, after: DateTime<Utc>) -> Result<Vec<Shift>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, lawyer_id, starts_at, ends_at FROM shifts WHERE ends_at > $1 \
-             ORDER BY starts_at, id",
-        )
-        .bind(ms(after))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Shift {
-                    id: get(r, "id")?,
-                    lawyer: get(r, "lawyer_id")?,
-                    starts_at: millis(get(r, "starts_at")?)?,
-                    ends_at: millis(get(r, "ends_at")?)?,
-                })
-            })
-            .collect()
-    }
-
-    /// Active lawyers of `center` with a shift covering `at`.
-    pub async fn on_duty(
-        &self,
-        center: &str,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<Lawyer>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT l.id, l.center, l.name, l.phone, l.sip_uri, l.skills, l.regions, \
-             l.languages, l.capacity, l.active FROM lawyers l JOIN shifts s ON s.lawyer_id = l.id \
-             WHERE l.center = $1 AND l.active = 1 AND s.starts_at <= $2 AND s.ends_at > $2 \
-             ORDER BY l.id",
-        )
-        .bind(center)
-        .bind(ms(at))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(lawyer_from_row).collect()
-    }
-
     /// Starts routing a ticket if its urgency calls for it and it is not
     /// routed yet: the first offer, or an escalation when nobody is on duty.
     /// Returns whether anything was done.
@@ -539,7 +411,7 @@ impl Store {
     /// the queue): accepted first if it is not yet, then assigned; its
     /// routing row owned, with the bound for starting the case as its timer.
     #[allow(clippy::too_many_arguments)]
-    async fn take(
+    pub(super) async fn take(
         &self,
         tx: &mut Transaction<'static, Any>,
         id: i64,
@@ -577,64 +449,6 @@ impl Store {
         .execute(&mut **tx)
         .await?;
         Ok(())
-    }
-
-    /// Gives a shift to another lawyer (a swap), refused if it overlaps
-    /// one of theirs.
-    pub async fn reassign_shift(
-        &self,
-        shift: i64,
-        lawyer: &str,
-    ) -> Result<Result<Shift, RosterError>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let Some(row) = sqlx::query("SELECT starts_at, ends_at FROM shifts WHERE id = $1")
-            .bind(shift)
-            .fetch_optional(&mut **tx)
-            .await?
-        else {
-            return Ok(Err(RosterError::UnknownShift(shift)));
-        };
-        let (from, to) = (get::<i64>(&row, "starts_at")?, get::<i64>(&row, "ends_at")?);
-        if sqlx::query("SELECT id FROM lawyers WHERE id = $1")
-            .bind(lawyer)
-            .fetch_optional(&mut **tx)
-            .await?
-            .is_none()
-        {
-            return Ok(Err(RosterError::UnknownLawyer(lawyer.to_owned())));
-        }
-        let overlap = sqlx::query(
-            "SELECT starts_at, ends_at FROM shifts WHERE lawyer_id = $1 AND id <> $4 \
-             AND starts_at < $3 AND ends_at > $2 LIMIT 1",
-        )
-        .bind(lawyer)
-        .bind(from)
-        .bind(to)
-        .bind(shift)
-        .fetch_optional(&mut **tx)
-        .await?;
-        if let Some(o) = overlap {
-            return Ok(Err(RosterError::Overlap {
-                lawyer: lawyer.to_owned(),
-                from: millis(from)?.to_rfc3339(),
-                to: millis(to)?.to_rfc3339(),
-                other_from: millis(get(&o, "starts_at")?)?.to_rfc3339(),
-                other_to: millis(get(&o, "ends_at")?)?.to_rfc3339(),
-            }));
-        }
-        sqlx::query("UPDATE shifts SET lawyer_id = $2 WHERE id = $1")
-            .bind(shift)
-            .bind(lawyer)
-            .execute(&mut **tx)
-            .await?;
-        tx.commit().await?;
-        self.committed();
-        Ok(Ok(Shift {
-            id: shift,
-            lawyer: lawyer.to_owned(),
-            starts_at: millis(from)?,
-            ends_at: millis(to)?,
-        }))
     }
 
     /// The lawyer's open tickets (assigned or in progress), oldest first.
@@ -678,77 +492,6 @@ impl Store {
         rows.iter().map(offer_from_row).collect()
     }
 
-    /// The id of the newest event, 0 when there is none.
-    pub async fn latest_event_id(&self) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COALESCE(MAX(id), 0) AS id FROM ticket_events")
-            .fetch_one(&self.pool)
-            .await?;
-        get(&row, "id")
-    }
-
-    /// Events after the event `after` (0: from the start), at most `limit`,
-    /// in the order streams deliver them; only `lawyer`'s offer events when
-    /// given. Gap-safe on PostgreSQL: only events of transactions older than
-    /// every running one are returned, in (transaction, id) order, so an
-    /// event committed later never sorts before one already delivered.
-    pub async fn events_after(
-        &self,
-        after: i64,
-        lawyer: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<TicketEvent>, StoreError> {
-        let columns = "e.id, t.number, e.kind, e.actor, e.at, e.reason, e.from_state, \
-             e.to_state, e.changes, e.note, e.lawyer";
-        let filter = if lawyer.is_some() {
-            "AND e.lawyer = $4"
-        } else {
-            "AND $4 = $4"
-        };
-        let rows = match self.backend {
-            Backend::Sqlite => {
-                let sql = format!(
-                    "SELECT {columns} FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id \
-                     WHERE e.id > $1 AND $2 = $2 {filter} ORDER BY e.id LIMIT $3"
-                );
-                sqlx::query(AssertSqlSafe(sql.as_str()))
-                    .bind(after)
-                    .bind(0_i64)
-                    .bind(limit)
-                    .bind(lawyer.unwrap_or_default())
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            Backend::Postgres => {
-                let txid: i64 = if after > 0 {
-                    match sqlx::query("SELECT txid FROM ticket_events WHERE id = $1")
-                        .bind(after)
-                        .fetch_optional(&self.pool)
-                        .await?
-                    {
-                        Some(row) => get(&row, "txid")?,
-                        None => 0,
-                    }
-                } else {
-                    0
-                };
-                let sql = format!(
-                    "SELECT {columns} FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id \
-                     WHERE (e.txid, e.id) > ($2, $1) \
-                     AND e.txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
-                     {filter} ORDER BY e.txid, e.id LIMIT $3"
-                );
-                sqlx::query(AssertSqlSafe(sql.as_str()))
-                    .bind(after)
-                    .bind(txid)
-                    .bind(limit)
-                    .bind(lawyer.unwrap_or_default())
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
-        rows.iter().map(event_from_row).collect()
-    }
-
     /// Every offer to `lawyer` of these tickets, oldest first: what a
     /// stream needs to state the deadlines its offer events announce.
     pub async fn offers_to(
@@ -787,51 +530,8 @@ impl Store {
             .collect()
     }
 
-    /// The reconciliation check: urgent tickets nobody has, and offers the
-    /// scheduler should have processed by `now - grace`.
-    pub async fn check(
-        &self,
-        now: DateTime<Utc>,
-        grace: chrono::Duration,
-    ) -> Result<Vec<Problem>, StoreError> {
-        let mut problems = Vec::new();
-        let rows = sqlx::query(
-            "SELECT t.number, t.urgency FROM tickets t \
-             WHERE t.urgency IN ('critical', 'urgent', 'expired') \
-             AND t.state IN ('consultation', 'application', 'accepted') \
-             AND t.assigned_lawyer IS NULL \
-             AND NOT EXISTS (SELECT 1 FROM offers o WHERE o.ticket_id = t.id AND o.state = 'pending') \
-             AND NOT EXISTS (SELECT 1 FROM routing r WHERE r.ticket_id = t.id AND r.status = 'escalated') \
-             ORDER BY t.id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        for row in rows {
-            problems.push(Problem::Unrouted {
-                ticket: parse(&get::<String>(&row, "number")?, TicketNumber::parse)?,
-                urgency: get(&row, "urgency")?,
-            });
-        }
-        let rows = sqlx::query(
-            "SELECT t.number, o.lawyer_id, o.ack_deadline FROM offers o \
-             JOIN tickets t ON t.id = o.ticket_id \
-             WHERE o.state = 'pending' AND o.ack_deadline < $1 ORDER BY o.id",
-        )
-        .bind(ms(now - grace))
-        .fetch_all(&self.pool)
-        .await?;
-        for row in rows {
-            problems.push(Problem::OverdueOffer {
-                ticket: parse(&get::<String>(&row, "number")?, TicketNumber::parse)?,
-                lawyer: get(&row, "lawyer_id")?,
-                ack_deadline: millis(get(&row, "ack_deadline")?)?,
-            });
-        }
-        Ok(problems)
-    }
-
     /// Locks the ticket and reads what routing needs of it.
-    async fn routed(
+    pub(super) async fn routed(
         &self,
         tx: &mut Transaction<'static, Any>,
         id: i64,
@@ -859,7 +559,7 @@ impl Store {
         })
     }
 
-    async fn pending_offer_of(
+    pub(super) async fn pending_offer_of(
         &self,
         tx: &mut Transaction<'static, Any>,
         ticket_id: i64,
@@ -882,7 +582,7 @@ impl Store {
         }
     }
 
-    async fn decide_offer(
+    pub(super) async fn decide_offer(
         &self,
         tx: &mut Transaction<'static, Any>,
         offer_id: i64,
@@ -909,7 +609,7 @@ impl Store {
     }
 
     /// Expires the ticket's pending offer if its deadline has passed.
-    async fn expire_pending(
+    pub(super) async fn expire_pending(
         &self,
         tx: &mut Transaction<'static, Any>,
         ticket: &Routed,
@@ -943,7 +643,7 @@ impl Store {
 
     /// Offers the ticket to the best candidate not yet asked in `round`, or
     /// escalates; updates the routing row's timer either way.
-    async fn offer_next(
+    pub(super) async fn offer_next(
         &self,
         tx: &mut Transaction<'static, Any>,
         ticket: &Routed,
@@ -1046,7 +746,7 @@ impl Store {
 
     /// On-duty lawyers of the center with their load (open tickets and
     /// pending offers).
-    async fn candidates(
+    pub(super) async fn candidates(
         &self,
         tx: &mut Transaction<'static, Any>,
         center: &str,
@@ -1084,7 +784,7 @@ impl Store {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn offer_event(
+    pub(super) async fn offer_event(
         &self,
         tx: &mut Transaction<'static, Any>,
         ticket_id: i64,

@@ -1,0 +1,85 @@
+//! The event log as streams read it: every ticket event after a cursor,
+//! all of them or those concerning one lawyer. On PostgreSQL a reader sees
+//! only events of transactions older than every running one, so an event
+//! committed out of order is never skipped.
+
+// Dynamic SQL here is built from constant fragments and `$n` placeholders,
+// never from input: every value is bound.
+use sqlx::AssertSqlSafe;
+
+use super::tickets::event_from_row;
+use super::{get, Backend, Store, StoreError};
+use crate::tickets::TicketEvent;
+
+impl Store {
+    /// The id of the newest event, 0 when there is none.
+    pub async fn latest_event_id(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(id), 0) AS id FROM ticket_events")
+            .fetch_one(&self.pool)
+            .await?;
+        get(&row, "id")
+    }
+
+    /// Events after the event `after` (0: from the start), at most `limit`,
+    /// in the order streams deliver them; only `lawyer`'s offer events when
+    /// given. Gap-safe on PostgreSQL: only events of transactions older than
+    /// every running one are returned, in (transaction, id) order, so an
+    /// event committed later never sorts before one already delivered.
+    pub async fn events_after(
+        &self,
+        after: i64,
+        lawyer: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<TicketEvent>, StoreError> {
+        let columns = "e.id, t.number, e.kind, e.actor, e.at, e.reason, e.from_state, \
+             e.to_state, e.changes, e.note, e.lawyer";
+        let filter = if lawyer.is_some() {
+            "AND e.lawyer = $4"
+        } else {
+            "AND $4 = $4"
+        };
+        let rows = match self.backend {
+            Backend::Sqlite => {
+                let sql = format!(
+                    "SELECT {columns} FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id \
+                     WHERE e.id > $1 AND $2 = $2 {filter} ORDER BY e.id LIMIT $3"
+                );
+                sqlx::query(AssertSqlSafe(sql.as_str()))
+                    .bind(after)
+                    .bind(0_i64)
+                    .bind(limit)
+                    .bind(lawyer.unwrap_or_default())
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            Backend::Postgres => {
+                let txid: i64 = if after > 0 {
+                    match sqlx::query("SELECT txid FROM ticket_events WHERE id = $1")
+                        .bind(after)
+                        .fetch_optional(&self.pool)
+                        .await?
+                    {
+                        Some(row) => get(&row, "txid")?,
+                        None => 0,
+                    }
+                } else {
+                    0
+                };
+                let sql = format!(
+                    "SELECT {columns} FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id \
+                     WHERE (e.txid, e.id) > ($2, $1) \
+                     AND e.txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+                     {filter} ORDER BY e.txid, e.id LIMIT $3"
+                );
+                sqlx::query(AssertSqlSafe(sql.as_str()))
+                    .bind(after)
+                    .bind(txid)
+                    .bind(limit)
+                    .bind(lawyer.unwrap_or_default())
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(event_from_row).collect()
+    }
+}
