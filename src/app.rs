@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hotline_domain::HolidayCalendar;
+use hotline_domain::{limits, HolidayCalendar};
 use hotline_ivr::admin::{AdminExtras, CallBoard};
 use hotline_ivr::menu::metrics::FlowMetrics;
 use hotline_ivr::menu::{LoadError, MenuSource, MenuStore};
@@ -332,7 +332,7 @@ async fn run_ivr(
         answer_delay: Duration::from_millis(config.answer_delay_ms),
         invite_burst: f64::from(config.invite_burst),
         invites_per_second: f64::from(config.invites_per_second),
-        max_recording_samples: 120 * 8000,
+        max_recording_samples: limits::samples(limits::CALL_RECORDING_SECS),
         recordings_dir: Some(config.data_dir.join("recordings")),
         prompts: part.menus.current().prompts.clone(),
         menus: part.menus,

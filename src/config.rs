@@ -315,7 +315,7 @@ impl Config {
             ));
         }
         let node_ok = !self.node_id.is_empty()
-            && self.node_id.len() <= 64
+            && self.node_id.len() <= hotline_domain::limits::MAX_NODE_ID_LEN
             && self
                 .node_id
                 .chars()

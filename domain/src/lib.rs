@@ -5,6 +5,7 @@
 //! the rest of the code never handles an unchecked string.
 
 pub mod calendar;
+pub mod limits;
 pub mod names;
 pub mod phone;
 pub mod region;

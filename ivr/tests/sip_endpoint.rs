@@ -604,3 +604,20 @@ fn a_seeded_call_replays_byte_for_byte() {
     );
     assert_ne!(seeded_call(7), transcript, "another seed, other tags");
 }
+
+/// The Call-ID becomes the call's identity in its ticket's idempotency key,
+/// so one that cannot fit is refused plainly rather than stuck later.
+#[test]
+fn an_invite_whose_call_id_cannot_be_an_identity_gets_400() {
+    let mut h = Harness::new();
+    let long = "x".repeat(hotline_domain::limits::MAX_CALL_ID_LEN + 1);
+    let out = h.recv(&invite("z9hG4bK-1").replace("Call-ID: call-1", &format!("Call-ID: {long}")));
+    assert_eq!(codes(&out), [400]);
+    assert!(events(&out).is_empty());
+    assert_eq!(h.ep.active_calls(), 0);
+    // At the bound it is a call.
+    let fits = "y".repeat(hotline_domain::limits::MAX_CALL_ID_LEN);
+    let out = h.recv(&invite("z9hG4bK-2").replace("Call-ID: call-1", &format!("Call-ID: {fits}")));
+    assert_eq!(codes(&out), [100]);
+    assert_eq!(h.ep.active_calls(), 1);
+}

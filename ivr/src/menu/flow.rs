@@ -20,7 +20,7 @@ use hotline_domain::calendar::HolidayCalendar;
 use hotline_domain::{PhoneNumber, TicketNumber, Urgency};
 
 use super::model::*;
-use super::speech::Language;
+use super::speech::{Language, Speech};
 use crate::keypad::Digit;
 
 /// Most nodes a call may pass without waiting for the caller; a menu whose

@@ -14,8 +14,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::model::*;
-use super::speech;
+use super::speech::{self, Speech};
 use crate::keypad::Digit;
+use hotline_domain::limits::MAX_MESSAGE_SECS;
 
 /// One problem in a menu file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -331,7 +332,7 @@ impl Checker<'_> {
             );
         }
         for l in &languages {
-            if speech::Language::parse(l).is_none() {
+            if speech::Language::parse(l).is_err() {
                 self.error(
                     raw.menu.languages.span().start,
                     format!("language `{l}` has no speech rules; use zh or en"),
@@ -462,7 +463,7 @@ impl Checker<'_> {
                 }
             }
             for lang in &languages {
-                let Some(rules) = speech::Language::parse(lang) else {
+                let Ok(rules) = speech::Language::parse(lang) else {
                     continue;
                 };
                 for name in rules.required_prompts() {
@@ -662,6 +663,16 @@ impl Checker<'_> {
             },
             "record" => {
                 let max = match &n.max_secs {
+                    Some(s) if *s.get_ref() > f64::from(MAX_MESSAGE_SECS) => {
+                        self.error(
+                            s.span().start,
+                            format!(
+                                "node `{id}`: `max_secs` is at most {MAX_MESSAGE_SECS} seconds, \
+                                 the longest message one upload to ticketing holds"
+                            ),
+                        );
+                        Duration::ZERO
+                    }
                     Some(s) => self.duration(id, s, "max_secs"),
                     None => {
                         self.error(kind_at, format!("node `{id}`: a record node waits for the caller and needs `max_secs`"));
@@ -967,7 +978,7 @@ fn check_value(field: Field, value: &str) -> Result<(), String> {
             .map(|_| ())
             .map_err(|e| e.to_string()),
         Field::Language => {
-            if speech::Language::parse(value).is_some() {
+            if speech::Language::parse(value).is_ok() {
                 Ok(())
             } else {
                 Err(format!("language `{value}` is not zh or en"))

@@ -4,30 +4,21 @@
 
 use chrono::{Datelike, NaiveDate};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Language {
-    Zh,
-    En,
+pub use hotline_domain::Language;
+
+/// The speech rules of a [`Language`]: which prompts read out numbers and
+/// dates, and in what order.
+pub trait Speech: Copy {
+    /// Every prompt the rules below can ask for in this language.
+    fn required_prompts(self) -> Vec<String>;
+    /// A number keyed on a phone, one prompt per digit.
+    fn digits(self, number: &str) -> Vec<String>;
+    /// A date as the language says it.
+    fn date(self, date: NaiveDate) -> Vec<String>;
 }
 
-impl Language {
-    pub fn parse(code: &str) -> Option<Language> {
-        match code {
-            "zh" => Some(Language::Zh),
-            "en" => Some(Language::En),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Language::Zh => "zh",
-            Language::En => "en",
-        }
-    }
-
-    /// Every prompt the rules below can ask for in this language.
-    pub fn required_prompts(self) -> Vec<String> {
+impl Speech for Language {
+    fn required_prompts(self) -> Vec<String> {
         let mut out: Vec<String> = (0..10).map(|d| format!("digit-{d}")).collect();
         match self {
             Language::Zh => {
@@ -44,8 +35,7 @@ impl Language {
         out
     }
 
-    /// A number keyed on a phone, one prompt per digit.
-    pub fn digits(self, number: &str) -> Vec<String> {
+    fn digits(self, number: &str) -> Vec<String> {
         number
             .chars()
             .filter_map(|c| c.to_digit(10))
@@ -54,7 +44,7 @@ impl Language {
     }
 
     /// A date: 二〇二六年十一月二十八日 / November twenty-eighth, two zero two six.
-    pub fn date(self, date: NaiveDate) -> Vec<String> {
+    fn date(self, date: NaiveDate) -> Vec<String> {
         let year = format!("{:04}", date.year());
         match self {
             Language::Zh => {

@@ -707,3 +707,21 @@ fn calls_map_to_centers_by_called_number_then_trunk_then_default() {
         "{errors}"
     );
 }
+
+#[test]
+fn a_message_longer_than_one_upload_is_refused_at_load() {
+    let line = DEFAULT_MENU
+        .lines()
+        .position(|l| l == "max_secs = 120")
+        .unwrap()
+        + 1;
+    let bad = DEFAULT_MENU.replace("max_secs = 120", "max_secs = 3600");
+    let errors = parse(&bad, "m.toml", PromptCheck::Skip).unwrap_err();
+    assert!(
+        errors.to_string().contains(&format!(
+            "m.toml:{line}: node `message`: `max_secs` is at most {} seconds",
+            hotline_domain::limits::MAX_MESSAGE_SECS
+        )),
+        "{errors}"
+    );
+}

@@ -21,17 +21,19 @@ use crate::media::sdp::{self, Local};
 use crate::media::session::{MediaConfig, MediaEvent, MediaOutput, MediaSession};
 use crate::menu::{Action, CallInfo, Flow, Input};
 use crate::sip::endpoint::CallKey;
+use crate::sip::message::CallId;
 use crate::tickets::{Submission, TicketsClient};
 
 /// How long a transfer may take before the menu's fallback takes the call.
 const TRANSFER_WAIT: std::time::Duration = std::time::Duration::from_secs(40);
 
-/// Longest message kept: ten minutes at 8 kHz.
-const MAX_MESSAGE_SAMPLES: usize = 10 * 60 * 8000;
+/// Longest message kept: what one upload to ticketing holds.
+const MAX_MESSAGE_SAMPLES: usize =
+    hotline_domain::limits::samples(hotline_domain::limits::MAX_MESSAGE_SECS);
 
 pub struct IncomingCall {
     pub key: CallKey,
-    pub call_id: String,
+    pub call_id: CallId,
     pub caller: Option<String>,
     pub called: Option<String>,
     pub offer: Option<String>,
@@ -92,7 +94,7 @@ pub async fn run(
     let mut session = MediaSession::new(media_config, remote, start.into_std(), &mut rng);
     info!(codec = ?agreed.codec, rtp = %rtp_addr, "call answered");
     let board = &config.board;
-    board.answered(&call.call_id);
+    board.answered(call.call_id.as_str());
 
     // The menu this call keeps to its end, even if a new one is loaded.
     let loaded = config.menus.current();
@@ -140,7 +142,7 @@ pub async fn run(
                     for (lang, name) in &prompts {
                         session.play(&loaded.prompts.get(lang, name));
                     }
-                    board.position(&call.call_id, flow.node());
+                    board.position(call.call_id.as_str(), flow.node());
                 }
                 Action::StopPlayback => session.stop_playback(),
                 // The record node ends the message itself; the bound is a backstop.
@@ -149,8 +151,12 @@ pub async fn run(
                 Action::CreateTicket(draft) => {
                     let key = format!("{}:{}", config.node_id, call.call_id);
                     let recording = (!message.is_empty()).then(|| wav_bytes(&message));
+                    // Drawn from the call's seeded generator: a replayed call
+                    // proposes the same number.
+                    let proposed = hotline_domain::TicketNumber::random(&mut rng);
                     let submission = Submission {
-                        request: TicketsClient::request(&draft, key),
+                        request: TicketsClient::request(&draft, key, &proposed),
+                        proposed,
                         recording,
                     };
                     let tickets = config.tickets.clone();
@@ -265,7 +271,7 @@ pub async fn run(
             match event {
                 MediaEvent::Digit(d, source) => {
                     info!(digit = %d, ?source, node = %flow.node(), "digit");
-                    board.digit(&call.call_id, d.as_char());
+                    board.digit(call.call_id.as_str(), d.as_char());
                     if pressed.len() < 64 {
                         pressed.push(d.as_char());
                     }
@@ -290,7 +296,7 @@ pub async fn run(
         by = if hung_up_by_us { "ivr" } else { "caller" },
         "call ended"
     );
-    save_recording(&config, &call.call_id, session.stop_recording()).await;
+    save_recording(&config, call.call_id.as_str(), session.stop_recording()).await;
 }
 
 /// Waits until `at`, or forever when there is nothing to wait for.
@@ -477,4 +483,18 @@ pub(super) async fn bind_rtp(
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use hotline_domain::limits::{MAX_MESSAGE_SECS, MAX_RECORDING_BYTES};
+
+    /// The longest message the IVR keeps, written as it uploads it, is an
+    /// upload ticketing accepts: size and duration.
+    #[test]
+    fn the_longest_message_is_an_upload_ticketing_accepts() {
+        let (wav, ms) = super::wav_bytes(&vec![0; super::MAX_MESSAGE_SAMPLES]);
+        assert!(wav.len() <= MAX_RECORDING_BYTES, "{} bytes", wav.len());
+        assert_eq!(ms, i64::from(MAX_MESSAGE_SECS) * 1000);
+    }
 }

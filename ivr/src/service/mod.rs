@@ -337,7 +337,7 @@ fn route(
             calls.insert(call, tx);
             let masked = caller.as_deref().map(hotline_domain::phone::mask);
             config.board.incoming(
-                &call_id,
+                call_id.as_str(),
                 masked.as_deref().unwrap_or("anonymous"),
                 called.as_deref().unwrap_or(""),
             );

@@ -23,7 +23,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 use super::info::parse_dtmf_relay;
-use super::message::{param, uri_user, Message, Method, StartLine};
+use super::message::{param, uri_user, CallId, Message, Method, StartLine};
 use crate::keypad::Digit;
 
 /// What the Server and User-Agent headers say: nothing about the software.
@@ -107,7 +107,7 @@ pub enum Event {
     /// [`Endpoint::reject`].
     Incoming {
         call: CallKey,
-        call_id: String,
+        call_id: CallId,
         /// The user part of the From URI, if any (the caller's number).
         caller: Option<String>,
         /// The user part of the request-URI (the number dialled).
@@ -548,6 +548,12 @@ impl Endpoint {
             }
             return;
         }
+        let Some(call_id) = CallId::parse(req.call_id()) else {
+            // Its Call-ID would be the call's identity in every ticket key.
+            let resp = req.response(400, "Bad Request: Call-ID too long or not printable", None);
+            self.respond(now, peer, &req, resp, None);
+            return;
+        };
         if !self.take_invite_token(now, peer.addr.ip()) {
             let mut resp = req.response(503, "Service Unavailable", Some(&self.token()));
             resp.add_header("Retry-After", "5");
@@ -592,7 +598,7 @@ impl Endpoint {
         let seed = self.rng.random();
         self.event(Event::Incoming {
             call: key,
-            call_id: req.call_id().to_owned(),
+            call_id,
             caller: req.header("From").and_then(uri_user).map(str::to_owned),
             called: req.request_user().map(str::to_owned),
             offer,

@@ -435,6 +435,31 @@ pub fn frame(buffer: &[u8]) -> Result<Option<usize>, ParseError> {
     Ok((buffer.len() >= total).then_some(total))
 }
 
+/// A SIP Call-ID as the IVR takes it for a call's identity: 1 to
+/// [`MAX_CALL_ID_LEN`](hotline_domain::limits::MAX_CALL_ID_LEN) visible
+/// ASCII characters, so it fits an idempotency key and a log line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CallId(String);
+
+impl CallId {
+    pub fn parse(text: &str) -> Option<Self> {
+        let ok = !text.is_empty()
+            && text.len() <= hotline_domain::limits::MAX_CALL_ID_LEN
+            && text.bytes().all(|b| b.is_ascii_graphic());
+        ok.then(|| Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for CallId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

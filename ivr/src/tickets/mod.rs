@@ -48,6 +48,9 @@ pub enum TicketsError {
 /// A ticket request with its recording, ready to deliver.
 #[derive(Debug, Clone)]
 pub struct Submission {
+    /// The number the IVR drew for this request and proposes to ticketing;
+    /// the caller hears it if ticketing does not answer in time.
+    pub proposed: TicketNumber,
     pub request: pb::CreateTicketRequest,
     /// The message as WAV bytes, and its length.
     pub recording: Option<(Vec<u8>, i64)>,
@@ -77,9 +80,12 @@ impl TicketsClient {
         })
     }
 
-    /// The request a call's draft becomes, with a fresh proposed number.
-    pub fn request(draft: &TicketDraft, idempotency_key: String) -> pb::CreateTicketRequest {
-        let proposed = TicketNumber::random(&mut rand::rng());
+    /// The request a call's draft becomes, proposing `proposed`.
+    pub fn request(
+        draft: &TicketDraft,
+        idempotency_key: String,
+        proposed: &TicketNumber,
+    ) -> pb::CreateTicketRequest {
         pb::CreateTicketRequest {
             idempotency_key,
             proposed_number: Some(proposed.to_string()),
@@ -106,12 +112,7 @@ impl TicketsClient {
     /// one while the request waits in the outbox.
     pub async fn submit(&self, submission: Submission) -> Result<TicketCreated, TicketsError> {
         let key = submission.request.idempotency_key.clone();
-        let proposed = submission
-            .request
-            .proposed_number
-            .as_deref()
-            .and_then(|n| TicketNumber::parse(n).ok())
-            .unwrap_or_else(|| TicketNumber::random(&mut rand::rng()));
+        let proposed = submission.proposed;
         let entry = Entry {
             idempotency_key: key.clone(),
             request: submission.request.encode_to_vec(),

@@ -2,6 +2,7 @@
 //! domain type here, and a bad one becomes INVALID_ARGUMENT naming the field.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use hotline_domain::limits::MAX_IDEMPOTENCY_KEY_LEN;
 use hotline_domain::{
     Language, Matter, PhoneNumber, PriorityGroup, RegionCode, TicketKind, TicketNumber,
     TicketState, Urgency,
@@ -97,8 +98,11 @@ pub fn new_ticket(req: pb::CreateTicketRequest, actor: String) -> Result<NewTick
     if key.is_empty() {
         return Err(bad("idempotency_key", "must not be empty"));
     }
-    if key.len() > 200 {
-        return Err(bad("idempotency_key", "at most 200 bytes"));
+    if key.len() > MAX_IDEMPOTENCY_KEY_LEN {
+        return Err(bad(
+            "idempotency_key",
+            format!("at most {MAX_IDEMPOTENCY_KEY_LEN} bytes"),
+        ));
     }
     let kind = parse_with("kind", &req.kind, TicketKind::parse)?.unwrap_or(TicketKind::Application);
     let matter = parse_with("matter", &req.matter, Matter::parse)?;

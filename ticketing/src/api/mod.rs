@@ -11,6 +11,8 @@ use hotline_proto::v1::ticket_service_server::TicketService;
 use tonic::{Request, Response, Status};
 use tracing::{info, Span};
 
+use hotline_domain::limits::{MAX_ACTOR_LEN, MAX_IDEMPOTENCY_KEY_LEN, MAX_MESSAGE_SECS};
+
 use crate::service::Ticketing;
 use crate::tickets::lifecycle::LifecycleError;
 use crate::tickets::PageCursor;
@@ -58,7 +60,7 @@ fn actor<T>(request: &Request<T>) -> Result<String, Status> {
                 .to_str()
                 .map_err(|_| field_error(ACTOR_HEADER, "must be printable ASCII"))?;
             let ok = !text.is_empty()
-                && text.len() <= 64
+                && text.len() <= MAX_ACTOR_LEN
                 && text
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_:.@".contains(&b));
@@ -107,7 +109,7 @@ impl From<StoreError> for Status {
 }
 
 /// Largest recording accepted: two minutes of 8 kHz 16-bit audio is ~1.9 MB.
-pub const MAX_RECORDING_BYTES: usize = 8 << 20;
+pub use hotline_domain::limits::MAX_RECORDING_BYTES;
 /// Chunk size of recordings sent back.
 const RECORDING_CHUNK: usize = 64 << 10;
 
@@ -127,17 +129,22 @@ impl TicketService for TicketApi {
         };
         let number = parse_number("ticket_number", &first.ticket_number)?;
         record_ticket(&number);
-        if first.idempotency_key.is_empty() || first.idempotency_key.len() > 200 {
+        if first.idempotency_key.is_empty() || first.idempotency_key.len() > MAX_IDEMPOTENCY_KEY_LEN
+        {
             return Err(field_error(
                 "idempotency_key",
-                "must be 1 to 200 characters",
+                &format!("must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} bytes"),
             ));
         }
         if first.content_type != "audio/wav" {
             return Err(field_error("content_type", "must be audio/wav"));
         }
-        if !(0..=3_600_000).contains(&first.duration_ms) {
-            return Err(field_error("duration_ms", "must be 0 to 3600000"));
+        let longest_ms = i64::from(MAX_MESSAGE_SECS) * 1000;
+        if !(0..=longest_ms).contains(&first.duration_ms) {
+            return Err(field_error(
+                "duration_ms",
+                &format!("must be 0 to {longest_ms}"),
+            ));
         }
         let mut audio = first.data;
         while let Some(chunk) = stream.message().await? {
