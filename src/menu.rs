@@ -28,7 +28,11 @@ pub async fn run(command: MenuCommand) -> anyhow::Result<()> {
                         "{}: ok ({} nodes, languages {})",
                         file,
                         menu.nodes.len(),
-                        menu.languages.join(", ")
+                        menu.languages
+                            .iter()
+                            .map(|l| l.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     );
                     Ok(())
                 }

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use hotline_domain::calendar::HolidayCalendar;
-use hotline_domain::{PhoneNumber, TicketNumber, Urgency};
+use hotline_domain::{
+    Matter, PhoneNumber, PriorityGroup, RegionCode, TicketKind, TicketNumber, Urgency,
+};
 
 use super::model::*;
 use super::speech::{Language, Speech};
@@ -33,30 +35,53 @@ pub struct CallInfo {
     /// The caller's number, when the network delivered a usable one.
     pub caller: Option<PhoneNumber>,
     pub center: String,
-    pub region: Option<String>,
+    pub region: Option<RegionCode>,
     /// Wall-clock time in Asia/Shanghai when the call started.
     pub started_local: NaiveDateTime,
 }
 
 /// The ticket the call asks for, as gathered so far.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketDraft {
-    pub kind: Option<String>,
-    pub matter: Option<String>,
+    pub kind: Option<TicketKind>,
+    pub matter: Option<Matter>,
     pub preservation: bool,
-    pub priority_group: Option<String>,
+    pub priority_group: Option<PriorityGroup>,
     pub hardship_waived: bool,
     pub pledge_accepted: bool,
     pub home_visit: bool,
     pub mediation_preferred: bool,
-    pub language: String,
+    pub language: Language,
     pub event_date: Option<NaiveDate>,
-    pub caller_number: Option<String>,
-    pub callback_number: Option<String>,
+    pub caller_number: Option<PhoneNumber>,
+    pub callback_number: Option<PhoneNumber>,
     pub center: String,
-    pub region: Option<String>,
+    pub region: Option<RegionCode>,
     /// Whether a message was recorded (the driver holds the audio).
     pub has_message: bool,
+}
+
+impl Default for TicketDraft {
+    /// Nothing gathered yet, in Mandarin (menus set their own default).
+    fn default() -> Self {
+        Self {
+            kind: None,
+            matter: None,
+            preservation: false,
+            priority_group: None,
+            hardship_waived: false,
+            pledge_accepted: false,
+            home_visit: false,
+            mediation_preferred: false,
+            language: Language::Zh,
+            event_date: None,
+            caller_number: None,
+            callback_number: None,
+            center: String::new(),
+            region: None,
+            has_message: false,
+        }
+    }
 }
 
 /// The answer to a create-ticket action.
@@ -154,13 +179,13 @@ impl Flow {
         now: Instant,
     ) -> Self {
         let draft = TicketDraft {
-            language: menu.default_language.clone(),
-            caller_number: info.caller.as_ref().map(|c| c.as_str().to_owned()),
+            language: menu.default_language,
+            caller_number: info.caller.clone(),
             callback_number: info
                 .caller
                 .as_ref()
                 .filter(|c| is_callback_number(c.as_str()))
-                .map(|c| c.as_str().to_owned()),
+                .cloned(),
             center: info.center.clone(),
             region: info.region.clone(),
             ..TicketDraft::default()
@@ -237,7 +262,7 @@ impl Flow {
             Input::Digit(d) => self.on_digit(d, now),
             Input::PlaybackFinished => self.on_playback_finished(now),
             Input::TicketCreated(created) if self.phase == Phase::AwaitTicket => {
-                self.draft.kind.get_or_insert_with(|| "application".into());
+                self.draft.kind.get_or_insert(TicketKind::Application);
                 self.ticket = Some(created);
                 if let NodeKind::CreateTicket { next } = self.kind() {
                     let next = next.clone();
@@ -357,7 +382,7 @@ impl Flow {
                 }
                 NodeKind::Set { values, next } => {
                     for (field, value) in values {
-                        self.set(field, &value);
+                        self.set(field, value);
                     }
                     target = next;
                 }
@@ -610,11 +635,16 @@ impl Flow {
                 .map(|d| self.draft.event_date = Some(d))
                 .is_some(),
             Some(Validator::Phone) => {
-                let ok = is_callback_number(&digits);
-                if ok {
-                    self.draft.callback_number = Some(digits.clone());
+                match PhoneNumber::parse(&digits)
+                    .ok()
+                    .filter(|n| is_callback_number(n.as_str()))
+                {
+                    Some(number) => {
+                        self.draft.callback_number = Some(number);
+                        true
+                    }
+                    None => false,
                 }
-                ok
             }
             Some(Validator::TicketNumber) => match TicketNumber::parse(&digits) {
                 Ok(n) => {
@@ -673,19 +703,20 @@ impl Flow {
         self.replay(true);
     }
 
-    fn set(&mut self, field: Field, value: &str) {
-        let yes = value == "yes";
+    /// The loader paired each field with a value of its kind; any other
+    /// pairing cannot come from a loaded menu and changes nothing.
+    fn set(&mut self, field: Field, value: FieldValue) {
         let d = &mut self.draft;
-        match field {
-            Field::Kind => d.kind = Some(value.to_owned()),
-            Field::Matter => d.matter = Some(value.to_owned()),
-            Field::Preservation => d.preservation = yes,
-            Field::PriorityGroup => d.priority_group = Some(value.to_owned()),
-            Field::HardshipWaived => d.hardship_waived = yes,
-            Field::PledgeAccepted => d.pledge_accepted = yes,
-            Field::HomeVisit => d.home_visit = yes,
-            Field::MediationPreferred => d.mediation_preferred = yes,
-            Field::Language => d.language = value.to_owned(),
+        match (field, value) {
+            (Field::Kind, FieldValue::Kind(k)) => d.kind = Some(k),
+            (Field::Matter, FieldValue::Matter(m)) => d.matter = Some(m),
+            (Field::PriorityGroup, FieldValue::PriorityGroup(g)) => d.priority_group = Some(g),
+            (Field::Language, FieldValue::Language(l)) => d.language = l,
+            (Field::Preservation, FieldValue::Flag(b)) => d.preservation = b,
+            (Field::HardshipWaived, FieldValue::Flag(b)) => d.hardship_waived = b,
+            (Field::PledgeAccepted, FieldValue::Flag(b)) => d.pledge_accepted = b,
+            (Field::HomeVisit, FieldValue::Flag(b)) => d.home_visit = b,
+            (Field::MediationPreferred, FieldValue::Flag(b)) => d.mediation_preferred = b,
             _ => {}
         }
     }
@@ -705,20 +736,24 @@ impl Flow {
         let d = &self.draft;
         let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
         match field {
-            Field::Kind => d.kind.clone().unwrap_or_default(),
-            Field::Matter => d.matter.clone().unwrap_or_default(),
+            Field::Kind => d.kind.map(|k| k.to_string()).unwrap_or_default(),
+            Field::Matter => d.matter.map(|m| m.to_string()).unwrap_or_default(),
             Field::Preservation => yes_no(d.preservation),
-            Field::PriorityGroup => d.priority_group.clone().unwrap_or_default(),
+            Field::PriorityGroup => d.priority_group.map(|g| g.to_string()).unwrap_or_default(),
             Field::HardshipWaived => yes_no(d.hardship_waived),
             Field::PledgeAccepted => yes_no(d.pledge_accepted),
             Field::HomeVisit => yes_no(d.home_visit),
             Field::MediationPreferred => yes_no(d.mediation_preferred),
-            Field::Language => d.language.clone(),
+            Field::Language => d.language.to_string(),
             Field::EventDate => d
                 .event_date
                 .map(|x| x.format("%Y-%m-%d").to_string())
                 .unwrap_or_default(),
-            Field::CallbackNumber => d.callback_number.clone().unwrap_or_default(),
+            Field::CallbackNumber => d
+                .callback_number
+                .as_ref()
+                .map(|n| n.as_str().to_owned())
+                .unwrap_or_default(),
             Field::LookupNumber => self
                 .lookup_number
                 .as_ref()
@@ -742,8 +777,8 @@ impl Flow {
 
     /// Turns a prompt into the recordings to play, in the call's language.
     fn expand(&self, prompt: &[PromptItem]) -> Vec<PromptRef> {
-        let lang = self.draft.language.clone();
-        let rules = Language::parse(&lang).unwrap_or(Language::Zh);
+        let rules = self.draft.language;
+        let lang = rules.as_str().to_owned();
         let mut out = Vec::new();
         for item in prompt {
             let mut push = |names: Vec<String>| {
@@ -772,12 +807,12 @@ impl Flow {
                     }
                     Saying::CallbackLast4 => {
                         if let Some(n) = &self.draft.callback_number {
-                            push(rules.digits(&n[n.len().saturating_sub(4)..]));
+                            push(rules.digits(n.last_four()));
                         }
                     }
                     Saying::CallbackNumber => {
                         if let Some(n) = &self.draft.callback_number {
-                            push(rules.digits(n));
+                            push(rules.digits(n.as_str()));
                         }
                     }
                     Saying::NextStep => push(vec![format!("next-step-{}", self.next_step())]),
@@ -797,7 +832,7 @@ impl Flow {
             Some(Urgency::Critical) => "critical",
             Some(Urgency::Urgent | Urgency::Expired) => "urgent",
             Some(Urgency::Normal) => "normal",
-            None if self.draft.kind.as_deref() == Some("consultation") => "consultation",
+            None if self.draft.kind == Some(TicketKind::Consultation) => "consultation",
             None if self.ticket.is_some() && self.draft.matter.is_none() => "consultation",
             None => "pending",
         }

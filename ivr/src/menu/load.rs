@@ -483,8 +483,13 @@ impl Checker<'_> {
         Some(Menu {
             file: self.file.to_owned(),
             start: raw.menu.start.get_ref().clone(),
-            languages,
-            default_language,
+            // Every language was checked above; keep the parsed values.
+            languages: languages
+                .iter()
+                .filter_map(|l| speech::Language::parse(l).ok())
+                .collect(),
+            default_language: speech::Language::parse(&default_language)
+                .unwrap_or(speech::Language::Zh),
             operator: raw.menu.operator.map(|o| o.into_inner()),
             type_ahead: raw.menu.type_ahead.unwrap_or(16),
             nodes,
@@ -689,8 +694,8 @@ impl Checker<'_> {
                 let mut values = Vec::new();
                 for (name, value) in n.set.iter().flatten() {
                     match Field::parse(name) {
-                        Some(f) if f.settable() => match check_value(f, value.get_ref()) {
-                            Ok(()) => values.push((f, value.get_ref().clone())),
+                        Some(f) if f.settable() => match parse_value(f, value.get_ref()) {
+                            Ok(parsed) => values.push((f, parsed)),
                             Err(why) => {
                                 self.error(value.span().start, format!("node `{id}`: {why}"))
                             }
@@ -859,7 +864,7 @@ impl Checker<'_> {
             let c = c.get_ref();
             let region = match &c.region {
                 Some(r) => match hotline_domain::RegionCode::parse(r.get_ref()) {
-                    Ok(code) => Some(code.as_str().to_owned()),
+                    Ok(code) => Some(code),
                     Err(e) => {
                         self.error(r.span().start, format!("center `{id}`: region: {e}"));
                         None
@@ -959,31 +964,27 @@ pub(crate) fn parse_prompt_item(text: &str) -> Option<PromptItem> {
     })
 }
 
-/// Whether `value` is something `field` can hold.
-fn check_value(field: Field, value: &str) -> Result<(), String> {
+/// What `value` is for `field`, or why `field` cannot hold it.
+fn parse_value(field: Field, value: &str) -> Result<FieldValue, String> {
     use hotline_domain::{Matter, PriorityGroup, TicketKind};
-    let yes_no = || {
-        if value == "yes" || value == "no" {
-            Ok(())
-        } else {
-            Err(format!("`{}` takes yes or no, not `{value}`", field.name()))
-        }
+    let yes_no = || match value {
+        "yes" => Ok(FieldValue::Flag(true)),
+        "no" => Ok(FieldValue::Flag(false)),
+        _ => Err(format!("`{}` takes yes or no, not `{value}`", field.name())),
     };
     match field {
         Field::Kind => TicketKind::parse(value)
-            .map(|_| ())
+            .map(FieldValue::Kind)
             .map_err(|e| e.to_string()),
-        Field::Matter => Matter::parse(value).map(|_| ()).map_err(|e| e.to_string()),
+        Field::Matter => Matter::parse(value)
+            .map(FieldValue::Matter)
+            .map_err(|e| e.to_string()),
         Field::PriorityGroup => PriorityGroup::parse(value)
-            .map(|_| ())
+            .map(FieldValue::PriorityGroup)
             .map_err(|e| e.to_string()),
-        Field::Language => {
-            if speech::Language::parse(value).is_ok() {
-                Ok(())
-            } else {
-                Err(format!("language `{value}` is not zh or en"))
-            }
-        }
+        Field::Language => speech::Language::parse(value)
+            .map(FieldValue::Language)
+            .map_err(|_| format!("language `{value}` is not zh or en")),
         Field::Preservation
         | Field::HardshipWaived
         | Field::PledgeAccepted

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use chrono::NaiveTime;
 
+use hotline_domain::{Language, Matter, PriorityGroup, RegionCode, TicketKind};
+
 use crate::keypad::Digit;
 
 /// A whole call flow: its nodes, languages and centers.
@@ -14,8 +16,8 @@ pub struct Menu {
     /// Where the menu came from, for messages.
     pub file: String,
     pub start: String,
-    pub languages: Vec<String>,
-    pub default_language: String,
+    pub languages: Vec<Language>,
+    pub default_language: Language,
     /// The node `0` leads to in one-key menus, when set.
     pub operator: Option<String>,
     /// Most digits kept when typed ahead of a prompt.
@@ -136,7 +138,7 @@ pub enum NodeKind {
         next: String,
     },
     Set {
-        values: Vec<(Field, String)>,
+        values: Vec<(Field, FieldValue)>,
         next: String,
     },
     CreateTicket {
@@ -243,6 +245,17 @@ impl NodeKind {
         }
         out
     }
+}
+
+/// A value a `set` node gives a ticket field, parsed when the menu loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValue {
+    Kind(TicketKind),
+    Matter(Matter),
+    PriorityGroup(PriorityGroup),
+    Language(Language),
+    /// `yes` or `no`.
+    Flag(bool),
 }
 
 /// The facts a call gathers, by the names used in menu files.
@@ -355,7 +368,7 @@ impl Validator {
 pub struct Center {
     pub id: String,
     /// GB/T 2260 division code given to its tickets.
-    pub region: Option<String>,
+    pub region: Option<RegionCode>,
     /// Request-URI users (called numbers) that reach it; empty with no
     /// sources means "every call not matched elsewhere".
     pub called: Vec<String>,

@@ -181,14 +181,17 @@ fn application_for_a_termination_walks_every_question_and_reads_the_number() {
     let end = c.keys("#");
     assert!(end.contains(&Action::StopRecording));
     let draft = c.created().expect("a ticket is asked for");
-    assert_eq!(draft.kind.as_deref(), Some("application"));
-    assert_eq!(draft.matter.as_deref(), Some("labor-termination"));
+    assert_eq!(draft.kind.map(|k| k.as_str()), Some("application"));
+    assert_eq!(draft.matter.map(|m| m.as_str()), Some("labor-termination"));
     assert_eq!(draft.event_date, Some(date));
     assert!(!draft.preservation);
-    assert_eq!(draft.priority_group.as_deref(), Some("none"));
+    assert_eq!(draft.priority_group.map(|g| g.as_str()), Some("none"));
     assert!(draft.pledge_accepted && !draft.hardship_waived);
-    assert_eq!(draft.callback_number.as_deref(), Some("13812345678"));
-    assert_eq!(draft.language, "zh");
+    assert_eq!(
+        draft.callback_number.as_ref().map(|n| n.as_str()),
+        Some("13812345678")
+    );
+    assert_eq!(draft.language.as_str(), "zh");
     assert!(draft.has_message);
 
     let t = ticket(Some(Urgency::Urgent));
@@ -230,8 +233,11 @@ fn green_channel_skips_the_group_and_pledge_and_preservation_makes_it_critical_o
     c.finish_prompt();
     c.keys("#");
     let draft = c.created().unwrap();
-    assert_eq!(draft.matter.as_deref(), Some("labor-wages"));
-    assert_eq!(draft.priority_group.as_deref(), Some("migrant-worker"));
+    assert_eq!(draft.matter.map(|m| m.as_str()), Some("labor-wages"));
+    assert_eq!(
+        draft.priority_group.map(|g| g.as_str()),
+        Some("migrant-worker")
+    );
     assert!(draft.hardship_waived && draft.preservation);
     assert_eq!(draft.event_date, None);
     c.flow
@@ -252,8 +258,8 @@ fn key_two_at_the_first_prompt_speaks_english_to_the_end() {
     c.finish_prompt();
     c.keys("#");
     let draft = c.created().unwrap();
-    assert_eq!(draft.language, "en");
-    assert_eq!(draft.kind.as_deref(), Some("consultation"));
+    assert_eq!(draft.language.as_str(), "en");
+    assert_eq!(draft.kind.map(|k| k.as_str()), Some("consultation"));
     c.flow
         .handle_input(c.now, Input::TicketCreated(ticket(None)));
     c.drain();
@@ -474,7 +480,7 @@ fn an_anonymous_caller_enters_a_number_which_must_be_a_real_phone_number() {
     c.answer("01012345678#"); // Beijing landline
     assert_eq!(c.flow.node(), "message");
     assert_eq!(
-        c.flow.draft().callback_number.as_deref(),
+        c.flow.draft().callback_number.as_ref().map(|n| n.as_str()),
         Some("01012345678")
     );
 }
@@ -688,13 +694,19 @@ fn calls_map_to_centers_by_called_number_then_trunk_then_default() {
     let trunk: std::net::IpAddr = "10.1.2.3".parse().unwrap();
     let haidian = menu.center_for("12348001", trunk).unwrap();
     assert_eq!(
-        (haidian.id.as_str(), haidian.region.as_deref()),
+        (
+            haidian.id.as_str(),
+            haidian.region.as_ref().map(|r| r.as_str())
+        ),
         ("haidian", Some("110108"))
     );
     assert_eq!(menu.center_for("12348", trunk).unwrap().id, "trunk-a");
     let fallback = menu.center_for("12348", other).unwrap();
     assert_eq!(
-        (fallback.id.as_str(), fallback.region.as_deref()),
+        (
+            fallback.id.as_str(),
+            fallback.region.as_ref().map(|r| r.as_str())
+        ),
         ("default", None)
     );
 

@@ -89,16 +89,19 @@ impl TicketsClient {
         pb::CreateTicketRequest {
             idempotency_key,
             proposed_number: Some(proposed.to_string()),
-            kind: draft.kind.clone(),
-            matter: draft.matter.clone(),
-            caller_number: draft.caller_number.clone(),
-            callback_number: draft.callback_number.clone(),
+            kind: draft.kind.map(|k| k.to_string()),
+            matter: draft.matter.map(|m| m.to_string()),
+            caller_number: draft.caller_number.as_ref().map(|n| n.as_str().to_owned()),
+            callback_number: draft
+                .callback_number
+                .as_ref()
+                .map(|n| n.as_str().to_owned()),
             event_date: draft.event_date.map(|d| d.format("%Y-%m-%d").to_string()),
             preservation: draft.preservation,
-            priority_group: draft.priority_group.clone(),
-            language: Some(draft.language.clone()),
+            priority_group: draft.priority_group.map(|g| g.to_string()),
+            language: Some(draft.language.to_string()),
             center: Some(draft.center.clone()),
-            region: draft.region.clone(),
+            region: draft.region.as_ref().map(|r| r.as_str().to_owned()),
             summary: None,
             hardship_waived: draft.hardship_waived,
             pledge_accepted: draft.pledge_accepted,
