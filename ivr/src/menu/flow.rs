@@ -187,7 +187,7 @@ impl Flow {
                 .filter(|c| is_callback_number(c.as_str()))
                 .cloned(),
             center: info.center.clone(),
-            region: info.region.clone(),
+            region: info.region,
             ..TicketDraft::default()
         };
         let start = menu.start.clone();

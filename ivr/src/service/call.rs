@@ -107,7 +107,7 @@ pub async fn run(
             .as_deref()
             .and_then(|c| PhoneNumber::parse(c).ok()),
         center: center.map_or_else(|| "default".to_owned(), |c| c.id.clone()),
-        region: center.and_then(|c| c.region.clone()),
+        region: center.and_then(|c| c.region),
         started_local: Utc::now()
             .with_timezone(&hotline_domain::shanghai())
             .naive_local(),
