@@ -14,6 +14,12 @@
 //!
 //! The same answers go to every request-URI user; the Server header names
 //! no product or version.
+//!
+//! This is the coordinator of the layers beside it: the retransmitted
+//! answers and requests and their timers are `super::transaction`'s, a
+//! call's identity and state `super::dialog`'s, whether a call may start
+//! `super::admission`'s, and every message it sends is made in
+//! [`super::build`].
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -22,13 +28,16 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
+use super::admission::{Admission, Verdict};
+use super::build::{self, ack_for_failure, bad_request, cancel_for, contact_uri, ALLOW};
+use super::dialog::{Call, CallState};
 use super::info::parse_dtmf_relay;
-use super::message::{param, uri_user, CallId, Message, Method, StartLine};
+use super::message::{uri_user, CallId, Message, Method, StartLine};
+use super::transaction::{ClientTx, Retransmit, RetransmitKind};
 use crate::keypad::Digit;
 
-/// What the Server and User-Agent headers say: nothing about the software.
-pub const AGENT: &str = "ivr";
-const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY";
+pub use super::build::AGENT;
+pub use super::dialog::CallKey;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
@@ -37,7 +46,7 @@ pub enum Transport {
 }
 
 impl Transport {
-    fn via_name(self) -> &'static str {
+    pub(super) fn via_name(self) -> &'static str {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
@@ -51,10 +60,6 @@ pub struct Peer {
     pub addr: SocketAddr,
     pub transport: Transport,
 }
-
-/// Our handle on a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CallKey(pub u64);
 
 #[derive(Debug, Clone, Copy)]
 pub struct Config {
@@ -152,78 +157,6 @@ pub enum Output {
     Event(Event),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CallState {
-    /// Inbound INVITE received, no final answer yet.
-    Offered,
-    /// Our 2xx sent; waiting for the ACK.
-    Answered,
-    Confirmed,
-    /// Outbound INVITE sent.
-    Calling,
-    Ended,
-}
-
-#[derive(Debug)]
-struct Call {
-    call_id: String,
-    peer: Peer,
-    local: SocketAddr,
-    local_tag: String,
-    remote_tag: Option<String>,
-    /// Our party as a header value, without the tag.
-    local_party: String,
-    /// The other party as a header value, with its tag.
-    remote_party: String,
-    /// Where in-dialog requests go (the peer's Contact URI).
-    remote_target: String,
-    local_cseq: u32,
-    state: CallState,
-    /// The INVITE being answered (initial or re-INVITE).
-    pending_invite: Option<Message>,
-    /// A REFER we sent whose outcome is not known yet.
-    transferring: bool,
-}
-
-/// A response we keep resending: a 2xx until the ACK, a non-2xx INVITE
-/// answer until its ACK, or a non-INVITE answer to retransmitted requests.
-#[derive(Debug)]
-struct Retransmit {
-    peer: Peer,
-    data: Vec<u8>,
-    /// When to resend unprompted (`None`: only when the request repeats).
-    next: Option<Instant>,
-    interval: Duration,
-    /// When to give up (and, for an unacknowledged 2xx, hang up).
-    until: Instant,
-    call: Option<CallKey>,
-    kind: RetransmitKind,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RetransmitKind {
-    /// A 2xx to an INVITE; the ACK is a new transaction in the dialog.
-    Ok2xx,
-    /// A 3xx–6xx to an INVITE; its ACK shares the INVITE's branch.
-    FinalError,
-    /// A response to a non-INVITE request.
-    NonInvite,
-}
-
-/// A request we sent and resend until it is answered.
-#[derive(Debug)]
-struct ClientTx {
-    peer: Peer,
-    data: Vec<u8>,
-    method: Method,
-    call: CallKey,
-    next: Option<Instant>,
-    interval: Duration,
-    until: Instant,
-    /// For an outbound INVITE: the request, to build ACKs from.
-    invite: Option<Message>,
-}
-
 pub struct Endpoint {
     config: Config,
     calls: HashMap<CallKey, Call>,
@@ -238,9 +171,8 @@ pub struct Endpoint {
     invites: HashMap<String, CallKey>,
     outputs: VecDeque<Output>,
     next_key: u64,
-    draining: bool,
-    /// Token buckets of new INVITEs per source address.
-    invite_budget: HashMap<std::net::IpAddr, (f64, Instant)>,
+    /// Who may start a call.
+    admission: Admission,
     /// Every random value: tags, branches, Call-IDs, CSeqs, call seeds.
     rng: StdRng,
 }
@@ -257,7 +189,6 @@ impl Endpoint {
     pub fn with_rng(config: Config, rng: StdRng) -> Self {
         Self {
             rng,
-            config,
             calls: HashMap::new(),
             dialogs: HashMap::new(),
             server: HashMap::new(),
@@ -265,8 +196,12 @@ impl Endpoint {
             invites: HashMap::new(),
             outputs: VecDeque::new(),
             next_key: 1,
-            draining: false,
-            invite_budget: HashMap::new(),
+            config,
+            admission: Admission::new(
+                config.invite_burst,
+                config.invites_per_second,
+                config.max_calls,
+            ),
         }
     }
 
@@ -281,7 +216,7 @@ impl Endpoint {
     /// While draining, new INVITEs and OPTIONS get 503, so a load balancer
     /// takes this node out of rotation; calls in progress go on.
     pub fn set_draining(&mut self, draining: bool) {
-        self.draining = draining;
+        self.admission.set_draining(draining);
     }
 
     /// 64 random bits as 16 hex digits: a tag, a branch, a Call-ID.
@@ -426,7 +361,7 @@ impl Endpoint {
                 self.respond(now, peer, &req, resp, None);
             }
             Method::Options => {
-                let mut resp = if self.draining {
+                let mut resp = if self.admission.draining() {
                     req.response(503, "Service Unavailable", Some(&self.token()))
                 } else {
                     req.response(200, "OK", Some(&self.token()))
@@ -554,15 +489,15 @@ impl Endpoint {
             self.respond(now, peer, &req, resp, None);
             return;
         };
-        if !self.take_invite_token(now, peer.addr.ip()) {
+        let active = self.active_calls();
+        let retry_after = match self.admission.admit_invite(now, peer.addr.ip(), active) {
+            Verdict::Admit => None,
+            Verdict::RateLimited => Some("5"),
+            Verdict::Busy => Some("30"),
+        };
+        if let Some(retry_after) = retry_after {
             let mut resp = req.response(503, "Service Unavailable", Some(&self.token()));
-            resp.add_header("Retry-After", "5");
-            self.respond(now, peer, &req, resp, None);
-            return;
-        }
-        if self.draining || self.active_calls() >= self.config.max_calls {
-            let mut resp = req.response(503, "Service Unavailable", Some(&self.token()));
-            resp.add_header("Retry-After", "30");
+            resp.add_header("Retry-After", retry_after);
             self.respond(now, peer, &req, resp, None);
             return;
         }
@@ -666,31 +601,6 @@ impl Endpoint {
         }
     }
 
-    /// Spends one of the source's INVITE tokens, refilled at the configured rate.
-    fn take_invite_token(&mut self, now: Instant, source: std::net::IpAddr) -> bool {
-        let (burst, rate) = (self.config.invite_burst, self.config.invites_per_second);
-        let (tokens, last) = self.invite_budget.entry(source).or_insert((burst, now));
-        let elapsed = now.saturating_duration_since(*last).as_secs_f64();
-        *tokens = (*tokens + elapsed * rate).min(burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn our_contact(&self, call: &Call) -> String {
-        let host = self.config.advertise.unwrap_or(call.local.ip());
-        let addr = SocketAddr::new(host, call.local.port());
-        let transport = match call.peer.transport {
-            Transport::Udp => "",
-            Transport::Tcp => ";transport=tcp",
-        };
-        format!("<sip:ivr@{addr}{transport}>")
-    }
-
     /// Answers the pending INVITE (initial or re-INVITE) with 200 and `sdp`.
     pub fn answer(&mut self, now: Instant, key: CallKey, sdp: &str) {
         let Some(call) = self.calls.get_mut(&key) else {
@@ -702,10 +612,7 @@ impl Endpoint {
         if call.state == CallState::Offered {
             call.state = CallState::Answered;
         }
-        let contact = {
-            let call = &self.calls[&key];
-            self.our_contact(call)
-        };
+        let contact = self.calls[&key].contact(self.config.advertise);
         let call = &self.calls[&key];
         let mut resp = invite.response(200, "OK", Some(&call.local_tag));
         resp.add_header("Contact", contact);
@@ -827,24 +734,12 @@ impl Endpoint {
             return;
         };
         call.local_cseq += 1;
-        let host = self.config.advertise.unwrap_or(call.local.ip());
-        let via_addr = SocketAddr::new(host, call.local.port());
-        let mut req = Message {
-            start: StartLine::Request {
-                method: method.clone(),
-                uri: call.remote_target.clone(),
-            },
-            headers: Vec::new(),
-            body: Vec::new(),
-        };
-        req.add_header(
-            "Via",
-            format!(
-                "SIP/2.0/{} {via_addr};branch={branch};rport",
-                call.peer.transport.via_name()
-            ),
+        let via_addr = call.via_addr(self.config.advertise);
+        let mut req = build::request(
+            method.clone(),
+            call.remote_target.clone(),
+            build::via(call.peer.transport, via_addr, &branch),
         );
-        req.add_header("Max-Forwards", "70");
         // Our party carries its tag already on calls we placed; on calls we
         // answered it is the caller's To, without the tag we gave it.
         let from = if call.local_party.contains(";tag=") {
@@ -900,22 +795,12 @@ impl Endpoint {
         let host = self.config.advertise.unwrap_or(local.ip());
         let addr = SocketAddr::new(host, local.port());
         let from = format!("<sip:{from_user}@{addr}>;tag={local_tag}");
-        let mut invite = Message {
-            start: StartLine::Request {
-                method: Method::Invite,
-                uri: target.to_owned(),
-            },
-            headers: Vec::new(),
-            body: sdp.as_bytes().to_vec(),
-        };
-        invite.add_header(
-            "Via",
-            format!(
-                "SIP/2.0/{} {addr};branch={branch};rport",
-                peer.transport.via_name()
-            ),
+        let mut invite = build::request(
+            Method::Invite,
+            target.to_owned(),
+            build::via(peer.transport, addr, &branch),
         );
-        invite.add_header("Max-Forwards", "70");
+        invite.body = sdp.as_bytes().to_vec();
         invite.add_header("From", from.clone());
         invite.add_header("To", format!("<{target}>"));
         invite.add_header("Call-ID", call_id.clone());
@@ -1038,26 +923,13 @@ impl Endpoint {
         let Some(call) = self.calls.get(&key) else {
             return;
         };
-        let host = self.config.advertise.unwrap_or(call.local.ip());
-        let addr = SocketAddr::new(host, call.local.port());
+        let addr = call.via_addr(self.config.advertise);
         let cseq = resp.cseq().map(|(n, _)| n).unwrap_or(1);
-        let mut ack = Message {
-            start: StartLine::Request {
-                method: Method::Ack,
-                uri: call.remote_target.clone(),
-            },
-            headers: Vec::new(),
-            body: Vec::new(),
-        };
-        ack.add_header(
-            "Via",
-            format!(
-                "SIP/2.0/{} {addr};branch=z9hG4bK{};rport",
-                call.peer.transport.via_name(),
-                branch
-            ),
+        let mut ack = build::request(
+            Method::Ack,
+            call.remote_target.clone(),
+            build::via(call.peer.transport, addr, &format!("z9hG4bK{branch}")),
         );
-        ack.add_header("Max-Forwards", "70");
         ack.add_header("From", call.local_party.clone());
         ack.add_header("To", resp.header("To").unwrap_or_default().to_owned());
         ack.add_header("Call-ID", call.call_id.clone());
@@ -1073,10 +945,8 @@ impl Endpoint {
         for (k, r) in self.server.iter_mut() {
             if r.until <= now {
                 expired_server.push(k.clone());
-            } else if let Some(next) = r.next.filter(|n| *n <= now) {
-                resend.push((r.peer, r.data.clone()));
-                r.interval = (r.interval * 2).min(self.config.t2);
-                r.next = Some(next + r.interval);
+            } else if let Some(again) = r.due(now, self.config.t2) {
+                resend.push(again);
             }
         }
         for k in expired_server {
@@ -1100,14 +970,8 @@ impl Endpoint {
         for (branch, t) in self.client.iter_mut() {
             if t.until <= now {
                 expired_client.push(branch.clone());
-            } else if let Some(next) = t.next.filter(|n| *n <= now) {
-                resend.push((t.peer, t.data.clone()));
-                t.interval = if t.method == Method::Invite {
-                    t.interval * 2
-                } else {
-                    (t.interval * 2).min(self.config.t2)
-                };
-                t.next = Some(next + t.interval);
+            } else if let Some(again) = t.due(now, self.config.t2) {
+                resend.push(again);
             }
         }
         for branch in expired_client {
@@ -1122,11 +986,7 @@ impl Endpoint {
         for (peer, data) in resend {
             self.send(peer, data);
         }
-        // Sources whose bucket has refilled need no memory.
-        let (burst, rate) = (self.config.invite_burst, self.config.invites_per_second);
-        self.invite_budget.retain(|_, (tokens, last)| {
-            *tokens + now.saturating_duration_since(*last).as_secs_f64() * rate < burst
-        });
+        self.admission.forget_refilled(now);
         // Forget calls that are over and have nothing left in flight.
         let busy: std::collections::HashSet<CallKey> = self
             .server
@@ -1147,96 +1007,4 @@ impl Endpoint {
             self.invites.retain(|_, k| *k != key);
         }
     }
-}
-
-/// The URI inside a Contact header value.
-fn contact_uri(value: &str) -> String {
-    match (value.find('<'), value.find('>')) {
-        (Some(a), Some(b)) if a < b => value[a + 1..b].to_owned(),
-        _ => value.split(';').next().unwrap_or(value).trim().to_owned(),
-    }
-}
-
-fn ack_for_failure(invite: &Message, resp: &Message) -> Message {
-    let uri = match &invite.start {
-        StartLine::Request { uri, .. } => uri.clone(),
-        StartLine::Response { .. } => String::new(),
-    };
-    let mut ack = Message {
-        start: StartLine::Request {
-            method: Method::Ack,
-            uri,
-        },
-        headers: Vec::new(),
-        body: Vec::new(),
-    };
-    if let Some(via) = invite.header("Via") {
-        ack.add_header("Via", via);
-    }
-    ack.add_header("Max-Forwards", "70");
-    ack.add_header("From", invite.header("From").unwrap_or_default());
-    ack.add_header("To", resp.header("To").unwrap_or_default());
-    ack.add_header("Call-ID", invite.call_id());
-    let cseq = invite.cseq().map(|(n, _)| n).unwrap_or(1);
-    ack.add_header("CSeq", format!("{cseq} ACK"));
-    ack
-}
-
-fn cancel_for(invite: &Message) -> Message {
-    let uri = match &invite.start {
-        StartLine::Request { uri, .. } => uri.clone(),
-        StartLine::Response { .. } => String::new(),
-    };
-    let mut cancel = Message {
-        start: StartLine::Request {
-            method: Method::Cancel,
-            uri,
-        },
-        headers: Vec::new(),
-        body: Vec::new(),
-    };
-    for name in ["Via", "From", "To", "Call-ID"] {
-        if let Some(v) = invite.header(name) {
-            cancel.add_header(name, v);
-        }
-    }
-    cancel.add_header("Max-Forwards", "70");
-    let cseq = invite.cseq().map(|(n, _)| n).unwrap_or(1);
-    cancel.add_header("CSeq", format!("{cseq} CANCEL"));
-    cancel
-}
-
-/// A 400 for a request we could not parse, if it carries enough to address
-/// the answer (RFC 3261 §8.2.6 needs Via, From, To, Call-ID, CSeq).
-fn bad_request(data: &[u8], why: &str) -> Option<Vec<u8>> {
-    let text =
-        std::str::from_utf8(data.get(..data.len().min(super::message::MAX_MESSAGE))?).ok()?;
-    let first = text.lines().next()?;
-    // Never answer a response, and only answer what looks like a request.
-    if first.starts_with("SIP/") || !first.ends_with("SIP/2.0") {
-        return None;
-    }
-    let mut headers = Vec::new();
-    for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
-        let value = text.lines().find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_owned())
-        })?;
-        headers.push((name.to_owned(), value));
-    }
-    // Without a branch the answer could not be matched to anything.
-    param(&headers[0].1, "branch")?;
-    let reason: String = why.chars().filter(|c| !c.is_control()).take(80).collect();
-    let mut resp = Message {
-        start: StartLine::Response {
-            code: 400,
-            reason: format!("Bad Request ({reason})"),
-        },
-        headers,
-        body: Vec::new(),
-    };
-    resp.add_header("Server", AGENT);
-    Some(resp.to_bytes())
 }

@@ -1,0 +1,120 @@
+//! The messages the endpoint builds: every request starts from [`request`]
+//! (Via with its branch, then Max-Forwards), the ACK and CANCEL RFC 3261
+//! derives from an INVITE, and the 400 for a request that did not parse.
+
+use std::net::SocketAddr;
+
+use super::endpoint::Transport;
+use super::message::{param, Message, Method, StartLine};
+
+/// What the Server and User-Agent headers say: nothing about the software.
+pub const AGENT: &str = "ivr";
+
+/// The methods we take, for Allow.
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY";
+
+/// Max-Forwards on every request we start (RFC 3261 §8.1.1.6).
+pub const MAX_FORWARDS: &str = "70";
+
+/// A request to `uri` carrying `via` and Max-Forwards; the caller adds the rest.
+pub fn request(method: Method, uri: String, via: String) -> Message {
+    let mut m = Message {
+        start: StartLine::Request { method, uri },
+        headers: Vec::new(),
+        body: Vec::new(),
+    };
+    m.add_header("Via", via);
+    m.add_header("Max-Forwards", MAX_FORWARDS);
+    m
+}
+
+/// A Via for a request we send from `addr` with `branch`, asking for rport.
+pub fn via(transport: Transport, addr: SocketAddr, branch: &str) -> String {
+    format!(
+        "SIP/2.0/{} {addr};branch={branch};rport",
+        transport.via_name()
+    )
+}
+
+/// The URI inside a Contact header value.
+pub fn contact_uri(value: &str) -> String {
+    match (value.find('<'), value.find('>')) {
+        (Some(a), Some(b)) if a < b => value[a + 1..b].to_owned(),
+        _ => value.split(';').next().unwrap_or(value).trim().to_owned(),
+    }
+}
+
+/// The ACK for a failure answer to our INVITE: same branch, same Via (§17.1.1.3).
+pub fn ack_for_failure(invite: &Message, resp: &Message) -> Message {
+    let uri = match &invite.start {
+        StartLine::Request { uri, .. } => uri.clone(),
+        StartLine::Response { .. } => String::new(),
+    };
+    let mut ack = request(
+        Method::Ack,
+        uri,
+        invite.header("Via").unwrap_or_default().to_owned(),
+    );
+    ack.add_header("From", invite.header("From").unwrap_or_default());
+    ack.add_header("To", resp.header("To").unwrap_or_default());
+    ack.add_header("Call-ID", invite.call_id());
+    let cseq = invite.cseq().map(|(n, _)| n).unwrap_or(1);
+    ack.add_header("CSeq", format!("{cseq} ACK"));
+    ack
+}
+
+/// The CANCEL of our INVITE: same Via, From, To, Call-ID and CSeq number (§9.1).
+pub fn cancel_for(invite: &Message) -> Message {
+    let uri = match &invite.start {
+        StartLine::Request { uri, .. } => uri.clone(),
+        StartLine::Response { .. } => String::new(),
+    };
+    let mut cancel = request(
+        Method::Cancel,
+        uri,
+        invite.header("Via").unwrap_or_default().to_owned(),
+    );
+    for name in ["From", "To", "Call-ID"] {
+        if let Some(v) = invite.header(name) {
+            cancel.add_header(name, v);
+        }
+    }
+    let cseq = invite.cseq().map(|(n, _)| n).unwrap_or(1);
+    cancel.add_header("CSeq", format!("{cseq} CANCEL"));
+    cancel
+}
+
+/// A 400 for a request we could not parse, if it carries enough to address
+/// the answer (RFC 3261 §8.2.6 needs Via, From, To, Call-ID, CSeq).
+pub fn bad_request(data: &[u8], why: &str) -> Option<Vec<u8>> {
+    let text =
+        std::str::from_utf8(data.get(..data.len().min(super::message::MAX_MESSAGE))?).ok()?;
+    let first = text.lines().next()?;
+    // Never answer a response, and only answer what looks like a request.
+    if first.starts_with("SIP/") || !first.ends_with("SIP/2.0") {
+        return None;
+    }
+    let mut headers = Vec::new();
+    for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
+        let value = text.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })?;
+        headers.push((name.to_owned(), value));
+    }
+    // Without a branch the answer could not be matched to anything.
+    param(&headers[0].1, "branch")?;
+    let reason: String = why.chars().filter(|c| !c.is_control()).take(80).collect();
+    let mut resp = Message {
+        start: StartLine::Response {
+            code: 400,
+            reason: format!("Bad Request ({reason})"),
+        },
+        headers,
+        body: Vec::new(),
+    };
+    resp.add_header("Server", AGENT);
+    Some(resp.to_bytes())
+}
