@@ -252,6 +252,9 @@ impl App {
         // Fires once the IVR has drained; ticketing serves until then.
         let (ivr_done, ivr_done_rx) = watch::channel(false);
 
+        // Fires if ticketing stops on its own (its server failed): the rest
+        // of the node then stops too, rather than run with a dead API.
+        let (ticketing_down, ticketing_down_rx) = watch::channel(false);
         let ticketing_task = ticketing.map(|part| {
             let service =
                 Ticketing::new(part.store.clone(), Arc::new(SystemClock), part.limitation)
@@ -260,9 +263,19 @@ impl App {
             tokio::spawn(async move {
                 let served = hotline_ticketing::server::run(part.grpc, service, stop).await;
                 part.store.close().await;
+                if let Err(e) = &served {
+                    error!(error = %e, "ticketing stopped; stopping the node");
+                }
+                let _ = ticketing_down.send(true);
                 served.map_err(|e| AppError::Ticketing(e.to_string()))
             })
         });
+        let shutdown = async move {
+            tokio::select! {
+                () = shutdown => {}
+                () = down(ticketing_down_rx) => {}
+            }
+        };
 
         let ivr_result = match ivr {
             Some(part) => run_ivr(part, &config, calendar, shutdown).await,
@@ -381,6 +394,14 @@ fn spawn_logged<E: std::fmt::Display>(
 /// Resolves once `rx` has seen `true` (or its sender is gone).
 async fn fired(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|done| *done).await;
+}
+
+/// Resolves once `rx` has seen `true`; never, if there is no sender (a
+/// node without ticketing).
+async fn down(mut rx: watch::Receiver<bool>) {
+    if rx.wait_for(|down| *down).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 async fn load_menus(menu: MenuSource, prompts: PromptSource) -> Result<MenuStore, AppError> {

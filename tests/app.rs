@@ -81,3 +81,43 @@ async fn an_app_serves_every_part_and_stops_in_order() {
     let number: hotline_domain::TicketNumber = created.number.parse().unwrap();
     assert_eq!(store.ticket(&number).await.unwrap().number, number);
 }
+
+/// Streams never end by themselves: a supervisor watching events, a lawyer
+/// watching offers and an admin watching calls must not keep the node from
+/// stopping. (The timeout only turns a hang into a failure.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_stops_with_streams_open() {
+    use hotline_proto::v1::ivr_admin_client::IvrAdminClient;
+    use hotline_proto::v1::routing_service_client::RoutingServiceClient;
+
+    let mut app = app::spawn_app().await;
+    let mut routing = RoutingServiceClient::connect(app.grpc_url()).await.unwrap();
+    let events = routing
+        .watch_events(pb::WatchEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let offers = routing
+        .watch_offers(pb::WatchOffersRequest {
+            lawyer: "li".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut admin = IvrAdminClient::connect(format!("http://{}", app.admin))
+        .await
+        .unwrap();
+    let calls = admin
+        .watch_call_events(pb::WatchCallEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+
+    let stopped = tokio::time::timeout(Duration::from_secs(60), app.stop()).await;
+    assert!(
+        matches!(stopped, Ok(Ok(()))),
+        "the app did not stop with streams open: {stopped:?}"
+    );
+    drop((events, offers, calls));
+}

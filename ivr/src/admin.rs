@@ -258,7 +258,12 @@ pub async fn run(
     };
     let v1 = reflection(tonic_reflection::server::Builder::configure()).build_v1()?;
     let v1alpha = reflection(tonic_reflection::server::Builder::configure()).build_v1alpha()?;
-    tonic::transport::Server::builder()
+    let (shutdown_fired, mut shutdown_seen) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = shutdown_fired.send(true);
+    };
+    let serve = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(v1)
         .add_service(v1alpha)
@@ -270,7 +275,16 @@ pub async fn run(
         .serve_with_incoming_shutdown(
             TcpIncoming::from(listener).with_nodelay(Some(true)),
             shutdown,
-        )
-        .await?;
+        );
+    tokio::pin!(serve);
+    // A WatchCallEvents stream never ends by itself: after the shutdown,
+    // requests in flight get STREAM_GRACE, then connections close.
+    tokio::select! {
+        served = &mut serve => served?,
+        () = async {
+            let _ = shutdown_seen.wait_for(|s| *s).await;
+            tokio::time::sleep(hotline_proto::STREAM_GRACE).await;
+        } => tracing::info!("admin streams still open after the grace period; closing them"),
+    }
     Ok(())
 }

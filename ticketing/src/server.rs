@@ -63,18 +63,20 @@ pub async fn run(
     let lawyer_wakes = std::sync::Arc::new(LawyerWakes::default());
     let wake_reader = tokio::spawn(until(
         background_stop,
-        crate::api::wakes::run(
-            ticketing.store().clone(),
-            wake.clone(),
-            lawyer_wakes.clone(),
-        ),
+        crate::api::wakes::run(ticketing.clone(), wake.clone(), lawyer_wakes.clone()),
     ));
     let routing = RoutingServiceServer::new(RoutingApi::new(ticketing.clone(), wake, lawyer_wakes));
     let api = TicketServiceServer::new(TicketApi::new(ticketing))
         // Bounded messages: a create with a 4 KiB summary is far below this.
         .max_decoding_message_size(256 * 1024);
 
-    Server::builder()
+    // Seen by the select below, to bound the drain.
+    let (shutdown_fired, shutdown_seen) = watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = shutdown_fired.send(true);
+    };
+    let serve = Server::builder()
         .trace_fn(|request| {
             tracing::info_span!(
                 "grpc",
@@ -94,14 +96,27 @@ pub async fn run(
                 .with_nodelay(Some(true))
                 .with_keepalive(Some(Duration::from_secs(60))),
             shutdown,
-        )
-        .await?;
+        );
+    tokio::pin!(serve);
+    // A lawyer's or supervisor's stream never ends by itself: after the
+    // shutdown, requests in flight get STREAM_GRACE, then connections close.
+    let served = tokio::select! {
+        served = &mut serve => served,
+        () = async {
+            stopped(shutdown_seen).await;
+            tokio::time::sleep(hotline_proto::STREAM_GRACE).await;
+        } => {
+            info!("streams still open after the grace period; closing them");
+            Ok(())
+        }
+    };
     let _ = stop_background.send(true);
     for task in [reevaluation, scheduler, listener_task, wake_reader] {
         if let Err(e) = task.await {
             warn!(error = %e, "a ticketing background task failed");
         }
     }
+    served?;
     Ok(())
 }
 

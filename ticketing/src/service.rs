@@ -355,6 +355,11 @@ impl Ticketing {
         self.store.offers_to(lawyer, numbers).await
     }
 
+    /// The newest event's id: where a reader that wants only new events starts.
+    pub async fn latest_event_id(&self) -> Result<i64, StoreError> {
+        self.store.latest_event_id().await
+    }
+
     /// Events after `after` (only those concerning `lawyer`, when given).
     pub async fn events_after(
         &self,

@@ -323,7 +323,7 @@ fn with_actor<T>(message: T) -> Request<T> {
 
 fn set_actor<T>(request: &mut Request<T>) {
     request.metadata_mut().insert(
-        "x-hotline-actor",
+        hotline_proto::ACTOR_HEADER,
         tonic::metadata::MetadataValue::from_static(ACTOR),
     );
 }

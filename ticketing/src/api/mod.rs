@@ -23,8 +23,7 @@ use convert::{field_error, parse_number, FieldError};
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 500;
 
-/// Metadata key naming who acts, until bearer tokens carry the identity.
-pub const ACTOR_HEADER: &str = "x-hotline-actor";
+pub use hotline_proto::ACTOR_HEADER;
 
 pub struct TicketApi {
     ticketing: Ticketing,

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::store::Store;
+use crate::service::Ticketing;
 
 /// Events read per query.
 const BATCH: i64 = 500;
@@ -54,13 +54,13 @@ impl LawyerWakes {
 }
 
 /// Reads the event log after every commit (`commits`) and wakes the
-/// streams of the lawyers named in new events. Runs until aborted.
-pub async fn run(store: Store, commits: Arc<Notify>, wakes: Arc<LawyerWakes>) {
+/// streams of the lawyers named in new events. Runs until the server stops it.
+pub async fn run(ticketing: Ticketing, commits: Arc<Notify>, wakes: Arc<LawyerWakes>) {
     // Only what is committed from now on matters: a stream that starts
     // reads the past itself. (An event of a transaction still open at this
     // moment wakes nobody; its stream finds it at its next poll.)
     let mut cursor = loop {
-        match store.latest_event_id().await {
+        match ticketing.latest_event_id().await {
             Ok(id) => break id,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the event log; retrying");
@@ -73,7 +73,7 @@ pub async fn run(store: Store, commits: Arc<Notify>, wakes: Arc<LawyerWakes>) {
         let woken = commits.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
-        match store.events_after(cursor, None, BATCH).await {
+        match ticketing.events_after(cursor, None, BATCH).await {
             Ok(events) => {
                 for e in &events {
                     cursor = e.id;
