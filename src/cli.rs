@@ -309,6 +309,10 @@ pub enum PromptsCommand {
     Export {
         /// The folder to write; created if missing.
         dir: PathBuf,
+        /// Replace prompts already in DIR (a center's own recordings are
+        /// otherwise never overwritten).
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -89,7 +89,20 @@ pub async fn run(command: MenuCommand) -> anyhow::Result<()> {
 /// `hotline prompts export DIR`: the embedded prompts, for a center to replace.
 pub fn prompts(command: PromptsCommand) -> anyhow::Result<()> {
     match command {
-        PromptsCommand::Export { dir } => {
+        PromptsCommand::Export { dir, force } => {
+            if !force {
+                let existing = existing_prompts(&dir);
+                if let Some(first) = existing.first() {
+                    return Err(UsageError(format!(
+                        "{} already holds {} prompt file(s) (e.g. {}); they may be a center's own recordings. \
+                         Export to an empty folder, or pass --force to replace them",
+                        dir.display(),
+                        existing.len(),
+                        first.display()
+                    ))
+                    .into());
+                }
+            }
             let written = export_embedded(&dir)?;
             println!(
                 "{}: {written} prompts and prompts.tsv written; start with --prompts-dir {}",
@@ -99,4 +112,19 @@ pub fn prompts(command: PromptsCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The files an export would replace that are already in `dir`.
+fn existing_prompts(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found: Vec<std::path::PathBuf> = hotline_ivr::prompts::LANGUAGES
+        .iter()
+        .filter_map(|lang| std::fs::read_dir(dir.join(lang)).ok())
+        .flat_map(|entries| entries.flatten().map(|e| e.path()))
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("wav"))
+        .collect();
+    if dir.join("prompts.tsv").exists() {
+        found.push(dir.join("prompts.tsv"));
+    }
+    found.sort();
+    found
 }
