@@ -14,6 +14,7 @@
 mod corrections;
 mod events;
 mod health;
+mod migrations;
 mod offers;
 mod recordings;
 mod roster;
@@ -29,9 +30,6 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
 use crate::tickets::lifecycle::LifecycleError;
-
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,8 +148,8 @@ impl Store {
                 source,
             })?;
         match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+            Backend::Sqlite => migrations::sqlite().run(&pool).await?,
+            Backend::Postgres => migrations::postgres().run(&pool).await?,
         }
         Ok(Self {
             pool,
