@@ -47,19 +47,39 @@ if [ -z "${HOTLINE_TEST_POSTGRES_URL:-}" ]; then
     | while read -r db; do psql "$pg_url" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"; done
 fi
 
-# 3. The rules the code keeps: formatting, then clippy with warnings as errors
-#    (the lints are in Cargo.toml's [workspace.lints]).
+# 3. The rules the code keeps: formatting first (it takes a second).
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
 
-# 4. The tests: one build, one profile, for unit, store and end-to-end tests.
+# 4. One build, one profile, for unit, store and end-to-end tests.
+cargo test --workspace --locked --no-run
+
+# 5. Clippy with warnings as errors (the lints are in Cargo.toml's
+#    [workspace.lints]) runs while the tests do, at the lowest priority: the
+#    tests spend most of their time waiting on real-time calls, and a nice
+#    19 job takes only the CPU they leave. Its own target directory keeps it
+#    from waiting on the test run's lock.
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+clippy_log=$(mktemp)
+trap 'rm -f "$log" "$clippy_log"' EXIT
+nice -n 19 cargo clippy --workspace --all-targets --locked --target-dir target/clippy \
+  -- -D warnings >"$clippy_log" 2>&1 &
+clippy_pid=$!
+
+# 6. The tests.
+set +e
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+set -e
 # One closing line for the whole run (cargo's last line is a doc-test crate's).
 summary=$(awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
   END { printf "tests: %d passed, %d failed", p, f }' "$log")
+if wait "$clippy_pid"; then
+  echo "tests/run.sh: cargo fmt and cargo clippy -D warnings are clean"
+else
+  cat "$clippy_log"
+  echo "tests/run.sh: cargo clippy found problems (above)" >&2
+  [ "$status" -ne 0 ] || status=1
+fi
 if [ "$status" -ne 0 ]; then
   echo "$summary"
   exit "$status"
