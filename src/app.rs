@@ -45,6 +45,8 @@ pub enum AppError {
     Config(#[from] ConfigError),
     #[error("invalid menu: {0}")]
     Menu(String),
+    #[error("invalid prompts: {0}")]
+    Prompts(String),
     #[error("{0}")]
     Limitation(String),
     #[error("cannot listen on {addr} for {what}; choose another address with {flag}: {source}")]
@@ -79,7 +81,11 @@ impl AppError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            Self::Config(_) | Self::Menu(_) | Self::Limitation(_) | Self::TicketingUrl(_)
+            Self::Config(_)
+                | Self::Menu(_)
+                | Self::Prompts(_)
+                | Self::Limitation(_)
+                | Self::TicketingUrl(_)
         )
     }
 }
@@ -409,7 +415,10 @@ async fn load_menus(menu: MenuSource, prompts: PromptSource) -> Result<MenuStore
     let loaded = tokio::task::spawn_blocking(move || MenuStore::load(menu, prompts))
         .await
         .map_err(|e| AppError::Menu(e.to_string()))?;
-    loaded.map_err(|e: LoadError| AppError::Menu(e.to_string().replace('\n', "; ")))
+    loaded.map_err(|e: LoadError| match e {
+        LoadError::Menu(errors) => AppError::Menu(errors.to_string().replace('\n', "; ")),
+        LoadError::Prompts(e) => AppError::Prompts(e.to_string()),
+    })
 }
 
 async fn bind_tcp(

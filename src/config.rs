@@ -250,8 +250,12 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    #[error("invalid configuration file {path}: {reason}")]
-    File { path: PathBuf, reason: String },
+    #[error("{}:{line}: {reason}", path.display())]
+    File {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
     #[error("{0}")]
     Invalid(String),
 }
@@ -375,9 +379,18 @@ fn read_file(path: &Path) -> Result<Settings, ConfigError> {
         path: path.to_owned(),
         source,
     })?;
-    toml::from_str(&text).map_err(|e| ConfigError::File {
-        path: path.to_owned(),
-        reason: e.to_string().trim_end().replace('\n', " "),
+    toml::from_str(&text).map_err(|e| {
+        // FILE:LINE: reason, as menu files report theirs.
+        let line = e
+            .span()
+            .and_then(|s| text.get(..s.start))
+            .map(|before| before.matches('\n').count() + 1)
+            .unwrap_or(0);
+        ConfigError::File {
+            path: path.to_owned(),
+            line,
+            reason: e.message().trim().replace('\n', " "),
+        }
     })
 }
 

@@ -24,6 +24,13 @@ pub async fn run(command: MenuCommand) -> anyhow::Result<()> {
             };
             match file.load(check) {
                 Ok(menu) => {
+                    // Every file must also be audio the IVR can play, as
+                    // `serve` will insist.
+                    if let Some(dir) = &prompts_dir {
+                        Prompts::load_folder(dir).map_err(|e| {
+                            UsageError(format!("{e}; the IVR would refuse these prompts"))
+                        })?;
+                    }
                     println!(
                         "{}: ok ({} nodes, languages {})",
                         file,

@@ -336,8 +336,23 @@ pub async fn lawyer(command: LawyerCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(status)?
                 .into_inner();
-            while let Some(event) = stream.message().await.map_err(status)? {
-                print_offer(&event, client.json);
+            let mut last = after;
+            loop {
+                match stream.message().await {
+                    Ok(Some(event)) => {
+                        last = event.event_id;
+                        print_offer(&event, client.json);
+                    }
+                    Ok(None) => break,
+                    // The server stopped or restarted: say so, and how to
+                    // carry on without missing an offer.
+                    Err(s) => {
+                        return Err(anyhow::anyhow!(
+                            "ticketing closed the stream ({}); resume with --after {last}",
+                            s.message()
+                        ))
+                    }
+                }
             }
         }
         LawyerCommand::Ack {

@@ -110,3 +110,16 @@ fn a_bad_value_names_its_key_and_exits_2() {
     let err = common::stderr(&out);
     assert!(err.contains("--max-calls"), "{err}");
 }
+
+#[test]
+fn a_bad_configuration_file_is_refused_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hotline.toml"), "# hotline\nmax_call = 5\n").unwrap();
+    let out = print_config(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("hotline.toml:2: unknown field `max_call`"),
+        "{err}"
+    );
+}

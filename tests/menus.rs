@@ -232,3 +232,50 @@ fn a_reload_during_twenty_calls_drops_none_and_new_calls_take_the_new_menu() {
     assert!(find(&heard, &goodbye.bytes).is_some());
     assert!(find(&heard, &prompt("zh", "welcome").bytes[..4000]).is_none());
 }
+
+/// A center's own prompts: exported from the binary, checked file by file
+/// as the IVR will load them, never overwritten by a second export.
+#[test]
+fn exported_prompts_are_checked_as_the_ivr_loads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let prompts = dir.path().join("prompts");
+    let export = |extra: &[&str]| {
+        Command::new(hotline())
+            .args(["prompts", "export"])
+            .arg(&prompts)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = export(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(prompts.join("zh/welcome.wav").is_file());
+    assert!(prompts.join("prompts.tsv").is_file());
+    let menu_check = || {
+        Command::new(hotline())
+            .args(["menu", "check", "--prompts-dir"])
+            .arg(&prompts)
+            .output()
+            .unwrap()
+    };
+    let out = menu_check();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // A studio file in the wrong format is refused by the check, as by serve.
+    std::fs::write(prompts.join("zh/welcome.wav"), b"not a wav").unwrap();
+    let out = menu_check();
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("welcome.wav"), "{}", stderr(&out));
+
+    // A second export would overwrite it: refused without --force.
+    let out = export(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(prompts.join("zh/welcome.wav")).unwrap(),
+        b"not a wav"
+    );
+    let out = export(&["--force"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(menu_check().status.success());
+}
