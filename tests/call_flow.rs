@@ -518,11 +518,8 @@ fn a_refused_transfer_falls_back_to_a_message() {
 fn a_server_started_in_an_empty_directory_answers_with_the_embedded_menu() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let mut command = std::process::Command::new(common::hotline());
-    command.arg("serve").current_dir(dir.path());
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("HOTLINE_")) {
-        command.env_remove(key);
-    }
+    let mut command = common::bare_hotline(dir.path());
+    command.arg("serve");
     for key in [
         "HOTLINE_SIP_LISTEN",
         "HOTLINE_GRPC_LISTEN",

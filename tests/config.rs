@@ -14,11 +14,8 @@ use hotline::config::KEYS;
 /// `hotline serve --print-config` with no `HOTLINE_*` variable of the
 /// caller's, in an empty directory (no `hotline.toml`).
 fn print_config(dir: &std::path::Path) -> Command {
-    let mut command = Command::new(common::hotline());
-    command.args(["serve", "--print-config"]).current_dir(dir);
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("HOTLINE_")) {
-        command.env_remove(key);
-    }
+    let mut command = common::bare_hotline(dir);
+    command.args(["serve", "--print-config"]);
     command
 }
 

@@ -38,6 +38,17 @@ pub fn hotline() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_hotline"))
 }
 
+/// `hotline` in `dir` with none of the caller's `HOTLINE_*` variables, so a
+/// test sees the binary's own defaults (and any `hotline.toml` it writes there).
+pub fn bare_hotline(dir: &Path) -> Command {
+    let mut command = Command::new(hotline());
+    command.current_dir(dir);
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("HOTLINE_")) {
+        command.env_remove(key);
+    }
+    command
+}
+
 /// The repository's prompts, so servers started in temp dirs find them.
 pub fn prompts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts")
