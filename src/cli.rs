@@ -156,6 +156,18 @@ pub enum TicketsCommand {
         #[arg(long, value_name = "ID")]
         lawyer: Option<String>,
     },
+    /// Give an assigned (or in-progress) ticket to another lawyer, with a
+    /// reason; the lawyer it is taken from is told on their offer stream.
+    Reassign {
+        #[command(flatten)]
+        client: ClientArgs,
+        number: String,
+        /// The lawyer who takes it over.
+        #[arg(long, value_name = "ID")]
+        lawyer: String,
+        #[arg(long)]
+        reason: String,
+    },
     /// Correct facts of a ticket; each correction is recorded in its history.
     Correct {
         #[command(flatten)]

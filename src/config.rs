@@ -190,6 +190,9 @@ settings! {
         start_within_secs: u64 = "14400",
             env "HOTLINE_START_WITHIN_SECS", value "SECS", example "7200",
             help "Seconds an assigned ticket may wait to be started before it is flagged.";
+        stuck_escalation_secs: u64 = "1800",
+            env "HOTLINE_STUCK_ESCALATION_SECS", value "SECS", example "900",
+            help "Seconds an escalated urgent ticket may stay unowned before `hotline check` fails.";
     }
     optional {
         sip_advertise: IpAddr, unset "the local address each request arrived on",
@@ -307,6 +310,7 @@ impl Config {
             ("ack_urgent_secs", self.ack_urgent_secs),
             ("escalation_repeat_secs", self.escalation_repeat_secs),
             ("start_within_secs", self.start_within_secs),
+            ("stuck_escalation_secs", self.stuck_escalation_secs),
         ] {
             if !(1..=7 * 86_400).contains(&secs) {
                 return invalid(format!("{name} ({secs}) must be 1 to 604800 seconds"));
@@ -355,6 +359,7 @@ impl Config {
             max_candidates: i64::from(self.offer_candidates),
             repeat_every: secs(self.escalation_repeat_secs),
             start_within: secs(self.start_within_secs),
+            stuck_escalation: secs(self.stuck_escalation_secs),
         }
     }
 

@@ -12,7 +12,7 @@ pub fn shanghai() -> FixedOffset {
 
 fn time(t: Option<&prost_types::Timestamp>) -> Value {
     t.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
-        .map(|t| Value::String(t.with_timezone(&shanghai()).to_rfc3339()))
+        .map(|t| Value::String(hotline_domain::shown_time(t)))
         .unwrap_or(Value::Null)
 }
 

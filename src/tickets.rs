@@ -4,6 +4,7 @@ use anyhow::Context;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use hotline_domain::TicketNumber;
 use hotline_proto::v1 as pb;
+use hotline_proto::v1::routing_service_client::RoutingServiceClient;
 use hotline_proto::v1::ticket_service_client::TicketServiceClient;
 use tonic::transport::Channel;
 use tonic::Code;
@@ -125,6 +126,25 @@ pub async fn run(command: TicketsCommand) -> anyhow::Result<()> {
                     reason,
                     outcome,
                     lawyer,
+                })
+                .await
+                .map_err(status)?
+                .into_inner();
+            output::ticket(&ticket, client.json);
+        }
+        TicketsCommand::Reassign {
+            client,
+            number: n,
+            lawyer,
+            reason,
+        } => {
+            let number = number(&n)?;
+            let mut api = RoutingServiceClient::new(channel(&client).await?);
+            let ticket = api
+                .reassign(pb::ReassignRequest {
+                    number,
+                    to_lawyer: lawyer,
+                    reason,
                 })
                 .await
                 .map_err(status)?

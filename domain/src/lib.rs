@@ -14,7 +14,7 @@ pub mod ticket_number;
 pub use calendar::{CalendarError, HolidayCalendar};
 pub use names::{Language, Matter, PriorityGroup, TicketKind, TicketState, UnknownName, Urgency};
 pub use phone::{PhoneNumber, PhoneNumberError};
-pub use region::{RegionCode, RegionCodeError};
+pub use region::{RegionCode, RegionCodeError, RegionLevel};
 pub use ticket_number::{TicketNumber, TicketNumberError};
 
 /// The offset of Asia/Shanghai: UTC+8 all year (China has kept no daylight
@@ -25,4 +25,12 @@ pub fn shanghai() -> chrono::FixedOffset {
         Some(offset) => offset,
         None => unreachable!("UTC+8 is a valid offset"),
     }
+}
+
+/// An instant as people read it: in Asia/Shanghai, to the second
+/// (`2026-03-02T10:00:00+08:00`). Notes, errors and listings all use it, so
+/// one screen never mixes zones or precisions.
+pub fn shown_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.with_timezone(&shanghai())
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }

@@ -148,7 +148,9 @@ impl Ticketing {
         if to == TicketState::Accepted {
             mv.assignment_due = Some(self.limitation.assignment_due(Self::today(now)));
         }
-        self.store.transition(number, to, &mv, actor, now).await
+        self.store
+            .transition_routed(number, to, &mv, actor, Some(&self.routing), now)
+            .await
     }
 
     /// Re-assesses every open ticket now.
@@ -316,6 +318,19 @@ impl Ticketing {
             .await
     }
 
+    /// A supervisor gives an assigned ticket to another lawyer.
+    pub async fn reassign(
+        &self,
+        number: &TicketNumber,
+        to_lawyer: &str,
+        reason: &str,
+        actor: &str,
+    ) -> RosterResult<()> {
+        self.store
+            .reassign(number, to_lawyer, reason, actor, &self.routing, self.now())
+            .await
+    }
+
     /// The lawyer assigned to a ticket moves it on (start, close).
     pub async fn move_case(
         &self,
@@ -373,6 +388,8 @@ impl Ticketing {
     /// What `hotline check` reports: unowned urgent tickets, offers past
     /// their deadline by more than `grace`.
     pub async fn check(&self, grace: chrono::Duration) -> Result<Vec<Problem>, StoreError> {
-        self.store.check(self.now(), grace).await
+        self.store
+            .check(self.now(), grace, self.routing.stuck_escalation)
+            .await
     }
 }

@@ -17,6 +17,7 @@ use hotline_domain::{
 use hotline_domain::{TicketState, Urgency};
 use hotline_ticketing::limitation::Limitation;
 use hotline_ticketing::routing::{Lawyer, OfferState, RosterError, RoutingPolicy};
+use hotline_ticketing::tickets::lifecycle::Move;
 use hotline_ticketing::tickets::{EventKind, Flags, NewTicket};
 use hotline_ticketing::{ManualClock, Store, Ticketing};
 
@@ -57,7 +58,30 @@ both_backends!(
     a_ticket_left_unowned_is_listed_by_the_check,
     normal_tickets_wait_in_the_queue_green_channel_first_and_are_pulled,
     a_swapped_shift_moves_the_duty,
+    a_ticket_leaving_routing_withdraws_its_offer_and_is_never_offered_again,
+    routing_left_on_a_ticket_that_left_it_is_listed_and_ended_by_the_scheduler,
+    a_supervisor_reassigns_an_assigned_ticket,
+    an_escalation_nobody_takes_for_too_long_fails_the_check,
+    a_municipality_lawyer_gets_only_tickets_of_the_municipality,
 );
+
+// Two ticketing nodes on one database: an operator's rejection on one
+// races the offer timeout the other's scheduler processes.
+mod race {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_rejection_racing_an_offer_timeout_on_two_nodes() {
+        let (store, db) = crate::support::sqlite().await;
+        super::rejection_racing_an_offer_timeout_on_two_nodes(store.clone(), db.url()).await;
+        db.finish(store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_rejection_racing_an_offer_timeout_on_two_nodes() {
+        let (store, db) = crate::support::postgres().await;
+        super::rejection_racing_an_offer_timeout_on_two_nodes(store.clone(), db.url()).await;
+        db.finish(store).await;
+    }
+}
 
 /// 10:00 in Shanghai on Monday 2026-03-02.
 fn t0() -> DateTime<Utc> {
@@ -78,6 +102,7 @@ fn world(store: Store) -> World {
         max_candidates: 3,
         repeat_every: Duration::minutes(10),
         start_within: Duration::hours(2),
+        stuck_escalation: Duration::minutes(30),
     };
     let ticketing = Ticketing::new(
         store.clone(),
@@ -95,6 +120,18 @@ fn world(store: Store) -> World {
 impl World {
     /// A lawyer on duty from an hour ago until `hours` hours from now.
     async fn lawyer(&self, id: &str, skills: &[&str], capacity: i64, hours: i64) {
+        self.lawyer_in(id, skills, &[], capacity, hours).await;
+    }
+
+    /// [`World::lawyer`] covering these GB/T 2260 regions.
+    async fn lawyer_in(
+        &self,
+        id: &str,
+        skills: &[&str],
+        regions: &[&str],
+        capacity: i64,
+        hours: i64,
+    ) {
         self.store
             .put_lawyer(
                 &Lawyer {
@@ -104,7 +141,7 @@ impl World {
                     phone: "13900000000".into(),
                     sip_uri: None,
                     skills: skills.iter().map(|s| s.to_string()).collect(),
-                    regions: Vec::new(),
+                    regions: regions.iter().map(|s| s.to_string()).collect(),
                     languages: vec!["zh".into()],
                     capacity,
                     active: true,
@@ -187,12 +224,22 @@ impl World {
             .unwrap();
     }
 
-    async fn assert_check_clean(&self) {
-        let problems = self
-            .store
-            .check(self.ticketing.now(), Duration::zero())
+    async fn problems(&self) -> Vec<String> {
+        self.store
+            .check(
+                self.ticketing.now(),
+                Duration::zero(),
+                self.ticketing.routing_policy().stuck_escalation,
+            )
             .await
-            .unwrap();
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    async fn assert_check_clean(&self) {
+        let problems = self.problems().await;
         assert!(problems.is_empty(), "{problems:?}");
     }
 }
@@ -462,13 +509,9 @@ async fn a_ticket_left_unowned_is_listed_by_the_check(store: Store) {
         .execute(w.store.pool())
         .await
         .unwrap();
-    let problems = w
-        .store
-        .check(w.ticketing.now(), Duration::zero())
-        .await
-        .unwrap();
+    let problems = w.problems().await;
     assert_eq!(problems.len(), 1, "{problems:?}");
-    assert!(problems[0].to_string().contains(n.as_str()));
+    assert!(problems[0].contains(n.as_str()));
     // The scheduler's sweep routes it again.
     assert_eq!(w.tick().await, 1);
     assert_eq!(w.pending(&n).await.as_deref(), Some("li"));
@@ -649,4 +692,320 @@ mod pg_only {
         }
         panic!("fewer than {count} events after {cursor} became deliverable in 5 s");
     }
+}
+
+/// Events of the ticket after its first `transitioned` event to `state`.
+async fn kinds_after(w: &World, n: &TicketNumber, state: TicketState) -> Vec<EventKind> {
+    let history = w.store.history(n).await.unwrap();
+    let at = history
+        .iter()
+        .position(|e| e.to_state == Some(state))
+        .unwrap_or_else(|| panic!("no move to {state} in {history:?}"));
+    history[at + 1..].iter().map(|e| e.kind).collect()
+}
+
+async fn a_ticket_leaving_routing_withdraws_its_offer_and_is_never_offered_again(store: Store) {
+    let w = world(store);
+    // One lawyer with room for one ticket: a leftover pending offer would
+    // keep them from every later ticket.
+    w.lawyer("li", &["labor-wages"], 1, 8).await;
+    w.lawyer("wang", &["family"], 1, 8).await;
+    let moves: [(&str, TicketState, Move); 3] = [
+        (
+            "rejected",
+            TicketState::Rejected,
+            Move {
+                reason: Some("not eligible".into()),
+                ..Move::default()
+            },
+        ),
+        (
+            "closed",
+            TicketState::Closed,
+            Move {
+                outcome: Some("withdrawn".into()),
+                ..Move::default()
+            },
+        ),
+        (
+            "assigned",
+            TicketState::Assigned,
+            Move {
+                lawyer: Some("wang".into()),
+                ..Move::default()
+            },
+        ),
+    ];
+    for (key, to, mv) in moves {
+        let n = w.critical(key).await;
+        assert_eq!(w.pending(&n).await.as_deref(), Some("li"), "{key}");
+        // An application is accepted before it can be closed or assigned.
+        if to != TicketState::Rejected {
+            w.ticketing
+                .transition(&n, TicketState::Accepted, Move::default(), "operator")
+                .await
+                .unwrap();
+        }
+        w.advance(Duration::minutes(1));
+        w.ticketing
+            .transition(&n, to, mv, "operator")
+            .await
+            .unwrap();
+        // Withdrawn in the same transaction, with the reason, on li's stream.
+        assert_eq!(w.pending(&n).await, None, "{key}");
+        let offers = w.store.offers(&n).await.unwrap();
+        assert_eq!(offers.len(), 1);
+        assert_eq!(offers[0].state, OfferState::Withdrawn, "{key}");
+        let history = w.store.history(&n).await.unwrap();
+        let withdrawn = history.last().unwrap();
+        assert_eq!(withdrawn.kind, EventKind::OfferWithdrawn, "{key}");
+        assert_eq!(withdrawn.lawyer.as_deref(), Some("li"));
+        assert_eq!(withdrawn.actor, "operator");
+        let reason = withdrawn.reason.as_deref().unwrap();
+        match to {
+            TicketState::Rejected => assert!(reason.contains("not eligible"), "{reason}"),
+            TicketState::Closed => assert!(reason.contains("withdrawn"), "{reason}"),
+            _ => assert!(reason.contains("assigned to wang"), "{reason}"),
+        }
+        // On PostgreSQL a stream sees an event once every older transaction
+        // of the server has ended (other tests' too): poll for it.
+        let mut tries = 0;
+        while !w
+            .store
+            .events_after(0, Some("li"), 1000)
+            .await
+            .unwrap()
+            .iter()
+            .any(|e| e.ticket_number == n && e.kind == EventKind::OfferWithdrawn)
+        {
+            tries += 1;
+            assert!(
+                tries < 200,
+                "{key}: the withdrawal never reached li's stream"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        // li's capacity is free again and the ack is refused cleanly.
+        assert!(w.store.pending_offers("li").await.unwrap().is_empty());
+        assert!(matches!(
+            w.ack(&n, "li").await,
+            Err(RosterError::NoOffer { .. })
+        ));
+        // Rounds of reminders, timeouts and escalations would come now.
+        for _ in 0..4 {
+            w.advance(Duration::minutes(10));
+            w.tick().await;
+        }
+        assert_eq!(
+            kinds_after(&w, &n, to).await,
+            [EventKind::OfferWithdrawn],
+            "{key}: nothing may happen after the move but the withdrawal"
+        );
+        w.assert_check_clean().await;
+    }
+    // The assigned ticket is wang's, with the bound for starting it.
+    let assigned = w.store.tickets_of("wang").await.unwrap();
+    assert_eq!(assigned.len(), 1);
+    // And li, free, gets the next ticket.
+    let next = w.critical("after").await;
+    assert_eq!(w.pending(&next).await.as_deref(), Some("li"));
+}
+
+async fn routing_left_on_a_ticket_that_left_it_is_listed_and_ended_by_the_scheduler(store: Store) {
+    let w = world(store);
+    w.lawyer("li", &["labor-wages"], 3, 8).await;
+    let n = w.critical("k1").await;
+    // A database written before moves ended routing: the ticket was
+    // rejected and its offer left pending.
+    sqlx::query("UPDATE tickets SET state = 'rejected', rejection_reason = 'not eligible'")
+        .execute(w.store.pool())
+        .await
+        .unwrap();
+    let problems = w.problems().await;
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems.iter().all(|p| p.contains(n.as_str())));
+    assert!(
+        problems[0].contains("a pending offer to li"),
+        "{problems:?}"
+    );
+    assert!(problems[1].contains("open routing row"), "{problems:?}");
+    // The reminder is due first: the scheduler withdraws instead.
+    w.advance(Duration::minutes(3));
+    assert_eq!(w.tick().await, 1);
+    let kinds = w.kinds(&n).await;
+    assert_eq!(kinds.last(), Some(&EventKind::OfferWithdrawn));
+    assert!(!kinds.contains(&EventKind::OfferReminder));
+    w.advance(Duration::minutes(30));
+    assert_eq!(w.tick().await, 0);
+    w.assert_check_clean().await;
+}
+
+async fn a_supervisor_reassigns_an_assigned_ticket(store: Store) {
+    let w = world(store);
+    w.lawyer("li", &["labor-wages"], 3, 8).await;
+    w.lawyer("wang", &["family"], 3, 8).await;
+    let n = w.critical("k1").await;
+    w.ack(&n, "li").await.unwrap();
+    let policy = w.ticketing.routing_policy().clone();
+    let reassign = |to: &'static str, n: TicketNumber| {
+        let w = &w;
+        let policy = policy.clone();
+        async move {
+            w.store
+                .reassign(
+                    &n,
+                    to,
+                    "li is in court all week",
+                    "supervisor:zhao",
+                    &policy,
+                    w.ticketing.now(),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    assert!(matches!(
+        reassign("li", n.clone()).await,
+        Err(RosterError::AlreadyAssigned { .. })
+    ));
+    assert!(matches!(
+        reassign("nobody", n.clone()).await,
+        Err(RosterError::UnknownLawyer(_))
+    ));
+    w.advance(Duration::minutes(90));
+    reassign("wang", n.clone()).await.unwrap();
+    let t = w.store.ticket(&n).await.unwrap();
+    assert_eq!(t.assigned_lawyer.as_deref(), Some("wang"));
+    assert_eq!(t.state, TicketState::Assigned);
+    let event = w.store.history(&n).await.unwrap().pop().unwrap();
+    assert_eq!(event.kind, EventKind::Reassigned);
+    assert_eq!(event.actor, "supervisor:zhao");
+    assert_eq!(event.reason.as_deref(), Some("li is in court all week"));
+    assert_eq!(event.lawyer.as_deref(), Some("li"), "li's stream is told");
+    assert_eq!(event.changes[0].old.as_deref(), Some("li"));
+    assert_eq!(event.changes[0].new.as_deref(), Some("wang"));
+    assert!(w.store.tickets_of("li").await.unwrap().is_empty());
+    assert_eq!(
+        w.store.tickets_of("wang").await.unwrap(),
+        std::slice::from_ref(&n)
+    );
+    // wang gets the whole bound for starting: not flagged at li's deadline.
+    w.advance(Duration::minutes(60));
+    assert_eq!(w.tick().await, 0);
+    w.advance(Duration::minutes(61));
+    assert_eq!(w.tick().await, 1);
+    assert_eq!(w.kinds(&n).await.last(), Some(&EventKind::StartOverdue));
+    // A ticket that is not assigned cannot be reassigned.
+    let rejected = w.critical("k2").await;
+    w.ticketing
+        .transition(
+            &rejected,
+            TicketState::Rejected,
+            Move {
+                reason: Some("duplicate".into()),
+                ..Move::default()
+            },
+            "operator",
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        reassign("wang", rejected).await,
+        Err(RosterError::NotReassignable { .. })
+    ));
+    w.assert_check_clean().await;
+}
+
+async fn an_escalation_nobody_takes_for_too_long_fails_the_check(store: Store) {
+    let w = world(store);
+    let n = w.critical("k1").await;
+    assert_eq!(w.kinds(&n).await.last(), Some(&EventKind::Escalated));
+    w.advance(Duration::minutes(29));
+    w.tick().await;
+    w.assert_check_clean().await;
+    w.advance(Duration::minutes(2));
+    w.tick().await;
+    let problems = w.problems().await;
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains(n.as_str())
+            && problems[0].contains("escalated and unowned since 2026-03-02T10:00:00+08:00"),
+        "{problems:?}"
+    );
+    // Someone takes it: clean again.
+    w.lawyer("li", &["labor-wages"], 3, 8).await;
+    w.advance(Duration::minutes(10));
+    w.tick().await;
+    w.ack(&n, "li").await.unwrap();
+    w.assert_check_clean().await;
+}
+
+async fn a_municipality_lawyer_gets_only_tickets_of_the_municipality(store: Store) {
+    let w = world(store);
+    // Same skill, same load: only the region tells them apart. The
+    // Chongqing lawyer sorts first by id, so a loose match would win.
+    w.lawyer_in("a-chongqing", &["labor-wages"], &["500000"], 3, 8)
+        .await;
+    w.lawyer_in("b-sichuan", &["labor-wages"], &["510000"], 3, 8)
+        .await;
+    for (key, region, lawyer) in [
+        ("chengdu", "510100", "b-sichuan"),
+        ("yuzhong", "500101", "a-chongqing"),
+    ] {
+        let mut ticket = new_ticket(key, true, None);
+        ticket.region = Some(RegionCode::parse(region).unwrap());
+        let (t, _) = w.ticketing.create(&ticket).await.unwrap();
+        assert_eq!(
+            w.pending(&t.number).await.as_deref(),
+            Some(lawyer),
+            "{region}"
+        );
+        w.ack(&t.number, lawyer).await.unwrap();
+    }
+    w.assert_check_clean().await;
+}
+
+async fn rejection_racing_an_offer_timeout_on_two_nodes(store: Store, url: String) {
+    let w = world(store);
+    w.lawyer("a", &["labor-wages"], 50, 8).await;
+    w.lawyer("b", &["labor-wages"], 50, 8).await;
+    // Node B: its own connections to the same database, the same clock.
+    let other = Store::connect(&url).await.unwrap();
+    let node_b = Ticketing::new(
+        other.clone(),
+        Arc::new(w.clock.clone()),
+        Arc::new(Limitation::bundled().unwrap()),
+    )
+    .with_routing(w.ticketing.routing_policy().clone());
+    for i in 0..8 {
+        let n = w.critical(&format!("race-{i}")).await;
+        // Exactly at the offer's deadline, node A's scheduler expires the
+        // offer while an operator on node B rejects the ticket.
+        w.advance(Duration::minutes(5));
+        let reject = node_b.transition(
+            &n,
+            TicketState::Rejected,
+            Move {
+                reason: Some("not eligible".into()),
+                ..Move::default()
+            },
+            "operator",
+        );
+        let (ticked, rejected) = tokio::join!(w.ticketing.run_routing(), reject);
+        ticked.unwrap();
+        rejected.unwrap();
+        for _ in 0..3 {
+            w.advance(Duration::minutes(10));
+            w.ticketing.run_routing().await.unwrap();
+            node_b.run_routing().await.unwrap();
+        }
+        let after = kinds_after(&w, &n, TicketState::Rejected).await;
+        assert!(
+            after.iter().all(|k| *k == EventKind::OfferWithdrawn),
+            "round {i}: after the rejection: {after:?}"
+        );
+        assert_eq!(w.pending(&n).await, None);
+        w.assert_check_clean().await;
+    }
+    other.close().await;
 }

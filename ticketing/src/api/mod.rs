@@ -51,7 +51,7 @@ fn check_event_date(
 }
 
 /// Who made the request, for the history. Defaults to `operator`.
-fn actor<T>(request: &Request<T>) -> Result<String, Status> {
+pub(crate) fn actor<T>(request: &Request<T>) -> Result<String, Status> {
     match request.metadata().get(ACTOR_HEADER) {
         None => Ok("operator".to_owned()),
         Some(value) => {

@@ -59,6 +59,8 @@ fn offer_event_name(kind: EventKind) -> Option<&'static str> {
         EventKind::OfferReminder => Some("reminder"),
         EventKind::OfferAcknowledged => Some("acknowledged"),
         EventKind::OfferDeclined => Some("declined"),
+        EventKind::OfferWithdrawn => Some("withdrawn"),
+        EventKind::Reassigned => Some("reassigned"),
         _ => None,
     }
 }
@@ -105,7 +107,7 @@ fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, Status> {
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
-    t.with_timezone(&hotline_domain::shanghai()).to_rfc3339()
+    hotline_domain::shown_time(t)
 }
 
 fn lawyer_to_pb(l: &Lawyer) -> pb::Lawyer {
@@ -382,6 +384,22 @@ impl RoutingService for RoutingApi {
         let lawyer = required("lawyer", &r.lawyer)?;
         self.ticketing
             .pull(&number, lawyer)
+            .await?
+            .map_err(roster_error)?;
+        Ok(Response::new(self.ticket_pb(&number).await?))
+    }
+
+    async fn reassign(
+        &self,
+        request: Request<pb::ReassignRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let actor = super::actor(&request)?;
+        let r = request.into_inner();
+        let number = parse_number("number", &r.number)?;
+        let lawyer = required("to_lawyer", &r.to_lawyer)?;
+        let reason = required("reason", &r.reason)?;
+        self.ticketing
+            .reassign(&number, lawyer, reason, &actor)
             .await?
             .map_err(roster_error)?;
         Ok(Response::new(self.ticket_pb(&number).await?))

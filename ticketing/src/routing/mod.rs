@@ -47,14 +47,18 @@ pub enum OfferState {
     Declined,
     /// The deadline passed without an answer.
     Expired,
+    /// Taken back before an answer: the ticket left routing (rejected,
+    /// closed, or assigned by hand).
+    Withdrawn,
 }
 
 impl OfferState {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Pending,
         Self::Acknowledged,
         Self::Declined,
         Self::Expired,
+        Self::Withdrawn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +67,7 @@ impl OfferState {
             Self::Acknowledged => "acknowledged",
             Self::Declined => "declined",
             Self::Expired => "expired",
+            Self::Withdrawn => "withdrawn",
         }
     }
 
@@ -77,6 +82,13 @@ impl std::fmt::Display for OfferState {
     }
 }
 
+/// Whether a ticket in this state is still looking for a lawyer: only then
+/// may it have a pending offer or an offering or escalated routing row.
+pub fn seeks_lawyer(state: hotline_domain::TicketState) -> bool {
+    use hotline_domain::TicketState::*;
+    matches!(state, Consultation | Application | Accepted)
+}
+
 /// Where a routed ticket stands: its row in the routing table, whose due
 /// time is the next thing the scheduler does for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,16 +99,19 @@ pub enum RoutingStatus {
     Escalated,
     /// A lawyer owns it; due when starting the case is overdue.
     Owned,
+    /// The ticket left routing (rejected or closed); never due again.
+    Closed,
 }
 
 impl RoutingStatus {
-    pub const ALL: [Self; 3] = [Self::Offering, Self::Escalated, Self::Owned];
+    pub const ALL: [Self; 4] = [Self::Offering, Self::Escalated, Self::Owned, Self::Closed];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Offering => "offering",
             Self::Escalated => "escalated",
             Self::Owned => "owned",
+            Self::Closed => "closed",
         }
     }
 
@@ -132,6 +147,20 @@ pub enum Problem {
         lawyer: String,
         ack_deadline: DateTime<Utc>,
     },
+    /// A ticket that no longer seeks a lawyer (rejected, closed, assigned)
+    /// still has a pending offer or live routing timer.
+    StrayRouting {
+        ticket: hotline_domain::TicketNumber,
+        state: hotline_domain::TicketState,
+        what: String,
+    },
+    /// A critical or urgent ticket escalated and still unowned for longer
+    /// than the allowed time.
+    StuckEscalation {
+        ticket: hotline_domain::TicketNumber,
+        urgency: String,
+        since: DateTime<Utc>,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -148,7 +177,21 @@ impl std::fmt::Display for Problem {
             } => write!(
                 f,
                 "the offer of ticket {ticket} to {lawyer} passed its deadline {} unprocessed",
-                ack_deadline.to_rfc3339()
+                hotline_domain::shown_time(*ack_deadline)
+            ),
+            Problem::StrayRouting {
+                ticket,
+                state,
+                what,
+            } => write!(f, "ticket {ticket} is `{state}` but still has {what}"),
+            Problem::StuckEscalation {
+                ticket,
+                urgency,
+                since,
+            } => write!(
+                f,
+                "ticket {ticket} ({urgency}) has been escalated and unowned since {}",
+                hotline_domain::shown_time(*since)
             ),
         }
     }
@@ -177,4 +220,10 @@ pub enum RosterError {
     Offered(String),
     #[error("there is no shift {0}")]
     UnknownShift(i64),
+    #[error(
+        "ticket {ticket} is `{state}`; only an assigned or in-progress ticket can be reassigned"
+    )]
+    NotReassignable { ticket: String, state: String },
+    #[error("ticket {ticket} is already assigned to `{lawyer}`")]
+    AlreadyAssigned { ticket: String, lawyer: String },
 }

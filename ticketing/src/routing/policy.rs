@@ -4,7 +4,7 @@
 //! and `now`; these functions decide.
 
 use chrono::{DateTime, Duration, Utc};
-use hotline_domain::Urgency;
+use hotline_domain::{RegionCode, Urgency};
 
 /// The routing settings (configuration), with the defaults of the design.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +20,8 @@ pub struct RoutingPolicy {
     pub repeat_every: Duration,
     /// An assigned ticket must be started (`in_progress`) within this.
     pub start_within: Duration,
+    /// `hotline check` fails when an escalated ticket stays unowned longer.
+    pub stuck_escalation: Duration,
 }
 
 impl Default for RoutingPolicy {
@@ -30,6 +32,7 @@ impl Default for RoutingPolicy {
             max_candidates: 3,
             repeat_every: Duration::minutes(5),
             start_within: Duration::hours(4),
+            stuck_escalation: Duration::minutes(30),
         }
     }
 }
@@ -89,11 +92,10 @@ pub fn rank<'a>(need: &Need, candidates: &'a [Candidate], skip: &[String]) -> Ve
             .as_ref()
             .is_some_and(|m| c.skills.iter().any(|s| s == m));
         let region = c.regions.is_empty()
-            || need.region.as_ref().is_some_and(|r| {
-                c.regions
-                    .iter()
-                    .any(|x| r.starts_with(x.trim_end_matches('0')))
-            });
+            || need
+                .region
+                .as_ref()
+                .is_some_and(|r| c.regions.iter().any(|x| region_covers(x, r)));
         let language = c.languages.contains(&need.language);
         (
             !skill,
@@ -106,6 +108,15 @@ pub fn rank<'a>(need: &Need, candidates: &'a [Candidate], skip: &[String]) -> Ve
     };
     list.sort_by_key(|c| key(c));
     list
+}
+
+/// Whether a lawyer's region covers the ticket's, by GB/T 2260 level (see
+/// `RegionCode::covers`). A code that does not parse covers only itself.
+fn region_covers(lawyer: &str, ticket: &str) -> bool {
+    match (RegionCode::parse(lawyer), RegionCode::parse(ticket)) {
+        (Ok(l), Ok(t)) => l.covers(&t),
+        _ => lawyer == ticket,
+    }
 }
 
 /// What to do next for a ticket that needs a lawyer.
@@ -209,6 +220,27 @@ mod tests {
                 "family-here"
             ]
         );
+    }
+
+    #[test]
+    fn a_municipality_lawyer_is_not_a_match_in_the_neighbouring_provinces() {
+        let candidates = vec![
+            lawyer("chongqing", &["labor-wages"], &["500000"], 0, 0),
+            lawyer("sichuan", &["labor-wages"], &["510000"], 1, 0),
+        ];
+        let mut need = need();
+        for (ticket, first) in [
+            ("510100", "sichuan"),
+            ("520102", "chongqing"), // neither covers Guizhou: least loaded first
+            ("500101", "chongqing"),
+        ] {
+            need.region = Some(ticket.into());
+            assert_eq!(ids(rank(&need, &candidates, &[]))[0], first, "{ticket}");
+        }
+        need.region = Some("510100".into());
+        let sichuan_covers = |c: &Candidate| c.regions.iter().any(|r| region_covers(r, "510100"));
+        assert!(!sichuan_covers(&candidates[0]));
+        assert!(sichuan_covers(&candidates[1]));
     }
 
     #[test]

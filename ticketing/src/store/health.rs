@@ -1,8 +1,10 @@
 //! What `hotline check` reports: urgent tickets nobody owns, offers or
-//! escalates, and offers left past their deadline.
+//! escalates; offers left past their deadline; routing left running on a
+//! ticket that no longer seeks a lawyer; escalations nobody has taken for
+//! too long.
 
 use chrono::{DateTime, Utc};
-use hotline_domain::TicketNumber;
+use hotline_domain::{TicketNumber, TicketState};
 // Dynamic SQL here is built from constant fragments and `$n` placeholders,
 // never from input: every value is bound.
 
@@ -12,12 +14,14 @@ use super::{get, Store, StoreError};
 use crate::routing::Problem;
 
 impl Store {
-    /// The reconciliation check: urgent tickets nobody has, and offers the
-    /// scheduler should have processed by `now - grace`.
+    /// The reconciliation check: urgent tickets nobody has, offers the
+    /// scheduler should have processed by `now - grace`, stray routing, and
+    /// tickets escalated and unowned for more than `stuck_after`.
     pub async fn check(
         &self,
         now: DateTime<Utc>,
         grace: chrono::Duration,
+        stuck_after: chrono::Duration,
     ) -> Result<Vec<Problem>, StoreError> {
         let mut problems = Vec::new();
         let rows = sqlx::query(
@@ -51,6 +55,50 @@ impl Store {
                 lawyer: get(&row, "lawyer_id")?,
                 ack_deadline: millis(get(&row, "ack_deadline")?)?,
             });
+        }
+        let rows = sqlx::query(
+            "SELECT t.number, t.state, 'a pending offer to ' || o.lawyer_id AS what FROM offers o \
+             JOIN tickets t ON t.id = o.ticket_id WHERE o.state = 'pending' \
+             AND t.state NOT IN ('consultation', 'application', 'accepted') \
+             UNION ALL \
+             SELECT t.number, t.state, 'an open routing row (' || r.status || ')' AS what \
+             FROM routing r JOIN tickets t ON t.id = r.ticket_id \
+             WHERE r.status IN ('offering', 'escalated') \
+             AND t.state NOT IN ('consultation', 'application', 'accepted') \
+             ORDER BY number",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for row in rows {
+            problems.push(Problem::StrayRouting {
+                ticket: parse(&get::<String>(&row, "number")?, TicketNumber::parse)?,
+                state: parse(&get::<String>(&row, "state")?, TicketState::parse)?,
+                what: get(&row, "what")?,
+            });
+        }
+        let rows = sqlx::query(
+            "SELECT t.number, t.urgency, \
+             (SELECT MIN(e.at) FROM ticket_events e WHERE e.ticket_id = t.id \
+              AND e.kind = 'escalated') AS since \
+             FROM tickets t JOIN routing r ON r.ticket_id = t.id \
+             WHERE r.status IN ('offering', 'escalated') AND t.assigned_lawyer IS NULL \
+             AND t.urgency IN ('critical', 'urgent', 'expired') \
+             AND t.state IN ('consultation', 'application', 'accepted') ORDER BY t.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for row in rows {
+            let Some(since) = get::<Option<i64>>(&row, "since")? else {
+                continue;
+            };
+            let since = millis(since)?;
+            if since < now - stuck_after {
+                problems.push(Problem::StuckEscalation {
+                    ticket: parse(&get::<String>(&row, "number")?, TicketNumber::parse)?,
+                    urgency: get(&row, "urgency")?,
+                    since,
+                });
+            }
         }
         Ok(problems)
     }

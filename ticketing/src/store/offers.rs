@@ -15,9 +15,9 @@ use sqlx::{Any, AssertSqlSafe, Transaction};
 use super::tickets::{insert_event, millis, parse, EventDetail};
 use super::{get, placeholders, Backend, Store, StoreError};
 use crate::routing::policy::{self, Candidate, Need, RoutingPolicy, Step};
-use crate::routing::{Lawyer, Offer, OfferState, RosterError, RoutingStatus};
+use crate::routing::{seeks_lawyer, Lawyer, Offer, OfferState, RosterError, RoutingStatus};
 use crate::tickets::lifecycle::Move;
-use crate::tickets::EventKind;
+use crate::tickets::{EventKind, FieldChange};
 
 /// Who routing acts as in ticket histories.
 pub const ROUTING_ACTOR: &str = "routing";
@@ -148,10 +148,15 @@ impl Store {
         loop {
             let mut tx = self.begin_write().await?;
             let claim = match self.backend {
+                // The ticket's row is locked with the routing row, and
+                // skipped if either is taken: every other writer (a move, an
+                // acknowledgement) locks the ticket first, so the scheduler
+                // must never wait on a ticket while holding its routing row.
                 Backend::Postgres => {
-                    "SELECT ticket_id, status, round, attempts FROM routing \
-                     WHERE due_at IS NOT NULL AND due_at <= $1 ORDER BY due_at LIMIT 1 \
-                     FOR UPDATE SKIP LOCKED"
+                    "SELECT r.ticket_id, r.status, r.round, r.attempts FROM routing r \
+                     JOIN tickets t ON t.id = r.ticket_id \
+                     WHERE r.due_at IS NOT NULL AND r.due_at <= $1 ORDER BY r.due_at LIMIT 1 \
+                     FOR UPDATE OF r, t SKIP LOCKED"
                 }
                 Backend::Sqlite => {
                     "SELECT ticket_id, status, round, attempts FROM routing \
@@ -172,7 +177,29 @@ impl Store {
             let round: i64 = get(&row, "round")?;
             let attempts: i64 = get(&row, "attempts")?;
             let ticket = self.routed(&mut tx, ticket_id).await?;
+            if !seeks_lawyer(ticket.state)
+                && matches!(status, RoutingStatus::Offering | RoutingStatus::Escalated)
+            {
+                // The ticket left routing without ending it (a row written
+                // before moves ended routing): end it now, offer nothing.
+                let why = format!("the ticket is {}", ticket.state);
+                self.end_routing(&mut tx, ticket_id, ticket.state, &why, ROUTING_ACTOR, now)
+                    .await?;
+                tx.commit().await?;
+                self.committed();
+                processed += 1;
+                continue;
+            }
             match status {
+                RoutingStatus::Closed => {
+                    sqlx::query(
+                        "UPDATE routing SET due_at = NULL, updated_at = $2 WHERE ticket_id = $1",
+                    )
+                    .bind(ticket_id)
+                    .bind(ms(now))
+                    .execute(&mut **tx)
+                    .await?;
+                }
                 RoutingStatus::Offering => {
                     self.expire_pending(&mut tx, &ticket, now).await?;
                     self.offer_next(&mut tx, &ticket, round, attempts, policy, now)
@@ -216,10 +243,12 @@ impl Store {
         loop {
             let mut tx = self.begin_write().await?;
             let claim = match self.backend {
+                // As above: the ticket is locked with the offer, or skipped.
                 Backend::Postgres => {
-                    "SELECT id, ticket_id, lawyer_id, ack_deadline FROM offers \
-                     WHERE state = 'pending' AND remind_at IS NOT NULL AND remind_at <= $1 \
-                     ORDER BY remind_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+                    "SELECT o.id, o.ticket_id, o.lawyer_id, o.ack_deadline FROM offers o \
+                     JOIN tickets t ON t.id = o.ticket_id \
+                     WHERE o.state = 'pending' AND o.remind_at IS NOT NULL AND o.remind_at <= $1 \
+                     ORDER BY o.remind_at LIMIT 1 FOR UPDATE OF o, t SKIP LOCKED"
                 }
                 Backend::Sqlite => {
                     "SELECT id, ticket_id, lawyer_id, ack_deadline FROM offers \
@@ -237,14 +266,25 @@ impl Store {
             let offer: i64 = get(&row, "id")?;
             let lawyer: String = get(&row, "lawyer_id")?;
             let deadline = millis(get(&row, "ack_deadline")?)?;
+            let ticket_id: i64 = get(&row, "ticket_id")?;
+            let state = self.locked_state(&mut tx, ticket_id).await?;
+            if !seeks_lawyer(state) {
+                let why = format!("the ticket is {state}");
+                self.end_routing(&mut tx, ticket_id, state, &why, ROUTING_ACTOR, now)
+                    .await?;
+                tx.commit().await?;
+                self.committed();
+                processed += 1;
+                continue;
+            }
             sqlx::query("UPDATE offers SET remind_at = NULL WHERE id = $1")
                 .bind(offer)
                 .execute(&mut **tx)
                 .await?;
-            let note = format!("acknowledge by {}", deadline.to_rfc3339());
+            let note = format!("acknowledge by {}", hotline_domain::shown_time(deadline));
             self.offer_event(
                 &mut tx,
-                get(&row, "ticket_id")?,
+                ticket_id,
                 EventKind::OfferReminder,
                 ROUTING_ACTOR,
                 &lawyer,
@@ -438,17 +478,163 @@ impl Store {
         };
         self.transition_locked(tx, id, state, TicketState::Assigned, &mv, actor, now)
             .await?;
+        self.own(tx, id, Some(now + policy.start_within), now).await
+    }
+
+    /// Marks the ticket's routing row owned (creating it if the ticket was
+    /// never routed), with `due` as the bound for starting the case.
+    pub(super) async fn own(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: i64,
+        due: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO routing (ticket_id, status, round, attempts, due_at, updated_at) \
              VALUES ($1, 'owned', 0, 0, $2, $3) ON CONFLICT (ticket_id) DO UPDATE \
              SET status = 'owned', due_at = $2, updated_at = $3",
         )
         .bind(id)
-        .bind(ms(now + policy.start_within))
+        .bind(due.map(ms))
         .bind(ms(now))
         .execute(&mut **tx)
         .await?;
         Ok(())
+    }
+
+    /// Ends the routing of a ticket that stopped seeking a lawyer (`to`),
+    /// inside the transaction that moved it: the pending offer is withdrawn
+    /// with an event its lawyer's stream shows, and the routing row stops
+    /// being due (closed, or owned when the ticket was assigned).
+    pub(super) async fn end_routing(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: i64,
+        to: TicketState,
+        why: &str,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let pending = sqlx::query(
+            "SELECT id, lawyer_id FROM offers WHERE ticket_id = $1 AND state = 'pending'",
+        )
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?;
+        for row in pending {
+            let lawyer: String = get(&row, "lawyer_id")?;
+            self.decide_offer(tx, get(&row, "id")?, OfferState::Withdrawn, Some(why), now)
+                .await?;
+            self.offer_event(
+                tx,
+                id,
+                EventKind::OfferWithdrawn,
+                actor,
+                &lawyer,
+                Some(why),
+                now,
+            )
+            .await?;
+            tracing::info!(ticket_id = id, %lawyer, why, "offer withdrawn");
+        }
+        let status = if to == TicketState::Assigned {
+            RoutingStatus::Owned
+        } else {
+            RoutingStatus::Closed
+        };
+        sqlx::query(
+            "UPDATE routing SET status = $2, due_at = NULL, updated_at = $3 WHERE ticket_id = $1",
+        )
+        .bind(id)
+        .bind(status.as_str())
+        .bind(ms(now))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// A supervisor gives an assigned (or in-progress) ticket to another
+    /// lawyer, with a reason. The event names the lawyer it was taken from,
+    /// so their stream is told; an assigned ticket's bound for starting the
+    /// case restarts for the new lawyer.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn reassign(
+        &self,
+        number: &TicketNumber,
+        to_lawyer: &str,
+        reason: &str,
+        actor: &str,
+        policy: &RoutingPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), RosterError>, StoreError> {
+        let id = self.ticket_id(number).await?;
+        let mut tx = self.begin_write().await?;
+        let state = self.locked_state(&mut tx, id).await?;
+        if !matches!(state, TicketState::Assigned | TicketState::InProgress) {
+            return Ok(Err(RosterError::NotReassignable {
+                ticket: number.to_string(),
+                state: state.to_string(),
+            }));
+        }
+        let known = sqlx::query("SELECT id FROM lawyers WHERE id = $1 AND active = 1")
+            .bind(to_lawyer)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if known.is_none() {
+            return Ok(Err(RosterError::UnknownLawyer(to_lawyer.to_owned())));
+        }
+        let old: Option<String> = get(
+            &sqlx::query("SELECT assigned_lawyer FROM tickets WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut **tx)
+                .await?,
+            "assigned_lawyer",
+        )?;
+        if old.as_deref() == Some(to_lawyer) {
+            return Ok(Err(RosterError::AlreadyAssigned {
+                ticket: number.to_string(),
+                lawyer: to_lawyer.to_owned(),
+            }));
+        }
+        sqlx::query("UPDATE tickets SET assigned_lawyer = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(to_lawyer)
+            .bind(ms(now))
+            .execute(&mut **tx)
+            .await?;
+        let changes = [FieldChange {
+            field: "assigned_lawyer".into(),
+            old: old.clone(),
+            new: Some(to_lawyer.to_owned()),
+        }];
+        let note = format!(
+            "reassigned from {} to {to_lawyer}",
+            old.as_deref().unwrap_or("nobody")
+        );
+        insert_event(
+            &mut tx,
+            id,
+            EventKind::Reassigned,
+            actor,
+            now,
+            EventDetail {
+                reason: Some(reason),
+                changes: &changes,
+                note: Some(&note),
+                lawyer: old.as_deref(),
+                ..EventDetail::default()
+            },
+        )
+        .await?;
+        if state == TicketState::Assigned {
+            self.own(&mut tx, id, Some(now + policy.start_within), now)
+                .await?;
+        }
+        tx.commit().await?;
+        self.committed();
+        tracing::info!(ticket = %number, to = to_lawyer, "reassigned");
+        Ok(Ok(()))
     }
 
     /// The lawyer's open tickets (assigned or in progress), oldest first.
@@ -697,7 +883,10 @@ impl Store {
                 .bind(ms(now))
                 .execute(&mut **tx)
                 .await?;
-                let note = format!("acknowledge by {}", ack_deadline.to_rfc3339());
+                let note = format!(
+                    "acknowledge by {}",
+                    hotline_domain::shown_time(ack_deadline)
+                );
                 self.offer_event(
                     tx,
                     ticket.id,
@@ -724,7 +913,7 @@ impl Store {
                 .await?;
                 let note = format!(
                     "unowned, supervisors alerted: {why}; next round at {}",
-                    next_round.to_rfc3339()
+                    hotline_domain::shown_time(next_round)
                 );
                 insert_event(
                     tx,
@@ -798,7 +987,7 @@ impl Store {
             Some(d) => format!("lawyer {lawyer}: {d}"),
             None => format!("lawyer {lawyer}"),
         };
-        let reason = (kind == EventKind::OfferDeclined)
+        let reason = matches!(kind, EventKind::OfferDeclined | EventKind::OfferWithdrawn)
             .then_some(detail)
             .flatten();
         insert_event(

@@ -78,10 +78,10 @@ impl Store {
         if let Some(row) = overlap {
             return Ok(Err(RosterError::Overlap {
                 lawyer: lawyer.to_owned(),
-                from: from.to_rfc3339(),
-                to: to.to_rfc3339(),
-                other_from: millis(get(&row, "starts_at")?)?.to_rfc3339(),
-                other_to: millis(get(&row, "ends_at")?)?.to_rfc3339(),
+                from: hotline_domain::shown_time(from),
+                to: hotline_domain::shown_time(to),
+                other_from: hotline_domain::shown_time(millis(get(&row, "starts_at")?)?),
+                other_to: hotline_domain::shown_time(millis(get(&row, "ends_at")?)?),
             }));
         }
         let row = sqlx::query(
@@ -179,10 +179,10 @@ impl Store {
         if let Some(o) = overlap {
             return Ok(Err(RosterError::Overlap {
                 lawyer: lawyer.to_owned(),
-                from: millis(from)?.to_rfc3339(),
-                to: millis(to)?.to_rfc3339(),
-                other_from: millis(get(&o, "starts_at")?)?.to_rfc3339(),
-                other_to: millis(get(&o, "ends_at")?)?.to_rfc3339(),
+                from: hotline_domain::shown_time(millis(from)?),
+                to: hotline_domain::shown_time(millis(to)?),
+                other_from: hotline_domain::shown_time(millis(get(&o, "starts_at")?)?),
+                other_to: hotline_domain::shown_time(millis(get(&o, "ends_at")?)?),
             }));
         }
         sqlx::query("UPDATE shifts SET lawyer_id = $2 WHERE id = $1")

@@ -14,6 +14,7 @@ use sqlx::{Any, AssertSqlSafe, Transaction};
 use tracing::warn;
 
 use super::{get, placeholders, Backend, Store, StoreError};
+use crate::routing::{seeks_lawyer, RoutingPolicy};
 use crate::tickets::lifecycle::{self, Move};
 use crate::tickets::{
     Assessed, Correction, EventKind, FieldChange, Flags, NewTicket, PageCursor, RecordingInfo,
@@ -308,6 +309,8 @@ impl Store {
     }
 
     /// Moves a ticket to another state, with an event, or refuses the move.
+    /// A move out of routing ends it in the same transaction (see
+    /// [`Store::transition_routed`]); an assignment gets no start timer.
     pub async fn transition(
         &self,
         number: &TicketNumber,
@@ -316,11 +319,30 @@ impl Store {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<Ticket, StoreError> {
+        self.transition_routed(number, to, mv, actor, None, now)
+            .await
+    }
+
+    /// [`Store::transition`] with the routing policy, so that an assignment
+    /// by hand gets the bound for starting the case as its timer.
+    pub async fn transition_routed(
+        &self,
+        number: &TicketNumber,
+        to: TicketState,
+        mv: &Move,
+        actor: &str,
+        policy: Option<&RoutingPolicy>,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, StoreError> {
         let id = self.ticket_id(number).await?;
         let mut tx = self.begin_write().await?;
         let from = self.locked_state(&mut tx, id).await?;
         self.transition_locked(&mut tx, id, from, to, mv, actor, now)
             .await?;
+        if to == TicketState::Assigned {
+            let due = policy.map(|p| now + p.start_within);
+            self.own(&mut tx, id, due, now).await?;
+        }
         tx.commit().await?;
         self.committed();
         self.ticket_by_id(id).await
@@ -395,6 +417,24 @@ impl Store {
             },
         )
         .await?;
+        // A ticket that stops seeking a lawyer stops being offered, in this
+        // same transaction: no scheduler pass can see it half-moved.
+        if !seeks_lawyer(to) {
+            let why = match (to, &mv.lawyer) {
+                (TicketState::Assigned, Some(lawyer)) => {
+                    format!("the ticket was assigned to {lawyer} by {actor}")
+                }
+                (TicketState::Rejected, _) => match &mv.reason {
+                    Some(reason) => format!("the ticket was rejected: {reason}"),
+                    None => "the ticket was rejected".to_owned(),
+                },
+                _ => match &mv.outcome {
+                    Some(outcome) => format!("the ticket was closed: {outcome}"),
+                    None => format!("the ticket is {to}"),
+                },
+            };
+            self.end_routing(tx, id, to, &why, actor, now).await?;
+        }
         Ok(())
     }
 

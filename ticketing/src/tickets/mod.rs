@@ -165,6 +165,11 @@ pub enum EventKind {
     Escalated,
     /// Assigned, but not started within the bound.
     StartOverdue,
+    /// A pending offer taken back because the ticket left routing.
+    OfferWithdrawn,
+    /// A supervisor gave an assigned ticket to another lawyer; the event
+    /// names the lawyer it was taken from.
+    Reassigned,
 }
 
 impl EventKind {
@@ -183,6 +188,8 @@ impl EventKind {
             EventKind::OfferReminder => "offer_reminder",
             EventKind::Escalated => "escalated",
             EventKind::StartOverdue => "start_overdue",
+            EventKind::OfferWithdrawn => "offer_withdrawn",
+            EventKind::Reassigned => "reassigned",
         }
     }
 
@@ -201,6 +208,8 @@ impl EventKind {
             "offer_reminder" => EventKind::OfferReminder,
             "escalated" => EventKind::Escalated,
             "start_overdue" => EventKind::StartOverdue,
+            "offer_withdrawn" => EventKind::OfferWithdrawn,
+            "reassigned" => EventKind::Reassigned,
             _ => return None,
         })
     }

@@ -54,6 +54,21 @@ pub async fn postgres() -> (Store, TestDb) {
 }
 
 impl TestDb {
+    /// The database's URL, for a second store on it (a second ticketing
+    /// node in a test).
+    pub fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite(dir) => format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("hotline.db").display()
+            ),
+            TestDb::Postgres { admin_url, name } => {
+                let base = admin_url.rsplit_once('/').map_or("", |(base, _)| base);
+                format!("{base}/{name}")
+            }
+        }
+    }
+
     /// Drops a PostgreSQL test database; a SQLite one goes with its temp dir.
     pub async fn finish(self, store: Store) {
         store.close().await;
