@@ -555,3 +555,114 @@ fn a_server_started_in_an_empty_directory_answers_with_the_embedded_menu() {
     assert!(dir.path().join("hotline-data/hotline.db").is_file());
     assert!(dir.path().join("hotline-data/ivr-outbox.db").is_file());
 }
+
+/// The Call-ID is the peer's choice: twenty callers whose INVITEs all carry
+/// the same one (each from its own sipp, at once) are twenty requests, each
+/// with its own ticket and its own recording. Keyed by the Call-ID, the
+/// second caller heard the first one's ticket number and the WAVs overwrote
+/// each other.
+#[test]
+fn twenty_calls_with_one_call_id_are_twenty_tickets_and_twenty_recordings() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let calls = 20;
+    let dir = tempfile::tempdir().unwrap();
+    // A short flow: a message of at most 2 s, the ticket, goodbye.
+    let menu = dir.path().join("short.toml");
+    std::fs::write(
+        &menu,
+        r#"[menu]
+start = "consult"
+languages = ["zh"]
+
+[nodes.consult]
+type = "set"
+set = { kind = "consultation" }
+next = "message"
+
+[nodes.message]
+type = "record"
+prompt = ["beep"]
+max_secs = 2
+next = "create"
+
+[nodes.create]
+type = "create-ticket"
+next = "goodbye"
+
+[nodes.goodbye]
+type = "hangup"
+prompt = ["goodbye"]
+"#,
+    )
+    .unwrap();
+    let server = Server::start(dir.path(), &["serve", "--menu", menu.to_str().unwrap()]);
+    let sip = server.sip.unwrap();
+    let phones: Vec<Phone> = (0..calls).map(|_| Phone::new()).collect();
+    let sipps: Vec<_> = phones
+        .iter()
+        .enumerate()
+        .map(|(i, phone)| {
+            phone.speak(speech());
+            let rows = vec![vec![
+                phone.port.to_string(),
+                format!("139{:08}", 30_000_000 + i),
+            ]];
+            std::thread::spawn(move || {
+                sipp_calls(
+                    "call_flow.xml",
+                    sip,
+                    &rows,
+                    &["-cid_str", "victim-call@10.0.0.1"],
+                )
+            })
+        })
+        .collect();
+    for sipp in sipps {
+        let out = sipp.join().unwrap();
+        assert!(out.status.success(), "{}", sipp_report(&out));
+    }
+    // The IVR did see one Call-ID twenty times.
+    let answered = server
+        .log
+        .try_iter()
+        .filter(|l| l.contains("call answered") && l.contains("victim-call@10.0.0.1"))
+        .count();
+    assert_eq!(answered, calls);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let listed = loop {
+        let out = server.client(&["tickets", "list", "--json"]);
+        let lines: Vec<serde_json::Value> = stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let with_message = lines
+            .iter()
+            .filter(|t| t["recordings"].as_array().is_some_and(|r| r.len() == 1))
+            .count();
+        if with_message == calls || std::time::Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(listed.len(), calls, "one ticket per call");
+    for t in &listed {
+        assert_eq!(t["recordings"].as_array().map(Vec::len), Some(1), "{t}");
+    }
+    let callers: std::collections::HashSet<_> = listed
+        .iter()
+        .map(|t| t["caller_number"].to_string())
+        .collect();
+    assert_eq!(callers.len(), calls, "each ticket is its own caller's");
+    let wavs: Vec<_> = std::fs::read_dir(dir.path().join("hotline-data/recordings"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(wavs.len(), calls, "{wavs:?}");
+    for name in &wavs {
+        let id = name.strip_suffix(".wav").unwrap();
+        assert!(
+            id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{name}"
+        );
+    }
+}

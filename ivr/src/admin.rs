@@ -24,6 +24,7 @@ const EVENT_BACKLOG: usize = 1024;
 
 #[derive(Debug, Clone)]
 struct Entry {
+    sip_call_id: String,
     caller: String,
     called: String,
     state: &'static str,
@@ -79,10 +80,13 @@ impl CallBoard {
     }
 
     /// A new call; `caller` must already be masked.
-    pub fn incoming(&self, call_id: &str, caller: &str, called: &str) {
+    /// A new call, under the IVR's own id of it; the peer's Call-ID is
+    /// kept for display only.
+    pub fn incoming(&self, call_id: &str, sip_call_id: &str, caller: &str, called: &str) {
         self.calls.lock().unwrap_or_else(|e| e.into_inner()).insert(
             call_id.to_owned(),
             Entry {
+                sip_call_id: sip_call_id.to_owned(),
                 caller: caller.to_owned(),
                 called: called.to_owned(),
                 state: "ringing",
@@ -122,6 +126,7 @@ impl CallBoard {
             .iter()
             .map(|(id, e)| pb::ActiveCall {
                 call_id: id.clone(),
+                sip_call_id: e.sip_call_id.clone(),
                 caller: e.caller.clone(),
                 called: e.called.clone(),
                 state: e.state.to_owned(),

@@ -16,12 +16,12 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{info, warn, Instrument};
 
+use super::call_ref::CallRef;
 use super::{CallCommand, CallSignal, IvrConfig};
 use crate::media::sdp::{self, Local};
 use crate::media::session::{MediaConfig, MediaEvent, MediaOutput, MediaSession};
 use crate::menu::{Action, CallInfo, Flow, Input};
 use crate::sip::endpoint::CallKey;
-use crate::sip::message::CallId;
 use crate::tickets::{Submission, TicketsClient};
 
 /// How long a transfer may take before the menu's fallback takes the call.
@@ -33,7 +33,8 @@ const MAX_MESSAGE_SAMPLES: usize =
 
 pub struct IncomingCall {
     pub key: CallKey,
-    pub call_id: CallId,
+    /// The IVR's own id of the call (not the peer's Call-ID).
+    pub call_ref: CallRef,
     pub caller: Option<String>,
     pub called: Option<String>,
     pub offer: Option<String>,
@@ -94,7 +95,7 @@ pub async fn run(
     let mut session = MediaSession::new(media_config, remote, start.into_std(), &mut rng);
     info!(codec = ?agreed.codec, rtp = %rtp_addr, "call answered");
     let board = &config.board;
-    board.answered(call.call_id.as_str());
+    board.answered(call.call_ref.as_str());
 
     // The menu this call keeps to its end, even if a new one is loaded.
     let loaded = config.menus.current();
@@ -142,14 +143,14 @@ pub async fn run(
                     for (lang, name) in &prompts {
                         session.play(&loaded.prompts.get(lang, name));
                     }
-                    board.position(call.call_id.as_str(), flow.node());
+                    board.position(call.call_ref.as_str(), flow.node());
                 }
                 Action::StopPlayback => session.stop_playback(),
                 // The record node ends the message itself; the bound is a backstop.
                 Action::StartRecording => session.start_message(MAX_MESSAGE_SAMPLES),
                 Action::StopRecording => message = session.stop_message(),
                 Action::CreateTicket(draft) => {
-                    let key = format!("{}:{}", config.node_id, call.call_id);
+                    let key = format!("{}:{}", config.node_id, call.call_ref);
                     let recording = (!message.is_empty()).then(|| wav_bytes(&message));
                     // Drawn from the call's seeded generator: a replayed call
                     // proposes the same number.
@@ -271,7 +272,7 @@ pub async fn run(
             match event {
                 MediaEvent::Digit(d, source) => {
                     info!(digit = %d, ?source, node = %flow.node(), "digit");
-                    board.digit(call.call_id.as_str(), d.as_char());
+                    board.digit(call.call_ref.as_str(), d.as_char());
                     if pressed.len() < 64 {
                         pressed.push(d.as_char());
                     }
@@ -296,7 +297,7 @@ pub async fn run(
         by = if hung_up_by_us { "ivr" } else { "caller" },
         "call ended"
     );
-    save_recording(&config, call.call_id.as_str(), session.stop_recording()).await;
+    save_recording(&config, &call.call_ref, session.stop_recording()).await;
 }
 
 /// Waits until `at`, or forever when there is nothing to wait for.
@@ -417,27 +418,17 @@ where
 /// How long an answered call waits for the caller's ACK (64·T1).
 const ACK_WAIT: std::time::Duration = std::time::Duration::from_secs(32);
 
-/// Writes what the caller said to `<recordings_dir>/<Call-ID>.wav`
-/// (8 kHz mono 16-bit), when recording is configured.
-async fn save_recording(config: &IvrConfig, call_id: &str, audio: Vec<i16>) {
+/// Writes what the caller said to `<recordings_dir>/<call>.wav` (8 kHz
+/// mono 16-bit), when recording is configured. The name is the IVR's own
+/// id of the call, so no two calls share a file whatever their Call-IDs.
+async fn save_recording(config: &IvrConfig, call: &CallRef, audio: Vec<i16>) {
     let Some(dir) = config.recordings_dir.clone() else {
         return;
     };
     if audio.is_empty() {
         return;
     }
-    // The Call-ID comes from the network: keep only safe characters.
-    let name: String = call_id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(120)
-        .collect();
+    let name = call.as_str();
     let path = dir.join(format!("{name}.wav"));
     let seconds = audio.len() as f64 / 8000.0;
     let written = tokio::task::spawn_blocking(move || -> Result<std::path::PathBuf, String> {

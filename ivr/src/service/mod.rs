@@ -4,6 +4,7 @@
 //! over channels: commands from calls, signals to them.
 
 mod call;
+pub mod call_ref;
 pub mod metrics;
 mod outbound;
 
@@ -23,6 +24,7 @@ use crate::media::dtmf::Digit;
 pub use crate::prompts::Prompts;
 use crate::sip::endpoint::{CallKey, Config, Endpoint, Event, Output, Peer, Transport};
 use crate::sip::message::{frame, MAX_MESSAGE};
+use call_ref::CallRef;
 
 #[derive(Debug, Clone)]
 pub struct IvrConfig {
@@ -152,7 +154,7 @@ pub async fn run_with_control(
     let (command_tx, mut command_rx) = mpsc::channel::<CallCommand>(1024);
     let (tcp_in_tx, mut tcp_in_rx) = mpsc::channel::<Net>(1024);
     let mut tcp_writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
-    let mut calls: HashMap<CallKey, mpsc::Sender<CallSignal>> = HashMap::new();
+    let mut calls: HashMap<CallKey, (mpsc::Sender<CallSignal>, CallRef)> = HashMap::new();
     let mut buf = vec![0u8; MAX_MESSAGE + 1];
     tokio::pin!(shutdown);
     let mut drain_deadline: Option<Instant> = None;
@@ -248,7 +250,7 @@ pub async fn run_with_control(
                 Output::Event(Event::Answered { call, sdp }) => {
                     if let Some(pending) = outbound_calls.remove(&call) {
                         let (tx, rx) = mpsc::channel(64);
-                        calls.insert(call, tx);
+                        calls.insert(call, (tx, CallRef::from_seed(rand::random())));
                         tokio::spawn(outbound::run(
                             pending,
                             sdp,
@@ -314,14 +316,15 @@ fn route(
     event: Event,
     config: &Arc<IvrConfig>,
     commands: &mpsc::Sender<CallCommand>,
-    calls: &mut HashMap<CallKey, mpsc::Sender<CallSignal>>,
+    calls: &mut HashMap<CallKey, (mpsc::Sender<CallSignal>, CallRef)>,
 ) {
-    let signal =
-        |calls: &mut HashMap<CallKey, mpsc::Sender<CallSignal>>, key: CallKey, s: CallSignal| {
-            if let Some(tx) = calls.get(&key) {
-                let _ = tx.try_send(s);
-            }
-        };
+    let signal = |calls: &mut HashMap<CallKey, (mpsc::Sender<CallSignal>, CallRef)>,
+                  key: CallKey,
+                  s: CallSignal| {
+        if let Some((tx, _)) = calls.get(&key) {
+            let _ = tx.try_send(s);
+        }
+    };
     match event {
         Event::Incoming {
             call,
@@ -334,17 +337,21 @@ fn route(
             seed,
         } => {
             let (tx, rx) = mpsc::channel(64);
-            calls.insert(call, tx);
+            let call_ref = CallRef::from_seed(seed);
+            calls.insert(call, (tx, call_ref.clone()));
             let masked = caller.as_deref().map(hotline_domain::phone::mask);
+            let sip_call_id = call_id.shown();
             config.board.incoming(
-                call_id.as_str(),
+                call_ref.as_str(),
+                &sip_call_id,
                 masked.as_deref().unwrap_or("anonymous"),
                 called.as_deref().unwrap_or(""),
             );
-            let span = info_span!("call", call_id = %call_id, caller = ?masked);
+            let span =
+                info_span!("call", call = %call_ref, call_id = %sip_call_id, caller = ?masked);
             let incoming = call::IncomingCall {
                 key: call,
-                call_id,
+                call_ref,
                 caller,
                 called,
                 offer,
@@ -359,14 +366,13 @@ fn route(
         Event::Confirmed { call, sdp } => signal(calls, call, CallSignal::Confirmed(sdp)),
         Event::Dtmf { call, digit } => signal(calls, call, CallSignal::Dtmf(digit)),
         Event::Reoffer { call, offer } => signal(calls, call, CallSignal::Reoffer(offer)),
-        Event::Ended {
-            call,
-            call_id,
-            reason,
-        } => {
+        Event::Ended { call, reason, .. } => {
             signal(calls, call, CallSignal::Ended);
-            calls.remove(&call);
-            config.board.ended(&call_id, &format!("{reason:?}"));
+            if let Some((_, call_ref)) = calls.remove(&call) {
+                config
+                    .board
+                    .ended(call_ref.as_str(), &format!("{reason:?}"));
+            }
         }
         Event::Transfer { call, ok, code } => {
             info!(ok, code, "transfer ended");

@@ -452,6 +452,18 @@ impl CallId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The Call-ID as logs and the call board show it: at most 40
+    /// characters, with `…` when it was longer.
+    pub fn shown(&self) -> String {
+        const SHOWN: usize = 40;
+        if self.0.len() <= SHOWN {
+            self.0.clone()
+        } else {
+            // Visible ASCII only: any byte index is a char boundary.
+            format!("{}…", &self.0[..SHOWN - 1])
+        }
+    }
 }
 
 impl std::fmt::Display for CallId {
