@@ -334,6 +334,7 @@ async fn run_ivr(
         hotline_ivr::service::metrics::serve(
             part.metrics,
             metrics.clone(),
+            part.tickets.outbox().clone(),
             fired(calls_done_rx.clone()),
         ),
     );

@@ -45,6 +45,11 @@ pub enum Command {
         #[arg(long, default_value_t = 60, value_name = "SECS")]
         grace_seconds: i64,
     },
+    /// The IVR node's outbox: ticket requests waiting for ticketing, and
+    /// dead letters it refused for good (run on the IVR node; reads the
+    /// outbox in the configured data directory).
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
     /// Check a menu file, or draw it.
     #[command(subcommand)]
     Menu(MenuCommand),
@@ -479,5 +484,48 @@ pub enum LawyerCommand {
         client: ClientArgs,
         #[arg(long)]
         lawyer: String,
+    },
+}
+
+/// Where the outbox is: the node's configuration (file, env, flags), of
+/// which only `data_dir` is used.
+#[derive(Debug, Args)]
+pub struct OutboxArgs {
+    #[command(flatten)]
+    pub node: ServeArgs,
+    /// Print records as JSON, one object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Every entry, oldest first: waiting ones and dead letters with their reason.
+    List {
+        #[command(flatten)]
+        args: OutboxArgs,
+    },
+    /// One entry by its key.
+    Show {
+        #[command(flatten)]
+        args: OutboxArgs,
+        key: String,
+    },
+    /// Send an entry again at once (a dead letter after the cause is fixed).
+    Retry {
+        #[command(flatten)]
+        args: OutboxArgs,
+        key: String,
+    },
+    /// Give an entry up for good; its request is lost.
+    Drop {
+        #[command(flatten)]
+        args: OutboxArgs,
+        key: String,
+    },
+    /// List dead letters; exit 1 if there is any.
+    Check {
+        #[command(flatten)]
+        args: OutboxArgs,
     },
 }

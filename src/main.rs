@@ -6,6 +6,7 @@
 mod cli;
 mod limitation;
 mod menu;
+mod outbox;
 mod output;
 mod roster;
 mod serve;
@@ -57,6 +58,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ivr(args) => serve::serve(args, Role::Ivr).await,
         Command::Tickets(command) => tickets::run(command).await,
         Command::Limitation(args) => limitation::run(&args),
+        Command::Outbox(command) => outbox::run(command).await,
         Command::Menu(command) => menu::run(command).await,
         Command::Prompts(command) => menu::prompts(command),
         Command::Roster(command) => roster::roster(command).await,

@@ -324,15 +324,7 @@ fn with_ticketing_down_every_caller_hears_a_number_that_later_finds_the_ticket()
 
 /// Reads `GET /metrics` from the IVR's Prometheus endpoint.
 fn metrics(server: &Server) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(server.metrics.unwrap()).unwrap();
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: ivr\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    text
+    common::http_get(server.metrics.unwrap(), "/metrics")
 }
 
 fn counter(text: &str, name: &str, node: &str) -> u64 {

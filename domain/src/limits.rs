@@ -25,9 +25,13 @@ pub const MAX_ACTOR_LEN: usize = 64;
 /// The longest IVR node name (`node_id`), part of every idempotency key.
 pub const MAX_NODE_ID_LEN: usize = 64;
 
-/// The longest SIP Call-ID the IVR takes as a call's identity (the rest
-/// of every idempotency key).
+/// The longest SIP Call-ID the IVR accepts on a call (kept as a field of
+/// the call; never part of a key or a file name).
 pub const MAX_CALL_ID_LEN: usize = 128;
+
+/// The length of the IVR's own id of a call (hex digits), the rest of every
+/// idempotency key and the recording's file name.
+pub const CALL_REF_LEN: usize = 32;
 
 /// Bytes of a WAV file holding `secs` seconds of telephone audio.
 pub const fn wav_bytes(secs: u32) -> usize {
@@ -46,8 +50,8 @@ const _: () = assert!(
     "the longest message must fit one upload"
 );
 const _: () = assert!(
-    MAX_NODE_ID_LEN + 1 + MAX_CALL_ID_LEN <= MAX_IDEMPOTENCY_KEY_LEN,
-    "`node_id:Call-ID` must fit an idempotency key"
+    MAX_NODE_ID_LEN + 1 + CALL_REF_LEN + ":message".len() <= MAX_IDEMPOTENCY_KEY_LEN,
+    "`node_id:call:message` must fit an idempotency key"
 );
 const _: () = assert!(
     wav_bytes(CALL_RECORDING_SECS) <= MAX_RECORDING_BYTES,

@@ -23,7 +23,9 @@ impl CallRef {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ SALT);
         let mut bytes = [0u8; 16];
         rng.fill_bytes(&mut bytes);
-        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        debug_assert_eq!(text.len(), hotline_domain::limits::CALL_REF_LEN);
+        Self(text)
     }
 
     pub fn as_str(&self) -> &str {

@@ -1,5 +1,6 @@
 //! The IVR's side of ticketing: creates the caller's ticket with a number
-//! the IVR proposes and an idempotency key (node + Call-ID), uploads the
+//! the IVR proposes and an idempotency key (node + the IVR's id of the
+//! call), uploads the
 //! message, and looks up progress. Every request goes through the durable
 //! [`outbox`] first; when ticketing cannot be reached within a few seconds
 //! the caller hears the proposed number, and [`TicketsClient::run_outbox`]
@@ -20,7 +21,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Status};
 use tracing::{info, warn};
 
-pub use outbox::{Entry, Outbox, OutboxError};
+pub use outbox::{Entry, EntryState, Listed, Outbox, OutboxError};
 
 use crate::menu::{TicketCreated, TicketDraft};
 
@@ -32,6 +33,10 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 const CHUNK: usize = 64 << 10;
 /// Who the IVR is in ticket histories.
 const ACTOR: &str = "ivr";
+/// Entries read from the outbox at a time; a pass reads until none is due.
+const PAGE: i64 = 100;
+/// The longest the delivery loop sleeps without looking at the outbox.
+const MAX_IDLE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TicketsError {
@@ -122,44 +127,96 @@ impl TicketsClient {
             recording: submission.recording.as_ref().map(|(wav, _)| wav.clone()),
             recording_ms: submission.recording.as_ref().map_or(0, |(_, ms)| *ms),
             attempts: 0,
+            ticket_number: None,
         };
         self.outbox.put(&entry, now_ms()).await?;
-        match tokio::time::timeout(CALLER_BUDGET, self.deliver(&entry)).await {
-            Ok(Ok(created)) => {
-                self.outbox.delivered(&key).await?;
-                Ok(created)
-            }
-            Ok(Err(status)) => {
-                warn!(error = %status.message(), code = ?status.code(), "ticketing did not take the request; it waits in the outbox");
-                self.outbox.failed(&key, status.message()).await?;
+        let waited = tokio::time::timeout(CALLER_BUDGET, self.deliver(&entry)).await;
+        let created = match &waited {
+            Ok(Ok(created)) => Some(created.clone()),
+            Ok(Err(failure)) => failure.created.clone(),
+            Err(_) => None,
+        };
+        let outcome = match waited {
+            Ok(Ok(_)) => Outcome::Delivered,
+            Ok(Err(failure)) => failure.outcome(),
+            Err(_) => Outcome::RetryLater("timed out".to_owned()),
+        };
+        self.settle(&key, outcome).await?;
+        Ok(created.unwrap_or(TicketCreated {
+            number: proposed,
+            urgency: None,
+        }))
+    }
+
+    /// Records the outcome of one delivery attempt in the outbox.
+    async fn settle(&self, key: &str, outcome: Outcome) -> Result<(), OutboxError> {
+        match outcome {
+            Outcome::Delivered => self.outbox.delivered(key).await,
+            Outcome::RetryLater(error) => {
+                warn!(%key, %error, "ticketing did not take the request; it waits in the outbox");
+                self.outbox.retry_later(key, &error, now_ms()).await?;
                 self.wake.notify_one();
-                Ok(TicketCreated {
-                    number: proposed,
-                    urgency: None,
-                })
+                Ok(())
             }
-            Err(_) => {
-                warn!("ticketing did not answer in time; the request waits in the outbox");
-                self.outbox.failed(&key, "timed out").await?;
-                self.wake.notify_one();
-                Ok(TicketCreated {
-                    number: proposed,
-                    urgency: None,
-                })
+            Outcome::Dead(reason) => {
+                tracing::error!(%key, %reason, "ticketing refused an outbox request for good; it is set aside for an operator (hotline outbox list)");
+                self.outbox.dead(key, &reason).await
             }
         }
     }
 
-    /// One delivery: CreateTicket (retried briefly on transient errors), then the recording.
-    async fn deliver(&self, entry: &Entry) -> Result<TicketCreated, Status> {
+    /// One delivery: CreateTicket (retried briefly on transient errors)
+    /// unless an earlier attempt created it, then the recording.
+    async fn deliver(&self, entry: &Entry) -> Result<TicketCreated, Failure> {
+        let created = match &entry.ticket_number {
+            Some(number) => TicketCreated {
+                number: TicketNumber::parse(number).map_err(|e| {
+                    Failure::create(Status::internal(format!("outbox holds a bad number: {e}")))
+                })?,
+                urgency: None,
+            },
+            None => self.create(entry).await.map_err(Failure::create)?,
+        };
+        if let Some(wav) = &entry.recording {
+            if entry.ticket_number.is_none() {
+                // Remember the ticket: a refused or failed upload must not
+                // make the next attempt look like a new request.
+                if let Err(e) = self
+                    .outbox
+                    .ticket_created(&entry.idempotency_key, created.number.as_str())
+                    .await
+                {
+                    warn!(error = %e, "cannot note the created ticket in the outbox");
+                }
+            }
+            self.upload(
+                &created.number,
+                &entry.idempotency_key,
+                wav,
+                entry.recording_ms,
+            )
+            .await
+            .map_err(|status| Failure {
+                stage: Stage::Recording,
+                status,
+                created: Some(created.clone()),
+            })?;
+        }
+        info!(ticket = %created.number, "ticket delivered");
+        Ok(created)
+    }
+
+    async fn create(&self, entry: &Entry) -> Result<TicketCreated, Status> {
         let request = pb::CreateTicketRequest::decode(entry.request.as_slice())
-            .map_err(|e| Status::internal(format!("outbox entry unreadable: {e}")))?;
+            .map_err(|e| Status::invalid_argument(format!("outbox entry unreadable: {e}")))?;
         let mut delay = Duration::from_millis(100);
         let response = loop {
             let mut client = self.client.clone();
             match client.create_ticket(with_actor(request.clone())).await {
                 Ok(r) => break r.into_inner(),
-                Err(s) if transient(&s) && delay < Duration::from_millis(800) => {
+                Err(s)
+                    if classify(&s) == Refusal::Transient && delay < Duration::from_millis(800) =>
+                {
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                 }
@@ -171,11 +228,6 @@ impl TicketsClient {
             .ok_or_else(|| Status::internal("CreateTicket answered without a ticket"))?;
         let number = TicketNumber::parse(&ticket.number)
             .map_err(|e| Status::internal(format!("ticketing sent a bad number: {e}")))?;
-        if let Some(wav) = &entry.recording {
-            self.upload(&number, &entry.idempotency_key, wav, entry.recording_ms)
-                .await?;
-        }
-        info!(ticket = %number, created = response.created, "ticket delivered");
         Ok(TicketCreated {
             number,
             urgency: ticket
@@ -233,78 +285,152 @@ impl TicketsClient {
     }
 
     /// Delivers what waits in the outbox until `shutdown`: at once when a
-    /// call adds to it, otherwise with a backoff from 1 s to 30 s.
+    /// call adds to it, otherwise when its earliest entry is due (each
+    /// entry keeps its own backoff), looking at least every 30 s.
     pub async fn run_outbox(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
-        let mut backoff = Duration::from_secs(1);
         loop {
-            let delivered_all = self.flush().await;
-            backoff = if delivered_all {
-                Duration::from_secs(1)
-            } else {
-                (backoff * 2).min(Duration::from_secs(30))
-            };
+            self.flush().await;
+            let wait = match self.outbox.next_due().await {
+                Ok(Some(at)) => {
+                    Duration::from_millis(u64::try_from(at.saturating_sub(now_ms())).unwrap_or(0))
+                }
+                Ok(None) => MAX_IDLE,
+                Err(e) => {
+                    warn!(error = %e, "cannot read the outbox");
+                    MAX_IDLE
+                }
+            }
+            .clamp(Duration::from_millis(200), MAX_IDLE);
             tokio::select! {
                 () = &mut shutdown => return,
                 () = self.wake.notified() => {}
-                () = tokio::time::sleep(backoff) => {}
+                () = tokio::time::sleep(wait) => {}
             }
         }
     }
 
-    /// One pass over the outbox; true when nothing is left.
+    /// One pass over every entry due now, a page at a time; true when
+    /// nothing is left waiting (dead letters wait for an operator, not for
+    /// delivery). When ticketing is unreachable the pass stops: the rest
+    /// would fail the same way, and each keeps its place.
     pub async fn flush(&self) -> bool {
-        let pending = match self.outbox.pending(100).await {
-            Ok(p) => p,
-            Err(e) => {
-                warn!(error = %e, "cannot read the outbox");
-                return false;
-            }
-        };
-        if pending.is_empty() {
-            return true;
-        }
-        let mut all = true;
-        for entry in pending {
-            let result = tokio::time::timeout(ATTEMPT_TIMEOUT * 5, self.deliver(&entry)).await;
-            let ticketing_away = match &result {
-                Ok(Err(s)) => transient(s),
-                Err(_) => true,
-                Ok(Ok(_)) => false,
-            };
-            let outcome = match result {
-                Ok(Ok(created)) => {
-                    info!(ticket = %created.number, "outbox request delivered");
-                    self.outbox.delivered(&entry.idempotency_key).await
-                }
-                Ok(Err(s)) => {
-                    all = false;
-                    if !transient(&s) {
-                        // Refused, not unreachable: it stays for an operator
-                        // to see, and must not hold up the requests behind it.
-                        tracing::error!(key = %entry.idempotency_key, attempts = entry.attempts + 1, error = %s.message(), "ticketing refused an outbox request");
-                    }
-                    self.outbox
-                        .failed(&entry.idempotency_key, s.message())
-                        .await
-                }
-                Err(_) => {
-                    all = false;
-                    self.outbox
-                        .failed(&entry.idempotency_key, "timed out")
-                        .await
+        let started = now_ms();
+        loop {
+            let due = match self.outbox.due(started, PAGE).await {
+                Ok(due) => due,
+                Err(e) => {
+                    warn!(error = %e, "cannot read the outbox");
+                    return false;
                 }
             };
-            if let Err(e) = outcome {
-                warn!(error = %e, "cannot update the outbox");
-                all = false;
-            }
-            if !all && ticketing_away {
-                // Ticketing is still away: try the rest later.
+            if due.is_empty() {
                 break;
             }
+            for entry in due {
+                let result = tokio::time::timeout(ATTEMPT_TIMEOUT * 5, self.deliver(&entry)).await;
+                let (outcome, unreachable) = match result {
+                    Ok(Ok(created)) => {
+                        info!(ticket = %created.number, "outbox request delivered");
+                        (Outcome::Delivered, false)
+                    }
+                    Ok(Err(failure)) => {
+                        let unreachable = failure.status.code() == Code::Unavailable;
+                        (failure.outcome(), unreachable)
+                    }
+                    Err(_) => (Outcome::RetryLater("timed out".to_owned()), false),
+                };
+                if let Err(e) = self.settle(&entry.idempotency_key, outcome).await {
+                    warn!(error = %e, "cannot update the outbox");
+                    return false;
+                }
+                if unreachable {
+                    return false;
+                }
+            }
         }
-        all && self.outbox.count().await.is_ok_and(|n| n == 0)
+        self.outbox
+            .counts()
+            .await
+            .is_ok_and(|(waiting, _)| waiting == 0)
+    }
+
+    /// The outbox this client delivers from.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+}
+
+/// What one delivery attempt leaves in the outbox.
+#[derive(Debug)]
+enum Outcome {
+    Delivered,
+    RetryLater(String),
+    Dead(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Create,
+    Recording,
+}
+
+/// A failed delivery: where it failed, why, and the ticket if it was made.
+#[derive(Debug)]
+struct Failure {
+    stage: Stage,
+    status: Status,
+    created: Option<TicketCreated>,
+}
+
+impl Failure {
+    fn create(status: Status) -> Self {
+        Self {
+            stage: Stage::Create,
+            status,
+            created: None,
+        }
+    }
+
+    fn outcome(&self) -> Outcome {
+        let what = match self.stage {
+            Stage::Create => "ticket refused",
+            Stage::Recording => "recording refused (the ticket was created without it)",
+        };
+        let reason = format!(
+            "{what}: {:?}: {}",
+            self.status.code(),
+            self.status.message()
+        );
+        match classify(&self.status) {
+            Refusal::Transient => Outcome::RetryLater(reason),
+            Refusal::Permanent => Outcome::Dead(reason),
+        }
+    }
+}
+
+/// Whether a refusal can change by trying again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// Ticketing is away, slow or failing: try again later.
+    Transient,
+    /// Ticketing will never take this request as it is: a bad field, a
+    /// key already used for another request, a recording over the upload
+    /// limit. Retrying only blocks; it waits for an operator instead.
+    Permanent,
+}
+
+fn classify(status: &Status) -> Refusal {
+    match status.code() {
+        Code::Unavailable
+        | Code::DeadlineExceeded
+        | Code::Internal
+        | Code::Unknown
+        | Code::Aborted
+        | Code::Cancelled => Refusal::Transient,
+        // RESOURCE_EXHAUSTED is ticketing's answer to a recording over
+        // MAX_RECORDING_BYTES: as permanent as a bad field.
+        _ => Refusal::Permanent,
     }
 }
 
@@ -328,15 +454,37 @@ fn set_actor<T>(request: &mut Request<T>) {
     );
 }
 
-fn transient(status: &Status) -> bool {
-    matches!(
-        status.code(),
-        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted
-    )
-}
-
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_that_cannot_change_are_permanent() {
+        for code in [
+            Code::InvalidArgument,
+            Code::AlreadyExists,
+            Code::ResourceExhausted,
+            Code::FailedPrecondition,
+            Code::NotFound,
+        ] {
+            assert_eq!(
+                classify(&Status::new(code, "x")),
+                Refusal::Permanent,
+                "{code:?}"
+            );
+        }
+        for code in [Code::Unavailable, Code::DeadlineExceeded, Code::Internal] {
+            assert_eq!(
+                classify(&Status::new(code, "x")),
+                Refusal::Transient,
+                "{code:?}"
+            );
+        }
+    }
 }
