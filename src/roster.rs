@@ -300,11 +300,12 @@ fn print_offer(e: &pb::OfferEvent, json: bool) {
                 "event": e.event,
                 "ticket": output::ticket_json(t),
                 "ack_deadline": e.ack_deadline,
+                "reason": e.reason,
             })
         );
     } else {
         println!(
-            "{:<12} {} {} {} deadline {} ({} days left) call back {}{}",
+            "{:<12} {} {} {} deadline {} ({} days left) call back {}{}{}",
             e.event,
             t.number,
             t.matter.as_deref().unwrap_or("-"),
@@ -315,6 +316,10 @@ fn print_offer(e: &pb::OfferEvent, json: bool) {
             e.ack_deadline
                 .as_deref()
                 .map(|d| format!("; acknowledge by {d}"))
+                .unwrap_or_default(),
+            e.reason
+                .as_deref()
+                .map(|r| format!("; {r}"))
                 .unwrap_or_default()
         );
     }
@@ -499,10 +504,13 @@ pub async fn check(client: ClientArgs, grace_seconds: i64) -> anyhow::Result<()>
         }
     }
     if problems.is_empty() {
+        if !client.json {
+            println!("ok: no routing problems");
+        }
         Ok(())
     } else {
         Err(anyhow::anyhow!(
-            "{} problem(s): urgent tickets without an owner, or offers left unprocessed",
+            "{} routing problem(s), listed above",
             problems.len()
         ))
     }

@@ -877,7 +877,15 @@ async fn a_supervisor_reassigns_an_assigned_ticket(store: Store) {
     let t = w.store.ticket(&n).await.unwrap();
     assert_eq!(t.assigned_lawyer.as_deref(), Some("wang"));
     assert_eq!(t.state, TicketState::Assigned);
-    let event = w.store.history(&n).await.unwrap().pop().unwrap();
+    let mut history = w.store.history(&n).await.unwrap();
+    let assigned = history.pop().unwrap();
+    assert_eq!(assigned.kind, EventKind::Assigned);
+    assert_eq!(
+        assigned.lawyer.as_deref(),
+        Some("wang"),
+        "wang's stream is told"
+    );
+    let event = history.pop().unwrap();
     assert_eq!(event.kind, EventKind::Reassigned);
     assert_eq!(event.actor, "supervisor:zhao");
     assert_eq!(event.reason.as_deref(), Some("li is in court all week"));

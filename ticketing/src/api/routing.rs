@@ -61,6 +61,7 @@ fn offer_event_name(kind: EventKind) -> Option<&'static str> {
         EventKind::OfferDeclined => Some("declined"),
         EventKind::OfferWithdrawn => Some("withdrawn"),
         EventKind::Reassigned => Some("reassigned"),
+        EventKind::Assigned => Some("assigned"),
         _ => None,
     }
 }
@@ -106,8 +107,16 @@ fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, Status> {
     ))
 }
 
+/// Offer times as people read them: Asia/Shanghai, to the second.
 fn rfc3339(t: DateTime<Utc>) -> String {
     hotline_domain::shown_time(t)
+}
+
+/// Shift bounds in Asia/Shanghai, to the second unless the shift was set
+/// finer: an exported roster must import to the same instants.
+fn shift_time(t: DateTime<Utc>) -> String {
+    t.with_timezone(&hotline_domain::shanghai())
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
 }
 
 fn lawyer_to_pb(l: &Lawyer) -> pb::Lawyer {
@@ -232,11 +241,22 @@ impl RoutingApi {
                 let ticket = tickets.get(&e.ticket_number).cloned().ok_or_else(|| {
                     Status::internal(format!("event {} names a missing ticket", e.id))
                 })?;
+                let reason = match e.kind {
+                    EventKind::OfferExpired => {
+                        Some("the acknowledgement deadline passed".to_owned())
+                    }
+                    EventKind::OfferWithdrawn
+                    | EventKind::OfferDeclined
+                    | EventKind::Reassigned
+                    | EventKind::Assigned => e.reason.clone(),
+                    _ => None,
+                };
                 Ok(pb::OfferEvent {
                     event_id: e.id,
                     event: name.to_owned(),
                     ticket: Some(ticket),
                     ack_deadline,
+                    reason,
                 })
             })
             .collect()
@@ -307,8 +327,8 @@ impl RoutingService for RoutingApi {
         Ok(Response::new(pb::Shift {
             id: shift.id,
             lawyer: shift.lawyer,
-            from: rfc3339(shift.starts_at),
-            to: rfc3339(shift.ends_at),
+            from: shift_time(shift.starts_at),
+            to: shift_time(shift.ends_at),
         }))
     }
 
@@ -327,8 +347,8 @@ impl RoutingService for RoutingApi {
                 .map(|s| pb::Shift {
                     id: s.id,
                     lawyer: s.lawyer,
-                    from: rfc3339(s.starts_at),
-                    to: rfc3339(s.ends_at),
+                    from: shift_time(s.starts_at),
+                    to: shift_time(s.ends_at),
                 })
                 .collect(),
         }))
@@ -348,8 +368,8 @@ impl RoutingService for RoutingApi {
         Ok(Response::new(pb::Shift {
             id: shift.id,
             lawyer: shift.lawyer,
-            from: rfc3339(shift.starts_at),
-            to: rfc3339(shift.ends_at),
+            from: shift_time(shift.starts_at),
+            to: shift_time(shift.ends_at),
         }))
     }
 

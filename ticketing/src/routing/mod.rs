@@ -220,6 +220,8 @@ pub enum RosterError {
     Offered(String),
     #[error("there is no shift {0}")]
     UnknownShift(i64),
+    #[error("lawyer `{0}` is on the roster but not active")]
+    Inactive(String),
     #[error(
         "ticket {ticket} is `{state}`; only an assigned or in-progress ticket can be reassigned"
     )]

@@ -57,15 +57,17 @@ impl Store {
             });
         }
         let rows = sqlx::query(
-            "SELECT t.number, t.state, 'a pending offer to ' || o.lawyer_id AS what FROM offers o \
+            "SELECT t.number, t.state, 0 AS part, 'a pending offer to ' || o.lawyer_id AS what \
+             FROM offers o \
              JOIN tickets t ON t.id = o.ticket_id WHERE o.state = 'pending' \
              AND t.state NOT IN ('consultation', 'application', 'accepted') \
              UNION ALL \
-             SELECT t.number, t.state, 'an open routing row (' || r.status || ')' AS what \
+             SELECT t.number, t.state, 1 AS part, \
+             'an open routing row (' || r.status || ')' AS what \
              FROM routing r JOIN tickets t ON t.id = r.ticket_id \
              WHERE r.status IN ('offering', 'escalated') \
              AND t.state NOT IN ('consultation', 'application', 'accepted') \
-             ORDER BY number",
+             ORDER BY number, part",
         )
         .fetch_all(&self.pool)
         .await?;

@@ -185,6 +185,10 @@ impl Store {
                 let why = format!("the ticket is {}", ticket.state);
                 self.end_routing(&mut tx, ticket_id, ticket.state, &why, ROUTING_ACTOR, now)
                     .await?;
+                if ticket.state == TicketState::Assigned {
+                    self.own(&mut tx, ticket_id, Some(now + policy.start_within), now)
+                        .await?;
+                }
                 tx.commit().await?;
                 self.committed();
                 processed += 1;
@@ -577,12 +581,16 @@ impl Store {
                 state: state.to_string(),
             }));
         }
-        let known = sqlx::query("SELECT id FROM lawyers WHERE id = $1 AND active = 1")
+        let active = sqlx::query("SELECT active FROM lawyers WHERE id = $1")
             .bind(to_lawyer)
             .fetch_optional(&mut **tx)
             .await?;
-        if known.is_none() {
-            return Ok(Err(RosterError::UnknownLawyer(to_lawyer.to_owned())));
+        match active {
+            None => return Ok(Err(RosterError::UnknownLawyer(to_lawyer.to_owned()))),
+            Some(row) if get::<i64>(&row, "active")? == 0 => {
+                return Ok(Err(RosterError::Inactive(to_lawyer.to_owned())))
+            }
+            Some(_) => {}
         }
         let old: Option<String> = get(
             &sqlx::query("SELECT assigned_lawyer FROM tickets WHERE id = $1")
@@ -612,6 +620,7 @@ impl Store {
             "reassigned from {} to {to_lawyer}",
             old.as_deref().unwrap_or("nobody")
         );
+        // One event per lawyer, so each one's stream is told.
         insert_event(
             &mut tx,
             id,
@@ -623,6 +632,20 @@ impl Store {
                 changes: &changes,
                 note: Some(&note),
                 lawyer: old.as_deref(),
+                ..EventDetail::default()
+            },
+        )
+        .await?;
+        insert_event(
+            &mut tx,
+            id,
+            EventKind::Assigned,
+            actor,
+            now,
+            EventDetail {
+                reason: Some(reason),
+                note: Some(&note),
+                lawyer: Some(to_lawyer),
                 ..EventDetail::default()
             },
         )

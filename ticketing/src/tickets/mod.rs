@@ -170,6 +170,8 @@ pub enum EventKind {
     /// A supervisor gave an assigned ticket to another lawyer; the event
     /// names the lawyer it was taken from.
     Reassigned,
+    /// The other half of a reassignment: names the lawyer who now has it.
+    Assigned,
 }
 
 impl EventKind {
@@ -190,6 +192,7 @@ impl EventKind {
             EventKind::StartOverdue => "start_overdue",
             EventKind::OfferWithdrawn => "offer_withdrawn",
             EventKind::Reassigned => "reassigned",
+            EventKind::Assigned => "assigned",
         }
     }
 
@@ -210,6 +213,7 @@ impl EventKind {
             "start_overdue" => EventKind::StartOverdue,
             "offer_withdrawn" => EventKind::OfferWithdrawn,
             "reassigned" => EventKind::Reassigned,
+            "assigned" => EventKind::Assigned,
             _ => return None,
         })
     }
