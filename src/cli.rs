@@ -37,7 +37,10 @@ pub enum Command {
     /// A duty lawyer's side: watch offers, acknowledge, decline, start, close.
     #[command(subcommand)]
     Lawyer(LawyerCommand),
-    /// List urgent tickets nobody owns and offers past their deadline; exit 1 if any.
+    /// List routing problems; exit 1 if any: urgent tickets nobody owns, offers
+    /// past their deadline, offers or timers left on tickets that no longer seek
+    /// a lawyer, and escalations unowned longer than the server's
+    /// stuck_escalation_secs.
     Check {
         #[command(flatten)]
         client: ClientArgs,
@@ -166,10 +169,12 @@ pub enum TicketsCommand {
     Reassign {
         #[command(flatten)]
         client: ClientArgs,
+        /// The ticket's number (or an alias).
         number: String,
-        /// The lawyer who takes it over.
+        /// The lawyer who takes it over (active on the roster).
         #[arg(long, value_name = "ID")]
         lawyer: String,
+        /// Why, for the ticket's history and both lawyers' streams.
         #[arg(long)]
         reason: String,
     },
@@ -492,6 +497,9 @@ pub enum LawyerCommand {
 #[derive(Debug, Args)]
 pub struct OutboxArgs {
     #[command(flatten)]
+    #[command(
+        next_help_heading = "The IVR node's configuration (only --config and --data-dir matter here)"
+    )]
     pub node: ServeArgs,
     /// Print records as JSON, one object per line.
     #[arg(long)]
@@ -510,8 +518,11 @@ pub enum OutboxCommand {
         #[command(flatten)]
         args: OutboxArgs,
         key: String,
+        /// Also write the entry's recording (the caller's message) to FILE.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
     },
-    /// Send an entry again at once (a dead letter after the cause is fixed).
+    /// Send an entry again on the IVR's next pass (a dead letter after the cause is fixed).
     Retry {
         #[command(flatten)]
         args: OutboxArgs,

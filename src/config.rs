@@ -192,7 +192,7 @@ settings! {
             help "Seconds an assigned ticket may wait to be started before it is flagged.";
         stuck_escalation_secs: u64 = "1800",
             env "HOTLINE_STUCK_ESCALATION_SECS", value "SECS", example "900",
-            help "Seconds an escalated urgent ticket may stay unowned before `hotline check` fails.";
+            help "Seconds an escalated urgent ticket may stay unowned before `hotline check` reports it (set on the ticketing node).";
     }
     optional {
         sip_advertise: IpAddr, unset "the local address each request arrived on",

@@ -12,18 +12,30 @@ use crate::UsageError;
 pub async fn run(command: OutboxCommand) -> anyhow::Result<()> {
     match command {
         OutboxCommand::List { args } => {
-            let outbox = open(&args).await?;
-            for entry in outbox.list().await? {
-                print(&entry, args.json);
+            let entries = open(&args).await?.list().await?;
+            if entries.is_empty() && !args.json {
+                println!("the outbox is empty: every request reached ticketing");
+            }
+            for entry in &entries {
+                print(entry, args.json);
             }
         }
-        OutboxCommand::Show { args, key } => {
+        OutboxCommand::Show { args, key, output } => {
             let outbox = open(&args).await?;
             let entry = outbox.show(&key).await?.ok_or_else(|| no_entry(&key))?;
             print(&entry, args.json);
+            if let Some(path) = output {
+                let wav = outbox
+                    .recording(&key)
+                    .await?
+                    .ok_or_else(|| UsageError(format!("the entry `{key}` holds no recording")))?;
+                std::fs::write(&path, wav)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("recording written to {}", path.display());
+            }
         }
         OutboxCommand::Retry { args, key } => {
-            if !open(&args).await?.retry(&key).await? {
+            if !open(&args).await?.retry(&key, now_ms()).await? {
                 return Err(no_entry(&key));
             }
             println!("{key}: will be sent again on the IVR's next pass");
@@ -44,6 +56,9 @@ pub async fn run(command: OutboxCommand) -> anyhow::Result<()> {
                 .collect();
             for entry in &dead {
                 print(entry, args.json);
+            }
+            if dead.is_empty() && !args.json {
+                println!("no dead letters");
             }
             if !dead.is_empty() {
                 anyhow::bail!(
@@ -70,6 +85,10 @@ async fn open(args: &OutboxArgs) -> anyhow::Result<Outbox> {
     Outbox::open(&path)
         .await
         .with_context(|| format!("opening {}", path.display()))
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 fn no_entry(key: &str) -> anyhow::Error {
@@ -103,6 +122,7 @@ fn print(e: &Listed, json: bool) {
         );
     } else {
         let next = match e.state {
+            EntryState::Waiting if e.next_attempt_at_ms <= now_ms() => "due now".to_owned(),
             EntryState::Waiting => format!("next {}", time(e.next_attempt_at_ms)),
             EntryState::Dead => "waits for an operator".to_owned(),
         };

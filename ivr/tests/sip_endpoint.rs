@@ -605,10 +605,10 @@ fn a_seeded_call_replays_byte_for_byte() {
     assert_ne!(seeded_call(7), transcript, "another seed, other tags");
 }
 
-/// The Call-ID becomes the call's identity in its ticket's idempotency key,
-/// so one that cannot fit is refused plainly rather than stuck later.
+/// A Call-ID beyond the bound (or not printable) is refused plainly: it
+/// would bloat dialog keys and log lines.
 #[test]
-fn an_invite_whose_call_id_cannot_be_an_identity_gets_400() {
+fn an_invite_with_an_unbounded_call_id_gets_400() {
     let mut h = Harness::new();
     let long = "x".repeat(hotline_domain::limits::MAX_CALL_ID_LEN + 1);
     let out = h.recv(&invite("z9hG4bK-1").replace("Call-ID: call-1", &format!("Call-ID: {long}")));

@@ -98,6 +98,9 @@ pub enum Input {
     Digit(Digit),
     PlaybackFinished,
     TicketCreated(TicketCreated),
+    /// The request could not be kept (the outbox could not be written, or
+    /// ticketing refused it for good): the caller must not wait in silence.
+    TicketFailed,
     /// The LookupStatus next-step code, or `None` when no ticket has the number.
     Lookup(Option<String>),
     /// Whether the transfer succeeded.
@@ -164,6 +167,9 @@ pub struct Flow {
     draft: TicketDraft,
     lookup_number: Option<TicketNumber>,
     ticket: Option<TicketCreated>,
+    /// A create-ticket already failed on this call: a second failure ends
+    /// the call instead of going round the failure path again.
+    ticket_failed: bool,
     status: Option<String>,
     /// What a collect node without a validator took.
     collected: String,
@@ -205,6 +211,7 @@ impl Flow {
             draft,
             lookup_number: None,
             ticket: None,
+            ticket_failed: false,
             status: None,
             collected: String::new(),
             actions: VecDeque::new(),
@@ -264,9 +271,22 @@ impl Flow {
             Input::TicketCreated(created) if self.phase == Phase::AwaitTicket => {
                 self.draft.kind.get_or_insert(TicketKind::Application);
                 self.ticket = Some(created);
-                if let NodeKind::CreateTicket { next } = self.kind() {
+                if let NodeKind::CreateTicket { next, .. } = self.kind() {
                     let next = next.clone();
                     self.go(&next, now);
+                }
+            }
+            Input::TicketFailed if self.phase == Phase::AwaitTicket => {
+                let target = match self.kind() {
+                    NodeKind::CreateTicket { on_failure, .. } => on_failure.clone(),
+                    _ => None,
+                }
+                .or_else(|| self.menu.operator.clone())
+                .filter(|_| !self.ticket_failed);
+                self.ticket_failed = true;
+                match target {
+                    Some(target) => self.go(&target, now),
+                    None => self.finish_completed(),
                 }
             }
             Input::Lookup(status) if self.phase == Phase::AwaitLookup => {
@@ -386,7 +406,7 @@ impl Flow {
                     }
                     target = next;
                 }
-                NodeKind::CreateTicket { next } => {
+                NodeKind::CreateTicket { next, .. } => {
                     if self.ticket.is_some() {
                         target = next;
                         continue;

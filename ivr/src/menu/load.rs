@@ -208,7 +208,7 @@ fn allowed(kind: &str) -> Option<(&'static [&'static str], bool)> {
         "confirm" => (&["next", "reenter"], true),
         "record" => (&["prompt", "max_secs", "next"], false),
         "set" => (&["set", "next"], false),
-        "create-ticket" => (&["next"], false),
+        "create-ticket" => (&["next", "on_failure"], false),
         "lookup-ticket" => (&["found", "not_found"], false),
         "transfer" => (&["uri", "fallback"], false),
         "hours" => (&["open", "closed"], false),
@@ -723,6 +723,7 @@ impl Checker<'_> {
             }
             "create-ticket" => NodeKind::CreateTicket {
                 next: need(self, &n.next, "next"),
+                on_failure: n.on_failure.as_ref().map(|s| s.get_ref().clone()),
             },
             "lookup-ticket" => NodeKind::LookupTicket {
                 found: need(self, &n.found, "found"),

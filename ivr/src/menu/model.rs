@@ -143,6 +143,9 @@ pub enum NodeKind {
     },
     CreateTicket {
         next: String,
+        /// Where the caller goes when the request cannot be kept (an
+        /// apology, then the operator); the menu's operator node when unset.
+        on_failure: Option<String>,
     },
     LookupTicket {
         found: String,
@@ -197,8 +200,13 @@ impl NodeKind {
         match self {
             NodeKind::Play { next, .. }
             | NodeKind::Record { next, .. }
-            | NodeKind::Set { next, .. }
-            | NodeKind::CreateTicket { next } => out.push((String::new(), next.clone())),
+            | NodeKind::Set { next, .. } => out.push((String::new(), next.clone())),
+            NodeKind::CreateTicket { next, on_failure } => {
+                out.push((String::new(), next.clone()));
+                if let Some(failure) = on_failure {
+                    out.push(("failure".into(), failure.clone()));
+                }
+            }
             NodeKind::Menu { wait, keys, .. } => {
                 for (k, n) in keys {
                     out.push((k.as_char().to_string(), n.clone()));

@@ -592,6 +592,7 @@ fn every_node_of_the_default_menu_is_entered_by_some_walk() {
             "operator-unavailable",
             "operator-closed",
             "create",
+            "request-failed",
             "result",
             "goodbye",
             "message",
@@ -631,6 +632,42 @@ fn an_application_waiting_in_the_outbox_hears_a_general_next_step() {
         .handle_input(c.now, Input::TicketCreated(ticket(None)));
     c.drain();
     assert_eq!(c.last_played()[11], "zh/next-step-pending");
+}
+
+#[test]
+fn a_request_that_cannot_be_kept_gets_an_apology_and_a_person_not_silence() {
+    let mut c = Call::start(Some("13812345678"));
+    c.answer("13");
+    c.answer("2");
+    c.answer("*");
+    c.answer("1");
+    c.finish_prompt();
+    c.keys("#");
+    assert!(c.created().is_some());
+    // The outbox could not be written (or ticketing refused the request).
+    c.flow.handle_input(c.now, Input::TicketFailed);
+    c.drain();
+    assert_eq!(c.flow.node(), "request-failed");
+    assert_eq!(c.last_played(), ["zh/request-failed"]);
+    // Then the operator: closed on a Saturday, so a message.
+    c.finish_prompt();
+    assert_eq!(c.flow.node(), "operator-closed");
+    // ... a message for a call back, and a second request.
+    c.finish_prompt();
+    c.answer("1");
+    c.finish_prompt();
+    c.keys("#");
+    let requests = c
+        .actions
+        .iter()
+        .filter(|a| matches!(a, Action::CreateTicket(_)))
+        .count();
+    assert_eq!(requests, 2, "node {}", c.flow.node());
+    // A second failure on the same call ends it instead of looping.
+    c.flow.handle_input(c.now, Input::TicketFailed);
+    let out = c.drain();
+    assert_eq!(out.last(), Some(&Action::Hangup));
+    assert!(c.flow.is_done());
 }
 
 #[test]

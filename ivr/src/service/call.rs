@@ -170,7 +170,10 @@ pub async fn run(
                                     info!(ticket = %created.number, urgency = ?created.urgency, "ticket number given to the caller");
                                     let _ = answers.send(Input::TicketCreated(created)).await;
                                 }
-                                Err(e) => tracing::error!(error = %e, "the request could not be stored"),
+                                Err(e) => {
+                                    tracing::error!(error = %e, "the request could not be kept; the caller hears the failure path");
+                                    let _ = answers.send(Input::TicketFailed).await;
+                                }
                             }
                         }
                         .in_current_span(),

@@ -52,7 +52,7 @@ pub struct IvrConfig {
     pub calendar: Arc<hotline_domain::HolidayCalendar>,
     pub metrics: crate::menu::metrics::FlowMetrics,
     pub tickets: crate::tickets::TicketsClient,
-    /// Names this IVR node in idempotency keys (with the Call-ID).
+    /// Names this IVR node in idempotency keys (with the IVR's id of the call).
     pub node_id: String,
     /// Live calls, for the admin API.
     pub board: crate::admin::CallBoard,

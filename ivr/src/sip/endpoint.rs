@@ -484,7 +484,7 @@ impl Endpoint {
             return;
         }
         let Some(call_id) = CallId::parse(req.call_id()) else {
-            // Its Call-ID would be the call's identity in every ticket key.
+            // A bounded, printable Call-ID keeps dialog keys and log lines sane.
             let resp = req.response(400, "Bad Request: Call-ID too long or not printable", None);
             self.respond(now, peer, &req, resp, None);
             return;

@@ -435,9 +435,10 @@ pub fn frame(buffer: &[u8]) -> Result<Option<usize>, ParseError> {
     Ok((buffer.len() >= total).then_some(total))
 }
 
-/// A SIP Call-ID as the IVR takes it for a call's identity: 1 to
+/// A SIP Call-ID as the IVR accepts it on a call: 1 to
 /// [`MAX_CALL_ID_LEN`](hotline_domain::limits::MAX_CALL_ID_LEN) visible
-/// ASCII characters, so it fits an idempotency key and a log line.
+/// ASCII characters. It is the peer's choice, so it only matches dialogs
+/// and is shown in logs; the call's identity is the IVR's own `CallRef`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CallId(String);
 

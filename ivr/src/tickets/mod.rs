@@ -48,6 +48,8 @@ pub enum TicketsError {
     },
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    #[error("ticketing refused the request for good: {0}")]
+    Refused(String),
 }
 
 /// A ticket request with its recording, ready to deliver.
@@ -141,7 +143,16 @@ impl TicketsClient {
             Ok(Err(failure)) => failure.outcome(),
             Err(_) => Outcome::RetryLater("timed out".to_owned()),
         };
+        // A request refused for good made no ticket: the number would lead
+        // nowhere, so the caller takes the failure path instead.
+        let refused = match (&outcome, &created) {
+            (Outcome::Dead(reason), None) => Some(reason.clone()),
+            _ => None,
+        };
         self.settle(&key, outcome).await?;
+        if let Some(reason) = refused {
+            return Err(TicketsError::Refused(reason));
+        }
         Ok(created.unwrap_or(TicketCreated {
             number: proposed,
             urgency: None,
@@ -155,6 +166,12 @@ impl TicketsClient {
             Outcome::RetryLater(error) => {
                 warn!(%key, %error, "ticketing did not take the request; it waits in the outbox");
                 self.outbox.retry_later(key, &error, now_ms()).await?;
+                self.wake.notify_one();
+                Ok(())
+            }
+            Outcome::Unreachable(error) => {
+                warn!(%key, %error, "ticketing cannot be reached; the request waits in the outbox");
+                self.outbox.note_unreachable(key, &error).await?;
                 self.wake.notify_one();
                 Ok(())
             }
@@ -215,7 +232,8 @@ impl TicketsClient {
             match client.create_ticket(with_actor(request.clone())).await {
                 Ok(r) => break r.into_inner(),
                 Err(s)
-                    if classify(&s) == Refusal::Transient && delay < Duration::from_millis(800) =>
+                    if matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded)
+                        && delay < Duration::from_millis(800) =>
                 {
                     tokio::time::sleep(delay).await;
                     delay *= 2;
@@ -286,22 +304,23 @@ impl TicketsClient {
 
     /// Delivers what waits in the outbox until `shutdown`: at once when a
     /// call adds to it, otherwise when its earliest entry is due (each
-    /// entry keeps its own backoff), looking at least every 30 s.
+    /// entry keeps its own backoff), looking at least every 30 s. While
+    /// ticketing cannot be reached at all the loop backs off as a whole,
+    /// 1 s doubling to 30 s, and every entry keeps its place.
     pub async fn run_outbox(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut away = Duration::ZERO;
         loop {
-            self.flush().await;
-            let wait = match self.outbox.next_due().await {
-                Ok(Some(at)) => {
-                    Duration::from_millis(u64::try_from(at.saturating_sub(now_ms())).unwrap_or(0))
+            let wait = match self.flush_pass().await {
+                Pass::Unreachable => {
+                    away = (away * 2).clamp(Duration::from_secs(1), MAX_IDLE);
+                    away
                 }
-                Ok(None) => MAX_IDLE,
-                Err(e) => {
-                    warn!(error = %e, "cannot read the outbox");
-                    MAX_IDLE
+                Pass::Done | Pass::Waiting => {
+                    away = Duration::ZERO;
+                    self.until_next_due().await
                 }
-            }
-            .clamp(Duration::from_millis(200), MAX_IDLE);
+            };
             tokio::select! {
                 () = &mut shutdown => return,
                 () = self.wake.notified() => {}
@@ -310,18 +329,36 @@ impl TicketsClient {
         }
     }
 
-    /// One pass over every entry due now, a page at a time; true when
-    /// nothing is left waiting (dead letters wait for an operator, not for
-    /// delivery). When ticketing is unreachable the pass stops: the rest
-    /// would fail the same way, and each keeps its place.
+    async fn until_next_due(&self) -> Duration {
+        match self.outbox.next_due().await {
+            Ok(Some(at)) => {
+                Duration::from_millis(u64::try_from(at.saturating_sub(now_ms())).unwrap_or(0))
+            }
+            Ok(None) => MAX_IDLE,
+            Err(e) => {
+                warn!(error = %e, "cannot read the outbox");
+                MAX_IDLE
+            }
+        }
+        .clamp(Duration::from_millis(200), MAX_IDLE)
+    }
+
+    /// One pass over every entry due now; true when nothing is left
+    /// waiting (dead letters wait for an operator, not for delivery).
     pub async fn flush(&self) -> bool {
+        matches!(self.flush_pass().await, Pass::Done)
+    }
+
+    /// One pass over every entry due now, a page at a time. When ticketing
+    /// cannot be reached the pass stops: the rest would fail the same way.
+    async fn flush_pass(&self) -> Pass {
         let started = now_ms();
         loop {
             let due = match self.outbox.due(started, PAGE).await {
                 Ok(due) => due,
                 Err(e) => {
                     warn!(error = %e, "cannot read the outbox");
-                    return false;
+                    return Pass::Waiting;
                 }
             };
             if due.is_empty() {
@@ -329,30 +366,28 @@ impl TicketsClient {
             }
             for entry in due {
                 let result = tokio::time::timeout(ATTEMPT_TIMEOUT * 5, self.deliver(&entry)).await;
-                let (outcome, unreachable) = match result {
+                let outcome = match result {
                     Ok(Ok(created)) => {
                         info!(ticket = %created.number, "outbox request delivered");
-                        (Outcome::Delivered, false)
+                        Outcome::Delivered
                     }
-                    Ok(Err(failure)) => {
-                        let unreachable = failure.status.code() == Code::Unavailable;
-                        (failure.outcome(), unreachable)
-                    }
-                    Err(_) => (Outcome::RetryLater("timed out".to_owned()), false),
+                    Ok(Err(failure)) => failure.outcome(),
+                    Err(_) => Outcome::RetryLater("timed out".to_owned()),
                 };
+                let unreachable = matches!(outcome, Outcome::Unreachable(_));
                 if let Err(e) = self.settle(&entry.idempotency_key, outcome).await {
                     warn!(error = %e, "cannot update the outbox");
-                    return false;
+                    return Pass::Waiting;
                 }
                 if unreachable {
-                    return false;
+                    return Pass::Unreachable;
                 }
             }
         }
-        self.outbox
-            .counts()
-            .await
-            .is_ok_and(|(waiting, _)| waiting == 0)
+        match self.outbox.counts().await {
+            Ok((0, _)) => Pass::Done,
+            _ => Pass::Waiting,
+        }
     }
 
     /// The outbox this client delivers from.
@@ -361,11 +396,26 @@ impl TicketsClient {
     }
 }
 
+/// How a pass over the outbox ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// Nothing waits.
+    Done,
+    /// Some entries wait for their next attempt.
+    Waiting,
+    /// Ticketing cannot be reached; the pass stopped.
+    Unreachable,
+}
+
 /// What one delivery attempt leaves in the outbox.
 #[derive(Debug)]
 enum Outcome {
     Delivered,
+    /// Ticketing answered but could not take it now: this entry backs off.
     RetryLater(String),
+    /// Ticketing could not be reached: the entry stays due.
+    Unreachable(String),
+    /// Refused for good: a dead letter.
     Dead(String),
 }
 
@@ -402,7 +452,10 @@ impl Failure {
             self.status.code(),
             self.status.message()
         );
-        match classify(&self.status) {
+        if self.status.code() == Code::Unavailable {
+            return Outcome::Unreachable(reason);
+        }
+        match classify(&self.status, self.stage) {
             Refusal::Transient => Outcome::RetryLater(reason),
             Refusal::Permanent => Outcome::Dead(reason),
         }
@@ -420,17 +473,16 @@ enum Refusal {
     Permanent,
 }
 
-fn classify(status: &Status) -> Refusal {
-    match status.code() {
-        Code::Unavailable
-        | Code::DeadlineExceeded
-        | Code::Internal
-        | Code::Unknown
-        | Code::Aborted
-        | Code::Cancelled => Refusal::Transient,
-        // RESOURCE_EXHAUSTED is ticketing's answer to a recording over
-        // MAX_RECORDING_BYTES: as permanent as a bad field.
-        _ => Refusal::Permanent,
+/// Only refusals that say the request itself is wrong are permanent;
+/// anything else (a node being upgraded, a misconfigured token, ticketing
+/// out of numbers) may pass later and must not throw callers' requests
+/// aside.
+fn classify(status: &Status, stage: Stage) -> Refusal {
+    match (status.code(), stage) {
+        (Code::InvalidArgument | Code::AlreadyExists | Code::OutOfRange, _) => Refusal::Permanent,
+        // Ticketing's answer to a recording over MAX_RECORDING_BYTES.
+        (Code::ResourceExhausted, Stage::Recording) => Refusal::Permanent,
+        _ => Refusal::Transient,
     }
 }
 
@@ -465,26 +517,65 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refusals_that_cannot_change_are_permanent() {
+    fn only_refusals_of_the_request_itself_are_permanent() {
+        let permanent =
+            |code, stage| classify(&Status::new(code, "x"), stage) == Refusal::Permanent;
+        for code in [Code::InvalidArgument, Code::AlreadyExists, Code::OutOfRange] {
+            assert!(permanent(code, Stage::Create), "{code:?}");
+            assert!(permanent(code, Stage::Recording), "{code:?}");
+        }
+        assert!(permanent(Code::ResourceExhausted, Stage::Recording));
+        assert!(
+            !permanent(Code::ResourceExhausted, Stage::Create),
+            "out of numbers passes"
+        );
         for code in [
-            Code::InvalidArgument,
-            Code::AlreadyExists,
-            Code::ResourceExhausted,
+            Code::Unavailable,
+            Code::DeadlineExceeded,
+            Code::Internal,
+            Code::Unauthenticated,
+            Code::PermissionDenied,
+            Code::Unimplemented,
             Code::FailedPrecondition,
             Code::NotFound,
         ] {
-            assert_eq!(
-                classify(&Status::new(code, "x")),
-                Refusal::Permanent,
-                "{code:?}"
-            );
+            assert!(!permanent(code, Stage::Create), "{code:?}");
         }
-        for code in [Code::Unavailable, Code::DeadlineExceeded, Code::Internal] {
-            assert_eq!(
-                classify(&Status::new(code, "x")),
-                Refusal::Transient,
-                "{code:?}"
-            );
+    }
+
+    /// While ticketing cannot be reached, requests keep their places: no
+    /// entry's next attempt moves away, so when it comes back every caller's
+    /// request goes at once, however long the outage was.
+    #[tokio::test]
+    async fn an_outage_leaves_every_request_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(&dir.path().join("outbox.db")).await.unwrap();
+        for (i, key) in ["a", "b", "c"].iter().enumerate() {
+            let entry = Entry {
+                idempotency_key: (*key).to_owned(),
+                request: pb::CreateTicketRequest::default().encode_to_vec(),
+                recording: None,
+                recording_ms: 0,
+                attempts: 0,
+                ticket_number: None,
+            };
+            outbox.put(&entry, i as i64).await.unwrap();
         }
+        // A port nobody listens on: connection refused, UNAVAILABLE.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let client =
+            TicketsClient::new(&format!("http://127.0.0.1:{port}"), outbox.clone()).unwrap();
+        for _ in 0..5 {
+            assert_eq!(client.flush_pass().await, Pass::Unreachable);
+        }
+        let listed = outbox.list().await.unwrap();
+        assert_eq!(listed[0].attempts, 5, "the first one was tried each pass");
+        assert_eq!(listed[1].attempts, 0, "the pass stopped at the first");
+        assert!(listed.iter().all(|e| e.state == EntryState::Waiting));
+        assert_eq!(outbox.due(3, 10).await.unwrap().len(), 3, "all still due");
     }
 }

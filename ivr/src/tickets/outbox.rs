@@ -278,6 +278,33 @@ impl Outbox {
         Ok(())
     }
 
+    /// Ticketing could not be reached: the attempt is counted and its error
+    /// kept, but the entry stays due. Waiting for ticketing to come back is
+    /// the delivery loop's one backoff, not every entry's own, so when it
+    /// returns every waiting caller's request goes at once.
+    pub async fn note_unreachable(&self, key: &str, error: &str) -> Result<(), OutboxError> {
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE idempotency_key = $1",
+        )
+        .bind(key)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The recording of an entry, for an operator to keep.
+    pub async fn recording(&self, key: &str) -> Result<Option<Vec<u8>>, OutboxError> {
+        let row = sqlx::query("SELECT recording FROM outbox WHERE idempotency_key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get("recording")?,
+            None => None,
+        })
+    }
+
     /// Ticketing refused the entry for good: set aside with the reason.
     pub async fn dead(&self, key: &str, reason: &str) -> Result<(), OutboxError> {
         sqlx::query(
@@ -338,11 +365,13 @@ impl Outbox {
 
     /// An operator sends an entry (dead or waiting) again at once. Returns
     /// whether the key exists.
-    pub async fn retry(&self, key: &str) -> Result<bool, OutboxError> {
+    pub async fn retry(&self, key: &str, now_ms: i64) -> Result<bool, OutboxError> {
         let done = sqlx::query(
-            "UPDATE outbox SET state = 'waiting', next_attempt_at = 0 WHERE idempotency_key = $1",
+            "UPDATE outbox SET state = 'waiting', attempts = 0, next_attempt_at = $2 \
+             WHERE idempotency_key = $1",
         )
         .bind(key)
+        .bind(now_ms)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -445,13 +474,20 @@ mod tests {
         assert_eq!(b.state, EntryState::Dead);
         assert_eq!(b.last_error.as_deref(), Some("INVALID_ARGUMENT: matter"));
         // An operator retries it: due at once.
-        assert!(outbox.retry("b").await.unwrap());
+        assert!(outbox.retry("b", 5000).await.unwrap());
         assert!(outbox
-            .due(0, 10)
+            .due(5000, 10)
             .await
             .unwrap()
             .iter()
-            .any(|e| e.idempotency_key == "b"));
+            .any(|e| e.idempotency_key == "b" && e.attempts == 0));
+        // Unreachable ticketing counts the attempt but keeps the entry due.
+        outbox
+            .note_unreachable("c", "connection refused")
+            .await
+            .unwrap();
+        let c = outbox.show("c").await.unwrap().unwrap();
+        assert_eq!((c.attempts, c.next_attempt_at_ms), (1, 30));
         assert!(outbox.drop_entry("b").await.unwrap());
         assert!(!outbox.drop_entry("b").await.unwrap());
         assert!(outbox.show("b").await.unwrap().is_none());
