@@ -141,6 +141,140 @@ fn sip_info_digits() {
     assert!(line.contains("digits=42#"), "{line}");
 }
 
+/// The duplicate-digit counter of the IVR's metrics, all sources.
+fn duplicate_digits(server: &Server) -> u64 {
+    common::http_get(server.metrics.unwrap(), "/metrics")
+        .lines()
+        .filter_map(|l| l.strip_prefix("hotline_ivr_duplicate_digits_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// A gateway reporting every key as SIP INFO and as RFC 4733 events, in
+/// either order: one press is one digit.
+#[test]
+fn keys_sent_as_sip_info_and_rfc4733_count_once() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (_dir, server) = start();
+    let out = sipp(
+        "dtmf_info_and_rfc4733.xml",
+        server.sip.unwrap(),
+        &[("codec_pt", "0"), ("codec_name", "PCMU")],
+    );
+    assert!(succeeded(&out), "{}", explain(&out));
+    let line = wait_log(&server, "call ended").unwrap_or_else(|seen| panic!("{seen:#?}"));
+    assert!(line.contains("digits=11# "), "each key once: {line}");
+    assert_eq!(
+        duplicate_digits(&server),
+        3,
+        "three copies dropped and counted"
+    );
+}
+
+/// `1 1 #` as DTMF tones at -8 dBm0 per tone, 100 ms each, 400 ms apart,
+/// after a second of silence: a u-law WAV, the format sipp's rtp_stream
+/// sends as PCMU, made with sox.
+fn tone_file(dir: &Path) -> PathBuf {
+    common::require("sox", "sox");
+    let sox = |args: &[&str]| {
+        let out = Command::new("sox")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "sox {args:?}: {}",
+            common::stderr(&out)
+        );
+    };
+    let level = format!("{}", 10f64.powf((-8.0 - 3.17) / 20.0));
+    sox(&[
+        "-n",
+        "-r",
+        "8000",
+        "-c",
+        "1",
+        "-b",
+        "16",
+        "gap1000.wav",
+        "trim",
+        "0",
+        "1.0",
+    ]);
+    sox(&[
+        "-n",
+        "-r",
+        "8000",
+        "-c",
+        "1",
+        "-b",
+        "16",
+        "gap400.wav",
+        "trim",
+        "0",
+        "0.4",
+    ]);
+    for (name, low, high) in [("one", "697", "1209"), ("pound", "941", "1477")] {
+        let part =
+            |hz: &str| format!("|sox -n -r 8000 -c 1 -b 16 -p synth 0.1 sine {hz} vol {level}");
+        sox(&["-m", &part(low), &part(high), &format!("{name}.wav")]);
+    }
+    sox(&[
+        "gap1000.wav",
+        "one.wav",
+        "gap400.wav",
+        "one.wav",
+        "gap400.wav",
+        "pound.wav",
+        "gap1000.wav",
+        "-e",
+        "u-law",
+        "tones.wav",
+    ]);
+    dir.join("tones.wav")
+}
+
+/// A phone that sends its keys only as tones in the audio (no
+/// telephone-event offered): the IVR hears them inside the live call.
+#[test]
+fn keys_sent_as_tones_in_the_audio_are_heard_in_a_live_call() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (dir, server) = start();
+    let tones = tone_file(dir.path());
+    let out = sipp(
+        "dtmf_inband.xml",
+        server.sip.unwrap(),
+        &[("tones", tones.to_str().unwrap())],
+    );
+    assert!(succeeded(&out), "{}", explain(&out));
+    let line = wait_log(&server, "call ended").unwrap_or_else(|seen| panic!("{seen:#?}"));
+    assert!(line.contains("digits=11# "), "{line}");
+    assert_eq!(duplicate_digits(&server), 0);
+}
+
+/// The common gateway: tones left in the audio and SIP INFO for the same
+/// presses. One press is one digit.
+#[test]
+fn keys_sent_as_tones_and_sip_info_count_once() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (dir, server) = start();
+    let tones = tone_file(dir.path());
+    let out = sipp(
+        "dtmf_inband_and_info.xml",
+        server.sip.unwrap(),
+        &[("tones", tones.to_str().unwrap())],
+    );
+    assert!(succeeded(&out), "{}", explain(&out));
+    let line = wait_log(&server, "call ended").unwrap_or_else(|seen| panic!("{seen:#?}"));
+    assert!(line.contains("digits=11# "), "each key once: {line}");
+    assert_eq!(
+        duplicate_digits(&server),
+        3,
+        "three copies dropped and counted"
+    );
+}
+
 #[test]
 fn the_caller_hangs_up() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

@@ -6,9 +6,10 @@
 //!   audio when there is some, silence otherwise (keeps NAT bindings open).
 //! - Symmetric RTP: replies go to where the caller's packets come from,
 //!   latched once on the first packet, whatever the SDP said.
-//! - Digits from RFC 4733 events and from in-band tones, merged; once the
-//!   first RFC 4733 event arrives, in-band detection stops for the call, so
-//!   a gateway sending both never doubles a digit.
+//! - Digits from RFC 4733 events and from in-band tones; once the first
+//!   RFC 4733 event arrives, in-band detection stops for the call. The call
+//!   task's `DigitArbiter` then makes one press one digit across these and
+//!   SIP INFO.
 //! - Recording of the caller's audio, bounded.
 //! - No inbound RTP for `rtp_timeout`: the call is dead.
 
@@ -38,11 +39,7 @@ pub struct MediaConfig {
     pub max_recording: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DigitSource {
-    Rfc4733,
-    Inband,
-}
+pub use super::dtmf::arbiter::DigitSource;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEvent {

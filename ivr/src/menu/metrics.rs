@@ -1,7 +1,8 @@
 //! Per-node counts of the call flow — entered, completed (the flow ended the
 //! call there), abandoned (the caller hung up there), invalid inputs and
-//! timeouts — shared by every call, read by the admin API and the
-//! Prometheus text endpoint.
+//! timeouts — and the digits dropped as another report of a press already
+//! taken, shared by every call, read by the admin API and the Prometheus
+//! text endpoint.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -21,9 +22,20 @@ pub struct NodeCounts {
 #[derive(Debug, Clone, Default)]
 pub struct FlowMetrics {
     nodes: Arc<Mutex<BTreeMap<String, NodeCounts>>>,
+    /// Duplicate digits dropped, by the source of the dropped copy.
+    duplicates: Arc<Mutex<BTreeMap<&'static str, u64>>>,
 }
 
 impl FlowMetrics {
+    /// A digit dropped as another report of a press already taken.
+    pub fn duplicate_digit(&self, source: crate::media::dtmf::arbiter::DigitSource) {
+        let mut counts = match self.duplicates.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *counts.entry(source.as_str()).or_default() += 1;
+    }
+
     pub fn record(&self, event: &FlowEvent) {
         let mut nodes = match self.nodes.lock() {
             Ok(n) => n,
@@ -80,6 +92,22 @@ impl FlowMetrics {
                     get(counts)
                 );
             }
+        }
+        let duplicates = match self.duplicates.lock() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let _ = writeln!(
+            out,
+            "# HELP hotline_ivr_duplicate_digits_total Digits dropped as another report (RFC 4733, SIP INFO, in-band) of a press already taken."
+        );
+        let _ = writeln!(out, "# TYPE hotline_ivr_duplicate_digits_total counter");
+        for source in ["rfc4733", "sip_info", "inband"] {
+            let _ = writeln!(
+                out,
+                "hotline_ivr_duplicate_digits_total{{source=\"{source}\"}} {}",
+                duplicates.get(source).copied().unwrap_or(0)
+            );
         }
         out
     }

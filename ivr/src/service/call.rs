@@ -14,10 +14,11 @@ use rand::{RngExt, SeedableRng};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tracing::{info, warn, Instrument};
+use tracing::{debug, info, warn, Instrument};
 
 use super::call_ref::CallRef;
 use super::{CallCommand, CallSignal, IvrConfig};
+use crate::media::dtmf::arbiter::{DigitArbiter, DigitSource, Verdict};
 use crate::media::sdp::{self, Local};
 use crate::media::session::{MediaConfig, MediaEvent, MediaOutput, MediaSession};
 use crate::menu::{Action, CallInfo, Flow, Input};
@@ -134,6 +135,8 @@ pub async fn run(
     let mut transfer_deadline: Option<Instant> = None;
     // Every key the caller pressed, for the end-of-call log line.
     let mut pressed = String::new();
+    // One press is one digit, however many ways the gateway reports it.
+    let mut digits = DigitArbiter::new();
     'call: loop {
         // Carry out what the menu asked for.
         while let Some(action) = flow.poll_output() {
@@ -232,7 +235,7 @@ pub async fn run(
             }
             Some(answer) = answers.recv() => flow.handle_input(Instant::now().into_std(), answer),
             signal = signals.recv() => match signal {
-                Some(CallSignal::Dtmf(d)) => events.push(MediaEvent::Digit(d, crate::media::session::DigitSource::Rfc4733)),
+                Some(CallSignal::Dtmf(d)) => events.push(MediaEvent::Digit(d, DigitSource::SipInfo)),
                 Some(CallSignal::Reoffer(offer)) => {
                     // Hold and resume: answer the new direction, keep the codec.
                     let reply = match offer.as_deref().map(|o| sdp::parse_audio(o).and_then(|d| sdp::negotiate(&d))) {
@@ -274,7 +277,12 @@ pub async fn run(
         for event in events {
             match event {
                 MediaEvent::Digit(d, source) => {
-                    info!(digit = %d, ?source, node = %flow.node(), "digit");
+                    if digits.judge(Instant::now().into_std(), d, source) == Verdict::Duplicate {
+                        debug!(digit = %d, source = source.as_str(), "the same press again from another source; dropped");
+                        config.metrics.duplicate_digit(source);
+                        continue;
+                    }
+                    info!(digit = %d, source = source.as_str(), node = %flow.node(), "digit");
                     board.digit(call.call_ref.as_str(), d.as_char());
                     if pressed.len() < 64 {
                         pressed.push(d.as_char());

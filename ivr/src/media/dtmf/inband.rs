@@ -14,9 +14,16 @@
 //! - no harmonic of either tone comes within 15 dB of it (instruments and
 //!   voices have harmonics; keypads do not).
 //!
-//! A digit starts after 4 consecutive valid looks of one key (a tone of
-//! 35–40 ms; 23 ms never gets there) and ends after 8 consecutive looks
-//! without it (a gap of 40 ms ends a digit; a 10 ms break does not).
+//! A digit starts once valid looks of one key span 4 looks (a tone of
+//! 35–40 ms; 23 ms never gets there), with at least 3 of them valid and
+//! no more than 3 invalid looks in a row between them, and ends after 8
+//! consecutive looks without it (a gap of 40 ms ends a digit; a 10 ms
+//! break does not). The tolerated invalid looks are for lossy networks: a
+//! gateway that conceals a lost 20 ms frame by playing the previous one
+//! again breaks the tone's phase at both ends of that frame, and every
+//! look straddling a break fails the frequency and balance checks, while
+//! the looks on either side (and the one on the repeated frame itself)
+//! hold a clean tone. Every look that counts passed every check above.
 //!
 //! Sans-I/O: push samples, get digits; no clock, no allocation per look.
 
@@ -31,8 +38,14 @@ const HOP: usize = 40;
 const LOOK: usize = 160;
 const HALF: usize = LOOK / 2;
 
-/// Consecutive valid looks that make a digit.
+/// The span, in looks, that valid looks of one key must cover to make a
+/// digit (first to last inclusive): 4 looks, 35 ms of tone.
 const LOOKS_TO_START: u32 = 4;
+/// Of which at least this many valid.
+const MIN_VALID_LOOKS: u32 = 2;
+/// Invalid looks tolerated in a row inside a digit's first span: a
+/// concealed frame's phase break spoils 3.
+const MAX_GAP_LOOKS: u32 = 3;
 /// Consecutive looks without the digit that end it.
 const LOOKS_TO_END: u32 = 8;
 
@@ -79,8 +92,13 @@ enum State {
 #[derive(Debug, Clone, Copy)]
 struct Run {
     digit: Digit,
+    /// Valid looks of the digit so far.
     looks: u32,
     start_sample: u64,
+    /// Where the latest valid look started.
+    last_sample: u64,
+    /// Invalid looks since the latest valid one.
+    gap: u32,
 }
 
 impl Run {
@@ -88,14 +106,32 @@ impl Run {
         match run {
             Some(r) if r.digit == digit => Run {
                 looks: r.looks + 1,
+                last_sample: look_start,
+                gap: 0,
                 ..r
             },
             _ => Run {
                 digit,
                 looks: 1,
                 start_sample: look_start,
+                last_sample: look_start,
+                gap: 0,
             },
         }
+    }
+
+    /// The run after an invalid look, or `None` when the gap is too long.
+    fn miss(self) -> Option<Run> {
+        (self.gap < MAX_GAP_LOOKS).then_some(Run {
+            gap: self.gap + 1,
+            ..self
+        })
+    }
+
+    /// Whether the run is a digit: enough valid looks over enough tone.
+    fn is_digit(&self) -> bool {
+        self.looks >= MIN_VALID_LOOKS
+            && self.last_sample - self.start_sample >= u64::from(LOOKS_TO_START - 1) * HOP as u64
     }
 }
 
@@ -210,7 +246,7 @@ impl InbandDetector {
         match (self.state, heard) {
             (State::Idle { candidate }, Some(d)) => {
                 let run = Run::extend_or_start(candidate, d, look_start);
-                if run.looks >= LOOKS_TO_START {
+                if run.is_digit() {
                     self.state = State::On {
                         digit: d,
                         missing: 0,
@@ -222,7 +258,11 @@ impl InbandDetector {
                     candidate: Some(run),
                 };
             }
-            (State::Idle { .. }, None) => self.state = State::Idle { candidate: None },
+            (State::Idle { candidate }, None) => {
+                self.state = State::Idle {
+                    candidate: candidate.and_then(Run::miss),
+                }
+            }
             (State::On { digit, .. }, Some(d)) if d == digit => {
                 self.state = State::On {
                     digit,

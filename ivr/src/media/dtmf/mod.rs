@@ -1,7 +1,9 @@
 //! DTMF: the ways to hear the keys of the [`Digit`] keypad in media —
-//! in-band tones ([`inband`]) and RFC 4733 events ([`rfc4733`]). SIP INFO
-//! bodies are SIP's own: `crate::sip::info`.
+//! in-band tones ([`inband`]) and RFC 4733 events ([`rfc4733`]) — and the
+//! [`arbiter`] that makes one press one digit whichever ways it arrives.
+//! SIP INFO bodies are SIP's own: `crate::sip::info`.
 
+pub mod arbiter;
 pub mod inband;
 pub mod rfc4733;
 
