@@ -548,6 +548,49 @@ fn a_server_started_in_an_empty_directory_answers_with_the_embedded_menu() {
     assert!(dir.path().join("hotline-data/ivr-outbox.db").is_file());
 }
 
+/// A caller who says their piece and then stops, without pressing `#`, is
+/// done after five seconds of silence: the message ends, the ticket is
+/// made and its number read out, instead of a two-minute wait.
+#[test]
+fn a_message_ends_when_the_caller_stops_talking() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["serve"]);
+    let phone = Phone::new();
+    let call = dial("call_flow.xml", server.sip.unwrap(), &phone);
+    let at = answer(
+        &phone,
+        "zh",
+        &[
+            ("welcome", "1"),
+            ("main-menu", "2"),
+            ("callback-ending", "1"),
+        ],
+        0,
+    );
+    let at = phone.wait_heard(&prompt("zh", "beep"), at, LONG);
+    phone.speak(speech());
+    // No `#`. The result comes long before the 120 s bound would end it.
+    let intro = prompt("zh", "your-ticket-number");
+    let end = phone.wait_heard(&prompt("zh", "repeat-or-goodbye"), at, LONG);
+    let number =
+        read_digits_after(&phone.heard()[at..end], &intro, "zh", 10).expect("a reference number");
+    let out = call.join().unwrap();
+    assert!(out.status.success(), "{}", sipp_report(&out));
+    let stopped = server
+        .log
+        .try_iter()
+        .any(|l| l.contains("the caller stopped talking"));
+    assert!(stopped, "the IVR logs why the message ended");
+    let ticket = ticket_json(&server, &number);
+    let ms = ticket["recordings"][0]["duration_ms"].as_i64().unwrap();
+    // Three seconds of speech and the five of silence that ended it.
+    assert!(
+        (7000..=10_000).contains(&ms),
+        "message of {ms} ms: {ticket}"
+    );
+}
+
 /// The Call-ID is the peer's choice: twenty callers whose INVITEs all carry
 /// the same one (each from its own sipp, at once) are twenty requests, each
 /// with its own ticket and its own recording. Keyed by the Call-ID, the

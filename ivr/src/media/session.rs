@@ -23,6 +23,22 @@ use super::dtmf::rfc4733::EventReceiver;
 use super::dtmf::Digit;
 use super::rtp::RtpPacket;
 
+const SAMPLE_RATE_HZ: usize = 8000;
+
+/// Below this mean power a frame is silence: -45 dBm0 (line noise and
+/// comfort noise stay under it; speech, even quiet, does not).
+fn is_silence(frame: &[i16]) -> bool {
+    // 0 dBm0 is 3.17 dB below a full-scale sine (G.711).
+    const FLOOR_DBM0: f64 = -45.0;
+    let amplitude = 32768.0 * 10f64.powf((FLOOR_DBM0 - 3.17) / 20.0);
+    let floor = amplitude * amplitude / 2.0;
+    if frame.is_empty() {
+        return true;
+    }
+    let power = frame.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / frame.len() as f64;
+    power < floor
+}
+
 /// Samples in one 20 ms packet at 8 kHz.
 pub const PACKET_SAMPLES: usize = 160;
 const PACKET_INTERVAL: Duration = Duration::from_millis(20);
@@ -48,6 +64,8 @@ pub enum MediaEvent {
     PlaybackFinished,
     /// No RTP from the caller for the configured time.
     RtpTimeout,
+    /// The caller's message has heard only silence for the time asked.
+    MessageSilence,
 }
 
 /// What the session asks of its driver.
@@ -77,6 +95,9 @@ pub struct MediaSession {
     recording: Option<Vec<i16>>,
     /// The caller's message and its bound, while a record node listens.
     message: Option<(Vec<i16>, usize)>,
+    /// While a message is recorded: samples of silence that end it, and
+    /// the silent samples heard in a row so far.
+    message_silence: Option<(usize, usize)>,
     last_received: Instant,
     timed_out: bool,
     decoded: Vec<i16>,
@@ -110,6 +131,7 @@ impl MediaSession {
             inband_enabled: true,
             recording: None,
             message: None,
+            message_silence: None,
             last_received: now,
             timed_out: false,
             decoded: Vec::with_capacity(PACKET_SAMPLES),
@@ -152,12 +174,17 @@ impl MediaSession {
 
     /// Starts recording the caller's message, at most `max` samples, apart
     /// from (and whatever the state of) the whole-call recording.
-    pub fn start_message(&mut self, max: usize) {
+    pub fn start_message(&mut self, max: usize, end_on_silence: Option<Duration>) {
         self.message = Some((Vec::new(), max));
+        self.message_silence = end_on_silence.map(|d| {
+            let samples = d.as_millis() as usize * SAMPLE_RATE_HZ / 1000;
+            (samples.max(1), 0)
+        });
     }
 
     /// Ends the message and returns it.
     pub fn stop_message(&mut self) -> Vec<i16> {
+        self.message_silence = None;
         self.message.take().map(|(m, _)| m).unwrap_or_default()
     }
 
@@ -249,6 +276,18 @@ impl MediaSession {
                 let room = max.saturating_sub(message.len());
                 message.extend(self.decoded.iter().take(room));
             }
+            if let Some((limit, silent)) = &mut self.message_silence {
+                *silent = if is_silence(&self.decoded) {
+                    *silent + self.decoded.len()
+                } else {
+                    0
+                };
+                if *silent >= *limit {
+                    // Once: the record node moves on.
+                    self.message_silence = None;
+                    events.push(MediaEvent::MessageSilence);
+                }
+            }
             if self.inband_enabled {
                 for found in self.inband.push(&self.decoded) {
                     events.push(MediaEvent::Digit(found.digit, DigitSource::Inband));
@@ -335,6 +374,66 @@ mod tests {
         assert_eq!(s.remote(), Some(from));
         s.handle_datagram(t0, "192.168.1.10:9999".parse().unwrap(), &caller);
         assert_eq!(s.remote(), Some(from), "latched once");
+    }
+
+    /// One caller packet of PCMU holding `samples` (160 of them).
+    fn caller_packet(sequence: u16, samples: &[i16]) -> Vec<u8> {
+        let mut payload = Vec::new();
+        G711::Pcmu.encode(samples, &mut payload);
+        let mut out = Vec::new();
+        RtpPacket {
+            marker: false,
+            payload_type: 0,
+            sequence,
+            timestamp: u32::from(sequence) * 160,
+            ssrc: 9,
+            payload: &payload,
+        }
+        .write(&mut out);
+        out
+    }
+
+    #[test]
+    fn a_message_ends_after_the_silence_asked_for_and_speech_restarts_the_count() {
+        let t0 = Instant::now();
+        let from: SocketAddr = "192.168.1.9:7078".parse().unwrap();
+        let mut s = MediaSession::new(config(), None, t0, &mut rand::rng());
+        s.start_message(8000 * 60, Some(Duration::from_secs(1)));
+        // A tone standing in for speech: about -10 dBm0.
+        let speech: Vec<i16> = (0..160)
+            .map(|n| (7000.0 * (n as f64 * 0.3).sin()) as i16)
+            .collect();
+        // Low line noise is still silence.
+        let hiss: Vec<i16> = (0..160)
+            .map(|n| if n % 2 == 0 { 20 } else { -20 })
+            .collect();
+        let mut seq = 0;
+        let mut feed = |s: &mut MediaSession, frame: &[i16], count: usize| {
+            let mut events = Vec::new();
+            for _ in 0..count {
+                seq += 1;
+                s.handle_datagram(t0, from, &caller_packet(seq, frame));
+                events.extend(drain(s).1);
+            }
+            events
+        };
+        assert!(feed(&mut s, &speech, 10).is_empty());
+        assert!(feed(&mut s, &hiss, 49).is_empty(), "0.98 s of silence");
+        assert!(
+            feed(&mut s, &speech, 1).is_empty(),
+            "speech restarts the count"
+        );
+        assert!(feed(&mut s, &hiss, 49).is_empty());
+        assert_eq!(feed(&mut s, &hiss, 1), [MediaEvent::MessageSilence]);
+        assert!(feed(&mut s, &hiss, 100).is_empty(), "told once");
+        assert_eq!(
+            s.stop_message().len(),
+            160 * 210,
+            "the message keeps it all"
+        );
+        // Without a silence limit, silence never ends a message.
+        s.start_message(8000 * 60, None);
+        assert!(feed(&mut s, &hiss, 200).is_empty());
     }
 
     #[test]

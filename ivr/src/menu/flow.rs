@@ -105,6 +105,8 @@ pub enum Input {
     Lookup(Option<String>),
     /// Whether the transfer succeeded.
     Transfer(bool),
+    /// The caller has been silent for the record node's `silence_secs`.
+    Silence,
     HungUp,
 }
 
@@ -116,7 +118,11 @@ pub enum Action {
     /// Play these prompts in order, after stopping anything playing.
     Play(Vec<PromptRef>),
     StopPlayback,
-    StartRecording,
+    /// Start the caller's message; tell the flow (`Input::Silence`) when
+    /// the caller has been silent this long.
+    StartRecording {
+        end_on_silence: Option<Duration>,
+    },
     StopRecording,
     CreateTicket(TicketDraft),
     LookupTicket(TicketNumber),
@@ -309,6 +315,13 @@ impl Flow {
                 } else if let NodeKind::Transfer { fallback, .. } = self.kind() {
                     let fallback = fallback.clone();
                     self.go(&fallback, now);
+                }
+            }
+            Input::Silence if matches!(self.phase, Phase::Recording(_)) => {
+                if let NodeKind::Record { next, .. } = self.kind().clone() {
+                    self.actions.push_back(Action::StopRecording);
+                    self.draft.has_message = true;
+                    self.go(&next, now);
                 }
             }
             Input::HungUp => {
@@ -508,9 +521,10 @@ impl Flow {
                 _ => self.finish_completed(),
             },
             Phase::RecordPrompt => {
-                if let NodeKind::Record { max, .. } = self.kind() {
-                    let max = *max;
-                    self.actions.push_back(Action::StartRecording);
+                if let NodeKind::Record { max, silence, .. } = self.kind() {
+                    let (max, end_on_silence) = (*max, *silence);
+                    self.actions
+                        .push_back(Action::StartRecording { end_on_silence });
                     self.phase = Phase::Recording(now + max);
                 }
             }

@@ -9,6 +9,9 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
+/// A record node ends after this much silence unless it says otherwise.
+const DEFAULT_RECORD_SILENCE: Duration = Duration::from_secs(5);
+
 use chrono::NaiveTime;
 use serde::Deserialize;
 use toml::Spanned;
@@ -162,6 +165,7 @@ struct RawNode {
     max_digits: Option<usize>,
     terminator: Option<Spanned<String>>,
     max_secs: Option<Spanned<f64>>,
+    silence_secs: Option<Spanned<f64>>,
     set: Option<BTreeMap<String, Spanned<String>>>,
     reenter: Option<Spanned<String>>,
     found: Option<Spanned<String>>,
@@ -206,7 +210,7 @@ fn allowed(kind: &str) -> Option<(&'static [&'static str], bool)> {
             true,
         ),
         "confirm" => (&["next", "reenter"], true),
-        "record" => (&["prompt", "max_secs", "next"], false),
+        "record" => (&["prompt", "max_secs", "silence_secs", "next"], false),
         "set" => (&["set", "next"], false),
         "create-ticket" => (&["next", "on_failure"], false),
         "lookup-ticket" => (&["found", "not_found"], false),
@@ -285,6 +289,11 @@ impl RawNode {
             at(&self.terminator),
         );
         add("max_secs", self.max_secs.is_some(), at(&self.max_secs));
+        add(
+            "silence_secs",
+            self.silence_secs.is_some(),
+            at(&self.silence_secs),
+        );
         add("set", self.set.is_some(), first_value(&self.set));
         add("reenter", self.reenter.is_some(), at(&self.reenter));
         add("found", self.found.is_some(), at(&self.found));
@@ -684,9 +693,17 @@ impl Checker<'_> {
                         Duration::ZERO
                     }
                 };
+                // Like Asterisk's Record and Twilio's <Record>: a caller who
+                // stops talking without pressing `#` is done. 0 turns it off.
+                let silence = match &n.silence_secs {
+                    Some(s) if *s.get_ref() == 0.0 => None,
+                    Some(s) => Some(self.duration(id, s, "silence_secs")),
+                    None => Some(DEFAULT_RECORD_SILENCE),
+                };
                 NodeKind::Record {
                     prompt: prompt(self, &n.prompt),
                     max,
+                    silence,
                     next: need(self, &n.next, "next"),
                 }
             }

@@ -131,10 +131,12 @@ pub enum NodeKind {
         next: String,
         reenter: String,
     },
-    /// The caller's message, after the prompt and a tone, until `#`.
+    /// The caller's message, after the prompt and a tone, until `#`, the
+    /// longest message, or `silence` without speech.
     Record {
         prompt: Prompt,
         max: Duration,
+        silence: Option<Duration>,
         next: String,
     },
     Set {

@@ -177,7 +177,9 @@ fn application_for_a_termination_walks_every_question_and_reads_the_number() {
     c.answer("1");
     assert_eq!(c.flow.node(), "message");
     let after_prompt = c.finish_prompt();
-    assert!(after_prompt.contains(&Action::StartRecording));
+    assert!(after_prompt.contains(&Action::StartRecording {
+        end_on_silence: Some(Duration::from_secs(5))
+    }));
     let end = c.keys("#");
     assert!(end.contains(&Action::StopRecording));
     let draft = c.created().expect("a ticket is asked for");
@@ -508,6 +510,45 @@ fn the_message_ends_by_itself_after_two_minutes() {
     let out = c.wait(Duration::from_secs(121));
     assert_eq!(out[0], Action::StopRecording);
     assert!(c.created().is_some());
+}
+
+#[test]
+fn a_caller_who_stops_talking_without_pound_is_done_after_the_silence() {
+    let mut c = Call::start(Some("13812345678"));
+    c.answer("12");
+    c.answer("1");
+    c.finish_prompt();
+    c.now += Duration::from_secs(12);
+    // The media says the caller has been silent for the node's 5 s.
+    c.flow.handle_input(c.now, Input::Silence);
+    let out = c.drain();
+    assert_eq!(out[0], Action::StopRecording);
+    assert!(c.created().is_some_and(|d| d.has_message));
+    // Silence outside a message means nothing.
+    let mut c = Call::start(Some("13812345678"));
+    c.flow.handle_input(c.now, Input::Silence);
+    assert!(c.drain().is_empty());
+}
+
+#[test]
+fn silence_secs_is_read_per_record_node_and_zero_turns_it_off() {
+    for (line, want) in [
+        ("silence_secs = 2.5", Some(Duration::from_millis(2500))),
+        ("silence_secs = 0", None),
+        ("", Some(Duration::from_secs(5))),
+    ] {
+        let text = DEFAULT_MENU.replace("max_secs = 120\n", &format!("max_secs = 120\n{line}\n"));
+        let menu = parse(&text, "m.toml", PromptCheck::Skip).unwrap();
+        match &menu.nodes["message"].kind {
+            super::model::NodeKind::Record { silence, .. } => assert_eq!(*silence, want, "{line}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    let text = DEFAULT_MENU.replace("max_secs = 120\n", "max_secs = 120\nsilence_secs = -1\n");
+    let err = parse(&text, "m.toml", PromptCheck::Skip)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("silence_secs"), "{err}");
 }
 
 #[test]

@@ -150,7 +150,9 @@ pub async fn run(
                 }
                 Action::StopPlayback => session.stop_playback(),
                 // The record node ends the message itself; the bound is a backstop.
-                Action::StartRecording => session.start_message(MAX_MESSAGE_SAMPLES),
+                Action::StartRecording { end_on_silence } => {
+                    session.start_message(MAX_MESSAGE_SAMPLES, end_on_silence)
+                }
                 Action::StopRecording => message = session.stop_message(),
                 Action::CreateTicket(draft) => {
                     let key = format!("{}:{}", config.node_id, call.call_ref);
@@ -288,6 +290,10 @@ pub async fn run(
                         pressed.push(d.as_char());
                     }
                     flow.handle_input(Instant::now().into_std(), Input::Digit(d));
+                }
+                MediaEvent::MessageSilence => {
+                    info!(node = %flow.node(), "the caller stopped talking; the message ends");
+                    flow.handle_input(Instant::now().into_std(), Input::Silence)
                 }
                 MediaEvent::PlaybackFinished => {
                     flow.handle_input(Instant::now().into_std(), Input::PlaybackFinished)

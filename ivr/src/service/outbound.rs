@@ -168,7 +168,8 @@ pub async fn run(
                 MediaOutput::Event(MediaEvent::PlaybackFinished | MediaEvent::RtpTimeout) => {
                     over = true
                 }
-                MediaOutput::Event(MediaEvent::Digit(..)) => {}
+                // Outbound calls play a message; they record nothing.
+                MediaOutput::Event(MediaEvent::Digit(..) | MediaEvent::MessageSilence) => {}
             }
         }
         if over {
