@@ -502,7 +502,7 @@ pub struct OutboxArgs {
     )]
     pub node: ServeArgs,
     /// Print records as JSON, one object per line.
-    #[arg(long)]
+    #[arg(long, help_heading = "Options")]
     pub json: bool,
 }
 
@@ -517,21 +517,24 @@ pub enum OutboxCommand {
     Show {
         #[command(flatten)]
         args: OutboxArgs,
+        /// The entry's key, `NODE:CALL` as `list` shows it.
         key: String,
         /// Also write the entry's recording (the caller's message) to FILE.
-        #[arg(long, short = 'o', value_name = "FILE")]
+        #[arg(long, short = 'o', value_name = "FILE", help_heading = "Options")]
         output: Option<PathBuf>,
     },
     /// Send an entry again on the IVR's next pass (a dead letter after the cause is fixed).
     Retry {
         #[command(flatten)]
         args: OutboxArgs,
+        /// The entry's key, `NODE:CALL` as `list` shows it.
         key: String,
     },
     /// Give an entry up for good; its request is lost.
     Drop {
         #[command(flatten)]
         args: OutboxArgs,
+        /// The entry's key, `NODE:CALL` as `list` shows it.
         key: String,
     },
     /// List dead letters; exit 1 if there is any.

@@ -74,6 +74,14 @@ pub async fn run(command: OutboxCommand) -> anyhow::Result<()> {
 
 async fn open(args: &OutboxArgs) -> anyhow::Result<Outbox> {
     let config = Config::load(&args.node).map_err(|e| UsageError(e.to_string()))?;
+    if args.node.print_config {
+        // The configuration the outbox is found by, as `serve` prints it.
+        print!(
+            "{}",
+            config.to_toml().map_err(|e| UsageError(e.to_string()))?
+        );
+        std::process::exit(0);
+    }
     let path = config.data_dir.join("ivr-outbox.db");
     if !path.exists() {
         return Err(UsageError(format!(

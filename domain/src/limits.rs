@@ -50,8 +50,8 @@ const _: () = assert!(
     "the longest message must fit one upload"
 );
 const _: () = assert!(
-    MAX_NODE_ID_LEN + 1 + CALL_REF_LEN + ":message".len() <= MAX_IDEMPOTENCY_KEY_LEN,
-    "`node_id:call:message` must fit an idempotency key"
+    MAX_NODE_ID_LEN + 1 + CALL_REF_LEN + ":99".len() + ":message".len() <= MAX_IDEMPOTENCY_KEY_LEN,
+    "`node_id:call:n:message` must fit an idempotency key"
 );
 const _: () = assert!(
     wav_bytes(CALL_RECORDING_SECS) <= MAX_RECORDING_BYTES,

@@ -23,8 +23,6 @@ use super::dtmf::rfc4733::EventReceiver;
 use super::dtmf::Digit;
 use super::rtp::RtpPacket;
 
-const SAMPLE_RATE_HZ: usize = 8000;
-
 /// Below this mean power a frame is silence: -45 dBm0 (line noise and
 /// comfort noise stay under it; speech, even quiet, does not).
 fn is_silence(frame: &[i16]) -> bool {
@@ -95,9 +93,11 @@ pub struct MediaSession {
     recording: Option<Vec<i16>>,
     /// The caller's message and its bound, while a record node listens.
     message: Option<(Vec<i16>, usize)>,
-    /// While a message is recorded: samples of silence that end it, and
-    /// the silent samples heard in a row so far.
-    message_silence: Option<(usize, usize)>,
+    /// While a message is recorded: how much silence ends it, and when the
+    /// caller last spoke (or the message began). Time, not samples heard:
+    /// a gateway that stops sending audio in silence (comfort noise, DTX)
+    /// is silent too.
+    message_silence: Option<(Duration, Instant)>,
     last_received: Instant,
     timed_out: bool,
     decoded: Vec<i16>,
@@ -174,12 +174,20 @@ impl MediaSession {
 
     /// Starts recording the caller's message, at most `max` samples, apart
     /// from (and whatever the state of) the whole-call recording.
-    pub fn start_message(&mut self, max: usize, end_on_silence: Option<Duration>) {
+    pub fn start_message(&mut self, now: Instant, max: usize, end_on_silence: Option<Duration>) {
         self.message = Some((Vec::new(), max));
-        self.message_silence = end_on_silence.map(|d| {
-            let samples = d.as_millis() as usize * SAMPLE_RATE_HZ / 1000;
-            (samples.max(1), 0)
-        });
+        self.message_silence = end_on_silence.map(|limit| (limit, now));
+    }
+
+    /// Reports (once) that the caller has been silent long enough.
+    fn check_message_silence(&mut self, now: Instant) {
+        if let Some((limit, since)) = self.message_silence {
+            if now.saturating_duration_since(since) >= limit {
+                self.message_silence = None;
+                self.outputs
+                    .push_back(MediaOutput::Event(MediaEvent::MessageSilence));
+            }
+        }
     }
 
     /// Ends the message and returns it.
@@ -208,6 +216,7 @@ impl MediaSession {
     /// Queues every packet that is due by `now` (one datagram each, for
     /// [`MediaSession::remote`]) and the events they bring.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.check_message_silence(now);
         if !self.timed_out && now >= self.last_received + self.config.rtp_timeout {
             self.timed_out = true;
             self.outputs
@@ -276,16 +285,9 @@ impl MediaSession {
                 let room = max.saturating_sub(message.len());
                 message.extend(self.decoded.iter().take(room));
             }
-            if let Some((limit, silent)) = &mut self.message_silence {
-                *silent = if is_silence(&self.decoded) {
-                    *silent + self.decoded.len()
-                } else {
-                    0
-                };
-                if *silent >= *limit {
-                    // Once: the record node moves on.
-                    self.message_silence = None;
-                    events.push(MediaEvent::MessageSilence);
+            if let Some((_, since)) = &mut self.message_silence {
+                if !is_silence(&self.decoded) {
+                    *since = now;
                 }
             }
             if self.inband_enabled {
@@ -296,6 +298,7 @@ impl MediaSession {
         }
         self.outputs
             .extend(events.into_iter().map(MediaOutput::Event));
+        self.check_message_silence(now);
     }
 }
 
@@ -398,7 +401,7 @@ mod tests {
         let t0 = Instant::now();
         let from: SocketAddr = "192.168.1.9:7078".parse().unwrap();
         let mut s = MediaSession::new(config(), None, t0, &mut rand::rng());
-        s.start_message(8000 * 60, Some(Duration::from_secs(1)));
+        s.start_message(t0, 8000 * 60, Some(Duration::from_secs(1)));
         // A tone standing in for speech: about -10 dBm0.
         let speech: Vec<i16> = (0..160)
             .map(|n| (7000.0 * (n as f64 * 0.3).sin()) as i16)
@@ -407,12 +410,14 @@ mod tests {
         let hiss: Vec<i16> = (0..160)
             .map(|n| if n % 2 == 0 { 20 } else { -20 })
             .collect();
-        let mut seq = 0;
+        // One packet every 20 ms, the clock moving with them.
+        let mut seq = 0u16;
         let mut feed = |s: &mut MediaSession, frame: &[i16], count: usize| {
             let mut events = Vec::new();
             for _ in 0..count {
                 seq += 1;
-                s.handle_datagram(t0, from, &caller_packet(seq, frame));
+                let now = t0 + Duration::from_millis(20) * u32::from(seq);
+                s.handle_datagram(now, from, &caller_packet(seq, frame));
                 events.extend(drain(s).1);
             }
             events
@@ -432,8 +437,20 @@ mod tests {
             "the message keeps it all"
         );
         // Without a silence limit, silence never ends a message.
-        s.start_message(8000 * 60, None);
+        // 210 packets so far.
+        s.start_message(t0 + Duration::from_millis(20 * 210), 8000 * 60, None);
         assert!(feed(&mut s, &hiss, 200).is_empty());
+    }
+
+    #[test]
+    fn a_gateway_that_sends_nothing_in_silence_is_silent_too() {
+        let t0 = Instant::now();
+        let mut s = MediaSession::new(config(), None, t0, &mut rand::rng());
+        s.start_message(t0, 8000 * 60, Some(Duration::from_secs(5)));
+        s.handle_timeout(t0 + Duration::from_millis(4990));
+        assert!(!drain(&mut s).1.contains(&MediaEvent::MessageSilence));
+        s.handle_timeout(t0 + Duration::from_secs(5));
+        assert!(drain(&mut s).1.contains(&MediaEvent::MessageSilence));
     }
 
     #[test]

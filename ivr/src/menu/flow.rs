@@ -93,6 +93,11 @@ pub struct TicketCreated {
     pub urgency: Option<Urgency>,
 }
 
+/// The apology a caller hears when their request cannot be kept a second
+/// time on one call, before the IVR hangs up (the default menu also plays
+/// it on the first failure).
+pub const REQUEST_FAILED_PROMPT: &str = "request-failed";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     Digit(Digit),
@@ -292,7 +297,15 @@ impl Flow {
                 self.ticket_failed = true;
                 match target {
                     Some(target) => self.go(&target, now),
-                    None => self.finish_completed(),
+                    None => {
+                        // No second round: the apology, then goodbye.
+                        let apology = self.expand(&[PromptItem::Fixed {
+                            language: None,
+                            name: REQUEST_FAILED_PROMPT.to_owned(),
+                        }]);
+                        self.actions.push_back(Action::Play(apology));
+                        self.phase = Phase::Playing;
+                    }
                 }
             }
             Input::Lookup(status) if self.phase == Phase::AwaitLookup => {

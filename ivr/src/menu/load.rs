@@ -414,7 +414,16 @@ impl Checker<'_> {
                 if !seen.insert(id.clone()) {
                     continue;
                 }
-                let Some(node) = nodes.get(&id) else { continue };
+                let Some(node) = nodes.get(&id) else {
+                    // A node refused above still leads where its file says,
+                    // so the nodes after it are not reported as unreached.
+                    if let Some(raw_node) = raw.nodes.get(&id) {
+                        for next in references(raw_node.get_ref()) {
+                            queue.push_back(next.get_ref().clone());
+                        }
+                    }
+                    continue;
+                };
                 for (_, next) in node.kind.edges() {
                     queue.push_back(next);
                 }
@@ -697,6 +706,16 @@ impl Checker<'_> {
                 // stops talking without pressing `#` is done. 0 turns it off.
                 let silence = match &n.silence_secs {
                     Some(s) if *s.get_ref() == 0.0 => None,
+                    Some(s) if !(*s.get_ref() > 0.0 && *s.get_ref() <= 3600.0) => {
+                        self.error(
+                            s.span().start,
+                            format!(
+                                "node `{id}`: `silence_secs` is 0 (never end on silence) or more \
+                                 than 0 and at most 3600 seconds"
+                            ),
+                        );
+                        None
+                    }
                     Some(s) => Some(self.duration(id, s, "silence_secs")),
                     None => Some(DEFAULT_RECORD_SILENCE),
                 };

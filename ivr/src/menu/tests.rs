@@ -549,6 +549,10 @@ fn silence_secs_is_read_per_record_node_and_zero_turns_it_off() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("silence_secs"), "{err}");
+    assert!(
+        !err.contains("never reached"),
+        "the nodes after a refused one are still reached: {err}"
+    );
 }
 
 #[test]
@@ -704,9 +708,12 @@ fn a_request_that_cannot_be_kept_gets_an_apology_and_a_person_not_silence() {
         .filter(|a| matches!(a, Action::CreateTicket(_)))
         .count();
     assert_eq!(requests, 2, "node {}", c.flow.node());
-    // A second failure on the same call ends it instead of looping.
+    // A second failure on the same call ends it with the apology instead
+    // of going round again.
     c.flow.handle_input(c.now, Input::TicketFailed);
-    let out = c.drain();
+    c.drain();
+    assert_eq!(c.last_played(), ["zh/request-failed"]);
+    let out = c.finish_prompt();
     assert_eq!(out.last(), Some(&Action::Hangup));
     assert!(c.flow.is_done());
 }

@@ -137,6 +137,8 @@ pub async fn run(
     let mut pressed = String::new();
     // One press is one digit, however many ways the gateway reports it.
     let mut digits = DigitArbiter::new();
+    // Ticket requests made on this call, for their idempotency keys.
+    let mut requests: u32 = 0;
     'call: loop {
         // Carry out what the menu asked for.
         while let Some(action) = flow.poll_output() {
@@ -150,12 +152,20 @@ pub async fn run(
                 }
                 Action::StopPlayback => session.stop_playback(),
                 // The record node ends the message itself; the bound is a backstop.
-                Action::StartRecording { end_on_silence } => {
-                    session.start_message(MAX_MESSAGE_SAMPLES, end_on_silence)
-                }
+                Action::StartRecording { end_on_silence } => session.start_message(
+                    Instant::now().into_std(),
+                    MAX_MESSAGE_SAMPLES,
+                    end_on_silence,
+                ),
                 Action::StopRecording => message = session.stop_message(),
                 Action::CreateTicket(draft) => {
-                    let key = format!("{}:{}", config.node_id, call.call_ref);
+                    // A second request on one call (after the first could
+                    // not be kept) is a request of its own.
+                    requests += 1;
+                    let key = match requests {
+                        1 => format!("{}:{}", config.node_id, call.call_ref),
+                        n => format!("{}:{}:{n}", config.node_id, call.call_ref),
+                    };
                     let recording = (!message.is_empty()).then(|| wav_bytes(&message));
                     // Drawn from the call's seeded generator: a replayed call
                     // proposes the same number.

@@ -347,8 +347,7 @@ fn route(
                 masked.as_deref().unwrap_or("anonymous"),
                 called.as_deref().unwrap_or(""),
             );
-            let span =
-                info_span!("call", call = %call_ref, call_id = %sip_call_id, caller = ?masked);
+            let span = info_span!("call", call = %call_ref, call_id = %sip_call_id, caller = masked.as_deref().unwrap_or("anonymous"));
             let incoming = call::IncomingCall {
                 key: call,
                 call_ref,

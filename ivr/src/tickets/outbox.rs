@@ -91,6 +91,9 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     1000_i64.saturating_mul(1 << doublings).min(300_000)
 }
 
+/// How far back an entry goes when ticketing cannot be reached.
+const UNREACHABLE_RETRY_MS: i64 = 1000;
+
 /// Columns added after the first release, for outbox files made by it.
 const ADDED_COLUMNS: &[(&str, &str)] = &[
     ("state", "TEXT NOT NULL DEFAULT 'waiting'"),
@@ -279,15 +282,24 @@ impl Outbox {
     }
 
     /// Ticketing could not be reached: the attempt is counted and its error
-    /// kept, but the entry stays due. Waiting for ticketing to come back is
-    /// the delivery loop's one backoff, not every entry's own, so when it
-    /// returns every waiting caller's request goes at once.
-    pub async fn note_unreachable(&self, key: &str, error: &str) -> Result<(), OutboxError> {
+    /// kept, and the entry goes to the back of what is due (a second from
+    /// now, never more), so the next pass starts with another entry. Waiting
+    /// for ticketing to come back is the delivery loop's one backoff, not
+    /// every entry's own, so when it returns every waiting caller's request
+    /// goes at once.
+    pub async fn note_unreachable(
+        &self,
+        key: &str,
+        error: &str,
+        now_ms: i64,
+    ) -> Result<(), OutboxError> {
         sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE idempotency_key = $1",
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 \
+             WHERE idempotency_key = $1",
         )
         .bind(key)
         .bind(error)
+        .bind(now_ms.saturating_add(UNREACHABLE_RETRY_MS))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -483,11 +495,15 @@ mod tests {
             .any(|e| e.idempotency_key == "b" && e.attempts == 0));
         // Unreachable ticketing counts the attempt but keeps the entry due.
         outbox
-            .note_unreachable("c", "connection refused")
+            .note_unreachable("c", "connection refused", 40)
             .await
             .unwrap();
         let c = outbox.show("c").await.unwrap().unwrap();
-        assert_eq!((c.attempts, c.next_attempt_at_ms), (1, 30));
+        assert_eq!(
+            (c.attempts, c.next_attempt_at_ms),
+            (1, 1040),
+            "a second, not a backoff"
+        );
         assert!(outbox.drop_entry("b").await.unwrap());
         assert!(!outbox.drop_entry("b").await.unwrap());
         assert!(outbox.show("b").await.unwrap().is_none());

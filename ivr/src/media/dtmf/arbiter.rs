@@ -3,21 +3,26 @@
 //! in the audio — and the menu must see it once. Sans-I/O: digits and
 //! `now` in, a verdict out.
 //!
-//! The first source that delivers a digit becomes the call's source (for
-//! logs). A digit from another source than the one that delivered the last
-//! accepted digit, equal to it and within [`PRESS_WINDOW`], is that press
-//! again and is dropped; anything else is a new press. A caller pressing
-//! the same key twice quickly is two presses: both arrive from the same
-//! source.
+//! The arbiter remembers the presses it accepted in the last
+//! [`PRESS_WINDOW`] and which sources reported each. A report from a source
+//! is that source's account of the earliest remembered press it has not
+//! reported yet: if that press (or, when the source missed one, a later
+//! one) has the same key, the report is a copy and is dropped; otherwise
+//! it is a new press. One source alone never has a report dropped, so a
+//! caller pressing the same key twice quickly gets two digits; a source
+//! that lags behind another, or misses a press, is matched up press by
+//! press.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::Digit;
 
 /// How far apart the reports of one press may arrive: RFC 4733 and in-band
 /// tones at the start of the tone, SIP INFO at its start or, from some
-/// gateways, at its end (presses last 40–500 ms), plus network skew.
-pub const PRESS_WINDOW: Duration = Duration::from_millis(600);
+/// gateways, at its end (a long press lasts most of a second), plus
+/// network skew.
+pub const PRESS_WINDOW: Duration = Duration::from_millis(1000);
 
 /// Where a digit came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,28 +40,37 @@ impl DigitSource {
             Self::Inband => "inband",
         }
     }
+
+    fn bit(self) -> u8 {
+        match self {
+            Self::Rfc4733 => 1,
+            Self::SipInfo => 2,
+            Self::Inband => 4,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// A new press: give it to the menu.
     Press,
-    /// Another report of the press just accepted: drop it.
+    /// Another report of a press already given: drop it.
     Duplicate,
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Accepted {
+struct Press {
     digit: Digit,
-    source: DigitSource,
     at: Instant,
+    /// The sources that reported it, as bits.
+    reported: u8,
 }
 
 /// The digits of one call, from every source.
 #[derive(Debug, Clone, Default)]
 pub struct DigitArbiter {
     primary: Option<DigitSource>,
-    last: Option<Accepted>,
+    recent: VecDeque<Press>,
 }
 
 impl DigitArbiter {
@@ -71,18 +85,35 @@ impl DigitArbiter {
 
     pub fn judge(&mut self, now: Instant, digit: Digit, source: DigitSource) -> Verdict {
         self.primary.get_or_insert(source);
-        if let Some(last) = self.last {
-            let same_press = last.digit == digit
-                && last.source != source
-                && now.saturating_duration_since(last.at) <= PRESS_WINDOW;
-            if same_press {
-                return Verdict::Duplicate;
-            }
+        while self
+            .recent
+            .front()
+            .is_some_and(|p| now.saturating_duration_since(p.at) > PRESS_WINDOW)
+        {
+            self.recent.pop_front();
         }
-        self.last = Some(Accepted {
+        let bit = source.bit();
+        // The presses this source has not reported yet, oldest first; the
+        // first with this key is the one it is reporting (it missed any
+        // before it).
+        let matched = self
+            .recent
+            .iter()
+            .position(|p| p.reported & bit == 0 && p.digit == digit);
+        if let Some(index) = matched {
+            for press in self.recent.iter_mut().take(index + 1) {
+                press.reported |= bit;
+            }
+            return Verdict::Duplicate;
+        }
+        // A new press, after everything this source reported or missed.
+        for press in self.recent.iter_mut() {
+            press.reported |= bit;
+        }
+        self.recent.push_back(Press {
             digit,
-            source,
             at: now,
+            reported: bit,
         });
         Verdict::Press
     }
@@ -129,13 +160,57 @@ mod tests {
     }
 
     #[test]
-    fn a_late_copy_or_another_key_is_a_new_press() {
+    fn a_copy_older_than_the_window_is_a_new_press() {
         let t = Instant::now();
         let mut a = DigitArbiter::new();
-        assert_eq!(a.judge(t, d('2'), SipInfo), Verdict::Press);
-        assert_eq!(a.judge(t + ms(100), d('3'), Inband), Verdict::Press);
-        assert_eq!(a.judge(t + ms(150), d('3'), SipInfo), Verdict::Duplicate);
-        assert_eq!(a.judge(t + ms(900), d('3'), Inband), Verdict::Press);
+        assert_eq!(a.judge(t, d('3'), SipInfo), Verdict::Press);
+        assert_eq!(a.judge(t + ms(1500), d('3'), Inband), Verdict::Press);
+    }
+
+    /// Keys as a string: each report of (offset ms, key, source) judged.
+    fn run(reports: &[(u64, char, DigitSource)]) -> String {
+        let t = Instant::now();
+        let mut a = DigitArbiter::new();
+        reports
+            .iter()
+            .filter(|(at, k, s)| a.judge(t + ms(*at), d(*k), *s) == Verdict::Press)
+            .map(|(_, k, _)| *k)
+            .collect()
+    }
+
+    #[test]
+    fn a_source_that_misses_a_press_does_not_swallow_the_next() {
+        // In-band hears the first 1 before INFO, misses the second.
+        assert_eq!(
+            run(&[(40, '1', Inband), (60, '1', SipInfo), (350, '1', SipInfo)]),
+            "11"
+        );
+    }
+
+    #[test]
+    fn a_lagging_source_is_matched_press_by_press() {
+        // In-band runs a whole press behind INFO.
+        assert_eq!(
+            run(&[
+                (0, '1', SipInfo),
+                (150, '1', SipInfo),
+                (190, '1', Inband),
+                (300, '#', SipInfo),
+                (340, '1', Inband),
+                (450, '#', Inband),
+            ]),
+            "11#"
+        );
+        // INFO sent at the end of long presses, after the tones.
+        assert_eq!(
+            run(&[
+                (0, '4', Inband),
+                (800, '4', SipInfo),
+                (900, '2', Inband),
+                (1700, '2', SipInfo),
+            ]),
+            "42"
+        );
     }
 
     #[test]

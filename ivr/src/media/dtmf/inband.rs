@@ -15,15 +15,18 @@
 //!   voices have harmonics; keypads do not).
 //!
 //! A digit starts once valid looks of one key span 4 looks (a tone of
-//! 35–40 ms; 23 ms never gets there), with at least 3 of them valid and
-//! no more than 3 invalid looks in a row between them, and ends after 8
-//! consecutive looks without it (a gap of 40 ms ends a digit; a 10 ms
-//! break does not). The tolerated invalid looks are for lossy networks: a
-//! gateway that conceals a lost 20 ms frame by playing the previous one
-//! again breaks the tone's phase at both ends of that frame, and every
-//! look straddling a break fails the frequency and balance checks, while
-//! the looks on either side (and the one on the repeated frame itself)
-//! hold a clean tone. Every look that counts passed every check above.
+//! 35–40 ms; 23 ms never gets there), with at least 2 of them valid, and
+//! ends after 8 consecutive looks without it (a gap of 40 ms ends a digit;
+//! a 10 ms break does not). Between the valid looks, up to 3 looks in a row
+//! may fail the other checks as long as they still carry that key (its row
+//! and column above the level floor, or one of them at the tone's level).
+//! That is for lossy networks: a gateway that conceals
+//! a lost 20 ms frame by playing the previous one again breaks the tone's
+//! phase at both ends of that frame; every look straddling a break fails
+//! the phase-based checks though the tone is there, while the looks on
+//! either side (and the one on the repeated frame itself) are clean. Speech
+//! between two valid-looking moments does not keep its energy on one key's
+//! two frequencies, so it breaks the run.
 //!
 //! Sans-I/O: push samples, get digits; no clock, no allocation per look.
 
@@ -97,17 +100,20 @@ struct Run {
     start_sample: u64,
     /// Where the latest valid look started.
     last_sample: u64,
-    /// Invalid looks since the latest valid one.
+    /// Looks since the latest valid one (each still carrying the key).
     gap: u32,
+    /// Mean power of the latest valid look.
+    power: f64,
 }
 
 impl Run {
-    fn extend_or_start(run: Option<Run>, digit: Digit, look_start: u64) -> Run {
+    fn extend_or_start(run: Option<Run>, digit: Digit, look_start: u64, power: f64) -> Run {
         match run {
             Some(r) if r.digit == digit => Run {
                 looks: r.looks + 1,
                 last_sample: look_start,
                 gap: 0,
+                power,
                 ..r
             },
             _ => Run {
@@ -116,6 +122,7 @@ impl Run {
                 start_sample: look_start,
                 last_sample: look_start,
                 gap: 0,
+                power,
             },
         }
     }
@@ -228,8 +235,9 @@ impl InbandDetector {
             self.look[LOOK - HOP..].copy_from_slice(&self.hop);
             if self.samples >= LOOK as u64 {
                 let look_start = self.samples - LOOK as u64;
-                let heard = self.classify();
-                if let Some(d) = self.step(heard, look_start) {
+                let look = self.classify();
+                let power = self.look.iter().map(|v| v * v).sum::<f64>() / LOOK as f64;
+                if let Some(d) = self.step(look, look_start, power) {
                     found.push(d);
                 }
             }
@@ -238,14 +246,18 @@ impl InbandDetector {
     }
 
     /// Advances the digit state machine by one look.
-    fn step(&mut self, heard: Option<Digit>, look_start: u64) -> Option<DetectedDigit> {
+    fn step(&mut self, look: Look, look_start: u64, power: f64) -> Option<DetectedDigit> {
+        let heard = match look {
+            Look::Valid(d) => Some(d),
+            Look::Other | Look::Quiet => None,
+        };
         let detected = |run: Run| DetectedDigit {
             digit: run.digit,
             start_ms: run.start_sample / 8,
         };
         match (self.state, heard) {
             (State::Idle { candidate }, Some(d)) => {
-                let run = Run::extend_or_start(candidate, d, look_start);
+                let run = Run::extend_or_start(candidate, d, look_start, power);
                 if run.is_digit() {
                     self.state = State::On {
                         digit: d,
@@ -259,8 +271,12 @@ impl InbandDetector {
                 };
             }
             (State::Idle { candidate }, None) => {
+                // A look that fails the checks but still carries the
+                // candidate key's two frequencies does not break its run.
+                let carried =
+                    candidate.filter(|r| look == Look::Other && self.carries(r.digit, r.power));
                 self.state = State::Idle {
-                    candidate: candidate.and_then(Run::miss),
+                    candidate: carried.and_then(Run::miss),
                 }
             }
             (State::On { digit, .. }, Some(d)) if d == digit => {
@@ -279,7 +295,7 @@ impl InbandDetector {
                 heard,
             ) => {
                 // Another key held long enough is a new digit even without a gap.
-                let other = heard.map(|d| Run::extend_or_start(other, d, look_start));
+                let other = heard.map(|d| Run::extend_or_start(other, d, look_start, power));
                 if let Some(run) = other.filter(|r| r.looks >= LOOKS_TO_START) {
                     self.state = State::On {
                         digit: run.digit,
@@ -302,12 +318,13 @@ impl InbandDetector {
         None
     }
 
-    /// Decides whether the current look holds a valid DTMF tone pair.
-    fn classify(&self) -> Option<Digit> {
+    /// Decides whether the current look holds a valid DTMF tone pair, or
+    /// at least a key's energy on its row and column.
+    fn classify(&self) -> Look {
         let x = &self.look;
         let total = x.iter().map(|v| v * v).sum::<f64>() / LOOK as f64;
         if total < 2.0 * self.min_tone_power {
-            return None;
+            return Look::Quiet;
         }
         let power = |i: usize| self.power_nominal(i);
         let strongest = |range: std::ops::Range<usize>| {
@@ -325,27 +342,54 @@ impl InbandDetector {
             || high_coarse < self.min_tone_power
             || (low_coarse + high_coarse) < 0.5 * total
         {
-            return None;
+            return Look::Other;
         }
-        let low_tone = self.measure(low, LOW_HZ[low])?;
-        let high_tone = self.measure(high, HIGH_HZ[high - 4])?;
+        let key = Digit::from_position(low, high - 4);
+        let near = Look::Other;
+        let Some(low_tone) = self.measure(low, LOW_HZ[low]) else {
+            return near;
+        };
+        let Some(high_tone) = self.measure(high, HIGH_HZ[high - 4]) else {
+            return near;
+        };
         if low_tone.power < self.min_tone_power || high_tone.power < self.min_tone_power {
-            return None;
+            return near;
         }
         let twist = 10.0 * (low_tone.power / high_tone.power).log10();
         if twist > MAX_NORMAL_TWIST_DB || -twist > MAX_REVERSE_TWIST_DB {
-            return None;
+            return near;
         }
         if (low_tone.power + high_tone.power) < MIN_PAIR_SHARE * total {
-            return None;
+            return near;
         }
         // Keypads make clean sines; voices and instruments carry harmonics.
         // The low group's second harmonic sits next to the high group, so
         // only its third is checked.
         if !self.clean(low_tone, &[3.0]) || !self.clean(high_tone, &[2.0, 3.0]) {
-            return None;
+            return near;
         }
-        Some(Digit::from_position(low, high - 4))
+        Look::Valid(key)
+    }
+
+    /// Whether the look still carries `digit`: its row and column each
+    /// above the level floor, or one of them with the look's energy within
+    /// 3 dB of the run's last valid look (the tone goes on at the same
+    /// level). A look straddling a concealed frame's phase break can lose
+    /// one tone's bin almost entirely (a jump near half a cycle cancels it
+    /// within the look), never the other's and never the energy.
+    fn carries(&self, digit: Digit, reference_power: f64) -> bool {
+        let (low_hz, high_hz) = digit.frequencies();
+        let (Some(row), Some(col)) = (
+            LOW_HZ.iter().position(|&f| f == low_hz),
+            HIGH_HZ.iter().position(|&f| f == high_hz),
+        ) else {
+            return false;
+        };
+        let total = self.look.iter().map(|v| v * v).sum::<f64>() / LOOK as f64;
+        let low = self.power_nominal(row) >= self.min_tone_power;
+        let high = self.power_nominal(4 + col) >= self.min_tone_power;
+        let same_level = (10.0 * (total / reference_power).log10()).abs() <= 3.0;
+        (low && high) || ((low || high) && same_level)
     }
 
     /// Mean power of a nominal-frequency component over the whole look.
@@ -422,6 +466,17 @@ impl InbandDetector {
         }
         2.0 * (re * re + im * im) / (self.tables.hann_look_sum * self.tables.hann_look_sum)
     }
+}
+
+/// What one look holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Look {
+    /// A tone pair passing every check.
+    Valid(Digit),
+    /// Sound that is not a valid tone pair.
+    Other,
+    /// Too little energy for any tone.
+    Quiet,
 }
 
 #[derive(Debug, Clone, Copy)]
