@@ -293,11 +293,7 @@ fn with_ticketing_down_every_caller_hears_a_number_that_later_finds_the_ticket()
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     let listed = loop {
-        let out = ticketing.client(&["tickets", "list", "--json"]);
-        let lines: Vec<serde_json::Value> = stdout(&out)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines = ticketing.tickets();
         let with_recordings = lines
             .iter()
             .filter(|t| t["recordings"].as_array().is_some_and(|r| r.len() == 1))
@@ -665,11 +661,7 @@ prompt = ["goodbye"]
     assert_eq!(answered, calls);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let listed = loop {
-        let out = server.client(&["tickets", "list", "--json"]);
-        let lines: Vec<serde_json::Value> = stdout(&out)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines = server.tickets();
         let with_message = lines
             .iter()
             .filter(|t| t["recordings"].as_array().is_some_and(|r| r.len() == 1))

@@ -106,11 +106,7 @@ async fn a_refused_request_is_set_aside_and_the_twenty_behind_it_are_delivered()
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     let tickets = loop {
-        let out = ticketing.client(&["tickets", "list", "--json"]);
-        let lines: Vec<serde_json::Value> = stdout(&out)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines = ticketing.tickets();
         let waiting = outbox_cli(dir.path(), &["list", "--json"]);
         let still_waiting = stdout(&waiting).contains("\"waiting\"");
         if (lines.len() == 21 && !still_waiting) || std::time::Instant::now() > deadline {

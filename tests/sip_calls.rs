@@ -235,22 +235,29 @@ fn tone_file(dir: &Path) -> PathBuf {
     dir.join("tones.wav")
 }
 
-/// A phone that sends its keys only as tones in the audio (no
-/// telephone-event offered): the IVR hears them inside the live call.
-#[test]
-fn keys_sent_as_tones_in_the_audio_are_heard_in_a_live_call() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+/// One call of `scenario` streaming the tone file: the keys the IVR took
+/// and the copies it dropped.
+fn tone_call(scenario: &str) -> (String, u64) {
     let (dir, server) = start();
     let tones = tone_file(dir.path());
     let out = sipp(
-        "dtmf_inband.xml",
+        scenario,
         server.sip.unwrap(),
         &[("tones", tones.to_str().unwrap())],
     );
     assert!(succeeded(&out), "{}", explain(&out));
     let line = wait_log(&server, "call ended").unwrap_or_else(|seen| panic!("{seen:#?}"));
+    (line, duplicate_digits(&server))
+}
+
+/// A phone that sends its keys only as tones in the audio (no
+/// telephone-event offered): the IVR hears them inside the live call.
+#[test]
+fn keys_sent_as_tones_in_the_audio_are_heard_in_a_live_call() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (line, dropped) = tone_call("dtmf_inband.xml");
     assert!(line.contains("digits=11# "), "{line}");
-    assert_eq!(duplicate_digits(&server), 0);
+    assert_eq!(dropped, 0);
 }
 
 /// The common gateway: tones left in the audio and SIP INFO for the same
@@ -258,21 +265,9 @@ fn keys_sent_as_tones_in_the_audio_are_heard_in_a_live_call() {
 #[test]
 fn keys_sent_as_tones_and_sip_info_count_once() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (dir, server) = start();
-    let tones = tone_file(dir.path());
-    let out = sipp(
-        "dtmf_inband_and_info.xml",
-        server.sip.unwrap(),
-        &[("tones", tones.to_str().unwrap())],
-    );
-    assert!(succeeded(&out), "{}", explain(&out));
-    let line = wait_log(&server, "call ended").unwrap_or_else(|seen| panic!("{seen:#?}"));
+    let (line, dropped) = tone_call("dtmf_inband_and_info.xml");
     assert!(line.contains("digits=11# "), "each key once: {line}");
-    assert_eq!(
-        duplicate_digits(&server),
-        3,
-        "three copies dropped and counted"
-    );
+    assert_eq!(dropped, 3, "three copies dropped and counted");
 }
 
 #[test]

@@ -172,6 +172,15 @@ impl Server {
             .expect("run hotline client")
     }
 
+    /// Every ticket, as `hotline tickets list --json` prints them.
+    pub fn tickets(&self) -> Vec<serde_json::Value> {
+        let out = self.client(&["tickets", "list", "--json"]);
+        stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
     /// SIGKILL: no shutdown code runs, as in a crash or power cut of the process.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
