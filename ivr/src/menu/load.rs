@@ -480,6 +480,21 @@ impl Checker<'_> {
                     }
                 }
             }
+            // The apology a caller hears when their request cannot be kept
+            // is the IVR's own, not named by the menu: needed wherever a
+            // request is made.
+            let creates = nodes
+                .values()
+                .any(|n| matches!(n.kind, NodeKind::CreateTicket { .. }));
+            for lang in languages.iter().filter(|_| creates) {
+                let name = super::flow::REQUEST_FAILED_PROMPT;
+                if !has(lang, name) {
+                    self.error(
+                        header_at,
+                        format!("prompt `{name}`, the apology when a request cannot be kept, has no {lang} recording ({lang}/{name}.wav is missing)"),
+                    );
+                }
+            }
             for lang in &languages {
                 let Ok(rules) = speech::Language::parse(lang) else {
                     continue;

@@ -663,6 +663,30 @@ fn the_default_menu_has_every_prompt_it_names_in_both_languages() {
 }
 
 #[test]
+fn a_prompt_folder_without_the_apology_is_refused() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../prompts");
+    let dir = tempfile::tempdir().unwrap();
+    for lang in ["zh", "en"] {
+        std::fs::create_dir(dir.path().join(lang)).unwrap();
+        for entry in std::fs::read_dir(repo.join(lang)).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name() != "request-failed.wav" || lang == "en" {
+                std::fs::copy(entry.path(), dir.path().join(lang).join(entry.file_name())).unwrap();
+            }
+        }
+    }
+    // The default menu names it; a menu that does not still needs it.
+    let text = DEFAULT_MENU
+        .replace("on_failure = \"request-failed\"\n", "")
+        .replace("prompt = [\"request-failed\"]", "prompt = [\"goodbye\"]");
+    assert!(!text.contains("\"request-failed\""));
+    let err = parse(&text, "m.toml", PromptCheck::Folder(dir.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("zh/request-failed.wav is missing"), "{err}");
+}
+
+#[test]
 fn an_application_waiting_in_the_outbox_hears_a_general_next_step() {
     let mut c = Call::start(Some("13812345678"));
     c.answer("13");

@@ -325,6 +325,10 @@ impl TicketsClient {
                     away = Duration::ZERO;
                     self.until_next_due().await
                 }
+                // Nothing was due (a call's wake-up between retries): the
+                // outage backoff, if any, goes on.
+                Pass::Idle if !away.is_zero() => away,
+                Pass::Idle => self.until_next_due().await,
             };
             tokio::select! {
                 () = &mut shutdown => return,
@@ -358,6 +362,7 @@ impl TicketsClient {
     /// cannot be reached the pass stops: the rest would fail the same way.
     async fn flush_pass(&self) -> Pass {
         let started = now_ms();
+        let mut attempted = false;
         loop {
             let due = match self.outbox.due(started, PAGE).await {
                 Ok(due) => due,
@@ -369,6 +374,7 @@ impl TicketsClient {
             if due.is_empty() {
                 break;
             }
+            attempted = true;
             for entry in due {
                 let result = tokio::time::timeout(ATTEMPT_TIMEOUT * 5, self.deliver(&entry)).await;
                 let outcome = match result {
@@ -391,6 +397,7 @@ impl TicketsClient {
         }
         match self.outbox.counts().await {
             Ok((0, _)) => Pass::Done,
+            _ if !attempted => Pass::Idle,
             _ => Pass::Waiting,
         }
     }
@@ -408,6 +415,8 @@ enum Pass {
     Done,
     /// Some entries wait for their next attempt.
     Waiting,
+    /// Entries wait, none was due: ticketing was not tried.
+    Idle,
     /// Ticketing cannot be reached; the pass stopped.
     Unreachable,
 }

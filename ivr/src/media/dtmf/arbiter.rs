@@ -106,10 +106,8 @@ impl DigitArbiter {
             }
             return Verdict::Duplicate;
         }
-        // A new press, after everything this source reported or missed.
-        for press in self.recent.iter_mut() {
-            press.reported |= bit;
-        }
+        // A new press. Older presses this source has not reported stay
+        // open to it: it may yet report them late.
         self.recent.push_back(Press {
             digit,
             at: now,
@@ -184,6 +182,15 @@ mod tests {
         assert_eq!(
             run(&[(40, '1', Inband), (60, '1', SipInfo), (350, '1', SipInfo)]),
             "11"
+        );
+    }
+
+    #[test]
+    fn a_late_report_of_an_earlier_press_is_still_a_copy() {
+        // In-band hears 3 and misses 5; INFO reports 5 before its 3.
+        assert_eq!(
+            run(&[(200, '3', Inband), (210, '5', SipInfo), (300, '3', SipInfo)]),
+            "35"
         );
     }
 
