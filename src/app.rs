@@ -138,6 +138,9 @@ impl App {
                 create_data_dir(&config)?;
             }
             let limitation = Arc::new(load_limitation(&config, (*calendar).clone())?);
+            if let Some(menus) = &menus {
+                check_chosen_rules(menus, &limitation)?;
+            }
             let store = Store::connect(&database_url).await?;
             let grpc = bind_tcp(config.grpc_listen, "gRPC", "--grpc-listen").await?;
             Some(TicketingPart {
@@ -462,6 +465,21 @@ fn create_data_dir(config: &Config) -> Result<(), AppError> {
 
 /// The rule table and holiday calendar: bundled, or the configured files,
 /// which are refused with file, line and reason when malformed.
+/// A menu that chooses a limitation rule the table lacks would have every
+/// such request refused by ticketing: refuse the start instead, naming it.
+fn check_chosen_rules(menus: &MenuStore, limitation: &Limitation) -> Result<(), AppError> {
+    let loaded = menus.current();
+    for (node, line, rule) in loaded.menu.chosen_rules() {
+        if limitation.rules().rule(rule).is_none() {
+            return Err(AppError::Menu(format!(
+                "{}:{line}: node `{node}` sets rule `{rule}`, which the limitation table does not have (`hotline limitation --list`)",
+                loaded.menu.file
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn load_limitation(config: &Config, calendar: HolidayCalendar) -> Result<Limitation, AppError> {
     let rules = match &config.limitation_rules {
         Some(path) => RuleTable::load(path),

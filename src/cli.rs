@@ -78,6 +78,12 @@ pub struct LimitationArgs {
     /// One rule by id (see --list), e.g. appeal-judgment.
     #[arg(long, value_name = "ID")]
     pub rule: Option<String>,
+    /// A document the caller received: judgment, ruling, arbitral-award,
+    /// administrative-decision or reconsideration-decision; its rules decide
+    /// (with --matter, the matter's own mapping if it has one), and
+    /// --event-date is the day it was received.
+    #[arg(long, value_name = "DOCUMENT")]
+    pub document: Option<String>,
     /// The date the period runs from; leave it out when the caller does not know it.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub event_date: Option<String>,
@@ -151,7 +157,7 @@ pub enum TicketsCommand {
         #[command(flatten)]
         client: ClientArgs,
         number: String,
-        /// accepted, rejected, assigned, in_progress or closed.
+        /// provisional, accepted, rejected, assigned, in_progress or closed.
         #[arg(long, value_name = "STATE")]
         to: String,
         /// Why; required to reject (Legal Aid Law art. 43).
@@ -190,9 +196,19 @@ pub enum TicketsCommand {
         event_date: Option<String>,
         #[arg(long, value_name = "NUMBER")]
         callback: Option<String>,
+        /// A document the caller received (judgment, ruling, arbitral-award,
+        /// administrative-decision, reconsideration-decision), or `none`.
+        #[arg(long, value_name = "DOCUMENT")]
+        document: Option<String>,
+        /// A limitation rule by id that decides (e.g. inheritance), or `none`.
+        #[arg(long, value_name = "ID")]
+        rule: Option<String>,
         /// Preservation of property or evidence needed.
         #[arg(long, value_name = "BOOL")]
         preservation: Option<bool>,
+        /// Advance enforcement needed.
+        #[arg(long, value_name = "BOOL")]
+        advance_enforcement: Option<bool>,
         /// Priority group, e.g. migrant-worker.
         #[arg(long, value_name = "GROUP")]
         group: Option<String>,
@@ -203,6 +219,16 @@ pub enum TicketsCommand {
         /// Why the facts changed.
         #[arg(long)]
         reason: Option<String>,
+    },
+    /// Mark an application's materials received: the art. 43 decision
+    /// clock (7 days) starts, or restarts, today.
+    Materials {
+        #[command(flatten)]
+        client: ClientArgs,
+        number: String,
+        /// What was received, for the history.
+        #[arg(long)]
+        note: Option<String>,
     },
     /// Add a note to a ticket's history.
     Note {
@@ -237,13 +263,26 @@ pub struct CreateArgs {
     /// The number to call back.
     #[arg(long, value_name = "NUMBER")]
     pub callback: Option<String>,
-    /// The date the limitation period runs from, YYYY-MM-DD.
+    /// The date the limitation period runs from, YYYY-MM-DD (with --document,
+    /// the day it was received).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub event_date: Option<String>,
+    /// A document the caller received: judgment, ruling, arbitral-award,
+    /// administrative-decision, reconsideration-decision.
+    #[arg(long, value_name = "DOCUMENT")]
+    pub document: Option<String>,
+    /// A limitation rule by id (`hotline limitation --list`); decides over
+    /// the document and the matter.
+    #[arg(long, value_name = "ID")]
+    pub rule: Option<String>,
     /// Property or evidence preservation is needed.
     #[arg(long)]
     pub preservation: bool,
-    /// Priority group: migrant-worker, disabled-or-elderly, veteran, frontline-worker, social-assistance, minor, none.
+    /// Advance enforcement is needed: the other side must pay wages,
+    /// medical costs or support now.
+    #[arg(long)]
+    pub advance_enforcement: bool,
+    /// Priority group: migrant-worker, disabled-or-elderly, military, social-assistance, minor, domestic-violence, none.
     #[arg(long, value_name = "GROUP")]
     pub group: Option<String>,
     #[arg(long, value_name = "zh|en")]
@@ -257,12 +296,15 @@ pub struct CreateArgs {
     /// What the caller said, at most 4 KiB.
     #[arg(long)]
     pub summary: Option<String>,
-    /// Economic-hardship check waived (art. 42).
+    /// Economic-hardship check waived as claimed (art. 42; proof still required).
     #[arg(long)]
     pub hardship_waived: bool,
-    /// Written hardship pledge accepted (art. 41).
+    /// The article the hardship claim rests on: art-42-1, art-42-2, art-42-3, art-32.
+    #[arg(long, value_name = "ARTICLE")]
+    pub hardship_basis: Option<String>,
+    /// The caller is willing to give a written hardship pledge (art. 41).
     #[arg(long)]
-    pub pledge_accepted: bool,
+    pub pledge_offered: bool,
     #[arg(long)]
     pub home_visit: bool,
     #[arg(long)]

@@ -1,7 +1,7 @@
 //! `hotline limitation`: the deadline calculator on the command line.
 
 use chrono::{NaiveDate, Utc};
-use hotline_domain::{HolidayCalendar, Matter};
+use hotline_domain::{Document, HolidayCalendar, Matter};
 use hotline_ticketing::limitation::{Limitation, RuleTable, Selection, Thresholds};
 use serde_json::json;
 
@@ -23,12 +23,28 @@ pub fn run(args: &LimitationArgs) -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let selection = match (&args.matter, &args.rule) {
-        (Some(m), None) => {
-            Selection::Matter(Matter::parse(m).map_err(|e| UsageError(e.to_string()))?)
+    let matter = args
+        .matter
+        .as_deref()
+        .map(Matter::parse)
+        .transpose()
+        .map_err(|e| UsageError(e.to_string()))?;
+    let document = args
+        .document
+        .as_deref()
+        .map(Document::parse)
+        .transpose()
+        .map_err(|e| UsageError(e.to_string()))?;
+    let selection = match (matter, document, &args.rule) {
+        (m, Some(d), None) => Selection::Document(d, m),
+        (Some(m), None, None) => Selection::Matter(m),
+        (None, None, Some(r)) => Selection::Rule(r),
+        _ => {
+            return Err(UsageError(
+                "give --matter, --document (with or without --matter) or --rule".into(),
+            )
+            .into())
         }
-        (None, Some(r)) => Selection::Rule(r),
-        _ => return Err(UsageError("give --matter or --rule, not both".into()).into()),
     };
     let event_date = args
         .event_date

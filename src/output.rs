@@ -27,7 +27,10 @@ pub fn ticket_json(t: &pb::Ticket) -> Value {
         "deadline": t.deadline,
         "days_left": t.days_left,
         "event_date": t.event_date,
+        "document": t.document,
+        "chosen_rule": t.chosen_rule,
         "preservation": t.preservation,
+        "advance_enforcement": t.advance_enforcement,
         "priority_group": t.priority_group,
         "caller_number": t.caller_number,
         "callback_number": t.callback_number,
@@ -36,7 +39,9 @@ pub fn ticket_json(t: &pb::Ticket) -> Value {
         "region": t.region,
         "summary": t.summary,
         "hardship_waived": t.hardship_waived,
-        "pledge_accepted": t.pledge_accepted,
+        "hardship_basis": t.hardship_basis,
+        "hardship_note": hardship_note(t),
+        "pledge_offered": t.pledge_offered,
         "home_visit": t.home_visit,
         "mediation_preferred": t.mediation_preferred,
         "recordings": t.recordings.iter().map(|r| json!({
@@ -51,11 +56,27 @@ pub fn ticket_json(t: &pb::Ticket) -> Value {
         "rejection_reason": t.rejection_reason,
         "limitation_rule": t.limitation_rule,
         "limitation_warnings": t.limitation_warnings,
+        "materials_awaited": t.materials_awaited,
+        "materials_received_at": time(t.materials_received_at.as_ref()),
         "decision_due": t.decision_due,
         "assignment_due": t.assignment_due,
         "created_at": time(t.created_at.as_ref()),
         "updated_at": time(t.updated_at.as_ref()),
     })
+}
+
+/// What a lawyer must know of a hardship claim made on the phone: it is
+/// the caller's claim, and the proof is still to come.
+fn hardship_note(t: &pb::Ticket) -> Value {
+    let article = match t.hardship_basis.as_deref() {
+        Some("art-42-1") => "Legal Aid Law art. 42(1)",
+        Some("art-42-2") => "Legal Aid Law art. 42(2)",
+        Some("art-42-3") => "Legal Aid Law art. 42(3)",
+        Some("art-32") => "Legal Aid Law art. 32 (no hardship condition)",
+        _ if t.hardship_waived => "Legal Aid Law art. 42",
+        _ => return Value::Null,
+    };
+    Value::String(format!("claimed under {article}; proof is still required"))
 }
 
 /// One ticket in full.

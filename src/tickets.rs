@@ -34,9 +34,13 @@ pub async fn run(command: TicketsCommand) -> anyhow::Result<()> {
                 region: facts.region,
                 summary: facts.summary,
                 hardship_waived: facts.hardship_waived,
-                pledge_accepted: facts.pledge_accepted,
+                pledge_offered: facts.pledge_offered,
                 home_visit: facts.home_visit,
                 mediation_preferred: facts.mediation_preferred,
+                document: facts.document,
+                chosen_rule: facts.rule,
+                advance_enforcement: facts.advance_enforcement,
+                hardship_basis: facts.hardship_basis,
             };
             let response = api
                 .create_ticket(request)
@@ -157,7 +161,10 @@ pub async fn run(command: TicketsCommand) -> anyhow::Result<()> {
             matter,
             event_date,
             callback,
+            document,
+            rule,
             preservation,
+            advance_enforcement,
             group,
             region,
             language,
@@ -175,13 +182,32 @@ pub async fn run(command: TicketsCommand) -> anyhow::Result<()> {
                     preservation,
                     priority_group: group,
                     hardship_waived: None,
-                    pledge_accepted: None,
+                    pledge_offered: None,
                     home_visit: None,
                     mediation_preferred: None,
                     region,
                     language,
                     reason,
+                    // "none" clears them.
+                    document: document.map(|d| if d == "none" { String::new() } else { d }),
+                    chosen_rule: rule.map(|r| if r == "none" { String::new() } else { r }),
+                    advance_enforcement,
+                    hardship_basis: None,
                 })
+                .await
+                .map_err(status)?
+                .into_inner();
+            output::ticket(&ticket, client.json);
+        }
+        TicketsCommand::Materials {
+            client,
+            number: n,
+            note,
+        } => {
+            let number = number(&n)?;
+            let mut api = connect(&client).await?;
+            let ticket = api
+                .mark_materials_received(pb::MarkMaterialsReceivedRequest { number, note })
                 .await
                 .map_err(status)?
                 .into_inner();

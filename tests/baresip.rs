@@ -265,8 +265,18 @@ fn baresip_walks_the_english_branch_and_the_ticket_is_in_english() {
     phone.command("dial", &format!("sip:12348@{sip}"));
     phone.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
     // 2 for English during the welcome, 2 for a consultation during the
-    // main menu, 1 to confirm the callback number (the caller's own).
-    for (wait_ms, key) in [(2500, "2"), (1500, "2"), (1500, "1")] {
+    // main menu; 9 (anything else), 9 (no document), * (date unknown), 9
+    // (no preservation); 1 to confirm the callback number (the caller's own).
+    let keys = [
+        (2500, "2"),
+        (1500, "2"),
+        (1500, "9"),
+        (1500, "9"),
+        (1500, "*"),
+        (1500, "9"),
+        (1500, "1"),
+    ];
+    for (wait_ms, key) in keys {
         std::thread::sleep(Duration::from_millis(wait_ms));
         phone.command("sndcode", key);
     }

@@ -64,6 +64,13 @@ fn leave_message(phone: &Phone, lang: &str, at: usize) -> usize {
     at
 }
 
+/// Half a second from the middle of a prompt: many prompts begin alike
+/// (对不起…, 请输入您…), so a prompt is told apart by its middle.
+fn middle(p: &common::phone::Heard) -> &[u8] {
+    let mid = p.bytes.len() / 2;
+    &p.bytes[mid.saturating_sub(2000)..(mid + 2000).min(p.bytes.len())]
+}
+
 /// Today in Asia/Shanghai.
 fn today() -> chrono::NaiveDate {
     (Utc::now() + chrono::Duration::hours(8)).date_naive()
@@ -94,10 +101,12 @@ fn an_application_by_phone_is_a_ticket_the_caller_hears_and_can_check() {
             ("main-menu", "1"),
             ("matter-menu", "1"),
             ("labor-menu", "2"),
-            ("preservation-question", "2"),
+            ("document-menu", "9"),
             ("date-termination", &format!("{date}#")),
             ("you-entered", "1"),
+            ("preservation-question", "9"),
             ("group-menu", "9"),
+            ("home-visit-question", "2"),
             ("pledge-question", "1"),
             ("callback-ending", "1"),
         ],
@@ -151,7 +160,8 @@ fn an_application_by_phone_is_a_ticket_the_caller_hears_and_can_check() {
         0,
     );
     let intro = prompt("zh", "ticket-status");
-    let end = phone.wait_heard(&prompt("zh", "status-decision-pending"), at, LONG);
+    // The decision clock waits for the application's materials (art. 43).
+    let end = phone.wait_heard(&prompt("zh", "status-materials-awaited"), at, LONG);
     let heard = phone.heard();
     assert_eq!(
         read_digits_after(&heard[at..end], &intro, "zh", 10).as_deref(),
@@ -176,9 +186,10 @@ fn the_green_channel_with_preservation_is_critical() {
         &[
             ("welcome", "1"),
             ("main-menu", "3"),
-            ("preservation-question", "1"),
+            ("document-menu", "9"),
             // Still employed: the date is unknown.
             ("date-wages", "*"),
+            ("preservation-question", "1"),
             // The group and pledge questions are skipped.
             ("callback-ending", "1"),
         ],
@@ -193,7 +204,7 @@ fn the_green_channel_with_preservation_is_critical() {
     let heard = phone.heard();
     for skipped in ["group-menu", "pledge-question"] {
         assert!(
-            common::phone::find(&heard, &prompt("zh", skipped).bytes[..4000]).is_none(),
+            common::phone::find(&heard, middle(&prompt("zh", skipped))).is_none(),
             "{skipped} must be skipped on the green channel"
         );
     }
@@ -203,6 +214,101 @@ fn the_green_channel_with_preservation_is_critical() {
     assert_eq!(ticket["preservation"], true);
     assert_eq!(ticket["urgency"], "critical");
     assert_eq!(ticket["event_date"], serde_json::Value::Null);
+}
+
+/// One application by phone for a dismissal, with a document received ten
+/// days ago (`document_key`), walked as the issue lists it; returns the
+/// ticket.
+fn application_with_a_document(document_key: &str) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["serve"]);
+    let received = today() - chrono::Duration::days(10);
+    let date = received.format("%Y%m%d").to_string();
+    let phone = Phone::new();
+    let call = dial("call_flow.xml", server.sip.unwrap(), &phone);
+    let at = answer(
+        &phone,
+        "zh",
+        &[
+            ("welcome", "1"),
+            ("main-menu", "1"),
+            ("matter-menu", "1"),
+            ("labor-menu", "2"),
+            ("document-menu", document_key),
+            ("date-received", &format!("{date}#")),
+            ("you-entered", "1"),
+            ("preservation-question", "9"),
+            ("group-menu", "9"),
+            ("home-visit-question", "2"),
+            ("pledge-question", "1"),
+            ("callback-ending", "1"),
+        ],
+        0,
+    );
+    let at = leave_message(&phone, "zh", at);
+    let intro = prompt("zh", "your-ticket-number");
+    let end = phone.wait_heard(&prompt("zh", "repeat-or-goodbye"), at, LONG);
+    let heard = phone.heard();
+    let number = read_digits_after(&heard[at..end], &intro, "zh", 10)
+        .expect("the caller heard the ticket number digit by digit");
+    let out = call.join().unwrap();
+    assert!(out.status.success(), "{}", sipp_report(&out));
+    // The date question for the event was never asked.
+    assert!(
+        common::phone::find(&heard, middle(&prompt("zh", "date-termination"))).is_none(),
+        "the event-date question is skipped when a document was received"
+    );
+    let ticket = ticket_json(&server, &number);
+    assert_eq!(
+        ticket["event_date"],
+        received.format("%Y-%m-%d").to_string()
+    );
+    assert_eq!(ticket["matter"], "labor-termination");
+    assert_eq!(ticket["pledge_offered"], true);
+    ticket
+}
+
+/// The deadline a period of `days` from `received` ends on: the last day,
+/// moved past rest days and holidays (Civil Procedure Law art. 85), and the
+/// urgency those days left give.
+fn expected_deadline(received: chrono::NaiveDate, days: u64) -> (String, &'static str) {
+    let calendar = hotline_domain::HolidayCalendar::bundled().unwrap();
+    let last = received.checked_add_days(chrono::Days::new(days)).unwrap();
+    let (deadline, _) = calendar.first_working_day_from(last).unwrap();
+    let left = (deadline - today()).num_days();
+    let urgency = if left < 7 { "critical" } else { "urgent" };
+    (deadline.format("%Y-%m-%d").to_string(), urgency)
+}
+
+/// A judgment served ten days ago leaves five days to appeal (Civil
+/// Procedure Law art. 171): the phone reaches the appeal rule, not the
+/// one-year labour rule, and the ticket is critical. (When the 15th day
+/// falls on a rest day the deadline moves on; with seven days left or more
+/// the ticket is urgent, as the law counts it.)
+#[test]
+fn a_judgment_received_ten_days_ago_is_an_appeal_deadline_from_the_phone() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ticket = application_with_a_document("1");
+    let received = today() - chrono::Duration::days(10);
+    let (deadline, urgency) = expected_deadline(received, 15);
+    assert_eq!(ticket["document"], "judgment", "{ticket}");
+    assert_eq!(ticket["limitation_rule"], "appeal-judgment", "{ticket}");
+    assert_eq!(ticket["deadline"], deadline.as_str(), "{ticket}");
+    assert_eq!(ticket["urgency"], urgency, "{ticket}");
+}
+
+/// A labour arbitral award received ten days ago: 15 days to sue (Labour
+/// Dispute Mediation and Arbitration Law arts. 48 and 50).
+#[test]
+fn an_arbitral_award_received_ten_days_ago_is_a_suit_deadline_from_the_phone() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ticket = application_with_a_document("3");
+    let received = today() - chrono::Duration::days(10);
+    let (deadline, urgency) = expected_deadline(received, 15);
+    assert_eq!(ticket["document"], "arbitral-award", "{ticket}");
+    assert_eq!(ticket["limitation_rule"], "labor-award-suit", "{ticket}");
+    assert_eq!(ticket["deadline"], deadline.as_str(), "{ticket}");
+    assert_eq!(ticket["urgency"], urgency, "{ticket}");
 }
 
 #[test]
@@ -234,7 +340,7 @@ fn a_wrong_check_digit_is_refused_on_the_phone() {
     assert!(out.status.success(), "{}", sipp_report(&out));
     let heard = phone.heard();
     assert!(
-        common::phone::find(&heard, &prompt("zh", "not-found").bytes[..4000]).is_none(),
+        common::phone::find(&heard, middle(&prompt("zh", "not-found"))).is_none(),
         "no lookup was made: the caller never heard `not found`"
     );
 }
@@ -267,6 +373,10 @@ fn with_ticketing_down_every_caller_hears_a_number_that_later_finds_the_ticket()
                         &[
                             ("welcome", "1"),
                             ("main-menu", "2"),
+                            ("matter-menu", "9"),
+                            ("document-menu", "9"),
+                            ("date-harm", "*"),
+                            ("preservation-question", "9"),
                             ("callback-ending", "1"),
                         ],
                         0,
@@ -353,6 +463,10 @@ fn drop_off_counts_per_node_match_the_script() {
                     &[
                         ("welcome", "1"),
                         ("main-menu", "2"),
+                        ("matter-menu", "9"),
+                        ("document-menu", "9"),
+                        ("date-harm", "*"),
+                        ("preservation-question", "9"),
                         ("callback-ending", "1"),
                     ],
                     0,
@@ -406,7 +520,8 @@ fn drop_off_counts_per_node_match_the_script() {
     assert_eq!(counter(&text, "entered", "welcome"), 6, "{text}");
     assert_eq!(counter(&text, "entered", "main"), 6, "{text}");
     assert_eq!(counter(&text, "abandoned", "main"), 3, "{text}");
-    assert_eq!(counter(&text, "entered", "matter"), 1, "{text}");
+    // The two consultations ask the matter too.
+    assert_eq!(counter(&text, "entered", "matter"), 3, "{text}");
     assert_eq!(counter(&text, "abandoned", "matter"), 1, "{text}");
     assert_eq!(counter(&text, "entered", "consult"), 2, "{text}");
     assert_eq!(counter(&text, "completed", "goodbye"), 2, "{text}");
@@ -476,7 +591,7 @@ fn zero_transfers_the_caller_to_the_operator_by_refer() {
     assert!(out.status.success(), "{}", sipp_report(&out));
     let heard = phone.heard();
     assert!(
-        common::phone::find(&heard, &prompt("zh", "operator-unavailable").bytes[..4000]).is_none(),
+        common::phone::find(&heard, middle(&prompt("zh", "operator-unavailable"))).is_none(),
         "a transferred caller hears no fallback"
     );
 }
@@ -560,6 +675,10 @@ fn a_message_ends_when_the_caller_stops_talking() {
         &[
             ("welcome", "1"),
             ("main-menu", "2"),
+            ("matter-menu", "9"),
+            ("document-menu", "9"),
+            ("date-harm", "*"),
+            ("preservation-question", "9"),
             ("callback-ending", "1"),
         ],
         0,

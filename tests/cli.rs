@@ -211,7 +211,47 @@ fn limitation_prints_one_json_object_with_the_fixed_keys() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert_eq!(json_lines(&stdout(&out)).len(), 12);
+    assert_eq!(json_lines(&stdout(&out)).len(), 23);
+
+    // Divorce, custody and support never expire (Civil Code art. 196).
+    let out = std::process::Command::new(common::hotline())
+        .args([
+            "limitation",
+            "--matter",
+            "family",
+            "--event-date",
+            "2010-01-01",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let a = &json_lines(&stdout(&out))[0];
+    assert_eq!(a["deadline"], serde_json::Value::Null);
+    assert_eq!(a["urgency"], "normal");
+    assert_ne!(a["urgency"], "expired");
+
+    // A judgment served ten days before: five days to appeal.
+    let out = std::process::Command::new(common::hotline())
+        .args([
+            "limitation",
+            "--document",
+            "judgment",
+            "--matter",
+            "labor-termination",
+            "--event-date",
+            "2026-03-02",
+            "--today",
+            "2026-03-12",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let a = &json_lines(&stdout(&out))[0];
+    assert_eq!(a["rule"], "appeal-judgment");
+    assert_eq!(a["deadline"], "2026-03-17");
+    assert_eq!(a["urgency"], "critical");
 
     for bad in [
         &[
@@ -239,6 +279,20 @@ fn limitation_prints_one_json_object_with_the_fixed_keys() {
             "2026-01-01",
         ],
         &["limitation", "--event-date", "2025-01-01"],
+        &[
+            "limitation",
+            "--document",
+            "letter",
+            "--event-date",
+            "2025-01-01",
+        ],
+        &[
+            "limitation",
+            "--document",
+            "ruling",
+            "--rule",
+            "appeal-ruling",
+        ],
     ] {
         let out = std::process::Command::new(common::hotline())
             .args(bad)

@@ -12,7 +12,10 @@ pub mod region;
 pub mod ticket_number;
 
 pub use calendar::{CalendarError, HolidayCalendar};
-pub use names::{Language, Matter, PriorityGroup, TicketKind, TicketState, UnknownName, Urgency};
+pub use names::{
+    Document, HardshipBasis, Language, Matter, PriorityGroup, TicketKind, TicketState, UnknownName,
+    Urgency,
+};
 pub use phone::{PhoneNumber, PhoneNumberError};
 pub use region::{RegionCode, RegionCodeError, RegionLevel};
 pub use ticket_number::{TicketNumber, TicketNumberError};

@@ -119,11 +119,63 @@ named_enum! {
     PriorityGroup, "priority group" {
         MigrantWorker => "migrant-worker",
         DisabledOrElderly => "disabled-or-elderly",
-        Veteran => "veteran",
+        /// 军人军属、退役军人、烈属 (`veteran` before this version).
+        Military => "military",
+        /// A 2020 category, reachable only behind a menu setting.
         FrontlineWorker => "frontline-worker",
+        /// 低保、特困
         SocialAssistance => "social-assistance",
+        /// A minor, or an application made for a child.
         Minor => "minor",
+        /// 遭受家庭暴力、虐待、遗弃: no hardship condition (Legal Aid Law art. 32).
+        DomesticViolence => "domestic-violence",
         None => "none",
+    }
+}
+
+named_enum! {
+    /// A document the caller received that starts a procedural deadline
+    /// (判决书 / 裁定书 / 仲裁裁决书 / 行政决定书 / 复议决定书).
+    Document, "document" {
+        /// A court judgment: appeal within 15 days (Civil Procedure Law art. 171).
+        Judgment => "judgment",
+        /// A court ruling (裁定): appeal within 10 days.
+        Ruling => "ruling",
+        /// An arbitral award (labour, or rural land contract).
+        ArbitralAward => "arbitral-award",
+        /// An administrative decision: expropriation, demolition, a penalty,
+        /// work-injury recognition.
+        AdministrativeDecision => "administrative-decision",
+        /// An administrative reconsideration decision.
+        ReconsiderationDecision => "reconsideration-decision",
+    }
+}
+
+named_enum! {
+    /// Why the economic-hardship check does not stand in the caller's way,
+    /// as the caller claims it (proof is still required).
+    HardshipBasis, "hardship basis" {
+        /// Art. 42(1): minors, elderly or disabled people without a fixed income.
+        Art42Minors => "art-42-1",
+        /// Art. 42(2): social or judicial assistance, entitled groups (优抚对象).
+        Art42Assistance => "art-42-2",
+        /// Art. 42(3): migrant workers claiming wages or work-injury compensation.
+        Art42MigrantWorkers => "art-42-3",
+        /// Art. 32: no hardship condition at all (domestic violence, abuse,
+        /// abandonment, …).
+        Art32 => "art-32",
+    }
+}
+
+impl HardshipBasis {
+    /// The article as a lawyer reads it.
+    pub fn article(self) -> &'static str {
+        match self {
+            HardshipBasis::Art42Minors => "Legal Aid Law art. 42(1)",
+            HardshipBasis::Art42Assistance => "Legal Aid Law art. 42(2)",
+            HardshipBasis::Art42MigrantWorkers => "Legal Aid Law art. 42(3)",
+            HardshipBasis::Art32 => "Legal Aid Law art. 32",
+        }
     }
 }
 
@@ -140,6 +192,8 @@ named_enum! {
     TicketState, "ticket state" {
         Consultation => "consultation",
         Application => "application",
+        /// Aid given first, before the centre's decision (art. 44).
+        Provisional => "provisional",
         Accepted => "accepted",
         Rejected => "rejected",
         Assigned => "assigned",

@@ -1,4 +1,5 @@
-//! Ticket numbers (受理编号): 10 digits, the last a Luhn check digit.
+//! Ticket numbers (登记编号, the registration number a caller hears): 10
+//! digits, the last a Luhn check digit.
 //!
 //! A caller keys the number in on a phone, so a typo must be caught before any
 //! lookup: the Luhn digit catches every single-digit error and almost every

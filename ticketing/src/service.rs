@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use hotline_domain::{TicketKind, TicketNumber, TicketState, Urgency};
+use hotline_domain::{TicketNumber, TicketState, Urgency};
 
 use crate::clock::Clock;
 use crate::limitation::{Limitation, TicketUrgency};
@@ -76,22 +76,14 @@ impl Ticketing {
     }
 
     fn reassess(&self, ticket: &Ticket, today: NaiveDate) -> TicketUrgency {
-        self.limitation
-            .assess_ticket(ticket.matter, ticket.event_date, ticket.preservation, today)
+        self.limitation.assess_ticket(ticket.facts(), today)
     }
 
     pub async fn create(&self, new: &NewTicket) -> Result<(Ticket, bool), StoreError> {
         let now = self.now();
         let today = Self::today(now);
         let assessed = Assessed {
-            urgency: self.limitation.assess_ticket(
-                new.matter,
-                new.event_date,
-                new.preservation,
-                today,
-            ),
-            decision_due: (new.kind == TicketKind::Application)
-                .then(|| self.limitation.decision_due(today)),
+            urgency: self.limitation.assess_ticket(new.facts(), today),
         };
         // An urgent ticket gets its first offer in the transaction that
         // creates it: one durable commit, and never a ticket without routing.
@@ -107,6 +99,7 @@ impl Ticketing {
     pub async fn run_routing(&self) -> Result<usize, StoreError> {
         let now = self.now();
         let mut handled = self.store.process_due(&self.routing, now).await?;
+        handled += self.store.alert_overdue_clocks(now).await?;
         for number in self.store.unrouted().await? {
             if self.store.route(&number, &self.routing, now).await? {
                 handled += 1;
@@ -135,6 +128,21 @@ impl Ticketing {
             self.store.route(&ticket.number, &self.routing, now).await?;
         }
         Ok(ticket)
+    }
+
+    /// The application's materials are in: the art. 43 decision clock
+    /// starts (or restarts) today.
+    pub async fn materials_received(
+        &self,
+        number: &TicketNumber,
+        note: Option<&str>,
+        actor: &str,
+    ) -> Result<Ticket, StoreError> {
+        let now = self.now();
+        let due = self.limitation.decision_due(Self::today(now));
+        self.store
+            .materials_received(number, note, actor, due, now)
+            .await
     }
 
     pub async fn transition(

@@ -307,11 +307,26 @@ async fn public_status_says_state_and_next_step_only() {
     assert_eq!(
         status,
         pb::TicketStatus {
-            number: t.number,
+            number: t.number.clone(),
             state: "application".into(),
-            next_step: "decision-pending".into(),
+            next_step: "materials-awaited".into(),
         }
     );
+    // Once the materials are in, the decision is what the caller waits for.
+    api.client
+        .mark_materials_received(pb::MarkMaterialsReceivedRequest {
+            number: t.number.clone(),
+            note: None,
+        })
+        .await
+        .unwrap();
+    let status = api
+        .client
+        .lookup_status(pb::LookupStatusRequest { number: t.number })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status.next_step, "decision-pending");
 }
 
 #[tokio::test]

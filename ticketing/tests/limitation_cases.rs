@@ -6,13 +6,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::NaiveDate;
-use hotline_domain::{Matter, Urgency};
+use hotline_domain::{Document, Matter, Urgency};
 use hotline_ticketing::limitation::{Limitation, Selection};
 
 use Urgency::{Critical, Expired, Normal, Urgent};
 
-/// (matter or rule id, event date or "" if unknown, today, preservation,
-///  deadline or "", days left, urgency)
+/// (matter, rule id, or `doc:DOCUMENT[@MATTER]` for a document received
+///  (its receipt date as the event date), event date or "" if unknown,
+///  today, preservation, deadline or "", days left, urgency)
 type Case = (
     &'static str,
     &'static str,
@@ -34,8 +35,60 @@ const CASES: &[Case] = &[
     ("labor-termination", "2025-02-28", "2026-02-20", false, "2026-02-28", Some(8), Urgent),
     // 2023-10-02 + 3 years = 2026-10-02, National Day 10-01..07 -> 10-08 (Thu); 10-09 is one day later.
     ("personal-injury", "2023-10-02", "2026-10-09", false, "2026-10-08", Some(-1), Expired),
+    // An inheritance dispute, a family claim that runs (art. 188):
     // 2023-05-01 + 3 years = 2026-05-01, Labour Day 05-01..05 -> 05-06 (Wed); 04-25 -> 05-06 = 11.
-    ("family", "2023-05-01", "2026-04-25", false, "2026-05-06", Some(11), Urgent),
+    ("inheritance", "2023-05-01", "2026-04-25", false, "2026-05-06", Some(11), Urgent),
+    // Divorce, custody, support: no limitation (art. 196), however old the facts; never expired.
+    ("family", "2010-01-01", "2026-11-30", false, "", None, Normal),
+    ("family", "1990-06-01", "2026-11-30", false, "", None, Normal),
+
+    // --- Documents received: the phone's document question (receipt date = event date) ---
+    // Judgment served 2026-11-21: + 15 days = 12-06 (Sun) -> 12-07 (Mon); 12-01 -> 12-07 = 6: critical.
+    ("doc:judgment", "2026-11-21", "2026-12-01", false, "2026-12-07", Some(6), Critical),
+    // The same judgment read on 11-25 (Wed): 12 days, urgent.
+    ("doc:judgment@labor-termination", "2026-11-21", "2026-11-25", false, "2026-12-07", Some(12), Urgent),
+    // Ruling served 2026-11-25: + 10 days = 12-05 (Sat) -> 12-07 (Mon); 11-30 -> 12-07 = 7: urgent.
+    ("doc:ruling", "2026-11-25", "2026-11-30", false, "2026-12-07", Some(7), Urgent),
+    // Labour award received 2026-11-21: + 15 days -> 12-07 (Mon); 6 days: critical.
+    ("doc:arbitral-award@labor-wages", "2026-11-21", "2026-12-01", false, "2026-12-07", Some(6), Critical),
+    // Land contract award received 2026-09-05: + 30 days = 10-05, National Day -> 10-08 (Thu); 09-30 -> 10-08 = 8.
+    ("doc:arbitral-award@land-transfer", "2026-09-05", "2026-09-30", false, "2026-10-08", Some(8), Urgent),
+    // Administrative decision received 2026-06-01: reconsideration 60 days = 07-31 (Fri), litigation
+    // 6 months = 12-01; the earliest not passed decides: 07-20 -> 07-31 = 11.
+    ("doc:administrative-decision@land-expropriation", "2026-06-01", "2026-07-20", false, "2026-07-31", Some(11), Urgent),
+    // A work-injury recognition decision received 2026-01-15: review by reconsideration within 60 days
+    // (regulation art. 55) = 03-16 (Mon); 03-10 -> 03-16 = 6.
+    ("doc:administrative-decision@work-injury", "2026-01-15", "2026-03-10", false, "2026-03-16", Some(6), Critical),
+    // Reconsideration decision received 2026-11-20: 15 days to sue = 12-05 (Sat) -> 12-07; 11-30 -> 12-07 = 7.
+    ("doc:reconsideration-decision", "2026-11-20", "2026-11-30", false, "2026-12-07", Some(7), Urgent),
+    // A document whose receipt date is unknown: a 10-15 day period may be ending: critical.
+    ("doc:judgment", "", "2026-12-01", false, "", None, Critical),
+    ("doc:arbitral-award@labor-wages", "", "2026-12-01", false, "", None, Critical),
+    ("doc:administrative-decision", "", "2026-12-01", false, "", None, Critical),
+
+    // --- Rules added with the intake review ---
+    // 2024-06-10 + 3 years = 2027-06-10 (Thu; 2027 not in the calendar, weekends only); 12-01 -> = 191.
+    ("divorce-property", "2024-06-10", "2026-12-01", false, "2027-06-10", Some(191), Normal),
+    // 18th birthday 2023-11-30 + 3 years = 2026-11-30 (Mon); 11-25 -> 11-30 = 5.
+    ("minor-sexual-abuse", "2023-11-30", "2026-11-25", false, "2026-11-30", Some(5), Critical),
+    // 2026-09-01 + 60 days = 10-31 (Sat) -> 11-02 (Mon); 10-20 -> 11-02 = 13.
+    ("work-injury-review-reconsideration", "2026-09-01", "2026-10-20", false, "2026-11-02", Some(13), Urgent),
+    // 2026-03-15 + 6 months = 09-15 (Tue); 09-10 -> 09-15 = 5.
+    ("work-injury-review-litigation", "2026-03-15", "2026-09-10", false, "2026-09-15", Some(5), Critical),
+    // 2025-06-19 + 1 year = 2026-06-19, Dragon Boat 06-19..21 -> 06-22 (Mon); 06-01 -> 06-22 = 21.
+    ("work-injury-benefits", "2025-06-19", "2026-06-01", false, "2026-06-22", Some(21), Urgent),
+    // 2026-02-10 + 15 days = 02-25 (Wed, after the Spring Festival); 02-12 -> 02-25 = 13.
+    ("work-capacity-reassessment", "2026-02-10", "2026-02-12", false, "2026-02-25", Some(13), Urgent),
+    // 2024-10-01 + 2 years = 2026-10-01, National Day -> 10-08 (Thu); 09-01 -> 10-08 = 37.
+    ("land-contract-arbitration", "2024-10-01", "2026-09-01", false, "2026-10-08", Some(37), Normal),
+    // 2026-09-05 + 30 days = 10-05, National Day -> 10-08; 09-30 -> 10-08 = 8.
+    ("land-award-suit", "2026-09-05", "2026-09-30", false, "2026-10-08", Some(8), Urgent),
+    // 2025-11-30 + 1 year = 2026-11-30 (Mon); 11-20 -> 11-30 = 10.
+    ("admin-reconsideration-uninformed", "2025-11-30", "2026-11-20", false, "2026-11-30", Some(10), Urgent),
+    // Land transfer: arbitration 2 years (2026-03-10, Tue) before the court's 3 years: 03-01 -> 03-10 = 9.
+    ("land-transfer", "2024-03-10", "2026-03-01", false, "2026-03-10", Some(9), Urgent),
+    // Arbitration passed (2025-12-01); a suit in court is still open until 2026-12-01 (Tue): 275 days.
+    ("land-transfer", "2023-12-01", "2026-03-01", false, "2026-12-01", Some(275), Normal),
     // 2025-04-05 + 1 year = 2026-04-05, Qingming 04-04..06 -> 04-07 (Tue); 03-01 -> 04-07 = 37; preservation -> critical.
     ("labor-wages", "2025-04-05", "2026-03-01", true, "2026-04-07", Some(37), Critical),
 
@@ -184,16 +237,27 @@ fn date(s: &str) -> Option<NaiveDate> {
     (!s.is_empty()).then(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap())
 }
 
+fn selection(what: &str) -> Selection<'_> {
+    if let Some(document) = what.strip_prefix("doc:") {
+        let (document, matter) = match document.split_once('@') {
+            Some((d, m)) => (d, Some(Matter::parse(m).unwrap())),
+            None => (document, None),
+        };
+        return Selection::Document(Document::parse(document).unwrap(), matter);
+    }
+    match Matter::parse(what) {
+        Ok(m) => Selection::Matter(m),
+        Err(_) => Selection::Rule(what),
+    }
+}
+
 #[test]
 fn worked_cases() {
     assert!(CASES.len() >= 60, "{} cases", CASES.len());
     let limitation = Limitation::bundled().unwrap();
     let mut failures = Vec::new();
     for &(what, event, today, preservation, deadline, days_left, urgency) in CASES {
-        let selection = match Matter::parse(what) {
-            Ok(m) => Selection::Matter(m),
-            Err(_) => Selection::Rule(what),
-        };
+        let selection = selection(what);
         let got = limitation
             .assess(selection, date(event), date(today).unwrap(), preservation)
             .unwrap_or_else(|e| panic!("{what} {event}: {e}"));
@@ -213,14 +277,23 @@ fn every_rule_in_the_table_is_exercised() {
     let limitation = Limitation::bundled().unwrap();
     for rule in limitation.rules().rules() {
         let used = CASES.iter().any(|c| {
-            c.0 == rule.id
-                || Matter::parse(c.0).is_ok_and(|m| {
-                    limitation
-                        .rules()
-                        .for_matter(m)
-                        .iter()
-                        .any(|r| r.id == rule.id)
-                })
+            let rules = match selection(c.0) {
+                Selection::Rule(id) => vec![id.to_owned()],
+                Selection::Matter(m) => limitation
+                    .rules()
+                    .for_matter(m)
+                    .iter()
+                    .map(|r| r.id.clone())
+                    .collect(),
+                Selection::Document(d, m) => limitation
+                    .rules()
+                    .for_document(d, m)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|r| r.id.clone())
+                    .collect(),
+            };
+            rules.contains(&rule.id)
         });
         assert!(used, "rule {} has no worked case", rule.id);
     }
@@ -374,4 +447,74 @@ fn art_43_clocks() {
     assert_eq!(limitation.assignment_due(d("2026-03-05")), d("2026-03-09"));
     // Accepted 2026-02-11 (Wed): + 3 = 02-14, a make-up working Saturday.
     assert_eq!(limitation.assignment_due(d("2026-02-11")), d("2026-02-14"));
+}
+
+#[test]
+fn family_claims_and_passed_periods_name_their_own_law() {
+    let limitation = Limitation::bundled().unwrap();
+    let assess = |what: &str, event: &str, today: &str| {
+        limitation
+            .assess(selection(what), date(event), date(today).unwrap(), false)
+            .unwrap()
+    };
+    // Family: no deadline, never expired, and the claims that do run named.
+    let a = assess("family", "2010-01-01", "2026-11-30");
+    assert_eq!((a.deadline, a.urgency), (None, Normal));
+    assert_eq!(a.legal_basis, "Civil Code art. 196");
+    assert!(
+        a.warnings
+            .iter()
+            .any(|w| w.contains("rule inheritance") && w.contains("rule divorce-property")),
+        "{:?}",
+        a.warnings
+    );
+    // A passed labour period: the labour law's own suspension rules.
+    let a = assess("labor-termination", "2024-01-10", "2026-03-01");
+    assert_eq!(a.urgency, Expired);
+    assert!(
+        a.warnings.iter().any(|w| w.contains(
+            "Labour Dispute Mediation and Arbitration Law art. 27, paras. 2-3"
+        )),
+        "{:?}",
+        a.warnings
+    );
+    assert!(!a.warnings.iter().any(|w| w.contains("Civil Code art. 194")));
+    // A passed administrative litigation period: Administrative Litigation Law art. 48.
+    let a = assess("admin-litigation", "2025-01-10", "2026-03-01");
+    assert_eq!(a.urgency, Expired);
+    assert!(a
+        .warnings
+        .iter()
+        .any(|w| w.contains("Administrative Litigation Law art. 48")));
+    // A passed civil period: Civil Code arts. 194-195.
+    let a = assess("personal-injury", "2020-01-10", "2026-03-01");
+    assert!(a.warnings.iter().any(|w| w.contains("art. 194")));
+    // Every civil answer carries the 20-year outer limit of art. 188,
+    // with the date it bites from.
+    let a = assess("housing-lease", "2025-03-01", "2026-03-01");
+    assert!(
+        a.warnings
+            .iter()
+            .any(|w| w.contains("20 years after the harm") && w.contains("2008-03-01")),
+        "{:?}",
+        a.warnings
+    );
+    // Not on a labour answer.
+    let a = assess("labor-termination", "2025-06-01", "2026-03-01");
+    assert!(!a.warnings.iter().any(|w| w.contains("20 years")));
+    // The expropriation answer says what happens when the agency never told
+    // the caller of the right to reconsideration.
+    let a = assess("land-expropriation", "2026-01-10", "2026-02-01");
+    assert!(a
+        .warnings
+        .iter()
+        .any(|w| w.contains("admin-reconsideration-uninformed")));
+    assert!(a.legal_basis.contains("2023 revision"));
+    // A document with no receipt date: critical, and why.
+    let a = assess("doc:ruling", "", "2026-03-01");
+    assert_eq!(a.urgency, Critical);
+    assert!(a
+        .warnings
+        .iter()
+        .any(|w| w.contains("receipt date is unknown")));
 }

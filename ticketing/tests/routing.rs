@@ -63,6 +63,11 @@ both_backends!(
     a_supervisor_reassigns_an_assigned_ticket,
     an_escalation_nobody_takes_for_too_long_fails_the_check,
     a_municipality_lawyer_gets_only_tickets_of_the_municipality,
+    provisional_aid_is_followed_by_the_centres_acceptance,
+    provisional_aid_ends_when_the_centre_rejects,
+    an_urgent_application_acknowledged_is_owned_and_not_decided,
+    an_overdue_decision_is_alerted_once_and_materials_restart_the_clock,
+    an_assignment_overdue_after_acceptance_is_alerted_once,
 );
 
 // Two ticketing nodes on one database: an operator's rejection on one
@@ -170,6 +175,14 @@ impl World {
         t.number
     }
 
+    /// The centre accepts the application (an operator's decision).
+    async fn accept(&self, n: &TicketNumber) {
+        self.ticketing
+            .transition(n, TicketState::Accepted, Move::default(), "operator")
+            .await
+            .unwrap();
+    }
+
     fn advance(&self, by: Duration) {
         self.clock.advance(by);
     }
@@ -253,6 +266,8 @@ fn new_ticket(key: &str, preservation: bool, event_date: Option<chrono::NaiveDat
         caller_number: Some(PhoneNumber::parse("13812345678").unwrap()),
         callback_number: Some(PhoneNumber::parse("13812345678").unwrap()),
         event_date,
+        document: None,
+        chosen_rule: None,
         preservation,
         priority_group: PriorityGroup::MigrantWorker,
         language: Language::Zh,
@@ -280,16 +295,20 @@ async fn offer_then_acknowledge(store: Store) {
     ));
     w.advance(Duration::minutes(2));
     w.ack(&n, "li").await.unwrap();
+    // Aid given first (art. 44), not the centre's decision.
     let t = w.store.ticket(&n).await.unwrap();
-    assert_eq!(t.state, TicketState::Assigned);
+    assert_eq!(t.state, TicketState::Provisional);
     assert_eq!(t.assigned_lawyer.as_deref(), Some("li"));
     let history = w.store.history(&n).await.unwrap();
-    let accepted = history
+    let provisional = history
         .iter()
-        .find(|e| e.to_state == Some(TicketState::Accepted))
+        .find(|e| e.to_state == Some(TicketState::Provisional))
         .unwrap();
-    assert_eq!(accepted.actor, "routing");
-    assert!(accepted.reason.as_deref().unwrap().contains("art. 44"));
+    assert_eq!(provisional.actor, "routing");
+    assert!(provisional.reason.as_deref().unwrap().contains("art. 44"));
+    assert!(history
+        .iter()
+        .all(|e| e.to_state != Some(TicketState::Accepted)));
     assert_eq!(
         w.kinds(&n).await,
         [
@@ -297,7 +316,6 @@ async fn offer_then_acknowledge(store: Store) {
             EventKind::Offered,
             EventKind::OfferAcknowledged,
             EventKind::Transitioned,
-            EventKind::Transitioned
         ]
     );
     // Nothing more happens at the old deadline.
@@ -488,6 +506,8 @@ async fn an_assigned_ticket_not_started_in_time_is_flagged(store: Store) {
     w.lawyer("li", &["labor-wages"], 3, 8).await;
     let n = w.critical("k1").await;
     w.ack(&n, "li").await.unwrap();
+    // The centre accepts; li, who gave aid first, is assigned.
+    w.accept(&n).await;
     w.advance(Duration::hours(2));
     assert_eq!(w.tick().await, 1);
     assert_eq!(w.kinds(&n).await.last(), Some(&EventKind::StartOverdue));
@@ -528,7 +548,7 @@ async fn normal_tickets_wait_in_the_queue_green_channel_first_and_are_pulled(sto
     w.advance(Duration::minutes(1));
     let mut veteran = new_ticket("veteran", false, None);
     veteran.matter = Some(Matter::Family);
-    veteran.priority_group = PriorityGroup::Veteran;
+    veteran.priority_group = PriorityGroup::Military;
     let (veteran, _) = w.ticketing.create(&veteran).await.unwrap();
     assert_eq!(plain.urgency, Some(Urgency::Normal));
     // Normal tickets are not offered; they wait, the green channel first.
@@ -548,10 +568,15 @@ async fn normal_tickets_wait_in_the_queue_green_channel_first_and_are_pulled(sto
         .await
         .unwrap()
         .unwrap();
+    // Pulling decides nothing: li owns the application.
     let t = w.store.ticket(&veteran.number).await.unwrap();
     assert_eq!(
         (t.state, t.assigned_lawyer.as_deref()),
-        (TicketState::Assigned, Some("li"))
+        (TicketState::Application, Some("li"))
+    );
+    assert_eq!(
+        w.kinds(&veteran.number).await.last(),
+        Some(&EventKind::Owned)
     );
     let queue = w.store.queue("default", 10).await.unwrap();
     assert_eq!(queue.len(), 1);
@@ -846,6 +871,7 @@ async fn a_supervisor_reassigns_an_assigned_ticket(store: Store) {
     w.lawyer("wang", &["family"], 3, 8).await;
     let n = w.critical("k1").await;
     w.ack(&n, "li").await.unwrap();
+    w.accept(&n).await;
     let policy = w.ticketing.routing_policy().clone();
     let reassign = |to: &'static str, n: TicketNumber| {
         let w = &w;
@@ -1016,4 +1042,245 @@ async fn rejection_racing_an_offer_timeout_on_two_nodes(store: Store, url: Strin
         w.assert_check_clean().await;
     }
     other.close().await;
+}
+
+// --- Legal Aid Law arts. 43 and 44: what an acknowledgement means, and the
+// decision and assignment clocks.
+
+async fn provisional_aid_is_followed_by_the_centres_acceptance(store: Store) {
+    let w = world(store);
+    w.lawyer("li", &["labor-wages"], 3, 8).await;
+    let n = w.critical("k1").await;
+    w.ack(&n, "li").await.unwrap();
+    let t = w.store.ticket(&n).await.unwrap();
+    assert_eq!(t.state, TicketState::Provisional);
+    // The decision is still due: the materials are awaited.
+    assert!(t.awaits_materials());
+    assert_eq!(
+        w.store.tickets_of("li").await.unwrap(),
+        std::slice::from_ref(&n)
+    );
+    w.assert_check_clean().await;
+    w.advance(Duration::days(1));
+    w.accept(&n).await;
+    let t = w.store.ticket(&n).await.unwrap();
+    assert_eq!(
+        (t.state, t.assigned_lawyer.as_deref()),
+        (TicketState::Assigned, Some("li")),
+        "the lawyer who gave aid first stays"
+    );
+    let moves: Vec<_> = w
+        .store
+        .history(&n)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == EventKind::Transitioned)
+        .map(|e| (e.from_state, e.to_state))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (
+                Some(TicketState::Application),
+                Some(TicketState::Provisional)
+            ),
+            (Some(TicketState::Provisional), Some(TicketState::Accepted)),
+            (Some(TicketState::Accepted), Some(TicketState::Assigned)),
+        ]
+    );
+    w.assert_check_clean().await;
+}
+
+async fn provisional_aid_ends_when_the_centre_rejects(store: Store) {
+    let w = world(store);
+    w.lawyer("li", &["labor-wages"], 3, 8).await;
+    let n = w.critical("k1").await;
+    w.ack(&n, "li").await.unwrap();
+    // Rejecting needs a reason (art. 43).
+    let no_reason = w
+        .ticketing
+        .transition(&n, TicketState::Rejected, Move::default(), "operator")
+        .await;
+    assert!(no_reason.is_err());
+    let reason = "income above the local hardship line";
+    w.ticketing
+        .transition(
+            &n,
+            TicketState::Rejected,
+            Move {
+                reason: Some(reason.into()),
+                ..Move::default()
+            },
+            "operator",
+        )
+        .await
+        .unwrap();
+    let t = w.store.ticket(&n).await.unwrap();
+    assert_eq!(t.state, TicketState::Rejected);
+    assert_eq!(t.rejection_reason.as_deref(), Some(reason));
+    assert!(w.store.tickets_of("li").await.unwrap().is_empty());
+    w.advance(Duration::hours(3));
+    assert_eq!(w.tick().await, 0, "no timer left on it");
+    w.assert_check_clean().await;
+}
+
+async fn an_urgent_application_acknowledged_is_owned_and_not_decided(store: Store) {
+    let w = world(store);
+    w.lawyer("li", &["labor-wages"], 3, 8).await;
+    // Employment ended a year ago less 20 days: 20 days left, urgent.
+    let ended = (t0() + Duration::hours(8)).date_naive() - Duration::days(345);
+    let (t, _) = w
+        .ticketing
+        .create(&new_ticket("urgent", false, Some(ended)))
+        .await
+        .unwrap();
+    assert_eq!(t.urgency, Some(Urgency::Urgent));
+    assert_eq!(w.pending(&t.number).await.as_deref(), Some("li"));
+    w.ack(&t.number, "li").await.unwrap();
+    let owned = w.store.ticket(&t.number).await.unwrap();
+    assert_eq!(
+        (owned.state, owned.assigned_lawyer.as_deref()),
+        (TicketState::Application, Some("li")),
+        "an owner, and no decision"
+    );
+    let last = w.store.history(&t.number).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (last.kind, last.lawyer.as_deref()),
+        (EventKind::Owned, Some("li"))
+    );
+    assert!(
+        w.store
+            .history(&t.number)
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.kind != EventKind::Transitioned
+                || e.to_state == Some(TicketState::Application))
+    );
+    assert!(w.store.queue("default", 10).await.unwrap().is_empty());
+    w.advance(Duration::hours(3));
+    assert_eq!(w.tick().await, 0, "nothing is due on an owned application");
+    w.assert_check_clean().await;
+    // A consultation's acknowledgement makes an owner too.
+    let mut question = new_ticket("question", true, None);
+    question.kind = TicketKind::Consultation;
+    let (q, _) = w.ticketing.create(&question).await.unwrap();
+    w.ack(&q.number, "li").await.unwrap();
+    let q = w.store.ticket(&q.number).await.unwrap();
+    assert_eq!(
+        (q.state, q.assigned_lawyer.as_deref()),
+        (TicketState::Consultation, Some("li"))
+    );
+}
+
+async fn an_overdue_decision_is_alerted_once_and_materials_restart_the_clock(store: Store) {
+    let w = world(store);
+    // A family matter: no deadline, so a normal ticket nobody is offered.
+    let mut family = new_ticket("normal", false, None);
+    family.matter = Some(Matter::Family);
+    let (t, _) = w.ticketing.create(&family).await.unwrap();
+    assert_eq!(t.urgency, Some(Urgency::Normal));
+    let n = t.number;
+    // No clock until the application is complete.
+    assert_eq!(t.decision_due, None);
+    w.advance(Duration::days(30));
+    w.tick().await;
+    assert!(!w.kinds(&n).await.contains(&EventKind::DecisionOverdue));
+    w.assert_check_clean().await;
+    // Thirty days after the call (Monday 2026-03-02) the materials come in,
+    // on 2026-04-01 (Wed); 7 days later is 04-08 (Wed), a working day.
+    let marked = w
+        .ticketing
+        .materials_received(&n, Some("identity card, contract"), "operator")
+        .await
+        .unwrap();
+    let due = marked.decision_due.unwrap();
+    assert_eq!(due.to_string(), "2026-04-08");
+    assert!(!marked.awaits_materials());
+    assert_eq!(
+        w.kinds(&n).await.last(),
+        Some(&EventKind::MaterialsReceived)
+    );
+    // On the due day it is not overdue yet.
+    w.advance(Duration::days(7));
+    w.tick().await;
+    assert!(!w.kinds(&n).await.contains(&EventKind::DecisionOverdue));
+    w.assert_check_clean().await;
+    // The next day it is: one alert, and the check fails.
+    w.advance(Duration::days(1));
+    w.tick().await;
+    w.tick().await;
+    w.advance(Duration::days(1));
+    w.tick().await;
+    let alerts = w
+        .kinds(&n)
+        .await
+        .into_iter()
+        .filter(|k| *k == EventKind::DecisionOverdue)
+        .count();
+    assert_eq!(alerts, 1, "alerted once");
+    let problems = w.problems().await;
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("decision on the application was due 2026-04-08"));
+    // Supplemented materials restart the clock from today (04-10, Fri):
+    // 7 days later is 04-17 (Fri).
+    let again = w
+        .ticketing
+        .materials_received(&n, Some("bank statements"), "lawyer:li")
+        .await
+        .unwrap();
+    assert_eq!(again.decision_due.unwrap().to_string(), "2026-04-17");
+    w.assert_check_clean().await;
+    w.advance(Duration::days(8));
+    w.tick().await;
+    let alerts = w
+        .kinds(&n)
+        .await
+        .into_iter()
+        .filter(|k| *k == EventKind::DecisionOverdue)
+        .count();
+    assert_eq!(alerts, 2, "the restarted clock alerts once more");
+    // A decision ends it.
+    w.accept(&n).await;
+    assert!(!w.problems().await.iter().any(|p| p.contains("decision")));
+    // Materials belong to applications only.
+    let done = w.ticketing.materials_received(&n, None, "operator").await;
+    assert!(done.unwrap_err().to_string().contains("accepted"));
+}
+
+async fn an_assignment_overdue_after_acceptance_is_alerted_once(store: Store) {
+    let w = world(store);
+    // A family matter: no deadline, so a normal ticket nobody is offered.
+    let mut family = new_ticket("normal", false, None);
+    family.matter = Some(Matter::Family);
+    let (t, _) = w.ticketing.create(&family).await.unwrap();
+    assert_eq!(t.urgency, Some(Urgency::Normal));
+    w.ticketing
+        .materials_received(&t.number, None, "operator")
+        .await
+        .unwrap();
+    // Accepted on Monday 2026-03-02: a lawyer is due by 03-05 (Thu).
+    w.accept(&t.number).await;
+    let accepted = w.store.ticket(&t.number).await.unwrap();
+    assert_eq!(accepted.state, TicketState::Accepted);
+    assert_eq!(accepted.assignment_due.unwrap().to_string(), "2026-03-05");
+    w.advance(Duration::days(4));
+    w.tick().await;
+    w.tick().await;
+    let kinds = w.kinds(&t.number).await;
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == EventKind::AssignmentOverdue)
+            .count(),
+        1
+    );
+    let problems = w.problems().await;
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("a lawyer was to be assigned by 2026-03-05")),
+        "{problems:?}"
+    );
 }

@@ -11,7 +11,8 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use hotline_domain::Urgency;
 use hotline_domain::{
-    Language, Matter, PhoneNumber, PriorityGroup, RegionCode, TicketKind, TicketNumber, TicketState,
+    Document, HardshipBasis, Language, Matter, PhoneNumber, PriorityGroup, RegionCode, TicketKind,
+    TicketNumber, TicketState,
 };
 use hotline_ticketing::limitation::TicketUrgency;
 use hotline_ticketing::store::StoreError;
@@ -78,10 +79,7 @@ fn normal() -> TicketUrgency {
 
 /// What the service would have assessed; the store keeps whatever it is given.
 fn assessed() -> Assessed {
-    Assessed {
-        urgency: normal(),
-        decision_due: NaiveDate::from_ymd_opt(2026, 3, 9),
-    }
+    Assessed { urgency: normal() }
 }
 
 /// A re-assessment that changes nothing.
@@ -102,6 +100,8 @@ fn new_ticket(key: &str) -> NewTicket {
         caller_number: Some(PhoneNumber::parse("13812345678").unwrap()),
         callback_number: Some(PhoneNumber::parse("13987654321").unwrap()),
         event_date: Some(NaiveDate::from_ymd_opt(2025, 12, 31).unwrap()),
+        document: None,
+        chosen_rule: None,
         preservation: false,
         priority_group: PriorityGroup::MigrantWorker,
         language: Language::Zh,
@@ -120,10 +120,14 @@ async fn create_and_read_back_every_field(store: Store) {
     let mut new = new_ticket("k1");
     new.flags = Flags {
         hardship_waived: true,
-        pledge_accepted: true,
+        hardship_basis: Some(HardshipBasis::Art42MigrantWorkers),
+        pledge_offered: true,
+        advance_enforcement: true,
         home_visit: true,
         mediation_preferred: true,
     };
+    new.document = Some(Document::ArbitralAward);
+    new.chosen_rule = Some("labor-award-suit".into());
     new.preservation = true;
     new.language = Language::En;
     let (created, was_new) = store.create_ticket(&new, &assessed(), t0()).await.unwrap();
@@ -145,7 +149,11 @@ async fn create_and_read_back_every_field(store: Store) {
     assert_eq!(t.summary, "欠薪三个月");
     assert!(t.recordings.is_empty());
     assert_eq!(t.urgency, Some(Urgency::Normal));
-    assert_eq!(t.decision_due, NaiveDate::from_ymd_opt(2026, 3, 9));
+    assert_eq!(t.document, Some(Document::ArbitralAward));
+    assert_eq!(t.chosen_rule.as_deref(), Some("labor-award-suit"));
+    // The decision clock waits for the materials (art. 43).
+    assert_eq!(t.decision_due, None);
+    assert!(t.awaits_materials());
     assert_eq!(t.created_at, t0());
     let history = store.history(&t.number).await.unwrap();
     assert_eq!(history.len(), 1);

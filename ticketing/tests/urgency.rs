@@ -52,8 +52,20 @@ async fn urgency_is_computed_upgraded_and_recomputed() {
     assert_eq!(t.deadline.as_deref(), Some("2026-02-28"));
     assert_eq!(t.days_left, Some(58));
     assert_eq!(t.limitation_rule.as_deref(), Some("labor-arbitration"));
-    // Art. 43: decision due 7 days after the application, 2026-01-08 (Thu).
-    assert_eq!(t.decision_due.as_deref(), Some("2026-01-08"));
+    // Art. 43: the decision clock waits for the materials; then 7 days,
+    // 2026-01-08 (Thu).
+    assert_eq!(t.decision_due, None);
+    assert!(t.materials_awaited);
+    let marked = api
+        .mark_materials_received(pb::MarkMaterialsReceivedRequest {
+            number: t.number.clone(),
+            note: Some("identity card, labour contract".into()),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(marked.decision_due.as_deref(), Some("2026-01-08"));
+    assert!(!marked.materials_awaited);
 
     // The start-up run of the server already happened; move to 2026-02-01.
     clock.advance(Duration::days(31));

@@ -46,9 +46,15 @@ pub struct TicketDraft {
     pub kind: Option<TicketKind>,
     pub matter: Option<Matter>,
     pub preservation: bool,
+    pub advance_enforcement: bool,
+    /// A document the caller received; `event_date` is then its receipt date.
+    pub document: Option<hotline_domain::Document>,
+    /// A limitation rule the menu chose.
+    pub rule: Option<String>,
     pub priority_group: Option<PriorityGroup>,
     pub hardship_waived: bool,
-    pub pledge_accepted: bool,
+    pub hardship_basis: Option<hotline_domain::HardshipBasis>,
+    pub pledge_offered: bool,
     pub home_visit: bool,
     pub mediation_preferred: bool,
     pub language: Language,
@@ -68,9 +74,13 @@ impl Default for TicketDraft {
             kind: None,
             matter: None,
             preservation: false,
+            advance_enforcement: false,
+            document: None,
+            rule: None,
             priority_group: None,
             hardship_waived: false,
-            pledge_accepted: false,
+            hardship_basis: None,
+            pledge_offered: false,
             home_visit: false,
             mediation_preferred: false,
             language: Language::Zh,
@@ -761,7 +771,11 @@ impl Flow {
             (Field::Language, FieldValue::Language(l)) => d.language = l,
             (Field::Preservation, FieldValue::Flag(b)) => d.preservation = b,
             (Field::HardshipWaived, FieldValue::Flag(b)) => d.hardship_waived = b,
-            (Field::PledgeAccepted, FieldValue::Flag(b)) => d.pledge_accepted = b,
+            (Field::HardshipBasis, FieldValue::HardshipBasis(b)) => d.hardship_basis = Some(b),
+            (Field::AdvanceEnforcement, FieldValue::Flag(b)) => d.advance_enforcement = b,
+            (Field::Document, FieldValue::Document(x)) => d.document = Some(x),
+            (Field::Rule, FieldValue::Rule(r)) => d.rule = Some(r),
+            (Field::PledgeOffered, FieldValue::Flag(b)) => d.pledge_offered = b,
             (Field::HomeVisit, FieldValue::Flag(b)) => d.home_visit = b,
             (Field::MediationPreferred, FieldValue::Flag(b)) => d.mediation_preferred = b,
             _ => {}
@@ -788,7 +802,11 @@ impl Flow {
             Field::Preservation => yes_no(d.preservation),
             Field::PriorityGroup => d.priority_group.map(|g| g.to_string()).unwrap_or_default(),
             Field::HardshipWaived => yes_no(d.hardship_waived),
-            Field::PledgeAccepted => yes_no(d.pledge_accepted),
+            Field::HardshipBasis => d.hardship_basis.map(|b| b.to_string()).unwrap_or_default(),
+            Field::AdvanceEnforcement => yes_no(d.advance_enforcement),
+            Field::Document => d.document.map(|x| x.to_string()).unwrap_or_default(),
+            Field::Rule => d.rule.clone().unwrap_or_default(),
+            Field::PledgeOffered => yes_no(d.pledge_offered),
             Field::HomeVisit => yes_no(d.home_visit),
             Field::MediationPreferred => yes_no(d.mediation_preferred),
             Field::Language => d.language.to_string(),
@@ -875,9 +893,13 @@ impl Flow {
     }
 
     fn next_step(&self) -> &'static str {
+        // A consultation with days left is as urgent as an application;
+        // a normal one is promised a call back, not a decision.
+        let consultation = self.draft.kind == Some(TicketKind::Consultation);
         match self.ticket.as_ref().and_then(|t| t.urgency) {
             Some(Urgency::Critical) => "critical",
             Some(Urgency::Urgent | Urgency::Expired) => "urgent",
+            Some(Urgency::Normal) if consultation => "consultation",
             Some(Urgency::Normal) => "normal",
             None if self.draft.kind == Some(TicketKind::Consultation) => "consultation",
             None if self.ticket.is_some() && self.draft.matter.is_none() => "consultation",

@@ -89,6 +89,7 @@ pub fn parse(text: &str, file: &str, prompts: PromptCheck<'_>) -> Result<Menu, M
         text,
         file,
         errors: Vec::new(),
+        frontline_worker: raw.menu.frontline_worker.unwrap_or(false),
     };
     let menu = v.build(raw, prompts);
     if v.errors.is_empty() {
@@ -124,6 +125,8 @@ struct RawHeader {
     default_language: Option<Spanned<String>>,
     operator: Option<Spanned<String>>,
     type_ahead: Option<usize>,
+    /// Lets a set node use the 2020 group `frontline-worker`.
+    frontline_worker: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -320,6 +323,8 @@ struct Checker<'a> {
     text: &'a str,
     file: &'a str,
     errors: Vec<MenuError>,
+    /// `[menu] frontline_worker`: whether the 2020 group may be set.
+    frontline_worker: bool,
 }
 
 impl Checker<'_> {
@@ -746,6 +751,14 @@ impl Checker<'_> {
                 for (name, value) in n.set.iter().flatten() {
                     match Field::parse(name) {
                         Some(f) if f.settable() => match parse_value(f, value.get_ref()) {
+                            Ok(FieldValue::PriorityGroup(hotline_domain::PriorityGroup::FrontlineWorker))
+                                if !self.frontline_worker =>
+                            {
+                                self.error(
+                                    value.span().start,
+                                    format!("node `{id}`: `frontline-worker` is a 2020 group, kept only behind `frontline_worker = true` in [menu]"),
+                                )
+                            }
                             Ok(parsed) => values.push((f, parsed)),
                             Err(why) => {
                                 self.error(value.span().start, format!("node `{id}`: {why}"))
@@ -1037,9 +1050,30 @@ fn parse_value(field: Field, value: &str) -> Result<FieldValue, String> {
         Field::Language => speech::Language::parse(value)
             .map(FieldValue::Language)
             .map_err(|_| format!("language `{value}` is not zh or en")),
+        Field::Document => hotline_domain::Document::parse(value)
+            .map(FieldValue::Document)
+            .map_err(|e| e.to_string()),
+        Field::HardshipBasis => hotline_domain::HardshipBasis::parse(value)
+            .map(FieldValue::HardshipBasis)
+            .map_err(|e| e.to_string()),
+        Field::Rule => {
+            let ok = !value.is_empty()
+                && value.len() <= 64
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if ok {
+                Ok(FieldValue::Rule(value.to_owned()))
+            } else {
+                Err(format!(
+                    "`rule` takes a limitation rule id (lower-case words joined by -), not `{value}`"
+                ))
+            }
+        }
         Field::Preservation
+        | Field::AdvanceEnforcement
         | Field::HardshipWaived
-        | Field::PledgeAccepted
+        | Field::PledgeOffered
         | Field::HomeVisit
         | Field::MediationPreferred => yes_no(),
         _ => Err(format!("`{}` is not set by a set node", field.name())),

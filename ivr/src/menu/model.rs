@@ -258,12 +258,17 @@ impl NodeKind {
 }
 
 /// A value a `set` node gives a ticket field, parsed when the menu loads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldValue {
     Kind(TicketKind),
     Matter(Matter),
     PriorityGroup(PriorityGroup),
     Language(Language),
+    Document(hotline_domain::Document),
+    HardshipBasis(hotline_domain::HardshipBasis),
+    /// A limitation rule id (lower-case words joined by `-`); ticketing
+    /// checks it against its rule table.
+    Rule(String),
     /// `yes` or `no`.
     Flag(bool),
 }
@@ -276,7 +281,12 @@ pub enum Field {
     Preservation,
     PriorityGroup,
     HardshipWaived,
-    PledgeAccepted,
+    HardshipBasis,
+    PledgeOffered,
+    AdvanceEnforcement,
+    Document,
+    /// A limitation rule chosen by the menu (`work-injury-benefits`).
+    Rule,
     HomeVisit,
     MediationPreferred,
     Language,
@@ -298,7 +308,11 @@ impl Field {
         ("preservation", Field::Preservation),
         ("priority_group", Field::PriorityGroup),
         ("hardship_waived", Field::HardshipWaived),
-        ("pledge_accepted", Field::PledgeAccepted),
+        ("hardship_basis", Field::HardshipBasis),
+        ("pledge_offered", Field::PledgeOffered),
+        ("advance_enforcement", Field::AdvanceEnforcement),
+        ("document", Field::Document),
+        ("rule", Field::Rule),
         ("home_visit", Field::HomeVisit),
         ("mediation_preferred", Field::MediationPreferred),
         ("language", Field::Language),
@@ -390,6 +404,23 @@ pub struct Center {
 }
 
 impl Menu {
+    /// The limitation rules set nodes choose, with their node and line:
+    /// ticketing must know each one, or the requests that carry it are
+    /// refused.
+    pub fn chosen_rules(&self) -> Vec<(&str, usize, &str)> {
+        let mut out = Vec::new();
+        for node in self.nodes.values() {
+            if let NodeKind::Set { values, .. } = &node.kind {
+                for (_, value) in values {
+                    if let FieldValue::Rule(rule) = value {
+                        out.push((node.id.as_str(), node.line, rule.as_str()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The center a call belongs to: by called number, then by trunk
     /// source, then the first center with neither (the default).
     pub fn center_for(&self, called: &str, source: std::net::IpAddr) -> Option<&Center> {

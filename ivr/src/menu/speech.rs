@@ -77,7 +77,9 @@ pub const NEXT_STEPS: &[&str] = &["critical", "urgent", "normal", "consultation"
 
 /// The progress answers of LookupStatus (`status-*` prompts).
 pub const STATUSES: &[&str] = &[
+    "materials-awaited",
     "decision-pending",
+    "provisional",
     "awaiting-lawyer",
     "lawyer-assigned",
     "in-progress",

@@ -119,6 +119,15 @@ impl Call {
     fn count(&self, want: &Action) -> usize {
         self.actions.iter().filter(|a| *a == want).count()
     }
+
+    /// After "consultation": matter other, no document, date unknown, no
+    /// preservation; the call back is next.
+    fn consultation_questions(&mut self) {
+        self.answer("9");
+        self.answer("9");
+        self.answer("*");
+        self.answer("9");
+    }
 }
 
 fn date_digits(days_ago: i64) -> (String, NaiveDate) {
@@ -148,9 +157,12 @@ fn application_for_a_termination_walks_every_question_and_reads_the_number() {
     c.answer("1"); // legal aid
     c.answer("1"); // labour
     c.answer("2"); // termination
-    assert_eq!(c.flow.node(), "preservation");
-    c.answer("2"); // no preservation
+    assert_eq!(c.flow.node(), "document");
+    assert_eq!(c.last_played(), ["zh/document-menu"]);
+    c.answer("9"); // no document
     assert_eq!(c.flow.node(), "date-termination");
+    // The "still employed" hint belongs to the wage question only.
+    assert_eq!(c.last_played(), ["zh/date-termination", "zh/date-how"]);
     let (digits, date) = date_digits(350);
     c.answer(&format!("{digits}#"));
     assert_eq!(c.flow.node(), "date-confirm");
@@ -158,8 +170,12 @@ fn application_for_a_termination_walks_every_question_and_reads_the_number() {
     assert_eq!(played.first().map(String::as_str), Some("zh/you-entered"));
     assert!(played.contains(&"zh/word-year".to_string()), "{played:?}");
     c.answer("1"); // confirm
+    assert_eq!(c.flow.node(), "preservation");
+    c.answer("9"); // neither preservation nor advance enforcement
     assert_eq!(c.flow.node(), "group");
     c.answer("9"); // none
+    assert_eq!(c.flow.node(), "home-visit");
+    c.answer("2"); // no home visit
     assert_eq!(c.flow.node(), "pledge");
     c.answer("1"); // pledge
     assert_eq!(c.flow.node(), "callback-confirm");
@@ -186,9 +202,10 @@ fn application_for_a_termination_walks_every_question_and_reads_the_number() {
     assert_eq!(draft.kind.map(|k| k.as_str()), Some("application"));
     assert_eq!(draft.matter.map(|m| m.as_str()), Some("labor-termination"));
     assert_eq!(draft.event_date, Some(date));
-    assert!(!draft.preservation);
+    assert!(!draft.preservation && !draft.advance_enforcement);
+    assert_eq!(draft.document, None);
     assert_eq!(draft.priority_group.map(|g| g.as_str()), Some("none"));
-    assert!(draft.pledge_accepted && !draft.hardship_waived);
+    assert!(draft.pledge_offered && !draft.hardship_waived && !draft.home_visit);
     assert_eq!(
         draft.callback_number.as_ref().map(|n| n.as_str()),
         Some("13812345678")
@@ -213,7 +230,7 @@ fn application_for_a_termination_walks_every_question_and_reads_the_number() {
     c.answer("*");
     assert_eq!(c.last_played()[1..11], digits[..]);
     c.finish_prompt();
-    c.wait(Duration::from_secs(5));
+    c.wait(Duration::from_secs(8));
     assert_eq!(c.last_played(), ["zh/goodbye"]);
     let end = c.finish_prompt();
     assert!(end.contains(&Action::Hangup));
@@ -225,11 +242,13 @@ fn green_channel_skips_the_group_and_pledge_and_preservation_makes_it_critical_o
     let mut c = Call::start(Some("13812345678"));
     c.answer("1");
     c.answer("3");
+    assert_eq!(c.flow.node(), "document");
+    c.answer("9");
+    assert_eq!(c.flow.node(), "date-wages");
+    assert_eq!(c.last_played(), ["zh/date-wages", "zh/date-how-wages"]);
+    c.answer("*"); // still employed / don't know
     assert_eq!(c.flow.node(), "preservation");
     c.answer("1");
-    assert_eq!(c.flow.node(), "date-wages");
-    assert_eq!(c.last_played(), ["zh/date-wages", "zh/date-how"]);
-    c.answer("*"); // still employed / don't know
     assert_eq!(c.flow.node(), "callback-confirm");
     c.answer("1");
     c.finish_prompt();
@@ -241,11 +260,102 @@ fn green_channel_skips_the_group_and_pledge_and_preservation_makes_it_critical_o
         Some("migrant-worker")
     );
     assert!(draft.hardship_waived && draft.preservation);
+    assert_eq!(
+        draft.hardship_basis,
+        Some(hotline_domain::HardshipBasis::Art42MigrantWorkers)
+    );
     assert_eq!(draft.event_date, None);
     c.flow
         .handle_input(c.now, Input::TicketCreated(ticket(Some(Urgency::Critical))));
     c.drain();
     assert_eq!(c.last_played()[11], "zh/next-step-critical");
+}
+
+#[test]
+fn a_judgment_received_ten_days_ago_asks_its_receipt_date_not_the_event_date() {
+    let mut c = Call::start(Some("13812345678"));
+    c.answer("1"); // Mandarin
+    c.answer("1"); // legal aid
+    c.answer("1"); // labour
+    c.answer("2"); // termination
+    c.answer("1"); // a court judgment
+    assert_eq!(c.flow.node(), "date-received");
+    assert_eq!(c.last_played(), ["zh/date-received", "zh/date-how"]);
+    let (digits, received) = date_digits(10);
+    c.answer(&format!("{digits}#"));
+    assert_eq!(c.flow.node(), "received-confirm");
+    c.answer("2"); // enter it again
+    assert_eq!(c.flow.node(), "date-received");
+    c.answer(&format!("{digits}#"));
+    c.answer("1"); // confirm
+                   // The event-date question is skipped.
+    assert_eq!(c.flow.node(), "preservation");
+    c.answer("2"); // advance enforcement: wages must be paid now
+    assert_eq!(c.flow.node(), "group");
+    let draft = c.flow.draft();
+    assert_eq!(draft.document, Some(hotline_domain::Document::Judgment));
+    assert_eq!(draft.event_date, Some(received));
+    assert!(draft.advance_enforcement && !draft.preservation);
+}
+
+#[test]
+fn a_consultation_gets_the_document_and_urgency_questions_too() {
+    let mut c = Call::start(Some("13812345678"));
+    c.answer("1");
+    c.answer("2"); // consultation
+    c.answer("1"); // labour
+    c.answer("1"); // wages
+    c.answer("3"); // an arbitral award, date unknown
+    c.answer("*");
+    assert_eq!(c.flow.node(), "preservation");
+    c.answer("9");
+    // No group or pledge questions for a consultation.
+    assert_eq!(c.flow.node(), "callback-confirm");
+    let draft = c.flow.draft();
+    assert_eq!(draft.kind.map(|k| k.as_str()), Some("consultation"));
+    assert_eq!(
+        draft.document,
+        Some(hotline_domain::Document::ArbitralAward)
+    );
+    assert_eq!(draft.event_date, None);
+    c.answer("1");
+    c.finish_prompt();
+    c.keys("#");
+    // Ticketing decides it is critical (an unknown receipt date): the
+    // caller hears the critical next step, not the consultation one.
+    c.flow
+        .handle_input(c.now, Input::TicketCreated(ticket(Some(Urgency::Critical))));
+    c.drain();
+    assert_eq!(c.last_played()[11], "zh/next-step-critical");
+}
+
+#[test]
+fn work_injury_asks_whether_it_was_recognised() {
+    let mut c = Call::start(Some("13812345678"));
+    c.answer("1");
+    c.answer("1");
+    c.answer("1");
+    c.answer("3"); // work injury
+    c.answer("9"); // no document
+    assert_eq!(c.last_played(), ["zh/recognition-question"]);
+    c.answer("1"); // recognised: the dispute is over benefits
+    assert_eq!(c.flow.node(), "date-benefits");
+    assert_eq!(c.flow.draft().rule.as_deref(), Some("work-injury-benefits"));
+}
+
+#[test]
+fn every_one_key_question_of_the_default_menu_waits_eight_seconds() {
+    for (id, node) in &menu().nodes {
+        if let super::model::NodeKind::Menu { wait, .. }
+        | super::model::NodeKind::Confirm { wait, .. } = &node.kind
+        {
+            assert!(
+                wait.timeout >= Duration::from_secs(8),
+                "node {id} waits {:?}",
+                wait.timeout
+            );
+        }
+    }
 }
 
 #[test]
@@ -255,7 +365,8 @@ fn key_two_at_the_first_prompt_speaks_english_to_the_end() {
     assert_eq!(c.flow.node(), "main");
     assert_eq!(c.last_played(), ["en/main-menu"]);
     c.answer("2"); // consultation
-    assert_eq!(c.flow.node(), "callback-confirm");
+    assert_eq!(c.flow.node(), "matter");
+    c.consultation_questions();
     c.answer("1");
     c.finish_prompt();
     c.keys("#");
@@ -269,14 +380,14 @@ fn key_two_at_the_first_prompt_speaks_english_to_the_end() {
 }
 
 #[test]
-fn no_key_within_five_seconds_after_the_welcome_means_mandarin() {
+fn no_key_within_eight_seconds_after_the_welcome_means_mandarin() {
     let mut c = Call::start(None);
     // The timeout only starts once the prompt has finished.
     assert!(c.flow.poll_timeout().is_none());
     c.wait(Duration::from_secs(30));
     assert_eq!(c.flow.node(), "welcome");
     c.finish_prompt();
-    c.wait(Duration::from_millis(4900));
+    c.wait(Duration::from_millis(7900));
     assert_eq!(c.flow.node(), "welcome");
     c.wait(Duration::from_millis(200));
     assert_eq!(c.flow.node(), "main");
@@ -383,8 +494,8 @@ fn dates_in_the_future_or_not_real_are_refused_and_asked_again() {
     let mut c = Call::start(None);
     c.answer("1");
     c.answer("1");
-    c.answer("2"); // family
-    c.answer("2");
+    c.answer("3"); // personal injury
+    c.answer("9"); // no document
     assert_eq!(c.flow.node(), "date-harm");
     c.answer("20261201#"); // after the call's date
     assert_eq!(c.last_played(), ["zh/invalid-date", "zh/date-how"]);
@@ -396,7 +507,7 @@ fn dates_in_the_future_or_not_real_are_refused_and_asked_again() {
         3
     );
     // After three tries the date stays unknown and the call goes on.
-    assert_eq!(c.flow.node(), "group");
+    assert_eq!(c.flow.node(), "preservation");
     assert_eq!(c.flow.draft().event_date, None);
 }
 
@@ -405,9 +516,14 @@ fn confirm_two_enters_the_date_again() {
     let mut c = Call::start(None);
     c.answer("111");
     c.keys("3"); // work injury
-    c.answer("2");
+    c.answer("9"); // no document
+    assert_eq!(c.flow.node(), "recognition");
+    c.answer("2"); // not recognised yet
     c.answer("20260101#");
     assert_eq!(c.flow.node(), "date-confirm");
+    c.answer("2");
+    // The same question again (through the recognition question).
+    assert_eq!(c.flow.node(), "recognition");
     c.answer("2");
     assert_eq!(c.flow.node(), "date-injury");
     c.answer("20260102#");
@@ -476,6 +592,7 @@ fn an_anonymous_caller_enters_a_number_which_must_be_a_real_phone_number() {
     let mut c = Call::start(None);
     c.answer("1");
     c.answer("2");
+    c.consultation_questions();
     assert_eq!(c.flow.node(), "callback-enter");
     c.answer("12345678901#"); // not a mobile (12…)
     assert_eq!(c.last_played(), ["zh/invalid-phone", "zh/callback-enter"]);
@@ -491,6 +608,8 @@ fn an_anonymous_caller_enters_a_number_which_must_be_a_real_phone_number() {
 fn a_caller_who_hangs_up_during_the_message_still_gets_a_ticket() {
     let mut c = Call::start(Some("13812345678"));
     c.answer("12");
+    c.consultation_questions();
+    assert_eq!(c.flow.node(), "callback-confirm");
     c.answer("1");
     c.finish_prompt();
     c.now += Duration::from_secs(20);
@@ -505,6 +624,8 @@ fn a_caller_who_hangs_up_during_the_message_still_gets_a_ticket() {
 fn the_message_ends_by_itself_after_two_minutes() {
     let mut c = Call::start(Some("13812345678"));
     c.answer("12");
+    c.consultation_questions();
+    assert_eq!(c.flow.node(), "callback-confirm");
     c.answer("1");
     c.finish_prompt();
     let out = c.wait(Duration::from_secs(121));
@@ -516,6 +637,8 @@ fn the_message_ends_by_itself_after_two_minutes() {
 fn a_caller_who_stops_talking_without_pound_is_done_after_the_silence() {
     let mut c = Call::start(Some("13812345678"));
     c.answer("12");
+    c.consultation_questions();
+    assert_eq!(c.flow.node(), "callback-confirm");
     c.answer("1");
     c.finish_prompt();
     c.now += Duration::from_secs(12);
@@ -561,12 +684,12 @@ fn timeouts_in_the_main_menu_replay_the_short_prompt_then_reach_the_operator() {
     c.answer("1");
     for _ in 0..2 {
         c.finish_prompt();
-        c.wait(Duration::from_secs(6));
+        c.wait(Duration::from_secs(8));
         assert_eq!(c.flow.node(), "main");
         assert_eq!(c.last_played(), ["zh/main-menu"]);
     }
     c.finish_prompt();
-    c.wait(Duration::from_secs(6));
+    c.wait(Duration::from_secs(8));
     assert_eq!(c.flow.node(), "operator-closed");
     assert_eq!(
         c.count(&Action::Metric(FlowEvent::Timeout("main".into()))),
@@ -578,45 +701,32 @@ fn timeouts_in_the_main_menu_replay_the_short_prompt_then_reach_the_operator() {
 fn every_node_of_the_default_menu_is_entered_by_some_walk() {
     // The walks of the tests above, plus the rest, cover the whole menu.
     let menu = menu();
-    let walks: &[(&str, &str)] = &[
-        ("1", "11112"),
-        ("1", "11212"),
-        ("1", "11132"),
-        ("1", "1122"),
-        ("1", "1132"),
-        ("1", "1142"),
-        ("1", "11512"),
-        ("1", "11522"),
-        ("1", "1162"),
-        ("1", "1192"),
-    ];
+    // Each key is answered after its prompt: language, service, matter…
+    let mut walks: Vec<String> = [
+        "11119*9", "11129*9", "111391*9", "111392*9", "11299", "1139*9", "1149*9", "11519*9",
+        "11529*9", "1169*9", "1199*9", "139*1",
+    ]
+    .iter()
+    .map(|w| (*w).to_owned())
+    .collect();
+    // Every document, its receipt date unknown, each urgency answer.
+    for (document, urgency) in ["1", "2", "3", "4", "5"]
+        .iter()
+        .zip(["1", "2", "9", "1", "2"])
+    {
+        walks.push(format!("119{document}*{urgency}"));
+    }
+    // Every group, with and without a home visit, then the pledge or not.
+    for group in ["1", "2", "3", "4", "5", "6", "9"] {
+        walks.push(format!("11119*9{group}11"));
+        walks.push(format!("11119*9{group}22"));
+    }
     let mut seen = std::collections::BTreeSet::new();
-    for (_, keys) in walks {
+    for keys in &walks {
         let mut c = Call::start(Some("13812345678"));
         for k in keys.chars() {
             c.answer(&k.to_string());
         }
-        // Then: date unknown, each group in turn.
-        c.answer("*");
-        for a in &c.actions {
-            if let Action::Metric(FlowEvent::Entered(n)) = a {
-                seen.insert(n.clone());
-            }
-        }
-    }
-    for group in ["1", "21", "3", "4", "5", "9"] {
-        let mut c = Call::start(Some("13812345678"));
-        c.answer("1");
-        c.answer("1");
-        c.answer("1");
-        c.answer("2");
-        c.answer("2");
-        c.answer("*");
-        for k in group.chars() {
-            c.answer(&k.to_string());
-        }
-        c.answer("1");
-        c.answer("2");
         for a in &c.actions {
             if let Action::Metric(FlowEvent::Entered(n)) = a {
                 seen.insert(n.clone());
@@ -642,6 +752,9 @@ fn every_node_of_the_default_menu_is_entered_by_some_walk() {
             "goodbye",
             "message",
             "date-confirm",
+            "received-confirm",
+            "date-again",
+            "leave-message",
             "callback-enter",
         ];
         assert!(
@@ -649,6 +762,56 @@ fn every_node_of_the_default_menu_is_entered_by_some_walk() {
             "no walk enters {id}; entered: {seen:?}"
         );
     }
+}
+
+/// The words of every prompt, from prompts.tsv: (language, name, written).
+fn prompt_texts() -> Vec<(String, String, String)> {
+    let tsv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../prompts/prompts.tsv");
+    std::fs::read_to_string(tsv)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            assert_eq!(cols.len(), 4, "{l}");
+            (cols[0].to_owned(), cols[1].to_owned(), cols[3].to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn callers_hear_a_registration_number_a_recording_notice_and_polite_errors() {
+    let texts = prompt_texts();
+    for (language, name, text) in &texts {
+        // 受理 means the centre accepted the application: before that the
+        // number is a registration number (登记编号).
+        assert!(!text.contains("受理编号"), "{language}/{name}: {text}");
+    }
+    let text = |language: &str, name: &str| {
+        texts
+            .iter()
+            .find(|(l, n, _)| l == language && n == name)
+            .map(|(_, _, t)| t.clone())
+            .unwrap_or_else(|| panic!("no {language}/{name}"))
+    };
+    // Personal Information Protection Law art. 17: told before recording.
+    assert!(text("zh", "welcome").contains("录音"));
+    assert!(text("zh", "welcome").contains("12348公共法律服务热线"));
+    assert!(text("en", "welcome").contains("recorded"));
+    assert!(text("zh", "your-ticket-number").contains("登记编号"));
+    for error in [
+        "invalid-key",
+        "invalid-date",
+        "invalid-phone",
+        "not-found",
+        "request-failed",
+    ] {
+        assert!(text("zh", error).starts_with("对不起"), "zh/{error}");
+        assert!(text("en", error).starts_with("Sorry"), "en/{error}");
+    }
+    // No jargon: advance enforcement and preservation in plain words.
+    assert!(!text("zh", "preservation-question").contains("先予执行"));
+    assert!(!text("zh", "labor-menu").contains("解除劳动关系"));
 }
 
 #[test]
@@ -690,8 +853,10 @@ fn a_prompt_folder_without_the_apology_is_refused() {
 fn an_application_waiting_in_the_outbox_hears_a_general_next_step() {
     let mut c = Call::start(Some("13812345678"));
     c.answer("13");
-    c.answer("2");
+    c.answer("9");
     c.answer("*");
+    c.answer("9");
+    assert_eq!(c.flow.node(), "callback-confirm");
     c.answer("1");
     c.finish_prompt();
     c.keys("#");
@@ -707,8 +872,10 @@ fn an_application_waiting_in_the_outbox_hears_a_general_next_step() {
 fn a_request_that_cannot_be_kept_gets_an_apology_and_a_person_not_silence() {
     let mut c = Call::start(Some("13812345678"));
     c.answer("13");
-    c.answer("2");
+    c.answer("9");
     c.answer("*");
+    c.answer("9");
+    assert_eq!(c.flow.node(), "callback-confirm");
     c.answer("1");
     c.finish_prompt();
     c.keys("#");
@@ -821,10 +988,15 @@ fn calls_map_to_centers_by_called_number_then_trunk_then_default() {
 
     let bad = DEFAULT_MENU.replace("[centers.default]", "[centers.default]\nregion = \"11010\"");
     let errors = parse(&bad, "m.toml", PromptCheck::Skip).unwrap_err();
+    let line = DEFAULT_MENU
+        .lines()
+        .position(|l| l == "[centers.default]")
+        .unwrap()
+        + 2;
     assert!(
         errors
             .to_string()
-            .contains("m.toml:21: center `default`: region"),
+            .contains(&format!("m.toml:{line}: center `default`: region")),
         "{errors}"
     );
 }
@@ -845,4 +1017,30 @@ fn a_message_longer_than_one_upload_is_refused_at_load() {
         )),
         "{errors}"
     );
+}
+
+#[test]
+fn the_2020_frontline_group_needs_its_menu_setting() {
+    let with_group = DEFAULT_MENU.replace(
+        "[nodes.group-none]",
+        "[nodes.group-frontline]\ntype = \"set\"\nset = { priority_group = \"frontline-worker\" }\nnext = \"home-visit\"\n\n[nodes.group-none]",
+    );
+    let errors = parse(&with_group, "m.toml", PromptCheck::Skip).unwrap_err();
+    assert!(
+        errors.to_string().contains("frontline_worker = true"),
+        "{errors}"
+    );
+    let allowed = with_group.replace(
+        "type_ahead = 16",
+        "type_ahead = 16\nfrontline_worker = true",
+    );
+    parse(&allowed, "m.toml", PromptCheck::Skip).unwrap();
+    // `veteran` is the group's former name: a menu still using it is told
+    // the names there are.
+    let old = DEFAULT_MENU.replace(
+        "priority_group = \"military\"",
+        "priority_group = \"veteran\"",
+    );
+    let errors = parse(&old, "m.toml", PromptCheck::Skip).unwrap_err();
+    assert!(errors.to_string().contains("military"), "{errors}");
 }

@@ -111,9 +111,13 @@ impl TicketsClient {
             region: draft.region.as_ref().map(|r| r.as_str().to_owned()),
             summary: None,
             hardship_waived: draft.hardship_waived,
-            pledge_accepted: draft.pledge_accepted,
+            pledge_offered: draft.pledge_offered,
             home_visit: draft.home_visit,
             mediation_preferred: draft.mediation_preferred,
+            document: draft.document.map(|d| d.to_string()),
+            chosen_rule: draft.rule.clone(),
+            advance_enforcement: draft.advance_enforcement,
+            hardship_basis: draft.hardship_basis.map(|b| b.to_string()),
         }
     }
 

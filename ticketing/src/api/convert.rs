@@ -4,8 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use hotline_domain::limits::MAX_IDEMPOTENCY_KEY_LEN;
 use hotline_domain::{
-    Language, Matter, PhoneNumber, PriorityGroup, RegionCode, TicketKind, TicketNumber,
-    TicketState, Urgency,
+    Document, HardshipBasis, Language, Matter, PhoneNumber, PriorityGroup, RegionCode, TicketKind,
+    TicketNumber, TicketState, Urgency,
 };
 use hotline_proto::v1 as pb;
 use tonic::Status;
@@ -128,9 +128,21 @@ pub fn new_ticket(req: pb::CreateTicketRequest, actor: String) -> Result<NewTick
         center,
         region: parse_with("region", &req.region, RegionCode::parse)?,
         summary: text("summary", req.summary.as_deref().unwrap_or(""), false)?,
+        document: parse_with("document", &req.document, Document::parse)?,
+        chosen_rule: req
+            .chosen_rule
+            .as_deref()
+            .map(|r| code("chosen_rule", r))
+            .transpose()?,
         flags: Flags {
             hardship_waived: req.hardship_waived,
-            pledge_accepted: req.pledge_accepted,
+            hardship_basis: parse_with(
+                "hardship_basis",
+                &req.hardship_basis,
+                HardshipBasis::parse,
+            )?,
+            pledge_offered: req.pledge_offered,
+            advance_enforcement: req.advance_enforcement,
             home_visit: req.home_visit,
             mediation_preferred: req.mediation_preferred,
         },
@@ -205,14 +217,37 @@ pub fn correction(
         Some("") => Some(None),
         Some(d) => Some(Some(parse_date(d).map_err(|e| bad("event_date", e))?)),
     };
+    let clearable = |field: &'static str, v: &Option<String>| {
+        match v.as_deref() {
+            None => Ok(None),
+            Some("") => Ok(Some(None)),
+            Some(text) => Ok(Some(Some(text.to_owned()))),
+        }
+        .and_then(|v: Option<Option<String>>| match &v {
+            Some(Some(text)) => code(field, text).map(|_| v),
+            _ => Ok(v),
+        })
+    };
+    let document = clearable("document", &req.document)?
+        .map(|d| d.map(|d| Document::parse(&d)).transpose())
+        .transpose()
+        .map_err(|e| bad("document", e))?;
+    let hardship_basis = clearable("hardship_basis", &req.hardship_basis)?
+        .map(|b| b.map(|b| HardshipBasis::parse(&b)).transpose())
+        .transpose()
+        .map_err(|e| bad("hardship_basis", e))?;
     let correction = Correction {
         matter: parse_with("matter", &req.matter, Matter::parse)?,
         event_date,
+        document,
+        chosen_rule: clearable("chosen_rule", &req.chosen_rule)?,
+        advance_enforcement: req.advance_enforcement,
+        hardship_basis,
         callback_number: parse_with("callback_number", &req.callback_number, PhoneNumber::parse)?,
         preservation: req.preservation,
         priority_group: parse_with("priority_group", &req.priority_group, PriorityGroup::parse)?,
         hardship_waived: req.hardship_waived,
-        pledge_accepted: req.pledge_accepted,
+        pledge_offered: req.pledge_offered,
         home_visit: req.home_visit,
         mediation_preferred: req.mediation_preferred,
         region: parse_with("region", &req.region, RegionCode::parse)?,
@@ -260,7 +295,7 @@ pub fn ticket_to_pb(t: &Ticket, now: DateTime<Utc>) -> pb::Ticket {
         created_at: Some(pb_time(t.created_at)),
         updated_at: Some(pb_time(t.updated_at)),
         hardship_waived: t.flags.hardship_waived,
-        pledge_accepted: t.flags.pledge_accepted,
+        pledge_offered: t.flags.pledge_offered,
         home_visit: t.flags.home_visit,
         mediation_preferred: t.flags.mediation_preferred,
         outcome: t.outcome.clone(),
@@ -269,6 +304,12 @@ pub fn ticket_to_pb(t: &Ticket, now: DateTime<Utc>) -> pb::Ticket {
         limitation_warnings: t.limitation_warnings.clone(),
         decision_due: t.decision_due.map(|d| d.to_string()),
         assignment_due: t.assignment_due.map(|d| d.to_string()),
+        document: t.document.map(|d| d.to_string()),
+        chosen_rule: t.chosen_rule.clone(),
+        advance_enforcement: t.flags.advance_enforcement,
+        hardship_basis: t.flags.hardship_basis.map(|b| b.to_string()),
+        materials_received_at: t.materials_received_at.map(pb_time),
+        materials_awaited: t.awaits_materials(),
     }
 }
 
@@ -295,11 +336,13 @@ pub fn event_to_pb(e: &TicketEvent) -> pb::TicketEvent {
     }
 }
 
-/// What happens next for a ticket in `state`, as a code the IVR can speak.
-pub fn next_step(state: TicketState) -> &'static str {
-    match state {
+/// What happens next for a ticket, as a code the IVR can speak.
+pub fn next_step(t: &Ticket) -> &'static str {
+    match t.state {
+        _ if t.awaits_materials() && t.state == TicketState::Application => "materials-awaited",
         TicketState::Consultation => "message-received",
         TicketState::Application => "decision-pending",
+        TicketState::Provisional => "provisional",
         TicketState::Accepted => "awaiting-lawyer",
         TicketState::Assigned => "lawyer-assigned",
         TicketState::InProgress => "in-progress",

@@ -33,6 +33,17 @@ impl TicketApi {
     pub fn new(ticketing: Ticketing) -> Self {
         Self { ticketing }
     }
+
+    /// A chosen limitation rule must be one of the table's.
+    fn check_rule(&self, rule: Option<&str>) -> Result<(), Status> {
+        match rule {
+            Some(id) if self.ticketing.limitation().rules().rule(id).is_none() => Err(field_error(
+                "chosen_rule",
+                &format!("unknown rule `{id}`; `hotline limitation --list` shows the rules"),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// An event date after today cannot be right: the caller mistyped it.
@@ -215,6 +226,7 @@ impl TicketService for TicketApi {
         let new = convert::new_ticket(request.into_inner(), actor)?;
         let now = self.ticketing.now();
         check_event_date(new.event_date, now)?;
+        self.check_rule(new.chosen_rule.as_deref())?;
         let (ticket, created) = self.ticketing.create(&new).await?;
         record_ticket(&ticket.number);
         if created {
@@ -310,11 +322,36 @@ impl TicketService for TicketApi {
         let (correction, reason) = convert::correction(&req)?;
         let now = self.ticketing.now();
         check_event_date(correction.event_date.flatten(), now)?;
+        self.check_rule(correction.chosen_rule.clone().flatten().as_deref())?;
         let ticket = self
             .ticketing
             .correct(&number, &correction, reason.as_deref(), &actor)
             .await?;
         info!(urgency = ?ticket.urgency.map(|u| u.as_str()), "ticket corrected");
+        Ok(Response::new(convert::ticket_to_pb(
+            &ticket,
+            self.ticketing.now(),
+        )))
+    }
+
+    async fn mark_materials_received(
+        &self,
+        request: Request<pb::MarkMaterialsReceivedRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let actor = actor(&request)?;
+        let req = request.into_inner();
+        let number = parse_number("number", &req.number)?;
+        record_ticket(&number);
+        let note = req
+            .note
+            .as_deref()
+            .map(|n| convert::text("note", n, true))
+            .transpose()?;
+        let ticket = self
+            .ticketing
+            .materials_received(&number, note.as_deref(), &actor)
+            .await?;
+        info!(decision_due = ?ticket.decision_due, "materials received");
         Ok(Response::new(convert::ticket_to_pb(
             &ticket,
             self.ticketing.now(),
@@ -356,7 +393,7 @@ impl TicketService for TicketApi {
         Ok(Response::new(pb::TicketStatus {
             number: number.to_string(),
             state: ticket.state.to_string(),
-            next_step: convert::next_step(ticket.state).to_owned(),
+            next_step: convert::next_step(&ticket).to_owned(),
         }))
     }
 }

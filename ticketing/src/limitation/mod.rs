@@ -6,7 +6,7 @@
 pub mod rules;
 
 use chrono::{Datelike, Days, Months, NaiveDate};
-use hotline_domain::{HolidayCalendar, Matter, Urgency};
+use hotline_domain::{Document, HolidayCalendar, Matter, Urgency};
 use serde::Serialize;
 
 pub use rules::{Period, Rule, RuleFileError, RuleTable};
@@ -34,12 +34,31 @@ impl Default for Thresholds {
 pub enum Selection<'a> {
     Matter(Matter),
     Rule(&'a str),
+    /// A document the caller received (its receipt date is the event
+    /// date), with the matter when known: some matters map documents to
+    /// rules of their own.
+    Document(Document, Option<Matter>),
+}
+
+/// What a ticket's deadline is computed from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TicketFacts<'a> {
+    pub matter: Option<Matter>,
+    pub document: Option<Document>,
+    /// A rule chosen by id (by the menu or a correction); it decides over
+    /// the document's and the matter's.
+    pub rule: Option<&'a str>,
+    pub event_date: Option<NaiveDate>,
+    /// Preservation or advance enforcement is needed.
+    pub preservation: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimitationError {
     #[error("unknown rule `{0}`; `hotline limitation --list` shows the rules")]
     UnknownRule(String),
+    #[error("the rule table maps no rule to the document `{0}`")]
+    UnmappedDocument(Document),
     #[error("the event date {event} is after today ({today})")]
     FutureEvent { event: NaiveDate, today: NaiveDate },
     #[error("the event date {0} is out of the supported range (1900 to 2200)")]
@@ -137,6 +156,10 @@ impl Limitation {
                 .rules
                 .rule(id)
                 .ok_or_else(|| LimitationError::UnknownRule(id.chars().take(64).collect()))?],
+            Selection::Document(d, matter) => self
+                .rules
+                .for_document(d, matter)
+                .ok_or(LimitationError::UnmappedDocument(d))?,
         };
         let mut warnings = Vec::new();
         if let Some(event) = event_date {
@@ -182,6 +205,9 @@ impl Limitation {
                 candidate.days_left = Some((deadline - today).num_days());
             }
             candidates.push(candidate);
+            if let Some(w) = &rule.warning {
+                warnings.push(w.clone());
+            }
         }
 
         // The earliest deadline not yet passed decides; if all have passed,
@@ -202,9 +228,31 @@ impl Limitation {
             None => (String::new(), String::new(), None, None),
         };
 
+        let decisive_rule = rules.iter().find(|r| r.id == rule);
+        if let (Some(r), Some(deadline)) = (decisive_rule, deadline) {
+            // The event date is when the caller learned of the harm; the
+            // harm itself may be older, and art. 188 ends every civil claim
+            // 20 years after it.
+            if let Some(before) = r
+                .civil
+                .then(|| deadline.checked_sub_months(Months::new(240)))
+            {
+                let before = before.map_or_else(|| "-".to_owned(), |d| d.to_string());
+                warnings.push(format!(
+                    "a civil claim ends 20 years after the harm itself (Civil Code art. 188): if the harm happened before {before}, the claim ended earlier"
+                ));
+            }
+        }
+        let document_date_unknown =
+            matches!(selection, Selection::Document(..)) && event_date.is_none();
         let has_period = rules.iter().any(|r| r.period != Period::None);
         if !has_period {
             warnings.push(format!("no limitation period applies ({legal_basis})"));
+        } else if document_date_unknown {
+            warnings.push(
+                "the document's receipt date is unknown: its period may be as short as 10 or 15 days, so the case is treated as about to expire; ask for the date at once"
+                    .to_owned(),
+            );
         } else if event_date.is_none() {
             warnings.push(
                 "the event date is unknown, so no deadline was computed; ask for it at the callback"
@@ -219,17 +267,16 @@ impl Limitation {
         }
         let short_period = rules.iter().any(|r| r.period.at_most_a_year());
         let urgency = classify(
-            preservation,
+            preservation || (document_date_unknown && has_period),
             days_left,
             short_period,
             has_period,
             self.thresholds,
         );
         if days_left.is_some_and(|d| d < 0) {
-            warnings.push(
-                "the computed period has ended: examine suspension (Civil Code art. 194) and interruption (art. 195)"
-                    .to_owned(),
-            );
+            if let Some(r) = decisive_rule {
+                warnings.push(r.if_expired.clone());
+            }
         }
         Ok(Assessment {
             deadline,
@@ -242,26 +289,28 @@ impl Limitation {
         })
     }
 
-    /// What a ticket stores: the assessment of its matter and event date on
-    /// `today`. A ticket without a matter has no deadline; preservation still
-    /// makes it critical. Never fails: an impossible date (refused at the API
-    /// edge) yields no deadline and a warning.
-    pub fn assess_ticket(
-        &self,
-        matter: Option<Matter>,
-        event_date: Option<NaiveDate>,
-        preservation: bool,
-        today: NaiveDate,
-    ) -> TicketUrgency {
-        let Some(matter) = matter else {
-            return TicketUrgency {
-                urgency: classify(preservation, None, false, false, self.thresholds),
-                deadline: None,
-                rule: None,
-                warnings: vec!["no matter yet, so no limitation deadline".to_owned()],
-            };
+    /// What a ticket stores: the assessment of its facts on `today`. The
+    /// chosen rule decides over the document, the document over the matter.
+    /// A ticket with none of them has no deadline; preservation still makes
+    /// it critical. Never fails: an impossible date or rule (refused at the
+    /// API edge) yields no deadline and a warning.
+    pub fn assess_ticket(&self, facts: TicketFacts<'_>, today: NaiveDate) -> TicketUrgency {
+        let selection = match (facts.rule, facts.document, facts.matter) {
+            (Some(rule), _, _) => Selection::Rule(rule),
+            (None, Some(d), m) if self.rules.for_document(d, m).is_some() => {
+                Selection::Document(d, m)
+            }
+            (None, _, Some(m)) => Selection::Matter(m),
+            (None, _, None) => {
+                return TicketUrgency {
+                    urgency: classify(facts.preservation, None, false, false, self.thresholds),
+                    deadline: None,
+                    rule: None,
+                    warnings: vec!["no matter yet, so no limitation deadline".to_owned()],
+                };
+            }
         };
-        match self.assess(Selection::Matter(matter), event_date, today, preservation) {
+        match self.assess(selection, facts.event_date, today, facts.preservation) {
             Ok(a) => TicketUrgency {
                 urgency: a.urgency,
                 deadline: a.deadline,
@@ -269,7 +318,7 @@ impl Limitation {
                 warnings: a.warnings,
             },
             Err(e) => TicketUrgency {
-                urgency: classify(preservation, None, true, true, self.thresholds),
+                urgency: classify(facts.preservation, None, true, true, self.thresholds),
                 deadline: None,
                 rule: None,
                 warnings: vec![format!("no deadline computed: {e}")],

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use hotline_domain::Matter;
+use hotline_domain::{Document, Matter};
 use serde::Deserialize;
 
 /// The rule table shipped with this version.
@@ -51,12 +51,24 @@ pub struct Rule {
     pub starts: String,
     pub legal_basis: String,
     pub notes: String,
+    /// A Civil Code period: never more than 20 years after the harm (art. 188).
+    pub civil: bool,
+    /// What to examine once the period has passed.
+    pub if_expired: String,
+    /// Shown whenever the rule is a candidate.
+    pub warning: Option<String>,
 }
+
+/// What a lawyer is told of a passed period when the rule file says nothing.
+const DEFAULT_IF_EXPIRED: &str =
+    "the computed period has ended: examine whether it was suspended, interrupted or extended";
 
 #[derive(Debug, Clone)]
 pub struct RuleTable {
     rules: Vec<Rule>,
     matters: BTreeMap<Matter, Vec<usize>>,
+    documents: BTreeMap<Document, Vec<usize>>,
+    documents_by_matter: BTreeMap<(Matter, Document), Vec<usize>>,
 }
 
 /// A rule file that cannot be used, with where and why.
@@ -73,6 +85,10 @@ pub struct RuleFileError {
 struct File {
     rule: Vec<RuleFile>,
     matters: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    documents: BTreeMap<String, Vec<String>>,
+    #[serde(default, rename = "documents-by-matter")]
+    documents_by_matter: BTreeMap<String, BTreeMap<String, Vec<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -87,6 +103,10 @@ struct RuleFile {
     legal_basis: String,
     #[serde(default)]
     notes: String,
+    #[serde(default)]
+    civil: bool,
+    if_expired: Option<String>,
+    warning: Option<String>,
 }
 
 impl RuleTable {
@@ -167,31 +187,49 @@ impl RuleTable {
                 starts: r.starts,
                 legal_basis: r.legal_basis,
                 notes: r.notes,
+                civil: r.civil,
+                if_expired: r
+                    .if_expired
+                    .unwrap_or_else(|| DEFAULT_IF_EXPIRED.to_owned()),
+                warning: r.warning,
             });
         }
+        let resolve = |at: &str, owner: &str, ids: Vec<String>| {
+            if ids.is_empty() {
+                return Err(fail(Some(at), None, format!("{owner} lists no rule")));
+            }
+            ids.into_iter()
+                .map(|id| {
+                    rules.iter().position(|r| r.id == id).ok_or_else(|| {
+                        fail(Some(at), None, format!("{owner} names unknown rule `{id}`"))
+                    })
+                })
+                .collect::<Result<Vec<usize>, _>>()
+        };
         let mut matters = BTreeMap::new();
         for (name, ids) in parsed.matters {
             let at = format!("\n{name} =");
             let matter = Matter::parse(&name).map_err(|e| fail(Some(&at), None, e.to_string()))?;
-            if ids.is_empty() {
-                return Err(fail(
-                    Some(&at),
-                    None,
-                    format!("matter `{name}` lists no rule"),
-                ));
+            matters.insert(matter, resolve(&at, &format!("matter `{name}`"), ids)?);
+        }
+        let mut documents = BTreeMap::new();
+        for (name, ids) in parsed.documents {
+            let at = format!("\n{name} =");
+            let document =
+                Document::parse(&name).map_err(|e| fail(Some(&at), None, e.to_string()))?;
+            documents.insert(document, resolve(&at, &format!("document `{name}`"), ids)?);
+        }
+        let mut documents_by_matter = BTreeMap::new();
+        for (matter_name, table) in parsed.documents_by_matter {
+            let at = format!("[documents-by-matter.{matter_name}]");
+            let matter =
+                Matter::parse(&matter_name).map_err(|e| fail(Some(&at), None, e.to_string()))?;
+            for (name, ids) in table {
+                let document =
+                    Document::parse(&name).map_err(|e| fail(Some(&at), None, e.to_string()))?;
+                let owner = format!("document `{name}` of matter `{matter_name}`");
+                documents_by_matter.insert((matter, document), resolve(&at, &owner, ids)?);
             }
-            let mut indices = Vec::new();
-            for id in ids {
-                let index = rules.iter().position(|r| r.id == id).ok_or_else(|| {
-                    fail(
-                        Some(&at),
-                        None,
-                        format!("matter `{name}` names unknown rule `{id}`"),
-                    )
-                })?;
-                indices.push(index);
-            }
-            matters.insert(matter, indices);
         }
         if let Some(missing) = Matter::ALL.iter().find(|m| !matters.contains_key(m)) {
             return Err(fail(
@@ -200,7 +238,12 @@ impl RuleTable {
                 format!("matter `{missing}` has no rules"),
             ));
         }
-        Ok(Self { rules, matters })
+        Ok(Self {
+            rules,
+            matters,
+            documents,
+            documents_by_matter,
+        })
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -218,6 +261,16 @@ impl RuleTable {
             .map(|indices| indices.iter().map(|&i| &self.rules[i]).collect())
             .unwrap_or_default()
     }
+
+    /// The rules a received document is governed by: the matter's own
+    /// mapping for that document if it has one, else the document's. `None`
+    /// when the table maps the document to nothing.
+    pub fn for_document(&self, document: Document, matter: Option<Matter>) -> Option<Vec<&Rule>> {
+        let indices = matter
+            .and_then(|m| self.documents_by_matter.get(&(m, document)))
+            .or_else(|| self.documents.get(&document))?;
+        Some(indices.iter().map(|&i| &self.rules[i]).collect())
+    }
 }
 
 #[cfg(test)]
@@ -227,7 +280,10 @@ mod tests {
     #[test]
     fn the_bundled_table_loads_and_maps_every_matter() {
         let table = RuleTable::bundled().unwrap();
-        assert_eq!(table.rules().len(), 12);
+        assert_eq!(table.rules().len(), 23);
+        for d in Document::ALL {
+            assert!(table.for_document(*d, None).is_some(), "{d}");
+        }
         for m in Matter::ALL {
             assert!(!table.for_matter(*m).is_empty(), "{m}");
         }

@@ -161,6 +161,16 @@ pub enum Problem {
         urgency: String,
         since: DateTime<Utc>,
     },
+    /// Legal Aid Law art. 43: the decision on an application is overdue.
+    DecisionOverdue {
+        ticket: hotline_domain::TicketNumber,
+        due: chrono::NaiveDate,
+    },
+    /// Legal Aid Law art. 43: an accepted ticket has no lawyer past its date.
+    AssignmentOverdue {
+        ticket: hotline_domain::TicketNumber,
+        due: chrono::NaiveDate,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -193,6 +203,14 @@ impl std::fmt::Display for Problem {
                 "ticket {ticket} ({urgency}) has been escalated and unowned since {}",
                 hotline_domain::shown_time(*since)
             ),
+            Problem::DecisionOverdue { ticket, due } => write!(
+                f,
+                "ticket {ticket}: the decision on the application was due {due} (Legal Aid Law art. 43)"
+            ),
+            Problem::AssignmentOverdue { ticket, due } => write!(
+                f,
+                "ticket {ticket}: a lawyer was to be assigned by {due} (Legal Aid Law art. 43)"
+            ),
         }
     }
 }
@@ -223,7 +241,7 @@ pub enum RosterError {
     #[error("lawyer `{0}` is on the roster but not active")]
     Inactive(String),
     #[error(
-        "ticket {ticket} is `{state}`; only an assigned or in-progress ticket can be reassigned"
+        "ticket {ticket} is `{state}`; only a ticket a lawyer has (owned, provisional, assigned or in progress) can be reassigned"
     )]
     NotReassignable { ticket: String, state: String },
     #[error("ticket {ticket} is already assigned to `{lawyer}`")]

@@ -49,9 +49,10 @@ impl Store {
         let updated = sqlx::query(
             "UPDATE tickets SET matter = $1, event_date = $2, callback_number = $3, \
              preservation = $4, priority_group = $5, hardship_waived = $6, \
-             pledge_accepted = $7, home_visit = $8, mediation_preferred = $9, region = $10, \
+             pledge_offered = $7, home_visit = $8, mediation_preferred = $9, region = $10, \
              language = $11, updated_at = $12, urgency = $14, deadline = $15, \
-             limitation_rule = $16, limitation_warnings = $17 WHERE id = $13",
+             limitation_rule = $16, limitation_warnings = $17, document = $18, \
+             chosen_rule = $19, advance_enforcement = $20, hardship_basis = $21 WHERE id = $13",
         )
         .bind(new.matter.map(Matter::as_str))
         .bind(new.event_date.map(|d| d.to_string()))
@@ -59,7 +60,7 @@ impl Store {
         .bind(flag(new.preservation))
         .bind(new.priority_group.as_str())
         .bind(flag(new.flags.hardship_waived))
-        .bind(flag(new.flags.pledge_accepted))
+        .bind(flag(new.flags.pledge_offered))
         .bind(flag(new.flags.home_visit))
         .bind(flag(new.flags.mediation_preferred))
         .bind(new.region.as_ref().map(RegionCode::as_str))
@@ -70,6 +71,14 @@ impl Store {
         .bind(new.deadline.map(|d| d.to_string()))
         .bind(new.limitation_rule.as_deref())
         .bind(warnings_json(&new.limitation_warnings)?)
+        .bind(new.document.map(hotline_domain::Document::as_str))
+        .bind(new.chosen_rule.as_deref())
+        .bind(flag(new.flags.advance_enforcement))
+        .bind(
+            new.flags
+                .hardship_basis
+                .map(hotline_domain::HardshipBasis::as_str),
+        )
         .execute(&mut **tx)
         .await?;
         expect_one_row(updated.rows_affected(), id)?;

@@ -1,7 +1,7 @@
 //! What `hotline check` reports: urgent tickets nobody owns, offers or
 //! escalates; offers left past their deadline; routing left running on a
 //! ticket that no longer seeks a lawyer; escalations nobody has taken for
-//! too long.
+//! too long; art. 43 decisions and assignments past their dates.
 
 use chrono::{DateTime, Utc};
 use hotline_domain::{TicketNumber, TicketState};
@@ -101,6 +101,38 @@ impl Store {
                     since,
                 });
             }
+        }
+        let today = now
+            .with_timezone(&hotline_domain::shanghai())
+            .date_naive()
+            .to_string();
+        let rows = sqlx::query(
+            "SELECT number, state, decision_due, assignment_due FROM tickets \
+             WHERE (state IN ('application', 'provisional') AND decision_due < $1) \
+             OR (state = 'accepted' AND assignment_due < $1) ORDER BY id",
+        )
+        .bind(&today)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in rows {
+            let ticket = parse(&get::<String>(&row, "number")?, TicketNumber::parse)?;
+            let state = parse(&get::<String>(&row, "state")?, TicketState::parse)?;
+            let date = |column| -> Result<chrono::NaiveDate, StoreError> {
+                parse(&get::<String>(&row, column)?, |d| {
+                    chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                })
+            };
+            problems.push(if state == TicketState::Accepted {
+                Problem::AssignmentOverdue {
+                    ticket,
+                    due: date("assignment_due")?,
+                }
+            } else {
+                Problem::DecisionOverdue {
+                    ticket,
+                    due: date("decision_due")?,
+                }
+            });
         }
         Ok(problems)
     }

@@ -31,6 +31,7 @@ const SQLITE: &[Source] = &[
     migration!("sqlite", 3, "0003_recording_keys", "recording_keys"),
     migration!("sqlite", 4, "0004_routing", "routing"),
     migration!("sqlite", 5, "0005_offer_rotation", "offer_rotation"),
+    migration!("sqlite", 6, "0006_intake", "intake"),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -39,6 +40,7 @@ const POSTGRES: &[Source] = &[
     migration!("postgres", 3, "0003_recording_keys", "recording_keys"),
     migration!("postgres", 4, "0004_routing", "routing"),
     migration!("postgres", 5, "0005_offer_rotation", "offer_rotation"),
+    migration!("postgres", 6, "0006_intake", "intake"),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

@@ -22,9 +22,9 @@ use crate::tickets::{EventKind, FieldChange};
 /// Who routing acts as in ticket histories.
 pub const ROUTING_ACTOR: &str = "routing";
 
-/// Why routing accepts a ticket on a lawyer's acknowledgement.
-const ACCEPT_REASON: &str =
-    "urgent case: legal aid given at once (Legal Aid Law art. 44); acknowledged by the duty lawyer";
+/// Why a critical application is given provisional aid on a lawyer's
+/// acknowledgement. It is not the centre's decision, which still follows.
+const PROVISIONAL_REASON: &str = "fewer than 7 days left, or preservation or advance enforcement needed: legal aid provided first (Legal Aid Law art. 44), taken by the duty lawyer; the centre's decision on the application follows";
 
 pub(super) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -302,8 +302,11 @@ impl Store {
         }
     }
 
-    /// The lawyer takes the offer: in one transaction the ticket is accepted
-    /// (if it was not yet) and assigned to them.
+    /// The lawyer takes the offer, in one transaction. What that means
+    /// depends on the ticket: a critical application gets provisional aid
+    /// (art. 44) with the lawyer assigned; an accepted ticket is assigned;
+    /// anything else (an urgent or expired application, a consultation)
+    /// gets the lawyer as its owner and no decision.
     pub async fn acknowledge(
         &self,
         number: &TicketNumber,
@@ -332,17 +335,36 @@ impl Store {
             now,
         )
         .await?;
-        self.take(
-            &mut tx,
-            id,
-            ticket.state,
-            lawyer,
-            ACCEPT_REASON,
-            ROUTING_ACTOR,
-            policy,
-            now,
-        )
-        .await?;
+        if ticket.state == TicketState::Application && ticket.urgency == Some(Urgency::Critical) {
+            let mv = Move {
+                reason: Some(PROVISIONAL_REASON.to_owned()),
+                lawyer: Some(lawyer.to_owned()),
+                ..Move::default()
+            };
+            self.transition_locked(
+                &mut tx,
+                id,
+                TicketState::Application,
+                TicketState::Provisional,
+                &mv,
+                ROUTING_ACTOR,
+                now,
+            )
+            .await?;
+        } else {
+            let why = format!("took the offer as the duty lawyer {lawyer}");
+            self.take(
+                &mut tx,
+                id,
+                ticket.state,
+                lawyer,
+                &why,
+                ROUTING_ACTOR,
+                policy,
+                now,
+            )
+            .await?;
+        }
         tx.commit().await?;
         self.committed();
         Ok(Ok(()))
@@ -412,7 +434,7 @@ impl Store {
     }
 
     /// A lawyer (or a supervisor for them) takes a ticket from the queue:
-    /// accepted if needed and assigned, in one transaction.
+    /// assigned if the centre has accepted it, else owned (no decision).
     pub async fn pull(
         &self,
         number: &TicketNumber,
@@ -434,26 +456,19 @@ impl Store {
         if self.pending_offer_of(&mut tx, id, None).await?.is_some() {
             return Ok(Err(RosterError::Offered(number.to_string())));
         }
-        let reason = format!("pulled from the queue for {lawyer}");
-        self.take(
-            &mut tx,
-            id,
-            ticket.state,
-            lawyer,
-            &reason,
-            actor,
-            policy,
-            now,
-        )
-        .await?;
+        let why = format!("pulled from the queue for {lawyer}");
+        self.take(&mut tx, id, ticket.state, lawyer, &why, actor, policy, now)
+            .await?;
         tx.commit().await?;
         self.committed();
         Ok(Ok(()))
     }
 
     /// The lawyer takes the ticket (an acknowledged offer, or a pull from
-    /// the queue): accepted first if it is not yet, then assigned; its
-    /// routing row owned, with the bound for starting the case as its timer.
+    /// the queue). An accepted ticket is assigned to them, with the bound
+    /// for starting the case as its routing timer. Any other (an
+    /// application or a consultation) gets them as its owner: the state and
+    /// the centre's decision stay as they are.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn take(
         &self,
@@ -461,28 +476,56 @@ impl Store {
         id: i64,
         from: TicketState,
         lawyer: &str,
-        accept_reason: &str,
+        why: &str,
         actor: &str,
         policy: &RoutingPolicy,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut state = from;
-        if matches!(state, TicketState::Application | TicketState::Consultation) {
+        if from == TicketState::Accepted {
             let mv = Move {
-                reason: Some(accept_reason.to_owned()),
+                lawyer: Some(lawyer.to_owned()),
+                reason: Some(why.to_owned()),
                 ..Move::default()
             };
-            self.transition_locked(tx, id, state, TicketState::Accepted, &mv, actor, now)
+            self.transition_locked(tx, id, from, TicketState::Assigned, &mv, actor, now)
                 .await?;
-            state = TicketState::Accepted;
+            return self.own(tx, id, Some(now + policy.start_within), now).await;
         }
-        let mv = Move {
-            lawyer: Some(lawyer.to_owned()),
-            ..Move::default()
-        };
-        self.transition_locked(tx, id, state, TicketState::Assigned, &mv, actor, now)
+        let old: Option<String> = get(
+            &sqlx::query("SELECT assigned_lawyer FROM tickets WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut **tx)
+                .await?,
+            "assigned_lawyer",
+        )?;
+        sqlx::query("UPDATE tickets SET assigned_lawyer = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(lawyer)
+            .bind(ms(now))
+            .execute(&mut **tx)
             .await?;
-        self.own(tx, id, Some(now + policy.start_within), now).await
+        let changes = [FieldChange {
+            field: "assigned_lawyer".into(),
+            old,
+            new: Some(lawyer.to_owned()),
+        }];
+        let note = format!("{lawyer} owns the {from}; nothing is decided by it");
+        insert_event(
+            tx,
+            id,
+            EventKind::Owned,
+            actor,
+            now,
+            EventDetail {
+                reason: Some(why),
+                changes: &changes,
+                note: Some(&note),
+                lawyer: Some(lawyer),
+                ..EventDetail::default()
+            },
+        )
+        .await?;
+        self.own(tx, id, None, now).await
     }
 
     /// Marks the ticket's routing row owned (creating it if the ticket was
@@ -542,7 +585,7 @@ impl Store {
             .await?;
             tracing::info!(ticket_id = id, %lawyer, why, "offer withdrawn");
         }
-        let status = if to == TicketState::Assigned {
+        let status = if matches!(to, TicketState::Assigned | TicketState::Provisional) {
             RoutingStatus::Owned
         } else {
             RoutingStatus::Closed
@@ -575,7 +618,20 @@ impl Store {
         let id = self.ticket_id(number).await?;
         let mut tx = self.begin_write().await?;
         let state = self.locked_state(&mut tx, id).await?;
-        if !matches!(state, TicketState::Assigned | TicketState::InProgress) {
+        let owner: Option<String> = get(
+            &sqlx::query("SELECT assigned_lawyer FROM tickets WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut **tx)
+                .await?,
+            "assigned_lawyer",
+        )?;
+        // A ticket with a lawyer: assigned, in progress, under provisional
+        // aid, or owned before any decision.
+        let has_lawyer = matches!(
+            state,
+            TicketState::Assigned | TicketState::InProgress | TicketState::Provisional
+        ) || (seeks_lawyer(state) && owner.is_some());
+        if !has_lawyer {
             return Ok(Err(RosterError::NotReassignable {
                 ticket: number.to_string(),
                 state: state.to_string(),
@@ -592,13 +648,7 @@ impl Store {
             }
             Some(_) => {}
         }
-        let old: Option<String> = get(
-            &sqlx::query("SELECT assigned_lawyer FROM tickets WHERE id = $1")
-                .bind(id)
-                .fetch_one(&mut **tx)
-                .await?,
-            "assigned_lawyer",
-        )?;
+        let old = owner;
         if old.as_deref() == Some(to_lawyer) {
             return Ok(Err(RosterError::AlreadyAssigned {
                 ticket: number.to_string(),
@@ -660,11 +710,12 @@ impl Store {
         Ok(Ok(()))
     }
 
-    /// The lawyer's open tickets (assigned or in progress), oldest first.
+    /// The lawyer's open tickets (owned, provisional, assigned or in
+    /// progress), oldest first.
     pub async fn tickets_of(&self, lawyer: &str) -> Result<Vec<TicketNumber>, StoreError> {
         let rows = sqlx::query(
             "SELECT number FROM tickets WHERE assigned_lawyer = $1 \
-             AND state IN ('assigned', 'in_progress') ORDER BY id",
+             AND state NOT IN ('rejected', 'closed') ORDER BY id",
         )
         .bind(lawyer)
         .fetch_all(&self.pool)
@@ -969,7 +1020,7 @@ impl Store {
              COALESCE((SELECT MAX(o.offered_at) FROM offers o WHERE o.lawyer_id = l.id), 0) \
                AS last_offer_at, \
              (SELECT COUNT(*) FROM tickets t WHERE t.assigned_lawyer = l.id \
-                AND t.state IN ('assigned', 'in_progress')) \
+                AND t.state NOT IN ('rejected', 'closed')) \
              + (SELECT COUNT(*) FROM offers o WHERE o.lawyer_id = l.id AND o.state = 'pending') \
                AS load \
              FROM lawyers l WHERE l.center = $1 AND l.active = 1 AND EXISTS \

@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use hotline_domain::{
-    Language, Matter, PhoneNumber, PriorityGroup, RegionCode, TicketKind, TicketNumber,
-    TicketState, Urgency,
+    Document, HardshipBasis, Language, Matter, PhoneNumber, PriorityGroup, RegionCode, TicketKind,
+    TicketNumber, TicketState, Urgency,
 };
 use sqlx::any::AnyRow;
 // Dynamic SQL here is built from constant fragments and `$n` placeholders,
@@ -24,10 +24,11 @@ use crate::tickets::{
 pub(super) const TICKET_COLUMNS: &str =
     "t.id, t.number, t.kind, t.state, t.matter, t.caller_number, \
      t.callback_number, t.event_date, t.preservation, t.priority_group, t.hardship_waived, \
-     t.pledge_accepted, t.home_visit, t.mediation_preferred, t.language, t.center, t.region, \
+     t.pledge_offered, t.home_visit, t.mediation_preferred, t.language, t.center, t.region, \
      t.summary, t.urgency, t.deadline, t.assigned_lawyer, t.outcome, t.rejection_reason, \
      t.limitation_rule, t.limitation_warnings, t.decision_due, t.assignment_due, \
-     t.created_at, t.updated_at";
+     t.document, t.chosen_rule, t.advance_enforcement, t.hardship_basis, \
+     t.materials_received_at, t.created_at, t.updated_at";
 
 /// Inserts a ticket and returns it whole, so a create needs no read after
 /// its commit. SQLite's RETURNING takes no table alias, hence the columns
@@ -36,11 +37,11 @@ static INSERT_TICKET: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| 
     format!(
         "INSERT INTO tickets (number, idempotency_key, kind, state, matter, caller_number, \
          callback_number, event_date, preservation, priority_group, hardship_waived, \
-         pledge_accepted, home_visit, mediation_preferred, language, center, region, \
-         summary, urgency, deadline, limitation_rule, limitation_warnings, decision_due, \
-         created_at, updated_at) \
+         pledge_offered, home_visit, mediation_preferred, language, center, region, \
+         summary, urgency, deadline, limitation_rule, limitation_warnings, document, \
+         chosen_rule, advance_enforcement, hardship_basis, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-         $17, $18, $19, $20, $21, $22, $23, $24, $24) RETURNING {}",
+         $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $27) RETURNING {}",
         TICKET_COLUMNS.replace("t.", "")
     )
 });
@@ -126,7 +127,7 @@ impl Store {
             .bind(flag(new.preservation))
             .bind(new.priority_group.as_str())
             .bind(flag(new.flags.hardship_waived))
-            .bind(flag(new.flags.pledge_accepted))
+            .bind(flag(new.flags.pledge_offered))
             .bind(flag(new.flags.home_visit))
             .bind(flag(new.flags.mediation_preferred))
             .bind(new.language.as_str())
@@ -137,7 +138,10 @@ impl Store {
             .bind(assessed.urgency.deadline.map(|d| d.to_string()))
             .bind(assessed.urgency.rule.as_deref())
             .bind(warnings_json(&assessed.urgency.warnings)?)
-            .bind(assessed.decision_due.map(|d| d.to_string()))
+            .bind(new.document.map(Document::as_str))
+            .bind(new.chosen_rule.as_deref())
+            .bind(flag(new.flags.advance_enforcement))
+            .bind(new.flags.hardship_basis.map(HardshipBasis::as_str))
             .bind(at)
             .fetch_one(&mut **tx)
             .await?;
@@ -339,6 +343,36 @@ impl Store {
         let from = self.locked_state(&mut tx, id).await?;
         self.transition_locked(&mut tx, id, from, to, mv, actor, now)
             .await?;
+        let mut to = to;
+        if to == TicketState::Accepted {
+            // A lawyer already has it (provisional aid, or an owner who took
+            // it before the decision): they stay, and the ticket moves on.
+            let lawyer: Option<String> = get(
+                &sqlx::query("SELECT assigned_lawyer FROM tickets WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut **tx)
+                    .await?,
+                "assigned_lawyer",
+            )?;
+            if let Some(lawyer) = lawyer {
+                let stays = Move {
+                    reason: Some(format!("{lawyer} already has the case and stays on it")),
+                    lawyer: Some(lawyer),
+                    ..Move::default()
+                };
+                self.transition_locked(
+                    &mut tx,
+                    id,
+                    TicketState::Accepted,
+                    TicketState::Assigned,
+                    &stays,
+                    actor,
+                    now,
+                )
+                .await?;
+                to = TicketState::Assigned;
+            }
+        }
         if to == TicketState::Assigned {
             let due = policy.map(|p| now + p.start_within);
             self.own(&mut tx, id, due, now).await?;
@@ -364,6 +398,7 @@ impl Store {
         // Each column changes only on the move that sets it.
         let only_on =
             |state: TicketState, value: Option<String>| (to == state).then_some(value).flatten();
+        let gets_lawyer = matches!(to, TicketState::Assigned | TicketState::Provisional);
         let updated = sqlx::query(
             "UPDATE tickets SET state = $1, updated_at = $2, \
              assigned_lawyer = COALESCE($3, assigned_lawyer), \
@@ -374,7 +409,7 @@ impl Store {
         )
         .bind(to.as_str())
         .bind(now.timestamp_millis())
-        .bind(only_on(TicketState::Assigned, mv.lawyer.clone()))
+        .bind(mv.lawyer.clone().filter(|_| gets_lawyer))
         .bind(only_on(TicketState::Closed, mv.outcome.clone()))
         .bind(only_on(TicketState::Rejected, mv.reason.clone()))
         .bind(only_on(
@@ -386,7 +421,7 @@ impl Store {
         .await?;
         expect_one_row(updated.rows_affected(), id)?;
         let mut changes = Vec::new();
-        if let (TicketState::Assigned, Some(lawyer)) = (to, &mv.lawyer) {
+        if let (true, Some(lawyer)) = (gets_lawyer, &mv.lawyer) {
             changes.push(FieldChange {
                 field: "assigned_lawyer".into(),
                 old: None,
@@ -413,7 +448,7 @@ impl Store {
                 changes: &changes,
                 note: None,
                 // An assignment is about its lawyer: their stream shows it.
-                lawyer: mv.lawyer.as_deref().filter(|_| to == TicketState::Assigned),
+                lawyer: mv.lawyer.as_deref().filter(|_| gets_lawyer),
             },
         )
         .await?;
@@ -423,6 +458,9 @@ impl Store {
             let why = match (to, &mv.lawyer) {
                 (TicketState::Assigned, Some(lawyer)) => {
                     format!("the ticket was assigned to {lawyer} by {actor}")
+                }
+                (TicketState::Provisional, Some(lawyer)) => {
+                    format!("{lawyer} provides aid first (art. 44)")
                 }
                 (TicketState::Rejected, _) => match &mv.reason {
                     Some(reason) => format!("the ticket was rejected: {reason}"),
@@ -732,9 +770,13 @@ pub(super) fn ticket_from_row(row: &AnyRow) -> Result<Ticket, StoreError> {
         center: get(row, "center")?,
         region: parse_opt(get(row, "region")?, RegionCode::parse)?,
         summary: get(row, "summary")?,
+        document: parse_opt(get(row, "document")?, Document::parse)?,
+        chosen_rule: get(row, "chosen_rule")?,
         flags: Flags {
             hardship_waived: read_flag(row, "hardship_waived")?,
-            pledge_accepted: read_flag(row, "pledge_accepted")?,
+            hardship_basis: parse_opt(get(row, "hardship_basis")?, HardshipBasis::parse)?,
+            advance_enforcement: read_flag(row, "advance_enforcement")?,
+            pledge_offered: read_flag(row, "pledge_offered")?,
             home_visit: read_flag(row, "home_visit")?,
             mediation_preferred: read_flag(row, "mediation_preferred")?,
         },
@@ -750,6 +792,9 @@ pub(super) fn ticket_from_row(row: &AnyRow) -> Result<Ticket, StoreError> {
         },
         decision_due: parse_opt(get(row, "decision_due")?, parse_date)?,
         assignment_due: parse_opt(get(row, "assignment_due")?, parse_date)?,
+        materials_received_at: get::<Option<i64>>(row, "materials_received_at")?
+            .map(millis)
+            .transpose()?,
         created_at: millis(get(row, "created_at")?)?,
         updated_at: millis(get(row, "updated_at")?)?,
     })
@@ -785,6 +830,18 @@ pub(super) fn apply(ticket: &mut Ticket, c: &Correction) {
     if let Some(d) = c.event_date {
         ticket.event_date = d;
     }
+    if let Some(d) = c.document {
+        ticket.document = d;
+    }
+    if let Some(r) = &c.chosen_rule {
+        ticket.chosen_rule = r.clone();
+    }
+    if let Some(v) = c.advance_enforcement {
+        ticket.flags.advance_enforcement = v;
+    }
+    if let Some(b) = c.hardship_basis {
+        ticket.flags.hardship_basis = b;
+    }
     if let Some(n) = &c.callback_number {
         ticket.callback_number = Some(n.clone());
     }
@@ -797,8 +854,8 @@ pub(super) fn apply(ticket: &mut Ticket, c: &Correction) {
     if let Some(v) = c.hardship_waived {
         ticket.flags.hardship_waived = v;
     }
-    if let Some(v) = c.pledge_accepted {
-        ticket.flags.pledge_accepted = v;
+    if let Some(v) = c.pledge_offered {
+        ticket.flags.pledge_offered = v;
     }
     if let Some(v) = c.home_visit {
         ticket.flags.home_visit = v;
@@ -839,6 +896,26 @@ pub(super) fn diff(old: &Ticket, new: &Ticket) -> Vec<FieldChange> {
         new.event_date.map(|d| d.to_string()),
     );
     check(
+        "document",
+        old.document.map(|d| d.to_string()),
+        new.document.map(|d| d.to_string()),
+    );
+    check(
+        "chosen_rule",
+        old.chosen_rule.clone(),
+        new.chosen_rule.clone(),
+    );
+    check(
+        "advance_enforcement",
+        yes_no(old.flags.advance_enforcement),
+        yes_no(new.flags.advance_enforcement),
+    );
+    check(
+        "hardship_basis",
+        old.flags.hardship_basis.map(|b| b.to_string()),
+        new.flags.hardship_basis.map(|b| b.to_string()),
+    );
+    check(
         "callback_number",
         old.callback_number.as_ref().map(|n| n.as_str().to_owned()),
         new.callback_number.as_ref().map(|n| n.as_str().to_owned()),
@@ -859,9 +936,9 @@ pub(super) fn diff(old: &Ticket, new: &Ticket) -> Vec<FieldChange> {
         yes_no(new.flags.hardship_waived),
     );
     check(
-        "pledge_accepted",
-        yes_no(old.flags.pledge_accepted),
-        yes_no(new.flags.pledge_accepted),
+        "pledge_offered",
+        yes_no(old.flags.pledge_offered),
+        yes_no(new.flags.pledge_offered),
     );
     check(
         "home_visit",

@@ -5,9 +5,15 @@
 //! application  ─┤       └──────────────────────────────────► closed (withdrawn, …)
 //!               ├─► rejected (with a reason, art. 43)
 //! consultation ─┴─► closed (answered on the phone)
+//! application ──► provisional ─┬─► accepted (the lawyer stays) ─► assigned
+//!   (art. 44)                  ├─► rejected (provisional aid ends)
+//!                              └─► closed (withdrawn)
 //! ```
 //!
-//! A rejected or closed ticket never moves again; a new request is a new ticket.
+//! `provisional` is aid given first under Legal Aid Law art. 44 (a critical
+//! application a duty lawyer took): it is not the centre's decision, which
+//! follows. A rejected or closed ticket never moves again; a new request is
+//! a new ticket.
 
 use hotline_domain::TicketState::{self, *};
 
@@ -31,13 +37,16 @@ pub enum LifecycleError {
     },
     #[error("moving to `{0}` needs a {1}")]
     Missing(TicketState, &'static str),
+    #[error("the ticket is `{0}`: materials are received only for an `application` or `provisional` ticket")]
+    NoApplication(TicketState),
 }
 
 /// The states a ticket may move to from `from`.
 pub fn next_states(from: TicketState) -> &'static [TicketState] {
     match from {
         Consultation => &[Accepted, Rejected, Closed],
-        Application => &[Accepted, Rejected],
+        Application => &[Provisional, Accepted, Rejected],
+        Provisional => &[Accepted, Rejected, Closed],
         Accepted => &[Assigned, Closed],
         Assigned => &[InProgress, Closed],
         InProgress => &[Closed],
@@ -66,7 +75,7 @@ pub fn check(from: TicketState, to: TicketState, mv: &Move) -> Result<(), Lifecy
     let missing = match to {
         Rejected if mv.reason.is_none() => Some("reason"),
         Closed if mv.outcome.is_none() => Some("outcome"),
-        Assigned if mv.lawyer.is_none() => Some("lawyer"),
+        Assigned | Provisional if mv.lawyer.is_none() => Some("lawyer"),
         _ => None,
     };
     match missing {
@@ -112,7 +121,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "the ticket is `application`; it cannot move to `in_progress` \
-             (from `application` it can move to: `accepted`, `rejected`)"
+             (from `application` it can move to: `provisional`, `accepted`, `rejected`)"
         );
     }
 
@@ -132,5 +141,20 @@ mod tests {
             Err(LifecycleError::Missing(Assigned, "lawyer"))
         );
         assert_eq!(check(Application, Accepted, &none), Ok(()));
+        assert_eq!(
+            check(Application, Provisional, &none),
+            Err(LifecycleError::Missing(Provisional, "lawyer"))
+        );
+    }
+
+    #[test]
+    fn provisional_aid_is_followed_by_the_decision() {
+        for to in [Accepted, Rejected, Closed] {
+            assert_eq!(check(Provisional, to, &mv()), Ok(()), "{to}");
+        }
+        for to in [Application, Assigned, InProgress, Consultation] {
+            assert!(check(Provisional, to, &mv()).is_err(), "{to}");
+        }
+        assert!(check(Consultation, Provisional, &mv()).is_err());
     }
 }

@@ -6,8 +6,8 @@ pub mod lifecycle;
 use crate::limitation::TicketUrgency;
 use chrono::{DateTime, NaiveDate, Utc};
 use hotline_domain::{
-    Language, Matter, PhoneNumber, PriorityGroup, RegionCode, TicketKind, TicketNumber,
-    TicketState, Urgency,
+    Document, HardshipBasis, Language, Matter, PhoneNumber, PriorityGroup, RegionCode, TicketKind,
+    TicketNumber, TicketState, Urgency,
 };
 
 /// The name of the center a ticket belongs to when nothing else is configured.
@@ -25,7 +25,12 @@ pub struct NewTicket {
     pub matter: Option<Matter>,
     pub caller_number: Option<PhoneNumber>,
     pub callback_number: Option<PhoneNumber>,
+    /// The date the period runs from: with a document, the day it was received.
     pub event_date: Option<NaiveDate>,
+    /// A document the caller received that starts a procedural deadline.
+    pub document: Option<Document>,
+    /// A limitation rule chosen by id; decides over document and matter.
+    pub chosen_rule: Option<String>,
     pub preservation: bool,
     pub priority_group: PriorityGroup,
     pub language: Language,
@@ -37,22 +42,39 @@ pub struct NewTicket {
     pub actor: String,
 }
 
+impl NewTicket {
+    /// What the deadline is computed from.
+    pub fn facts(&self) -> crate::limitation::TicketFacts<'_> {
+        crate::limitation::TicketFacts {
+            matter: self.matter,
+            document: self.document,
+            rule: self.chosen_rule.as_deref(),
+            event_date: self.event_date,
+            preservation: self.preservation || self.flags.advance_enforcement,
+        }
+    }
+}
+
 /// What the service works out for a new ticket before storing it.
 #[derive(Debug, Clone)]
 pub struct Assessed {
     /// The limitation assessment on the day of creation.
     pub urgency: TicketUrgency,
-    /// Legal Aid Law art. 43: decision due on an application.
-    pub decision_due: Option<NaiveDate>,
 }
 
 /// The yes/no facts from the Legal Aid Law that travel with a ticket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Flags {
-    /// Economic-hardship check waived (art. 42).
+    /// Economic-hardship check waived as claimed (art. 42), or not a
+    /// condition at all (art. 32); proof is still required.
     pub hardship_waived: bool,
-    /// Written hardship pledge accepted (art. 41).
-    pub pledge_accepted: bool,
+    /// The article the caller's claim rests on.
+    pub hardship_basis: Option<HardshipBasis>,
+    /// The caller is willing to give a written hardship pledge (art. 41).
+    pub pledge_offered: bool,
+    /// Advance enforcement (先予执行) is needed: the other side must pay
+    /// wages, medical costs or support now. Makes the ticket critical.
+    pub advance_enforcement: bool,
     pub home_visit: bool,
     pub mediation_preferred: bool,
 }
@@ -68,6 +90,8 @@ pub struct Ticket {
     pub urgency: Option<Urgency>,
     pub deadline: Option<NaiveDate>,
     pub event_date: Option<NaiveDate>,
+    pub document: Option<Document>,
+    pub chosen_rule: Option<String>,
     pub preservation: bool,
     pub priority_group: PriorityGroup,
     pub caller_number: Option<PhoneNumber>,
@@ -84,9 +108,12 @@ pub struct Ticket {
     /// The rule whose deadline decides, and what the lawyer should know.
     pub limitation_rule: Option<String>,
     pub limitation_warnings: Vec<String>,
-    /// Legal Aid Law art. 43 clocks.
+    /// Legal Aid Law art. 43 clocks. The decision clock starts when the
+    /// materials are received; until then it is `None`.
     pub decision_due: Option<NaiveDate>,
     pub assignment_due: Option<NaiveDate>,
+    /// When an operator or lawyer marked the application's materials received.
+    pub materials_received_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -115,11 +142,18 @@ pub struct Correction {
     pub matter: Option<Matter>,
     /// `Some(None)` clears the date: the caller turned out not to know it.
     pub event_date: Option<Option<NaiveDate>>,
+    /// `Some(None)` clears the document.
+    pub document: Option<Option<Document>>,
+    /// `Some(None)` clears the chosen rule.
+    pub chosen_rule: Option<Option<String>>,
     pub callback_number: Option<PhoneNumber>,
     pub preservation: Option<bool>,
+    pub advance_enforcement: Option<bool>,
     pub priority_group: Option<PriorityGroup>,
     pub hardship_waived: Option<bool>,
-    pub pledge_accepted: Option<bool>,
+    /// `Some(None)` clears it.
+    pub hardship_basis: Option<Option<HardshipBasis>>,
+    pub pledge_offered: Option<bool>,
     pub home_visit: Option<bool>,
     pub mediation_preferred: Option<bool>,
     pub region: Option<RegionCode>,
@@ -172,6 +206,16 @@ pub enum EventKind {
     Reassigned,
     /// The other half of a reassignment: names the lawyer who now has it.
     Assigned,
+    /// A duty lawyer took an offer that decides nothing (an urgent or
+    /// expired application, a consultation): they own it, the state stays.
+    Owned,
+    /// The application's materials were received: the art. 43 decision
+    /// clock (re)starts.
+    MaterialsReceived,
+    /// The art. 43 decision date passed without a decision; supervisors alerted.
+    DecisionOverdue,
+    /// The art. 43 assignment date passed without a lawyer; supervisors alerted.
+    AssignmentOverdue,
 }
 
 impl EventKind {
@@ -193,6 +237,10 @@ impl EventKind {
             EventKind::OfferWithdrawn => "offer_withdrawn",
             EventKind::Reassigned => "reassigned",
             EventKind::Assigned => "assigned",
+            EventKind::Owned => "owned",
+            EventKind::MaterialsReceived => "materials_received",
+            EventKind::DecisionOverdue => "decision_overdue",
+            EventKind::AssignmentOverdue => "assignment_overdue",
         }
     }
 
@@ -214,6 +262,10 @@ impl EventKind {
             "offer_withdrawn" => EventKind::OfferWithdrawn,
             "reassigned" => EventKind::Reassigned,
             "assigned" => EventKind::Assigned,
+            "owned" => EventKind::Owned,
+            "materials_received" => EventKind::MaterialsReceived,
+            "decision_overdue" => EventKind::DecisionOverdue,
+            "assignment_overdue" => EventKind::AssignmentOverdue,
             _ => return None,
         })
     }
@@ -261,6 +313,26 @@ impl PageCursor {
 }
 
 impl Ticket {
+    /// What the deadline is computed from.
+    pub fn facts(&self) -> crate::limitation::TicketFacts<'_> {
+        crate::limitation::TicketFacts {
+            matter: self.matter,
+            document: self.document,
+            rule: self.chosen_rule.as_deref(),
+            event_date: self.event_date,
+            preservation: self.preservation || self.flags.advance_enforcement,
+        }
+    }
+
+    /// An application (or provisional aid) whose materials are not in yet:
+    /// the art. 43 decision clock has not started.
+    pub fn awaits_materials(&self) -> bool {
+        matches!(
+            self.state,
+            TicketState::Application | TicketState::Provisional
+        ) && self.materials_received_at.is_none()
+    }
+
     /// Stores a fresh limitation assessment on the ticket.
     pub fn set_urgency(&mut self, u: TicketUrgency) {
         self.urgency = Some(u.urgency);
