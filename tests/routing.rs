@@ -209,11 +209,22 @@ fn a_lawyer_who_reconnects_gets_every_offer_made_meanwhile_once_in_order() {
         "nothing is delivered twice"
     );
 
-    // The lawyer takes one, starts it and closes it.
+    // The lawyer takes one: provisional aid (art. 44), not yet a decision.
     ok(server.client(&["lawyer", "ack", &first, "--lawyer", "li"]));
     let event = watch.next();
     assert_eq!(event["event"], "acknowledged");
     assert!(event["ack_deadline"].is_null(), "{event}");
+    let shown = ok(server.client(&["tickets", "show", &first, "--json"]));
+    assert!(shown.contains("\"state\":\"provisional\""), "{shown}");
+    let early = server.client(&["lawyer", "start", &first, "--lawyer", "li"]);
+    assert_eq!(early.status.code(), Some(1), "{}", stderr(&early));
+    assert!(
+        stderr(&early).contains("before the centre decides"),
+        "{}",
+        stderr(&early)
+    );
+    // The centre accepts; li stays on it, starts it and closes it.
+    ok(server.client(&["tickets", "transition", &first, "--to", "accepted"]));
     ok(server.client(&["lawyer", "start", &first, "--lawyer", "li"]));
     let mine = ok(server.client(&["lawyer", "mine", "--lawyer", "li", "--json"]));
     assert_eq!(mine.lines().count(), 4, "three offers and one case: {mine}");

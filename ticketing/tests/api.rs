@@ -184,6 +184,68 @@ async fn an_illegal_transition_names_the_current_state() {
         status.message()
     );
 
+    // The intake fields are checked by name too.
+    for (field, request) in [
+        (
+            "document",
+            pb::CreateTicketRequest {
+                document: Some("letter".into()),
+                ..create("d")
+            },
+        ),
+        (
+            "chosen_rule",
+            pb::CreateTicketRequest {
+                chosen_rule: Some("no-such-rule".into()),
+                ..create("r")
+            },
+        ),
+        (
+            "hardship_basis",
+            pb::CreateTicketRequest {
+                hardship_basis: Some("art-99".into()),
+                ..create("h")
+            },
+        ),
+    ] {
+        assert_invalid(api.client.create_ticket(request).await, field);
+    }
+    let status = api
+        .client
+        .correct_ticket(pb::CorrectTicketRequest {
+            number: t.number.clone(),
+            chosen_rule: Some("no-such-rule".into()),
+            ..Default::default()
+        })
+        .await;
+    assert_invalid(status, "chosen_rule");
+    // Materials belong to an application: a consultation is refused, by state.
+    let question = api
+        .client
+        .create_ticket(pb::CreateTicketRequest {
+            kind: Some("consultation".into()),
+            ..create("q")
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap();
+    let status = api
+        .client
+        .mark_materials_received(pb::MarkMaterialsReceivedRequest {
+            number: question.number,
+            note: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(
+        status.message().contains("`consultation`"),
+        "{}",
+        status.message()
+    );
+
     let status = api
         .client
         .transition_ticket(pb::TransitionTicketRequest {

@@ -1021,10 +1021,16 @@ fn a_message_longer_than_one_upload_is_refused_at_load() {
 
 #[test]
 fn the_2020_frontline_group_needs_its_menu_setting() {
-    let with_group = DEFAULT_MENU.replace(
-        "[nodes.group-none]",
-        "[nodes.group-frontline]\ntype = \"set\"\nset = { priority_group = \"frontline-worker\" }\nnext = \"home-visit\"\n\n[nodes.group-none]",
-    );
+    let with_group = DEFAULT_MENU
+        .replace(
+            "[nodes.group-none]",
+            "[nodes.group-frontline]\ntype = \"set\"\nset = { priority_group = \"frontline-worker\" }\nnext = \"home-visit\"\n\n[nodes.group-none]",
+        )
+        .replace(
+            "\"9\" = \"group-none\"",
+            "\"7\" = \"group-frontline\", \"9\" = \"group-none\"",
+        );
+    assert!(with_group.contains("\"7\" = \"group-frontline\""));
     let errors = parse(&with_group, "m.toml", PromptCheck::Skip).unwrap_err();
     assert!(
         errors.to_string().contains("frontline_worker = true"),

@@ -103,9 +103,11 @@ impl From<StoreError> for Status {
             StoreError::Lifecycle(LifecycleError::Missing(_, field)) => {
                 field_error(field, &e.to_string())
             }
-            StoreError::Lifecycle(LifecycleError::Illegal { .. }) => {
-                Status::failed_precondition(e.to_string())
-            }
+            StoreError::Lifecycle(
+                LifecycleError::Illegal { .. }
+                | LifecycleError::DecisionFirst(_)
+                | LifecycleError::NoApplication(_),
+            ) => Status::failed_precondition(e.to_string()),
             StoreError::NumbersExhausted(_) => Status::resource_exhausted(e.to_string()),
             StoreError::Database(sqlx::Error::PoolTimedOut) => {
                 Status::unavailable("the database is busy; retry shortly")

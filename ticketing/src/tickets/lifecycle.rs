@@ -37,6 +37,8 @@ pub enum LifecycleError {
     },
     #[error("moving to `{0}` needs a {1}")]
     Missing(TicketState, &'static str),
+    #[error("the ticket is `provisional` (aid given first, Legal Aid Law art. 44): it cannot move to `{0}` before the centre decides; once it is `accepted`, the lawyer who took it is assigned and can start")]
+    DecisionFirst(TicketState),
     #[error("the ticket is `{0}`: materials are received only for an `application` or `provisional` ticket")]
     NoApplication(TicketState),
 }
@@ -57,6 +59,9 @@ pub fn next_states(from: TicketState) -> &'static [TicketState] {
 /// Checks a move from `from` to `to`. Returns the name of the missing
 /// argument when the move is legal but incomplete.
 pub fn check(from: TicketState, to: TicketState, mv: &Move) -> Result<(), LifecycleError> {
+    if from == Provisional && matches!(to, Assigned | InProgress) {
+        return Err(LifecycleError::DecisionFirst(to));
+    }
     if !next_states(from).contains(&to) {
         let allowed = next_states(from)
             .iter()
@@ -155,6 +160,11 @@ mod tests {
         for to in [Application, Assigned, InProgress, Consultation] {
             assert!(check(Provisional, to, &mv()).is_err(), "{to}");
         }
+        let err = check(Provisional, InProgress, &mv()).unwrap_err();
+        assert!(
+            err.to_string().contains("before the centre decides"),
+            "{err}"
+        );
         assert!(check(Consultation, Provisional, &mv()).is_err());
     }
 }
