@@ -517,7 +517,9 @@ pub enum LawyerCommand {
         #[arg(long, default_value = "default")]
         center: String,
     },
-    /// Take a ticket from the queue (accepted and assigned to the lawyer).
+    /// Take a ticket from the queue: an accepted ticket is assigned to the
+    /// lawyer; an application or consultation gets them as its owner, and
+    /// the centre's decision is still to come.
     Pull {
         #[command(flatten)]
         client: ClientArgs,

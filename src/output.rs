@@ -68,13 +68,14 @@ pub fn ticket_json(t: &pb::Ticket) -> Value {
 /// What a lawyer must know of a hardship claim made on the phone: it is
 /// the caller's claim, and the proof is still to come.
 fn hardship_note(t: &pb::Ticket) -> Value {
-    let article = match t.hardship_basis.as_deref() {
-        Some("art-42-1") => "Legal Aid Law art. 42(1)",
-        Some("art-42-2") => "Legal Aid Law art. 42(2)",
-        Some("art-42-3") => "Legal Aid Law art. 42(3)",
-        Some("art-32") => "Legal Aid Law art. 32 (no hardship condition)",
-        _ if t.hardship_waived => "Legal Aid Law art. 42",
-        _ => return Value::Null,
+    let basis = t
+        .hardship_basis
+        .as_deref()
+        .and_then(|b| hotline_domain::HardshipBasis::parse(b).ok());
+    let article = match basis {
+        Some(b) => b.article(),
+        None if t.hardship_waived => "Legal Aid Law art. 42",
+        None => return Value::Null,
     };
     Value::String(format!("claimed under {article}; proof is still required"))
 }

@@ -211,7 +211,7 @@ fn limitation_prints_one_json_object_with_the_fixed_keys() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert_eq!(json_lines(&stdout(&out)).len(), 23);
+    assert_eq!(json_lines(&stdout(&out)).len(), 25);
 
     // Divorce, custody and support never expire (Civil Code art. 196).
     let out = std::process::Command::new(common::hotline())

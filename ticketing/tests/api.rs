@@ -219,6 +219,20 @@ async fn an_illegal_transition_names_the_current_state() {
         })
         .await;
     assert_invalid(status, "chosen_rule");
+    // `veteran`, the group's former name, still arrives (an IVR outbox may
+    // hold requests made before the rename).
+    let veteran = api
+        .client
+        .create_ticket(pb::CreateTicketRequest {
+            priority_group: Some("veteran".into()),
+            ..create("v")
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap();
+    assert_eq!(veteran.priority_group, "military");
     // Materials belong to an application: a consultation is refused, by state.
     let question = api
         .client

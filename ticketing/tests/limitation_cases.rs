@@ -59,6 +59,11 @@ const CASES: &[Case] = &[
     // A work-injury recognition decision received 2026-01-15: review by reconsideration within 60 days
     // (regulation art. 55) = 03-16 (Mon); 03-10 -> 03-16 = 6.
     ("doc:administrative-decision@work-injury", "2026-01-15", "2026-03-10", false, "2026-03-16", Some(6), Critical),
+    // A judgment in an administrative case (expropriation) served 2026-11-21: 15 days under
+    // Administrative Litigation Law art. 85 = 12-06 (Sun) -> 12-07; 12-01 -> 12-07 = 6.
+    ("doc:judgment@land-expropriation", "2026-11-21", "2026-12-01", false, "2026-12-07", Some(6), Critical),
+    // A ruling in an administrative case served 2026-11-25: 10 days = 12-05 (Sat) -> 12-07; 11-30 -> = 7.
+    ("doc:ruling@land-expropriation", "2026-11-25", "2026-11-30", false, "2026-12-07", Some(7), Urgent),
     // Reconsideration decision received 2026-11-20: 15 days to sue = 12-05 (Sat) -> 12-07; 11-30 -> 12-07 = 7.
     ("doc:reconsideration-decision", "2026-11-20", "2026-11-30", false, "2026-12-07", Some(7), Urgent),
     // A document whose receipt date is unknown: a 10-15 day period may be ending: critical.

@@ -68,6 +68,7 @@ both_backends!(
     an_urgent_application_acknowledged_is_owned_and_not_decided,
     an_overdue_decision_is_alerted_once_and_materials_restart_the_clock,
     an_assignment_overdue_after_acceptance_is_alerted_once,
+    a_critical_application_pulled_after_escalation_is_provisional_aid,
 );
 
 // Two ticketing nodes on one database: an operator's rejection on one
@@ -1283,4 +1284,32 @@ async fn an_assignment_overdue_after_acceptance_is_alerted_once(store: Store) {
             .any(|p| p.contains("a lawyer was to be assigned by 2026-03-05")),
         "{problems:?}"
     );
+}
+
+async fn a_critical_application_pulled_after_escalation_is_provisional_aid(store: Store) {
+    let w = world(store);
+    // Nobody on duty: escalated at once, no offer pending.
+    let n = w.critical("k1").await;
+    assert_eq!(w.pending(&n).await, None);
+    w.lawyer("li", &["labor-wages"], 3, 8).await;
+    w.store
+        .pull(
+            &n,
+            "li",
+            "supervisor:zhao",
+            w.ticketing.routing_policy(),
+            w.ticketing.now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let t = w.store.ticket(&n).await.unwrap();
+    assert_eq!(
+        (t.state, t.assigned_lawyer.as_deref()),
+        (TicketState::Provisional, Some("li")),
+        "taken by hand, a critical application is aid given first as well"
+    );
+    w.advance(Duration::minutes(10));
+    assert_eq!(w.tick().await, 0, "no new round for a ticket li has");
+    w.assert_check_clean().await;
 }

@@ -898,7 +898,9 @@ impl Flow {
         let consultation = self.draft.kind == Some(TicketKind::Consultation);
         match self.ticket.as_ref().and_then(|t| t.urgency) {
             Some(Urgency::Critical) => "critical",
-            Some(Urgency::Urgent | Urgency::Expired) => "urgent",
+            Some(Urgency::Urgent) => "urgent",
+            // Never "a deadline coming soon" for a period that has passed.
+            Some(Urgency::Expired) => "expired",
             Some(Urgency::Normal) if consultation => "consultation",
             Some(Urgency::Normal) => "normal",
             None if self.draft.kind == Some(TicketKind::Consultation) => "consultation",

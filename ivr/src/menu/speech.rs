@@ -73,7 +73,14 @@ impl Speech for Language {
 }
 
 /// The next steps the result node can announce (`next-step-*` prompts).
-pub const NEXT_STEPS: &[&str] = &["critical", "urgent", "normal", "consultation", "pending"];
+pub const NEXT_STEPS: &[&str] = &[
+    "critical",
+    "urgent",
+    "expired",
+    "normal",
+    "consultation",
+    "pending",
+];
 
 /// The progress answers of LookupStatus (`status-*` prompts).
 pub const STATUSES: &[&str] = &[

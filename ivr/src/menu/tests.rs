@@ -330,6 +330,20 @@ fn a_consultation_gets_the_document_and_urgency_questions_too() {
 }
 
 #[test]
+fn a_passed_period_is_not_announced_as_a_deadline_coming_soon() {
+    let mut c = Call::start(Some("13812345678"));
+    c.answer("12");
+    c.consultation_questions();
+    c.answer("1");
+    c.finish_prompt();
+    c.keys("#");
+    c.flow
+        .handle_input(c.now, Input::TicketCreated(ticket(Some(Urgency::Expired))));
+    c.drain();
+    assert_eq!(c.last_played()[11], "zh/next-step-expired");
+}
+
+#[test]
 fn work_injury_asks_whether_it_was_recognised() {
     let mut c = Call::start(Some("13812345678"));
     c.answer("1");
@@ -355,6 +369,58 @@ fn every_one_key_question_of_the_default_menu_waits_eight_seconds() {
                 wait.timeout
             );
         }
+    }
+}
+
+#[test]
+fn a_waiver_is_recorded_only_where_the_law_gives_it() {
+    // (matter keys, group key, waived, article, pledge asked)
+    use hotline_domain::HardshipBasis::*;
+    let cases: &[(
+        &str,
+        &str,
+        bool,
+        Option<hotline_domain::HardshipBasis>,
+        bool,
+    )] = &[
+        ("11", "1", true, Some(Art42MigrantWorkers), false), // migrant, wages
+        ("12", "1", false, None, true),                      // migrant, dismissal: no waiver
+        ("2", "2", false, None, true),                       // disabled or elderly: income unknown
+        ("2", "3", true, Some(Art42Assistance), false),      // military family
+        ("2", "4", true, Some(Art42Assistance), false),      // subsistence allowance
+        ("2", "5", false, None, true),                       // a minor: income unknown
+        ("2", "6", true, Some(Art32), false),                // violence, family matter
+        ("4", "6", false, None, true),                       // violence, a lease dispute
+        ("2", "9", false, None, true),
+    ];
+    for (matter, group, waived, basis, pledge) in cases {
+        let mut c = Call::start(Some("13812345678"));
+        c.answer("1");
+        c.answer("1");
+        for k in matter.chars() {
+            c.answer(&k.to_string());
+        }
+        c.answer("9"); // no document
+        c.answer("*"); // date unknown (or none asked, for family: the key is ignored)
+        if c.flow.node() == "preservation" {
+            c.answer("9");
+        }
+        assert_eq!(c.flow.node(), "group", "{matter} {group}");
+        c.answer(group);
+        assert_eq!(c.flow.node(), "home-visit", "{matter} {group}");
+        c.answer("2");
+        assert_eq!(
+            c.flow.node() == "pledge",
+            *pledge,
+            "{matter} {group}: at {}",
+            c.flow.node()
+        );
+        let d = c.flow.draft();
+        assert_eq!(
+            (d.hardship_waived, d.hardship_basis),
+            (*waived, *basis),
+            "{matter} {group}"
+        );
     }
 }
 
@@ -721,6 +787,8 @@ fn every_node_of_the_default_menu_is_entered_by_some_walk() {
         walks.push(format!("11119*9{group}11"));
         walks.push(format!("11119*9{group}22"));
     }
+    // Violence in a family matter: no hardship condition (art. 32).
+    walks.push("1129962".to_owned());
     let mut seen = std::collections::BTreeSet::new();
     for keys in &walks {
         let mut c = Call::start(Some("13812345678"));

@@ -122,7 +122,7 @@ pub fn new_ticket(req: pb::CreateTicketRequest, actor: String) -> Result<NewTick
         callback_number: parse_with("callback_number", &req.callback_number, PhoneNumber::parse)?,
         event_date: parse_with("event_date", &req.event_date, parse_date)?,
         preservation: req.preservation,
-        priority_group: parse_with("priority_group", &req.priority_group, PriorityGroup::parse)?
+        priority_group: parse_with("priority_group", &req.priority_group, priority_group)?
             .unwrap_or(PriorityGroup::None),
         language: parse_with("language", &req.language, Language::parse)?.unwrap_or(Language::Zh),
         center,
@@ -245,7 +245,7 @@ pub fn correction(
         hardship_basis,
         callback_number: parse_with("callback_number", &req.callback_number, PhoneNumber::parse)?,
         preservation: req.preservation,
-        priority_group: parse_with("priority_group", &req.priority_group, PriorityGroup::parse)?,
+        priority_group: parse_with("priority_group", &req.priority_group, priority_group)?,
         hardship_waived: req.hardship_waived,
         pledge_offered: req.pledge_offered,
         home_visit: req.home_visit,
@@ -333,6 +333,16 @@ pub fn event_to_pb(e: &TicketEvent) -> pb::TicketEvent {
             })
             .collect(),
         note: e.note.clone(),
+    }
+}
+
+/// A priority group by name. `veteran` is the former name of `military`
+/// (veterans, servicemen, military families): a request queued in an IVR's
+/// outbox before the rename still arrives.
+fn priority_group(text: &str) -> Result<PriorityGroup, hotline_domain::UnknownName> {
+    match text {
+        "veteran" => Ok(PriorityGroup::Military),
+        _ => PriorityGroup::parse(text),
     }
 }
 

@@ -231,6 +231,15 @@ impl RuleTable {
                 documents_by_matter.insert((matter, document), resolve(&at, &owner, ids)?);
             }
         }
+        // The phone asks for these documents: one without rules would fall
+        // back to the matter's years-long period and hide a 15-day one.
+        if let Some(missing) = Document::ALL.iter().find(|d| !documents.contains_key(d)) {
+            return Err(fail(
+                Some("[documents]"),
+                None,
+                format!("document `{missing}` has no rules"),
+            ));
+        }
         if let Some(missing) = Matter::ALL.iter().find(|m| !matters.contains_key(m)) {
             return Err(fail(
                 Some("[matters]"),
@@ -280,7 +289,7 @@ mod tests {
     #[test]
     fn the_bundled_table_loads_and_maps_every_matter() {
         let table = RuleTable::bundled().unwrap();
-        assert_eq!(table.rules().len(), 23);
+        assert_eq!(table.rules().len(), 25);
         for d in Document::ALL {
             assert!(table.for_document(*d, None).is_some(), "{d}");
         }
@@ -296,11 +305,32 @@ mod tests {
         assert_eq!(table.rule("support-payments").unwrap().period, Period::None);
     }
 
+    /// Every document mapped to the test tables' one rule.
+    const DOCUMENTS: &str = "[documents]\njudgment = [\"r\"]\nruling = [\"r\"]\narbitral-award = [\"r\"]\nadministrative-decision = [\"r\"]\nreconsideration-decision = [\"r\"]\n";
+
+    #[test]
+    fn a_table_that_leaves_a_document_without_rules_is_refused() {
+        let mut matters = vec!["labor-wages = [\"r\"]".to_owned()];
+        for m in Matter::ALL.iter().skip(1) {
+            matters.push(format!("{m} = [\"r\"]"));
+        }
+        let text = format!(
+            "[[rule]]\nid = \"r\"\nyears = 1\nstarts = \"x\"\nlegal_basis = \"y\"\n\n[matters]\n{}\n",
+            matters.join("\n")
+        );
+        let err = RuleTable::parse(&text, "rules.toml").unwrap_err();
+        assert!(
+            err.reason.contains("document `judgment` has no rules"),
+            "{err}"
+        );
+        RuleTable::parse(&format!("{text}\n{DOCUMENTS}"), "rules.toml").unwrap();
+    }
+
     #[test]
     fn broken_tables_are_refused_with_line_and_reason() {
         let base = |rule: &str, matters: &str| {
             format!(
-                "[[rule]]\n{rule}\nstarts = \"x\"\nlegal_basis = \"y\"\n\n[matters]\n{matters}\n"
+                "[[rule]]\n{rule}\nstarts = \"x\"\nlegal_basis = \"y\"\n\n[matters]\n{matters}\n\n{DOCUMENTS}"
             )
         };
         let all = |first: &str| {

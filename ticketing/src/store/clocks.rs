@@ -86,7 +86,7 @@ impl Store {
                 Backend::Postgres => {
                     "SELECT id, state, decision_due, assignment_due FROM tickets \
                      WHERE (state IN ('application', 'provisional') AND decision_due < $1 \
-                     AND decision_alerted_at IS NULL) \
+                     AND materials_received_at IS NOT NULL AND decision_alerted_at IS NULL) \
                      OR (state = 'accepted' AND assignment_due < $1 \
                      AND assignment_alerted_at IS NULL) \
                      ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
@@ -94,7 +94,7 @@ impl Store {
                 Backend::Sqlite => {
                     "SELECT id, state, decision_due, assignment_due FROM tickets \
                      WHERE (state IN ('application', 'provisional') AND decision_due < $1 \
-                     AND decision_alerted_at IS NULL) \
+                     AND materials_received_at IS NOT NULL AND decision_alerted_at IS NULL) \
                      OR (state = 'accepted' AND assignment_due < $1 \
                      AND assignment_alerted_at IS NULL) \
                      ORDER BY id LIMIT 1"

@@ -108,7 +108,8 @@ impl Store {
             .to_string();
         let rows = sqlx::query(
             "SELECT number, state, decision_due, assignment_due FROM tickets \
-             WHERE (state IN ('application', 'provisional') AND decision_due < $1) \
+             WHERE (state IN ('application', 'provisional') AND decision_due < $1 \
+             AND materials_received_at IS NOT NULL) \
              OR (state = 'accepted' AND assignment_due < $1) ORDER BY id",
         )
         .bind(&today)

@@ -24,7 +24,7 @@ pub const ROUTING_ACTOR: &str = "routing";
 
 /// Why a critical application is given provisional aid on a lawyer's
 /// acknowledgement. It is not the centre's decision, which still follows.
-const PROVISIONAL_REASON: &str = "fewer than 7 days left, or preservation or advance enforcement needed: legal aid provided first (Legal Aid Law art. 44), taken by the duty lawyer; the centre's decision on the application follows";
+const PROVISIONAL_REASON: &str = "fewer than 7 days left, or preservation or advance enforcement needed: legal aid provided first (Legal Aid Law art. 44); the centre's decision on the application follows";
 
 pub(super) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -335,36 +335,9 @@ impl Store {
             now,
         )
         .await?;
-        if ticket.state == TicketState::Application && ticket.urgency == Some(Urgency::Critical) {
-            let mv = Move {
-                reason: Some(PROVISIONAL_REASON.to_owned()),
-                lawyer: Some(lawyer.to_owned()),
-                ..Move::default()
-            };
-            self.transition_locked(
-                &mut tx,
-                id,
-                TicketState::Application,
-                TicketState::Provisional,
-                &mv,
-                ROUTING_ACTOR,
-                now,
-            )
+        let why = format!("took the offer as the duty lawyer {lawyer}");
+        self.take(&mut tx, &ticket, lawyer, &why, ROUTING_ACTOR, policy, now)
             .await?;
-        } else {
-            let why = format!("took the offer as the duty lawyer {lawyer}");
-            self.take(
-                &mut tx,
-                id,
-                ticket.state,
-                lawyer,
-                &why,
-                ROUTING_ACTOR,
-                policy,
-                now,
-            )
-            .await?;
-        }
         tx.commit().await?;
         self.committed();
         Ok(Ok(()))
@@ -457,7 +430,7 @@ impl Store {
             return Ok(Err(RosterError::Offered(number.to_string())));
         }
         let why = format!("pulled from the queue for {lawyer}");
-        self.take(&mut tx, id, ticket.state, lawyer, &why, actor, policy, now)
+        self.take(&mut tx, &ticket, lawyer, &why, actor, policy, now)
             .await?;
         tx.commit().await?;
         self.committed();
@@ -465,22 +438,33 @@ impl Store {
     }
 
     /// The lawyer takes the ticket (an acknowledged offer, or a pull from
-    /// the queue). An accepted ticket is assigned to them, with the bound
-    /// for starting the case as its routing timer. Any other (an
-    /// application or a consultation) gets them as its owner: the state and
-    /// the centre's decision stay as they are.
+    /// the queue). A critical application gets provisional aid (art. 44)
+    /// with the lawyer assigned; an accepted ticket is assigned to them,
+    /// with the bound for starting the case as its routing timer. Any other
+    /// (an urgent, expired or normal application, a consultation) gets them
+    /// as its owner: the state and the centre's decision stay as they are.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn take(
         &self,
         tx: &mut Transaction<'static, Any>,
-        id: i64,
-        from: TicketState,
+        ticket: &Routed,
         lawyer: &str,
         why: &str,
         actor: &str,
         policy: &RoutingPolicy,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let (id, from) = (ticket.id, ticket.state);
+        if from == TicketState::Application && ticket.urgency == Some(Urgency::Critical) {
+            let mv = Move {
+                reason: Some(format!("{PROVISIONAL_REASON}; {why}")),
+                lawyer: Some(lawyer.to_owned()),
+                ..Move::default()
+            };
+            return self
+                .transition_locked(tx, id, from, TicketState::Provisional, &mv, actor, now)
+                .await;
+        }
         if from == TicketState::Accepted {
             let mv = Move {
                 lawyer: Some(lawyer.to_owned()),
