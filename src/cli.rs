@@ -70,7 +70,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["matter", "rule", "list"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["matter", "document", "rule", "list"])))]
 pub struct LimitationArgs {
     /// The caller's matter, e.g. labor-termination; its rules decide.
     #[arg(long)]

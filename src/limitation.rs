@@ -39,9 +39,15 @@ pub fn run(args: &LimitationArgs) -> anyhow::Result<()> {
         (m, Some(d), None) => Selection::Document(d, m),
         (Some(m), None, None) => Selection::Matter(m),
         (None, None, Some(r)) => Selection::Rule(r),
+        (_, Some(_), Some(_)) => {
+            return Err(UsageError(
+                "give --document or --rule, not both: a chosen rule replaces the document's".into(),
+            )
+            .into())
+        }
         _ => {
             return Err(UsageError(
-                "give --matter, --document (with or without --matter) or --rule".into(),
+                "give one of --matter, --document (with or without --matter) or --rule".into(),
             )
             .into())
         }
@@ -96,8 +102,13 @@ pub fn run(args: &LimitationArgs) -> anyhow::Result<()> {
     println!("rule         {} ({})", a.rule, a.legal_basis);
     if a.candidates.len() > 1 {
         for c in &a.candidates {
+            let passed = if c.days_left.is_some_and(|d| d < 0) {
+                " (passed)"
+            } else {
+                ""
+            };
             println!(
-                "candidate    {} {}: {} ({})",
+                "candidate    {} {}: {}{passed} ({})",
                 c.rule,
                 c.period,
                 or_dash(c.deadline.map(|d| d.to_string())),

@@ -505,7 +505,7 @@ pub async fn check(client: ClientArgs, grace_seconds: i64) -> anyhow::Result<()>
     }
     if problems.is_empty() {
         if !client.json {
-            println!("ok: no routing problems");
+            println!("ok: no routing or art. 43 problems");
         }
         Ok(())
     } else {

@@ -123,9 +123,15 @@ impl Ticketing {
                 self.reassess(t, today)
             })
             .await?;
-        // A correction that makes the ticket urgent routes it at once.
+        // A correction that makes the ticket urgent routes it at once; one
+        // that makes it normal stops offering it (it waits in the queue).
         if RoutingPolicy::routes(ticket.urgency) {
             self.store.route(&ticket.number, &self.routing, now).await?;
+        } else {
+            let why = format!("the ticket is no longer urgent after a correction by {actor}");
+            self.store
+                .stop_offering(&ticket.number, &why, actor, now)
+                .await?;
         }
         Ok(ticket)
     }

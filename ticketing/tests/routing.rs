@@ -69,6 +69,7 @@ both_backends!(
     an_overdue_decision_is_alerted_once_and_materials_restart_the_clock,
     an_assignment_overdue_after_acceptance_is_alerted_once,
     a_critical_application_pulled_after_escalation_is_provisional_aid,
+    a_ticket_corrected_to_normal_stops_being_offered_and_can_be_routed_again,
 );
 
 // Two ticketing nodes on one database: an operator's rejection on one
@@ -1311,5 +1312,54 @@ async fn a_critical_application_pulled_after_escalation_is_provisional_aid(store
     );
     w.advance(Duration::minutes(10));
     assert_eq!(w.tick().await, 0, "no new round for a ticket li has");
+    w.assert_check_clean().await;
+}
+
+async fn a_ticket_corrected_to_normal_stops_being_offered_and_can_be_routed_again(store: Store) {
+    let w = world(store);
+    w.lawyer("li", &["labor-wages", "family"], 3, 8).await;
+    let n = w.critical("k1").await;
+    assert_eq!(w.pending(&n).await.as_deref(), Some("li"));
+    // The operator learns it is a family matter with no preservation.
+    let normal = hotline_ticketing::tickets::Correction {
+        matter: Some(Matter::Family),
+        preservation: Some(false),
+        ..Default::default()
+    };
+    let t = w
+        .ticketing
+        .correct(
+            &n,
+            &normal,
+            Some("divorce, nothing to preserve"),
+            "operator",
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.urgency, Some(Urgency::Normal));
+    assert_eq!(w.pending(&n).await, None, "the offer is withdrawn");
+    assert_eq!(w.kinds(&n).await.last(), Some(&EventKind::OfferWithdrawn));
+    w.advance(Duration::minutes(30));
+    assert_eq!(w.tick().await, 0, "not offered or escalated again");
+    assert_eq!(
+        w.store.queue("default", 10).await.unwrap(),
+        std::slice::from_ref(&n)
+    );
+    w.assert_check_clean().await;
+    // Corrected back: offered again.
+    let critical = hotline_ticketing::tickets::Correction {
+        preservation: Some(true),
+        ..Default::default()
+    };
+    w.ticketing
+        .correct(
+            &n,
+            &critical,
+            Some("the spouse is moving the savings"),
+            "operator",
+        )
+        .await
+        .unwrap();
+    assert_eq!(w.pending(&n).await.as_deref(), Some("li"));
     w.assert_check_clean().await;
 }

@@ -249,10 +249,11 @@ impl Limitation {
         if !has_period {
             warnings.push(format!("no limitation period applies ({legal_basis})"));
         } else if document_date_unknown {
-            warnings.push(
-                "the document's receipt date is unknown: its period may be as short as 10 or 15 days, so the case is treated as about to expire; ask for the date at once"
-                    .to_owned(),
-            );
+            let periods: Vec<String> = rules.iter().map(|r| r.period.to_string()).collect();
+            warnings.push(format!(
+                "the document's receipt date is unknown: its period ({}) may be about to end, so the case is treated as about to expire; ask for the date at once",
+                periods.join(" or ")
+            ));
         } else if event_date.is_none() {
             warnings.push(
                 "the event date is unknown, so no deadline was computed; ask for it at the callback"

@@ -121,9 +121,12 @@ impl Store {
         if !RoutingPolicy::routes(ticket.urgency) || !open {
             return Ok(false);
         }
+        // A row closed when a correction made the ticket normal opens again.
         let inserted = sqlx::query(
             "INSERT INTO routing (ticket_id, status, round, attempts, due_at, updated_at) \
-             VALUES ($1, 'offering', 1, 0, NULL, $2) ON CONFLICT (ticket_id) DO NOTHING",
+             VALUES ($1, 'offering', 1, 0, NULL, $2) ON CONFLICT (ticket_id) DO UPDATE \
+             SET status = 'offering', round = routing.round + 1, attempts = 0, due_at = NULL, \
+             updated_at = $2 WHERE routing.status = 'closed'",
         )
         .bind(id)
         .bind(ms(now))
@@ -132,7 +135,47 @@ impl Store {
         if inserted.rows_affected() == 0 {
             return Ok(false);
         }
-        self.offer_next(tx, &ticket, 1, 0, policy, now).await?;
+        // A new round: everyone on duty may be asked again.
+        let row = sqlx::query("SELECT round FROM routing WHERE ticket_id = $1")
+            .bind(id)
+            .fetch_one(&mut **tx)
+            .await?;
+        let round: i64 = get(&row, "round")?;
+        self.offer_next(tx, &ticket, round, 0, policy, now).await?;
+        Ok(true)
+    }
+
+    /// A ticket whose urgency no longer calls for offers (a correction made
+    /// it normal): its pending offer is withdrawn and its routing ends in
+    /// one transaction, so it is neither offered nor escalated again; it
+    /// waits in the queue. Returns whether anything was running.
+    pub async fn stop_offering(
+        &self,
+        number: &TicketNumber,
+        why: &str,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let id = self.ticket_id(number).await?;
+        let mut tx = self.begin_write().await?;
+        let ticket = self.routed(&mut tx, id).await?;
+        if RoutingPolicy::routes(ticket.urgency) {
+            return Ok(false);
+        }
+        let status = sqlx::query("SELECT status FROM routing WHERE ticket_id = $1")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|row| get::<String>(&row, "status"))
+            .transpose()?;
+        let running = matches!(status.as_deref(), Some("offering" | "escalated"));
+        if !running {
+            return Ok(false);
+        }
+        self.end_routing(&mut tx, id, ticket.state, why, actor, now)
+            .await?;
+        tx.commit().await?;
+        self.committed();
         Ok(true)
     }
 
