@@ -1091,6 +1091,16 @@ async fn provisional_aid_is_followed_by_the_centres_acceptance(store: Store) {
             (Some(TicketState::Accepted), Some(TicketState::Assigned)),
         ]
     );
+    // li stays: the history does not show it as a change of lawyer.
+    let assigned = w
+        .store
+        .history(&n)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.to_state == Some(TicketState::Assigned))
+        .unwrap();
+    assert!(assigned.changes.is_empty(), "{:?}", assigned.changes);
     w.assert_check_clean().await;
 }
 

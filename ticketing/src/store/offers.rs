@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 // never from input: every value is bound.
 use sqlx::{Any, AssertSqlSafe, Transaction};
 
-use super::tickets::{insert_event, millis, parse, EventDetail};
+use super::tickets::{assigned_lawyer, insert_event, millis, parse, EventDetail};
 use super::{get, placeholders, Backend, Store, StoreError};
 use crate::routing::policy::{self, Candidate, Need, RoutingPolicy, Step};
 use crate::routing::{seeks_lawyer, Lawyer, Offer, OfferState, RosterError, RoutingStatus};
@@ -518,13 +518,7 @@ impl Store {
                 .await?;
             return self.own(tx, id, Some(now + policy.start_within), now).await;
         }
-        let old: Option<String> = get(
-            &sqlx::query("SELECT assigned_lawyer FROM tickets WHERE id = $1")
-                .bind(id)
-                .fetch_one(&mut **tx)
-                .await?,
-            "assigned_lawyer",
-        )?;
+        let old = assigned_lawyer(tx, id).await?;
         sqlx::query("UPDATE tickets SET assigned_lawyer = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
             .bind(lawyer)
@@ -645,13 +639,7 @@ impl Store {
         let id = self.ticket_id(number).await?;
         let mut tx = self.begin_write().await?;
         let state = self.locked_state(&mut tx, id).await?;
-        let owner: Option<String> = get(
-            &sqlx::query("SELECT assigned_lawyer FROM tickets WHERE id = $1")
-                .bind(id)
-                .fetch_one(&mut **tx)
-                .await?,
-            "assigned_lawyer",
-        )?;
+        let owner = assigned_lawyer(&mut tx, id).await?;
         // A ticket with a lawyer: assigned, in progress, under provisional
         // aid, or owned before any decision.
         let has_lawyer = matches!(

@@ -347,13 +347,7 @@ impl Store {
         if to == TicketState::Accepted {
             // A lawyer already has it (provisional aid, or an owner who took
             // it before the decision): they stay, and the ticket moves on.
-            let lawyer: Option<String> = get(
-                &sqlx::query("SELECT assigned_lawyer FROM tickets WHERE id = $1")
-                    .bind(id)
-                    .fetch_one(&mut **tx)
-                    .await?,
-                "assigned_lawyer",
-            )?;
+            let lawyer = assigned_lawyer(&mut tx, id).await?;
             if let Some(lawyer) = lawyer {
                 let stays = Move {
                     reason: Some(format!("{lawyer} already has the case and stays on it")),
@@ -399,6 +393,13 @@ impl Store {
         let only_on =
             |state: TicketState, value: Option<String>| (to == state).then_some(value).flatten();
         let gets_lawyer = matches!(to, TicketState::Assigned | TicketState::Provisional);
+        // The history shows the lawyer the ticket had (its owner, or the one
+        // who gave aid first), so "stays on it" is not read as a change.
+        let lawyer_before = if gets_lawyer {
+            assigned_lawyer(tx, id).await?
+        } else {
+            None
+        };
         let updated = sqlx::query(
             "UPDATE tickets SET state = $1, updated_at = $2, \
              assigned_lawyer = COALESCE($3, assigned_lawyer), \
@@ -422,11 +423,13 @@ impl Store {
         expect_one_row(updated.rows_affected(), id)?;
         let mut changes = Vec::new();
         if let (true, Some(lawyer)) = (gets_lawyer, &mv.lawyer) {
-            changes.push(FieldChange {
-                field: "assigned_lawyer".into(),
-                old: None,
-                new: Some(lawyer.clone()),
-            });
+            if lawyer_before.as_ref() != Some(lawyer) {
+                changes.push(FieldChange {
+                    field: "assigned_lawyer".into(),
+                    old: lawyer_before,
+                    new: Some(lawyer.clone()),
+                });
+            }
         }
         if let (TicketState::Closed, Some(outcome)) = (to, &mv.outcome) {
             changes.push(FieldChange {
@@ -750,6 +753,19 @@ pub(super) async fn insert_event(
     .fetch_one(&mut **tx)
     .await?;
     get(&row, "id")
+}
+
+/// The lawyer a ticket has (assigned, provisional, or its owner), read in
+/// the transaction that holds the ticket's lock.
+pub(super) async fn assigned_lawyer(
+    tx: &mut Transaction<'static, Any>,
+    id: i64,
+) -> Result<Option<String>, StoreError> {
+    let row = sqlx::query("SELECT assigned_lawyer FROM tickets WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+    get(&row, "assigned_lawyer")
 }
 
 pub(super) fn ticket_from_row(row: &AnyRow) -> Result<Ticket, StoreError> {
