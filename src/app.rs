@@ -18,7 +18,9 @@ use hotline_ivr::menu::{LoadError, MenuSource, MenuStore};
 use hotline_ivr::prompts::PromptSource;
 use hotline_ivr::service::IvrConfig;
 use hotline_ivr::tickets::{Outbox, TicketsClient};
+use hotline_ticketing::auth::{NewToken, Role as TokenRole};
 use hotline_ticketing::limitation::{Limitation, RuleTable};
+use hotline_ticketing::service::AccessError;
 use hotline_ticketing::{Store, StoreError, SystemClock, Ticketing};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
@@ -26,6 +28,12 @@ use tokio::task::JoinHandle;
 use tracing::{error, info};
 
 use crate::config::{Config, ConfigError};
+
+/// The admin token `hotline serve` writes on its first start, in the data
+/// directory; clients read `./hotline-data/admin.token` when given no token.
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+/// The IVR's own token, in the data directory (unless `token_file` says).
+pub const IVR_TOKEN_FILE: &str = "ivr.token";
 
 /// Which parts a node runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +77,14 @@ pub enum AppError {
     Outbox(String),
     #[error("{0}")]
     TicketingUrl(String),
+    #[error("{0}")]
+    Token(String),
+    #[error("cannot write {path}: {source}")]
+    Secret {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("ticketing failed: {0}")]
     Ticketing(String),
     #[error("the IVR failed: {0}")]
@@ -86,6 +102,7 @@ impl AppError {
                 | Self::Prompts(_)
                 | Self::Limitation(_)
                 | Self::TicketingUrl(_)
+                | Self::Token(_)
         )
     }
 }
@@ -141,7 +158,11 @@ impl App {
             if let Some(menus) = &menus {
                 check_chosen_rules(menus, &limitation)?;
             }
+            if let Some(path) = sqlite_file(&database_url) {
+                create_private(&path)?;
+            }
             let store = Store::connect(&database_url).await?;
+            ensure_admin_token(&config, &store, &limitation).await?;
             let grpc = bind_tcp(config.grpc_listen, "gRPC", "--grpc-listen").await?;
             Some(TicketingPart {
                 grpc,
@@ -167,7 +188,9 @@ impl App {
                 let metrics =
                     bind_tcp(config.metrics_listen, "metrics", "--metrics-listen").await?;
                 create_data_dir(&config)?;
-                let outbox = Outbox::open(&config.data_dir.join("ivr-outbox.db"))
+                let outbox_file = config.data_dir.join("ivr-outbox.db");
+                create_private(&outbox_file)?;
+                let outbox = Outbox::open(&outbox_file)
                     .await
                     .map_err(|e| AppError::Outbox(e.to_string()))?;
                 // `serve` reaches its own ticketing over loopback, keeping the
@@ -176,7 +199,11 @@ impl App {
                     Some(part) => loopback_url(local_addr(&part.grpc)),
                     None => config.ticketing.clone(),
                 };
-                let tickets = TicketsClient::new(&ticketing_url, outbox)
+                let token = match &ticketing {
+                    Some(part) => own_ivr_token(&config, part).await?,
+                    None => read_ivr_token(&config)?,
+                };
+                let tickets = TicketsClient::new(&ticketing_url, Some(&token), outbox)
                     .map_err(|e| AppError::TicketingUrl(e.to_string()))?;
                 Some(IvrPart {
                     udp,
@@ -456,11 +483,156 @@ fn loopback_url(addr: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
+/// The data directory holds personal data (the database, recordings, the
+/// outbox) and tokens: made readable by the service's user only.
 fn create_data_dir(config: &Config) -> Result<(), AppError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| AppError::DataDir {
-        path: config.data_dir.clone(),
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(&config.data_dir)
+        .map_err(|source| AppError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })
+}
+
+/// The file of a `sqlite://PATH?…` URL.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://")?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+/// Creates `path` (a SQLite file) readable by the service's user only,
+/// before SQLite opens it: SQLite gives its -wal and -shm files the
+/// database file's mode.
+fn create_private(path: &std::path::Path) -> Result<(), AppError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let secret = |source| AppError::Secret {
+        path: path.to_owned(),
         source,
-    })
+    };
+    let file = options.open(path).map_err(secret)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(secret)?;
+    }
+    #[cfg(not(unix))]
+    drop(file);
+    Ok(())
+}
+
+/// Writes a token to `path`, readable by the service's user only.
+fn write_secret(path: &std::path::Path, text: &str) -> Result<(), AppError> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let secret = |source| AppError::Secret {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = options.open(path).map_err(secret)?;
+    // A file that existed keeps its old mode through `open`: narrow it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(secret)?;
+    }
+    file.write_all(format!("{text}\n").as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(secret)
+}
+
+/// A front door over the store for the start-up's own token work.
+fn door(store: &Store, limitation: &Arc<Limitation>) -> Ticketing {
+    Ticketing::new(store.clone(), Arc::new(SystemClock), limitation.clone())
+}
+
+/// On the first start (no active admin token), makes one and writes it to
+/// `<data_dir>/admin.token`, so that the README's commands work at once.
+async fn ensure_admin_token(
+    config: &Config,
+    store: &Store,
+    limitation: &Arc<Limitation>,
+) -> Result<(), AppError> {
+    let door = door(store, limitation);
+    if door.has_active_token(TokenRole::Admin).await? {
+        return Ok(());
+    }
+    let new = NewToken {
+        role: TokenRole::Admin,
+        lawyer: None,
+        center: None,
+        name: "admin".to_owned(),
+        expires_at: None,
+    };
+    let (text, record) = door.create_token(&new, "system:first-start").await?;
+    create_data_dir(config)?;
+    let path = config.data_dir.join(ADMIN_TOKEN_FILE);
+    write_secret(&path, &text)?;
+    info!(token = %record.id, file = %path.display(), "first start: an admin token was written");
+    Ok(())
+}
+
+/// The file the IVR's token is read from.
+fn ivr_token_file(config: &Config) -> PathBuf {
+    config
+        .token_file
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join(IVR_TOKEN_FILE))
+}
+
+/// `hotline serve`'s IVR token: the one in its file while it is valid,
+/// else a new one (named after the node), written there.
+async fn own_ivr_token(config: &Config, part: &TicketingPart) -> Result<String, AppError> {
+    let path = ivr_token_file(config);
+    let door = door(&part.store, &part.limitation);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        match door.authenticate(Some(text.trim())).await {
+            Ok(who) if who.role == TokenRole::Ivr => return Ok(text.trim().to_owned()),
+            Ok(_) | Err(AccessError::Auth(_)) => {
+                info!(file = %path.display(), "the IVR's token is no longer valid; making a new one")
+            }
+            Err(AccessError::Store(e)) => return Err(e.into()),
+        }
+    }
+    let new = NewToken {
+        role: TokenRole::Ivr,
+        lawyer: None,
+        center: None,
+        name: config.node_id.clone(),
+        expires_at: None,
+    };
+    let (text, record) = door.create_token(&new, "system:first-start").await?;
+    create_data_dir(config)?;
+    write_secret(&path, &text)?;
+    info!(token = %record.id, file = %path.display(), "the IVR's token was written");
+    Ok(text)
+}
+
+/// `hotline ivr`'s token, from its file; refused at start when missing.
+fn read_ivr_token(config: &Config) -> Result<String, AppError> {
+    let path = ivr_token_file(config);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
+        _ => Err(AppError::Token(format!(
+            "the IVR has no token to reach ticketing: on a ticketing node run \
+             `hotline token create --role ivr --name {}` and save what it prints in {} \
+             (mode 0600), or point --token-file at such a file",
+            config.node_id,
+            path.display()
+        ))),
+    }
 }
 
 /// The rule table and holiday calendar: bundled, or the configured files,

@@ -48,6 +48,14 @@ pub enum Command {
         #[arg(long, default_value_t = 60, value_name = "SECS")]
         grace_seconds: i64,
     },
+    /// API tokens: make one for a lawyer, a supervisor or an IVR node, list
+    /// them, revoke one (admin).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The audit log: who was denied what, who saw which ticket's full
+    /// numbers or recordings, and when (supervisors and admins).
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// The IVR node's outbox: ticket requests waiting for ticketing, and
     /// dead letters it refused for good (run on the IVR node; reads the
     /// outbox in the configured data directory).
@@ -119,6 +127,16 @@ pub struct ClientArgs {
         global = true
     )]
     pub ticketing: String,
+    /// The bearer token to present [default: ./hotline-data/admin.token,
+    /// which `hotline serve` writes on its first start].
+    #[arg(
+        long,
+        env = "HOTLINE_TOKEN",
+        value_name = "TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
     /// Print records as JSON, one object per line.
     #[arg(long, global = true)]
     pub json: bool,
@@ -468,8 +486,9 @@ pub enum LawyerCommand {
     Watch {
         #[command(flatten)]
         client: ClientArgs,
-        #[arg(long)]
-        lawyer: String,
+        /// The lawyer's id; must be the token's own [default: the token's lawyer].
+        #[arg(long, value_name = "ID")]
+        lawyer: Option<String>,
         /// Resume after this event id (the last one seen).
         #[arg(long, default_value_t = 0, value_name = "EVENT_ID")]
         after: i64,
@@ -479,16 +498,18 @@ pub enum LawyerCommand {
         #[command(flatten)]
         client: ClientArgs,
         ticket: String,
-        #[arg(long)]
-        lawyer: String,
+        /// The lawyer's id; must be the token's own [default: the token's lawyer].
+        #[arg(long, value_name = "ID")]
+        lawyer: Option<String>,
     },
     /// Decline an offered ticket; the next lawyer is asked at once.
     Decline {
         #[command(flatten)]
         client: ClientArgs,
         ticket: String,
-        #[arg(long)]
-        lawyer: String,
+        /// The lawyer's id; must be the token's own [default: the token's lawyer].
+        #[arg(long, value_name = "ID")]
+        lawyer: Option<String>,
         #[arg(long)]
         reason: String,
     },
@@ -497,16 +518,18 @@ pub enum LawyerCommand {
         #[command(flatten)]
         client: ClientArgs,
         ticket: String,
-        #[arg(long)]
-        lawyer: String,
+        /// The lawyer's id; must be the token's own [default: the token's lawyer].
+        #[arg(long, value_name = "ID")]
+        lawyer: Option<String>,
     },
     /// Close a ticket with an outcome.
     Close {
         #[command(flatten)]
         client: ClientArgs,
         ticket: String,
-        #[arg(long)]
-        lawyer: String,
+        /// The lawyer's id; must be the token's own [default: the token's lawyer].
+        #[arg(long, value_name = "ID")]
+        lawyer: Option<String>,
         #[arg(long, value_name = "CODE")]
         outcome: String,
     },
@@ -514,8 +537,9 @@ pub enum LawyerCommand {
     Queue {
         #[command(flatten)]
         client: ClientArgs,
-        #[arg(long, default_value = "default")]
-        center: String,
+        /// The center [default: the token's center, else `default`].
+        #[arg(long)]
+        center: Option<String>,
     },
     /// Take a ticket from the queue: an accepted ticket is assigned to the
     /// lawyer; an application or consultation gets them as its owner, and
@@ -524,15 +548,17 @@ pub enum LawyerCommand {
         #[command(flatten)]
         client: ClientArgs,
         ticket: String,
-        #[arg(long)]
-        lawyer: String,
+        /// The lawyer's id; must be the token's own [default: the token's lawyer].
+        #[arg(long, value_name = "ID")]
+        lawyer: Option<String>,
     },
     /// The lawyer's open tickets and pending offers.
     Mine {
         #[command(flatten)]
         client: ClientArgs,
-        #[arg(long)]
-        lawyer: String,
+        /// The lawyer's id; must be the token's own [default: the token's lawyer].
+        #[arg(long, value_name = "ID")]
+        lawyer: Option<String>,
     },
 }
 
@@ -585,5 +611,69 @@ pub enum OutboxCommand {
     Check {
         #[command(flatten)]
         args: OutboxArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token and print it (once: only its digest is kept). Plain
+    /// output is the token alone on stdout, so `$(hotline token create …)`
+    /// captures it.
+    Create {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// ivr, lawyer, supervisor or admin.
+        #[arg(long)]
+        role: String,
+        /// The lawyer's roster id (required for --role lawyer).
+        #[arg(long, value_name = "ID")]
+        lawyer: Option<String>,
+        /// Limit a supervisor's token to one center [default: every center].
+        #[arg(long, value_name = "ID")]
+        center: Option<String>,
+        /// Who holds it, as the history names them (`supervisor:NAME`)
+        /// [default: the lawyer id, or the role].
+        #[arg(long, value_name = "TEXT")]
+        name: Option<String>,
+        /// How long it works: 30d, 12h, 90m, 3600s, or `never`
+        /// [default: 90d; an ivr token never expires].
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+    },
+    /// Every token, newest first (never their secrets).
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Revoke a token by its id (as `token list` shows it); refused from
+    /// the next request on.
+    Revoke {
+        #[command(flatten)]
+        client: ClientArgs,
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Audit lines, oldest first.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Lines about this ticket (its number or an alias).
+        #[arg(long, value_name = "NUMBER")]
+        ticket: Option<String>,
+        /// Lines of this actor, e.g. lawyer:li.
+        #[arg(long, value_name = "ACTOR")]
+        actor: Option<String>,
+        /// At or after this time (RFC 3339, or YYYY-MM-DD in Asia/Shanghai).
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Before this time.
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
+        /// At most this many lines.
+        #[arg(long, default_value_t = 500)]
+        limit: u32,
     },
 }

@@ -210,6 +210,9 @@ settings! {
         limitation_rules: PathBuf, unset "the bundled rule table",
             env "HOTLINE_LIMITATION_RULES", value "FILE", example "/etc/hotline/rules.toml",
             help "A limitation rule table replacing the bundled one.";
+        token_file: PathBuf, unset "`<data_dir>/ivr.token`, which `hotline serve` writes",
+            env "HOTLINE_TOKEN_FILE", value "FILE", example "/etc/hotline/ivr.token",
+            help "The file holding the ivr token the IVR presents to ticketing (mode 0600).";
         holiday_calendar: PathBuf, unset "the bundled calendar",
             env "HOTLINE_HOLIDAY_CALENDAR", value "FILE", example "/etc/hotline/holidays.toml",
             help "A holiday calendar replacing the bundled one (a newer State Council notice).";

@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 usage or invalid input, each
 //! failure with one line on stderr that says what was wrong.
 
+mod access;
 mod cli;
 mod limitation;
 mod menu;
@@ -58,6 +59,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ivr(args) => serve::serve(args, Role::Ivr).await,
         Command::Tickets(command) => tickets::run(command).await,
         Command::Limitation(args) => limitation::run(&args),
+        Command::Token(command) => access::token(command).await,
+        Command::Audit(command) => access::audit(command).await,
         Command::Outbox(command) => outbox::run(command).await,
         Command::Menu(command) => menu::run(command).await,
         Command::Prompts(command) => menu::prompts(command),

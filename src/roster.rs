@@ -4,14 +4,14 @@
 use anyhow::Context;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::routing_service_client::RoutingServiceClient;
-use tonic::transport::Channel;
+use hotline_proto::AuthedChannel;
 
 use crate::cli::{ClientArgs, LawyerCommand, RosterCommand};
 use crate::output;
 use crate::tickets::{self, number, status};
 use crate::UsageError;
 
-async fn connect(args: &ClientArgs) -> anyhow::Result<RoutingServiceClient<Channel>> {
+async fn connect(args: &ClientArgs) -> anyhow::Result<RoutingServiceClient<AuthedChannel>> {
     Ok(RoutingServiceClient::new(tickets::channel(args).await?))
 }
 
@@ -335,7 +335,7 @@ pub async fn lawyer(command: LawyerCommand) -> anyhow::Result<()> {
             let mut api = connect(&client).await?;
             let mut stream = api
                 .watch_offers(pb::WatchOffersRequest {
-                    lawyer,
+                    lawyer: lawyer.unwrap_or_default(),
                     after_event_id: after,
                 })
                 .await
@@ -369,7 +369,7 @@ pub async fn lawyer(command: LawyerCommand) -> anyhow::Result<()> {
             let t = api
                 .acknowledge(pb::OfferActionRequest {
                     number: number(&ticket)?,
-                    lawyer,
+                    lawyer: lawyer.unwrap_or_default(),
                     reason: None,
                 })
                 .await
@@ -387,7 +387,7 @@ pub async fn lawyer(command: LawyerCommand) -> anyhow::Result<()> {
             let t = api
                 .decline(pb::OfferActionRequest {
                     number: number(&ticket)?,
-                    lawyer,
+                    lawyer: lawyer.unwrap_or_default(),
                     reason: Some(reason),
                 })
                 .await
@@ -404,7 +404,7 @@ pub async fn lawyer(command: LawyerCommand) -> anyhow::Result<()> {
             let t = api
                 .start_case(pb::CaseActionRequest {
                     number: number(&ticket)?,
-                    lawyer,
+                    lawyer: lawyer.unwrap_or_default(),
                     outcome: None,
                 })
                 .await
@@ -422,7 +422,7 @@ pub async fn lawyer(command: LawyerCommand) -> anyhow::Result<()> {
             let t = api
                 .close_case(pb::CaseActionRequest {
                     number: number(&ticket)?,
-                    lawyer,
+                    lawyer: lawyer.unwrap_or_default(),
                     outcome: Some(outcome),
                 })
                 .await
@@ -433,7 +433,10 @@ pub async fn lawyer(command: LawyerCommand) -> anyhow::Result<()> {
         LawyerCommand::Queue { client, center } => {
             let mut api = connect(&client).await?;
             let tickets = api
-                .queue(pb::QueueRequest { center, limit: 0 })
+                .queue(pb::QueueRequest {
+                    center: center.unwrap_or_default(),
+                    limit: 0,
+                })
                 .await
                 .map_err(status)?
                 .into_inner()
@@ -454,7 +457,7 @@ pub async fn lawyer(command: LawyerCommand) -> anyhow::Result<()> {
             let t = api
                 .pull(pb::OfferActionRequest {
                     number: number(&ticket)?,
-                    lawyer,
+                    lawyer: lawyer.unwrap_or_default(),
                     reason: None,
                 })
                 .await
@@ -465,7 +468,9 @@ pub async fn lawyer(command: LawyerCommand) -> anyhow::Result<()> {
         LawyerCommand::Mine { client, lawyer } => {
             let mut api = connect(&client).await?;
             let work = api
-                .my_work(pb::MyWorkRequest { lawyer })
+                .my_work(pb::MyWorkRequest {
+                    lawyer: lawyer.unwrap_or_default(),
+                })
                 .await
                 .map_err(status)?
                 .into_inner();

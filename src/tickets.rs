@@ -6,6 +6,7 @@ use hotline_domain::TicketNumber;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::routing_service_client::RoutingServiceClient;
 use hotline_proto::v1::ticket_service_client::TicketServiceClient;
+use hotline_proto::{AuthedChannel, Bearer};
 use tonic::transport::Channel;
 use tonic::Code;
 
@@ -68,15 +69,17 @@ pub async fn run(command: TicketsCommand) -> anyhow::Result<()> {
                 page_token: String::new(),
             };
             let mut printed = 0u32;
-            if !client.json {
-                output::ticket_header();
-            }
             while printed < filter.limit {
                 let page = api
                     .list_tickets(request.clone())
                     .await
                     .map_err(status)?
                     .into_inner();
+                // The header once the server has answered: a refusal
+                // prints only its reason.
+                if printed == 0 && !client.json {
+                    output::ticket_header();
+                }
                 for ticket in &page.tickets {
                     if printed == filter.limit {
                         break;
@@ -259,18 +262,41 @@ pub async fn run(command: TicketsCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn connect(args: &ClientArgs) -> anyhow::Result<TicketServiceClient<Channel>> {
+async fn connect(args: &ClientArgs) -> anyhow::Result<TicketServiceClient<AuthedChannel>> {
     Ok(TicketServiceClient::new(channel(args).await?))
 }
 
-/// A connection to ticketing, shared by every client subcommand.
-pub(crate) async fn channel(args: &ClientArgs) -> anyhow::Result<Channel> {
+/// Where a client finds a token when given none: the admin token a server
+/// started in this directory wrote on its first start.
+pub(crate) const DEFAULT_TOKEN_FILE: &str = "hotline-data/admin.token";
+
+/// The token to present: `--token` / `HOTLINE_TOKEN`, else the one in
+/// `./hotline-data/admin.token` when it exists, else none (the server then
+/// says how to get one).
+pub(crate) fn token(args: &ClientArgs) -> anyhow::Result<Option<String>> {
+    if let Some(token) = args.token.as_deref().filter(|t| !t.trim().is_empty()) {
+        return Ok(Some(token.trim().to_owned()));
+    }
+    match std::fs::read_to_string(DEFAULT_TOKEN_FILE) {
+        Ok(text) => Ok(Some(text.trim().to_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(anyhow::anyhow!(
+            "cannot read {DEFAULT_TOKEN_FILE} ({e}); pass --token or set HOTLINE_TOKEN"
+        )),
+    }
+}
+
+/// A connection to ticketing, shared by every client subcommand; every
+/// request carries the token.
+pub(crate) async fn channel(args: &ClientArgs) -> anyhow::Result<AuthedChannel> {
+    let bearer = Bearer::new(token(args)?.as_deref()).map_err(|e| UsageError(e.to_string()))?;
     let endpoint = Channel::from_shared(args.ticketing.clone())
         .map_err(|e| UsageError(format!("invalid --ticketing URL `{}`: {e}", args.ticketing)))?;
     endpoint
         .connect_timeout(std::time::Duration::from_secs(5))
         .connect()
         .await
+        .map(|channel| tonic::service::interceptor::InterceptedService::new(channel, bearer))
         .map_err(|e| {
             anyhow::anyhow!(
                 "cannot reach ticketing at {} ({e}); start it with `hotline serve`, \
@@ -315,6 +341,7 @@ pub(crate) fn status(s: tonic::Status) -> anyhow::Error {
         Code::InvalidArgument => UsageError(s.message().to_owned()).into(),
         Code::NotFound | Code::FailedPrecondition => anyhow::anyhow!("{}", s.message()),
         Code::Unavailable => anyhow::anyhow!("ticketing is unavailable: {}", s.message()),
+        Code::Unauthenticated | Code::PermissionDenied => anyhow::anyhow!("{}", s.message()),
         code => anyhow::anyhow!("{} ({code:?})", s.message()),
     }
 }

@@ -18,7 +18,7 @@ async fn an_app_serves_every_part_and_stops_in_order() {
     let mut app = app::spawn_app().await;
 
     // Ticketing answers on its gRPC address.
-    let mut client = TicketServiceClient::connect(app.grpc_url()).await.unwrap();
+    let mut client = TicketServiceClient::new(app.admin_channel().await);
     let created = client
         .create_ticket(pb::CreateTicketRequest {
             idempotency_key: "in-process-1".into(),
@@ -90,18 +90,39 @@ async fn an_app_stops_with_streams_open() {
     use hotline_proto::v1::ivr_admin_client::IvrAdminClient;
     use hotline_proto::v1::routing_service_client::RoutingServiceClient;
 
+    use hotline_proto::v1::access_service_client::AccessServiceClient;
+
     let mut app = app::spawn_app().await;
-    let mut routing = RoutingServiceClient::connect(app.grpc_url()).await.unwrap();
+    let admin_channel = app.admin_channel().await;
+    let mut routing = RoutingServiceClient::new(admin_channel.clone());
     let events = routing
         .watch_events(pb::WatchEventsRequest::default())
         .await
         .unwrap()
         .into_inner();
-    let offers = routing
-        .watch_offers(pb::WatchOffersRequest {
-            lawyer: "li".into(),
+    routing
+        .put_lawyer(pb::Lawyer {
+            id: "li".into(),
+            name: "Li".into(),
+            phone: "13900000001".into(),
+            capacity: 3,
+            active: true,
             ..Default::default()
         })
+        .await
+        .unwrap();
+    let li = AccessServiceClient::new(admin_channel)
+        .create_token(pb::CreateTokenRequest {
+            role: "lawyer".into(),
+            lawyer: Some("li".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .secret;
+    let offers = RoutingServiceClient::new(app.channel(&li).await)
+        .watch_offers(pb::WatchOffersRequest::default())
         .await
         .unwrap()
         .into_inner();

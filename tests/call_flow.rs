@@ -352,6 +352,9 @@ fn with_ticketing_down_every_caller_hears_a_number_that_later_finds_the_ticket()
     let dir = tempfile::tempdir().unwrap();
     let ticketing_port = free_port();
     let ticketing_url = format!("http://127.0.0.1:{ticketing_port}");
+    let listen = format!("127.0.0.1:{ticketing_port}");
+    let ticketing_dir = tempfile::tempdir().unwrap();
+    common::provision_ivr(ticketing_dir.path(), &listen, dir.path());
     let ivr = Server::start(dir.path(), &["ivr", "--ticketing", &ticketing_url]);
     let sip = ivr.sip.unwrap();
     let phones: Vec<Phone> = (0..calls).map(|_| Phone::new()).collect();
@@ -395,8 +398,6 @@ fn with_ticketing_down_every_caller_hears_a_number_that_later_finds_the_ticket()
     assert!(out.status.success(), "{}", sipp_report(&out));
 
     // Ticketing comes back on the address the IVR knows.
-    let ticketing_dir = tempfile::tempdir().unwrap();
-    let listen = format!("127.0.0.1:{ticketing_port}");
     let ticketing = Server::start(
         ticketing_dir.path(),
         &["ticketing", "--grpc-listen", &listen],

@@ -18,6 +18,7 @@ async fn sigkill_during_creates_loses_no_acknowledged_ticket() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(dir.path(), &["serve"]);
     let url = server.url();
+    let token = server.admin_token.clone();
 
     // Four writers create tickets as fast as they can; each records the
     // tickets whose create returned OK.
@@ -25,11 +26,11 @@ async fn sigkill_during_creates_loses_no_acknowledged_ticket() {
     let mut writers = Vec::new();
     for writer in 0..4 {
         let url = url.clone();
+        let token = token.clone();
         let acknowledged = acknowledged.clone();
         writers.push(tokio::spawn(async move {
-            let Ok(mut client) = TicketServiceClient::connect(url).await else {
-                return;
-            };
+            let mut client =
+                TicketServiceClient::new(common::authed_channel(&url, token.as_deref()).await);
             for i in 0.. {
                 let key = format!("writer-{writer}-{i}");
                 let request = pb::CreateTicketRequest {
@@ -66,7 +67,9 @@ async fn sigkill_during_creates_loses_no_acknowledged_ticket() {
 
     // Start again on the same data directory: every acknowledged ticket is there.
     let server = Server::start(dir.path(), &["serve"]);
-    let mut client = TicketServiceClient::connect(server.url()).await.unwrap();
+    // Not a first start: the admin token from before still works.
+    assert_eq!(server.admin_token, token);
+    let mut client = TicketServiceClient::new(server.channel().await);
     for (key, number) in &acknowledged {
         let ticket = client
             .get_ticket(pb::GetTicketRequest {

@@ -72,7 +72,10 @@ fn measure(backend: &str, args: &[&str]) {
     let (latencies, creates, offered) = runtime.block_on(async {
         let received: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
         for i in 0..LAWYERS {
-            let mut routing = RoutingServiceClient::connect(server.url()).await.unwrap();
+            let token = server.lawyer_token(&format!("l{i}"));
+            let mut routing = RoutingServiceClient::new(
+                common::authed_channel(&server.url(), Some(&token)).await,
+            );
             let mut stream = routing
                 .watch_offers(pb::WatchOffersRequest {
                     lawyer: format!("l{i}"),
@@ -92,7 +95,7 @@ fn measure(backend: &str, args: &[&str]) {
                 }
             });
         }
-        let client = TicketServiceClient::connect(server.url()).await.unwrap();
+        let client = TicketServiceClient::new(server.channel().await);
         // Per ticket: when CreateTicket started and how long it took.
         let started: Arc<Mutex<HashMap<String, (Instant, Duration)>>> = Arc::default();
         let interval = Duration::from_secs_f64(1.0 / rate as f64);

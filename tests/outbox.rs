@@ -95,11 +95,12 @@ async fn a_refused_request_is_set_aside_and_the_twenty_behind_it_are_delivered()
     }
     let ticketing_port = free_port();
     let ticketing_url = format!("http://127.0.0.1:{ticketing_port}");
+    let listen = format!("127.0.0.1:{ticketing_port}");
+    let ticketing_dir = tempfile::tempdir().unwrap();
+    common::provision_ivr(ticketing_dir.path(), &listen, dir.path());
     let ivr = Server::start(dir.path(), &["ivr", "--ticketing", &ticketing_url]);
     // The outage: a few delivery attempts fail.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let ticketing_dir = tempfile::tempdir().unwrap();
-    let listen = format!("127.0.0.1:{ticketing_port}");
     let ticketing = Server::start(
         ticketing_dir.path(),
         &["ticketing", "--grpc-listen", &listen],

@@ -141,6 +141,7 @@ impl Watch {
             .args(["lawyer", "watch", "--lawyer", lawyer, "--json"])
             .args(["--after", &after.to_string()])
             .env("HOTLINE_TICKETING", server.url())
+            .env("HOTLINE_TOKEN", server.lawyer_token(lawyer))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -210,13 +211,13 @@ fn a_lawyer_who_reconnects_gets_every_offer_made_meanwhile_once_in_order() {
     );
 
     // The lawyer takes one: provisional aid (art. 44), not yet a decision.
-    ok(server.client(&["lawyer", "ack", &first, "--lawyer", "li"]));
+    ok(server.as_lawyer("li", &["lawyer", "ack", &first, "--lawyer", "li"]));
     let event = watch.next();
     assert_eq!(event["event"], "acknowledged");
     assert!(event["ack_deadline"].is_null(), "{event}");
     let shown = ok(server.client(&["tickets", "show", &first, "--json"]));
     assert!(shown.contains("\"state\":\"provisional\""), "{shown}");
-    let early = server.client(&["lawyer", "start", &first, "--lawyer", "li"]);
+    let early = server.as_lawyer("li", &["lawyer", "start", &first, "--lawyer", "li"]);
     assert_eq!(early.status.code(), Some(1), "{}", stderr(&early));
     assert!(
         stderr(&early).contains("before the centre decides"),
@@ -225,21 +226,23 @@ fn a_lawyer_who_reconnects_gets_every_offer_made_meanwhile_once_in_order() {
     );
     // The centre accepts; li stays on it, starts it and closes it.
     ok(server.client(&["tickets", "transition", &first, "--to", "accepted"]));
-    ok(server.client(&["lawyer", "start", &first, "--lawyer", "li"]));
-    let mine = ok(server.client(&["lawyer", "mine", "--lawyer", "li", "--json"]));
+    ok(server.as_lawyer("li", &["lawyer", "start", &first, "--lawyer", "li"]));
+    let mine = ok(server.as_lawyer("li", &["lawyer", "mine", "--lawyer", "li", "--json"]));
     assert_eq!(mine.lines().count(), 4, "three offers and one case: {mine}");
-    ok(server.client(&[
-        "lawyer",
-        "close",
-        &first,
-        "--lawyer",
+    ok(server.as_lawyer(
         "li",
-        "--outcome",
-        "advice-given",
-    ]));
-    // Someone else's ticket cannot be closed by this lawyer.
-    let out = server.client(&["lawyer", "start", &missed[0], "--lawyer", "li"]);
+        &["lawyer", "close", &first, "--outcome", "advice-given"],
+    ));
+    // Someone else's ticket cannot be started by this lawyer, nor can li's
+    // token act as another lawyer.
+    let out = server.as_lawyer("li", &["lawyer", "start", &missed[0]]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = server.as_lawyer("li", &["lawyer", "mine", "--lawyer", "wang"]);
+    assert!(
+        stderr(&out).contains("permission denied"),
+        "{}",
+        stderr(&out)
+    );
     check_clean(&server);
 }
 
@@ -249,7 +252,7 @@ fn check_lists_an_urgent_ticket_left_unowned_and_exits_1() {
     let mut server = Server::start(dir.path(), &["ticketing"]);
     on_duty(&server, "li", "labor-wages");
     let number = critical(&server);
-    ok(server.client(&["lawyer", "ack", &number, "--lawyer", "li"]));
+    ok(server.as_lawyer("li", &["lawyer", "ack", &number, "--lawyer", "li"]));
     check_clean(&server);
     server.kill();
     common::require("sqlite3", "sqlite3");
@@ -305,7 +308,10 @@ fn two_nodes_on_one_postgres_process_every_timeout_once_and_share_streams() {
         "3",
     ];
     let a = Server::start(dir_a.path(), &args);
-    let b = Server::start(dir_b.path(), &args);
+    let mut b = Server::start(dir_b.path(), &args);
+    // The first node made the admin token; both nodes accept it.
+    assert!(b.admin_token.is_none(), "one first start per database");
+    b.admin_token = a.admin_token.clone();
     ok(a.client(&[
         "roster",
         "add-lawyer",
@@ -344,8 +350,8 @@ fn two_nodes_on_one_postgres_process_every_timeout_once_and_share_streams() {
         use hotline_proto::v1 as pb;
         use hotline_proto::v1::ticket_service_client::TicketServiceClient;
         let clients = [
-            TicketServiceClient::connect(a.url()).await.unwrap(),
-            TicketServiceClient::connect(b.url()).await.unwrap(),
+            TicketServiceClient::new(a.channel().await),
+            TicketServiceClient::new(b.channel().await),
         ];
         let mut tasks = Vec::new();
         for worker in 0..20 {
@@ -500,7 +506,7 @@ fn supervisors_see_escalations_on_the_event_stream_and_can_resume() {
     runtime.block_on(async {
         use hotline_proto::v1 as pb;
         use hotline_proto::v1::routing_service_client::RoutingServiceClient;
-        let mut client = RoutingServiceClient::connect(server.url()).await.unwrap();
+        let mut client = RoutingServiceClient::new(server.channel().await);
         let mut stream = client
             .watch_events(pb::WatchEventsRequest { after_event_id: 0 })
             .await

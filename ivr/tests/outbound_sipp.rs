@@ -47,7 +47,8 @@ async fn a_call_to_a_sipp_uas_completes() {
         .await
         .unwrap();
     // This test only dials out; no ticket is ever created.
-    let tickets = hotline_ivr::tickets::TicketsClient::new("http://127.0.0.1:1", outbox).unwrap();
+    let tickets =
+        hotline_ivr::tickets::TicketsClient::new("http://127.0.0.1:1", None, outbox).unwrap();
     let config = IvrConfig {
         advertise: None,
         rtp_ports: (30000, 30999),

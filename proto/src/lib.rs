@@ -8,9 +8,49 @@ pub mod v1 {
     tonic::include_proto!("hotline.v1");
 }
 
-/// Metadata key naming who acts, until bearer tokens carry the identity.
-/// Part of the contract: clients set it, ticketing reads it.
-pub const ACTOR_HEADER: &str = "x-hotline-actor";
+/// The metadata key of the bearer token: `authorization: Bearer <token>`.
+pub const AUTHORIZATION: &str = "authorization";
+
+/// A client-side interceptor that puts the bearer token on every request.
+/// Without a token, requests go out bare and the server answers
+/// UNAUTHENTICATED, saying how to get one.
+#[derive(Clone, Default)]
+pub struct Bearer(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+/// A token that cannot be sent in a header (a control character, say).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the token holds characters a header cannot carry; copy it again from `hotline token create`"
+)]
+pub struct UnsendableToken;
+
+impl Bearer {
+    pub fn new(token: Option<&str>) -> Result<Self, UnsendableToken> {
+        match token.map(str::trim) {
+            None | Some("") => Ok(Self(None)),
+            Some(t) => format!("Bearer {t}")
+                .parse()
+                .map(|v| Self(Some(v)))
+                .map_err(|_| UnsendableToken),
+        }
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert(AUTHORIZATION, value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A client whose every request carries the bearer token.
+pub type AuthedChannel =
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>;
 
 /// How long a server lets requests in flight finish after its shutdown
 /// before it closes their connections: streams (a lawyer's offers, a

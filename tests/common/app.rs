@@ -55,6 +55,25 @@ impl TestApp {
         format!("http://{}", self.grpc)
     }
 
+    /// A channel to ticketing carrying the admin token the first start wrote.
+    pub async fn admin_channel(&self) -> hotline_proto::AuthedChannel {
+        let token = std::fs::read_to_string(self.data.path().join("admin.token")).unwrap();
+        self.channel(token.trim()).await
+    }
+
+    /// A channel to ticketing carrying `token`.
+    pub async fn channel(&self, token: &str) -> hotline_proto::AuthedChannel {
+        let channel = tonic::transport::Channel::from_shared(self.grpc_url())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        tonic::service::interceptor::InterceptedService::new(
+            channel,
+            hotline_proto::Bearer::new(Some(token)).unwrap(),
+        )
+    }
+
     /// Asks the app to stop and waits until every part has.
     pub async fn stop(&mut self) -> Result<(), AppError> {
         if let Some(stop) = self.stop.take() {

@@ -76,6 +76,11 @@ pub struct Server {
     pub metrics: Option<SocketAddr>,
     /// Every stderr line after `listening`, for diagnosing failures.
     pub log: mpsc::Receiver<String>,
+    /// The admin token the server wrote on its first start, when it runs
+    /// ticketing in a data directory the test knows.
+    pub admin_token: Option<String>,
+    /// Lawyers' tokens made so far, by lawyer id.
+    lawyer_tokens: std::cell::RefCell<std::collections::HashMap<String, String>>,
 }
 
 impl Server {
@@ -104,7 +109,14 @@ impl Server {
             .current_dir(dir)
             .env_remove("HOTLINE_DATABASE_URL")
             .env_remove("HOTLINE_GRPC_LISTEN");
-        Server::launch(command)
+        let mut server = Server::launch(command);
+        let data_dir = args
+            .iter()
+            .position(|a| *a == "--data-dir")
+            .and_then(|i| args.get(i + 1))
+            .map_or_else(|| dir.join("hotline-data"), |d| dir.join(d));
+        server.admin_token = read_token(&data_dir.join("admin.token"));
+        server
     }
 
     /// Spawns `command` (a server) and waits for its `listening` line.
@@ -143,6 +155,8 @@ impl Server {
                             admin: find("admin="),
                             metrics: find("metrics="),
                             log: rx,
+                            admin_token: None,
+                            lawyer_tokens: Default::default(),
                         };
                     }
                     seen.push(line);
@@ -163,13 +177,47 @@ impl Server {
         format!("http://{}", self.grpc)
     }
 
-    /// Runs a client subcommand against this server.
+    /// Runs a client subcommand against this server, as its admin.
     pub fn client(&self, args: &[&str]) -> Output {
-        Command::new(hotline())
+        self.client_with(self.admin_token.as_deref(), args)
+    }
+
+    /// Runs a client subcommand presenting `token` (none when `None`).
+    pub fn client_with(&self, token: Option<&str>, args: &[&str]) -> Output {
+        let mut command = Command::new(hotline());
+        command
             .args(args)
             .env("HOTLINE_TICKETING", self.url())
-            .output()
-            .expect("run hotline client")
+            .env_remove("HOTLINE_TOKEN");
+        if let Some(token) = token {
+            command.env("HOTLINE_TOKEN", token);
+        }
+        command.output().expect("run hotline client")
+    }
+
+    /// A token of lawyer `id` (on the roster), made once by the admin.
+    pub fn lawyer_token(&self, id: &str) -> String {
+        if let Some(token) = self.lawyer_tokens.borrow().get(id) {
+            return token.clone();
+        }
+        let out = self.client(&["token", "create", "--role", "lawyer", "--lawyer", id]);
+        assert!(out.status.success(), "token create: {}", stderr(&out));
+        let token = stdout(&out).trim().to_owned();
+        self.lawyer_tokens
+            .borrow_mut()
+            .insert(id.to_owned(), token.clone());
+        token
+    }
+
+    /// Runs a client subcommand as lawyer `id`.
+    pub fn as_lawyer(&self, id: &str, args: &[&str]) -> Output {
+        let token = self.lawyer_token(id);
+        self.client_with(Some(&token), args)
+    }
+
+    /// A gRPC channel to ticketing whose requests carry the admin token.
+    pub async fn channel(&self) -> hotline_proto::AuthedChannel {
+        authed_channel(&self.url(), self.admin_token.as_deref()).await
     }
 
     /// Every ticket, as `hotline tickets list --json` prints them.
@@ -193,6 +241,40 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Provisions an IVR node as an operator would before an outage: ticketing
+/// started once in `ticketing_dir` on `listen`, an `ivr` token made there
+/// and saved as `<ivr_dir>/hotline-data/ivr.token`, ticketing stopped. The
+/// IVR then starts with ticketing down; ticketing comes back later from
+/// the same directory and knows the token.
+pub fn provision_ivr(ticketing_dir: &Path, listen: &str, ivr_dir: &Path) {
+    let ticketing = Server::start(ticketing_dir, &["ticketing", "--grpc-listen", listen]);
+    let out = ticketing.client(&["token", "create", "--role", "ivr", "--name", "ivr-1"]);
+    assert!(out.status.success(), "token create: {}", stderr(&out));
+    let data = ivr_dir.join("hotline-data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("ivr.token"), stdout(&out)).unwrap();
+}
+
+/// A token file's content, if the file is there.
+pub fn read_token(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|t| t.trim().to_owned())
+}
+
+/// A gRPC channel to `url` whose requests carry `token`.
+pub async fn authed_channel(url: &str, token: Option<&str>) -> hotline_proto::AuthedChannel {
+    let channel = tonic::transport::Channel::from_shared(url.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    tonic::service::interceptor::InterceptedService::new(
+        channel,
+        hotline_proto::Bearer::new(token).unwrap(),
+    )
 }
 
 pub fn stdout(output: &Output) -> String {

@@ -5,6 +5,7 @@
 //! [`api`]; [`server::run`] ties them to a listener.
 
 pub mod api;
+pub mod auth;
 pub mod clock;
 pub mod limitation;
 pub mod routing;

@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use hotline_proto::v1::access_service_server::AccessServiceServer;
 use hotline_proto::v1::routing_service_server::RoutingServiceServer;
 use hotline_proto::v1::ticket_service_server::TicketServiceServer;
 use tokio::net::TcpListener;
@@ -15,6 +16,8 @@ use tonic::transport::Server;
 
 use tracing::{info, warn};
 
+use crate::api::access::AccessApi;
+use crate::api::gate::Gate;
 use crate::api::routing::RoutingApi;
 use crate::api::wakes::LawyerWakes;
 use crate::api::TicketApi;
@@ -65,8 +68,16 @@ pub async fn run(
         background_stop,
         crate::api::wakes::run(ticketing.clone(), wake.clone(), lawyer_wakes.clone()),
     ));
-    let routing = RoutingServiceServer::new(RoutingApi::new(ticketing.clone(), wake, lawyer_wakes));
-    let api = TicketServiceServer::new(TicketApi::new(ticketing))
+    // Every method but health and reflection passes the gate.
+    let gate = Gate::new(ticketing.clone());
+    let routing = RoutingServiceServer::new(RoutingApi::new(
+        ticketing.clone(),
+        gate.clone(),
+        wake,
+        lawyer_wakes,
+    ));
+    let access = AccessServiceServer::new(AccessApi::new(ticketing.clone(), gate.clone()));
+    let api = TicketServiceServer::new(TicketApi::new(ticketing, gate))
         // Bounded messages: a create with a 4 KiB summary is far below this.
         .max_decoding_message_size(256 * 1024);
 
@@ -89,6 +100,7 @@ pub async fn run(
         .add_service(reflection_v1alpha)
         .add_service(api)
         .add_service(routing)
+        .add_service(access)
         // Without TCP_NODELAY, HTTP/2's separate header and data writes meet
         // Nagle's algorithm and delayed ACKs: 40 ms per answer.
         .serve_with_incoming_shutdown(

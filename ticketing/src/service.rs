@@ -8,6 +8,10 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use hotline_domain::{TicketNumber, TicketState, Urgency};
 
+use crate::auth::token;
+use crate::auth::{
+    AuditEntry, AuditFilter, AuthError, NewAudit, NewToken, Principal, Role, TokenRecord,
+};
 use crate::clock::Clock;
 use crate::limitation::{Limitation, TicketUrgency};
 use crate::routing::{Lawyer, Offer, Problem, RosterError, RoutingPolicy, Shift};
@@ -406,4 +410,93 @@ impl Ticketing {
             .check(self.now(), grace, self.routing.stuck_escalation)
             .await
     }
+
+    // --- Access: tokens, who may see a ticket, the audit log ---------------
+
+    /// The holder of a token's text, at the clock's now.
+    pub async fn authenticate(&self, text: Option<&str>) -> Result<Principal, AccessError> {
+        let text = text.ok_or(AuthError::Missing)?;
+        let presented = token::parse(text).map_err(AuthError::Malformed)?;
+        let record = self
+            .store
+            .token(&presented.id, &presented.secret_sha256)
+            .await?
+            .ok_or(AuthError::Invalid)?;
+        if record.revoked_at.is_some() {
+            return Err(AuthError::Invalid.into());
+        }
+        if !record.active(self.now()) {
+            return Err(AuthError::Expired.into());
+        }
+        Ok(record.principal())
+    }
+
+    /// Makes a token; returns its text (to show once) and its record.
+    pub async fn create_token(
+        &self,
+        new: &NewToken,
+        created_by: &str,
+    ) -> Result<(String, TokenRecord), StoreError> {
+        let issued = token::issue(&mut rand::rng());
+        let record = self
+            .store
+            .insert_token(&issued, new, created_by, self.now())
+            .await?;
+        Ok((issued.text, record))
+    }
+
+    pub async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.store.tokens().await
+    }
+
+    /// Revokes a token at once; `None` when there is no such token.
+    pub async fn revoke_token(
+        &self,
+        id: &str,
+        by: &str,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        self.store.revoke_token(id, by, self.now()).await
+    }
+
+    /// Whether an active token of `role` exists (the first start makes one).
+    pub async fn has_active_token(&self, role: Role) -> Result<bool, StoreError> {
+        let now = self.now();
+        Ok(self
+            .store
+            .tokens()
+            .await?
+            .iter()
+            .any(|t| t.role == role && t.active(now)))
+    }
+
+    /// Whether `who` may see `ticket` at all: a supervisor of its center, an
+    /// admin, or the lawyer it is offered or assigned to.
+    pub async fn may_see(&self, who: &Principal, ticket: &Ticket) -> Result<bool, StoreError> {
+        if who.oversees(&ticket.center) {
+            return Ok(true);
+        }
+        match who.lawyer_id() {
+            Some(lawyer) if ticket.assigned_lawyer.as_deref() == Some(lawyer) => Ok(true),
+            Some(lawyer) => self.store.lawyer_on(&ticket.number, lawyer).await,
+            None => Ok(false),
+        }
+    }
+
+    /// Appends to the audit log, stamped now.
+    pub async fn audit(&self, entries: &[NewAudit]) -> Result<(), StoreError> {
+        self.store.audit(entries, self.now()).await
+    }
+
+    pub async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+        self.store.audit_log(filter).await
+    }
+}
+
+/// Why a request's token was not accepted: its own fault, or the store's.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }

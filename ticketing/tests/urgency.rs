@@ -31,9 +31,8 @@ async fn urgency_is_computed_upgraded_and_recomputed() {
     let addr = listener.local_addr().unwrap();
     let served = ticketing.clone();
     tokio::spawn(async move { server::run(listener, served, std::future::pending()).await });
-    let mut api = TicketServiceClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
+    let admin = support::token(&ticketing, hotline_ticketing::auth::Role::Admin, None).await;
+    let mut api = TicketServiceClient::new(support::channel(addr, &admin).await);
 
     // Deadline 2026-02-28 (a make-up working Saturday): 58 days away, normal.
     let t = api

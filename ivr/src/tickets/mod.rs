@@ -15,9 +15,10 @@ use std::time::Duration;
 use hotline_domain::{TicketNumber, Urgency};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::ticket_service_client::TicketServiceClient;
+use hotline_proto::{AuthedChannel, Bearer};
 use prost::Message;
 use tokio::sync::Notify;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 use tonic::{Code, Request, Status};
 use tracing::{info, warn};
 
@@ -31,8 +32,6 @@ const CALLER_BUDGET: Duration = Duration::from_secs(4);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Upload chunk size.
 const CHUNK: usize = 64 << 10;
-/// Who the IVR is in ticket histories.
-const ACTOR: &str = "ivr";
 /// Entries read from the outbox at a time; a pass reads until none is due.
 const PAGE: i64 = 100;
 /// The longest the delivery loop sleeps without looking at the outbox.
@@ -50,6 +49,8 @@ pub enum TicketsError {
     Outbox(#[from] OutboxError),
     #[error("ticketing refused the request for good: {0}")]
     Refused(String),
+    #[error("{0}")]
+    Token(String),
 }
 
 /// A ticket request with its recording, ready to deliver.
@@ -65,14 +66,17 @@ pub struct Submission {
 
 #[derive(Clone)]
 pub struct TicketsClient {
-    client: TicketServiceClient<Channel>,
+    client: TicketServiceClient<AuthedChannel>,
     outbox: Outbox,
     wake: Arc<Notify>,
 }
 
 impl TicketsClient {
-    /// Connects lazily: the IVR starts and answers calls while ticketing is down.
-    pub fn new(url: &str, outbox: Outbox) -> Result<Self, TicketsError> {
+    /// Connects lazily: the IVR starts and answers calls while ticketing is
+    /// down. Every request carries `token` (the IVR node's `ivr` token): who
+    /// the IVR is in ticket histories comes from it.
+    pub fn new(url: &str, token: Option<&str>, outbox: Outbox) -> Result<Self, TicketsError> {
+        let bearer = Bearer::new(token).map_err(|e| TicketsError::Token(e.to_string()))?;
         let endpoint = Endpoint::from_shared(url.to_owned())
             .map_err(|source| TicketsError::Url {
                 url: url.to_owned(),
@@ -81,7 +85,7 @@ impl TicketsClient {
             .connect_timeout(Duration::from_secs(1))
             .tcp_nodelay(true);
         Ok(Self {
-            client: TicketServiceClient::new(endpoint.connect_lazy()),
+            client: TicketServiceClient::with_interceptor(endpoint.connect_lazy(), bearer),
             outbox,
             wake: Arc::new(Notify::new()),
         })
@@ -238,7 +242,7 @@ impl TicketsClient {
         let mut delay = Duration::from_millis(100);
         let response = loop {
             let mut client = self.client.clone();
-            match client.create_ticket(with_actor(request.clone())).await {
+            match client.create_ticket(timed(request.clone())).await {
                 Ok(r) => break r.into_inner(),
                 Err(s)
                     if matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded)
@@ -286,7 +290,6 @@ impl TicketsClient {
         }
         let mut request = Request::new(tokio_stream::iter(chunks));
         request.set_timeout(ATTEMPT_TIMEOUT * 5);
-        set_actor(&mut request);
         let mut client = self.client.clone();
         client.upload_recording(request).await?;
         Ok(())
@@ -300,7 +303,6 @@ impl TicketsClient {
             number: number.to_string(),
         });
         request.set_timeout(ATTEMPT_TIMEOUT);
-        set_actor(&mut request);
         match client.lookup_status(request).await {
             Ok(r) => Some(r.into_inner().next_step),
             Err(s) if s.code() == Code::NotFound => None,
@@ -510,18 +512,11 @@ impl std::fmt::Debug for TicketsClient {
     }
 }
 
-fn with_actor<T>(message: T) -> Request<T> {
+/// A request bounded by one attempt's time.
+fn timed<T>(message: T) -> Request<T> {
     let mut request = Request::new(message);
     request.set_timeout(ATTEMPT_TIMEOUT);
-    set_actor(&mut request);
     request
-}
-
-fn set_actor<T>(request: &mut Request<T>) {
-    request.metadata_mut().insert(
-        hotline_proto::ACTOR_HEADER,
-        tonic::metadata::MetadataValue::from_static(ACTOR),
-    );
 }
 
 fn now_ms() -> i64 {
@@ -587,7 +582,7 @@ mod tests {
             .unwrap()
             .port();
         let client =
-            TicketsClient::new(&format!("http://127.0.0.1:{port}"), outbox.clone()).unwrap();
+            TicketsClient::new(&format!("http://127.0.0.1:{port}"), None, outbox.clone()).unwrap();
         for _ in 0..3 {
             assert_eq!(client.flush_pass().await, Pass::Unreachable);
         }

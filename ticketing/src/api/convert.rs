@@ -268,10 +268,21 @@ fn pb_time(t: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
-/// A ticket as the API shows it. The caller's number is masked: nobody who
-/// reads tickets through this API needs the number a call came from (the
-/// callback number is the one to dial).
-pub fn ticket_to_pb(t: &Ticket, now: DateTime<Utc>) -> pb::Ticket {
+/// Whether a ticket is shown with its phone numbers in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Numbers {
+    /// `138****5678`: lists, queues and answers to changes.
+    Masked,
+    /// To a reader who may see them, with the read in the audit log.
+    Full,
+}
+
+/// A ticket as the API shows it, its numbers masked unless `numbers` says.
+pub fn ticket_to_pb(t: &Ticket, now: DateTime<Utc>, numbers: Numbers) -> pb::Ticket {
+    let shown = |n: &PhoneNumber| match numbers {
+        Numbers::Masked => n.masked(),
+        Numbers::Full => n.as_str().to_owned(),
+    };
     pb::Ticket {
         number: t.number.to_string(),
         aliases: t.aliases.iter().map(ToString::to_string).collect(),
@@ -284,8 +295,8 @@ pub fn ticket_to_pb(t: &Ticket, now: DateTime<Utc>) -> pb::Ticket {
         event_date: t.event_date.map(|d| d.to_string()),
         preservation: t.preservation,
         priority_group: t.priority_group.to_string(),
-        caller_number: t.caller_number.as_ref().map(PhoneNumber::masked),
-        callback_number: t.callback_number.as_ref().map(|n| n.as_str().to_owned()),
+        caller_number: t.caller_number.as_ref().map(shown),
+        callback_number: t.callback_number.as_ref().map(shown),
         language: t.language.to_string(),
         center: t.center.clone(),
         region: t.region.map(|r| r.to_string()),

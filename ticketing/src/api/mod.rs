@@ -1,8 +1,11 @@
-//! The ticketing gRPC API (`hotline.v1.TicketService`): validates every
-//! request at the edge and calls the [`Ticketing`] front door, which reads
-//! the clock and reaches the store.
+//! The ticketing gRPC API (`hotline.v1.TicketService`): admits every
+//! request through the [`gate::Gate`] (token, role, ticket), validates it at
+//! the edge and calls the [`Ticketing`] front door, which reads the clock
+//! and reaches the store.
 
+pub mod access;
 mod convert;
+pub mod gate;
 pub mod routing;
 pub mod wakes;
 
@@ -11,27 +14,27 @@ use hotline_proto::v1::ticket_service_server::TicketService;
 use tonic::{Request, Response, Status};
 use tracing::{info, Span};
 
-use hotline_domain::limits::{MAX_ACTOR_LEN, MAX_IDEMPOTENCY_KEY_LEN, MAX_MESSAGE_SECS};
+use hotline_domain::limits::{MAX_IDEMPOTENCY_KEY_LEN, MAX_MESSAGE_SECS};
 
 use crate::service::Ticketing;
 use crate::tickets::lifecycle::LifecycleError;
 use crate::tickets::PageCursor;
 use crate::StoreError;
-use convert::{field_error, parse_number, FieldError};
+use convert::{field_error, parse_number, FieldError, Numbers};
+use gate::{Gate, Method};
 
 /// Listing page size when the client gives none, and the most it may ask for.
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 500;
 
-pub use hotline_proto::ACTOR_HEADER;
-
 pub struct TicketApi {
     ticketing: Ticketing,
+    gate: Gate,
 }
 
 impl TicketApi {
-    pub fn new(ticketing: Ticketing) -> Self {
-        Self { ticketing }
+    pub fn new(ticketing: Ticketing, gate: Gate) -> Self {
+        Self { ticketing, gate }
     }
 
     /// A chosen limitation rule must be one of the table's.
@@ -58,31 +61,6 @@ fn check_event_date(
             &format!("{d} is after today ({today})"),
         )),
         _ => Ok(()),
-    }
-}
-
-/// Who made the request, for the history. Defaults to `operator`.
-pub(crate) fn actor<T>(request: &Request<T>) -> Result<String, Status> {
-    match request.metadata().get(ACTOR_HEADER) {
-        None => Ok("operator".to_owned()),
-        Some(value) => {
-            let text = value
-                .to_str()
-                .map_err(|_| field_error(ACTOR_HEADER, "must be printable ASCII"))?;
-            let ok = !text.is_empty()
-                && text.len() <= MAX_ACTOR_LEN
-                && text
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_:.@".contains(&b));
-            if ok {
-                Ok(text.to_owned())
-            } else {
-                Err(field_error(
-                    ACTOR_HEADER,
-                    "1 to 64 characters of letters, digits and - _ : . @",
-                ))
-            }
-        }
     }
 }
 
@@ -134,7 +112,11 @@ impl TicketService for TicketApi {
         &self,
         request: Request<tonic::Streaming<pb::RecordingChunk>>,
     ) -> Result<Response<pb::Recording>, Status> {
-        let actor = actor(&request)?;
+        let actor = self
+            .gate
+            .admit(&request, Method::UploadRecording)
+            .await?
+            .actor();
         let mut stream = request.into_inner();
         let Some(first) = stream.message().await? else {
             return Err(field_error("ticket_number", "the upload sent no chunk"));
@@ -188,12 +170,29 @@ impl TicketService for TicketApi {
         &self,
         request: Request<pb::GetRecordingRequest>,
     ) -> Result<Response<Self::GetRecordingStream>, Status> {
+        let who = self.gate.admit(&request, Method::GetRecording).await?;
         let id = request.get_ref().id;
         if id <= 0 {
             return Err(field_error("id", "must be a recording id from the ticket"));
         }
         let (info, number, audio) = self.ticketing.recording_audio(id).await?;
         record_ticket(&number);
+        let ticket = self
+            .gate
+            .ticket(&who, Method::GetRecording, &number)
+            .await?;
+        // Recordings are for the lawyer the case is assigned to (not one
+        // only offered it) and the centre.
+        if who.role == crate::auth::Role::Lawyer
+            && ticket.assigned_lawyer.as_deref() != who.lawyer_id()
+        {
+            let why = "a recording is for the lawyer the ticket is assigned to";
+            return Err(self
+                .gate
+                .deny(&who, Method::GetRecording, Some(&ticket), why)
+                .await);
+        }
+        self.gate.audit_read(&who, &[&ticket], Some(id)).await?;
         let mut chunks: Vec<Result<pb::RecordingChunk, Status>> = audio
             .chunks(RECORDING_CHUNK)
             .map(|data| {
@@ -224,7 +223,11 @@ impl TicketService for TicketApi {
         &self,
         request: Request<pb::CreateTicketRequest>,
     ) -> Result<Response<pb::CreateTicketResponse>, Status> {
-        let actor = actor(&request)?;
+        let actor = self
+            .gate
+            .admit(&request, Method::CreateTicket)
+            .await?
+            .actor();
         let new = convert::new_ticket(request.into_inner(), actor)?;
         let now = self.ticketing.now();
         check_event_date(new.event_date, now)?;
@@ -243,7 +246,7 @@ impl TicketService for TicketApi {
             info!("ticket create repeated; returning the existing ticket");
         }
         Ok(Response::new(pb::CreateTicketResponse {
-            ticket: Some(convert::ticket_to_pb(&ticket, now)),
+            ticket: Some(convert::ticket_to_pb(&ticket, now, Numbers::Masked)),
             created,
         }))
     }
@@ -252,12 +255,17 @@ impl TicketService for TicketApi {
         &self,
         request: Request<pb::GetTicketRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
+        let who = self.gate.admit(&request, Method::GetTicket).await?;
         let number = parse_number("number", &request.get_ref().number)?;
         record_ticket(&number);
-        let ticket = self.ticketing.ticket(&number).await?;
+        let ticket = self.gate.ticket(&who, Method::GetTicket, &number).await?;
+        // One ticket opened by someone who may see it: its numbers in full,
+        // and the read in the audit log.
+        self.gate.audit_read(&who, &[&ticket], None).await?;
         Ok(Response::new(convert::ticket_to_pb(
             &ticket,
             self.ticketing.now(),
+            Numbers::Full,
         )))
     }
 
@@ -265,8 +273,19 @@ impl TicketService for TicketApi {
         &self,
         request: Request<pb::ListTicketsRequest>,
     ) -> Result<Response<pb::ListTicketsResponse>, Status> {
+        let who = self.gate.admit(&request, Method::ListTickets).await?;
         let req = request.into_inner();
-        let filter = convert::filter(&req)?;
+        let mut filter = convert::filter(&req)?;
+        // A supervisor of one center lists that center's tickets.
+        if let (crate::auth::Role::Supervisor, Some(own)) = (who.role, &who.center) {
+            match &filter.center {
+                Some(asked) if asked != own => {
+                    let why = format!("the token covers center `{own}`, not `{asked}`");
+                    return Err(self.gate.deny(&who, Method::ListTickets, None, &why).await);
+                }
+                _ => filter.center = Some(own.clone()),
+            }
+        }
         let limit = match req.page_size {
             0 => DEFAULT_PAGE_SIZE,
             n if n <= MAX_PAGE_SIZE => n,
@@ -290,7 +309,7 @@ impl TicketService for TicketApi {
         Ok(Response::new(pb::ListTicketsResponse {
             tickets: tickets
                 .iter()
-                .map(|t| convert::ticket_to_pb(t, now))
+                .map(|t| convert::ticket_to_pb(t, now, Numbers::Masked))
                 .collect(),
             next_page_token: next.map(PageCursor::encode).unwrap_or_default(),
         }))
@@ -300,16 +319,21 @@ impl TicketService for TicketApi {
         &self,
         request: Request<pb::TransitionTicketRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        let actor = actor(&request)?;
+        let who = self.gate.admit(&request, Method::TransitionTicket).await?;
         let req = request.into_inner();
         let number = parse_number("number", &req.number)?;
         record_ticket(&number);
+        self.gate
+            .ticket(&who, Method::TransitionTicket, &number)
+            .await?;
+        let actor = who.actor();
         let (to, mv) = convert::transition(&req)?;
         let ticket = self.ticketing.transition(&number, to, mv, &actor).await?;
         info!(to = %to, "ticket transitioned");
         Ok(Response::new(convert::ticket_to_pb(
             &ticket,
             self.ticketing.now(),
+            Numbers::Masked,
         )))
     }
 
@@ -317,10 +341,14 @@ impl TicketService for TicketApi {
         &self,
         request: Request<pb::CorrectTicketRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        let actor = actor(&request)?;
+        let who = self.gate.admit(&request, Method::CorrectTicket).await?;
         let req = request.into_inner();
         let number = parse_number("number", &req.number)?;
         record_ticket(&number);
+        self.gate
+            .ticket(&who, Method::CorrectTicket, &number)
+            .await?;
+        let actor = who.actor();
         let (correction, reason) = convert::correction(&req)?;
         let now = self.ticketing.now();
         check_event_date(correction.event_date.flatten(), now)?;
@@ -333,6 +361,7 @@ impl TicketService for TicketApi {
         Ok(Response::new(convert::ticket_to_pb(
             &ticket,
             self.ticketing.now(),
+            Numbers::Masked,
         )))
     }
 
@@ -340,10 +369,17 @@ impl TicketService for TicketApi {
         &self,
         request: Request<pb::MarkMaterialsReceivedRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        let actor = actor(&request)?;
+        let who = self
+            .gate
+            .admit(&request, Method::MarkMaterialsReceived)
+            .await?;
         let req = request.into_inner();
         let number = parse_number("number", &req.number)?;
         record_ticket(&number);
+        self.gate
+            .ticket(&who, Method::MarkMaterialsReceived, &number)
+            .await?;
+        let actor = who.actor();
         let note = req
             .note
             .as_deref()
@@ -357,6 +393,7 @@ impl TicketService for TicketApi {
         Ok(Response::new(convert::ticket_to_pb(
             &ticket,
             self.ticketing.now(),
+            Numbers::Masked,
         )))
     }
 
@@ -364,10 +401,12 @@ impl TicketService for TicketApi {
         &self,
         request: Request<pb::AddNoteRequest>,
     ) -> Result<Response<pb::TicketEvent>, Status> {
-        let actor = actor(&request)?;
+        let who = self.gate.admit(&request, Method::AddNote).await?;
         let req = request.into_inner();
         let number = parse_number("number", &req.number)?;
         record_ticket(&number);
+        self.gate.ticket(&who, Method::AddNote, &number).await?;
+        let actor = who.actor();
         let text = convert::text("text", &req.text, true)?;
         let event = self.ticketing.add_note(&number, &text, &actor).await?;
         Ok(Response::new(convert::event_to_pb(&event)))
@@ -377,8 +416,12 @@ impl TicketService for TicketApi {
         &self,
         request: Request<pb::ListTicketEventsRequest>,
     ) -> Result<Response<pb::ListTicketEventsResponse>, Status> {
+        let who = self.gate.admit(&request, Method::ListTicketEvents).await?;
         let number = parse_number("number", &request.get_ref().number)?;
         record_ticket(&number);
+        self.gate
+            .ticket(&who, Method::ListTicketEvents, &number)
+            .await?;
         let events = self.ticketing.history(&number).await?;
         Ok(Response::new(pb::ListTicketEventsResponse {
             events: events.iter().map(convert::event_to_pb).collect(),
@@ -389,9 +432,18 @@ impl TicketService for TicketApi {
         &self,
         request: Request<pb::LookupStatusRequest>,
     ) -> Result<Response<pb::TicketStatus>, Status> {
+        let who = self.gate.admit(&request, Method::LookupStatus).await?;
         let number = parse_number("number", &request.get_ref().number)?;
         record_ticket(&number);
         let ticket = self.ticketing.ticket(&number).await?;
+        // A supervisor of one center answers for that center only.
+        if !(who.role == crate::auth::Role::Ivr || who.oversees(&ticket.center)) {
+            let why = format!("the ticket belongs to center `{}`", ticket.center);
+            return Err(self
+                .gate
+                .deny(&who, Method::LookupStatus, Some(&ticket), &why)
+                .await);
+        }
         Ok(Response::new(pb::TicketStatus {
             number: number.to_string(),
             state: ticket.state.to_string(),

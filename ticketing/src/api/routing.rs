@@ -1,7 +1,7 @@
 //! `hotline.v1.RoutingService`: the roster, the lawyer's side of offers
 //! (acknowledge, decline, start, close, their work), the streams, and the
-//! reconciliation check. Until tokens carry identity, the lawyer is named
-//! in each request.
+//! reconciliation check. A lawyer acts as the lawyer their token names; a
+//! `lawyer` field in the request, if given, must agree with it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,8 +15,10 @@ use tokio::sync::{mpsc, Notify};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::convert::{self, field_error, parse_number};
+use super::convert::{self, field_error, parse_number, Numbers};
+use super::gate::{Gate, Method};
 use super::wakes::LawyerWakes;
+use crate::auth::{Principal, Role};
 use crate::routing::RosterError;
 use crate::routing::{Lawyer, Offer};
 use crate::service::Ticketing;
@@ -34,6 +36,7 @@ const BATCH: i64 = 200;
 #[derive(Clone)]
 pub struct RoutingApi {
     ticketing: Ticketing,
+    gate: Gate,
     /// Woken when events may have been committed (here, or on another node
     /// by PostgreSQL NOTIFY): the supervisors' streams wait on it.
     wake: Arc<Notify>,
@@ -42,9 +45,15 @@ pub struct RoutingApi {
 }
 
 impl RoutingApi {
-    pub fn new(ticketing: Ticketing, wake: Arc<Notify>, lawyer_wakes: Arc<LawyerWakes>) -> Self {
+    pub fn new(
+        ticketing: Ticketing,
+        gate: Gate,
+        wake: Arc<Notify>,
+        lawyer_wakes: Arc<LawyerWakes>,
+    ) -> Self {
         Self {
             ticketing,
+            gate,
             wake,
             lawyer_wakes,
         }
@@ -197,7 +206,69 @@ fn lawyer_from_pb(l: pb::Lawyer) -> Result<Lawyer, Status> {
 impl RoutingApi {
     async fn ticket_pb(&self, number: &hotline_domain::TicketNumber) -> Result<pb::Ticket, Status> {
         let t = self.ticketing.ticket(number).await?;
-        Ok(convert::ticket_to_pb(&t, self.ticketing.now()))
+        Ok(convert::ticket_to_pb(
+            &t,
+            self.ticketing.now(),
+            Numbers::Masked,
+        ))
+    }
+
+    /// The lawyer `who` acts as: their token's. A `lawyer` field naming
+    /// someone else is refused (and audited).
+    async fn acting_lawyer(
+        &self,
+        who: &Principal,
+        method: Method,
+        named: &str,
+    ) -> Result<String, Status> {
+        let own = who.lawyer_id().unwrap_or_default();
+        let named = named.trim();
+        if named.is_empty() || named == own {
+            Ok(own.to_owned())
+        } else {
+            let why = format!("the token is lawyer `{own}`'s, the request names `{named}`");
+            Err(self.gate.deny(who, method, None, &why).await)
+        }
+    }
+
+    /// The center a supervisor's request is about: the one asked for, which
+    /// must be theirs when their token names one.
+    async fn center_of(
+        &self,
+        who: &Principal,
+        method: Method,
+        asked: &str,
+    ) -> Result<String, Status> {
+        let asked = asked.trim();
+        match (&who.center, who.role) {
+            (Some(own), Role::Supervisor) if asked.is_empty() || asked == own => Ok(own.clone()),
+            (Some(own), Role::Supervisor) => {
+                let why = format!("the token covers center `{own}`, not `{asked}`");
+                Err(self.gate.deny(who, method, None, &why).await)
+            }
+            _ if asked.is_empty() => Ok("default".to_owned()),
+            _ => Ok(asked.to_owned()),
+        }
+    }
+
+    /// A supervisor of one center may change only its lawyers' shifts.
+    async fn check_lawyer_center(
+        &self,
+        who: &Principal,
+        method: Method,
+        lawyer: &str,
+    ) -> Result<(), Status> {
+        let Some(own) = who.center.as_ref().filter(|_| who.role == Role::Supervisor) else {
+            return Ok(());
+        };
+        let lawyers = self.ticketing.lawyers().await?;
+        match lawyers.iter().find(|l| l.id == lawyer) {
+            Some(l) if &l.center != own => {
+                let why = format!("lawyer `{lawyer}` belongs to center `{}`", l.center);
+                Err(self.gate.deny(who, method, None, &why).await)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// A lawyer's offer events as the stream sends them. A whole batch
@@ -205,9 +276,10 @@ impl RoutingApi {
     /// fell behind catches up in a few queries, not several per event.
     async fn offer_events(
         &self,
-        lawyer: &str,
+        who: &Principal,
         events: &[TicketEvent],
     ) -> Result<Vec<pb::OfferEvent>, Status> {
+        let lawyer = who.lawyer_id().unwrap_or_default();
         let named: Vec<(&TicketEvent, &str)> = events
             .iter()
             .filter_map(|e| offer_event_name(e.kind).map(|name| (e, name)))
@@ -217,12 +289,28 @@ impl RoutingApi {
         numbers.sort();
         numbers.dedup();
         let now = self.ticketing.now();
-        let tickets: HashMap<TicketNumber, pb::Ticket> = self
-            .ticketing
-            .tickets_by_number(&numbers)
-            .await?
+        let read = self.ticketing.tickets_by_number(&numbers).await?;
+        // The numbers in full on an offer (the lawyer may call at once),
+        // each such read in the audit log; masked once the ticket is gone
+        // from them (withdrawn, declined, reassigned).
+        let full: Vec<&TicketNumber> = named
             .iter()
-            .map(|t| (t.number.clone(), convert::ticket_to_pb(t, now)))
+            .filter(|(e, _)| matches!(e.kind, EventKind::Offered | EventKind::Assigned))
+            .map(|(e, _)| &e.ticket_number)
+            .collect();
+        let revealed: Vec<&crate::tickets::Ticket> =
+            read.iter().filter(|t| full.contains(&&t.number)).collect();
+        self.gate.audit_read(who, &revealed, None).await?;
+        let tickets: HashMap<TicketNumber, pb::Ticket> = read
+            .iter()
+            .map(|t| {
+                let numbers = if full.contains(&&t.number) {
+                    Numbers::Full
+                } else {
+                    Numbers::Masked
+                };
+                (t.number.clone(), convert::ticket_to_pb(t, now, numbers))
+            })
             .collect();
         let offers = self.ticketing.offers_to(lawyer, &numbers).await?;
         named
@@ -264,11 +352,15 @@ impl RoutingApi {
 
     async fn case_move(
         &self,
-        request: pb::CaseActionRequest,
+        request: Request<pb::CaseActionRequest>,
+        method: Method,
         to: TicketState,
     ) -> Result<pb::Ticket, Status> {
+        let who = self.gate.admit(&request, method).await?;
+        let request = request.into_inner();
+        let lawyer = &self.acting_lawyer(&who, method, &request.lawyer).await?;
         let number = parse_number("number", &request.number)?;
-        let lawyer = required("lawyer", &request.lawyer)?;
+        self.gate.ticket(&who, method, &number).await?;
         let mv = Move {
             outcome: request.outcome.filter(|o| !o.trim().is_empty()),
             ..Move::default()
@@ -278,7 +370,11 @@ impl RoutingApi {
             .move_case(&number, lawyer, to, mv)
             .await?
             .map_err(roster_error)?;
-        Ok(convert::ticket_to_pb(&t, self.ticketing.now()))
+        Ok(convert::ticket_to_pb(
+            &t,
+            self.ticketing.now(),
+            Numbers::Masked,
+        ))
     }
 }
 
@@ -290,6 +386,7 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::Lawyer>,
     ) -> Result<Response<pb::Lawyer>, Status> {
+        self.gate.admit(&request, Method::PutLawyer).await?;
         let lawyer = lawyer_from_pb(request.into_inner())?;
         self.ticketing.put_lawyer(&lawyer).await?;
         Ok(Response::new(lawyer_to_pb(&lawyer)))
@@ -297,11 +394,16 @@ impl RoutingService for RoutingApi {
 
     async fn list_lawyers(
         &self,
-        _request: Request<pb::ListLawyersRequest>,
+        request: Request<pb::ListLawyersRequest>,
     ) -> Result<Response<pb::ListLawyersResponse>, Status> {
+        let who = self.gate.admit(&request, Method::ListLawyers).await?;
         let lawyers = self.ticketing.lawyers().await?;
         Ok(Response::new(pb::ListLawyersResponse {
-            lawyers: lawyers.iter().map(lawyer_to_pb).collect(),
+            lawyers: lawyers
+                .iter()
+                .filter(|l| who.oversees(&l.center))
+                .map(lawyer_to_pb)
+                .collect(),
         }))
     }
 
@@ -309,8 +411,11 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::AddShiftRequest>,
     ) -> Result<Response<pb::Shift>, Status> {
+        let who = self.gate.admit(&request, Method::AddShift).await?;
         let r = request.into_inner();
         let lawyer = required("lawyer", &r.lawyer)?;
+        self.check_lawyer_center(&who, Method::AddShift, lawyer)
+            .await?;
         let from = instant("from", &r.from)?;
         let to = instant("to", &r.to)?;
         if to <= from {
@@ -336,6 +441,7 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::ListShiftsRequest>,
     ) -> Result<Response<pb::ListShiftsResponse>, Status> {
+        self.gate.admit(&request, Method::ListShifts).await?;
         let after = match request.get_ref().after.as_str() {
             "" => None,
             text => Some(instant("after", text)?),
@@ -358,8 +464,11 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::SwapShiftRequest>,
     ) -> Result<Response<pb::Shift>, Status> {
+        let who = self.gate.admit(&request, Method::SwapShift).await?;
         let r = request.into_inner();
         let lawyer = required("to_lawyer", &r.to_lawyer)?;
+        self.check_lawyer_center(&who, Method::SwapShift, lawyer)
+            .await?;
         let shift = self
             .ticketing
             .swap_shift(r.shift, lawyer)
@@ -377,19 +486,16 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::QueueRequest>,
     ) -> Result<Response<pb::ListTicketsResponse>, Status> {
+        let who = self.gate.admit(&request, Method::Queue).await?;
         let r = request.into_inner();
-        let center = if r.center.is_empty() {
-            "default"
-        } else {
-            &r.center
-        };
+        let center = self.center_of(&who, Method::Queue, &r.center).await?;
         let limit = i64::from(if r.limit == 0 { 50 } else { r.limit.min(500) });
         let now = self.ticketing.now();
-        let tickets = self.ticketing.queue(center, limit).await?;
+        let tickets = self.ticketing.queue(&center, limit).await?;
         Ok(Response::new(pb::ListTicketsResponse {
             tickets: tickets
                 .iter()
-                .map(|t| convert::ticket_to_pb(t, now))
+                .map(|t| convert::ticket_to_pb(t, now, Numbers::Masked))
                 .collect(),
             next_page_token: String::new(),
         }))
@@ -399,9 +505,10 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::OfferActionRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
+        let who = self.gate.admit(&request, Method::Pull).await?;
         let r = request.into_inner();
+        let lawyer = &self.acting_lawyer(&who, Method::Pull, &r.lawyer).await?;
         let number = parse_number("number", &r.number)?;
-        let lawyer = required("lawyer", &r.lawyer)?;
         self.ticketing
             .pull(&number, lawyer)
             .await?
@@ -413,9 +520,11 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::ReassignRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        let actor = super::actor(&request)?;
+        let who = self.gate.admit(&request, Method::Reassign).await?;
+        let actor = who.actor();
         let r = request.into_inner();
         let number = parse_number("number", &r.number)?;
+        self.gate.ticket(&who, Method::Reassign, &number).await?;
         let lawyer = required("to_lawyer", &r.to_lawyer)?;
         let reason = required("reason", &r.reason)?;
         self.ticketing
@@ -429,18 +538,15 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::OnDutyRequest>,
     ) -> Result<Response<pb::ListLawyersResponse>, Status> {
+        let who = self.gate.admit(&request, Method::OnDuty).await?;
         let r = request.into_inner();
         let at = if r.at.is_empty() {
             None
         } else {
             Some(instant("at", &r.at)?)
         };
-        let center = if r.center.is_empty() {
-            "default"
-        } else {
-            &r.center
-        };
-        let lawyers = self.ticketing.on_duty(center, at).await?;
+        let center = self.center_of(&who, Method::OnDuty, &r.center).await?;
+        let lawyers = self.ticketing.on_duty(&center, at).await?;
         Ok(Response::new(pb::ListLawyersResponse {
             lawyers: lawyers.iter().map(lawyer_to_pb).collect(),
         }))
@@ -450,9 +556,13 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::OfferActionRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
+        let who = self.gate.admit(&request, Method::Acknowledge).await?;
         let r = request.into_inner();
+        let lawyer = &self
+            .acting_lawyer(&who, Method::Acknowledge, &r.lawyer)
+            .await?;
         let number = parse_number("number", &r.number)?;
-        let lawyer = required("lawyer", &r.lawyer)?;
+        self.gate.ticket(&who, Method::Acknowledge, &number).await?;
         self.ticketing
             .acknowledge(&number, lawyer)
             .await?
@@ -464,9 +574,11 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::OfferActionRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
+        let who = self.gate.admit(&request, Method::Decline).await?;
         let r = request.into_inner();
+        let lawyer = &self.acting_lawyer(&who, Method::Decline, &r.lawyer).await?;
         let number = parse_number("number", &r.number)?;
-        let lawyer = required("lawyer", &r.lawyer)?;
+        self.gate.ticket(&who, Method::Decline, &number).await?;
         let reason = required("reason", r.reason.as_deref().unwrap_or_default())?;
         self.ticketing
             .decline(&number, lawyer, reason)
@@ -480,7 +592,7 @@ impl RoutingService for RoutingApi {
         request: Request<pb::CaseActionRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
         Ok(Response::new(
-            self.case_move(request.into_inner(), TicketState::InProgress)
+            self.case_move(request, Method::StartCase, TicketState::InProgress)
                 .await?,
         ))
     }
@@ -490,7 +602,7 @@ impl RoutingService for RoutingApi {
         request: Request<pb::CaseActionRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
         Ok(Response::new(
-            self.case_move(request.into_inner(), TicketState::Closed)
+            self.case_move(request, Method::CloseCase, TicketState::Closed)
                 .await?,
         ))
     }
@@ -499,13 +611,31 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::MyWorkRequest>,
     ) -> Result<Response<pb::MyWorkResponse>, Status> {
-        let lawyer = required("lawyer", &request.get_ref().lawyer)?.to_owned();
+        let who = self.gate.admit(&request, Method::MyWork).await?;
+        let named = &request.get_ref().lawyer;
+        let lawyer = if who.role == Role::Lawyer {
+            self.acting_lawyer(&who, Method::MyWork, named).await?
+        } else {
+            let lawyer = required("lawyer", named)?;
+            self.check_lawyer_center(&who, Method::MyWork, lawyer)
+                .await?;
+            lawyer.to_owned()
+        };
         let (tickets, offers) = self.ticketing.work_of(&lawyer).await?;
         let now = self.ticketing.now();
+        // The lawyer's own cases carry the numbers to call; a supervisor
+        // looking on sees them masked.
+        let numbers = if who.role == Role::Lawyer {
+            let shown: Vec<&crate::tickets::Ticket> = tickets.iter().collect();
+            self.gate.audit_read(&who, &shown, None).await?;
+            Numbers::Full
+        } else {
+            Numbers::Masked
+        };
         Ok(Response::new(pb::MyWorkResponse {
             tickets: tickets
                 .iter()
-                .map(|t| convert::ticket_to_pb(t, now))
+                .map(|t| convert::ticket_to_pb(t, now, numbers))
                 .collect(),
             offers: offers.iter().map(offer_to_pb).collect(),
         }))
@@ -517,8 +647,11 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::WatchOffersRequest>,
     ) -> Result<Response<Self::WatchOffersStream>, Status> {
+        let who = self.gate.admit(&request, Method::WatchOffers).await?;
         let r = request.into_inner();
-        let lawyer = required("lawyer", &r.lawyer)?.to_owned();
+        let lawyer = self
+            .acting_lawyer(&who, Method::WatchOffers, &r.lawyer)
+            .await?;
         if r.after_event_id < 0 {
             return Err(field_error("after_event_id", "must be 0 or an event id"));
         }
@@ -543,7 +676,7 @@ impl RoutingService for RoutingApi {
                         return;
                     }
                 };
-                let items = match api.offer_events(&lawyer, &events).await {
+                let items = match api.offer_events(&who, &events).await {
                     Ok(items) => items,
                     Err(status) => {
                         let _ = tx.send(Err(status)).await;
@@ -578,12 +711,15 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        let who = self.gate.admit(&request, Method::WatchEvents).await?;
         let after = request.get_ref().after_event_id;
         if after < 0 {
             return Err(field_error("after_event_id", "must be 0 or an event id"));
         }
         let (tx, rx) = mpsc::channel(256);
         let ticketing = self.ticketing.clone();
+        // A supervisor of one center follows that center's tickets.
+        let center = who.center.clone().filter(|_| who.role == Role::Supervisor);
         let wake = self.wake.clone();
         tokio::spawn(async move {
             let mut cursor = after;
@@ -599,8 +735,36 @@ impl RoutingService for RoutingApi {
                         return;
                     }
                 };
+                let theirs = match &center {
+                    None => None,
+                    Some(center) => {
+                        let mut numbers: Vec<TicketNumber> =
+                            events.iter().map(|e| e.ticket_number.clone()).collect();
+                        numbers.sort();
+                        numbers.dedup();
+                        match ticketing.tickets_by_number(&numbers).await {
+                            Ok(tickets) => Some(
+                                tickets
+                                    .into_iter()
+                                    .filter(|t| &t.center == center)
+                                    .map(|t| t.number)
+                                    .collect::<Vec<_>>(),
+                            ),
+                            Err(e) => {
+                                let _ = tx.send(Err(Status::from(e))).await;
+                                return;
+                            }
+                        }
+                    }
+                };
                 for e in &events {
                     cursor = e.id;
+                    if theirs
+                        .as_ref()
+                        .is_some_and(|t| !t.contains(&e.ticket_number))
+                    {
+                        continue;
+                    }
                     if tx.send(Ok(convert::event_to_pb(e))).await.is_err() {
                         return;
                     }
@@ -623,6 +787,7 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::CheckRequest>,
     ) -> Result<Response<pb::CheckResponse>, Status> {
+        self.gate.admit(&request, Method::Check).await?;
         let grace = request.get_ref().grace_seconds;
         if !(0..=86_400).contains(&grace) {
             return Err(field_error("grace_seconds", "must be 0 to 86400"));

@@ -32,6 +32,7 @@ const SQLITE: &[Source] = &[
     migration!("sqlite", 4, "0004_routing", "routing"),
     migration!("sqlite", 5, "0005_offer_rotation", "offer_rotation"),
     migration!("sqlite", 6, "0006_intake", "intake"),
+    migration!("sqlite", 7, "0007_access", "access"),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -41,6 +42,7 @@ const POSTGRES: &[Source] = &[
     migration!("postgres", 4, "0004_routing", "routing"),
     migration!("postgres", 5, "0005_offer_rotation", "offer_rotation"),
     migration!("postgres", 6, "0006_intake", "intake"),
+    migration!("postgres", 7, "0007_access", "access"),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

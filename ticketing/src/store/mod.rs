@@ -11,6 +11,7 @@
 //!
 //! Every statement takes `now` from the caller; no SQL reads the clock.
 
+mod access;
 mod clocks;
 mod corrections;
 mod events;

@@ -599,7 +599,7 @@ pub(super) fn recording_from_row(row: &AnyRow) -> Result<RecordingInfo, StoreErr
     })
 }
 
-enum Bind {
+pub(super) enum Bind {
     Text(String),
     Int(i64),
 }
@@ -607,9 +607,9 @@ enum Bind {
 /// A WHERE clause built from optional filters, with numbered placeholders
 /// (`$1`, `$2`, …), which both SQLite and PostgreSQL understand.
 #[derive(Default)]
-struct Where {
-    clauses: Vec<String>,
-    binds: Vec<Bind>,
+pub(super) struct Where {
+    pub(super) clauses: Vec<String>,
+    pub(super) binds: Vec<Bind>,
 }
 
 impl Where {

@@ -84,3 +84,35 @@ impl TestDb {
         }
     }
 }
+
+/// A token of `role` (a lawyer's names `lawyer`), made through the front
+/// door as `hotline token create` makes one.
+#[allow(dead_code)]
+pub async fn token(
+    ticketing: &hotline_ticketing::Ticketing,
+    role: hotline_ticketing::auth::Role,
+    lawyer: Option<&str>,
+) -> String {
+    let new = hotline_ticketing::auth::NewToken {
+        role,
+        lawyer: lawyer.map(Into::into),
+        center: None,
+        name: lawyer.unwrap_or(role.as_str()).to_owned(),
+        expires_at: None,
+    };
+    ticketing.create_token(&new, "test").await.unwrap().0
+}
+
+/// A channel to `addr` whose requests carry `token`.
+#[allow(dead_code)]
+pub async fn channel(addr: std::net::SocketAddr, token: &str) -> hotline_proto::AuthedChannel {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    tonic::service::interceptor::InterceptedService::new(
+        channel,
+        hotline_proto::Bearer::new(Some(token)).unwrap(),
+    )
+}

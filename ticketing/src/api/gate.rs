@@ -1,0 +1,340 @@
+//! The gate every request passes: the bearer token is checked
+//! (UNAUTHENTICATED when missing, malformed, unknown, revoked or expired),
+//! the token's role must be one the method admits ([`Method::roles`]), and
+//! a ticket named by the request must be one its holder may see
+//! ([`Ticketing::may_see`]). Every denial is PERMISSION_DENIED or
+//! UNAUTHENTICATED and written to the audit log; so is every read of a
+//! ticket's full numbers or of a recording ([`Gate::audit_read`]).
+
+use std::sync::{Arc, Mutex};
+
+use hotline_domain::TicketNumber;
+use tonic::{Request, Status};
+use tracing::warn;
+
+use crate::auth::{actions, AuditOutcome, AuthError, NewAudit, Principal, Role};
+use crate::service::{AccessError, Ticketing};
+use crate::tickets::Ticket;
+
+/// Every method of the ticketing server that needs a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    CreateTicket,
+    GetTicket,
+    ListTickets,
+    TransitionTicket,
+    CorrectTicket,
+    MarkMaterialsReceived,
+    AddNote,
+    ListTicketEvents,
+    LookupStatus,
+    UploadRecording,
+    GetRecording,
+    PutLawyer,
+    ListLawyers,
+    AddShift,
+    ListShifts,
+    SwapShift,
+    OnDuty,
+    Acknowledge,
+    Decline,
+    StartCase,
+    CloseCase,
+    Queue,
+    Pull,
+    Reassign,
+    MyWork,
+    WatchOffers,
+    WatchEvents,
+    Check,
+    WhoAmI,
+    CreateToken,
+    ListTokens,
+    RevokeToken,
+    ListAudit,
+}
+
+use Role::{Admin, Ivr, Lawyer, Supervisor};
+
+impl Method {
+    pub const ALL: [Method; 33] = [
+        Method::CreateTicket,
+        Method::GetTicket,
+        Method::ListTickets,
+        Method::TransitionTicket,
+        Method::CorrectTicket,
+        Method::MarkMaterialsReceived,
+        Method::AddNote,
+        Method::ListTicketEvents,
+        Method::LookupStatus,
+        Method::UploadRecording,
+        Method::GetRecording,
+        Method::PutLawyer,
+        Method::ListLawyers,
+        Method::AddShift,
+        Method::ListShifts,
+        Method::SwapShift,
+        Method::OnDuty,
+        Method::Acknowledge,
+        Method::Decline,
+        Method::StartCase,
+        Method::CloseCase,
+        Method::Queue,
+        Method::Pull,
+        Method::Reassign,
+        Method::MyWork,
+        Method::WatchOffers,
+        Method::WatchEvents,
+        Method::Check,
+        Method::WhoAmI,
+        Method::CreateToken,
+        Method::ListTokens,
+        Method::RevokeToken,
+        Method::ListAudit,
+    ];
+
+    /// The roles that may call it. Methods on one ticket check the ticket
+    /// too: a lawyer only their own, a supervisor only their center's.
+    pub fn roles(self) -> &'static [Role] {
+        match self {
+            // The IVR registers calls and answers "where is my case?".
+            Method::CreateTicket | Method::LookupStatus => &[Ivr, Supervisor, Admin],
+            Method::UploadRecording => &[Ivr],
+            // A lawyer's own tickets, a supervisor's center.
+            Method::GetTicket
+            | Method::CorrectTicket
+            | Method::MarkMaterialsReceived
+            | Method::AddNote
+            | Method::ListTicketEvents
+            | Method::GetRecording => &[Lawyer, Supervisor, Admin],
+            // The centre decides and oversees.
+            Method::ListTickets
+            | Method::TransitionTicket
+            | Method::ListLawyers
+            | Method::AddShift
+            | Method::SwapShift
+            | Method::OnDuty
+            | Method::Reassign
+            | Method::WatchEvents
+            | Method::Check
+            | Method::ListAudit => &[Supervisor, Admin],
+            Method::ListShifts | Method::Queue | Method::MyWork => &[Lawyer, Supervisor, Admin],
+            // Only the lawyer named by the token acts on their offers.
+            Method::Acknowledge
+            | Method::Decline
+            | Method::StartCase
+            | Method::CloseCase
+            | Method::Pull
+            | Method::WatchOffers => &[Lawyer],
+            Method::PutLawyer | Method::CreateToken | Method::ListTokens | Method::RevokeToken => {
+                &[Admin]
+            }
+            Method::WhoAmI => &[Ivr, Lawyer, Supervisor, Admin],
+        }
+    }
+
+    /// The gRPC path, as the audit log names a denied call.
+    pub fn path(self) -> String {
+        let service = match self {
+            Method::CreateTicket
+            | Method::GetTicket
+            | Method::ListTickets
+            | Method::TransitionTicket
+            | Method::CorrectTicket
+            | Method::MarkMaterialsReceived
+            | Method::AddNote
+            | Method::ListTicketEvents
+            | Method::LookupStatus
+            | Method::UploadRecording
+            | Method::GetRecording => "TicketService",
+            Method::WhoAmI
+            | Method::CreateToken
+            | Method::ListTokens
+            | Method::RevokeToken
+            | Method::ListAudit => "AccessService",
+            _ => "RoutingService",
+        };
+        format!("/hotline.v1.{service}/{self:?}")
+    }
+}
+
+/// How many denials without a valid token are written to the audit log per
+/// second: a stranger hammering the port must not fill the disk. Denials of
+/// valid tokens are always written.
+const ANONYMOUS_AUDITS_PER_SECOND: u32 = 20;
+
+#[derive(Clone)]
+pub struct Gate {
+    ticketing: Ticketing,
+    /// (second, denials written in it) for requests without a valid token.
+    anonymous: Arc<Mutex<(i64, u32)>>,
+}
+
+impl Gate {
+    pub fn new(ticketing: Ticketing) -> Self {
+        Self {
+            ticketing,
+            anonymous: Arc::default(),
+        }
+    }
+
+    /// The holder of the request's token, if its role may call `method`.
+    pub async fn admit<T>(
+        &self,
+        request: &Request<T>,
+        method: Method,
+    ) -> Result<Principal, Status> {
+        let token = bearer(request);
+        let who = match self.ticketing.authenticate(token.as_deref()).await {
+            Ok(who) => who,
+            Err(AccessError::Store(e)) => return Err(e.into()),
+            Err(AccessError::Auth(e)) => return Err(self.unauthenticated(method, &e).await),
+        };
+        if method.roles().contains(&who.role) {
+            Ok(who)
+        } else {
+            let why = format!(
+                "a {} token may not call {method:?} (allowed: {})",
+                who.role,
+                method
+                    .roles()
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Err(self.deny(&who, method, None, &why).await)
+        }
+    }
+
+    /// The ticket `number`, if `who` may see it; PERMISSION_DENIED (audited)
+    /// otherwise. An unknown number is NOT_FOUND for those who may list
+    /// tickets, and PERMISSION_DENIED for the others, so that trying numbers
+    /// tells a lawyer nothing.
+    pub async fn ticket(
+        &self,
+        who: &Principal,
+        method: Method,
+        number: &TicketNumber,
+    ) -> Result<Ticket, Status> {
+        let ticket = match self.ticketing.ticket(number).await {
+            Ok(t) => t,
+            Err(crate::StoreError::NotFound(n)) if who.role == Role::Lawyer => {
+                let why = format!("ticket {n} is not offered or assigned to them");
+                return Err(self.deny(who, method, None, &why).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if self.ticketing.may_see(who, &ticket).await? {
+            Ok(ticket)
+        } else {
+            let why = match who.role {
+                Role::Lawyer => "the ticket is not offered or assigned to them".to_owned(),
+                Role::Supervisor => format!(
+                    "the ticket belongs to center `{}`, not to the token's",
+                    ticket.center
+                ),
+                _ => "the role may not see tickets".to_owned(),
+            };
+            Err(self.deny(who, method, Some(&ticket), &why).await)
+        }
+    }
+
+    /// PERMISSION_DENIED for `who`, written to the audit log.
+    pub async fn deny(
+        &self,
+        who: &Principal,
+        method: Method,
+        ticket: Option<&Ticket>,
+        why: &str,
+    ) -> Status {
+        let entry = NewAudit {
+            actor: who.actor(),
+            token_id: Some(who.token_id.clone()),
+            action: method.path(),
+            outcome: AuditOutcome::Denied,
+            ticket: ticket.map(|t| t.number.to_string()),
+            recording: None,
+            center: ticket.map(|t| t.center.clone()),
+            detail: Some(why.to_owned()),
+        };
+        self.write(&[entry]).await;
+        Status::permission_denied(format!("permission denied: {why}"))
+    }
+
+    /// Records that `who` was shown `ticket`'s full numbers, or (with
+    /// `recording`) one of its recordings.
+    pub async fn audit_read(
+        &self,
+        who: &Principal,
+        tickets: &[&Ticket],
+        recording: Option<i64>,
+    ) -> Result<(), Status> {
+        let action = if recording.is_some() {
+            actions::READ_RECORDING
+        } else {
+            actions::READ_NUMBERS
+        };
+        let entries: Vec<NewAudit> = tickets
+            .iter()
+            .map(|t| NewAudit {
+                actor: who.actor(),
+                token_id: Some(who.token_id.clone()),
+                action: action.to_owned(),
+                outcome: AuditOutcome::Allowed,
+                ticket: Some(t.number.to_string()),
+                recording,
+                center: Some(t.center.clone()),
+                detail: None,
+            })
+            .collect();
+        // Nothing personal goes out unless its record is committed.
+        self.ticketing.audit(&entries).await.map_err(Status::from)
+    }
+
+    async fn unauthenticated(&self, method: Method, e: &AuthError) -> Status {
+        let second = self.ticketing.now().timestamp();
+        let record = match self.anonymous.lock() {
+            Ok(mut window) => {
+                if window.0 != second {
+                    *window = (second, 0);
+                }
+                window.1 += 1;
+                window.1 <= ANONYMOUS_AUDITS_PER_SECOND
+            }
+            Err(_) => false,
+        };
+        if record {
+            let entry = NewAudit {
+                actor: "anonymous".to_owned(),
+                token_id: None,
+                action: method.path(),
+                outcome: AuditOutcome::Denied,
+                ticket: None,
+                recording: None,
+                center: None,
+                detail: Some(e.to_string()),
+            };
+            self.write(&[entry]).await;
+        }
+        Status::unauthenticated(e.to_string())
+    }
+
+    async fn write(&self, entries: &[NewAudit]) {
+        if let Err(e) = self.ticketing.audit(entries).await {
+            warn!(error = %e, "cannot write a denial to the audit log");
+        }
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`; `None` when absent. A
+/// header that is there but unreadable counts as a malformed token.
+fn bearer<T>(request: &Request<T>) -> Option<String> {
+    let value = request.metadata().get(hotline_proto::AUTHORIZATION)?;
+    let text = value.to_str().unwrap_or("?");
+    let token = text
+        .strip_prefix("Bearer ")
+        .or_else(|| text.strip_prefix("bearer "))
+        .unwrap_or(text);
+    Some(token.trim().to_owned())
+}

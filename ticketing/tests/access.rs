@@ -1,0 +1,616 @@
+//! Who may call what, on the real gRPC server over a socket: every method
+//! × every role, and no token, an expired token, a revoked token; a lawyer
+//! kept to their own tickets; every denial in the audit log.
+
+// A test that unwraps fails with the value it did not expect: that is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+use hotline_domain::{Language, Matter, PhoneNumber, PriorityGroup, TicketKind};
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::access_service_client::AccessServiceClient;
+use hotline_proto::v1::routing_service_client::RoutingServiceClient;
+use hotline_proto::v1::ticket_service_client::TicketServiceClient;
+use hotline_proto::AuthedChannel;
+use hotline_ticketing::auth::{AuditFilter, NewToken, Role};
+use hotline_ticketing::limitation::Limitation;
+use hotline_ticketing::routing::Lawyer;
+use hotline_ticketing::tickets::{Flags, NewTicket};
+use hotline_ticketing::{server, Clock, ManualClock, Ticketing};
+use tokio::net::TcpListener;
+use tonic::{Code, Status};
+
+/// What each method admits, written out here (not taken from the code) so
+/// that a change to the rules must change this table too: ivr, lawyer,
+/// supervisor, admin.
+const MATRIX: &[(&str, [bool; 4])] = &[
+    ("CreateTicket", [true, false, true, true]),
+    ("GetTicket", [false, true, true, true]),
+    ("ListTickets", [false, false, true, true]),
+    ("TransitionTicket", [false, false, true, true]),
+    ("CorrectTicket", [false, true, true, true]),
+    ("MarkMaterialsReceived", [false, true, true, true]),
+    ("AddNote", [false, true, true, true]),
+    ("ListTicketEvents", [false, true, true, true]),
+    ("LookupStatus", [true, false, true, true]),
+    ("UploadRecording", [true, false, false, false]),
+    ("GetRecording", [false, true, true, true]),
+    ("PutLawyer", [false, false, false, true]),
+    ("ListLawyers", [false, false, true, true]),
+    ("AddShift", [false, false, true, true]),
+    ("ListShifts", [false, true, true, true]),
+    ("SwapShift", [false, false, true, true]),
+    ("OnDuty", [false, false, true, true]),
+    ("Acknowledge", [false, true, false, false]),
+    ("Decline", [false, true, false, false]),
+    ("StartCase", [false, true, false, false]),
+    ("CloseCase", [false, true, false, false]),
+    ("Queue", [false, true, true, true]),
+    ("Pull", [false, true, false, false]),
+    ("Reassign", [false, false, true, true]),
+    ("MyWork", [false, true, true, true]),
+    ("WatchOffers", [false, true, false, false]),
+    ("WatchEvents", [false, false, true, true]),
+    ("Check", [false, false, true, true]),
+    ("WhoAmI", [true, true, true, true]),
+    ("CreateToken", [false, false, false, true]),
+    ("ListTokens", [false, false, false, true]),
+    ("RevokeToken", [false, false, false, true]),
+    ("ListAudit", [false, false, true, true]),
+];
+
+struct World {
+    ticketing: Ticketing,
+    clock: ManualClock,
+    addr: std::net::SocketAddr,
+    /// Offered to lawyer li (critical, li the only one on duty).
+    offered: String,
+    _db: support::TestDb,
+}
+
+async fn world() -> World {
+    let (store, db) = support::sqlite().await;
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 2, 0, 0).unwrap());
+    let ticketing = Ticketing::new(
+        store,
+        Arc::new(clock.clone()),
+        Arc::new(Limitation::bundled().unwrap()),
+    );
+    for id in ["li", "wang"] {
+        let lawyer = Lawyer {
+            id: id.into(),
+            center: "default".into(),
+            name: id.into(),
+            phone: "13900000001".into(),
+            sip_uri: None,
+            skills: vec!["labor-wages".into()],
+            regions: vec![],
+            languages: vec!["zh".into()],
+            capacity: 10,
+            active: true,
+        };
+        ticketing.put_lawyer(&lawyer).await.unwrap();
+    }
+    let now = clock.now();
+    ticketing
+        .add_shift("li", now - Duration::hours(1), now + Duration::hours(8))
+        .await
+        .unwrap()
+        .unwrap();
+    let new = NewTicket {
+        idempotency_key: "access-offered".to_owned(),
+        proposed_number: None,
+        kind: TicketKind::Application,
+        matter: Some(Matter::LaborWages),
+        caller_number: Some(PhoneNumber::parse("13812345678").unwrap()),
+        callback_number: Some(PhoneNumber::parse("13812345678").unwrap()),
+        event_date: None,
+        document: None,
+        chosen_rule: None,
+        preservation: true,
+        priority_group: PriorityGroup::None,
+        language: Language::Zh,
+        center: "default".to_owned(),
+        region: None,
+        summary: String::new(),
+        flags: Flags::default(),
+        actor: "ivr".to_owned(),
+    };
+    let (offered, _) = ticketing.create(&new).await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = ticketing.clone();
+    tokio::spawn(async move { server::run(listener, served, std::future::pending()).await });
+    World {
+        ticketing,
+        clock,
+        addr,
+        offered: offered.number.to_string(),
+        _db: db,
+    }
+}
+
+impl World {
+    async fn token(&self, role: Role, lawyer: Option<&str>) -> String {
+        support::token(&self.ticketing, role, lawyer).await
+    }
+
+    async fn channel(&self, token: Option<&str>) -> AuthedChannel {
+        match token {
+            Some(t) => support::channel(self.addr, t).await,
+            None => {
+                let channel =
+                    tonic::transport::Channel::from_shared(format!("http://{}", self.addr))
+                        .unwrap()
+                        .connect()
+                        .await
+                        .unwrap();
+                tonic::service::interceptor::InterceptedService::new(
+                    channel,
+                    hotline_proto::Bearer::default(),
+                )
+            }
+        }
+    }
+}
+
+/// A ticket number that no ticket has (valid check digit).
+const NOBODY: &str = "1000000008";
+
+/// Calls `method` with arguments that pass the gate's own checks for a
+/// holder who may call it and change nothing (most are refused later, for
+/// a reason that is not about permission).
+async fn call(method: &str, channel: AuthedChannel, offered: &str) -> Result<(), Status> {
+    let mut tickets = TicketServiceClient::new(channel.clone());
+    let mut routing = RoutingServiceClient::new(channel.clone());
+    let mut access = AccessServiceClient::new(channel);
+    let number = || offered.to_owned();
+    match method {
+        "CreateTicket" => tickets
+            .create_ticket(pb::CreateTicketRequest::default())
+            .await
+            .map(drop),
+        "GetTicket" => tickets
+            .get_ticket(pb::GetTicketRequest { number: number() })
+            .await
+            .map(drop),
+        "ListTickets" => tickets
+            .list_tickets(pb::ListTicketsRequest::default())
+            .await
+            .map(drop),
+        "TransitionTicket" => tickets
+            .transition_ticket(pb::TransitionTicketRequest {
+                number: number(),
+                to: "nowhere".into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "CorrectTicket" => tickets
+            .correct_ticket(pb::CorrectTicketRequest {
+                number: number(),
+                matter: Some("no-such-matter".into()),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "MarkMaterialsReceived" => tickets
+            .mark_materials_received(pb::MarkMaterialsReceivedRequest {
+                number: number(),
+                note: Some("x".repeat(10_000)),
+            })
+            .await
+            .map(drop),
+        "AddNote" => tickets
+            .add_note(pb::AddNoteRequest {
+                number: number(),
+                text: String::new(),
+            })
+            .await
+            .map(drop),
+        "ListTicketEvents" => tickets
+            .list_ticket_events(pb::ListTicketEventsRequest { number: number() })
+            .await
+            .map(drop),
+        "LookupStatus" => tickets
+            .lookup_status(pb::LookupStatusRequest { number: number() })
+            .await
+            .map(drop),
+        "UploadRecording" => tickets
+            .upload_recording(tokio_stream::iter(Vec::<pb::RecordingChunk>::new()))
+            .await
+            .map(drop),
+        "GetRecording" => tickets
+            .get_recording(pb::GetRecordingRequest { id: 999 })
+            .await
+            .map(drop),
+        "PutLawyer" => routing.put_lawyer(pb::Lawyer::default()).await.map(drop),
+        "ListLawyers" => routing
+            .list_lawyers(pb::ListLawyersRequest {})
+            .await
+            .map(drop),
+        "AddShift" => routing
+            .add_shift(pb::AddShiftRequest {
+                lawyer: "li".into(),
+                from: "2026-03-02T10:00".into(),
+                to: "2026-03-02T09:00".into(),
+            })
+            .await
+            .map(drop),
+        "ListShifts" => routing
+            .list_shifts(pb::ListShiftsRequest::default())
+            .await
+            .map(drop),
+        "SwapShift" => routing
+            .swap_shift(pb::SwapShiftRequest {
+                shift: 0,
+                to_lawyer: "li".into(),
+            })
+            .await
+            .map(drop),
+        "OnDuty" => routing
+            .on_duty(pb::OnDutyRequest::default())
+            .await
+            .map(drop),
+        // The lawyer's own offer: taken (the calls after this one find the
+        // ticket provisional, li on it).
+        "Acknowledge" => routing
+            .acknowledge(pb::OfferActionRequest {
+                number: number(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "Decline" => routing
+            .decline(pb::OfferActionRequest {
+                number: number(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "StartCase" => routing
+            .start_case(pb::CaseActionRequest {
+                number: number(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "CloseCase" => routing
+            .close_case(pb::CaseActionRequest {
+                number: number(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "Queue" => routing.queue(pb::QueueRequest::default()).await.map(drop),
+        "Pull" => routing
+            .pull(pb::OfferActionRequest {
+                number: NOBODY.into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "Reassign" => routing
+            .reassign(pb::ReassignRequest {
+                number: number(),
+                to_lawyer: "nobody".into(),
+                reason: "test".into(),
+            })
+            .await
+            .map(drop),
+        "MyWork" => routing
+            .my_work(pb::MyWorkRequest {
+                lawyer: String::new(),
+            })
+            .await
+            .map(drop),
+        "WatchOffers" => routing
+            .watch_offers(pb::WatchOffersRequest::default())
+            .await
+            .map(drop),
+        "WatchEvents" => routing
+            .watch_events(pb::WatchEventsRequest::default())
+            .await
+            .map(drop),
+        "Check" => routing.check(pb::CheckRequest::default()).await.map(drop),
+        "WhoAmI" => access.who_am_i(pb::WhoAmIRequest {}).await.map(drop),
+        "CreateToken" => access
+            .create_token(pb::CreateTokenRequest {
+                role: "root".into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "ListTokens" => access.list_tokens(pb::ListTokensRequest {}).await.map(drop),
+        "RevokeToken" => access
+            .revoke_token(pb::RevokeTokenRequest {
+                id: "000000000000".into(),
+            })
+            .await
+            .map(drop),
+        "ListAudit" => access
+            .list_audit(pb::ListAuditRequest::default())
+            .await
+            .map(drop),
+        other => panic!("the matrix names an unknown method {other}"),
+    }
+}
+
+fn gated(result: &Result<(), Status>) -> Option<Code> {
+    match result {
+        Err(s) if matches!(s.code(), Code::PermissionDenied | Code::Unauthenticated) => {
+            Some(s.code())
+        }
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn every_method_admits_exactly_the_roles_it_should() {
+    let w = world().await;
+    // Every method the server has is in the table.
+    let methods: Vec<&str> = MATRIX.iter().map(|(m, _)| *m).collect();
+    for method in hotline_ticketing::api::gate::Method::ALL {
+        assert!(
+            methods.contains(&format!("{method:?}").as_str()),
+            "{method:?} is missing from the matrix"
+        );
+    }
+    let tokens = [
+        w.token(Role::Ivr, None).await,
+        w.token(Role::Lawyer, Some("li")).await,
+        w.token(Role::Supervisor, None).await,
+        w.token(Role::Admin, None).await,
+    ];
+    let denied_before = denied(&w).await;
+    let mut wrong = Vec::new();
+    let mut denials = 0;
+    for (method, allowed) in MATRIX {
+        for (i, role) in Role::ALL.iter().enumerate() {
+            let result = call(method, w.channel(Some(&tokens[i])).await, &w.offered).await;
+            let expected = if allowed[i] {
+                None
+            } else {
+                denials += 1;
+                Some(Code::PermissionDenied)
+            };
+            if gated(&result) != expected {
+                wrong.push(format!("{method} as {role}: {result:?}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "unexpected answers:\n{}",
+        wrong.join("\n")
+    );
+    // Every denial of a valid token is in the audit log.
+    assert_eq!(denied(&w).await - denied_before, denials);
+}
+
+async fn denied(w: &World) -> usize {
+    let all = w
+        .ticketing
+        .audit_log(&AuditFilter {
+            limit: 10_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    all.iter().filter(|e| e.outcome == "denied").count()
+}
+
+#[tokio::test]
+async fn no_token_an_expired_token_and_a_revoked_token_open_nothing() {
+    let w = world().await;
+    let expiring = NewToken {
+        role: Role::Admin,
+        lawyer: None,
+        center: None,
+        name: "temp".into(),
+        expires_at: Some(w.clock.now() + Duration::seconds(60)),
+    };
+    let (expired, _) = w.ticketing.create_token(&expiring, "test").await.unwrap();
+    let revoked = w.token(Role::Admin, None).await;
+    let id = revoked.split('_').nth(1).unwrap().to_owned();
+    w.ticketing.revoke_token(&id, "admin:test").await.unwrap();
+    // Before it expires the expiring token works …
+    assert_eq!(
+        gated(&call("ListTickets", w.channel(Some(&expired)).await, &w.offered).await),
+        None
+    );
+    w.clock.advance(Duration::seconds(61));
+    let mistyped = format!("{}0", &revoked[..revoked.len() - 1]);
+    for (what, token) in [
+        ("no token", None),
+        ("an expired token", Some(expired.as_str())),
+        ("a revoked token", Some(revoked.as_str())),
+        ("a mistyped token", Some(mistyped.as_str())),
+        ("not a token", Some("letmein")),
+    ] {
+        for (method, _) in MATRIX {
+            let result = call(method, w.channel(token).await, &w.offered).await;
+            assert_eq!(
+                gated(&result),
+                Some(Code::Unauthenticated),
+                "{method} with {what}: {result:?}"
+            );
+        }
+    }
+    let s = call("WhoAmI", w.channel(Some(&expired)).await, &w.offered)
+        .await
+        .unwrap_err();
+    assert!(s.message().contains("expired"), "{}", s.message());
+    let s = call("WhoAmI", w.channel(None).await, &w.offered)
+        .await
+        .unwrap_err();
+    assert!(s.message().contains("HOTLINE_TOKEN"), "{}", s.message());
+    // Strangers are audited too, within a per-second budget.
+    let anonymous = w
+        .ticketing
+        .audit_log(&AuditFilter {
+            actor: Some("anonymous".into()),
+            limit: 10_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        (1..=20).contains(&anonymous.len()),
+        "{} anonymous lines",
+        anonymous.len()
+    );
+}
+
+#[tokio::test]
+async fn a_lawyer_sees_and_acts_on_their_own_tickets_only() {
+    let w = world().await;
+    let li = w
+        .channel(Some(&w.token(Role::Lawyer, Some("li")).await))
+        .await;
+    let wang = w
+        .channel(Some(&w.token(Role::Lawyer, Some("wang")).await))
+        .await;
+    let number = || w.offered.clone();
+
+    // li, offered the ticket, sees it with the numbers to call.
+    let seen = TicketServiceClient::new(li.clone())
+        .get_ticket(pb::GetTicketRequest { number: number() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(seen.callback_number.as_deref(), Some("13812345678"));
+
+    // wang can neither read, acknowledge, decline, start nor close it, nor
+    // act as li.
+    let mut t = TicketServiceClient::new(wang.clone());
+    let mut r = RoutingServiceClient::new(wang.clone());
+    let denied = |result: Result<(), Status>| {
+        assert_eq!(gated(&result), Some(Code::PermissionDenied), "{result:?}");
+    };
+    denied(
+        t.get_ticket(pb::GetTicketRequest { number: number() })
+            .await
+            .map(drop),
+    );
+    denied(
+        t.list_ticket_events(pb::ListTicketEventsRequest { number: number() })
+            .await
+            .map(drop),
+    );
+    let act = pb::OfferActionRequest {
+        number: number(),
+        lawyer: String::new(),
+        reason: Some("busy".into()),
+    };
+    denied(r.acknowledge(act.clone()).await.map(drop));
+    denied(r.decline(act.clone()).await.map(drop));
+    let case = pb::CaseActionRequest {
+        number: number(),
+        lawyer: String::new(),
+        outcome: Some("advice-given".into()),
+    };
+    denied(r.start_case(case.clone()).await.map(drop));
+    denied(r.close_case(case).await.map(drop));
+    denied(
+        r.acknowledge(pb::OfferActionRequest {
+            lawyer: "li".into(),
+            ..act.clone()
+        })
+        .await
+        .map(drop),
+    );
+    // A number that does not exist tells wang nothing either.
+    denied(
+        t.get_ticket(pb::GetTicketRequest {
+            number: NOBODY.into(),
+        })
+        .await
+        .map(drop),
+    );
+
+    // li acknowledges: the history names li, from the token.
+    RoutingServiceClient::new(li.clone())
+        .acknowledge(pb::OfferActionRequest {
+            number: number(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let history = w
+        .ticketing
+        .history(&hotline_domain::TicketNumber::parse(&w.offered).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|e| e.kind.as_str() == "offer_acknowledged" && e.actor == "li"),
+        "{history:?}"
+    );
+
+    // The audit log has wang's denials and li's read of the numbers.
+    let lines = w
+        .ticketing
+        .audit_log(&AuditFilter {
+            ticket: Some(w.offered.clone()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(lines
+        .iter()
+        .any(|l| l.actor == "lawyer:li" && l.action == "read-numbers"));
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l.actor == "lawyer:wang" && l.outcome == "denied")
+            .count()
+            >= 6,
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_supervisor_of_one_center_sees_only_that_center() {
+    let w = world().await;
+    let new = NewToken {
+        role: Role::Supervisor,
+        lawyer: None,
+        center: Some("shenzhen".into()),
+        name: "zhang".into(),
+        expires_at: None,
+    };
+    let (token, _) = w.ticketing.create_token(&new, "test").await.unwrap();
+    let channel = w.channel(Some(&token)).await;
+    let mut t = TicketServiceClient::new(channel);
+    let s = t
+        .get_ticket(pb::GetTicketRequest {
+            number: w.offered.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(s.code(), Code::PermissionDenied, "{s:?}");
+    let listed = t
+        .list_tickets(pb::ListTicketsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        listed.tickets.is_empty(),
+        "the default center's tickets are not theirs"
+    );
+    let s = t
+        .list_tickets(pb::ListTicketsRequest {
+            center: Some("default".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(s.code(), Code::PermissionDenied, "{s:?}");
+}
