@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hotline_domain::{limits, HolidayCalendar};
+use hotline_ivr::admin::gate::AdminGate;
 use hotline_ivr::admin::{AdminExtras, CallBoard};
 use hotline_ivr::menu::metrics::FlowMetrics;
 use hotline_ivr::menu::{LoadError, MenuSource, MenuStore};
@@ -122,6 +123,7 @@ struct IvrPart {
     metrics: TcpListener,
     menus: MenuStore,
     tickets: TicketsClient,
+    admin_gate: AdminGate,
 }
 
 /// A node of the system, every listener bound.
@@ -205,6 +207,9 @@ impl App {
                 };
                 let tickets = TicketsClient::new(&ticketing_url, Some(&token), outbox)
                     .map_err(|e| AppError::TicketingUrl(e.to_string()))?;
+                // The admin API's tokens are ticketing's: it asks there.
+                let admin_gate = AdminGate::new(&ticketing_url)
+                    .map_err(|e| AppError::TicketingUrl(e.to_string()))?;
                 Some(IvrPart {
                     udp,
                     tcp,
@@ -212,6 +217,7 @@ impl App {
                     metrics,
                     menus,
                     tickets,
+                    admin_gate,
                 })
             }
             None => None,
@@ -349,6 +355,7 @@ async fn run_ivr(
     let extras = AdminExtras {
         menus: Some(part.menus.clone()),
         metrics: metrics.clone(),
+        gate: part.admin_gate.clone(),
     };
     let admin = spawn_logged(
         "admin API",

@@ -381,6 +381,14 @@ pub enum MenuCommand {
             value_name = "URL"
         )]
         admin: String,
+        /// An admin's token [default: ./hotline-data/admin.token].
+        #[arg(
+            long,
+            env = "HOTLINE_TOKEN",
+            value_name = "TOKEN",
+            hide_env_values = true
+        )]
+        token: Option<String>,
     },
 }
 

@@ -68,10 +68,16 @@ pub async fn run(command: MenuCommand) -> anyhow::Result<()> {
             print!("{}", graph::dot(&menu));
             Ok(())
         }
-        MenuCommand::Reload { admin } => {
-            let mut client = IvrAdminClient::connect(admin.clone())
+        MenuCommand::Reload { admin, token } => {
+            let token = crate::tickets::token_or_default(token.as_deref())?;
+            let bearer = hotline_proto::Bearer::new(token.as_deref())
+                .map_err(|e| UsageError(e.to_string()))?;
+            let channel = tonic::transport::Channel::from_shared(admin.clone())
+                .map_err(|e| UsageError(format!("invalid --admin URL `{admin}`: {e}")))?
+                .connect()
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot reach the IVR admin API at {admin}: {e}"))?;
+            let mut client = IvrAdminClient::with_interceptor(channel, bearer);
             match client.reload_menu(pb::ReloadMenuRequest {}).await {
                 Ok(r) => {
                     let r = r.into_inner();

@@ -274,7 +274,12 @@ pub(crate) const DEFAULT_TOKEN_FILE: &str = "hotline-data/admin.token";
 /// `./hotline-data/admin.token` when it exists, else none (the server then
 /// says how to get one).
 pub(crate) fn token(args: &ClientArgs) -> anyhow::Result<Option<String>> {
-    if let Some(token) = args.token.as_deref().filter(|t| !t.trim().is_empty()) {
+    token_or_default(args.token.as_deref())
+}
+
+/// `given`, else the admin token file when it exists.
+pub(crate) fn token_or_default(given: Option<&str>) -> anyhow::Result<Option<String>> {
+    if let Some(token) = given.filter(|t| !t.trim().is_empty()) {
         return Ok(Some(token.trim().to_owned()));
     }
     match std::fs::read_to_string(DEFAULT_TOKEN_FILE) {

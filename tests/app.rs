@@ -126,9 +126,16 @@ async fn an_app_stops_with_streams_open() {
         .await
         .unwrap()
         .into_inner();
-    let mut admin = IvrAdminClient::connect(format!("http://{}", app.admin))
+    let admin_token = std::fs::read_to_string(app.data.path().join("admin.token")).unwrap();
+    let ivr_admin = tonic::transport::Channel::from_shared(format!("http://{}", app.admin))
+        .unwrap()
+        .connect()
         .await
         .unwrap();
+    let mut admin = IvrAdminClient::with_interceptor(
+        ivr_admin,
+        hotline_proto::Bearer::new(Some(admin_token.trim())).unwrap(),
+    );
     let calls = admin
         .watch_call_events(pb::WatchCallEventsRequest::default())
         .await

@@ -529,10 +529,9 @@ fn drop_off_counts_per_node_match_the_script() {
     assert_eq!(counter(&text, "abandoned", "welcome"), 0, "{text}");
 
     // The admin API gives the same counts.
-    let admin = format!("http://{}", server.admin.unwrap());
     let nodes = tokio::runtime::Runtime::new().unwrap().block_on(async {
         use hotline_proto::v1::ivr_admin_client::IvrAdminClient;
-        let mut client = IvrAdminClient::connect(admin).await.unwrap();
+        let mut client = IvrAdminClient::new(server.admin_api().await);
         client
             .get_flow_metrics(hotline_proto::v1::GetFlowMetricsRequest {})
             .await

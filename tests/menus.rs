@@ -175,6 +175,7 @@ fn a_reload_during_twenty_calls_drops_none_and_new_calls_take_the_new_menu() {
             "--admin",
             &format!("http://{}", server.admin.unwrap()),
         ])
+        .env("HOTLINE_TOKEN", server.admin_token.as_deref().unwrap())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));

@@ -409,7 +409,11 @@ fn the_admin_api_lists_live_calls_and_streams_their_events() {
     );
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let mut client = IvrAdminClient::connect(admin).await.unwrap();
+        // Without a token the board shows nothing.
+        let mut bare = IvrAdminClient::connect(admin).await.unwrap();
+        let refused = bare.list_calls(pb::ListCallsRequest {}).await.unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+        let mut client = IvrAdminClient::new(server.admin_api().await);
         let mut events = client
             .watch_call_events(pb::WatchCallEventsRequest {})
             .await

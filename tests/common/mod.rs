@@ -215,6 +215,12 @@ impl Server {
         self.client_with(Some(&token), args)
     }
 
+    /// A gRPC channel to the IVR admin API whose requests carry the admin token.
+    pub async fn admin_api(&self) -> hotline_proto::AuthedChannel {
+        let url = format!("http://{}", self.admin.expect("the server runs the IVR"));
+        authed_channel(&url, self.admin_token.as_deref()).await
+    }
+
     /// A gRPC channel to ticketing whose requests carry the admin token.
     pub async fn channel(&self) -> hotline_proto::AuthedChannel {
         authed_channel(&self.url(), self.admin_token.as_deref()).await

@@ -1,6 +1,9 @@
 //! The IVR admin API (`hotline.v1.IvrAdmin`): the calls in progress and a
 //! stream of call events, for supervisors' consoles. Callers' numbers are
-//! masked here as everywhere.
+//! masked here as everywhere. Every method but health and reflection needs
+//! a supervisor's or admin's token ([`gate`]).
+
+pub mod gate;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,6 +21,7 @@ use tonic::{Request, Response, Status};
 
 use crate::menu::metrics::FlowMetrics;
 use crate::menu::MenuStore;
+use gate::AdminGate;
 
 /// How many events a slow watcher may fall behind before it misses some.
 const EVENT_BACKLOG: usize = 1024;
@@ -156,13 +160,16 @@ struct AdminApi {
     board: CallBoard,
     menus: Option<MenuStore>,
     metrics: FlowMetrics,
+    gate: AdminGate,
 }
 
 /// What the admin API serves besides the call board.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AdminExtras {
     pub menus: Option<MenuStore>,
     pub metrics: FlowMetrics,
+    /// Checks every request's token with ticketing.
+    pub gate: AdminGate,
 }
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::CallEvent, Status>> + Send>>;
@@ -171,8 +178,9 @@ type EventStream = Pin<Box<dyn Stream<Item = Result<pb::CallEvent, Status>> + Se
 impl IvrAdmin for AdminApi {
     async fn list_calls(
         &self,
-        _request: Request<pb::ListCallsRequest>,
+        request: Request<pb::ListCallsRequest>,
     ) -> Result<Response<pb::ListCallsResponse>, Status> {
+        self.gate.admit(&request, gate::READERS).await?;
         Ok(Response::new(pb::ListCallsResponse {
             calls: self.board.list(),
         }))
@@ -180,8 +188,10 @@ impl IvrAdmin for AdminApi {
 
     async fn reload_menu(
         &self,
-        _request: Request<pb::ReloadMenuRequest>,
+        request: Request<pb::ReloadMenuRequest>,
     ) -> Result<Response<pb::ReloadMenuResponse>, Status> {
+        let actor = self.gate.admit(&request, gate::ADMINS).await?;
+        tracing::info!(%actor, "menu reload asked over the admin API");
         let Some(menus) = &self.menus else {
             return Err(Status::unimplemented("this IVR has no menu file"));
         };
@@ -199,8 +209,9 @@ impl IvrAdmin for AdminApi {
 
     async fn get_flow_metrics(
         &self,
-        _request: Request<pb::GetFlowMetricsRequest>,
+        request: Request<pb::GetFlowMetricsRequest>,
     ) -> Result<Response<pb::FlowMetrics>, Status> {
+        self.gate.admit(&request, gate::READERS).await?;
         let nodes = self
             .metrics
             .snapshot()
@@ -221,8 +232,9 @@ impl IvrAdmin for AdminApi {
 
     async fn watch_call_events(
         &self,
-        _request: Request<pb::WatchCallEventsRequest>,
+        request: Request<pb::WatchCallEventsRequest>,
     ) -> Result<Response<EventStream>, Status> {
+        self.gate.admit(&request, gate::READERS).await?;
         let events = tokio_stream::wrappers::BroadcastStream::new(self.board.subscribe());
         // A watcher too slow to keep up misses events rather than holding memory.
         let stream = events.filter_map(|event| {
@@ -276,6 +288,7 @@ pub async fn run(
             board,
             menus: extras.menus,
             metrics: extras.metrics,
+            gate: extras.gate,
         }))
         .serve_with_incoming_shutdown(
             TcpIncoming::from(listener).with_nodelay(Some(true)),

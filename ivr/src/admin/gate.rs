@@ -1,0 +1,118 @@
+//! Who may use the IVR admin API: the same bearer tokens as ticketing,
+//! checked by ticketing (`AccessService.WhoAmI`), which holds them. The IVR
+//! keeps no tokens of its own; it remembers a positive answer for
+//! [`REMEMBER`], so a revoked token still reaches the live-call board of an
+//! IVR node for at most that long.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::access_service_client::AccessServiceClient;
+use hotline_proto::Bearer;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request, Status};
+
+/// How long a token ticketing vouched for is taken without asking again.
+pub const REMEMBER: Duration = Duration::from_secs(30);
+/// Remembered tokens at most; past it the memory starts over.
+const REMEMBERED: usize = 1024;
+
+/// Roles that may read the board (calls, events, metrics).
+pub const READERS: &[&str] = &["supervisor", "admin"];
+/// Roles that may change the IVR (reload the menu).
+pub const ADMINS: &[&str] = &["admin"];
+
+#[derive(Clone)]
+pub struct AdminGate {
+    ticketing: Channel,
+    /// token → (role, actor, when ticketing vouched for it).
+    vouched: Arc<Mutex<HashMap<String, (String, String, Instant)>>>,
+}
+
+impl std::fmt::Debug for AdminGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminGate").finish_non_exhaustive()
+    }
+}
+
+impl AdminGate {
+    /// Checks tokens with the ticketing service at `url` (connected lazily).
+    pub fn new(url: &str) -> Result<Self, tonic::transport::Error> {
+        let endpoint =
+            Endpoint::from_shared(url.to_owned())?.connect_timeout(Duration::from_secs(2));
+        Ok(Self {
+            ticketing: endpoint.connect_lazy(),
+            vouched: Arc::default(),
+        })
+    }
+
+    /// The actor of the request's token, if its role is one of `roles`.
+    pub async fn admit<T>(&self, request: &Request<T>, roles: &[&str]) -> Result<String, Status> {
+        let Some(token) = bearer(request) else {
+            return Err(Status::unauthenticated(
+                "no token: pass --token or set HOTLINE_TOKEN (an admin's is in <data_dir>/admin.token)",
+            ));
+        };
+        let (role, actor) = self.who(&token).await?;
+        if roles.contains(&role.as_str()) {
+            Ok(actor)
+        } else {
+            Err(Status::permission_denied(format!(
+                "permission denied: a {role} token may not use the IVR admin API here (allowed: {})",
+                roles.join(", ")
+            )))
+        }
+    }
+
+    async fn who(&self, token: &str) -> Result<(String, String), Status> {
+        if let Some((role, actor, at)) = self.remembered(token) {
+            if at.elapsed() < REMEMBER {
+                return Ok((role, actor));
+            }
+        }
+        let bearer =
+            Bearer::new(Some(token)).map_err(|e| Status::unauthenticated(e.to_string()))?;
+        let mut access = AccessServiceClient::with_interceptor(self.ticketing.clone(), bearer);
+        let mut request = Request::new(pb::WhoAmIRequest {});
+        request.set_timeout(Duration::from_secs(3));
+        let who = match access.who_am_i(request).await {
+            Ok(who) => who.into_inner(),
+            Err(s) if matches!(s.code(), Code::Unauthenticated | Code::PermissionDenied) => {
+                return Err(s)
+            }
+            Err(s) => {
+                return Err(Status::unavailable(format!(
+                    "ticketing, which checks tokens, did not answer: {}",
+                    s.message()
+                )))
+            }
+        };
+        if let Ok(mut vouched) = self.vouched.lock() {
+            if vouched.len() >= REMEMBERED {
+                vouched.clear();
+            }
+            vouched.insert(
+                token.to_owned(),
+                (who.role.clone(), who.actor.clone(), Instant::now()),
+            );
+        }
+        Ok((who.role, who.actor))
+    }
+
+    fn remembered(&self, token: &str) -> Option<(String, String, Instant)> {
+        self.vouched.lock().ok()?.get(token).cloned()
+    }
+}
+
+fn bearer<T>(request: &Request<T>) -> Option<String> {
+    let value = request.metadata().get(hotline_proto::AUTHORIZATION)?;
+    let text = value.to_str().unwrap_or("?");
+    Some(
+        text.strip_prefix("Bearer ")
+            .unwrap_or(text)
+            .trim()
+            .to_owned(),
+    )
+}
