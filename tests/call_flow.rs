@@ -172,6 +172,57 @@ fn an_application_by_phone_is_a_ticket_the_caller_hears_and_can_check() {
     assert!(out.status.success(), "{}", sipp_report(&out));
 }
 
+/// Personal information stays out of the logs (PIPL): a caller who keys a
+/// callback number, with a caller ID of their own, leaves neither number
+/// complete in any line the server wrote, while the ticket holds both.
+#[test]
+fn no_log_line_holds_a_complete_phone_number() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let typed = "13987654321";
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["serve", "--log", "debug"]);
+    let phone = Phone::new();
+    let call = dial("call_flow.xml", server.sip.unwrap(), &phone);
+    let at = answer(
+        &phone,
+        "zh",
+        &[
+            ("welcome", "1"),
+            ("main-menu", "2"),
+            ("matter-menu", "9"),
+            ("document-menu", "9"),
+            ("date-harm", "*"),
+            ("preservation-question", "9"),
+            ("callback-ending", "2"),
+            ("callback-enter", &format!("{typed}#")),
+        ],
+        0,
+    );
+    let at = leave_message(&phone, "zh", at);
+    let intro = prompt("zh", "your-ticket-number");
+    let end = phone.wait_heard(&prompt("zh", "next-step-consultation"), at, LONG);
+    let number = read_digits_after(&phone.heard()[at..end], &intro, "zh", 10)
+        .expect("the caller heard the ticket number");
+    let out = call.join().unwrap();
+    assert!(out.status.success(), "{}", sipp_report(&out));
+    let ticket = ticket_json(&server, &number);
+    assert_eq!(ticket["callback_number"], typed);
+    assert_eq!(ticket["caller_number"], CALLER);
+
+    // Every line so far, at debug level: the call, its keys, the ticket.
+    std::thread::sleep(Duration::from_millis(500));
+    let lines: Vec<String> = server.log.try_iter().collect();
+    assert!(
+        lines.iter().any(|l| l.contains("call ended")),
+        "the log has the call: {lines:#?}"
+    );
+    for line in &lines {
+        for full in [typed, CALLER] {
+            assert!(!line.contains(full), "a complete number in the log: {line}");
+        }
+    }
+}
+
 #[test]
 fn the_green_channel_with_preservation_is_critical() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -355,7 +406,17 @@ fn with_ticketing_down_every_caller_hears_a_number_that_later_finds_the_ticket()
     let listen = format!("127.0.0.1:{ticketing_port}");
     let ticketing_dir = tempfile::tempdir().unwrap();
     common::provision_ivr(ticketing_dir.path(), &listen, dir.path());
-    let ivr = Server::start(dir.path(), &["ivr", "--ticketing", &ticketing_url]);
+    // Twenty callers from one address: a trunk, as a centre's would be.
+    let ivr = Server::start(
+        dir.path(),
+        &[
+            "ivr",
+            "--ticketing",
+            &ticketing_url,
+            "--sip-trusted",
+            "127.0.0.1",
+        ],
+    );
     let sip = ivr.sip.unwrap();
     let phones: Vec<Phone> = (0..calls).map(|_| Phone::new()).collect();
     let rows: Vec<Vec<String>> = phones
@@ -745,7 +806,17 @@ prompt = ["goodbye"]
 "#,
     )
     .unwrap();
-    let server = Server::start(dir.path(), &["serve", "--menu", menu.to_str().unwrap()]);
+    // Twenty callers from one address: a trunk, as a centre's would be.
+    let server = Server::start(
+        dir.path(),
+        &[
+            "serve",
+            "--menu",
+            menu.to_str().unwrap(),
+            "--sip-trusted",
+            "127.0.0.1",
+        ],
+    );
     let sip = server.sip.unwrap();
     let phones: Vec<Phone> = (0..calls).map(|_| Phone::new()).collect();
     let sipps: Vec<_> = phones

@@ -74,6 +74,32 @@ pub fn mask(number: &str) -> String {
     }
 }
 
+/// What a caller keyed, fit for a log line or the live-call board: every
+/// run of five or more digits (a phone number, a date, a ticket number
+/// being looked up) masked as [`mask`] masks numbers; menu choices stay.
+pub fn mask_keys(keys: &str) -> String {
+    let mut out = String::with_capacity(keys.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 5 {
+            out.push_str(&mask(run));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in keys.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 impl fmt::Display for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.masked())
@@ -100,6 +126,10 @@ mod tests {
         assert_eq!(n.last_four(), "5678");
         assert_eq!(mask("12345"), "***45");
         assert_eq!(mask("+8613812345678"), "+86****5678");
+        assert_eq!(mask_keys("12#"), "12#");
+        assert_eq!(mask_keys("1213812345678#1"), "121****5678#1");
+        assert_eq!(mask_keys("9*20261101#"), "9*******01#");
+        assert_eq!(mask_keys(""), "");
     }
 
     #[test]

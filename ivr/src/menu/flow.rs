@@ -246,6 +246,12 @@ impl Flow {
         &self.node
     }
 
+    /// Whether the call is in a node that collects digits (a number, a
+    /// date): what the caller keys there is personal, and is not logged.
+    pub fn collecting(&self) -> bool {
+        matches!(self.kind(), NodeKind::Collect { .. })
+    }
+
     pub fn draft(&self) -> &TicketDraft {
         &self.draft
     }
