@@ -382,6 +382,12 @@ async fn run_ivr(
     let ivr_config = IvrConfig {
         board,
         advertise: config.sip_advertise,
+        sip_trusted: config.sip_trusted.clone().unwrap_or_default(),
+        sip_untrusted: match config.sip_untrusted {
+            crate::config::UntrustedAnswer::Reject => hotline_ivr::sip::endpoint::Untrusted::Reject,
+            crate::config::UntrustedAnswer::Drop => hotline_ivr::sip::endpoint::Untrusted::Drop,
+        },
+        calls_per_source: config.sip_calls_per_source,
         rtp_ports: (config.rtp_port_min, config.rtp_port_max),
         max_calls: config.max_calls,
         rtp_timeout: Duration::from_secs(config.rtp_timeout_secs),

@@ -17,6 +17,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use hotline_ivr::sip::trust::TrustedSources;
 use hotline_ticketing::limitation::Thresholds;
 use hotline_ticketing::routing::RoutingPolicy;
 
@@ -163,6 +164,12 @@ settings! {
         invites_per_second: u32 = "5",
             env "HOTLINE_INVITES_PER_SECOND", value "N", example "3",
             help "New INVITEs per second one source address may send after its burst.";
+        sip_calls_per_source: usize = "4",
+            env "HOTLINE_SIP_CALLS_PER_SOURCE", value "N", example "8",
+            help "Calls one untrusted source address may hold at once; past it 486.";
+        sip_untrusted: UntrustedAnswer = "reject",
+            env "HOTLINE_SIP_UNTRUSTED", value "reject|drop", example "drop",
+            help "What sources outside sip_trusted get, when it is set: 403 once, or nothing.";
         node_id: String = "ivr-1",
             env "HOTLINE_NODE_ID", value "NAME", example "ivr-7",
             help "This IVR node's name in the idempotency keys of its ticket requests.";
@@ -198,6 +205,9 @@ settings! {
         sip_advertise: IpAddr, unset "the local address each request arrived on",
             env "HOTLINE_SIP_ADVERTISE", value "IP", example "192.0.2.7",
             help "The address put into SDP c= and Contact.";
+        sip_trusted: TrustedSources, unset "none: every source is untrusted",
+            env "HOTLINE_SIP_TRUSTED", value "CIDR,…", example "10.1.0.0/16,192.0.2.7/32",
+            help "Trunks and proxies by address or CIDR; others get media only at their own address, after their ACK.";
         database_url: String, unset "`sqlite://<data_dir>/hotline.db?mode=rwc`",
             env "HOTLINE_DATABASE_URL", value "URL", example "postgres://hotline@db.example/hotline",
             help "Database: sqlite://PATH or postgres://USER@HOST/DB.";
@@ -231,6 +241,21 @@ pub struct ServeArgs {
     /// Print the resolved configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
+}
+
+/// What a SIP request from outside `sip_trusted` gets, when it is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum UntrustedAnswer {
+    Reject,
+    Drop,
+}
+
+impl FromStr for UntrustedAnswer {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        <Self as clap::ValueEnum>::from_str(s, true)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -336,6 +361,9 @@ impl Config {
                 "node_id `{}` must be 1 to 64 letters, digits, '-', '_' or '.'",
                 self.node_id
             ));
+        }
+        if self.sip_calls_per_source == 0 {
+            return invalid("sip_calls_per_source must be at least 1".to_owned());
         }
         if self.invite_burst == 0 || self.invites_per_second == 0 {
             return invalid("invite_burst and invites_per_second must be at least 1".to_owned());

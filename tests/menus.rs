@@ -150,7 +150,17 @@ fn a_reload_during_twenty_calls_drops_none_and_new_calls_take_the_new_menu() {
     let dir = tempfile::tempdir().unwrap();
     let menu = dir.path().join("menu.toml");
     std::fs::write(&menu, waiting_menu()).unwrap();
-    let server = Server::start(dir.path(), &["serve", "--menu", menu.to_str().unwrap()]);
+    // Twenty callers from one address: a trunk, as a centre's would be.
+    let server = Server::start(
+        dir.path(),
+        &[
+            "serve",
+            "--menu",
+            menu.to_str().unwrap(),
+            "--sip-trusted",
+            "127.0.0.1",
+        ],
+    );
     let sip = server.sip.unwrap();
 
     let phones: Vec<Phone> = (0..20).map(|_| Phone::new()).collect();

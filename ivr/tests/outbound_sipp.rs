@@ -51,6 +51,9 @@ async fn a_call_to_a_sipp_uas_completes() {
         hotline_ivr::tickets::TicketsClient::new("http://127.0.0.1:1", None, outbox).unwrap();
     let config = IvrConfig {
         advertise: None,
+        sip_trusted: Default::default(),
+        sip_untrusted: Default::default(),
+        calls_per_source: 4,
         rtp_ports: (30000, 30999),
         max_calls: 10,
         rtp_timeout: Duration::from_secs(30),

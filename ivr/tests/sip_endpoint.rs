@@ -393,6 +393,11 @@ fn an_outbound_call_rings_is_answered_and_hung_up() {
 #[test]
 fn one_source_sending_too_many_invites_gets_503() {
     let mut h = Harness::new();
+    // The rate alone: no cap on the calls the source holds.
+    h.ep = Endpoint::new(Config {
+        calls_per_source: 100,
+        ..Config::default()
+    });
     let mut refused = 0;
     for i in 0..30 {
         let out =
@@ -620,4 +625,142 @@ fn an_invite_with_an_unbounded_call_id_gets_400() {
     let out = h.recv(&invite("z9hG4bK-2").replace("Call-ID: call-1", &format!("Call-ID: {fits}")));
     assert_eq!(codes(&out), [100]);
     assert_eq!(h.ep.active_calls(), 1);
+}
+
+// --- Strangers -----------------------------------------------------------
+
+/// An INVITE of its own Call-ID and branch from `from`.
+fn invite_from(from: &str, n: u32) -> String {
+    format!(
+        "INVITE sip:12348@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {from};branch=z9hG4bK-s{n}\r\n\
+         From: <sip:x@{from}>;tag=t{n}\r\nTo: <sip:12348@127.0.0.1:5060>\r\n\
+         Call-ID: stranger-{n}\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+fn udp(addr: &str) -> Peer {
+    Peer {
+        addr: addr.parse().unwrap(),
+        transport: Transport::Udp,
+    }
+}
+
+fn from(h: &mut Harness, addr: &str, text: &str) -> Vec<Output> {
+    h.ep.handle_message(h.now, udp(addr), local(), text.as_bytes());
+    h.drain()
+}
+
+#[test]
+fn one_untrusted_source_holds_at_most_its_share_of_the_calls() {
+    let mut h = Harness::new();
+    for n in 0..4 {
+        assert_eq!(
+            codes(&from(
+                &mut h,
+                "192.0.2.9:5060",
+                &invite_from("192.0.2.9:5060", n)
+            )),
+            [100]
+        );
+    }
+    let out = from(&mut h, "192.0.2.9:5060", &invite_from("192.0.2.9:5060", 4));
+    assert_eq!(codes(&out), [486], "the fifth call from one address");
+    // Another address is not touched.
+    let out = from(
+        &mut h,
+        "192.0.2.10:5060",
+        &invite_from("192.0.2.10:5060", 5),
+    );
+    assert_eq!(codes(&out), [100]);
+}
+
+#[test]
+fn a_refusal_to_a_stranger_is_sent_once_and_a_cached_answer_only_to_who_asked() {
+    let mut h = Harness::new();
+    // Past the INVITE burst: 503s, each sent once, never retransmitted.
+    let mut refusals = 0;
+    for n in 0..40 {
+        let out = from(
+            &mut h,
+            "192.0.2.9:5060",
+            &invite_from("192.0.2.9:5060", 100 + n),
+        );
+        refusals += codes(&out).iter().filter(|c| **c >= 300).count();
+    }
+    assert!(refusals >= 20, "{refusals} refusals");
+    let later = h.advance(Duration::from_secs(40));
+    assert!(
+        codes(&later).is_empty(),
+        "no retransmitted refusal: {:?}",
+        codes(&later)
+    );
+
+    // OPTIONS answered; the same request again from another address (a
+    // forged source) gets nothing: the answer goes only where it was asked.
+    let options = "OPTIONS sip:12348@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.20:5060;branch=z9hG4bK-o1\r\n\
+                   From: <sip:x@y>;tag=1\r\nTo: <sip:12348@127.0.0.1>\r\nCall-ID: o-1\r\nCSeq: 1 OPTIONS\r\n\
+                   Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(codes(&from(&mut h, "192.0.2.20:5060", options)), [200]);
+    assert!(from(&mut h, "198.51.100.1:5060", options).is_empty());
+    assert_eq!(codes(&from(&mut h, "192.0.2.20:5060", options)), [200]);
+}
+
+#[test]
+fn a_flood_of_any_method_from_one_source_is_answered_only_within_its_budget() {
+    let mut h = Harness::new();
+    let mut answered = 0;
+    for n in 0..1000 {
+        let options = format!(
+            "OPTIONS sip:12348@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.9:5060;branch=z9hG4bK-f{n}\r\n\
+             From: <sip:x@y>;tag=1\r\nTo: <sip:12348@127.0.0.1>\r\nCall-ID: f-{n}\r\nCSeq: 1 OPTIONS\r\n\
+             Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        );
+        answered += codes(&from(&mut h, "192.0.2.9:5060", &options)).len();
+        answered += codes(&from(&mut h, "192.0.2.9:5060", "garbage\r\n\r\n")).len();
+    }
+    assert!(
+        answered <= 100,
+        "{answered} answers to 2000 requests in an instant"
+    );
+    assert!(answered >= 50, "{answered}");
+}
+
+#[test]
+fn with_trusted_trunks_named_others_get_403_once_or_nothing() {
+    use hotline_ivr::sip::endpoint::Untrusted;
+    let trusted: hotline_ivr::sip::trust::TrustedSources = "10.0.0.0/8".parse().unwrap();
+    let mut h = Harness::new();
+    h.ep = Endpoint::new(Config {
+        trusted: trusted.clone(),
+        ..Config::default()
+    });
+    assert_eq!(
+        codes(&from(
+            &mut h,
+            "192.0.2.9:5060",
+            &invite_from("192.0.2.9:5060", 1)
+        )),
+        [403]
+    );
+    assert!(
+        codes(&h.advance(Duration::from_secs(5))).is_empty(),
+        "sent once"
+    );
+    // The trunk has no per-source cap.
+    for n in 0..10 {
+        assert_eq!(
+            codes(&from(
+                &mut h,
+                "10.1.1.1:5060",
+                &invite_from("10.1.1.1:5060", 10 + n)
+            )),
+            [100]
+        );
+    }
+    h.ep = Endpoint::new(Config {
+        trusted,
+        untrusted: Untrusted::Drop,
+        ..Config::default()
+    });
+    assert!(from(&mut h, "192.0.2.9:5060", &invite_from("192.0.2.9:5060", 2)).is_empty());
 }

@@ -53,6 +53,8 @@ enum Send {
 pub struct Phone {
     pub port: u16,
     heard: Arc<Mutex<Vec<u8>>>,
+    /// Where the IVR's audio comes from: the call's RTP address.
+    ivr: Arc<Mutex<Option<SocketAddr>>>,
     queue: Arc<Mutex<VecDeque<Send>>>,
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
@@ -85,16 +87,22 @@ impl Phone {
             })
         };
         let sender = {
-            let (queue, stop) = (queue.clone(), stop.clone());
+            let (queue, stop, ivr) = (queue.clone(), stop.clone(), ivr.clone());
             std::thread::spawn(move || send_loop(&socket, &ivr, &queue, &stop))
         };
         Phone {
             port,
             heard,
+            ivr,
             queue,
             stop,
             threads: vec![receiver, sender],
         }
+    }
+
+    /// The IVR's RTP address for this call, once its audio has arrived.
+    pub fn ivr(&self) -> Option<SocketAddr> {
+        *self.ivr.lock().unwrap()
     }
 
     /// Presses keys, one after the other, as RFC 4733 events.

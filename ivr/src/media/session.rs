@@ -55,6 +55,20 @@ pub struct MediaConfig {
 
 pub use super::dtmf::arbiter::DigitSource;
 
+/// Where a call's media may go to and come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaTrust {
+    /// A trusted trunk or proxy (`sip_trusted`): its SBC may name another
+    /// media address, which gets audio at once, until the first packet
+    /// from the caller shows where it really is (latched once).
+    Trusted,
+    /// Anyone else, signalling from this address: audio goes only to that
+    /// IP (a different `c=` is ignored) and only after the ACK proved the
+    /// address asked for the call, so a forged INVITE cannot aim a stream
+    /// at a victim; packets count only from that IP, latched once.
+    Untrusted(std::net::IpAddr),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEvent {
     Digit(Digit, DigitSource),
@@ -83,6 +97,9 @@ pub struct MediaSession {
     timestamp: u32,
     remote: Option<SocketAddr>,
     latched: bool,
+    trust: MediaTrust,
+    /// The caller's ACK has arrived.
+    confirmed: bool,
     start: Instant,
     packets_sent: u64,
     playout: VecDeque<i16>,
@@ -105,15 +122,20 @@ pub struct MediaSession {
 
 impl MediaSession {
     /// A session that will send to `remote` (from the SDP) until the caller's
-    /// own packets show where it really is.
+    /// own packets show where it really is, as `trust` allows.
     /// Its SSRC, first sequence number and timestamp come from `rng`.
     pub fn new<R: rand::Rng + ?Sized>(
         config: MediaConfig,
         remote: Option<SocketAddr>,
+        trust: MediaTrust,
         now: Instant,
         rng: &mut R,
     ) -> Self {
         use rand::RngExt;
+        let remote = match trust {
+            MediaTrust::Trusted => remote,
+            MediaTrust::Untrusted(ip) => remote.filter(|r| r.ip() == ip),
+        };
         Self {
             outputs: VecDeque::new(),
             config,
@@ -122,6 +144,8 @@ impl MediaSession {
             timestamp: rng.random(),
             remote,
             latched: false,
+            trust,
+            confirmed: false,
             start: now,
             packets_sent: 0,
             playout: VecDeque::new(),
@@ -139,7 +163,26 @@ impl MediaSession {
     }
 
     pub fn remote(&self) -> Option<SocketAddr> {
-        self.remote
+        match self.trust {
+            MediaTrust::Untrusted(_) if !self.confirmed => None,
+            _ => self.remote,
+        }
+    }
+
+    /// The caller's ACK arrived at `now`: an untrusted caller's address is
+    /// proven, and the audio held until then starts, from its beginning.
+    pub fn confirm(&mut self, now: Instant) {
+        if !self.confirmed && self.holding() {
+            self.start = now
+                .checked_sub(PACKET_INTERVAL * (self.packets_sent as u32))
+                .unwrap_or(now);
+        }
+        self.confirmed = true;
+    }
+
+    /// Whether audio waits for the ACK (an untrusted caller's, before it).
+    fn holding(&self) -> bool {
+        matches!(self.trust, MediaTrust::Untrusted(_)) && !self.confirmed
     }
 
     /// What an RTCP sender report says about what we sent so far.
@@ -209,8 +252,12 @@ impl MediaSession {
     /// When the next packet is due (or the inactivity timer fires); a live
     /// session always has one.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let inactive = self.last_received + self.config.rtp_timeout;
+        if self.holding() {
+            return Some(inactive);
+        }
         let next_packet = self.start + PACKET_INTERVAL * (self.packets_sent as u32);
-        Some(next_packet.min(self.last_received + self.config.rtp_timeout))
+        Some(next_packet.min(inactive))
     }
 
     /// Queues every packet that is due by `now` (one datagram each, for
@@ -221,6 +268,11 @@ impl MediaSession {
             self.timed_out = true;
             self.outputs
                 .push_back(MediaOutput::Event(MediaEvent::RtpTimeout));
+        }
+        // Before an untrusted caller's ACK nothing is sent, and the prompt
+        // waits rather than play to nobody.
+        if self.holding() {
+            return;
         }
         while self.start + PACKET_INTERVAL * (self.packets_sent as u32) <= now {
             let mut frame = [0i16; PACKET_SAMPLES];
@@ -260,6 +312,20 @@ impl MediaSession {
     /// Takes one datagram from the media socket; digits it brings are
     /// queued as events.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        // Once latched, only the caller's address counts: a stranger's
+        // packets (keys, audio) are not the caller's. Before, an untrusted
+        // caller latches only from the IP that signalled.
+        let admitted = if self.latched {
+            self.remote == Some(from)
+        } else {
+            match self.trust {
+                MediaTrust::Trusted => true,
+                MediaTrust::Untrusted(ip) => from.ip() == ip,
+            }
+        };
+        if !admitted {
+            return;
+        }
         let Ok(packet) = RtpPacket::parse(data) else {
             return;
         };
@@ -331,7 +397,7 @@ mod tests {
     #[test]
     fn packets_are_paced_without_drift() {
         let t0 = Instant::now();
-        let mut s = MediaSession::new(config(), None, t0, &mut rand::rng());
+        let mut s = MediaSession::new(config(), None, MediaTrust::Trusted, t0, &mut rand::rng());
         // A late wake-up sends what is due, and the schedule stays on the 20 ms grid.
         s.handle_timeout(t0 + Duration::from_millis(65));
         let (out, _) = drain(&mut s);
@@ -354,6 +420,7 @@ mod tests {
         let mut s = MediaSession::new(
             config(),
             Some("10.0.0.1:4000".parse().unwrap()),
+            MediaTrust::Trusted,
             t0,
             &mut rand::rng(),
         );
@@ -379,6 +446,128 @@ mod tests {
         assert_eq!(s.remote(), Some(from), "latched once");
     }
 
+    /// One RFC 4733 packet: `code`'s event, ended or not.
+    fn event_packet(sequence: u16, code: u8, end: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        let flags = if end { 0x80 | 10 } else { 10 };
+        RtpPacket {
+            marker: !end,
+            payload_type: 101,
+            sequence,
+            timestamp: 8000,
+            ssrc: 77,
+            payload: &[code, flags, 0x03, 0x20],
+        }
+        .write(&mut out);
+        out
+    }
+
+    fn digits(events: &[MediaEvent]) -> Vec<&MediaEvent> {
+        events
+            .iter()
+            .filter(|e| matches!(e, MediaEvent::Digit(..)))
+            .collect()
+    }
+
+    #[test]
+    fn an_untrusted_caller_gets_audio_only_at_its_own_ip_and_only_after_the_ack() {
+        let t0 = Instant::now();
+        let caller_ip: std::net::IpAddr = "198.51.100.7".parse().unwrap();
+        // The SDP names a victim: ignored, and nothing is sent before the
+        // caller's own packets arrive and the ACK has come.
+        let victim: SocketAddr = "127.0.0.2:4000".parse().unwrap();
+        let mut s = MediaSession::new(
+            config(),
+            Some(victim),
+            MediaTrust::Untrusted(caller_ip),
+            t0,
+            &mut rand::rng(),
+        );
+        assert_eq!(s.remote(), None);
+        s.confirm(t0);
+        assert_eq!(s.remote(), None, "a c= elsewhere is never used");
+        // The caller's own IP named in the SDP: used, but only after the ACK.
+        let own = SocketAddr::new(caller_ip, 4000);
+        let mut s = MediaSession::new(
+            config(),
+            Some(own),
+            MediaTrust::Untrusted(caller_ip),
+            t0,
+            &mut rand::rng(),
+        );
+        assert_eq!(s.remote(), None, "not before the ACK");
+        // A packet from another IP does not latch; one from the caller does.
+        let stranger: SocketAddr = "203.0.113.9:5000".parse().unwrap();
+        s.handle_datagram(t0, stranger, &caller_packet(1, &[0; 160]));
+        s.confirm(t0);
+        assert_eq!(s.remote(), Some(own));
+        let from: SocketAddr = SocketAddr::new(caller_ip, 7078);
+        s.handle_datagram(t0, from, &caller_packet(2, &[0; 160]));
+        assert_eq!(s.remote(), Some(from), "latched to the caller's packets");
+    }
+
+    #[test]
+    fn an_untrusted_callers_prompt_waits_for_the_ack_and_starts_from_its_beginning() {
+        let t0 = Instant::now();
+        let ip: std::net::IpAddr = "198.51.100.7".parse().unwrap();
+        let mut s = MediaSession::new(
+            config(),
+            Some(SocketAddr::new(ip, 4000)),
+            MediaTrust::Untrusted(ip),
+            t0,
+            &mut rand::rng(),
+        );
+        s.play(&[8000; 400]);
+        s.handle_timeout(t0 + Duration::from_millis(300));
+        assert!(drain(&mut s).0.is_empty(), "nothing before the ACK");
+        s.confirm(t0 + Duration::from_millis(300));
+        s.handle_timeout(t0 + Duration::from_millis(340));
+        let (out, events) = drain(&mut s);
+        assert_eq!(out.len(), 3, "20 ms packets from the ACK on");
+        let first = RtpPacket::parse(&out[0]).unwrap();
+        assert!(first.marker);
+        assert!(
+            first.payload.iter().all(|&b| b != 0xff),
+            "the first packet carries the prompt's first samples"
+        );
+        assert!(events.contains(&MediaEvent::PlaybackFinished));
+    }
+
+    #[test]
+    fn a_stranger_cannot_press_keys_or_speak_in_a_call() {
+        for trust in [
+            MediaTrust::Trusted,
+            MediaTrust::Untrusted("198.51.100.7".parse().unwrap()),
+        ] {
+            let t0 = Instant::now();
+            let mut s = MediaSession::new(config(), None, trust, t0, &mut rand::rng());
+            s.confirm(t0);
+            s.start_recording();
+            let caller: SocketAddr = "198.51.100.7:7078".parse().unwrap();
+            s.handle_datagram(t0, caller, &caller_packet(1, &[0; 160]));
+            // Another socket (even on the caller's IP) sends a digit and speech.
+            for stranger in ["203.0.113.9:5000", "198.51.100.7:7079"] {
+                let stranger: SocketAddr = stranger.parse().unwrap();
+                s.handle_datagram(t0, stranger, &event_packet(10, 4, false));
+                s.handle_datagram(t0, stranger, &event_packet(11, 4, true));
+                s.handle_datagram(t0, stranger, &caller_packet(12, &[9000; 160]));
+            }
+            let (_, events) = drain(&mut s);
+            assert!(digits(&events).is_empty(), "{trust:?}: {events:?}");
+            assert_eq!(s.remote(), Some(caller), "{trust:?}");
+            assert!(
+                s.stop_recording().iter().all(|&x| x.abs() < 100),
+                "{trust:?}: the stranger's audio is not in the call"
+            );
+            // The caller's own key counts.
+            let mut s2 = MediaSession::new(config(), None, trust, t0, &mut rand::rng());
+            s2.handle_datagram(t0, caller, &event_packet(1, 4, false));
+            s2.handle_datagram(t0, caller, &event_packet(2, 4, true));
+            let (_, events) = drain(&mut s2);
+            assert_eq!(digits(&events).len(), 1, "{trust:?}: {events:?}");
+        }
+    }
+
     /// One caller packet of PCMU holding `samples` (160 of them).
     fn caller_packet(sequence: u16, samples: &[i16]) -> Vec<u8> {
         let mut payload = Vec::new();
@@ -400,7 +589,7 @@ mod tests {
     fn a_message_ends_after_the_silence_asked_for_and_speech_restarts_the_count() {
         let t0 = Instant::now();
         let from: SocketAddr = "192.168.1.9:7078".parse().unwrap();
-        let mut s = MediaSession::new(config(), None, t0, &mut rand::rng());
+        let mut s = MediaSession::new(config(), None, MediaTrust::Trusted, t0, &mut rand::rng());
         s.start_message(t0, 8000 * 60, Some(Duration::from_secs(1)));
         // A tone standing in for speech: about -10 dBm0.
         let speech: Vec<i16> = (0..160)
@@ -445,7 +634,7 @@ mod tests {
     #[test]
     fn a_gateway_that_sends_nothing_in_silence_is_silent_too() {
         let t0 = Instant::now();
-        let mut s = MediaSession::new(config(), None, t0, &mut rand::rng());
+        let mut s = MediaSession::new(config(), None, MediaTrust::Trusted, t0, &mut rand::rng());
         s.start_message(t0, 8000 * 60, Some(Duration::from_secs(5)));
         s.handle_timeout(t0 + Duration::from_millis(4990));
         assert!(!drain(&mut s).1.contains(&MediaEvent::MessageSilence));
@@ -456,7 +645,7 @@ mod tests {
     #[test]
     fn rtp_silence_times_out() {
         let t0 = Instant::now();
-        let mut s = MediaSession::new(config(), None, t0, &mut rand::rng());
+        let mut s = MediaSession::new(config(), None, MediaTrust::Trusted, t0, &mut rand::rng());
         s.handle_timeout(t0 + Duration::from_secs(29));
         assert!(drain(&mut s).1.is_empty());
         s.handle_timeout(t0 + Duration::from_secs(30));

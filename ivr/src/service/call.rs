@@ -20,7 +20,7 @@ use super::call_ref::CallRef;
 use super::{CallCommand, CallSignal, IvrConfig};
 use crate::media::dtmf::arbiter::{DigitArbiter, DigitSource, Verdict};
 use crate::media::sdp::{self, Local};
-use crate::media::session::{MediaConfig, MediaEvent, MediaOutput, MediaSession};
+use crate::media::session::{MediaConfig, MediaEvent, MediaOutput, MediaSession, MediaTrust};
 use crate::menu::{Action, CallInfo, Flow, Input};
 use crate::sip::endpoint::CallKey;
 use crate::tickets::{Submission, TicketsClient};
@@ -77,6 +77,7 @@ pub async fn run(
         local,
         remote,
         mut agreed,
+        confirmed,
     }) = establish(&call, &config, &send, &mut signals, &mut rng).await
     else {
         return;
@@ -93,7 +94,15 @@ pub async fn run(
         max_recording: config.max_recording_samples,
     };
     let start = Instant::now();
-    let mut session = MediaSession::new(media_config, remote, start.into_std(), &mut rng);
+    let trust = if config.sip_trusted.contains(call.peer.ip()) {
+        MediaTrust::Trusted
+    } else {
+        MediaTrust::Untrusted(call.peer.ip())
+    };
+    let mut session = MediaSession::new(media_config, remote, trust, start.into_std(), &mut rng);
+    if confirmed {
+        session.confirm(start.into_std());
+    }
     info!(codec = ?agreed.codec, rtp = %rtp_addr, "call answered");
     let board = &config.board;
     board.answered(call.call_ref.as_str());
@@ -264,7 +273,7 @@ pub async fn run(
                     };
                     send(reply).await;
                 }
-                Some(CallSignal::Confirmed(_)) => {}
+                Some(CallSignal::Confirmed(_)) => session.confirm(Instant::now().into_std()),
                 Some(CallSignal::Transfer(ok)) => {
                     transfer_deadline = None;
                     flow.handle_input(Instant::now().into_std(), Input::Transfer(ok));
@@ -294,8 +303,11 @@ pub async fn run(
                         config.metrics.duplicate_digit(source);
                         continue;
                     }
-                    info!(digit = %d, source = source.as_str(), node = %flow.node(), "digit");
-                    board.digit(call.call_ref.as_str(), d.as_char());
+                    // A key in a collect node is part of a number or a
+                    // date: logged and shown as `*` (PIPL), menu keys as is.
+                    let shown = if flow.collecting() { '*' } else { d.as_char() };
+                    info!(digit = %shown, source = source.as_str(), node = %flow.node(), "digit");
+                    board.digit(call.call_ref.as_str(), shown);
                     if pressed.len() < 64 {
                         pressed.push(d.as_char());
                     }
@@ -319,7 +331,7 @@ pub async fn run(
     // Let a ticket request started by the last actions reach the outbox.
     drop(answers_tx);
     info!(
-        digits = %pressed,
+        digits = %hotline_domain::phone::mask_keys(&pressed),
         node = %flow.node(),
         by = if hung_up_by_us { "ivr" } else { "caller" },
         "call ended"
@@ -362,6 +374,8 @@ struct Established {
     local: Local,
     remote: Option<SocketAddr>,
     agreed: sdp::Negotiated,
+    /// The ACK already came (it carried the answer to our offer).
+    confirmed: bool,
 }
 
 /// Binds the call's RTP socket and completes offer/answer: with the
@@ -391,6 +405,7 @@ where
         session_id: u64::from(rng.random::<u32>()),
         version: 1,
     };
+    let mut confirmed = false;
     let (description, agreed) = match &call.offer {
         Some(offer) => {
             match sdp::parse_audio(offer).and_then(|o| sdp::negotiate(&o).map(|a| (o, a))) {
@@ -420,7 +435,10 @@ where
                 .and_then(sdp::parse_audio)
                 .and_then(|a| sdp::negotiate(&a).map(|n| (a, n)))
             {
-                Ok(pair) => pair,
+                Ok(pair) => {
+                    confirmed = true;
+                    pair
+                }
                 Err(e) => {
                     info!(error = %e, "the answer in the ACK is unusable; hanging up");
                     send(CallCommand::Hangup(key)).await;
@@ -439,6 +457,7 @@ where
         local,
         remote,
         agreed,
+        confirmed,
     })
 }
 

@@ -31,6 +31,12 @@ pub struct IvrConfig {
     /// The address put into SDP and Contact; by default the local address
     /// a request arrived on.
     pub advertise: Option<IpAddr>,
+    /// The centre's trunks and proxies; every other source is untrusted.
+    pub sip_trusted: crate::sip::trust::TrustedSources,
+    /// The answer to other sources when `sip_trusted` names any.
+    pub sip_untrusted: crate::sip::endpoint::Untrusted,
+    /// Calls one untrusted source may hold at once.
+    pub calls_per_source: usize,
     /// RTP ports, inclusive.
     pub rtp_ports: (u16, u16),
     pub max_calls: usize,
@@ -149,6 +155,9 @@ pub async fn run_with_control(
         advertise: config.advertise,
         invite_burst: config.invite_burst,
         invites_per_second: config.invites_per_second,
+        trusted: config.sip_trusted.clone(),
+        untrusted: config.sip_untrusted,
+        calls_per_source: config.calls_per_source,
         ..Config::default()
     });
     let (command_tx, mut command_rx) = mpsc::channel::<CallCommand>(1024);

@@ -14,7 +14,7 @@ use tracing::info;
 
 use super::{call::bind_rtp, CallCommand, CallSignal, IvrConfig};
 use crate::media::sdp::{self, Local};
-use crate::media::session::{MediaConfig, MediaEvent, MediaOutput, MediaSession};
+use crate::media::session::{MediaConfig, MediaEvent, MediaOutput, MediaSession, MediaTrust};
 use crate::sip::endpoint::{CallKey, EndReason, Endpoint, Peer, Transport};
 
 /// A call to place.
@@ -129,6 +129,8 @@ pub async fn run(
             max_recording: 0,
         },
         remote,
+        // We dialled this peer: its answer's address is where it wants audio.
+        MediaTrust::Trusted,
         Instant::now(),
         &mut rand::rng(),
     );

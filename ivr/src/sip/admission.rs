@@ -1,7 +1,9 @@
-//! Admission: whether a new call may start. Per-source token buckets of
-//! new INVITEs, the cap on calls at once, and draining (new INVITEs and
-//! OPTIONS get 503 so a load balancer takes the node out). Where the
-//! security rules for untrusted sources will live.
+//! Admission: whether a request may be served and a new call start. For
+//! untrusted sources: token buckets of requests (every method) and of new
+//! INVITEs per source address, and a cap on one source's calls at once;
+//! for everyone: the cap on calls at once, and draining (new INVITEs and
+//! OPTIONS get 503 so a load balancer takes the node out). Trusted trunks
+//! and proxies carry many callers from one address: no per-source limits.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,27 +17,53 @@ pub enum Verdict {
     RateLimited,
     /// Draining, or every call slot is taken (503, retry later).
     Busy,
+    /// The source already holds its share of calls (486).
+    SourceFull,
 }
+
+/// Requests (any method) an untrusted source may send at once, then per
+/// second: a caller needs a handful per call (INVITE, ACK, BYE, a few INFO
+/// keys); a flood gets nothing back.
+const REQUEST_BURST: f64 = 100.0;
+const REQUESTS_PER_SECOND: f64 = 50.0;
 
 #[derive(Debug)]
 pub struct Admission {
     burst: f64,
     per_second: f64,
     max_calls: usize,
+    /// Calls one untrusted source may hold at once.
+    per_source: usize,
     draining: bool,
     /// Token buckets of new INVITEs per source address.
     buckets: HashMap<IpAddr, (f64, Instant)>,
+    /// Token buckets of requests of any method per untrusted source.
+    requests: HashMap<IpAddr, (f64, Instant)>,
 }
 
 impl Admission {
-    pub fn new(burst: f64, per_second: f64, max_calls: usize) -> Self {
+    pub fn new(burst: f64, per_second: f64, max_calls: usize, per_source: usize) -> Self {
         Self {
             burst,
             per_second,
             max_calls,
+            per_source,
             draining: false,
             buckets: HashMap::new(),
+            requests: HashMap::new(),
         }
+    }
+
+    /// Whether an untrusted source may send one more request now; a request
+    /// over its budget is dropped unanswered.
+    pub fn admit_request(&mut self, now: Instant, source: IpAddr) -> bool {
+        take(
+            &mut self.requests,
+            now,
+            source,
+            REQUEST_BURST,
+            REQUESTS_PER_SECOND,
+        )
     }
 
     pub fn set_draining(&mut self, draining: bool) {
@@ -46,39 +74,59 @@ impl Admission {
         self.draining
     }
 
-    /// A new INVITE from `source` while `active` calls are up. A refused
-    /// INVITE still spends its token, so a flood stays refused.
-    pub fn admit_invite(&mut self, now: Instant, source: IpAddr, active: usize) -> Verdict {
-        if !self.take_token(now, source) {
+    /// A new INVITE from `source` while `active` calls are up, `of_source`
+    /// of them from that source. A trusted source (a trunk) has no
+    /// per-source limits. A refused INVITE still spends its token, so a
+    /// flood stays refused.
+    pub fn admit_invite(
+        &mut self,
+        now: Instant,
+        source: IpAddr,
+        trusted: bool,
+        active: usize,
+        of_source: usize,
+    ) -> Verdict {
+        if !trusted && !take(&mut self.buckets, now, source, self.burst, self.per_second) {
             Verdict::RateLimited
         } else if self.draining || active >= self.max_calls {
             Verdict::Busy
+        } else if !trusted && of_source >= self.per_source {
+            Verdict::SourceFull
         } else {
             Verdict::Admit
         }
     }
 
-    /// Spends one of the source's INVITE tokens, refilled at the configured rate.
-    fn take_token(&mut self, now: Instant, source: IpAddr) -> bool {
-        let (burst, rate) = (self.burst, self.per_second);
-        let (tokens, last) = self.buckets.entry(source).or_insert((burst, now));
-        let elapsed = now.saturating_duration_since(*last).as_secs_f64();
-        *tokens = (*tokens + elapsed * rate).min(burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Forgets sources whose bucket has refilled: they need no memory.
+    /// Forgets sources whose buckets have refilled: they need no memory.
     pub fn forget_refilled(&mut self, now: Instant) {
         let (burst, rate) = (self.burst, self.per_second);
-        self.buckets.retain(|_, (tokens, last)| {
-            *tokens + now.saturating_duration_since(*last).as_secs_f64() * rate < burst
-        });
+        let full = |tokens: f64, last: Instant, burst: f64, rate: f64| {
+            tokens + now.saturating_duration_since(last).as_secs_f64() * rate >= burst
+        };
+        self.buckets
+            .retain(|_, (tokens, last)| !full(*tokens, *last, burst, rate));
+        self.requests
+            .retain(|_, (tokens, last)| !full(*tokens, *last, REQUEST_BURST, REQUESTS_PER_SECOND));
+    }
+}
+
+/// Spends one of `source`'s tokens in `buckets`, refilled at `rate` up to `burst`.
+fn take(
+    buckets: &mut HashMap<IpAddr, (f64, Instant)>,
+    now: Instant,
+    source: IpAddr,
+    burst: f64,
+    rate: f64,
+) -> bool {
+    let (tokens, last) = buckets.entry(source).or_insert((burst, now));
+    let elapsed = now.saturating_duration_since(*last).as_secs_f64();
+    *tokens = (*tokens + elapsed * rate).min(burst);
+    *last = now;
+    if *tokens >= 1.0 {
+        *tokens -= 1.0;
+        true
+    } else {
+        false
     }
 }
 
@@ -92,16 +140,23 @@ mod tests {
     fn a_source_gets_its_burst_then_its_rate_and_others_are_not_touched() {
         let t0 = Instant::now();
         let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
-        let mut adm = Admission::new(3.0, 2.0, 100);
+        let mut adm = Admission::new(3.0, 2.0, 100, 100);
         for _ in 0..3 {
-            assert_eq!(adm.admit_invite(t0, a, 0), Verdict::Admit);
+            assert_eq!(adm.admit_invite(t0, a, false, 0, 0), Verdict::Admit);
         }
-        assert_eq!(adm.admit_invite(t0, a, 0), Verdict::RateLimited);
-        assert_eq!(adm.admit_invite(t0, b, 0), Verdict::Admit);
+        assert_eq!(adm.admit_invite(t0, a, false, 0, 0), Verdict::RateLimited);
+        assert_eq!(adm.admit_invite(t0, b, false, 0, 0), Verdict::Admit);
+        // A trusted trunk is not rate limited per source.
+        for _ in 0..10 {
+            assert_eq!(adm.admit_invite(t0, a, true, 0, 50), Verdict::Admit);
+        }
         // Half a second refills one token at 2 per second.
         let later = t0 + Duration::from_millis(500);
-        assert_eq!(adm.admit_invite(later, a, 0), Verdict::Admit);
-        assert_eq!(adm.admit_invite(later, a, 0), Verdict::RateLimited);
+        assert_eq!(adm.admit_invite(later, a, false, 0, 0), Verdict::Admit);
+        assert_eq!(
+            adm.admit_invite(later, a, false, 0, 0),
+            Verdict::RateLimited
+        );
         // Refilled sources are forgotten; the busy one is kept.
         adm.forget_refilled(later);
         assert!(adm.buckets.contains_key(&a) && !adm.buckets.contains_key(&b));
@@ -111,10 +166,35 @@ mod tests {
     fn draining_or_a_full_node_is_busy() {
         let t0 = Instant::now();
         let a: IpAddr = "192.0.2.1".parse().unwrap();
-        let mut adm = Admission::new(10.0, 1.0, 2);
-        assert_eq!(adm.admit_invite(t0, a, 2), Verdict::Busy);
+        let mut adm = Admission::new(10.0, 1.0, 2, 4);
+        assert_eq!(adm.admit_invite(t0, a, false, 2, 0), Verdict::Busy);
+        assert_eq!(adm.admit_invite(t0, a, true, 2, 0), Verdict::Busy);
         adm.set_draining(true);
-        assert_eq!(adm.admit_invite(t0, a, 0), Verdict::Busy);
+        assert_eq!(adm.admit_invite(t0, a, false, 0, 0), Verdict::Busy);
         assert!(adm.draining());
+    }
+
+    #[test]
+    fn one_untrusted_source_holds_at_most_its_share_of_calls() {
+        let t0 = Instant::now();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut adm = Admission::new(100.0, 1.0, 500, 4);
+        assert_eq!(adm.admit_invite(t0, a, false, 10, 3), Verdict::Admit);
+        assert_eq!(adm.admit_invite(t0, a, false, 10, 4), Verdict::SourceFull);
+        assert_eq!(adm.admit_invite(t0, a, true, 10, 40), Verdict::Admit);
+    }
+
+    #[test]
+    fn every_method_counts_against_an_untrusted_source() {
+        let t0 = Instant::now();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let mut adm = Admission::new(10.0, 1.0, 500, 4);
+        let admitted = (0..1000).filter(|_| adm.admit_request(t0, a)).count();
+        assert_eq!(admitted, REQUEST_BURST as usize);
+        assert!(adm.admit_request(t0, b), "another source is not touched");
+        let later = t0 + Duration::from_secs(1);
+        let admitted = (0..1000).filter(|_| adm.admit_request(later, a)).count();
+        assert_eq!(admitted, REQUESTS_PER_SECOND as usize);
     }
 }

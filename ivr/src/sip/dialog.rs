@@ -43,6 +43,9 @@ pub(super) struct Call {
     pub(super) pending_invite: Option<Message>,
     /// A REFER we sent whose outcome is not known yet.
     pub(super) transferring: bool,
+    /// For a call from an untrusted source: its address, counted against
+    /// the per-source cap until the call ends.
+    pub(super) counted: Option<std::net::IpAddr>,
 }
 
 impl Call {

@@ -61,7 +61,18 @@ pub struct Peer {
     pub transport: Transport,
 }
 
-#[derive(Debug, Clone, Copy)]
+/// What happens to a request from a source `trusted` does not name, when
+/// it names any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Untrusted {
+    /// 403 Forbidden, sent once.
+    #[default]
+    Reject,
+    /// Nothing: a scanner learns nothing, not even that SIP is here.
+    Drop,
+}
+
+#[derive(Debug, Clone)]
 pub struct Config {
     /// RFC 3261 T1 (round-trip estimate) and T2 (retransmission cap).
     pub t1: Duration,
@@ -75,6 +86,13 @@ pub struct Config {
     /// per second; past it, 503 with Retry-After.
     pub invite_burst: f64,
     pub invites_per_second: f64,
+    /// The centre's trunks and proxies. When any are named, requests from
+    /// other sources get `untrusted`'s answer; when none are, every source
+    /// is served as untrusted: per-source limits, answers sent once.
+    pub trusted: super::trust::TrustedSources,
+    pub untrusted: Untrusted,
+    /// Calls one untrusted source may hold at once; past it, 486.
+    pub calls_per_source: usize,
 }
 
 impl Default for Config {
@@ -86,6 +104,9 @@ impl Default for Config {
             advertise: None,
             invite_burst: 20.0,
             invites_per_second: 5.0,
+            trusted: super::trust::TrustedSources::default(),
+            untrusted: Untrusted::Reject,
+            calls_per_source: 4,
         }
     }
 }
@@ -173,6 +194,8 @@ pub struct Endpoint {
     next_key: u64,
     /// Who may start a call.
     admission: Admission,
+    /// Calls held now by each untrusted source.
+    per_source: HashMap<std::net::IpAddr, usize>,
     /// Every random value: tags, branches, Call-IDs, CSeqs, call seeds.
     rng: StdRng,
 }
@@ -196,12 +219,14 @@ impl Endpoint {
             invites: HashMap::new(),
             outputs: VecDeque::new(),
             next_key: 1,
-            config,
             admission: Admission::new(
                 config.invite_burst,
                 config.invites_per_second,
                 config.max_calls,
+                config.calls_per_source,
             ),
+            per_source: HashMap::new(),
+            config,
         }
     }
 
@@ -249,6 +274,14 @@ impl Endpoint {
                 return;
             }
             call.state = CallState::Ended;
+            if let Some(ip) = call.counted.take() {
+                if let Some(n) = self.per_source.get_mut(&ip) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        self.per_source.remove(&ip);
+                    }
+                }
+            }
             let call_id = call.call_id.clone();
             self.event(Event::Ended {
                 call: key,
@@ -266,6 +299,13 @@ impl Endpoint {
                 StartLine::Response { .. } => self.handle_response(now, m),
             },
             Err(e) => {
+                // Garbage counts against an untrusted source like any request.
+                let ip = peer.addr.ip();
+                if !self.config.trusted.contains(ip)
+                    && (!self.config.trusted.is_empty() || !self.admission.admit_request(now, ip))
+                {
+                    return;
+                }
                 if let Some(resp) = bad_request(data, &e.to_string()) {
                     self.send(peer, resp);
                 }
@@ -326,17 +366,42 @@ impl Endpoint {
         let Some(method) = req.method().cloned() else {
             return;
         };
+        let trusted = self.config.trusted.contains(peer.addr.ip());
+        if !trusted {
+            if !self.config.trusted.is_empty() {
+                // Only the centre's trunks may call; others hear 403 once,
+                // or nothing.
+                if self.config.untrusted == Untrusted::Reject
+                    && method != Method::Ack
+                    && self.admission.admit_request(now, peer.addr.ip())
+                {
+                    let mut resp = req.response(403, "Forbidden", Some(&self.token()));
+                    resp.add_header("Server", AGENT);
+                    self.send(peer, resp.to_bytes());
+                }
+                return;
+            }
+            // Every method counts against an untrusted source; past its
+            // budget a request gets nothing back.
+            if !self.admission.admit_request(now, peer.addr.ip()) {
+                return;
+            }
+        }
         let branch = req.branch().unwrap_or_default().to_owned();
         let tx_method = if method == Method::Ack {
             "INVITE"
         } else {
             method.as_str()
         };
-        // A retransmitted request: resend our answer (ACKs are handled below).
+        // A retransmitted request: resend our answer (ACKs are handled
+        // below), only to the address that sent the original: a cached
+        // answer is never sent where nobody asked for it.
         if method != Method::Ack {
             if let Some(r) = self.server.get(&(branch.clone(), tx_method.to_owned())) {
-                let (peer, data) = (r.peer, r.data.clone());
-                self.send(peer, data);
+                if r.peer.addr == peer.addr {
+                    let (peer, data) = (r.peer, r.data.clone());
+                    self.send(peer, data);
+                }
                 return;
             }
         }
@@ -490,15 +555,33 @@ impl Endpoint {
             return;
         };
         let active = self.active_calls();
-        let retry_after = match self.admission.admit_invite(now, peer.addr.ip(), active) {
+        let source = peer.addr.ip();
+        let trusted = self.config.trusted.contains(source);
+        let of_source = self.per_source.get(&source).copied().unwrap_or(0);
+        let refusal = match self
+            .admission
+            .admit_invite(now, source, trusted, active, of_source)
+        {
             Verdict::Admit => None,
-            Verdict::RateLimited => Some("5"),
-            Verdict::Busy => Some("30"),
+            Verdict::RateLimited => Some((503, "Service Unavailable", Some("5"))),
+            Verdict::Busy => Some((503, "Service Unavailable", Some("30"))),
+            Verdict::SourceFull => {
+                Some((486, "Busy Here (too many calls from this address)", None))
+            }
         };
-        if let Some(retry_after) = retry_after {
-            let mut resp = req.response(503, "Service Unavailable", Some(&self.token()));
-            resp.add_header("Retry-After", retry_after);
-            self.respond(now, peer, &req, resp, None);
+        if let Some((code, reason, retry_after)) = refusal {
+            let mut resp = req.response(code, reason, Some(&self.token()));
+            if let Some(after) = retry_after {
+                resp.add_header("Retry-After", after);
+            }
+            if trusted {
+                self.respond(now, peer, &req, resp, None);
+            } else {
+                // Sent once and not kept: a flood costs no memory and gets
+                // no retransmissions (no amplification).
+                resp.add_header("Server", AGENT);
+                self.send(peer, resp.to_bytes());
+            }
             return;
         }
         let trying = req.response(100, "Trying", None);
@@ -525,7 +608,11 @@ impl Endpoint {
             state: CallState::Offered,
             pending_invite: Some(req.clone()),
             transferring: false,
+            counted: (!trusted).then_some(source),
         };
+        if !trusted {
+            *self.per_source.entry(source).or_insert(0) += 1;
+        }
         self.dialogs.insert((call.call_id.clone(), local_tag), key);
         self.invites
             .insert(req.branch().unwrap_or_default().to_owned(), key);
@@ -825,6 +912,7 @@ impl Endpoint {
                 state: CallState::Calling,
                 pending_invite: None,
                 transferring: false,
+                counted: None,
             },
         );
         self.dialogs.insert((call_id, local_tag), key);

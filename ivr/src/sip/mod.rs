@@ -6,7 +6,8 @@
 //! (per-source rates, the call cap, draining); [`build`] makes every
 //! request and response we send; [`endpoint`] is the user agent that ties
 //! them together and is what the tokio layer (`crate::service`) drives.
-//! [`info`] reads SIP INFO `application/dtmf-relay` bodies.
+//! [`info`] reads SIP INFO `application/dtmf-relay` bodies; [`trust`] says
+//! which sources are the centre's own trunks and proxies.
 
 mod admission;
 pub mod build;
@@ -15,3 +16,4 @@ pub mod endpoint;
 pub mod info;
 pub mod message;
 mod transaction;
+pub mod trust;
