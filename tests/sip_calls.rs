@@ -488,6 +488,40 @@ fn a_call_over_tcp() {
     assert!(line.contains("digits=11#"), "{line}");
 }
 
+/// Idle TCP connections cannot take the IVR's descriptors: past eight
+/// from one address, new ones are closed at once; with them gone, a call
+/// over TCP goes through.
+#[test]
+fn idle_tcp_connections_from_one_address_are_capped_and_calls_go_on() {
+    use std::io::Read;
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (_dir, server) = start();
+    let sip = server.sip.unwrap();
+    let idle: Vec<std::net::TcpStream> = (0..20)
+        .map(|_| std::net::TcpStream::connect(sip).unwrap())
+        .collect();
+    let mut closed = 0;
+    for mut stream in &idle {
+        stream
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        if matches!(stream.read(&mut byte), Ok(0)) {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 12, "eight stay open, twelve are closed");
+    drop(idle);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = sipp_with(
+        "dtmf_rfc4733.xml",
+        sip,
+        &[("codec_pt", "0"), ("codec_name", "PCMU")],
+        &["-t", "t1"],
+    );
+    assert!(succeeded(&out), "{}", explain(&out));
+}
+
 #[test]
 fn hold_and_resume_by_reinvite() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{debug, info, info_span, warn, Instrument};
 
 use crate::media::dtmf::Digit;
 pub use crate::prompts::Prompts;
@@ -111,6 +111,17 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)>
     ))
 }
 
+/// SIP over TCP connections at once, in all and from one untrusted
+/// address: idle sockets must not take the IVR's descriptors.
+const MAX_TCP_CONNECTIONS: usize = 1024;
+const MAX_TCP_PER_SOURCE: usize = 8;
+/// A connection that sends nothing this long is closed.
+const TCP_IDLE: Duration = Duration::from_secs(120);
+/// A message begun must arrive whole within this (slow-loris).
+const TCP_MESSAGE_DEADLINE: Duration = Duration::from_secs(10);
+/// After a failed accept (descriptors exhausted), wait before the next.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
 enum Net {
     Udp(std::io::Result<(usize, SocketAddr)>),
     Tcp(SocketAddr, SocketAddr, Vec<u8>),
@@ -163,22 +174,54 @@ pub async fn run_with_control(
     let (command_tx, mut command_rx) = mpsc::channel::<CallCommand>(1024);
     let (tcp_in_tx, mut tcp_in_rx) = mpsc::channel::<Net>(1024);
     let mut tcp_writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    // Open TCP connections per source address.
+    let mut tcp_sources: HashMap<IpAddr, usize> = HashMap::new();
+    let mut accept_after: Option<Instant> = None;
     let mut calls: HashMap<CallKey, (mpsc::Sender<CallSignal>, CallRef)> = HashMap::new();
     let mut buf = vec![0u8; MAX_MESSAGE + 1];
     tokio::pin!(shutdown);
     let mut drain_deadline: Option<Instant> = None;
 
     loop {
-        let wake = endpoint.poll_timeout().map(Instant::from_std);
+        // At least once a second, so per-source buckets are pruned even
+        // when no transaction has a timer (a flood answered statelessly).
+        let tick = Instant::now() + Duration::from_secs(1);
+        let wake = Some(
+            endpoint
+                .poll_timeout()
+                .map(Instant::from_std)
+                .map_or(tick, |w| w.min(tick)),
+        );
         let net = tokio::select! {
             received = udp.recv_from(&mut buf) => Some(Net::Udp(received)),
-            accepted = tcp.accept() => {
-                if let Ok((stream, from)) = accepted {
-                    let (writer_tx, writer_rx) = mpsc::channel(64);
-                    tcp_writers.insert(from, writer_tx);
-                    let local = stream.local_addr().unwrap_or(local_udp);
-                    tokio::spawn(serve_tcp(stream, from, local, tcp_in_tx.clone(), writer_rx));
+            accepted = tcp.accept(), if accept_after.is_none() => {
+                match accepted {
+                    Ok((stream, from)) => {
+                        let of_source = tcp_sources.get(&from.ip()).copied().unwrap_or(0);
+                        let trusted = config.sip_trusted.contains(from.ip());
+                        if tcp_writers.len() >= MAX_TCP_CONNECTIONS
+                            || (!trusted && of_source >= MAX_TCP_PER_SOURCE)
+                        {
+                            // Closed at once: dropping the stream.
+                            debug!(%from, "SIP TCP connection refused: too many open");
+                        } else {
+                            let (writer_tx, writer_rx) = mpsc::channel(64);
+                            tcp_writers.insert(from, writer_tx);
+                            *tcp_sources.entry(from.ip()).or_insert(0) += 1;
+                            let local = stream.local_addr().unwrap_or(local_udp);
+                            tokio::spawn(serve_tcp(stream, from, local, tcp_in_tx.clone(), writer_rx));
+                        }
+                    }
+                    // Out of descriptors, say: back off instead of spinning.
+                    Err(e) => {
+                        warn!(error = %e, "SIP TCP accept failed; pausing accepts");
+                        accept_after = Some(Instant::now() + ACCEPT_BACKOFF);
+                    }
                 }
+                None
+            }
+            () = async { match accept_after { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
+                accept_after = None;
                 None
             }
             Some(message) = tcp_in_rx.recv() => Some(message),
@@ -237,9 +280,15 @@ pub async fn run_with_control(
                 };
                 endpoint.handle_message(now, peer, local, &data);
             }
-            Some(Net::TcpClosed(from)) => {
-                tcp_writers.remove(&from);
+            Some(Net::TcpClosed(from)) if tcp_writers.remove(&from).is_some() => {
+                if let Some(n) = tcp_sources.get_mut(&from.ip()) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        tcp_sources.remove(&from.ip());
+                    }
+                }
             }
+            Some(Net::TcpClosed(_)) => {}
             None => {}
         }
         while let Some(output) = endpoint.poll_output() {
@@ -408,10 +457,15 @@ async fn serve_tcp(
     });
     let mut pending = Vec::new();
     let mut chunk = vec![0u8; 8192];
+    // When the message in progress must be complete.
+    let mut message_due: Option<tokio::time::Instant> = None;
     'read: loop {
-        match reader.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => pending.extend_from_slice(&chunk[..n]),
+        let deadline = message_due.unwrap_or_else(|| tokio::time::Instant::now() + TCP_IDLE);
+        match tokio::time::timeout_at(deadline, reader.read(&mut chunk)).await {
+            // Idle too long, or a message begun and never finished.
+            Err(_) => break,
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => pending.extend_from_slice(&chunk[..n]),
         }
         loop {
             match frame(&pending) {
@@ -430,6 +484,13 @@ async fn serve_tcp(
                 Err(_) => break 'read,
             }
         }
+        // Keep-alive CRLFs between messages are not a message begun.
+        let begun = pending.iter().any(|b| !b.is_ascii_whitespace());
+        message_due = match (begun, message_due) {
+            (false, _) => None,
+            (true, Some(due)) => Some(due),
+            (true, None) => Some(tokio::time::Instant::now() + TCP_MESSAGE_DEADLINE),
+        };
     }
     write.abort();
     let _ = to_endpoint.send(Net::TcpClosed(from)).await;
