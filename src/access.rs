@@ -24,7 +24,8 @@ fn expiry_seconds(text: &str) -> Result<i64, UsageError> {
             "--expires `{text}`: a number with d, h, m or s (30d, 12h), or `never`"
         ))
     };
-    let (digits, unit) = text.split_at(text.len().saturating_sub(1));
+    let split = text.char_indices().last().map_or(0, |(i, _)| i);
+    let (digits, unit) = text.split_at(split);
     let n: i64 = digits.parse().map_err(|_| bad())?;
     let per = match unit {
         "d" => 86_400,
@@ -206,7 +207,17 @@ mod tests {
         assert_eq!(expiry_seconds("90m").ok(), Some(5_400));
         assert_eq!(expiry_seconds("5s").ok(), Some(5));
         assert_eq!(expiry_seconds("never").ok(), Some(0));
-        for bad in ["", "d", "0d", "-1d", "3w", "1.5d", "99999999999999999d"] {
+        for bad in [
+            "",
+            "d",
+            "0d",
+            "-1d",
+            "3w",
+            "1.5d",
+            "99999999999999999d",
+            "30天",
+            "天",
+        ] {
             assert!(expiry_seconds(bad).is_err(), "{bad}");
         }
     }

@@ -571,15 +571,22 @@ fn door(store: &Store, limitation: &Arc<Limitation>) -> Ticketing {
     Ticketing::new(store.clone(), Arc::new(SystemClock), limitation.clone())
 }
 
-/// On the first start (no active admin token), makes one and writes it to
-/// `<data_dir>/admin.token`, so that the README's commands work at once.
+/// On the first start (the database has never had an admin token), makes
+/// one and writes it to `<data_dir>/admin.token`, so that the README's
+/// commands work at once. Only once: revoking every admin token is not
+/// undone by a restart.
 async fn ensure_admin_token(
     config: &Config,
     store: &Store,
     limitation: &Arc<Limitation>,
 ) -> Result<(), AppError> {
     let door = door(store, limitation);
-    if door.has_active_token(TokenRole::Admin).await? {
+    if door
+        .tokens()
+        .await?
+        .iter()
+        .any(|t| t.role == TokenRole::Admin)
+    {
         return Ok(());
     }
     let new = NewToken {
@@ -613,10 +620,25 @@ async fn own_ivr_token(config: &Config, part: &TicketingPart) -> Result<String, 
     if let Ok(text) = std::fs::read_to_string(&path) {
         match door.authenticate(Some(text.trim())).await {
             Ok(who) if who.role == TokenRole::Ivr => return Ok(text.trim().to_owned()),
-            Ok(_) | Err(AccessError::Auth(_)) => {
+            // Never overwrite a valid token of another role: it may be the
+            // operator's only copy.
+            Ok(who) => {
+                return Err(AppError::Token(format!(
+                    "{} holds a {} token, not an ivr one; point --token-file elsewhere",
+                    path.display(),
+                    who.role
+                )))
+            }
+            Err(AccessError::Auth(_)) => {
                 info!(file = %path.display(), "the IVR's token is no longer valid; making a new one")
             }
             Err(AccessError::Store(e)) => return Err(e.into()),
+        }
+    }
+    // The node's earlier IVR tokens (a lost file) stop working.
+    for old in door.tokens().await? {
+        if old.role == TokenRole::Ivr && old.name == config.node_id && old.revoked_at.is_none() {
+            door.revoke_token(&old.id, "system:first-start").await?;
         }
     }
     let new = NewToken {

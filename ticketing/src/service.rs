@@ -9,9 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use hotline_domain::{TicketNumber, TicketState, Urgency};
 
 use crate::auth::token;
-use crate::auth::{
-    AuditEntry, AuditFilter, AuthError, NewAudit, NewToken, Principal, Role, TokenRecord,
-};
+use crate::auth::{AuditEntry, AuditFilter, AuthError, NewAudit, NewToken, Principal, TokenRecord};
 use crate::clock::Clock;
 use crate::limitation::{Limitation, TicketUrgency};
 use crate::routing::{Lawyer, Offer, Problem, RosterError, RoutingPolicy, Shift};
@@ -456,17 +454,6 @@ impl Ticketing {
         by: &str,
     ) -> Result<Option<TokenRecord>, StoreError> {
         self.store.revoke_token(id, by, self.now()).await
-    }
-
-    /// Whether an active token of `role` exists (the first start makes one).
-    pub async fn has_active_token(&self, role: Role) -> Result<bool, StoreError> {
-        let now = self.now();
-        Ok(self
-            .store
-            .tokens()
-            .await?
-            .iter()
-            .any(|t| t.role == role && t.active(now)))
     }
 
     /// Whether `who` may see `ticket` at all: a supervisor of its center, an

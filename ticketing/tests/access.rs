@@ -553,6 +553,23 @@ async fn a_lawyer_sees_and_acts_on_their_own_tickets_only() {
         "{history:?}"
     );
 
+    // Nor can wang pull li's case out of li's hands: only what waits in
+    // the queue can be pulled.
+    let pulled = RoutingServiceClient::new(wang.clone())
+        .pull(pb::OfferActionRequest {
+            number: number(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(pulled.code(), Code::FailedPrecondition, "{pulled:?}");
+    let still = w
+        .ticketing
+        .ticket(&hotline_domain::TicketNumber::parse(&w.offered).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(still.assigned_lawyer.as_deref(), Some("li"));
+
     // The audit log has wang's denials and li's read of the numbers.
     let lines = w
         .ticketing

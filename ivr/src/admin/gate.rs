@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::access_service_client::AccessServiceClient;
 use hotline_proto::Bearer;
+use sha2::{Digest, Sha256};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Status};
 
@@ -24,11 +25,19 @@ pub const READERS: &[&str] = &["supervisor", "admin"];
 /// Roles that may change the IVR (reload the menu).
 pub const ADMINS: &[&str] = &["admin"];
 
+/// What ticketing said of a token, and when.
+#[derive(Debug, Clone)]
+struct Vouched {
+    role: String,
+    actor: String,
+    at: Instant,
+}
+
 #[derive(Clone)]
 pub struct AdminGate {
     ticketing: Channel,
-    /// token → (role, actor, when ticketing vouched for it).
-    vouched: Arc<Mutex<HashMap<String, (String, String, Instant)>>>,
+    /// By the SHA-256 of the token (the IVR keeps no token in clear).
+    vouched: Arc<Mutex<HashMap<[u8; 32], Vouched>>>,
 }
 
 impl std::fmt::Debug for AdminGate {
@@ -67,9 +76,10 @@ impl AdminGate {
     }
 
     async fn who(&self, token: &str) -> Result<(String, String), Status> {
-        if let Some((role, actor, at)) = self.remembered(token) {
-            if at.elapsed() < REMEMBER {
-                return Ok((role, actor));
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(v) = self.remembered(&key) {
+            if v.at.elapsed() < REMEMBER {
+                return Ok((v.role, v.actor));
             }
         }
         let bearer =
@@ -94,15 +104,19 @@ impl AdminGate {
                 vouched.clear();
             }
             vouched.insert(
-                token.to_owned(),
-                (who.role.clone(), who.actor.clone(), Instant::now()),
+                key,
+                Vouched {
+                    role: who.role.clone(),
+                    actor: who.actor.clone(),
+                    at: Instant::now(),
+                },
             );
         }
         Ok((who.role, who.actor))
     }
 
-    fn remembered(&self, token: &str) -> Option<(String, String, Instant)> {
-        self.vouched.lock().ok()?.get(token).cloned()
+    fn remembered(&self, key: &[u8; 32]) -> Option<Vouched> {
+        self.vouched.lock().ok()?.get(key).cloned()
     }
 }
 

@@ -98,6 +98,8 @@ pub struct MediaSession {
     remote: Option<SocketAddr>,
     latched: bool,
     trust: MediaTrust,
+    /// The IP the SDP named: a trusted peer's media comes from there.
+    sdp_ip: Option<std::net::IpAddr>,
     /// The caller's ACK has arrived.
     confirmed: bool,
     start: Instant,
@@ -132,11 +134,13 @@ impl MediaSession {
         rng: &mut R,
     ) -> Self {
         use rand::RngExt;
+        let sdp_ip = remote.map(|r| r.ip());
         let remote = match trust {
             MediaTrust::Trusted => remote,
             MediaTrust::Untrusted(ip) => remote.filter(|r| r.ip() == ip),
         };
         Self {
+            sdp_ip,
             outputs: VecDeque::new(),
             config,
             ssrc: rng.random(),
@@ -172,17 +176,26 @@ impl MediaSession {
     /// The caller's ACK arrived at `now`: an untrusted caller's address is
     /// proven, and the audio held until then starts, from its beginning.
     pub fn confirm(&mut self, now: Instant) {
-        if !self.confirmed && self.holding() {
+        let held = self.holding();
+        self.confirmed = true;
+        self.resume_if(held, now);
+    }
+
+    /// Whether audio waits: an untrusted caller's until their ACK, and until
+    /// there is somewhere to send it (a caller behind NAT names a private
+    /// address; their first packet shows the real one).
+    fn holding(&self) -> bool {
+        matches!(self.trust, MediaTrust::Untrusted(_)) && (!self.confirmed || self.remote.is_none())
+    }
+
+    /// Starts the held audio at `now`, from where it stopped, if it was
+    /// held and no longer is: the caller hears the prompt from its start.
+    fn resume_if(&mut self, was_held: bool, now: Instant) {
+        if was_held && !self.holding() {
             self.start = now
                 .checked_sub(PACKET_INTERVAL * (self.packets_sent as u32))
                 .unwrap_or(now);
         }
-        self.confirmed = true;
-    }
-
-    /// Whether audio waits for the ACK (an untrusted caller's, before it).
-    fn holding(&self) -> bool {
-        matches!(self.trust, MediaTrust::Untrusted(_)) && !self.confirmed
     }
 
     /// What an RTCP sender report says about what we sent so far.
@@ -319,7 +332,8 @@ impl MediaSession {
             self.remote == Some(from)
         } else {
             match self.trust {
-                MediaTrust::Trusted => true,
+                // A trunk's media comes from the address its SDP named.
+                MediaTrust::Trusted => self.sdp_ip.is_none_or(|ip| from.ip() == ip),
                 MediaTrust::Untrusted(ip) => from.ip() == ip,
             }
         };
@@ -331,8 +345,10 @@ impl MediaSession {
         };
         self.last_received = now;
         if !self.latched {
+            let held = self.holding();
             self.remote = Some(from);
             self.latched = true;
+            self.resume_if(held, now);
         }
         let mut events = Vec::new();
         if Some(packet.payload_type) == self.config.telephone_event {
@@ -419,7 +435,7 @@ mod tests {
         let t0 = Instant::now();
         let mut s = MediaSession::new(
             config(),
-            Some("10.0.0.1:4000".parse().unwrap()),
+            Some("192.168.1.9:4000".parse().unwrap()),
             MediaTrust::Trusted,
             t0,
             &mut rand::rng(),
@@ -444,6 +460,19 @@ mod tests {
         assert_eq!(s.remote(), Some(from));
         s.handle_datagram(t0, "192.168.1.10:9999".parse().unwrap(), &caller);
         assert_eq!(s.remote(), Some(from), "latched once");
+        // A trunk's call latches only to the IP its SDP named: a stranger's
+        // first packet does not capture it.
+        let mut s = MediaSession::new(
+            config(),
+            Some("192.168.1.9:4000".parse().unwrap()),
+            MediaTrust::Trusted,
+            t0,
+            &mut rand::rng(),
+        );
+        s.handle_datagram(t0, "203.0.113.9:5000".parse().unwrap(), &caller);
+        assert_eq!(s.remote(), Some("192.168.1.9:4000".parse().unwrap()));
+        s.handle_datagram(t0, from, &caller);
+        assert_eq!(s.remote(), Some(from));
     }
 
     /// One RFC 4733 packet: `code`'s event, ended or not.
@@ -531,6 +560,39 @@ mod tests {
             "the first packet carries the prompt's first samples"
         );
         assert!(events.contains(&MediaEvent::PlaybackFinished));
+    }
+
+    #[test]
+    fn a_caller_behind_nat_hears_the_prompt_from_its_start_once_their_audio_arrives() {
+        let t0 = Instant::now();
+        let ip: std::net::IpAddr = "198.51.100.7".parse().unwrap();
+        // The SDP names a private address; the caller's packets come from
+        // their public one.
+        let mut s = MediaSession::new(
+            config(),
+            Some("192.168.0.10:4000".parse().unwrap()),
+            MediaTrust::Untrusted(ip),
+            t0,
+            &mut rand::rng(),
+        );
+        s.play(&[8000; 400]);
+        s.confirm(t0 + Duration::from_millis(50));
+        s.handle_timeout(t0 + Duration::from_millis(500));
+        assert!(drain(&mut s).0.is_empty(), "nowhere to send yet");
+        let public = SocketAddr::new(ip, 31000);
+        s.handle_datagram(
+            t0 + Duration::from_millis(500),
+            public,
+            &caller_packet(1, &[0; 160]),
+        );
+        s.handle_timeout(t0 + Duration::from_millis(540));
+        let (out, _) = drain(&mut s);
+        assert_eq!(s.remote(), Some(public));
+        assert_eq!(out.len(), 3);
+        assert!(
+            RtpPacket::parse(&out[0]).unwrap().marker,
+            "the prompt from its start"
+        );
     }
 
     #[test]

@@ -299,7 +299,8 @@ pub async fn run(
             match event {
                 MediaEvent::Digit(d, source) => {
                     if digits.judge(Instant::now().into_std(), d, source) == Verdict::Duplicate {
-                        debug!(digit = %d, source = source.as_str(), "the same press again from another source; dropped");
+                        let shown = if flow.collecting() { '*' } else { d.as_char() };
+                        debug!(digit = %shown, source = source.as_str(), "the same press again from another source; dropped");
                         config.metrics.duplicate_digit(source);
                         continue;
                     }
@@ -478,14 +479,27 @@ async fn save_recording(config: &IvrConfig, call: &CallRef, audio: Vec<i16>) {
     let path = dir.join(format!("{name}.wav"));
     let seconds = audio.len() as f64 / 8000.0;
     let written = tokio::task::spawn_blocking(move || -> Result<std::path::PathBuf, String> {
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        // A caller's voice is personal information: readable by the
+        // service's user only (0700 folder, 0600 file).
+        let mut folder = std::fs::DirBuilder::new();
+        folder.recursive(true);
+        let mut file = std::fs::OpenOptions::new();
+        file.write(true).read(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+            std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+        }
+        folder.create(&dir).map_err(|e| e.to_string())?;
         let spec = hound::WavSpec {
             channels: 1,
             sample_rate: 8000,
             bits_per_sample: 16,
             sample_format: hound::SampleFormat::Int,
         };
-        let mut writer = hound::WavWriter::create(&path, spec).map_err(|e| e.to_string())?;
+        let opened = file.open(&path).map_err(|e| e.to_string())?;
+        let mut writer = hound::WavWriter::new(std::io::BufWriter::new(opened), spec)
+            .map_err(|e| e.to_string())?;
         for sample in audio {
             writer.write_sample(sample).map_err(|e| e.to_string())?;
         }

@@ -110,6 +110,22 @@ impl Admission {
     }
 }
 
+/// The source a limit counts against: an IPv4 address (also when seen as
+/// `::ffff:a.b.c.d`), or an IPv6 /64, which one subscriber holds whole:
+/// counting each of its 2^64 addresses apart would count nothing.
+pub fn source_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
+
 /// Spends one of `source`'s tokens in `buckets`, refilled at `rate` up to `burst`.
 fn take(
     buckets: &mut HashMap<IpAddr, (f64, Instant)>,
@@ -118,7 +134,7 @@ fn take(
     burst: f64,
     rate: f64,
 ) -> bool {
-    let (tokens, last) = buckets.entry(source).or_insert((burst, now));
+    let (tokens, last) = buckets.entry(source_key(source)).or_insert((burst, now));
     let elapsed = now.saturating_duration_since(*last).as_secs_f64();
     *tokens = (*tokens + elapsed * rate).min(burst);
     *last = now;
@@ -182,6 +198,21 @@ mod tests {
         assert_eq!(adm.admit_invite(t0, a, false, 10, 3), Verdict::Admit);
         assert_eq!(adm.admit_invite(t0, a, false, 10, 4), Verdict::SourceFull);
         assert_eq!(adm.admit_invite(t0, a, true, 10, 40), Verdict::Admit);
+    }
+
+    #[test]
+    fn an_ipv6_subscriber_is_one_source() {
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        assert_eq!(source_key(a), source_key(b));
+        assert_ne!(
+            source_key(a),
+            source_key("2001:db8:1:3::1".parse().unwrap())
+        );
+        assert_eq!(
+            source_key("::ffff:192.0.2.1".parse().unwrap()),
+            "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]

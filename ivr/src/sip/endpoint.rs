@@ -555,8 +555,8 @@ impl Endpoint {
             return;
         };
         let active = self.active_calls();
-        let source = peer.addr.ip();
-        let trusted = self.config.trusted.contains(source);
+        let trusted = self.config.trusted.contains(peer.addr.ip());
+        let source = super::admission::source_key(peer.addr.ip());
         let of_source = self.per_source.get(&source).copied().unwrap_or(0);
         let refusal = match self
             .admission
@@ -733,11 +733,19 @@ impl Endpoint {
         let Some(invite) = call.pending_invite.take() else {
             return;
         };
-        let resp = invite.response(code, reason, Some(&call.local_tag.clone()));
+        let mut resp = invite.response(code, reason, Some(&call.local_tag.clone()));
         let peer = call.peer;
         let initial = call.state == CallState::Offered;
+        let untrusted = call.counted.is_some();
         self.invites.remove(invite.branch().unwrap_or_default());
-        self.respond(now, peer, &invite, resp, Some(key));
+        if untrusted && code >= 300 {
+            // To an untrusted source a refusal goes once and is not kept:
+            // a forged INVITE gets no retransmissions aimed at its victim.
+            resp.add_header("Server", AGENT);
+            self.send(peer, resp.to_bytes());
+        } else {
+            self.respond(now, peer, &invite, resp, Some(key));
+        }
         if initial {
             self.end(key, EndReason::Rejected(code));
         }

@@ -337,10 +337,20 @@ pub fn event_to_pb(e: &TicketEvent) -> pb::TicketEvent {
         changes: e
             .changes
             .iter()
-            .map(|c| pb::FieldChange {
-                field: c.field.clone(),
-                old_value: c.old.clone(),
-                new_value: c.new.clone(),
+            .map(|c| {
+                // A corrected number stays masked in the history: the full
+                // one is read, audited, on the ticket itself.
+                let shown = |v: &Option<String>| match c.field.as_str() {
+                    "callback_number" | "caller_number" => {
+                        v.as_deref().map(hotline_domain::phone::mask)
+                    }
+                    _ => v.clone(),
+                };
+                pb::FieldChange {
+                    field: c.field.clone(),
+                    old_value: shown(&c.old),
+                    new_value: shown(&c.new),
+                }
             })
             .collect(),
         note: e.note.clone(),

@@ -158,6 +158,10 @@ impl Method {
     }
 }
 
+/// How often a stream re-checks its token: a revoked or expired token
+/// loses its stream within this.
+pub const STREAM_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How many denials without a valid token are written to the audit log per
 /// second: a stranger hammering the port must not fill the disk. Denials of
 /// valid tokens are always written.
@@ -204,6 +208,18 @@ impl Gate {
                     .join(", ")
             );
             Err(self.deny(&who, method, None, &why).await)
+        }
+    }
+
+    /// Whether the token a stream was opened with is still good; checked
+    /// every [`STREAM_RECHECK`] by the stream's task.
+    pub async fn still_valid(&self, token: Option<&str>) -> Result<(), Status> {
+        match self.ticketing.authenticate(token).await {
+            Ok(_) => Ok(()),
+            Err(AccessError::Auth(e)) => {
+                Err(Status::unauthenticated(format!("the stream ends: {e}")))
+            }
+            Err(AccessError::Store(e)) => Err(e.into()),
         }
     }
 
@@ -329,7 +345,7 @@ impl Gate {
 
 /// The token of `Authorization: Bearer <token>`; `None` when absent. A
 /// header that is there but unreadable counts as a malformed token.
-fn bearer<T>(request: &Request<T>) -> Option<String> {
+pub(crate) fn bearer<T>(request: &Request<T>) -> Option<String> {
     let value = request.metadata().get(hotline_proto::AUTHORIZATION)?;
     let text = value.to_str().unwrap_or("?");
     let token = text

@@ -240,6 +240,19 @@ impl RoutingApi {
         asked: &str,
     ) -> Result<String, Status> {
         let asked = asked.trim();
+        // A lawyer's queue is their own center's.
+        if let Some(lawyer) = who.lawyer_id() {
+            let lawyers = self.ticketing.lawyers().await?;
+            let own = lawyers
+                .iter()
+                .find(|l| l.id == lawyer)
+                .map_or_else(|| "default".to_owned(), |l| l.center.clone());
+            if asked.is_empty() || asked == own {
+                return Ok(own);
+            }
+            let why = format!("lawyer `{lawyer}` works for center `{own}`, not `{asked}`");
+            return Err(self.gate.deny(who, method, None, &why).await);
+        }
         match (&who.center, who.role) {
             (Some(own), Role::Supervisor) if asked.is_empty() || asked == own => Ok(own.clone()),
             (Some(own), Role::Supervisor) => {
@@ -293,11 +306,19 @@ impl RoutingApi {
         // The numbers in full on an offer (the lawyer may call at once),
         // each such read in the audit log; masked once the ticket is gone
         // from them (withdrawn, declined, reassigned).
-        let full: Vec<&TicketNumber> = named
+        let announced: Vec<&TicketNumber> = named
             .iter()
             .filter(|(e, _)| matches!(e.kind, EventKind::Offered | EventKind::Assigned))
             .map(|(e, _)| &e.ticket_number)
             .collect();
+        // In full only while the ticket is still theirs: a replay of old
+        // offers (declined, withdrawn, reassigned) shows them masked.
+        let mut full: Vec<&TicketNumber> = Vec::new();
+        for t in read.iter().filter(|t| announced.contains(&&t.number)) {
+            if self.ticketing.may_see(who, t).await? {
+                full.push(&t.number);
+            }
+        }
         let revealed: Vec<&crate::tickets::Ticket> =
             read.iter().filter(|t| full.contains(&&t.number)).collect();
         self.gate.audit_read(who, &revealed, None).await?;
@@ -648,6 +669,7 @@ impl RoutingService for RoutingApi {
         request: Request<pb::WatchOffersRequest>,
     ) -> Result<Response<Self::WatchOffersStream>, Status> {
         let who = self.gate.admit(&request, Method::WatchOffers).await?;
+        let token = super::gate::bearer(&request);
         let r = request.into_inner();
         let lawyer = self
             .acting_lawyer(&who, Method::WatchOffers, &r.lawyer)
@@ -660,7 +682,15 @@ impl RoutingService for RoutingApi {
         let wake = self.lawyer_wakes.subscribe(&lawyer);
         tokio::spawn(async move {
             let mut cursor = r.after_event_id;
+            let mut checked = std::time::Instant::now();
             loop {
+                if checked.elapsed() >= super::gate::STREAM_RECHECK {
+                    if let Err(status) = api.gate.still_valid(token.as_deref()).await {
+                        let _ = tx.send(Err(status)).await;
+                        return;
+                    }
+                    checked = std::time::Instant::now();
+                }
                 // Registered before the query: a commit during it still wakes us.
                 let woken = wake.notified();
                 tokio::pin!(woken);
@@ -712,6 +742,8 @@ impl RoutingService for RoutingApi {
         request: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
         let who = self.gate.admit(&request, Method::WatchEvents).await?;
+        let token = super::gate::bearer(&request);
+        let gate = self.gate.clone();
         let after = request.get_ref().after_event_id;
         if after < 0 {
             return Err(field_error("after_event_id", "must be 0 or an event id"));
@@ -723,7 +755,15 @@ impl RoutingService for RoutingApi {
         let wake = self.wake.clone();
         tokio::spawn(async move {
             let mut cursor = after;
+            let mut checked = std::time::Instant::now();
             loop {
+                if checked.elapsed() >= super::gate::STREAM_RECHECK {
+                    if let Err(status) = gate.still_valid(token.as_deref()).await {
+                        let _ = tx.send(Err(status)).await;
+                        return;
+                    }
+                    checked = std::time::Instant::now();
+                }
                 // Registered before the query: a commit during it still wakes us.
                 let woken = wake.notified();
                 tokio::pin!(woken);

@@ -236,6 +236,8 @@ pub enum RosterError {
     NotAssigned { ticket: String, lawyer: String },
     #[error("ticket {0} is offered to a duty lawyer; it cannot be pulled from the queue")]
     Offered(String),
+    #[error("ticket {0} is not waiting in your center's queue (it has a lawyer, is closed, or is another center's)")]
+    NotInQueue(String),
     #[error("there is no shift {0}")]
     UnknownShift(i64),
     #[error("lawyer `{0}` is on the roster but not active")]

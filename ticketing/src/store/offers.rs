@@ -462,15 +462,27 @@ impl Store {
         let id = self.ticket_id(number).await?;
         let mut tx = self.begin_write().await?;
         let ticket = self.routed(&mut tx, id).await?;
-        let known = sqlx::query("SELECT id FROM lawyers WHERE id = $1")
+        let known = sqlx::query("SELECT center FROM lawyers WHERE id = $1")
             .bind(lawyer)
             .fetch_optional(&mut **tx)
             .await?;
-        if known.is_none() {
+        let Some(known) = known else {
             return Ok(Err(RosterError::UnknownLawyer(lawyer.to_owned())));
-        }
+        };
         if self.pending_offer_of(&mut tx, id, None).await?.is_some() {
             return Ok(Err(RosterError::Offered(number.to_string())));
+        }
+        // Only what waits for a lawyer, in the lawyer's own center: never a
+        // case another lawyer has, nor a closed one.
+        let waiting = matches!(
+            ticket.state,
+            TicketState::Consultation | TicketState::Application | TicketState::Accepted
+        ) && super::tickets::assigned_lawyer(&mut tx, id)
+            .await?
+            .is_none()
+            && get::<String>(&known, "center")? == ticket.center;
+        if !waiting {
+            return Ok(Err(RosterError::NotInQueue(number.to_string())));
         }
         let why = format!("pulled from the queue for {lawyer}");
         self.take(&mut tx, &ticket, lawyer, &why, actor, policy, now)
