@@ -31,6 +31,11 @@ pub enum ServerError {
     Transport(#[from] tonic::transport::Error),
 }
 
+/// The largest request of the routing and access services.
+const SMALL_MESSAGE: usize = 64 * 1024;
+/// Requests and streams open at once on one connection.
+const MAX_STREAMS_PER_CONNECTION: u32 = 64;
+
 /// Serves the ticketing API on `listener` until `shutdown` completes, then
 /// lets requests in flight finish.
 pub async fn run(
@@ -70,13 +75,17 @@ pub async fn run(
     ));
     // Every method but health and reflection passes the gate.
     let gate = Gate::new(ticketing.clone());
+    // Bounded messages on every service: a roster entry or a token request
+    // is a few hundred bytes.
     let routing = RoutingServiceServer::new(RoutingApi::new(
         ticketing.clone(),
         gate.clone(),
         wake,
         lawyer_wakes,
-    ));
-    let access = AccessServiceServer::new(AccessApi::new(ticketing.clone(), gate.clone()));
+    ))
+    .max_decoding_message_size(SMALL_MESSAGE);
+    let access = AccessServiceServer::new(AccessApi::new(ticketing.clone(), gate.clone()))
+        .max_decoding_message_size(SMALL_MESSAGE);
     let api = TicketServiceServer::new(TicketApi::new(ticketing, gate))
         // Bounded messages: a create with a 4 KiB summary is far below this.
         .max_decoding_message_size(256 * 1024);
@@ -88,6 +97,9 @@ pub async fn run(
         let _ = shutdown_fired.send(true);
     };
     let serve = Server::builder()
+        // One connection may not open streams without end.
+        .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
+        .concurrency_limit_per_connection(MAX_STREAMS_PER_CONNECTION as usize)
         .trace_fn(|request| {
             tracing::info_span!(
                 "grpc",

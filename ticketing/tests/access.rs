@@ -631,3 +631,48 @@ async fn a_supervisor_of_one_center_sees_only_that_center() {
         .unwrap_err();
     assert_eq!(s.code(), Code::PermissionDenied, "{s:?}");
 }
+
+#[tokio::test]
+async fn one_token_holds_a_bounded_number_of_streams() {
+    let w = world().await;
+    let token = w.token(Role::Supervisor, None).await;
+    let mut routing = RoutingServiceClient::new(w.channel(Some(&token)).await);
+    let mut open = Vec::new();
+    for _ in 0..hotline_ticketing::api::gate::MAX_STREAMS_PER_TOKEN {
+        open.push(
+            routing
+                .watch_events(pb::WatchEventsRequest::default())
+                .await
+                .unwrap()
+                .into_inner(),
+        );
+    }
+    let refused = routing
+        .watch_events(pb::WatchEventsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    // Another token is not touched.
+    let other = w.token(Role::Supervisor, None).await;
+    RoutingServiceClient::new(w.channel(Some(&other)).await)
+        .watch_events(pb::WatchEventsRequest::default())
+        .await
+        .unwrap();
+    // A stream closed gives its place back.
+    drop(open.pop());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match routing
+            .watch_events(pb::WatchEventsRequest::default())
+            .await
+        {
+            Ok(_) => break,
+            Err(s)
+                if s.code() == Code::ResourceExhausted && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(s) => panic!("the place was not given back: {s:?}"),
+        }
+    }
+}

@@ -281,15 +281,21 @@ pub async fn run(
         let _ = shutdown_fired.send(true);
     };
     let serve = tonic::transport::Server::builder()
+        // Watchers of the board: a few per console, never without end.
+        .max_concurrent_streams(Some(32))
         .add_service(health_service)
         .add_service(v1)
         .add_service(v1alpha)
-        .add_service(IvrAdminServer::new(AdminApi {
-            board,
-            menus: extras.menus,
-            metrics: extras.metrics,
-            gate: extras.gate,
-        }))
+        .add_service(
+            IvrAdminServer::new(AdminApi {
+                board,
+                menus: extras.menus,
+                metrics: extras.metrics,
+                gate: extras.gate,
+            })
+            // Its requests are empty messages.
+            .max_decoding_message_size(4 * 1024),
+        )
         .serve_with_incoming_shutdown(
             TcpIncoming::from(listener).with_nodelay(Some(true)),
             shutdown,

@@ -6,6 +6,7 @@
 //! UNAUTHENTICATED and written to the audit log; so is every read of a
 //! ticket's full numbers or of a recording ([`Gate::audit_read`]).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use hotline_domain::TicketNumber;
@@ -167,11 +168,36 @@ pub const STREAM_RECHECK: std::time::Duration = std::time::Duration::from_secs(5
 /// valid tokens are always written.
 const ANONYMOUS_AUDITS_PER_SECOND: u32 = 20;
 
+/// Streams (offers, events) one token may hold open at once: a lawyer's
+/// phone and laptop, a supervisor's consoles; not a leak without end.
+pub const MAX_STREAMS_PER_TOKEN: usize = 8;
+
 #[derive(Clone)]
 pub struct Gate {
     ticketing: Ticketing,
     /// (second, denials written in it) for requests without a valid token.
     anonymous: Arc<Mutex<(i64, u32)>>,
+    /// Open streams per token id.
+    streams: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// One open stream of a token; the count goes down when it is dropped
+/// (the stream's task ends).
+pub struct StreamSlot {
+    token_id: String,
+    streams: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = streams.get_mut(&self.token_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                streams.remove(&self.token_id);
+            }
+        }
+    }
 }
 
 impl Gate {
@@ -179,7 +205,25 @@ impl Gate {
         Self {
             ticketing,
             anonymous: Arc::default(),
+            streams: Arc::default(),
         }
+    }
+
+    /// A slot for one more stream of `who`'s token; RESOURCE_EXHAUSTED past
+    /// [`MAX_STREAMS_PER_TOKEN`].
+    pub fn open_stream(&self, who: &Principal) -> Result<StreamSlot, Status> {
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let open = streams.entry(who.token_id.clone()).or_insert(0);
+        if *open >= MAX_STREAMS_PER_TOKEN {
+            return Err(Status::resource_exhausted(format!(
+                "this token already has {MAX_STREAMS_PER_TOKEN} streams open; close one first"
+            )));
+        }
+        *open += 1;
+        Ok(StreamSlot {
+            token_id: who.token_id.clone(),
+            streams: self.streams.clone(),
+        })
     }
 
     /// The holder of the request's token, if its role may call `method`.

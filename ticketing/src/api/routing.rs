@@ -669,6 +669,7 @@ impl RoutingService for RoutingApi {
         request: Request<pb::WatchOffersRequest>,
     ) -> Result<Response<Self::WatchOffersStream>, Status> {
         let who = self.gate.admit(&request, Method::WatchOffers).await?;
+        let slot = self.gate.open_stream(&who)?;
         let token = super::gate::bearer(&request);
         let r = request.into_inner();
         let lawyer = self
@@ -681,6 +682,7 @@ impl RoutingService for RoutingApi {
         let api = self.clone();
         let wake = self.lawyer_wakes.subscribe(&lawyer);
         tokio::spawn(async move {
+            let _slot = slot;
             let mut cursor = r.after_event_id;
             let mut checked = std::time::Instant::now();
             loop {
@@ -742,6 +744,7 @@ impl RoutingService for RoutingApi {
         request: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
         let who = self.gate.admit(&request, Method::WatchEvents).await?;
+        let slot = self.gate.open_stream(&who)?;
         let token = super::gate::bearer(&request);
         let gate = self.gate.clone();
         let after = request.get_ref().after_event_id;
@@ -754,6 +757,7 @@ impl RoutingService for RoutingApi {
         let center = who.center.clone().filter(|_| who.role == Role::Supervisor);
         let wake = self.wake.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let mut cursor = after;
             let mut checked = std::time::Instant::now();
             loop {
