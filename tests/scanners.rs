@@ -37,7 +37,13 @@ fn scanners_find_nothing_on_a_node_that_serves_only_its_trunks() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(
         dir.path(),
-        &["serve", "--sip-trusted", "10.0.0.0/8", "--sip-untrusted", "drop"],
+        &[
+            "serve",
+            "--sip-trusted",
+            "10.0.0.0/8",
+            "--sip-untrusted",
+            "drop",
+        ],
     );
     let sip = server.sip.unwrap();
     let found = scan("svmap", &[], sip);
