@@ -80,6 +80,8 @@ pub enum AppError {
     TicketingUrl(String),
     #[error("{0}")]
     Token(String),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("cannot write {path}: {source}")]
     Secret {
         path: PathBuf,
@@ -104,6 +106,7 @@ impl AppError {
                 | Self::Limitation(_)
                 | Self::TicketingUrl(_)
                 | Self::Token(_)
+                | Self::Tls(_)
         )
     }
 }
@@ -130,6 +133,8 @@ struct IvrPart {
 pub struct App {
     config: Config,
     role: Role,
+    /// What the gRPC servers serve TLS with, if anything.
+    tls: Option<crate::tls::ServerTls>,
     calendar: Arc<HolidayCalendar>,
     ticketing: Option<TicketingPart>,
     ivr: Option<IvrPart>,
@@ -143,6 +148,22 @@ impl App {
         let with_ivr = role != Role::Ticketing;
 
         let calendar = Arc::new(load_calendar(&config)?);
+        let tls = crate::tls::server(&config)?;
+        if tls.is_none() && !config.allow_plaintext {
+            // Tokens and personal data must not cross a network in clear.
+            let exposed = [
+                (with_ticketing, config.grpc_listen, "grpc_listen"),
+                (with_ivr, config.admin_listen, "admin_listen"),
+            ];
+            for (serves, addr, key) in exposed {
+                if serves && !addr.ip().is_loopback() {
+                    return Err(AppError::Config(ConfigError::Invalid(format!(
+                        "{key} {addr} is not loopback and gRPC would be plaintext: give \
+                         --tls-cert and --tls-key (or --dev-tls to try it), or say --allow-plaintext"
+                    ))));
+                }
+            }
+        }
         let menus = if with_ivr {
             let menu = MenuSource::from_option(config.menu.as_deref());
             let prompts = PromptSource::from_option(config.prompts_dir.as_deref());
@@ -198,18 +219,18 @@ impl App {
                 // `serve` reaches its own ticketing over loopback, keeping the
                 // contract honest.
                 let ticketing_url = match &ticketing {
-                    Some(part) => loopback_url(local_addr(&part.grpc)),
+                    Some(part) => loopback_url(local_addr(&part.grpc), tls.is_some()),
                     None => config.ticketing.clone(),
                 };
+                let endpoint = ticketing_endpoint(&config, &ticketing_url, tls.as_ref())?;
                 let token = match &ticketing {
                     Some(part) => own_ivr_token(&config, part).await?,
                     None => read_ivr_token(&config)?,
                 };
-                let tickets = TicketsClient::new(&ticketing_url, Some(&token), outbox)
+                let tickets = TicketsClient::with_endpoint(endpoint.clone(), Some(&token), outbox)
                     .map_err(|e| AppError::TicketingUrl(e.to_string()))?;
                 // The admin API's tokens are ticketing's: it asks there.
-                let admin_gate = AdminGate::new(&ticketing_url)
-                    .map_err(|e| AppError::TicketingUrl(e.to_string()))?;
+                let admin_gate = AdminGate::with_endpoint(endpoint);
                 Some(IvrPart {
                     udp,
                     tcp,
@@ -225,6 +246,7 @@ impl App {
         Ok(Self {
             config,
             role,
+            tls,
             calendar,
             ticketing,
             ivr,
@@ -286,6 +308,7 @@ impl App {
         let Self {
             config,
             role,
+            tls,
             calendar,
             ticketing,
             ivr,
@@ -302,8 +325,11 @@ impl App {
                 Ticketing::new(part.store.clone(), Arc::new(SystemClock), part.limitation)
                     .with_routing(config.routing());
             let stop = fired(ivr_done_rx.clone());
+            let identity = tls.as_ref().map(|t| t.identity.clone());
             tokio::spawn(async move {
-                let served = hotline_ticketing::server::run(part.grpc, service, stop).await;
+                let served =
+                    hotline_ticketing::server::run_with_tls(part.grpc, service, identity, stop)
+                        .await;
                 part.store.close().await;
                 if let Err(e) = &served {
                     error!(error = %e, "ticketing stopped; stopping the node");
@@ -320,7 +346,10 @@ impl App {
         };
 
         let ivr_result = match ivr {
-            Some(part) => run_ivr(part, &config, calendar, shutdown).await,
+            Some(part) => {
+                let identity = tls.as_ref().map(|t| t.identity.clone());
+                run_ivr(part, &config, calendar, identity, shutdown).await
+            }
             None => {
                 shutdown.await;
                 Ok(())
@@ -347,6 +376,7 @@ async fn run_ivr(
     part: IvrPart,
     config: &Config,
     calendar: Arc<HolidayCalendar>,
+    tls: Option<tonic::transport::Identity>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
     let (calls_done, calls_done_rx) = watch::channel(false);
@@ -356,6 +386,7 @@ async fn run_ivr(
         menus: Some(part.menus.clone()),
         metrics: metrics.clone(),
         gate: part.admin_gate.clone(),
+        tls,
     };
     let admin = spawn_logged(
         "admin API",
@@ -487,13 +518,40 @@ fn local_addr(listener: &TcpListener) -> SocketAddr {
 }
 
 /// How this process reaches a listener of its own.
-fn loopback_url(addr: SocketAddr) -> String {
+fn loopback_url(addr: SocketAddr, tls: bool) -> String {
     let ip = if addr.ip().is_unspecified() {
         IpAddr::from([127, 0, 0, 1])
     } else {
         addr.ip()
     };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// Where the IVR reaches ticketing: over TLS for an https:// URL, trusting
+/// this node's own certificate (`serve`) or `tls_ca` (`hotline ivr`).
+fn ticketing_endpoint(
+    config: &Config,
+    url: &str,
+    own: Option<&crate::tls::ServerTls>,
+) -> Result<tonic::transport::Endpoint, AppError> {
+    let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
+        .map_err(|e| AppError::TicketingUrl(format!("invalid ticketing URL `{url}`: {e}")))?;
+    if !url.starts_with("https://") {
+        return Ok(endpoint);
+    }
+    let ca = match (&config.tls_ca, own) {
+        (Some(path), _) => crate::tls::read_ca(path)?,
+        (None, Some(own)) => own.certificate.clone(),
+        (None, None) => {
+            return Err(AppError::TicketingUrl(format!(
+            "ticketing at {url} speaks TLS: give --tls-ca with the CA that signed its certificate"
+        )))
+        }
+    };
+    endpoint
+        .tls_config(crate::tls::client(&ca))
+        .map_err(|e| AppError::TicketingUrl(format!("TLS to {url}: {e}")))
 }
 
 /// The data directory holds personal data (the database, recordings, the

@@ -127,6 +127,10 @@ pub struct ClientArgs {
         global = true
     )]
     pub ticketing: String,
+    /// PEM CA that signed ticketing's certificate, for an https:// URL
+    /// (with `hotline serve --dev-tls`: ./hotline-data/dev-tls/cert.pem).
+    #[arg(long, env = "HOTLINE_TLS_CA", value_name = "FILE", global = true)]
+    pub tls_ca: Option<PathBuf>,
     /// The bearer token to present [default: ./hotline-data/admin.token,
     /// which `hotline serve` writes on its first start].
     #[arg(

@@ -58,6 +58,9 @@ macro_rules! settings {
                 env $oenv:literal, value $ovalue:literal, example $oexample:literal,
                 help $ohelp:literal;
         )* }
+        switches { $(
+            $skey:ident, env $senv:literal, help $shelp:literal;
+        )* }
     ) => {
         /// Every key as given on the command line, in the environment or in
         /// the file; `None` where it was not given there.
@@ -76,6 +79,14 @@ macro_rules! settings {
                 #[serde(default)]
                 pub $okey: Option<$oty>,
             )*
+            $(
+                // `--flag` alone means true; `--flag false` and the
+                // environment variable say either.
+                #[arg(long, env = $senv, value_name = "BOOL", num_args = 0..=1,
+                      default_missing_value = "true", help = concat!($shelp, " [default: false]"))]
+                #[serde(default)]
+                pub $skey: Option<bool>,
+            )*
         }
 
         /// The resolved configuration, as `--print-config` shows it.
@@ -83,6 +94,7 @@ macro_rules! settings {
         pub struct Config {
             $( #[doc = $help] pub $key: $ty, )*
             $( #[doc = $ohelp] pub $okey: Option<$oty>, )*
+            $( #[doc = $shelp] pub $skey: bool, )*
         }
 
         impl Settings {
@@ -91,6 +103,7 @@ macro_rules! settings {
                 Settings {
                     $( $key: self.$key.or(fallback.$key), )*
                     $( $okey: self.$okey.or(fallback.$okey), )*
+                    $( $skey: self.$skey.or(fallback.$skey), )*
                 }
             }
 
@@ -102,6 +115,7 @@ macro_rules! settings {
                         None => parse_default(stringify!($key), $default)?,
                     }, )*
                     $( $okey: self.$okey, )*
+                    $( $skey: self.$skey.unwrap_or(false), )*
                 };
                 config.checked()
             }
@@ -113,6 +127,8 @@ macro_rules! settings {
                      has_default: true, example: $example }, )*
             $( Key { name: stringify!($okey), env: $oenv, default: $unset,
                      has_default: false, example: $oexample }, )*
+            $( Key { name: stringify!($skey), env: $senv, default: "false",
+                     has_default: true, example: "true" }, )*
         ];
     };
 }
@@ -226,6 +242,21 @@ settings! {
         holiday_calendar: PathBuf, unset "the bundled calendar",
             env "HOTLINE_HOLIDAY_CALENDAR", value "FILE", example "/etc/hotline/holidays.toml",
             help "A holiday calendar replacing the bundled one (a newer State Council notice).";
+        tls_cert: PathBuf, unset "none: plaintext gRPC",
+            env "HOTLINE_TLS_CERT", value "FILE", example "/etc/hotline/tls/cert.pem",
+            help "PEM certificate chain of the gRPC servers (with tls_key): TLS by rustls.";
+        tls_key: PathBuf, unset "none",
+            env "HOTLINE_TLS_KEY", value "FILE", example "/etc/hotline/tls/key.pem",
+            help "PEM private key of tls_cert.";
+        tls_ca: PathBuf, unset "none: ticketing is reached in plaintext",
+            env "HOTLINE_TLS_CA", value "FILE", example "/etc/hotline/tls/ca.pem",
+            help "PEM CA that signed ticketing's certificate, for `hotline ivr` reaching it over https://.";
+    }
+    switches {
+        dev_tls, env "HOTLINE_DEV_TLS",
+            help "Serve gRPC over TLS with a self-signed certificate made in <data_dir>/dev-tls/ (for trying it out; tls_cert wins).";
+        allow_plaintext, env "HOTLINE_ALLOW_PLAINTEXT",
+            help "Allow plaintext gRPC on an address other than loopback (otherwise refused).";
     }
 }
 
@@ -362,6 +393,9 @@ impl Config {
                 self.node_id
             ));
         }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return invalid("tls_cert and tls_key go together: give both, or neither".to_owned());
+        }
         if self.sip_calls_per_source == 0 {
             return invalid("sip_calls_per_source must be at least 1".to_owned());
         }
@@ -451,9 +485,10 @@ mod tests {
         for key in KEYS {
             assert_ne!(key.example, key.default, "{}", key.name);
             let quoted = toml::Value::String(key.example.to_owned());
-            let value = match key.example.parse::<i64>() {
-                Ok(n) => n.to_string(),
-                Err(_) => quoted.to_string(),
+            let value = match (key.example.parse::<i64>(), key.example.parse::<bool>()) {
+                (Ok(n), _) => n.to_string(),
+                (_, Ok(b)) => b.to_string(),
+                _ => quoted.to_string(),
             };
             text.push_str(&format!("{} = {value}\n", key.name));
         }

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod config;
+pub mod tls;
 
 pub use app::{App, AppError, Role};
 pub use config::{Config, ConfigError, ServeArgs, Settings};

@@ -295,17 +295,46 @@ pub(crate) fn token_or_default(given: Option<&str>) -> anyhow::Result<Option<Str
 /// request carries the token.
 pub(crate) async fn channel(args: &ClientArgs) -> anyhow::Result<AuthedChannel> {
     let bearer = Bearer::new(token(args)?.as_deref()).map_err(|e| UsageError(e.to_string()))?;
-    let endpoint = Channel::from_shared(args.ticketing.clone())
+    let mut endpoint = Channel::from_shared(args.ticketing.clone())
         .map_err(|e| UsageError(format!("invalid --ticketing URL `{}`: {e}", args.ticketing)))?;
+    let secure = args.ticketing.starts_with("https://");
+    match (&args.tls_ca, secure) {
+        (Some(ca), true) => {
+            let ca = hotline::tls::read_ca(ca).map_err(|e| UsageError(e.to_string()))?;
+            endpoint = endpoint
+                .tls_config(hotline::tls::client(&ca))
+                .map_err(|e| UsageError(format!("TLS: {e}")))?;
+        }
+        (None, true) => {
+            return Err(UsageError(format!(
+            "{} speaks TLS: give --tls-ca (HOTLINE_TLS_CA) with the CA that signed its certificate",
+            args.ticketing
+        ))
+            .into())
+        }
+        (Some(_), false) => {
+            return Err(UsageError(format!(
+                "--tls-ca is for an https:// URL; use https://{}",
+                args.ticketing.trim_start_matches("http://")
+            ))
+            .into())
+        }
+        (None, false) => {}
+    }
     endpoint
         .connect_timeout(std::time::Duration::from_secs(5))
         .connect()
         .await
         .map(|channel| tonic::service::interceptor::InterceptedService::new(channel, bearer))
         .map_err(|e| {
+            let hint = if secure {
+                "; check that --tls-ca is the CA of its certificate"
+            } else {
+                "; if it serves TLS, use https:// with --tls-ca"
+            };
             anyhow::anyhow!(
                 "cannot reach ticketing at {} ({e}); start it with `hotline serve`, \
-                 or point --ticketing / HOTLINE_TICKETING at it",
+                 or point --ticketing / HOTLINE_TICKETING at it{hint}",
                 args.ticketing
             )
         })
@@ -347,6 +376,23 @@ pub(crate) fn status(s: tonic::Status) -> anyhow::Error {
         Code::NotFound | Code::FailedPrecondition => anyhow::anyhow!("{}", s.message()),
         Code::Unavailable => anyhow::anyhow!("ticketing is unavailable: {}", s.message()),
         Code::Unauthenticated | Code::PermissionDenied => anyhow::anyhow!("{}", s.message()),
+        // A plaintext client talking to a TLS port sees the connection cut,
+        // which HTTP/2 reports in several ways.
+        Code::Unknown | Code::Cancelled | Code::Internal
+            if [
+                "transport error",
+                "h2 protocol error",
+                "canceled",
+                "connection",
+            ]
+            .iter()
+            .any(|m| s.message().contains(m)) =>
+        {
+            anyhow::anyhow!(
+                "ticketing cut the connection ({}): if it serves TLS, use an https:// URL with --tls-ca",
+                s.message()
+            )
+        }
         code => anyhow::anyhow!("{} ({code:?})", s.message()),
     }
 }

@@ -43,6 +43,16 @@ pub async fn run(
     ticketing: Ticketing,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
+    run_with_tls(listener, ticketing, None, shutdown).await
+}
+
+/// [`run`], serving TLS (rustls) with `tls` when given.
+pub async fn run_with_tls(
+    listener: TcpListener,
+    ticketing: Ticketing,
+    tls: Option<tonic::transport::Identity>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<TicketServiceServer<TicketApi>>()
@@ -96,7 +106,12 @@ pub async fn run(
         shutdown.await;
         let _ = shutdown_fired.send(true);
     };
-    let serve = Server::builder()
+    let mut builder = Server::builder();
+    if let Some(identity) = tls {
+        builder =
+            builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+    }
+    let serve = builder
         // One connection may not open streams without end.
         .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
         .concurrency_limit_per_connection(MAX_STREAMS_PER_CONNECTION as usize)

@@ -49,12 +49,17 @@ impl std::fmt::Debug for AdminGate {
 impl AdminGate {
     /// Checks tokens with the ticketing service at `url` (connected lazily).
     pub fn new(url: &str) -> Result<Self, tonic::transport::Error> {
-        let endpoint =
-            Endpoint::from_shared(url.to_owned())?.connect_timeout(Duration::from_secs(2));
-        Ok(Self {
-            ticketing: endpoint.connect_lazy(),
+        Ok(Self::with_endpoint(Endpoint::from_shared(url.to_owned())?))
+    }
+
+    /// The same over `endpoint` (with TLS, when ticketing serves it).
+    pub fn with_endpoint(endpoint: Endpoint) -> Self {
+        Self {
+            ticketing: endpoint
+                .connect_timeout(Duration::from_secs(2))
+                .connect_lazy(),
             vouched: Arc::default(),
-        })
+        }
     }
 
     /// The actor of the request's token, if its role is one of `roles`.

@@ -170,6 +170,8 @@ pub struct AdminExtras {
     pub metrics: FlowMetrics,
     /// Checks every request's token with ticketing.
     pub gate: AdminGate,
+    /// The certificate and key to serve TLS with, when configured.
+    pub tls: Option<tonic::transport::Identity>,
 }
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::CallEvent, Status>> + Send>>;
@@ -280,7 +282,12 @@ pub async fn run(
         shutdown.await;
         let _ = shutdown_fired.send(true);
     };
-    let serve = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(identity) = extras.tls.clone() {
+        builder =
+            builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+    }
+    let serve = builder
         // Watchers of the board: a few per console, never without end.
         .max_concurrent_streams(Some(32))
         .add_service(health_service)

@@ -76,12 +76,22 @@ impl TicketsClient {
     /// down. Every request carries `token` (the IVR node's `ivr` token): who
     /// the IVR is in ticket histories comes from it.
     pub fn new(url: &str, token: Option<&str>, outbox: Outbox) -> Result<Self, TicketsError> {
-        let bearer = Bearer::new(token).map_err(|e| TicketsError::Token(e.to_string()))?;
-        let endpoint = Endpoint::from_shared(url.to_owned())
-            .map_err(|source| TicketsError::Url {
+        let endpoint =
+            Endpoint::from_shared(url.to_owned()).map_err(|source| TicketsError::Url {
                 url: url.to_owned(),
                 source,
-            })?
+            })?;
+        Self::with_endpoint(endpoint, token, outbox)
+    }
+
+    /// The same over `endpoint` (with TLS, when ticketing serves it).
+    pub fn with_endpoint(
+        endpoint: Endpoint,
+        token: Option<&str>,
+        outbox: Outbox,
+    ) -> Result<Self, TicketsError> {
+        let bearer = Bearer::new(token).map_err(|e| TicketsError::Token(e.to_string()))?;
+        let endpoint = endpoint
             .connect_timeout(Duration::from_secs(1))
             .tcp_nodelay(true);
         Ok(Self {

@@ -1,0 +1,114 @@
+//! TLS for the gRPC servers and the clients the node runs itself: the
+//! configured certificate and key, or with `dev_tls` a self-signed one made
+//! once in `<data_dir>/dev-tls/` (for trying it out; clients trust it with
+//! `--tls-ca <data_dir>/dev-tls/cert.pem`).
+
+use std::path::{Path, PathBuf};
+
+use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+
+use crate::config::Config;
+
+/// The folder `dev_tls` keeps its certificate and key in.
+pub const DEV_TLS_DIR: &str = "dev-tls";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {path}: {source}; check tls_cert / tls_key / tls_ca")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write the development certificate to {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot make the development certificate: {0}")]
+    Generate(String),
+}
+
+/// What this node serves TLS with, and the certificate its own clients
+/// trust for it.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub identity: Identity,
+    pub certificate: Vec<u8>,
+}
+
+/// The server side: `tls_cert`/`tls_key`, or the development certificate,
+/// or none (plaintext).
+pub fn server(config: &Config) -> Result<Option<ServerTls>, TlsError> {
+    let (cert, key) = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => (read(cert)?, read(key)?),
+        _ if config.dev_tls => dev_certificate(&config.data_dir.join(DEV_TLS_DIR))?,
+        _ => return Ok(None),
+    };
+    Ok(Some(ServerTls {
+        identity: Identity::from_pem(&cert, &key),
+        certificate: cert,
+    }))
+}
+
+/// A client's TLS: trusting `ca` (PEM).
+pub fn client(ca: &[u8]) -> ClientTlsConfig {
+    ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca))
+}
+
+/// The CA file's content.
+pub fn read_ca(path: &Path) -> Result<Vec<u8>, TlsError> {
+    read(path)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The development certificate in `dir`, made (for localhost, 127.0.0.1
+/// and ::1) the first time; the key is written 0600.
+fn dev_certificate(dir: &Path) -> Result<(Vec<u8>, Vec<u8>), TlsError> {
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    if cert_path.exists() && key_path.exists() {
+        return Ok((read(&cert_path)?, read(&key_path)?));
+    }
+    let names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    let made =
+        rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
+    let cert = made.cert.pem().into_bytes();
+    let key = made.signing_key.serialize_pem().into_bytes();
+    let write = |path: &Path, bytes: &[u8]| -> Result<(), TlsError> {
+        use std::io::Write;
+        let failed = |source| TlsError::Write {
+            path: path.to_owned(),
+            source,
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options
+            .open(path)
+            .and_then(|mut f| f.write_all(bytes))
+            .map_err(failed)
+    };
+    let mut folder = std::fs::DirBuilder::new();
+    folder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+    folder.create(dir).map_err(|source| TlsError::Write {
+        path: dir.to_owned(),
+        source,
+    })?;
+    write(&key_path, &key)?;
+    write(&cert_path, &cert)?;
+    Ok((cert, key))
+}
