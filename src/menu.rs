@@ -69,7 +69,11 @@ pub async fn run(command: MenuCommand) -> anyhow::Result<()> {
             Ok(())
         }
         MenuCommand::Reload { admin, token } => {
-            let token = crate::tickets::token_or_default(token.as_deref())?;
+            let token = if token.is_none() && !crate::tickets::is_loopback(&admin) {
+                None
+            } else {
+                crate::tickets::token_or_default(token.as_deref())?
+            };
             let bearer = hotline_proto::Bearer::new(token.as_deref())
                 .map_err(|e| UsageError(e.to_string()))?;
             let channel = tonic::transport::Channel::from_shared(admin.clone())

@@ -29,8 +29,12 @@ impl Bearer {
         match token.map(str::trim) {
             None | Some("") => Ok(Self(None)),
             Some(t) => format!("Bearer {t}")
-                .parse()
-                .map(|v| Self(Some(v)))
+                .parse::<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>()
+                .map(|mut v| {
+                    // Never kept in HTTP/2's header compression tables.
+                    v.set_sensitive(true);
+                    Self(Some(v))
+                })
                 .map_err(|_| UnsendableToken),
         }
     }
