@@ -52,6 +52,18 @@ impl tonic::service::Interceptor for Bearer {
     }
 }
 
+/// The token of `authorization: Bearer <token>` in a request's metadata;
+/// `None` when absent. A header that is there but unreadable comes back as
+/// `?`, which no token matches, so the server says it is malformed.
+pub fn bearer_token(metadata: &tonic::metadata::MetadataMap) -> Option<String> {
+    let text = metadata.get(AUTHORIZATION)?.to_str().unwrap_or("?");
+    let token = text
+        .strip_prefix("Bearer ")
+        .or_else(|| text.strip_prefix("bearer "))
+        .unwrap_or(text);
+    Some(token.trim().to_owned())
+}
+
 /// A client whose every request carries the bearer token.
 pub type AuthedChannel =
     tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>;

@@ -126,12 +126,5 @@ impl AdminGate {
 }
 
 fn bearer<T>(request: &Request<T>) -> Option<String> {
-    let value = request.metadata().get(hotline_proto::AUTHORIZATION)?;
-    let text = value.to_str().unwrap_or("?");
-    Some(
-        text.strip_prefix("Bearer ")
-            .unwrap_or(text)
-            .trim()
-            .to_owned(),
-    )
+    hotline_proto::bearer_token(request.metadata())
 }

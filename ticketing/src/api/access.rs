@@ -9,6 +9,7 @@ use tracing::info;
 
 use super::convert::field_error;
 use super::gate::{Gate, Method};
+use super::routing::instant;
 use crate::auth::{check_name, AuditFilter, NewToken, Principal, Role, TokenRecord};
 use crate::service::Ticketing;
 
@@ -62,30 +63,6 @@ fn token_to_pb(t: &TokenRecord, now: DateTime<Utc>) -> pb::Token {
         revoked_at: t.revoked_at.map(shown),
         status: status.to_owned(),
     }
-}
-
-/// RFC 3339, or a local time / date meaning Asia/Shanghai.
-fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, Status> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    let local = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
-        .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
-        .or_else(|_| {
-            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map(|d| d.and_time(chrono::NaiveTime::MIN))
-        })
-        .map_err(|_| {
-            field_error(
-                field,
-                &format!("`{text}` is not RFC 3339, a local time or YYYY-MM-DD"),
-            )
-        })?;
-    local
-        .and_local_timezone(hotline_domain::shanghai())
-        .single()
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| field_error(field, &format!("`{text}` is not a valid local time")))
 }
 
 #[tonic::async_trait]

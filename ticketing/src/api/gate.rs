@@ -387,14 +387,7 @@ impl Gate {
     }
 }
 
-/// The token of `Authorization: Bearer <token>`; `None` when absent. A
-/// header that is there but unreadable counts as a malformed token.
+/// The request's bearer token; `None` when absent.
 pub(crate) fn bearer<T>(request: &Request<T>) -> Option<String> {
-    let value = request.metadata().get(hotline_proto::AUTHORIZATION)?;
-    let text = value.to_str().unwrap_or("?");
-    let token = text
-        .strip_prefix("Bearer ")
-        .or_else(|| text.strip_prefix("bearer "))
-        .unwrap_or(text);
-    Some(token.trim().to_owned())
+    hotline_proto::bearer_token(request.metadata())
 }

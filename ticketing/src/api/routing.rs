@@ -95,24 +95,29 @@ fn required<'a>(field: &str, value: &'a str) -> Result<&'a str, Status> {
     }
 }
 
-/// RFC 3339, or a local time (`2026-03-02T08:00`) meaning Asia/Shanghai.
-fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, Status> {
+/// RFC 3339, or a local time (`2026-03-02T08:00`) or date (midnight)
+/// meaning Asia/Shanghai.
+pub(super) fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, Status> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
-    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
-        if let Ok(local) = NaiveDateTime::parse_from_str(text, format) {
-            if let Some(t) = local
-                .and_local_timezone(hotline_domain::shanghai())
-                .single()
-            {
-                return Ok(t.with_timezone(&Utc));
-            }
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .map(|d| d.and_time(chrono::NaiveTime::MIN));
+    let times = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
+        .into_iter()
+        .filter_map(|format| NaiveDateTime::parse_from_str(text, format).ok());
+    for local in date.into_iter().chain(times) {
+        if let Some(t) = local
+            .and_local_timezone(hotline_domain::shanghai())
+            .single()
+        {
+            return Ok(t.with_timezone(&Utc));
         }
     }
     Err(field_error(
         field,
-        &format!("`{text}` is not RFC 3339 (2026-03-02T08:00:00+08:00) nor a local time"),
+        &format!("`{text}` is not RFC 3339 (2026-03-02T08:00:00+08:00) nor a local time or date"),
     ))
 }
 
