@@ -10,6 +10,7 @@ pub mod names;
 pub mod phone;
 pub mod region;
 pub mod ticket_number;
+pub mod token;
 
 pub use calendar::{CalendarError, HolidayCalendar};
 pub use names::{

@@ -6,7 +6,7 @@
 //! (a lawyer's own tickets, a supervisor's center) in [`Principal`] and the
 //! front door ([`crate::Ticketing::may_see`]).
 
-pub mod token;
+pub use hotline_domain::token;
 
 use std::fmt;
 

@@ -6,6 +6,10 @@
 //! A fast hash is right here, unlike for passwords: the secret is random and
 //! long, so there is nothing to guess. Comparing digests in plain time leaks
 //! nothing useful either, since a caller controls the secret, not its digest.
+//!
+//! It lives here, beside the other identifiers, because both services read
+//! tokens (ticketing checks them, the IVR's admin API passes them on) and
+//! the fuzz target reaches it without building a server.
 
 use rand::Rng;
 use sha2::{Digest, Sha256};
