@@ -3,7 +3,8 @@
 # Debian packages the tests need (apt-get update && apt-get install -y …),
 # makes sure PostgreSQL answers at 127.0.0.1:5432 (user postgres, database
 # test, trust auth), checks formatting and clippy, runs every test once, and
-# fails if the PostgreSQL half of the store suite did not run.
+# fails if the PostgreSQL half of the store suite did not run. Every fuzz
+# target runs for HOTLINE_FUZZ_SECONDS (default 10; 0 skips) beside the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,12 +61,21 @@ cargo test --workspace --locked --no-run
 #    from waiting on the test run's lock.
 log=$(mktemp)
 clippy_log=$(mktemp)
-trap 'rm -f "$log" "$clippy_log"' EXIT
 nice -n 19 cargo clippy --workspace --all-targets --locked --target-dir target/clippy \
   -- -D warnings >"$clippy_log" 2>&1 &
 clippy_pid=$!
 
-# 6. The tests.
+# 6. Every fuzz target for a bounded time (tests/fuzz.sh), beside the tests
+#    and at the same low priority: its own build and target directory.
+fuzz_log=$(mktemp)
+trap 'rm -f "$log" "$clippy_log" "$fuzz_log"' EXIT
+fuzz_pid=""
+if [ "${HOTLINE_FUZZ_SECONDS:-10}" -gt 0 ]; then
+  nice -n 19 tests/fuzz.sh >"$fuzz_log" 2>&1 &
+  fuzz_pid=$!
+fi
+
+# 7. The tests.
 set +e
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
@@ -79,6 +89,15 @@ else
   cat "$clippy_log"
   echo "tests/run.sh: cargo clippy found problems (above)" >&2
   [ "$status" -ne 0 ] || status=1
+fi
+if [ -n "$fuzz_pid" ]; then
+  if wait "$fuzz_pid"; then
+    grep '^tests/fuzz.sh' "$fuzz_log"
+  else
+    cat "$fuzz_log"
+    echo "tests/run.sh: fuzzing found a failure (above)" >&2
+    [ "$status" -ne 0 ] || status=1
+  fi
 fi
 if [ "$status" -ne 0 ]; then
   echo "$summary"

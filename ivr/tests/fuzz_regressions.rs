@@ -1,49 +1,70 @@
-//! Every input that once crashed a fuzz target (`fuzz/regressions/<target>/`)
-//! goes through what that target checks, on every test run, so a fixed
-//! crash stays fixed without cargo-fuzz.
+//! Every input kept in `fuzz/regressions/<target>/` (inputs that once
+//! crashed a target, and hand-made edge cases) goes through what that
+//! target checks (`fuzz/checks.rs`, shared with the fuzz targets), on every
+//! test run, so a fixed crash stays fixed without cargo-fuzz.
 
 // A test that unwraps fails with the value it did not expect: that is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+#[path = "../../fuzz/checks.rs"]
+mod checks;
 
-use hotline_ivr::sip::message::{frame, Message};
+use std::path::Path;
 
-fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/regressions")
-        .join(target);
-    let mut found: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    found.sort();
-    found
-        .into_iter()
-        .map(|p| {
-            let bytes = std::fs::read(&p).unwrap();
-            (p, bytes)
-        })
-        .collect()
+fn fuzz_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
 }
 
-/// The `sip` target's checks: parse, write back, parse again; frame a stream.
 #[test]
-fn sip_regressions_neither_panic_nor_lose_what_parsed() {
-    let inputs = inputs("sip");
-    assert!(!inputs.is_empty(), "no kept inputs for the sip target");
-    for (path, data) in inputs {
-        if let Ok(m) = Message::parse(&data) {
-            let again = Message::parse(&m.to_bytes())
-                .unwrap_or_else(|e| panic!("{}: our own bytes: {e}", path.display()));
-            assert_eq!(again.start, m.start, "{}", path.display());
-            assert_eq!(again.call_id(), m.call_id(), "{}", path.display());
-            assert_eq!(again.body, m.body, "{}", path.display());
+fn every_kept_input_passes_its_targets_checks() {
+    let dir = fuzz_dir().join("regressions");
+    let mut replayed = 0;
+    for folder in std::fs::read_dir(&dir).unwrap() {
+        let folder = folder.unwrap().path();
+        let name = folder.file_name().unwrap().to_string_lossy().into_owned();
+        let (_, check) = checks::TARGETS
+            .iter()
+            .find(|(target, _)| *target == name)
+            .unwrap_or_else(|| panic!("{}: no fuzz target is called {name}", folder.display()));
+        let mut inputs: Vec<_> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        inputs.sort();
+        assert!(!inputs.is_empty(), "{}: an empty folder", folder.display());
+        for input in inputs {
+            let data = std::fs::read(&input).unwrap();
+            let outcome = std::panic::catch_unwind(|| check(&data));
+            assert!(
+                outcome.is_ok(),
+                "{} fails its target's checks",
+                input.display()
+            );
+            replayed += 1;
         }
-        let mut rest = &data[..];
-        while let Ok(Some(n)) = frame(rest) {
-            assert!(n > 0 && n <= rest.len(), "{}", path.display());
-            rest = &rest[n..];
-        }
+    }
+    assert!(
+        replayed >= checks::TARGETS.len(),
+        "only {replayed} inputs kept"
+    );
+}
+
+/// The fuzz targets cargo-fuzz builds are exactly the checks replayed here.
+#[test]
+fn every_fuzz_target_has_its_checks_and_kept_inputs() {
+    let manifest = std::fs::read_to_string(fuzz_dir().join("Cargo.toml")).unwrap();
+    let mut built: Vec<&str> = manifest
+        .lines()
+        .filter_map(|l| l.strip_prefix("name = \""))
+        .filter_map(|l| l.strip_suffix('"'))
+        .filter(|n| *n != "hotline-fuzz")
+        .collect();
+    let mut checked: Vec<&str> = checks::TARGETS.iter().map(|(n, _)| *n).collect();
+    built.sort_unstable();
+    checked.sort_unstable();
+    assert_eq!(built, checked);
+    for target in checked {
+        let kept = fuzz_dir().join("regressions").join(target);
+        assert!(kept.is_dir(), "{}: keep at least one input", kept.display());
     }
 }

@@ -930,9 +930,38 @@ pub fn is_callback_number(n: &str) -> bool {
 
 /// YYYYMMDD: a real date, not after `today`, not before 1900.
 pub fn parse_date(digits: &str, today: NaiveDate) -> Option<NaiveDate> {
-    if digits.len() != 8 {
+    // Only the eight digits: chrono's parser alone also takes a sign or
+    // whitespace inside a field ("201301\n3" read as 2013-01-03; found by
+    // the event_date fuzz target).
+    if digits.len() != 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let date = NaiveDate::parse_from_str(digits, "%Y%m%d").ok()?;
     (date <= today && date >= NaiveDate::from_ymd_opt(1900, 1, 1)?).then_some(date)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_keyed_date_is_eight_digits_of_a_real_past_date() {
+        let today = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap_or_default();
+        assert_eq!(
+            parse_date("20250301", today),
+            NaiveDate::from_ymd_opt(2025, 3, 1)
+        );
+        assert_eq!(parse_date("20260302", today), Some(today));
+        for refused in [
+            "20260303",
+            "20250230",
+            "18991231",
+            "2025031",
+            "201301\n3",
+            "+2025031",
+            " 2025031",
+        ] {
+            assert_eq!(parse_date(refused, today), None, "{refused:?}");
+        }
+    }
 }
