@@ -323,7 +323,8 @@ impl App {
         let ticketing_task = ticketing.map(|part| {
             let service =
                 Ticketing::new(part.store.clone(), Arc::new(SystemClock), part.limitation)
-                    .with_routing(config.routing());
+                    .with_routing(config.routing())
+                    .with_retention(config.retention());
             let stop = fired(ivr_done_rx.clone());
             let identity = tls.as_ref().map(|t| t.identity.clone());
             tokio::spawn(async move {
@@ -409,6 +410,14 @@ async fn run_ivr(
     let delivery = part.tickets.clone();
     let outbox_stop = fired(calls_done_rx.clone());
     let outbox = tokio::spawn(async move { delivery.run_outbox(outbox_stop).await });
+    let recordings_dir = config.data_dir.join("recordings");
+    let retention = config.call_recordings_kept().map(|keep| {
+        tokio::spawn(hotline_ivr::service::retention::run(
+            recordings_dir.clone(),
+            keep,
+            fired(calls_done_rx.clone()),
+        ))
+    });
 
     let ivr_config = IvrConfig {
         board,
@@ -427,7 +436,7 @@ async fn run_ivr(
         invite_burst: f64::from(config.invite_burst),
         invites_per_second: f64::from(config.invites_per_second),
         max_recording_samples: limits::samples(limits::CALL_RECORDING_SECS),
-        recordings_dir: Some(config.data_dir.join("recordings")),
+        recordings_dir: Some(recordings_dir),
         prompts: part.menus.current().prompts.clone(),
         menus: part.menus,
         calendar,
@@ -440,11 +449,13 @@ async fn run_ivr(
         .map_err(|e| AppError::Ivr(e.to_string()));
 
     let _ = calls_done.send(true);
-    for (what, task) in [
-        ("admin API", admin),
-        ("metrics endpoint", metrics_server),
-        ("outbox", outbox),
-    ] {
+    let tasks = [
+        ("admin API", Some(admin)),
+        ("metrics endpoint", Some(metrics_server)),
+        ("outbox", Some(outbox)),
+        ("recording retention", retention),
+    ];
+    for (what, task) in tasks.into_iter().filter_map(|(w, t)| t.map(|t| (w, t))) {
         if let Err(e) = task.await {
             error!(error = %e, "the {what} task failed");
         }

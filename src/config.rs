@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use hotline_ivr::sip::trust::TrustedSources;
 use hotline_ticketing::limitation::Thresholds;
+use hotline_ticketing::retention::RetentionPolicy;
 use hotline_ticketing::routing::RoutingPolicy;
 
 /// The file read when `--config` is not given and it exists.
@@ -216,6 +217,15 @@ settings! {
         stuck_escalation_secs: u64 = "1800",
             env "HOTLINE_STUCK_ESCALATION_SECS", value "SECS", example "900",
             help "Seconds an escalated urgent ticket may stay unowned before `hotline check` reports it (set on the ticketing node).";
+        retention_call_recordings_days: u32 = "30",
+            env "HOTLINE_RETENTION_CALL_RECORDINGS_DAYS", value "DAYS", example "14",
+            help "Days an IVR node keeps each call's recording of the caller (<data_dir>/recordings); 0 keeps them.";
+        retention_message_recordings_days: u32 = "180",
+            env "HOTLINE_RETENTION_MESSAGE_RECORDINGS_DAYS", value "DAYS", example "90",
+            help "Days after a ticket closes that its message recordings are removed; 0 keeps them.";
+        retention_personal_data_years: u32 = "3",
+            env "HOTLINE_RETENTION_PERSONAL_DATA_YEARS", value "YEARS", example "5",
+            help "Years after a ticket closes that its caller and callback numbers and summary are anonymised; 0 keeps them.";
     }
     optional {
         sip_advertise: IpAddr, unset "the local address each request arrived on",
@@ -396,6 +406,12 @@ impl Config {
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return invalid("tls_cert and tls_key go together: give both, or neither".to_owned());
         }
+        if self.retention_personal_data_years > 100 {
+            return invalid(format!(
+                "retention_personal_data_years ({}) must be 0 (keep) to 100",
+                self.retention_personal_data_years
+            ));
+        }
         if self.sip_calls_per_source == 0 {
             return invalid("sip_calls_per_source must be at least 1".to_owned());
         }
@@ -426,6 +442,22 @@ impl Config {
             start_within: secs(self.start_within_secs),
             stuck_escalation: secs(self.stuck_escalation_secs),
         }
+    }
+
+    /// How long ticketing keeps a closed ticket's personal data.
+    pub fn retention(&self) -> RetentionPolicy {
+        let kept = |n: u32| (n > 0).then_some(n);
+        RetentionPolicy {
+            recordings_days_after_close: kept(self.retention_message_recordings_days),
+            personal_data_years_after_close: kept(self.retention_personal_data_years),
+        }
+    }
+
+    /// How long an IVR node keeps its whole-call recordings.
+    pub fn call_recordings_kept(&self) -> Option<std::time::Duration> {
+        (self.retention_call_recordings_days > 0).then(|| {
+            std::time::Duration::from_secs(u64::from(self.retention_call_recordings_days) * 86_400)
+        })
     }
 
     pub fn thresholds(&self) -> Thresholds {

@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod limitation;
+pub mod retention;
 pub mod routing;
 pub mod server;
 pub mod service;

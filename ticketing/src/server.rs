@@ -70,6 +70,7 @@ pub async fn run_with_tls(
     // Background work stops when the API has: a pass in progress finishes.
     let (stop_background, background_stop) = watch::channel(false);
     let reevaluation = tokio::spawn(reevaluate_daily(ticketing.clone(), background_stop.clone()));
+    let retention = tokio::spawn(retention_daily(ticketing.clone(), background_stop.clone()));
     let scheduler = tokio::spawn(route_due(ticketing.clone(), background_stop.clone()));
     let wake = ticketing.store().commits();
     let listen_store = ticketing.store().clone();
@@ -150,7 +151,13 @@ pub async fn run_with_tls(
         }
     };
     let _ = stop_background.send(true);
-    for task in [reevaluation, scheduler, listener_task, wake_reader] {
+    for task in [
+        reevaluation,
+        retention,
+        scheduler,
+        listener_task,
+        wake_reader,
+    ] {
         if let Err(e) = task.await {
             warn!(error = %e, "a ticketing background task failed");
         }
@@ -187,6 +194,36 @@ async fn route_due(ticketing: Ticketing, stop: watch::Receiver<bool>) {
         }
         tokio::select! {
             () = tokio::time::sleep(ROUTING_TICK) => {}
+            () = stopped(stop.clone()) => return,
+        }
+    }
+}
+
+/// Removes recordings and anonymises personal data whose time is up, once
+/// a day (claimed in the database, so one node runs it), starting now.
+async fn retention_daily(ticketing: Ticketing, stop: watch::Receiver<bool>) {
+    loop {
+        match ticketing.retention_daily().await {
+            Ok(Some(report)) => {
+                for (ticket, recording) in &report.recordings_removed {
+                    info!(ticket = %ticket, recording, "retention removed a message recording");
+                }
+                for ticket in &report.anonymised {
+                    info!(ticket = %ticket, "retention anonymised a ticket's numbers and summary");
+                }
+                info!(
+                    recordings = report.recordings_removed.len(),
+                    anonymised = report.anonymised.len(),
+                    "daily retention pass done"
+                );
+            }
+            Ok(None) => {}
+            Err(e) => {
+                warn!(error = %e, "the retention pass failed; tomorrow's pass takes what is left")
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(REEVALUATION_CHECK) => {}
             () = stopped(stop.clone()) => return,
         }
     }

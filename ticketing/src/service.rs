@@ -12,6 +12,7 @@ use crate::auth::token;
 use crate::auth::{AuditEntry, AuditFilter, AuthError, NewAudit, NewToken, Principal, TokenRecord};
 use crate::clock::Clock;
 use crate::limitation::{Limitation, TicketUrgency};
+use crate::retention::{RetentionPolicy, RetentionReport};
 use crate::routing::{Lawyer, Offer, Problem, RosterError, RoutingPolicy, Shift};
 use crate::store::{Store, StoreError};
 use crate::tickets::lifecycle::Move;
@@ -27,12 +28,16 @@ pub type RosterResult<T> = Result<Result<T, RosterError>, StoreError>;
 /// The daily job that moves urgencies as deadlines come closer.
 pub const REEVALUATION_JOB: &str = "reevaluate-urgency";
 
+/// The daily job that removes recordings and anonymises personal data.
+pub const RETENTION_JOB: &str = "retention";
+
 #[derive(Clone)]
 pub struct Ticketing {
     store: Store,
     clock: Arc<dyn Clock>,
     limitation: Arc<Limitation>,
     routing: Arc<RoutingPolicy>,
+    retention: RetentionPolicy,
 }
 
 impl Ticketing {
@@ -42,12 +47,19 @@ impl Ticketing {
             clock,
             limitation,
             routing: Arc::new(RoutingPolicy::default()),
+            retention: RetentionPolicy::default(),
         }
     }
 
     /// The same service with another routing policy (configuration).
     pub fn with_routing(mut self, policy: RoutingPolicy) -> Self {
         self.routing = Arc::new(policy);
+        self
+    }
+
+    /// The same service with another retention policy (configuration).
+    pub fn with_retention(mut self, policy: RetentionPolicy) -> Self {
+        self.retention = policy;
         self
     }
 
@@ -196,6 +208,45 @@ impl Ticketing {
             return Ok(None);
         }
         Ok(Some(self.reevaluate().await?.len()))
+    }
+
+    /// One retention pass at the clock's `now`: message recordings of
+    /// tickets closed long enough ago are removed, then numbers and
+    /// summaries anonymised, each with an event in the ticket's history.
+    pub async fn apply_retention(&self) -> Result<RetentionReport, StoreError> {
+        let now = self.now();
+        let mut report = RetentionReport::default();
+        if let (Some(cutoff), Some(days)) = (
+            self.retention.recordings_cutoff(now),
+            self.retention.recordings_days_after_close,
+        ) {
+            let reason = format!("kept {days} days after the ticket closed");
+            report.recordings_removed = self
+                .store
+                .remove_recordings_closed_before(cutoff, &reason, now)
+                .await?;
+        }
+        if let (Some(cutoff), Some(years)) = (
+            self.retention.personal_data_cutoff(now),
+            self.retention.personal_data_years_after_close,
+        ) {
+            let reason = format!("kept {years} years after the ticket closed");
+            report.anonymised = self
+                .store
+                .anonymise_closed_before(cutoff, &reason, now)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    /// Runs today's retention pass if no node has yet; `None` when another
+    /// run already had today.
+    pub async fn retention_daily(&self) -> Result<Option<RetentionReport>, StoreError> {
+        let today = Self::today(self.now());
+        if !self.store.claim_daily_run(RETENTION_JOB, today).await? {
+            return Ok(None);
+        }
+        Ok(Some(self.apply_retention().await?))
     }
 
     // --- Tickets ------------------------------------------------------------

@@ -7,6 +7,7 @@ mod call;
 pub mod call_ref;
 pub mod metrics;
 mod outbound;
+pub mod retention;
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -33,6 +33,7 @@ const SQLITE: &[Source] = &[
     migration!("sqlite", 5, "0005_offer_rotation", "offer_rotation"),
     migration!("sqlite", 6, "0006_intake", "intake"),
     migration!("sqlite", 7, "0007_access", "access"),
+    migration!("sqlite", 8, "0008_retention", "retention"),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -43,6 +44,7 @@ const POSTGRES: &[Source] = &[
     migration!("postgres", 5, "0005_offer_rotation", "offer_rotation"),
     migration!("postgres", 6, "0006_intake", "intake"),
     migration!("postgres", 7, "0007_access", "access"),
+    migration!("postgres", 8, "0008_retention", "retention"),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

@@ -6,8 +6,9 @@
 //! transition, notes, history), [`corrections`] (facts corrected, urgency
 //! re-assessed), [`recordings`], [`roster`] (lawyers, shifts, who is on
 //! duty), [`offers`] (the offer state machine and the routing timers the
-//! scheduler claims), [`events`] (what streams read) and [`health`] (what
-//! `hotline check` reports).
+//! scheduler claims), [`events`] (what streams read), [`health`] (what
+//! `hotline check` reports) and [`retention`] (recordings removed and numbers
+//! anonymised when their time is up).
 //!
 //! Every statement takes `now` from the caller; no SQL reads the clock.
 
@@ -19,6 +20,7 @@ mod health;
 mod migrations;
 mod offers;
 mod recordings;
+mod retention;
 mod roster;
 mod tickets;
 

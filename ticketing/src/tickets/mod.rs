@@ -216,6 +216,10 @@ pub enum EventKind {
     DecisionOverdue,
     /// The art. 43 assignment date passed without a lawyer; supervisors alerted.
     AssignmentOverdue,
+    /// Retention removed a message recording (its id is in the note).
+    RecordingRemoved,
+    /// Retention anonymised the caller and callback numbers and the summary.
+    Anonymised,
 }
 
 impl EventKind {
@@ -241,6 +245,8 @@ impl EventKind {
             EventKind::MaterialsReceived => "materials_received",
             EventKind::DecisionOverdue => "decision_overdue",
             EventKind::AssignmentOverdue => "assignment_overdue",
+            EventKind::RecordingRemoved => "recording_removed",
+            EventKind::Anonymised => "anonymised",
         }
     }
 
@@ -266,6 +272,8 @@ impl EventKind {
             "materials_received" => EventKind::MaterialsReceived,
             "decision_overdue" => EventKind::DecisionOverdue,
             "assignment_overdue" => EventKind::AssignmentOverdue,
+            "recording_removed" => EventKind::RecordingRemoved,
+            "anonymised" => EventKind::Anonymised,
             _ => return None,
         })
     }
