@@ -21,7 +21,8 @@
 //! `super::admission`'s, and every message it sends is made in
 //! [`super::build`].
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -33,7 +34,7 @@ use super::build::{self, ack_for_failure, bad_request, cancel_for, contact_uri, 
 use super::dialog::{Call, CallState};
 use super::info::parse_dtmf_relay;
 use super::message::{uri_user, CallId, Message, Method, StartLine};
-use super::transaction::{ClientTx, Retransmit, RetransmitKind};
+use super::transaction::{ClientTx, Retransmit, RetransmitKind, TimerKey};
 use crate::keypad::Digit;
 
 pub use super::build::AGENT;
@@ -178,6 +179,9 @@ pub enum Output {
     Event(Event),
 }
 
+/// How often calls that are over are forgotten (see `Endpoint::sweep`).
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
 pub struct Endpoint {
     config: Config,
     calls: HashMap<CallKey, Call>,
@@ -190,6 +194,13 @@ pub struct Endpoint {
     client: HashMap<String, ClientTx>,
     /// Inbound INVITE transactions awaiting a final answer: branch → call.
     invites: HashMap<String, CallKey>,
+    /// When each transaction's timer fires (see `super::transaction`).
+    timers: BinaryHeap<Reverse<(Instant, TimerKey)>>,
+    /// The 2xx answers of each call still resent until their ACK.
+    unacknowledged: HashMap<CallKey, Vec<(String, String)>>,
+    /// When calls that are over are next forgotten and idle rate-limit
+    /// buckets dropped: once a second, not on every timer.
+    next_sweep: Option<Instant>,
     outputs: VecDeque<Output>,
     next_key: u64,
     /// Who may start a call.
@@ -217,6 +228,9 @@ impl Endpoint {
             server: HashMap::new(),
             client: HashMap::new(),
             invites: HashMap::new(),
+            timers: BinaryHeap::new(),
+            unacknowledged: HashMap::new(),
+            next_sweep: None,
             outputs: VecDeque::new(),
             next_key: 1,
             admission: Admission::new(
@@ -255,9 +269,33 @@ impl Endpoint {
 
     /// The next time [`Endpoint::handle_timeout`] has work to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let server = self.server.values().flat_map(|r| [r.next, Some(r.until)]);
-        let client = self.client.values().flat_map(|t| [t.next, Some(t.until)]);
-        server.chain(client).flatten().min()
+        let timer = self.timers.peek().map(|Reverse((at, _))| *at);
+        // Calls that are over are forgotten at the next sweep.
+        let sweep = self.next_sweep.filter(|_| !self.calls.is_empty());
+        match (timer, sweep) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn keep_server(&mut self, key: (String, String), r: Retransmit) {
+        if r.kind == RetransmitKind::Ok2xx {
+            if let Some(call) = r.call {
+                self.unacknowledged
+                    .entry(call)
+                    .or_default()
+                    .push(key.clone());
+            }
+        }
+        self.timers
+            .push(Reverse((r.wake(), TimerKey::Server(key.clone()))));
+        self.server.insert(key, r);
+    }
+
+    fn keep_client(&mut self, branch: String, t: ClientTx) {
+        self.timers
+            .push(Reverse((t.wake(), TimerKey::Client(branch.clone()))));
+        self.client.insert(branch, t);
     }
 
     fn send(&mut self, peer: Peer, data: Vec<u8>) {
@@ -346,7 +384,7 @@ impl Endpoint {
                     (!reliable).then_some(now + self.config.t1),
                 )
             };
-            self.server.insert(
+            self.keep_server(
                 (branch, method),
                 Retransmit {
                     peer,
@@ -641,14 +679,14 @@ impl Endpoint {
         }
         // The ACK of a 2xx: stop retransmitting it, the call is confirmed.
         let Some(key) = self.dialog(&req) else { return };
-        let stopped: Vec<_> = self
-            .server
-            .iter()
-            .filter(|(_, r)| r.call == Some(key) && r.kind == RetransmitKind::Ok2xx)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in stopped {
-            self.server.remove(&k);
+        for k in self.unacknowledged.remove(&key).unwrap_or_default() {
+            if self
+                .server
+                .get(&k)
+                .is_some_and(|r| r.call == Some(key) && r.kind == RetransmitKind::Ok2xx)
+            {
+                self.server.remove(&k);
+            }
         }
         if let Some(call) = self.calls.get_mut(&key) {
             if call.state == CallState::Answered {
@@ -855,7 +893,7 @@ impl Endpoint {
         req.add_header("User-Agent", AGENT);
         let peer = call.peer;
         let data = req.to_bytes();
-        self.client.insert(
+        self.keep_client(
             branch,
             ClientTx {
                 peer,
@@ -924,7 +962,7 @@ impl Endpoint {
             },
         );
         self.dialogs.insert((call_id, local_tag), key);
-        self.client.insert(
+        self.keep_client(
             branch,
             ClientTx {
                 peer,
@@ -1036,54 +1074,85 @@ impl Endpoint {
 
     /// Resends what is due, gives up on what has waited too long.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let mut resend = Vec::new();
-        let mut expired_server = Vec::new();
-        for (k, r) in self.server.iter_mut() {
-            if r.until <= now {
-                expired_server.push(k.clone());
-            } else if let Some(again) = r.due(now, self.config.t2) {
-                resend.push(again);
+        while let Some(Reverse((at, _))) = self.timers.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((_, key))) = self.timers.pop() else {
+                break;
+            };
+            match key {
+                TimerKey::Server(k) => self.server_timer(now, k),
+                TimerKey::Client(branch) => self.client_timer(now, branch),
             }
         }
-        for k in expired_server {
-            if let Some(r) = self.server.remove(&k) {
-                // A 2xx never acknowledged: the caller is gone; hang up (§13.3.1.4).
-                if r.kind == RetransmitKind::Ok2xx && r.next.is_some() {
-                    if let Some(key) = r.call {
-                        if self
-                            .calls
-                            .get(&key)
-                            .is_some_and(|c| c.state == CallState::Answered)
-                        {
-                            self.send_bye(now, key);
-                            self.end(key, EndReason::NoAck);
-                        }
-                    }
+        if self.next_sweep.is_none_or(|at| at <= now) {
+            self.sweep(now);
+        }
+    }
+
+    fn server_timer(&mut self, now: Instant, k: (String, String)) {
+        let t2 = self.config.t2;
+        let Some(r) = self.server.get_mut(&k) else {
+            return;
+        };
+        if r.until > now {
+            if let Some((peer, data)) = r.due(now, t2) {
+                self.send(peer, data);
+            }
+            if let Some(r) = self.server.get(&k) {
+                let wake = r.wake();
+                self.timers.push(Reverse((wake, TimerKey::Server(k))));
+            }
+            return;
+        }
+        let Some(r) = self.server.remove(&k) else {
+            return;
+        };
+        // A 2xx never acknowledged: the caller is gone; hang up (§13.3.1.4).
+        if r.kind == RetransmitKind::Ok2xx && r.next.is_some() {
+            if let Some(key) = r.call {
+                if self
+                    .calls
+                    .get(&key)
+                    .is_some_and(|c| c.state == CallState::Answered)
+                {
+                    self.send_bye(now, key);
+                    self.end(key, EndReason::NoAck);
                 }
             }
         }
-        let mut expired_client = Vec::new();
-        for (branch, t) in self.client.iter_mut() {
-            if t.until <= now {
-                expired_client.push(branch.clone());
-            } else if let Some(again) = t.due(now, self.config.t2) {
-                resend.push(again);
+    }
+
+    fn client_timer(&mut self, now: Instant, branch: String) {
+        let t2 = self.config.t2;
+        let Some(t) = self.client.get_mut(&branch) else {
+            return;
+        };
+        if t.until > now {
+            if let Some((peer, data)) = t.due(now, t2) {
+                self.send(peer, data);
+            }
+            if let Some(t) = self.client.get(&branch) {
+                let wake = t.wake();
+                self.timers.push(Reverse((wake, TimerKey::Client(branch))));
+            }
+            return;
+        }
+        if let Some(t) = self.client.remove(&branch) {
+            match t.method {
+                Method::Invite => self.end(t.call, EndReason::Failed(408)),
+                Method::Refer => self.transfer_ended(t.call, false, 408),
+                _ => {}
             }
         }
-        for branch in expired_client {
-            if let Some(t) = self.client.remove(&branch) {
-                match t.method {
-                    Method::Invite => self.end(t.call, EndReason::Failed(408)),
-                    Method::Refer => self.transfer_ended(t.call, false, 408),
-                    _ => {}
-                }
-            }
-        }
-        for (peer, data) in resend {
-            self.send(peer, data);
-        }
+    }
+
+    /// Once a second: forgets calls that are over with nothing left in
+    /// flight, and rate-limit buckets that have refilled.
+    fn sweep(&mut self, now: Instant) {
+        self.next_sweep = Some(now + SWEEP_EVERY);
         self.admission.forget_refilled(now);
-        // Forget calls that are over and have nothing left in flight.
         let busy: std::collections::HashSet<CallKey> = self
             .server
             .values()
@@ -1096,11 +1165,16 @@ impl Endpoint {
             .filter(|(k, c)| c.state == CallState::Ended && !busy.contains(k))
             .map(|(k, _)| *k)
             .collect();
-        for key in done {
-            if let Some(call) = self.calls.remove(&key) {
+        if done.is_empty() {
+            return;
+        }
+        for key in &done {
+            if let Some(call) = self.calls.remove(key) {
                 self.dialogs.remove(&(call.call_id, call.local_tag));
             }
-            self.invites.retain(|_, k| *k != key);
+            self.unacknowledged.remove(key);
         }
+        let done: std::collections::HashSet<CallKey> = done.into_iter().collect();
+        self.invites.retain(|_, k| !done.contains(k));
     }
 }

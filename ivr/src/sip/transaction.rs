@@ -2,6 +2,12 @@
 //! requests and resend unprompted (a 2xx until its ACK, Timer G for a
 //! failure), and the requests we resend until answered (Timers A and E),
 //! each with the time it gives up (64·T1).
+//!
+//! Their timers live in a heap beside the tables, so a request costs
+//! O(log n) however many transactions a flood has left open: no pass over
+//! every transaction per packet or per wake-up. An entry can be stale (the
+//! transaction ended, or its timer moved later: timers only ever move
+//! later); a stale entry only wakes the endpoint once, for nothing.
 
 use std::time::{Duration, Instant};
 
@@ -34,6 +40,14 @@ pub(super) enum RetransmitKind {
     NonInvite,
 }
 
+/// A transaction in the timer heap: a server transaction by (branch,
+/// method), a client one by branch.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum TimerKey {
+    Server((String, String)),
+    Client(String),
+}
+
 /// A request we sent and resend until it is answered.
 #[derive(Debug)]
 pub(super) struct ClientTx {
@@ -49,6 +63,11 @@ pub(super) struct ClientTx {
 }
 
 impl Retransmit {
+    /// When its timer next fires: a resend, or giving up.
+    pub(super) fn wake(&self) -> Instant {
+        self.next.map_or(self.until, |n| n.min(self.until))
+    }
+
     /// The answer to send again now, if its timer is due; the interval
     /// doubles up to `t2` (Timer G, and the 2xx resent until its ACK).
     pub(super) fn due(&mut self, now: Instant, t2: Duration) -> Option<(Peer, Vec<u8>)> {
@@ -60,6 +79,11 @@ impl Retransmit {
 }
 
 impl ClientTx {
+    /// When its timer next fires: a resend, or giving up.
+    pub(super) fn wake(&self) -> Instant {
+        self.next.map_or(self.until, |n| n.min(self.until))
+    }
+
     /// The request to send again now, if its timer is due: an INVITE's
     /// interval doubles without bound (Timer A), others' up to `t2` (Timer E).
     pub(super) fn due(&mut self, now: Instant, t2: Duration) -> Option<(Peer, Vec<u8>)> {
