@@ -19,7 +19,7 @@ use tracing::{info, warn};
 use crate::api::access::AccessApi;
 use crate::api::gate::Gate;
 use crate::api::routing::RoutingApi;
-use crate::api::wakes::LawyerWakes;
+use crate::api::wakes::{LawyerWakes, RecentEvents};
 use crate::api::TicketApi;
 use crate::service::Ticketing;
 
@@ -35,6 +35,8 @@ pub enum ServerError {
 const SMALL_MESSAGE: usize = 64 * 1024;
 /// Requests and streams open at once on one connection.
 const MAX_STREAMS_PER_CONNECTION: u32 = 64;
+/// How long a request may take to be answered (a stream: to start).
+const REQUEST_TIME_LIMIT: Duration = Duration::from_secs(60);
 
 /// Serves the ticketing API on `listener` until `shutdown` completes, then
 /// lets requests in flight finish.
@@ -80,9 +82,15 @@ pub async fn run_with_tls(
         listen_store.listen_for_events(listen_wake).await
     }));
     let lawyer_wakes = std::sync::Arc::new(LawyerWakes::default());
+    let recent = std::sync::Arc::new(RecentEvents::default());
     let wake_reader = tokio::spawn(until(
         background_stop,
-        crate::api::wakes::run(ticketing.clone(), wake.clone(), lawyer_wakes.clone()),
+        crate::api::wakes::run(
+            ticketing.clone(),
+            wake,
+            lawyer_wakes.clone(),
+            recent.clone(),
+        ),
     ));
     // Every method but health and reflection passes the gate.
     let gate = Gate::new(ticketing.clone());
@@ -91,7 +99,7 @@ pub async fn run_with_tls(
     let routing = RoutingServiceServer::new(RoutingApi::new(
         ticketing.clone(),
         gate.clone(),
-        wake,
+        recent,
         lawyer_wakes,
     ))
     .max_decoding_message_size(SMALL_MESSAGE);
@@ -116,6 +124,10 @@ pub async fn run_with_tls(
         // One connection may not open streams without end.
         .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
         .concurrency_limit_per_connection(MAX_STREAMS_PER_CONNECTION as usize)
+        // No request holds a slot for ever: a stream's messages are not
+        // bounded (only the wait for its first answer), a recording
+        // upload is, whole.
+        .timeout(REQUEST_TIME_LIMIT)
         .trace_fn(|request| {
             tracing::info_span!(
                 "grpc",

@@ -290,6 +290,9 @@ pub async fn run(
     let serve = builder
         // Watchers of the board: a few per console, never without end.
         .max_concurrent_streams(Some(32))
+        // A request still unanswered after this is ended (streams are not:
+        // only the wait for their first answer is bounded).
+        .timeout(std::time::Duration::from_secs(10))
         .add_service(health_service)
         .add_service(v1)
         .add_service(v1alpha)

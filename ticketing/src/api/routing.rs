@@ -11,13 +11,13 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use hotline_domain::{Matter, TicketNumber, TicketState};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::routing_service_server::RoutingService;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::convert::{self, field_error, parse_number, Numbers};
 use super::gate::{Gate, Method};
-use super::wakes::LawyerWakes;
+use super::wakes::{with_centers, LawyerWakes, RecentEvents};
 use crate::auth::{Principal, Role};
 use crate::routing::RosterError;
 use crate::routing::{Lawyer, Offer};
@@ -37,9 +37,9 @@ const BATCH: i64 = 200;
 pub struct RoutingApi {
     ticketing: Ticketing,
     gate: Gate,
-    /// Woken when events may have been committed (here, or on another node
-    /// by PostgreSQL NOTIFY): the supervisors' streams wait on it.
-    wake: Arc<Notify>,
+    /// The latest events, read once per commit for every supervisors'
+    /// stream of this node.
+    recent: Arc<RecentEvents>,
     /// Wakes each lawyer's streams when an event names the lawyer.
     lawyer_wakes: Arc<LawyerWakes>,
 }
@@ -48,13 +48,13 @@ impl RoutingApi {
     pub fn new(
         ticketing: Ticketing,
         gate: Gate,
-        wake: Arc<Notify>,
+        recent: Arc<RecentEvents>,
         lawyer_wakes: Arc<LawyerWakes>,
     ) -> Self {
         Self {
             ticketing,
             gate,
-            wake,
+            recent,
             lawyer_wakes,
         }
     }
@@ -760,7 +760,7 @@ impl RoutingService for RoutingApi {
         let ticketing = self.ticketing.clone();
         // A supervisor of one center follows that center's tickets.
         let center = who.center.clone().filter(|_| who.role == Role::Supervisor);
-        let wake = self.wake.clone();
+        let recent = self.recent.clone();
         tokio::spawn(async move {
             let _slot = slot;
             let mut cursor = after;
@@ -773,32 +773,21 @@ impl RoutingService for RoutingApi {
                     }
                     checked = std::time::Instant::now();
                 }
-                // Registered before the query: a commit during it still wakes us.
-                let woken = wake.notified();
+                // Registered before reading: events arriving meanwhile still wake us.
+                let woken = recent.arrived().notified();
                 tokio::pin!(woken);
                 woken.as_mut().enable();
-                let events = match ticketing.events_after(cursor, None, BATCH).await {
-                    Ok(events) => events,
-                    Err(e) => {
-                        let _ = tx.send(Err(Status::from(e))).await;
-                        return;
-                    }
-                };
-                let theirs = match &center {
-                    None => None,
-                    Some(center) => {
-                        let mut numbers: Vec<TicketNumber> =
-                            events.iter().map(|e| e.ticket_number.clone()).collect();
-                        numbers.sort();
-                        numbers.dedup();
-                        match ticketing.tickets_by_number(&numbers).await {
-                            Ok(tickets) => Some(
-                                tickets
-                                    .into_iter()
-                                    .filter(|t| &t.center == center)
-                                    .map(|t| t.number)
-                                    .collect::<Vec<_>>(),
-                            ),
+                // Caught up: the node's reader has the events. Behind: read
+                // the log until the window is reached.
+                let events = match recent.after(cursor, BATCH as usize) {
+                    Some(events) => events,
+                    None => {
+                        let read = match ticketing.events_after(cursor, None, BATCH).await {
+                            Ok(events) => with_centers(&ticketing, events).await,
+                            Err(e) => Err(e),
+                        };
+                        match read {
+                            Ok(events) => events,
                             Err(e) => {
                                 let _ = tx.send(Err(Status::from(e))).await;
                                 return;
@@ -806,12 +795,9 @@ impl RoutingService for RoutingApi {
                         }
                     }
                 };
-                for e in &events {
+                for (e, of_center) in &events {
                     cursor = e.id;
-                    if theirs
-                        .as_ref()
-                        .is_some_and(|t| !t.contains(&e.ticket_number))
-                    {
+                    if center.is_some() && of_center != &center {
                         continue;
                     }
                     if tx.send(Ok(convert::event_to_pb(e))).await.is_err() {
