@@ -100,6 +100,51 @@ pub fn mask_keys(keys: &str) -> String {
     out
 }
 
+/// Free text (a note, a reason, an outcome, a Call-ID) with every number
+/// that could be a phone number blanked: each run of at least seven digits, counting
+/// across single spaces, dashes and dots between them (`138 1234 5678`,
+/// `021-6123-4567`), has every digit replaced by `*`: a local number has
+/// eight digits, so a written date goes too. Shorter figures (an amount, a
+/// time, a room) stay.
+pub fn blank_numbers(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out: Vec<char> = chars.clone();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        // The run: digits, with single separators between digit groups.
+        let start = i;
+        let mut end = i;
+        let mut digits = 0;
+        let mut j = i;
+        while j < chars.len() {
+            if chars[j].is_ascii_digit() {
+                digits += 1;
+                end = j + 1;
+                j += 1;
+            } else if matches!(chars[j], ' ' | '-' | '.')
+                && chars.get(j + 1).is_some_and(char::is_ascii_digit)
+            {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        if digits >= 7 {
+            for c in &mut out[start..end] {
+                if c.is_ascii_digit() {
+                    *c = '*';
+                }
+            }
+        }
+        i = end.max(i + 1);
+    }
+    out.into_iter().collect()
+}
+
 impl fmt::Display for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.masked())
@@ -115,6 +160,26 @@ impl fmt::Debug for PhoneNumber {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_in_free_text_are_blanked_and_other_figures_stay() {
+        assert_eq!(
+            blank_numbers("call 13812345678 or 021-6123-4567, not after 18.30"),
+            "call *********** or ***-****-****, not after 18.30"
+        );
+        assert_eq!(
+            blank_numbers("mobile 138 1234 5678."),
+            "mobile *** **** ****."
+        );
+        // A written date looks like a local number (8 digits) and goes too:
+        // after anonymisation, better one figure too many blanked.
+        assert_eq!(
+            blank_numbers("owed 12000 yuan since 2025-03-01, room 301"),
+            "owed 12000 yuan since ****-**-**, room 301"
+        );
+        assert_eq!(blank_numbers("家属电话13987654321"), "家属电话***********");
+        assert_eq!(blank_numbers(""), "");
+    }
 
     #[test]
     fn masks_like_the_design_says() {

@@ -327,6 +327,11 @@ impl Ticketing {
         self.store.shifts(after).await
     }
 
+    /// The lawyer whose shift `id` is, if it exists.
+    pub async fn shift_lawyer(&self, id: i64) -> Result<Option<String>, StoreError> {
+        self.store.shift_lawyer(id).await
+    }
+
     /// Gives a shift to another lawyer (a swap).
     pub async fn swap_shift(&self, shift: i64, lawyer: &str) -> RosterResult<Shift> {
         self.store.reassign_shift(shift, lawyer).await

@@ -57,6 +57,8 @@ fn t0() -> DateTime<Utc> {
 const CALLER: &str = "13812345678";
 const CALLBACK: &str = "13987654321";
 const CORRECTED: &str = "02161234567";
+/// A number written into a note by hand.
+const IN_A_NOTE: &str = "13700001111";
 
 fn consultation(key: &str) -> NewTicket {
     NewTicket {
@@ -110,6 +112,13 @@ async fn ticket_with_numbers(t: &Ticketing, key: &str) -> (TicketNumber, i64) {
         )
         .await
         .unwrap();
+    t.add_note(
+        &ticket.number,
+        "her brother, 13700001111, will pass on messages",
+        "supervisor:zhao",
+    )
+    .await
+    .unwrap();
     (ticket.number, recording.id)
 }
 
@@ -118,6 +127,7 @@ async fn ticket_with_numbers(t: &Ticketing, key: &str) -> (TicketNumber, i64) {
 async fn everything_about(t: &Ticketing, number: &TicketNumber) -> String {
     let ticket = t.ticket(number).await.unwrap();
     let mut all = vec![ticket.summary.clone()];
+    all.extend(ticket.outcome.clone());
     all.extend(ticket.caller_number.iter().map(|n| n.as_str().to_owned()));
     all.extend(ticket.callback_number.iter().map(|n| n.as_str().to_owned()));
     for event in t.history(number).await.unwrap() {
@@ -147,7 +157,7 @@ async fn recordings_and_numbers_go_on_schedule_with_events(store: Store) {
         &closed,
         TicketState::Closed,
         Move {
-            outcome: Some("advised by phone".to_owned()),
+            outcome: Some("advised by phone; her sister 13611112222 helps".to_owned()),
             ..Move::default()
         },
         "lawyer:li",
@@ -156,7 +166,7 @@ async fn recordings_and_numbers_go_on_schedule_with_events(store: Store) {
     .unwrap();
     for number in [&closed, &open] {
         let all = everything_about(&t, number).await;
-        for n in [CALLER, CALLBACK, CORRECTED, "husband threatens"] {
+        for n in [CALLER, CALLBACK, CORRECTED, IN_A_NOTE, "husband threatens"] {
             assert!(all.contains(n), "{n} is kept while its time runs: {all}");
         }
     }
@@ -178,7 +188,7 @@ async fn recordings_and_numbers_go_on_schedule_with_events(store: Store) {
     assert!(report.anonymised.is_empty());
     assert!(matches!(
         t.recording_audio(closed_recording).await,
-        Err(StoreError::NotFound(_))
+        Err(StoreError::RecordingNotFound(_))
     ));
     let removal = t
         .history(&closed)
@@ -220,9 +230,14 @@ async fn recordings_and_numbers_go_on_schedule_with_events(store: Store) {
     assert_eq!(ticket.callback_number, None);
     assert_eq!(ticket.summary, "");
     let all = everything_about(&t, &closed).await;
-    for n in [CALLER, CALLBACK, CORRECTED, "husband threatens"] {
+    for n in [CALLER, CALLBACK, CORRECTED, IN_A_NOTE, "husband threatens"] {
         assert!(!all.contains(n), "{n} is gone: {all}");
     }
+    // The note keeps its words, not the number.
+    assert!(
+        all.contains("her brother, ***********, will pass on messages"),
+        "{all}"
+    );
     let history = t.history(&closed).await.unwrap();
     let kinds: Vec<EventKind> = history.iter().map(|e| e.kind).collect();
     assert_eq!(
@@ -246,7 +261,10 @@ async fn recordings_and_numbers_go_on_schedule_with_events(store: Store) {
         .iter()
         .any(|c| c.field == "callback_number"));
     assert_eq!(ticket.matter, Some(Matter::Family));
-    assert_eq!(ticket.outcome.as_deref(), Some("advised by phone"));
+    assert_eq!(
+        ticket.outcome.as_deref(),
+        Some("advised by phone; her sister *********** helps")
+    );
 
     // The open ticket keeps everything, and nothing is done twice.
     let all = everything_about(&t, &open).await;
@@ -274,6 +292,7 @@ async fn the_history_stays_append_only_outside_the_retention_pass(store: Store) 
         Arc::new(Limitation::bundled().unwrap()),
     );
     let (number, _) = ticket_with_numbers(&t, "k").await;
+    let (other, _) = ticket_with_numbers(&t, "other").await;
     for sql in [
         "UPDATE ticket_events SET changes = NULL",
         "UPDATE ticket_events SET note = 'rewritten'",
@@ -282,25 +301,48 @@ async fn the_history_stays_append_only_outside_the_retention_pass(store: Store) 
         let refused = sqlx::query(sql).execute(store.pool()).await;
         assert!(refused.is_err(), "`{sql}` is refused");
     }
-    // Even inside an open retention gate only `changes` may change, and
-    // nothing may be deleted.
-    for sql in [
-        "UPDATE ticket_events SET note = 'rewritten'",
-        "UPDATE ticket_events SET actor = 'someone else'",
-        "DELETE FROM ticket_events",
-    ] {
+    // A gate opened for one ticket lets through only the changes, reasons
+    // and notes of that ticket's events; nothing is ever deleted.
+    let id_of = |number: &TicketNumber| {
+        let number = number.to_string();
+        let pool = store.pool().clone();
+        async move {
+            let row = sqlx::query("SELECT id FROM tickets WHERE number = $1")
+                .bind(number)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            sqlx::Row::try_get::<i64, _>(&row, "id").unwrap()
+        }
+    };
+    let gated = id_of(&number).await;
+    let refused_inside = [
+        format!("UPDATE ticket_events SET actor = 'someone else' WHERE ticket_id = {gated}"),
+        format!("UPDATE ticket_events SET at = 0 WHERE ticket_id = {gated}"),
+        format!(
+            "UPDATE ticket_events SET note = 'rewritten' WHERE ticket_id = {}",
+            id_of(&other).await
+        ),
+        format!("DELETE FROM ticket_events WHERE ticket_id = {gated}"),
+    ];
+    for sql in refused_inside {
         let mut tx = store.pool().begin().await.unwrap();
-        sqlx::query("INSERT INTO retention_pass (started_at) VALUES (0)")
+        sqlx::query("INSERT INTO retention_pass (ticket_id, started_at) VALUES ($1, 0)")
+            .bind(gated)
             .execute(&mut *tx)
             .await
             .unwrap();
-        let refused = sqlx::query(sql).execute(&mut *tx).await;
+        let refused = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .execute(&mut *tx)
+            .await;
         assert!(refused.is_err(), "`{sql}` is refused inside the gate");
         tx.rollback().await.unwrap();
     }
-    let all = everything_about(&t, &number).await;
-    assert!(
-        all.contains(CORRECTED) && !all.contains("rewritten"),
-        "{all}"
-    );
+    for n in [&number, &other] {
+        let all = everything_about(&t, n).await;
+        assert!(
+            all.contains(CORRECTED) && !all.contains("rewritten"),
+            "{all}"
+        );
+    }
 }

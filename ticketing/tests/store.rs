@@ -550,7 +550,7 @@ async fn recordings_are_stored_once_per_key_and_read_back(store: Store) {
     assert_eq!(added.len(), 1);
     assert!(matches!(
         store.recording_audio(first.id + 1000).await,
-        Err(StoreError::NotFound(_))
+        Err(StoreError::RecordingNotFound(_))
     ));
 }
 

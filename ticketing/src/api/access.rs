@@ -95,7 +95,7 @@ impl AccessService for AccessApi {
                 if !known {
                     return Err(field_error(
                         "lawyer",
-                        &format!("`{id}` is not on the roster (`hotline roster lawyers`)"),
+                        &format!("`{id}` is not on the roster (`hotline roster list`)"),
                     ));
                 }
                 Some(id)

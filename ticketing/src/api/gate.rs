@@ -236,7 +236,15 @@ impl Gate {
         let who = match self.ticketing.authenticate(token.as_deref()).await {
             Ok(who) => who,
             Err(AccessError::Store(e)) => return Err(e.into()),
-            Err(AccessError::Auth(e)) => return Err(self.unauthenticated(method, &e).await),
+            Err(AccessError::Auth(e)) => {
+                // The id of a well-formed token (expired, revoked, or
+                // forged), so the log says which one was tried.
+                let presented = token
+                    .as_deref()
+                    .and_then(|t| crate::auth::token::parse(t).ok())
+                    .map(|t| t.id);
+                return Err(self.unauthenticated(method, presented, &e).await);
+            }
         };
         if method.roles().contains(&who.role) {
             Ok(who)
@@ -289,7 +297,8 @@ impl Gate {
             Ok(ticket)
         } else {
             let why = match who.role {
-                Role::Lawyer => "the ticket is not offered or assigned to them".to_owned(),
+                // The same words as for a number that does not exist.
+                Role::Lawyer => format!("ticket {number} is not offered or assigned to them"),
                 Role::Supervisor => format!(
                     "the ticket belongs to center `{}`, not to the token's",
                     ticket.center
@@ -352,7 +361,12 @@ impl Gate {
         self.ticketing.audit(&entries).await.map_err(Status::from)
     }
 
-    async fn unauthenticated(&self, method: Method, e: &AuthError) -> Status {
+    async fn unauthenticated(
+        &self,
+        method: Method,
+        token_id: Option<String>,
+        e: &AuthError,
+    ) -> Status {
         let second = self.ticketing.now().timestamp();
         let record = match self.anonymous.lock() {
             Ok(mut window) => {
@@ -367,7 +381,7 @@ impl Gate {
         if record {
             let entry = NewAudit {
                 actor: "anonymous".to_owned(),
-                token_id: None,
+                token_id,
                 action: method.path(),
                 outcome: AuditOutcome::Denied,
                 ticket: None,

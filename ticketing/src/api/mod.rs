@@ -77,7 +77,9 @@ impl From<FieldError> for Status {
 impl From<StoreError> for Status {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound(_) => Status::not_found(e.to_string()),
+            StoreError::NotFound(_) | StoreError::RecordingNotFound(_) => {
+                Status::not_found(e.to_string())
+            }
             StoreError::Lifecycle(LifecycleError::Missing(_, field)) => {
                 field_error(field, &e.to_string())
             }
@@ -175,23 +177,34 @@ impl TicketService for TicketApi {
         if id <= 0 {
             return Err(field_error("id", "must be a recording id from the ticket"));
         }
-        let (info, number, audio) = self.ticketing.recording_audio(id).await?;
+        let (info, number, audio) = match self.ticketing.recording_audio(id).await {
+            Ok(found) => found,
+            // As with tickets: trying ids tells a lawyer nothing.
+            Err(StoreError::RecordingNotFound(_)) if who.role == crate::auth::Role::Lawyer => {
+                let why = format!("recording {id} is not of a ticket assigned to them");
+                return Err(self.gate.deny(&who, Method::GetRecording, None, &why).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
         record_ticket(&number);
+        // Recordings are for the lawyer the case is assigned to (not one
+        // only offered it) and the centre. A lawyer's denial names neither
+        // the ticket nor whether the id exists: the same words as for an
+        // id that does not.
+        if who.role == crate::auth::Role::Lawyer {
+            let ticket = self.ticketing.ticket(&number).await?;
+            if ticket.assigned_lawyer.as_deref() != who.lawyer_id() {
+                let why = format!("recording {id} is not of a ticket assigned to them");
+                return Err(self
+                    .gate
+                    .deny(&who, Method::GetRecording, Some(&ticket), &why)
+                    .await);
+            }
+        }
         let ticket = self
             .gate
             .ticket(&who, Method::GetRecording, &number)
             .await?;
-        // Recordings are for the lawyer the case is assigned to (not one
-        // only offered it) and the centre.
-        if who.role == crate::auth::Role::Lawyer
-            && ticket.assigned_lawyer.as_deref() != who.lawyer_id()
-        {
-            let why = "a recording is for the lawyer the ticket is assigned to";
-            return Err(self
-                .gate
-                .deny(&who, Method::GetRecording, Some(&ticket), why)
-                .await);
-        }
         self.gate.audit_read(&who, &[&ticket], Some(id)).await?;
         let mut chunks: Vec<Result<pb::RecordingChunk, Status>> = audio
             .chunks(RECORDING_CHUNK)
@@ -223,12 +236,22 @@ impl TicketService for TicketApi {
         &self,
         request: Request<pb::CreateTicketRequest>,
     ) -> Result<Response<pb::CreateTicketResponse>, Status> {
-        let actor = self
-            .gate
-            .admit(&request, Method::CreateTicket)
-            .await?
-            .actor();
-        let new = convert::new_ticket(request.into_inner(), actor)?;
+        let who = self.gate.admit(&request, Method::CreateTicket).await?;
+        let new = convert::new_ticket(request.into_inner(), who.actor())?;
+        // A supervisor of one center enters tickets of that center only.
+        if let Some(own) = who
+            .center
+            .as_ref()
+            .filter(|_| who.role == crate::auth::Role::Supervisor)
+        {
+            if &new.center != own {
+                let why = format!(
+                    "a supervisor of center `{own}` may not create tickets of center `{}`",
+                    new.center
+                );
+                return Err(self.gate.deny(&who, Method::CreateTicket, None, &why).await);
+            }
+        }
         let now = self.ticketing.now();
         check_event_date(new.event_date, now)?;
         self.check_rule(new.chosen_rule.as_deref())?;

@@ -495,6 +495,11 @@ impl RoutingService for RoutingApi {
         let lawyer = required("to_lawyer", &r.to_lawyer)?;
         self.check_lawyer_center(&who, Method::SwapShift, lawyer)
             .await?;
+        // The shift given away must be of the supervisor's center too.
+        if let Some(from) = self.ticketing.shift_lawyer(r.shift).await? {
+            self.check_lawyer_center(&who, Method::SwapShift, &from)
+                .await?;
+        }
         let shift = self
             .ticketing
             .swap_shift(r.shift, lawyer)

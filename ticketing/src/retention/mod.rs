@@ -12,6 +12,8 @@
 use chrono::{DateTime, Duration, Months, Utc};
 use hotline_domain::TicketNumber;
 
+pub use hotline_domain::phone::blank_numbers;
+
 /// The actor of every retention event.
 pub const RETENTION_ACTOR: &str = "retention";
 

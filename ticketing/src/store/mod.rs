@@ -56,6 +56,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("no ticket has the number {0}")]
     NotFound(String),
+    #[error("no recording has the id {0}")]
+    RecordingNotFound(i64),
     #[error(transparent)]
     Lifecycle(#[from] LifecycleError),
     #[error("the database holds a value this version cannot read: {0}")]
@@ -132,9 +134,13 @@ impl Store {
                         Box::pin(async move {
                             // WAL with synchronous=FULL: a write that returned
                             // OK survives a power loss, not only a crash.
+                            // secure_delete: what retention removes (a
+                            // recording, a number) is overwritten, not left
+                            // in the file's free pages.
                             conn.execute(
                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                             PRAGMA secure_delete = ON;",
                             )
                             .await?;
                             Ok(())

@@ -103,7 +103,7 @@ impl Store {
         .bind(recording_id)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("recording {recording_id}")))?;
+        .ok_or(StoreError::RecordingNotFound(recording_id))?;
         let number = parse(&get::<String>(&row, "number")?, TicketNumber::parse)?;
         Ok((recording_from_row(&row)?, number, get(&row, "audio")?))
     }

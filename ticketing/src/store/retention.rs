@@ -17,7 +17,7 @@ use sqlx::AssertSqlSafe;
 
 use super::tickets::{insert_event, parse, EventDetail};
 use super::{get, Store, StoreError};
-use crate::retention::RETENTION_ACTOR;
+use crate::retention::{blank_numbers, RETENTION_ACTOR};
 use crate::tickets::{EventKind, FieldChange};
 
 /// Tickets handled per query; the pass repeats until none are left.
@@ -85,9 +85,11 @@ impl Store {
         }
     }
 
-    /// Anonymises the caller and callback numbers and the summary of
-    /// tickets closed at or before `closed_before`, in the ticket and in
-    /// its history, with an `anonymised` event.
+    /// Anonymises tickets closed at or before `closed_before`: the caller
+    /// and callback numbers and the summary go, in the ticket and in the
+    /// numbers its history recorded, and numbers written into its outcome,
+    /// rejection reason and its events' notes and reasons are blanked;
+    /// with an `anonymised` event.
     pub async fn anonymise_closed_before(
         &self,
         closed_before: DateTime<Utc>,
@@ -107,33 +109,73 @@ impl Store {
             for (id, number) in due {
                 let mut tx = self.begin_write().await?;
                 self.locked_state(&mut tx, id).await?;
-                sqlx::query("INSERT INTO retention_pass (started_at) VALUES ($1)")
+                sqlx::query("INSERT INTO retention_pass (ticket_id, started_at) VALUES ($1, $2)")
+                    .bind(id)
                     .bind(now.timestamp_millis())
                     .execute(&mut **tx)
                     .await?;
                 let events = sqlx::query(
-                    "SELECT id, changes FROM ticket_events \
-                     WHERE ticket_id = $1 AND changes IS NOT NULL ORDER BY id",
+                    "SELECT id, changes, reason, note FROM ticket_events \
+                     WHERE ticket_id = $1 ORDER BY id",
                 )
                 .bind(id)
                 .fetch_all(&mut **tx)
                 .await?;
                 for event in events {
                     let event_id: i64 = get(&event, "id")?;
-                    let text: String = get(&event, "changes")?;
-                    let Some(cleaned) = without_personal_data(&text)? else {
-                        continue;
+                    let changes: Option<String> = get(&event, "changes")?;
+                    let reason: Option<String> = get(&event, "reason")?;
+                    let note: Option<String> = get(&event, "note")?;
+                    let cleaned = match &changes {
+                        Some(text) => without_personal_data(text)?.or(changes.clone()),
+                        None => None,
                     };
-                    sqlx::query("UPDATE ticket_events SET changes = $1 WHERE id = $2")
-                        .bind(cleaned)
-                        .bind(event_id)
-                        .execute(&mut **tx)
-                        .await?;
+                    let reason_now = reason.as_deref().map(blank_numbers);
+                    let note_now = note.as_deref().map(blank_numbers);
+                    if cleaned == changes && reason_now == reason && note_now == note {
+                        continue;
+                    }
+                    sqlx::query(
+                        "UPDATE ticket_events SET changes = $1, reason = $2, note = $3 WHERE id = $4",
+                    )
+                    .bind(cleaned)
+                    .bind(reason_now)
+                    .bind(note_now)
+                    .bind(event_id)
+                    .execute(&mut **tx)
+                    .await?;
                 }
+                let offers = sqlx::query(
+                    "SELECT id, reason FROM offers WHERE ticket_id = $1 AND reason IS NOT NULL",
+                )
+                .bind(id)
+                .fetch_all(&mut **tx)
+                .await?;
+                for offer in offers {
+                    let reason: String = get(&offer, "reason")?;
+                    let blanked = blank_numbers(&reason);
+                    if blanked != reason {
+                        sqlx::query("UPDATE offers SET reason = $1 WHERE id = $2")
+                            .bind(blanked)
+                            .bind(get::<i64>(&offer, "id")?)
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                }
+                let row =
+                    sqlx::query("SELECT outcome, rejection_reason FROM tickets WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(&mut **tx)
+                        .await?;
+                let outcome: Option<String> = get(&row, "outcome")?;
+                let rejection: Option<String> = get(&row, "rejection_reason")?;
                 sqlx::query(
                     "UPDATE tickets SET caller_number = NULL, callback_number = NULL, \
-                     summary = '', anonymised_at = $1, updated_at = $1 WHERE id = $2",
+                     summary = '', outcome = $1, rejection_reason = $2, anonymised_at = $3, \
+                     updated_at = $3 WHERE id = $4",
                 )
+                .bind(outcome.as_deref().map(blank_numbers))
+                .bind(rejection.as_deref().map(blank_numbers))
                 .bind(now.timestamp_millis())
                 .bind(id)
                 .execute(&mut **tx)
@@ -146,13 +188,14 @@ impl Store {
                     now,
                     EventDetail {
                         note: Some(&format!(
-                            "caller and callback numbers and summary anonymised: {reason}"
+                            "caller and callback numbers, summary, and numbers in notes anonymised: {reason}"
                         )),
                         ..EventDetail::default()
                     },
                 )
                 .await?;
-                sqlx::query("DELETE FROM retention_pass")
+                sqlx::query("DELETE FROM retention_pass WHERE ticket_id = $1")
+                    .bind(id)
                     .execute(&mut **tx)
                     .await?;
                 tx.commit().await?;

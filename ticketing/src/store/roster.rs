@@ -102,6 +102,15 @@ impl Store {
         }))
     }
 
+    /// The lawyer whose shift `id` is, if it exists.
+    pub async fn shift_lawyer(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT lawyer_id FROM shifts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| get(&r, "lawyer_id")).transpose()
+    }
+
     /// Shifts not ended by `after`, by start.
     pub async fn shifts(&self, after: DateTime<Utc>) -> Result<Vec<Shift>, StoreError> {
         let rows = sqlx::query(
