@@ -727,6 +727,18 @@ async fn own_ivr_token(config: &Config, part: &TicketingPart) -> Result<String, 
 /// `hotline ivr`'s token, from its file; refused at start when missing.
 fn read_ivr_token(config: &Config) -> Result<String, AppError> {
     let path = ivr_token_file(config);
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(&path) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                file = %path.display(),
+                mode = format!("{mode:o}"),
+                "the IVR's token file is readable by other users; chmod 600 it"
+            );
+        }
+    }
     match std::fs::read_to_string(&path) {
         Ok(text) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
         _ => Err(AppError::Token(format!(

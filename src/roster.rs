@@ -351,6 +351,12 @@ pub async fn lawyer(command: LawyerCommand) -> anyhow::Result<()> {
                     Ok(None) => break,
                     // The server stopped or restarted: say so, and how to
                     // carry on without missing an offer.
+                    Err(s) if s.code() == tonic::Code::Unauthenticated => {
+                        return Err(anyhow::anyhow!(
+                            "ticketing closed the stream: {}; ask an administrator for a new token",
+                            s.message()
+                        ))
+                    }
                     Err(s) => {
                         return Err(anyhow::anyhow!(
                             "ticketing closed the stream ({}); resume with --after {last}",

@@ -21,6 +21,7 @@ pub async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
         return Ok(());
     }
     init_logging(&config)?;
+    raise_descriptor_limit();
     let app = App::build(config, role).await.map_err(app_error)?;
     // The one line tests and scripts read to learn the real ports.
     eprintln!("listening {}", app.listening());
@@ -59,6 +60,20 @@ async fn reload_on_sighup(menus: MenuStore) {
     }
     #[cfg(not(unix))]
     let _ = menus;
+}
+
+/// Raises the open-file limit to what the server may need (the IVR's calls
+/// and SIP TCP connections, the database pool), up to the hard limit.
+fn raise_descriptor_limit() {
+    const WANTED: u64 = 65_536;
+    match rlimit::increase_nofile_limit(WANTED) {
+        Ok(limit) if limit < 4096 => tracing::warn!(
+            limit,
+            "open files are limited to {limit} (ulimit -n): fewer calls and SIP TCP connections fit"
+        ),
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot read or raise the open-file limit"),
+    }
 }
 
 fn init_logging(config: &Config) -> anyhow::Result<()> {

@@ -299,7 +299,15 @@ pub(crate) fn is_loopback(url: &str) -> bool {
 
 /// `given`, else the admin token file when it exists.
 pub(crate) fn token_or_default(given: Option<&str>) -> anyhow::Result<Option<String>> {
-    if let Some(token) = given.filter(|t| !t.trim().is_empty()) {
+    if let Some(token) = given {
+        // An empty token is a mistake (a `$(hotline token create …)` that
+        // failed), never a wish to act as the admin whose file is here.
+        if token.trim().is_empty() {
+            anyhow::bail!(
+                "the token given (--token or HOTLINE_TOKEN) is empty; \
+                 did the command that made it fail? unset HOTLINE_TOKEN to use {DEFAULT_TOKEN_FILE}"
+            );
+        }
         return Ok(Some(token.trim().to_owned()));
     }
     match std::fs::read_to_string(DEFAULT_TOKEN_FILE) {

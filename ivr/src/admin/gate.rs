@@ -80,6 +80,24 @@ impl AdminGate {
         }
     }
 
+    /// Whether the token a stream was opened with still has one of `roles`;
+    /// its task asks every [`REMEMBER`], so a revoked token's stream ends.
+    pub async fn still_valid(&self, token: &str, roles: &[&str]) -> Result<(), Status> {
+        let (role, _) = self.who(token).await?;
+        if roles.contains(&role.as_str()) {
+            Ok(())
+        } else {
+            Err(Status::permission_denied(format!(
+                "the stream ends: a {role} token may not watch the board"
+            )))
+        }
+    }
+
+    /// The request's bearer token.
+    pub fn token<T>(request: &Request<T>) -> Option<String> {
+        bearer(request)
+    }
+
     async fn who(&self, token: &str) -> Result<(String, String), Status> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Some(v) = self.remembered(&key) {

@@ -15,7 +15,7 @@ use hotline_proto::v1 as pb;
 use hotline_proto::v1::ivr_admin_server::{IvrAdmin, IvrAdminServer};
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
-use tokio_stream::{Stream, StreamExt};
+use tokio_stream::Stream;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
@@ -237,19 +237,47 @@ impl IvrAdmin for AdminApi {
         request: Request<pb::WatchCallEventsRequest>,
     ) -> Result<Response<EventStream>, Status> {
         self.gate.admit(&request, gate::READERS).await?;
-        let events = tokio_stream::wrappers::BroadcastStream::new(self.board.subscribe());
-        // A watcher too slow to keep up misses events rather than holding memory.
-        let stream = events.filter_map(|event| {
-            event.ok().map(|e| {
-                Ok(pb::CallEvent {
-                    call_id: e.call_id,
-                    kind: e.kind.to_owned(),
-                    detail: e.detail,
-                    at: Some(timestamp(e.at)),
-                })
-            })
+        let token = gate::AdminGate::token(&request).unwrap_or_default();
+        let mut events = self.board.subscribe();
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let gate = self.gate.clone();
+        tokio::spawn(async move {
+            // The token is asked about again as often as the gate forgets
+            // it: a revoked token's stream ends within that.
+            let mut recheck = tokio::time::interval(gate::REMEMBER);
+            recheck.tick().await;
+            loop {
+                tokio::select! {
+                    _ = recheck.tick() => {
+                        if let Err(status) = gate.still_valid(&token, gate::READERS).await {
+                            let _ = tx.send(Err(status)).await;
+                            return;
+                        }
+                    }
+                    event = events.recv() => match event {
+                        Ok(e) => {
+                            let sent = tx.send(Ok(pb::CallEvent {
+                                call_id: e.call_id,
+                                kind: e.kind.to_owned(),
+                                detail: e.detail,
+                                at: Some(timestamp(e.at)),
+                            }));
+                            if sent.await.is_err() {
+                                return;
+                            }
+                        }
+                        // A watcher too slow to keep up misses events rather
+                        // than holding memory.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    },
+                    () = tx.closed() => return,
+                }
+            }
         });
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 }
 

@@ -23,6 +23,7 @@ use tracing::{debug, info, info_span, warn, Instrument};
 
 use crate::media::dtmf::Digit;
 pub use crate::prompts::Prompts;
+use crate::sip::admission::source_key;
 use crate::sip::endpoint::{CallKey, Config, Endpoint, Event, Output, Peer, Transport};
 use crate::sip::message::{frame, MAX_MESSAGE};
 use call_ref::CallRef;
@@ -116,6 +117,9 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)>
 /// address: idle sockets must not take the IVR's descriptors.
 const MAX_TCP_CONNECTIONS: usize = 1024;
 const MAX_TCP_PER_SOURCE: usize = 8;
+/// Of [`MAX_TCP_CONNECTIONS`], what untrusted sources may hold together: the
+/// rest stays free for the trunks and proxies in `sip_trusted`.
+const MAX_UNTRUSTED_TCP: usize = 768;
 /// A connection that sends nothing this long is closed.
 const TCP_IDLE: Duration = Duration::from_secs(120);
 /// A message begun must arrive whole within this (slow-loris).
@@ -177,6 +181,7 @@ pub async fn run_with_control(
     let mut tcp_writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
     // Open TCP connections per source address.
     let mut tcp_sources: HashMap<IpAddr, usize> = HashMap::new();
+    let mut untrusted_tcp: usize = 0;
     let mut accept_after: Option<Instant> = None;
     let mut calls: HashMap<CallKey, (mpsc::Sender<CallSignal>, CallRef)> = HashMap::new();
     let mut buf = vec![0u8; MAX_MESSAGE + 1];
@@ -198,17 +203,25 @@ pub async fn run_with_control(
             accepted = tcp.accept(), if accept_after.is_none() => {
                 match accepted {
                     Ok((stream, from)) => {
-                        let of_source = tcp_sources.get(&from.ip()).copied().unwrap_or(0);
+                        // Counted per subscriber (an IPv6 /64 is one), and
+                        // strangers together never take the trunks' share.
+                        let source = source_key(from.ip());
+                        let of_source = tcp_sources.get(&source).copied().unwrap_or(0);
                         let trusted = config.sip_trusted.contains(from.ip());
                         if tcp_writers.len() >= MAX_TCP_CONNECTIONS
-                            || (!trusted && of_source >= MAX_TCP_PER_SOURCE)
+                            || (!trusted
+                                && (of_source >= MAX_TCP_PER_SOURCE
+                                    || untrusted_tcp >= MAX_UNTRUSTED_TCP))
                         {
                             // Closed at once: dropping the stream.
                             debug!(%from, "SIP TCP connection refused: too many open");
                         } else {
                             let (writer_tx, writer_rx) = mpsc::channel(64);
                             tcp_writers.insert(from, writer_tx);
-                            *tcp_sources.entry(from.ip()).or_insert(0) += 1;
+                            *tcp_sources.entry(source).or_insert(0) += 1;
+                            if !trusted {
+                                untrusted_tcp += 1;
+                            }
                             let local = stream.local_addr().unwrap_or(local_udp);
                             tokio::spawn(serve_tcp(stream, from, local, tcp_in_tx.clone(), writer_rx));
                         }
@@ -282,10 +295,14 @@ pub async fn run_with_control(
                 endpoint.handle_message(now, peer, local, &data);
             }
             Some(Net::TcpClosed(from)) if tcp_writers.remove(&from).is_some() => {
-                if let Some(n) = tcp_sources.get_mut(&from.ip()) {
+                let source = source_key(from.ip());
+                if !config.sip_trusted.contains(from.ip()) {
+                    untrusted_tcp = untrusted_tcp.saturating_sub(1);
+                }
+                if let Some(n) = tcp_sources.get_mut(&source) {
                     *n = n.saturating_sub(1);
                     if *n == 0 {
-                        tcp_sources.remove(&from.ip());
+                        tcp_sources.remove(&source);
                     }
                 }
             }

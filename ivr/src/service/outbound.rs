@@ -86,7 +86,7 @@ pub async fn start(
         "12348",
         &sdp::offer(&local),
     );
-    info!(uri = %dial.uri, "placing a call");
+    info!(uri = %hotline_domain::phone::blank_numbers(&dial.uri), "placing a call");
     Some(Pending {
         key,
         socket,

@@ -455,15 +455,17 @@ impl CallId {
     }
 
     /// The Call-ID as logs and the call board show it: at most 40
-    /// characters, with `…` when it was longer.
+    /// characters, with `…` when it was longer, and any run of seven or
+    /// more digits blanked (carriers put the caller's number in it).
     pub fn shown(&self) -> String {
         const SHOWN: usize = 40;
-        if self.0.len() <= SHOWN {
+        let shown = if self.0.len() <= SHOWN {
             self.0.clone()
         } else {
             // Visible ASCII only: any byte index is a char boundary.
             format!("{}…", &self.0[..SHOWN - 1])
-        }
+        };
+        hotline_domain::phone::blank_numbers(&shown)
     }
 }
 

@@ -9,7 +9,7 @@
 //! [`info`] reads SIP INFO `application/dtmf-relay` bodies; [`trust`] says
 //! which sources are the centre's own trunks and proxies.
 
-mod admission;
+pub(crate) mod admission;
 pub mod build;
 mod dialog;
 pub mod endpoint;
