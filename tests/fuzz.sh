@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.."
 
 step="${1:-all}"
 seconds="${HOTLINE_FUZZ_SECONDS:-10}"
+# The scratch corpus of `run`, removed however the script ends.
+corpus=""
+trap 'if [ -n "$corpus" ]; then rm -rf "$corpus"; fi' EXIT
 
 build() {
   if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -25,10 +28,9 @@ build() {
 }
 
 run() {
-  local corpus failed=() targets
+  local failed=() targets
   targets=$(cd fuzz && cargo fuzz list)
   corpus=$(mktemp -d)
-  trap 'rm -rf "$corpus"' EXIT
   for target in $targets; do
     mkdir -p "$corpus/$target"
     if (cd fuzz && cargo fuzz run -s none --debug-assertions "$target" \
