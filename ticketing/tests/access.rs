@@ -60,6 +60,7 @@ const MATRIX: &[(&str, [bool; 4])] = &[
     ("CreateToken", [false, false, false, true]),
     ("ListTokens", [false, false, false, true]),
     ("RevokeToken", [false, false, false, true]),
+    ("RecordDenial", [true, true, true, true]),
     ("ListAudit", [false, false, true, true]),
 ];
 
@@ -336,6 +337,13 @@ async fn call(method: &str, channel: AuthedChannel, offered: &str) -> Result<(),
             .list_audit(pb::ListAuditRequest::default())
             .await
             .map(drop),
+        "RecordDenial" => access
+            .record_denial(pb::RecordDenialRequest {
+                action: "/hotline.v1.IvrAdmin/ListCalls".into(),
+                detail: "a test".into(),
+            })
+            .await
+            .map(drop),
         other => panic!("the matrix names an unknown method {other}"),
     }
 }
@@ -382,6 +390,10 @@ async fn every_method_admits_exactly_the_roles_it_should() {
                 denials += 1;
                 Some(Code::PermissionDenied)
             };
+            // A RecordDenial that is let through writes a denial line.
+            if *method == "RecordDenial" && expected.is_none() {
+                denials += 1;
+            }
             if gated(&result) != expected {
                 wrong.push(format!("{method} as {role}: {result:?}"));
             }

@@ -62,8 +62,15 @@ impl AdminGate {
         }
     }
 
-    /// The actor of the request's token, if its role is one of `roles`.
-    pub async fn admit<T>(&self, request: &Request<T>, roles: &[&str]) -> Result<String, Status> {
+    /// The actor of the request's token, if its role is one of `roles`; a
+    /// refusal of a valid token for `method` is written into ticketing's
+    /// audit log (`AccessService.RecordDenial`), as ticketing's own are.
+    pub async fn admit<T>(
+        &self,
+        request: &Request<T>,
+        method: &str,
+        roles: &[&str],
+    ) -> Result<String, Status> {
         let Some(token) = bearer(request) else {
             return Err(Status::unauthenticated(
                 "no token: pass --token or set HOTLINE_TOKEN (an admin's is in <data_dir>/admin.token)",
@@ -73,10 +80,31 @@ impl AdminGate {
         if roles.contains(&role.as_str()) {
             Ok(actor)
         } else {
-            Err(Status::permission_denied(format!(
-                "permission denied: a {role} token may not use the IVR admin API here (allowed: {})",
+            let why = format!(
+                "a {role} token may not call {method} on the IVR admin API (allowed: {})",
                 roles.join(", ")
+            );
+            self.record_denial(&token, method, &why).await;
+            Err(Status::permission_denied(format!(
+                "permission denied: {why}"
             )))
+        }
+    }
+
+    /// Asks ticketing to write the refusal down; a failure is logged, and
+    /// the caller is refused all the same.
+    async fn record_denial(&self, token: &str, method: &str, why: &str) {
+        let Ok(bearer) = Bearer::new(Some(token)) else {
+            return;
+        };
+        let mut access = AccessServiceClient::with_interceptor(self.ticketing.clone(), bearer);
+        let mut request = Request::new(pb::RecordDenialRequest {
+            action: format!("/hotline.v1.IvrAdmin/{method}"),
+            detail: why.to_owned(),
+        });
+        request.set_timeout(Duration::from_secs(3));
+        if let Err(e) = access.record_denial(request).await {
+            tracing::warn!(error = %e.message(), method, "cannot write a denial to the audit log");
         }
     }
 

@@ -182,7 +182,9 @@ impl IvrAdmin for AdminApi {
         &self,
         request: Request<pb::ListCallsRequest>,
     ) -> Result<Response<pb::ListCallsResponse>, Status> {
-        self.gate.admit(&request, gate::READERS).await?;
+        self.gate
+            .admit(&request, "ListCalls", gate::READERS)
+            .await?;
         Ok(Response::new(pb::ListCallsResponse {
             calls: self.board.list(),
         }))
@@ -192,7 +194,10 @@ impl IvrAdmin for AdminApi {
         &self,
         request: Request<pb::ReloadMenuRequest>,
     ) -> Result<Response<pb::ReloadMenuResponse>, Status> {
-        let actor = self.gate.admit(&request, gate::ADMINS).await?;
+        let actor = self
+            .gate
+            .admit(&request, "ReloadMenu", gate::ADMINS)
+            .await?;
         tracing::info!(%actor, "menu reload asked over the admin API");
         let Some(menus) = &self.menus else {
             return Err(Status::unimplemented("this IVR has no menu file"));
@@ -213,7 +218,9 @@ impl IvrAdmin for AdminApi {
         &self,
         request: Request<pb::GetFlowMetricsRequest>,
     ) -> Result<Response<pb::FlowMetrics>, Status> {
-        self.gate.admit(&request, gate::READERS).await?;
+        self.gate
+            .admit(&request, "GetFlowMetrics", gate::READERS)
+            .await?;
         let nodes = self
             .metrics
             .snapshot()
@@ -236,7 +243,9 @@ impl IvrAdmin for AdminApi {
         &self,
         request: Request<pb::WatchCallEventsRequest>,
     ) -> Result<Response<EventStream>, Status> {
-        self.gate.admit(&request, gate::READERS).await?;
+        self.gate
+            .admit(&request, "WatchCallEvents", gate::READERS)
+            .await?;
         let token = gate::AdminGate::token(&request).unwrap_or_default();
         let mut events = self.board.subscribe();
         let (tx, rx) = tokio::sync::mpsc::channel(256);

@@ -10,8 +10,14 @@ use tracing::info;
 use super::convert::field_error;
 use super::gate::{Gate, Method};
 use super::routing::instant;
-use crate::auth::{check_name, AuditFilter, NewToken, Principal, Role, TokenRecord};
+use crate::auth::{
+    check_name, AuditFilter, AuditOutcome, NewAudit, NewToken, Principal, Role, TokenRecord,
+};
 use crate::service::Ticketing;
+
+/// The gRPC path prefix of the IVR admin API, whose refusals ticketing
+/// writes down for it.
+const IVR_ADMIN_PATH: &str = "/hotline.v1.IvrAdmin/";
 
 /// The longest a token may be made to last: ten years.
 const MAX_EXPIRY_SECS: i64 = 10 * 366 * 86_400;
@@ -223,5 +229,37 @@ impl AccessService for AccessApi {
                 })
                 .collect(),
         }))
+    }
+
+    async fn record_denial(
+        &self,
+        request: Request<pb::RecordDenialRequest>,
+    ) -> Result<Response<pb::RecordDenialResponse>, Status> {
+        let who = self.gate.admit(&request, Method::RecordDenial).await?;
+        let r = request.into_inner();
+        // Only refusals by an IVR node's admin API are written this way;
+        // the rest of the audit log is ticketing's own.
+        let method = r
+            .action
+            .strip_prefix(IVR_ADMIN_PATH)
+            .filter(|m| {
+                !m.is_empty() && m.len() <= 64 && m.bytes().all(|b| b.is_ascii_alphabetic())
+            })
+            .ok_or_else(|| field_error("action", &format!("must be {IVR_ADMIN_PATH}<Method>")))?;
+        if r.detail.chars().count() > 500 {
+            return Err(field_error("detail", "at most 500 characters"));
+        }
+        let entry = NewAudit {
+            actor: who.actor(),
+            token_id: Some(who.token_id.clone()),
+            action: format!("{IVR_ADMIN_PATH}{method}"),
+            outcome: AuditOutcome::Denied,
+            ticket: None,
+            recording: None,
+            center: who.center.clone(),
+            detail: Some(r.detail),
+        };
+        self.ticketing.audit(&[entry]).await?;
+        Ok(Response::new(pb::RecordDenialResponse {}))
     }
 }

@@ -53,12 +53,13 @@ pub enum Method {
     ListTokens,
     RevokeToken,
     ListAudit,
+    RecordDenial,
 }
 
 use Role::{Admin, Ivr, Lawyer, Supervisor};
 
 impl Method {
-    pub const ALL: [Method; 33] = [
+    pub const ALL: [Method; 34] = [
         Method::CreateTicket,
         Method::GetTicket,
         Method::ListTickets,
@@ -92,6 +93,7 @@ impl Method {
         Method::ListTokens,
         Method::RevokeToken,
         Method::ListAudit,
+        Method::RecordDenial,
     ];
 
     /// The roles that may call it. Methods on one ticket check the ticket
@@ -130,7 +132,9 @@ impl Method {
             Method::PutLawyer | Method::CreateToken | Method::ListTokens | Method::RevokeToken => {
                 &[Admin]
             }
-            Method::WhoAmI => &[Ivr, Lawyer, Supervisor, Admin],
+            // Any holder may ask who they are, and have a refusal elsewhere
+            // written down against themselves.
+            Method::WhoAmI | Method::RecordDenial => &[Ivr, Lawyer, Supervisor, Admin],
         }
     }
 
@@ -152,7 +156,8 @@ impl Method {
             | Method::CreateToken
             | Method::ListTokens
             | Method::RevokeToken
-            | Method::ListAudit => "AccessService",
+            | Method::ListAudit
+            | Method::RecordDenial => "AccessService",
             _ => "RoutingService",
         };
         format!("/hotline.v1.{service}/{self:?}")
