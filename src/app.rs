@@ -549,6 +549,14 @@ fn ticketing_endpoint(
     let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
         .map_err(|e| AppError::TicketingUrl(format!("invalid ticketing URL `{url}`: {e}")))?;
     if !url.starts_with("https://") {
+        // The IVR's token and callers' numbers would cross the network in
+        // clear: as for listening, only on loopback unless the operator says so.
+        if !config.allow_plaintext && !crate::tls::is_loopback(url) {
+            return Err(AppError::TicketingUrl(format!(
+                "ticketing at {url} is not on this machine and the URL is plaintext: \
+                 use https:// with --tls-ca, or say --allow-plaintext"
+            )));
+        }
         return Ok(endpoint);
     }
     let ca = match (&config.tls_ca, own) {
@@ -577,7 +585,23 @@ fn create_data_dir(config: &Config) -> Result<(), AppError> {
         .map_err(|source| AppError::DataDir {
             path: config.data_dir.clone(),
             source,
-        })
+        })?;
+    // An existing folder keeps the mode its operator gave it; say so when
+    // others can look in.
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(&config.data_dir) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if mode & 0o077 != 0 && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::warn!(
+                dir = %config.data_dir.display(),
+                mode = format!("{mode:o}"),
+                "the data directory holds personal data and is open to other users; chmod 700 it"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The file of a `sqlite://PATH?…` URL.

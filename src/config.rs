@@ -266,7 +266,7 @@ settings! {
         dev_tls, env "HOTLINE_DEV_TLS",
             help "Serve gRPC over TLS with a self-signed certificate made in <data_dir>/dev-tls/ (for trying it out; tls_cert wins).";
         allow_plaintext, env "HOTLINE_ALLOW_PLAINTEXT",
-            help "Allow plaintext gRPC on an address other than loopback (otherwise refused).";
+            help "Allow plaintext gRPC on an address other than loopback, and to a ticketing elsewhere (otherwise refused).";
     }
 }
 

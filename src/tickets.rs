@@ -281,21 +281,7 @@ pub(crate) fn token(args: &ClientArgs) -> anyhow::Result<Option<String>> {
     token_or_default(args.token.as_deref())
 }
 
-/// Whether `url` names this machine (localhost, 127.0.0.0/8, ::1).
-pub(crate) fn is_loopback(url: &str) -> bool {
-    let Ok(uri) = url.parse::<tonic::codegen::http::Uri>() else {
-        return false;
-    };
-    match uri.host() {
-        Some("localhost") => true,
-        Some(host) => host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
-        None => false,
-    }
-}
+pub(crate) use hotline::tls::is_loopback;
 
 /// `given`, else the admin token file when it exists.
 pub(crate) fn token_or_default(given: Option<&str>) -> anyhow::Result<Option<String>> {
@@ -422,29 +408,5 @@ pub(crate) fn status(s: tonic::Status) -> anyhow::Error {
             )
         }
         code => anyhow::anyhow!("{} ({code:?})", s.message()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_loopback;
-
-    #[test]
-    fn only_a_ticketing_on_this_machine_gets_the_admin_token_file() {
-        for url in [
-            "http://127.0.0.1:50051",
-            "https://localhost:50051",
-            "http://[::1]:50051",
-            "http://127.0.0.9:1",
-        ] {
-            assert!(is_loopback(url), "{url}");
-        }
-        for url in [
-            "http://10.0.0.5:50051",
-            "https://ticketing.example:50051",
-            "not a url",
-        ] {
-            assert!(!is_loopback(url), "{url}");
-        }
     }
 }

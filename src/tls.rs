@@ -112,3 +112,44 @@ fn dev_certificate(dir: &Path) -> Result<(Vec<u8>, Vec<u8>), TlsError> {
     write(&cert_path, &cert)?;
     Ok((cert, key))
 }
+
+/// Whether `url` names this machine (localhost, 127.0.0.0/8, ::1): where
+/// plaintext and the admin token file may go.
+pub fn is_loopback(url: &str) -> bool {
+    let Ok(uri) = url.parse::<tonic::codegen::http::Uri>() else {
+        return false;
+    };
+    match uri.host() {
+        Some("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn only_a_ticketing_on_this_machine_gets_the_admin_token_file() {
+        for url in [
+            "http://127.0.0.1:50051",
+            "https://localhost:50051",
+            "http://[::1]:50051",
+            "http://127.0.0.9:1",
+        ] {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in [
+            "http://10.0.0.5:50051",
+            "https://ticketing.example:50051",
+            "not a url",
+        ] {
+            assert!(!is_loopback(url), "{url}");
+        }
+    }
+}

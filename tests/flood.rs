@@ -15,13 +15,11 @@ mod common;
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{require, sipp_report, Server};
+use common::{genuine_calls, sipp_report, Server};
 
 /// Datagrams per second the flooding source sends.
 const FLOOD_RATE: u64 = 3000;
@@ -29,24 +27,6 @@ const FLOOD_RATE: u64 = 3000;
 const CALLS: usize = 40;
 const GENUINE: [&str; 2] = ["127.0.0.2", "127.0.0.4"];
 const FLOODER: &str = "127.0.0.3";
-
-/// sipp calling from `ip`: each call hears the welcome for 2 s and hangs up.
-fn genuine_calls(ip: &str, target: SocketAddr) -> Output {
-    require("sipp", "sip-tester");
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp/caller_hangs_up.xml");
-    Command::new("sipp")
-        .arg("-sf")
-        .arg(&scenario)
-        // At most 4 at once, as the IVR allows one stranger by default.
-        .args(["-m", &CALLS.to_string(), "-l", "4", "-r", "2"])
-        .args(["-i", ip, "-p", "0", "-mi", ip, "-nostdin"])
-        .args(["-timeout", "120s", "-timeout_error"])
-        .arg(target.to_string())
-        .current_dir(dir.path())
-        .output()
-        .unwrap()
-}
 
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -168,7 +148,7 @@ fn genuine_calls_complete_while_one_source_floods_and_500_tcp_connections_idle()
     std::thread::sleep(Duration::from_secs(2));
     let callers: Vec<_> = GENUINE
         .iter()
-        .map(|ip| std::thread::spawn(move || genuine_calls(ip, sip)))
+        .map(|ip| std::thread::spawn(move || genuine_calls(ip, sip, CALLS)))
         .collect();
     let mut peak_rss = 0;
     while callers.iter().any(|c| !c.is_finished()) {

@@ -9,7 +9,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{require, Server};
+use common::{genuine_calls, require, sipp_report, Server};
 
 /// Runs a sipvicious tool against `target` and returns what it printed.
 fn scan(tool: &str, args: &[&str], target: std::net::SocketAddr) -> String {
@@ -31,7 +31,8 @@ fn scan(tool: &str, args: &[&str], target: std::net::SocketAddr) -> String {
 
 /// A node that serves only its trunks (the scanner is not one of them,
 /// and strangers get no answer at all) is invisible: no device, no
-/// extension, whatever method the scanner tries.
+/// extension, whatever method the scanner tries, while the trunk's genuine
+/// calls go through.
 #[test]
 fn scanners_find_nothing_on_a_node_that_serves_only_its_trunks() {
     let dir = tempfile::tempdir().unwrap();
@@ -40,12 +41,13 @@ fn scanners_find_nothing_on_a_node_that_serves_only_its_trunks() {
         &[
             "serve",
             "--sip-trusted",
-            "10.0.0.0/8",
+            "127.0.0.2/32",
             "--sip-untrusted",
             "drop",
         ],
     );
     let sip = server.sip.unwrap();
+    let trunk = std::thread::spawn(move || genuine_calls("127.0.0.2", sip, 20));
     let found = scan("svmap", &[], sip);
     assert!(found.contains("found nothing"), "{found}");
     assert!(!found.contains(&sip.to_string()), "{found}");
@@ -55,14 +57,27 @@ fn scanners_find_nothing_on_a_node_that_serves_only_its_trunks() {
         let found = scan("svwar", &args, sip);
         assert!(found.contains("found nothing"), "svwar {args:?}: {found}");
     }
+    let calls = trunk.join().unwrap();
+    assert_eq!(calls.status.code(), Some(0), "{}", sipp_report(&calls));
 }
 
 /// An open node (no trunks named) answers every request-URI user alike:
-/// the extension scan finds nothing to attack.
+/// the scanner sees a SIP device (so it is talking to a live node) but the
+/// extension scan finds nothing to attack, while a caller's genuine calls
+/// go through.
 #[test]
 fn svwar_finds_no_extension_on_an_open_node() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &["serve"]);
-    let found = scan("svwar", &["-e100-120"], server.sip.unwrap());
+    let sip = server.sip.unwrap();
+    let caller = std::thread::spawn(move || genuine_calls("127.0.0.2", sip, 20));
+    let device = scan("svmap", &[], sip);
+    assert!(
+        device.contains(&sip.to_string()),
+        "svmap sees the node: {device}"
+    );
+    let found = scan("svwar", &["-e100-120"], sip);
     assert!(found.contains("found nothing"), "{found}");
+    let calls = caller.join().unwrap();
+    assert_eq!(calls.status.code(), Some(0), "{}", sipp_report(&calls));
 }

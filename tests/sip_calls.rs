@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{digits_menu, free_port, Server};
+use common::{digits_menu, free_port, stderr, stdout, Server};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -413,6 +413,39 @@ fn the_admin_api_lists_live_calls_and_streams_their_events() {
         let mut bare = IvrAdminClient::connect(admin).await.unwrap();
         let refused = bare.list_calls(pb::ListCallsRequest {}).await.unwrap_err();
         assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+        // A lawyer's token does not open it either, and the refusal is in
+        // ticketing's audit log like ticketing's own.
+        let added = server.client(&[
+            "roster",
+            "add-lawyer",
+            "--id",
+            "li",
+            "--name",
+            "Li",
+            "--phone",
+            "13900000001",
+            "--skills",
+            "family",
+        ]);
+        assert!(added.status.success(), "{}", stderr(&added));
+        let lawyer = server.lawyer_token("li");
+        let mut as_lawyer = IvrAdminClient::new(
+            common::authed_channel(&format!("http://{}", server.admin.unwrap()), Some(&lawyer))
+                .await,
+        );
+        let refused = as_lawyer
+            .list_calls(pb::ListCallsRequest {})
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+        let audit = server.client(&["audit", "list", "--json", "--actor", "lawyer:li"]);
+        assert!(
+            stdout(&audit).contains("/hotline.v1.IvrAdmin/ListCalls")
+                && stdout(&audit).contains("denied"),
+            "{}{}",
+            stdout(&audit),
+            stderr(&audit)
+        );
         let mut client = IvrAdminClient::new(server.admin_api().await);
         let mut events = client
             .watch_call_events(pb::WatchCallEventsRequest {})

@@ -96,3 +96,28 @@ fn plaintext_grpc_beyond_loopback_is_refused_unless_allowed() {
     );
     assert_ne!(server.grpc.port(), 0);
 }
+
+#[test]
+fn an_ivr_refuses_a_plaintext_ticketing_on_another_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ivr.token"), "hlt_0123456789ab_x").unwrap();
+    let out = common::bare_hotline(dir.path())
+        .args(["ivr", "--token-file", "ivr.token"])
+        .args(["--ticketing", "http://192.0.2.7:50051"])
+        .args([
+            "--sip-listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--metrics-listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("https://"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--allow-plaintext"),
+        "{}",
+        stderr(&out)
+    );
+}

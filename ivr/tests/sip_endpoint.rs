@@ -233,6 +233,35 @@ fn no_ack_ends_the_call_with_bye() {
     }));
 }
 
+/// A stranger's answered call that is never ACKed (a forged source) is
+/// given up after 16·T1, not 64·T1: the slot is free again and the 200 was
+/// resent four times, not ten.
+#[test]
+fn an_untrusted_caller_who_never_acks_is_hung_up_after_eight_seconds() {
+    let mut h = Harness::new();
+    let (call, _) = answered(&mut h);
+    let mut out = Vec::new();
+    for _ in 0..7 {
+        out.extend(h.advance(Duration::from_secs(1)));
+    }
+    assert!(
+        !events(&out)
+            .iter()
+            .any(|e| matches!(e, Event::Ended { .. })),
+        "still waiting at 7 s"
+    );
+    for _ in 0..2 {
+        out.extend(h.advance(Duration::from_secs(1)));
+    }
+    assert!(events(&out).contains(&Event::Ended {
+        call,
+        call_id: "call-1".into(),
+        reason: EndReason::NoAck
+    }));
+    let resent_200 = codes(&out).into_iter().filter(|c| *c == 200).count();
+    assert!(resent_200 <= 4, "{resent_200} resends of the 200");
+}
+
 #[test]
 fn options_and_invites_while_draining() {
     let mut h = Harness::new();

@@ -324,6 +324,27 @@ pub fn sipp_calls(
         .unwrap()
 }
 
+/// Genuine callers: sipp placing `calls` calls from `ip` (a loopback
+/// address of its own, as a separate caller would have), each hearing the
+/// welcome for 2 s and hanging up, at most 4 at once (what the IVR allows
+/// one untrusted source by default), 2 a second. sipp exits 0 only when
+/// every call succeeded.
+pub fn genuine_calls(ip: &str, target: SocketAddr, calls: usize) -> Output {
+    require("sipp", "sip-tester");
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp/caller_hangs_up.xml");
+    Command::new("sipp")
+        .arg("-sf")
+        .arg(&scenario)
+        .args(["-m", &calls.to_string(), "-l", "4", "-r", "2"])
+        .args(["-i", ip, "-p", "0", "-mi", ip, "-nostdin"])
+        .args(["-timeout", "120s", "-timeout_error"])
+        .arg(target.to_string())
+        .current_dir(dir.path())
+        .output()
+        .unwrap()
+}
+
 /// sipp's exit status and the end of its report, for assertion messages.
 pub fn sipp_report(out: &Output) -> String {
     format!(

@@ -372,7 +372,15 @@ impl Endpoint {
             .map(|m| m.as_str().to_owned())
             .unwrap_or_default();
         let reliable = peer.transport == Transport::Tcp;
-        let give_up = now + 64 * self.config.t1;
+        let mut give_up = now + 64 * self.config.t1;
+        // An answered call from a stranger that never ACKs (a forged
+        // source, say) holds a call slot and has its 200 resent to an
+        // address that never proved it asked: a real phone ACKs within a
+        // second, so wait 16·T1 (8 s, four resends) rather than 64·T1.
+        if is_invite && (200..300).contains(&code) && !self.config.trusted.contains(peer.addr.ip())
+        {
+            give_up = now + 16 * self.config.t1;
+        }
         if code >= 200 {
             let (kind, next) = if !is_invite {
                 (RetransmitKind::NonInvite, None)
