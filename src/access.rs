@@ -151,6 +151,12 @@ pub async fn audit(command: AuditCommand) -> anyhow::Result<()> {
     if let Some(n) = &ticket {
         tickets::number(n)?;
     }
+    // Actors are written as `lawyer:li`, `supervisor:NAME`, `ivr`, …: a
+    // bare id finds nothing, so say so rather than print an empty list.
+    let bare_actor = actor
+        .as_deref()
+        .filter(|a| !a.contains(':') && !["ivr", "anonymous", "retention"].contains(a))
+        .map(str::to_owned);
     let mut api = connect(&client).await?;
     let entries = api
         .list_audit(pb::ListAuditRequest {
@@ -192,6 +198,11 @@ pub async fn audit(command: AuditCommand) -> anyhow::Result<()> {
                     .unwrap_or_default()
             );
         }
+    }
+    if let (true, Some(actor)) = (entries.is_empty(), bare_actor) {
+        eprintln!(
+            "no lines for actor `{actor}`; actors are written with their role, e.g. --actor lawyer:{actor}"
+        );
     }
     Ok(())
 }

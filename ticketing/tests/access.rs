@@ -379,6 +379,9 @@ async fn every_method_admits_exactly_the_roles_it_should() {
     let mut denials = 0;
     for (method, allowed) in MATRIX {
         for (i, role) in Role::ALL.iter().enumerate() {
+            // A second apart, as people work: each token's denials are
+            // written at most 20 a second (see the test below).
+            w.clock.advance(Duration::seconds(1));
             let result = call(method, w.channel(Some(&tokens[i])).await, &w.offered).await;
             // A lawyer hears only recordings of tickets assigned to them;
             // the id asked for here is nobody's, and a lawyer is told
@@ -406,6 +409,29 @@ async fn every_method_admits_exactly_the_roles_it_should() {
     );
     // Every denial of a valid token is in the audit log.
     assert_eq!(denied(&w).await - denied_before, denials);
+}
+
+/// A token trying what its role may not, in a loop, is written down 20
+/// times a second, not without end; the next second it is written again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_token_denied_in_a_loop_writes_at_most_twenty_lines_a_second() {
+    let w = world().await;
+    let ivr = w.channel(Some(&w.token(Role::Ivr, None).await)).await;
+    let before = denied(&w).await;
+    for _ in 0..30 {
+        let refused = TicketServiceClient::new(ivr.clone())
+            .list_tickets(pb::ListTicketsRequest::default())
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::PermissionDenied);
+    }
+    assert_eq!(denied(&w).await - before, 20);
+    w.clock.advance(Duration::seconds(1));
+    TicketServiceClient::new(ivr)
+        .list_tickets(pb::ListTicketsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(denied(&w).await - before, 21);
 }
 
 async fn denied(w: &World) -> usize {

@@ -259,7 +259,7 @@ impl AccessService for AccessApi {
             center: who.center.clone(),
             detail: Some(r.detail),
         };
-        self.ticketing.audit(&[entry]).await?;
+        self.gate.write_denial(entry).await;
         Ok(Response::new(pb::RecordDenialResponse {}))
     }
 }

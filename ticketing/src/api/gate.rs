@@ -169,9 +169,11 @@ impl Method {
 pub const STREAM_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How many denials without a valid token are written to the audit log per
-/// second: a stranger hammering the port must not fill the disk. Denials of
-/// valid tokens are always written.
+/// second: a stranger hammering the port must not fill the disk.
 const ANONYMOUS_AUDITS_PER_SECOND: u32 = 20;
+/// The same for each valid token: a holder trying what their role may not
+/// is written down, but a script doing it in a loop does not fill the disk.
+const TOKEN_DENIALS_PER_SECOND: u32 = 20;
 
 /// Streams (offers, events) one token may hold open at once: a lawyer's
 /// phone and laptop, a supervisor's consoles; not a leak without end.
@@ -182,6 +184,8 @@ pub struct Gate {
     ticketing: Ticketing,
     /// (second, denials written in it) for requests without a valid token.
     anonymous: Arc<Mutex<(i64, u32)>>,
+    /// (second, denials written in it per token id) for valid tokens.
+    denials: Arc<Mutex<(i64, HashMap<String, u32>)>>,
     /// Open streams per token id.
     streams: Arc<Mutex<HashMap<String, usize>>>,
 }
@@ -210,6 +214,7 @@ impl Gate {
         Self {
             ticketing,
             anonymous: Arc::default(),
+            denials: Arc::default(),
             streams: Arc::default(),
         }
     }
@@ -332,8 +337,29 @@ impl Gate {
             center: ticket.map(|t| t.center.clone()),
             detail: Some(why.to_owned()),
         };
-        self.write(&[entry]).await;
+        self.write_denial(entry).await;
         Status::permission_denied(format!("permission denied: {why}"))
+    }
+
+    /// Writes a denial of a valid token, within that token's budget of
+    /// [`TOKEN_DENIALS_PER_SECOND`].
+    pub async fn write_denial(&self, entry: NewAudit) {
+        let second = self.ticketing.now().timestamp();
+        let token = entry.token_id.clone().unwrap_or_default();
+        let within = match self.denials.lock() {
+            Ok(mut window) => {
+                if window.0 != second {
+                    *window = (second, HashMap::new());
+                }
+                let n = window.1.entry(token).or_insert(0);
+                *n += 1;
+                *n <= TOKEN_DENIALS_PER_SECOND
+            }
+            Err(_) => true,
+        };
+        if within {
+            self.write(&[entry]).await;
+        }
     }
 
     /// Records that `who` was shown `ticket`'s full numbers, or (with
