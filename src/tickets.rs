@@ -309,6 +309,13 @@ pub(crate) fn token_or_default(given: Option<&str>) -> anyhow::Result<Option<Str
 /// request carries the token.
 pub(crate) async fn channel(args: &ClientArgs) -> anyhow::Result<AuthedChannel> {
     let bearer = Bearer::new(token(args)?.as_deref()).map_err(|e| UsageError(e.to_string()))?;
+    if !args.ticketing.starts_with("http://") && !args.ticketing.starts_with("https://") {
+        return Err(UsageError(format!(
+            "the ticketing URL `{}` needs its scheme: http://HOST:PORT, or https:// with --tls-ca",
+            args.ticketing
+        ))
+        .into());
+    }
     let mut endpoint = Channel::from_shared(args.ticketing.clone())
         .map_err(|e| UsageError(format!("invalid --ticketing URL `{}`: {e}", args.ticketing)))?;
     let secure = args.ticketing.starts_with("https://");
@@ -341,16 +348,31 @@ pub(crate) async fn channel(args: &ClientArgs) -> anyhow::Result<AuthedChannel> 
         .await
         .map(|channel| tonic::service::interceptor::InterceptedService::new(channel, bearer))
         .map_err(|e| {
-            let hint = if secure {
-                "; check that --tls-ca is the CA of its certificate"
+            // The whole chain: tonic's own message is only "transport error".
+            let mut why = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(inner) = source {
+                why = format!("{why}: {inner}");
+                source = inner.source();
+            }
+            if why.contains("Connection refused") {
+                anyhow::anyhow!(
+                    "nothing listens at {} ({why}); start it with `hotline serve`, \
+                     or point --ticketing / HOTLINE_TICKETING at it",
+                    args.ticketing
+                )
+            } else if secure {
+                anyhow::anyhow!(
+                    "cannot open TLS to ticketing at {} ({why}): does it serve TLS \
+                     (hotline serve --dev-tls, or --tls-cert), and is --tls-ca the CA of its certificate?",
+                    args.ticketing
+                )
             } else {
-                "; if it serves TLS, use https:// with --tls-ca"
-            };
-            anyhow::anyhow!(
-                "cannot reach ticketing at {} ({e}); start it with `hotline serve`, \
-                 or point --ticketing / HOTLINE_TICKETING at it{hint}",
-                args.ticketing
-            )
+                anyhow::anyhow!(
+                    "cannot reach ticketing at {} ({why}); if it serves TLS, use https:// with --tls-ca",
+                    args.ticketing
+                )
+            }
         })
 }
 

@@ -165,7 +165,19 @@ fn bad_input_exits_2_with_one_line_and_failures_exit_1() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("cannot reach ticketing"),
+        stderr(&out).contains("nothing listens at http://127.0.0.1:9")
+            && stderr(&out).contains("hotline serve"),
+        "{}",
+        stderr(&out)
+    );
+    // A URL without its scheme is the user's to fix (exit 2), said so.
+    let out = std::process::Command::new(common::hotline())
+        .args(["tickets", "list", "--ticketing", "127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("needs its scheme"),
         "{}",
         stderr(&out)
     );
