@@ -7,6 +7,7 @@
 // A test that unwraps fails with the value it did not expect: that is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -18,31 +19,6 @@ use hotline_ticketing::limitation::Limitation;
 use hotline_ticketing::tickets::lifecycle::Move;
 use hotline_ticketing::tickets::{Correction, EventKind, Flags, NewRecording, NewTicket};
 use hotline_ticketing::{ManualClock, Store, StoreError, Ticketing};
-
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, db) = crate::support::sqlite().await;
-                    super::$name(store.clone()).await;
-                    db.finish(store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, db) = crate::support::postgres().await;
-                    super::$name(store.clone()).await;
-                    db.finish(store).await;
-                }
-            )*
-        }
-    };
-}
 
 both_backends!(
     recordings_and_numbers_go_on_schedule_with_events,

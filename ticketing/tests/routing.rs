@@ -6,6 +6,7 @@
 // A test that unwraps fails with the value it did not expect: that is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -20,31 +21,6 @@ use hotline_ticketing::routing::{Lawyer, OfferState, RosterError, RoutingPolicy}
 use hotline_ticketing::tickets::lifecycle::Move;
 use hotline_ticketing::tickets::{EventKind, Flags, NewTicket};
 use hotline_ticketing::{ManualClock, Store, Ticketing};
-
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, db) = crate::support::sqlite().await;
-                    super::$name(store.clone()).await;
-                    db.finish(store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, db) = crate::support::postgres().await;
-                    super::$name(store.clone()).await;
-                    db.finish(store).await;
-                }
-            )*
-        }
-    };
-}
 
 both_backends!(
     offer_then_acknowledge,

@@ -4,6 +4,7 @@
 // A test that unwraps fails with the value it did not expect: that is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod support;
 
 use std::collections::HashSet;
@@ -21,32 +22,6 @@ use hotline_ticketing::tickets::{
     Assessed, Correction, EventKind, Flags, NewTicket, Ticket, TicketFilter,
 };
 use hotline_ticketing::Store;
-
-/// Runs each listed async test against both backends.
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, db) = crate::support::sqlite().await;
-                    super::$name(store.clone()).await;
-                    db.finish(store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, db) = crate::support::postgres().await;
-                    super::$name(store.clone()).await;
-                    db.finish(store).await;
-                }
-            )*
-        }
-    };
-}
 
 both_backends!(
     create_and_read_back_every_field,

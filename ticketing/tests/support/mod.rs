@@ -116,3 +116,32 @@ pub async fn channel(addr: std::net::SocketAddr, token: &str) -> hotline_proto::
         hotline_proto::Bearer::new(Some(token)).unwrap(),
     )
 }
+
+/// Runs each listed async test (taking a fresh `Store`) against both
+/// backends: `sqlite::NAME` and `postgres::NAME`, the names tests/run.sh
+/// counts to check the PostgreSQL half ran.
+#[allow(unused_macros)]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, db) = crate::support::sqlite().await;
+                    super::$name(store.clone()).await;
+                    db.finish(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, db) = crate::support::postgres().await;
+                    super::$name(store.clone()).await;
+                    db.finish(store).await;
+                }
+            )*
+        }
+    };
+}
