@@ -4,7 +4,8 @@
 //! transaction rules that matter on real networks:
 //! - INVITE: 100 Trying at once; the 2xx is retransmitted (T1, doubling to
 //!   T2) until the ACK, and the call is ended with BYE if no ACK comes in
-//!   64·T1; a non-2xx final answer is retransmitted until its ACK.
+//!   64·T1 (16·T1 from a source outside `sip_trusted`, which a forger may
+//!   be); a non-2xx final answer is retransmitted until its ACK.
 //! - CANCEL before the answer: 200 to the CANCEL, 487 to the INVITE.
 //! - Non-INVITE requests: the answer is remembered for 64·T1 and resent to
 //!   retransmissions, so a retransmitted BYE or INFO acts once.

@@ -1,7 +1,8 @@
 //! Transactions (RFC 3261 §17): the answers we keep for retransmitted
 //! requests and resend unprompted (a 2xx until its ACK, Timer G for a
 //! failure), and the requests we resend until answered (Timers A and E),
-//! each with the time it gives up (64·T1).
+//! each with the time it gives up (64·T1; 16·T1 for a 2xx to an untrusted
+//! caller).
 //!
 //! Their timers live in a heap beside the tables, so a request costs
 //! O(log n) however many transactions a flood has left open: no pass over
