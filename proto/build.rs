@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "hotline/v1/ivr_admin.proto",
         "hotline/v1/routing.proto",
         "hotline/v1/access.proto",
+        "hotline/v1/reports.proto",
     ];
     for file in files {
         println!("cargo:rerun-if-changed={file}");

@@ -22,6 +22,7 @@ use hotline_ivr::tickets::{Outbox, TicketsClient};
 use hotline_ticketing::auth::{NewToken, Role as TokenRole};
 use hotline_ticketing::limitation::{Limitation, RuleTable};
 use hotline_ticketing::service::AccessError;
+use hotline_ticketing::web::LiveCalls;
 use hotline_ticketing::{Store, StoreError, SystemClock, Ticketing};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
@@ -114,6 +115,7 @@ impl AppError {
 /// Ticketing, bound and connected, not yet serving.
 struct TicketingPart {
     grpc: TcpListener,
+    web: TcpListener,
     store: Store,
     limitation: Arc<Limitation>,
 }
@@ -164,6 +166,14 @@ impl App {
                 }
             }
         }
+        if with_ticketing && !config.web_listen.ip().is_loopback() && !config.allow_plaintext {
+            // The console carries session cookies and personal data.
+            return Err(AppError::Config(ConfigError::Invalid(format!(
+                "web_listen {} is not loopback and the web console serves plain HTTP: keep it on \
+                 loopback behind a TLS reverse proxy, or say --allow-plaintext",
+                config.web_listen
+            ))));
+        }
         let menus = if with_ivr {
             let menu = MenuSource::from_option(config.menu.as_deref());
             let prompts = PromptSource::from_option(config.prompts_dir.as_deref());
@@ -187,8 +197,10 @@ impl App {
             let store = Store::connect(&database_url).await?;
             ensure_admin_token(&config, &store, &limitation).await?;
             let grpc = bind_tcp(config.grpc_listen, "gRPC", "--grpc-listen").await?;
+            let web = bind_tcp(config.web_listen, "the web console", "--web-listen").await?;
             Some(TicketingPart {
                 grpc,
+                web,
                 store,
                 limitation,
             })
@@ -266,6 +278,11 @@ impl App {
         self.ticketing.as_ref().map(|t| local_addr(&t.grpc))
     }
 
+    /// The web console's address, when this node runs ticketing.
+    pub fn web_addr(&self) -> Option<SocketAddr> {
+        self.ticketing.as_ref().map(|t| local_addr(&t.web))
+    }
+
     /// The SIP address (UDP and TCP), when this node runs the IVR.
     pub fn sip_addr(&self) -> Option<SocketAddr> {
         self.ivr.as_ref().and_then(|i| i.udp.local_addr().ok())
@@ -287,6 +304,7 @@ impl App {
             ("grpc", self.grpc_addr()),
             ("admin", self.admin_addr()),
             ("metrics", self.metrics_addr()),
+            ("web", self.web_addr()),
         ]
         .into_iter()
         .filter_map(|(name, addr)| addr.map(|a| format!("{name}={a}")))
@@ -314,6 +332,8 @@ impl App {
             ivr,
         } = self;
         info!(?role, "hotline started");
+        // The IVR's calls, shown on the console's board when both run here.
+        let board = CallBoard::new();
         // Fires once the IVR has drained; ticketing serves until then.
         let (ivr_done, ivr_done_rx) = watch::channel(false);
 
@@ -327,10 +347,23 @@ impl App {
                     .with_retention(config.retention());
             let stop = fired(ivr_done_rx.clone());
             let identity = tls.as_ref().map(|t| t.identity.clone());
+            let web = hotline_ticketing::server::WebListener {
+                listener: part.web,
+                options: hotline_ticketing::web::ConsoleOptions {
+                    secure_cookies: false,
+                    calls: (role == Role::All)
+                        .then(|| Arc::new(BoardCalls(board.clone())) as Arc<dyn LiveCalls>),
+                },
+            };
             tokio::spawn(async move {
-                let served =
-                    hotline_ticketing::server::run_with_tls(part.grpc, service, identity, stop)
-                        .await;
+                let served = hotline_ticketing::server::run_node(
+                    part.grpc,
+                    Some(web),
+                    service,
+                    identity,
+                    stop,
+                )
+                .await;
                 part.store.close().await;
                 if let Err(e) = &served {
                     error!(error = %e, "ticketing stopped; stopping the node");
@@ -349,7 +382,7 @@ impl App {
         let ivr_result = match ivr {
             Some(part) => {
                 let identity = tls.as_ref().map(|t| t.identity.clone());
-                run_ivr(part, &config, calendar, identity, shutdown).await
+                run_ivr(part, board, &config, calendar, identity, shutdown).await
             }
             None => {
                 shutdown.await;
@@ -371,17 +404,26 @@ impl App {
     }
 }
 
+/// The IVR's calls as the console's board shows them.
+struct BoardCalls(CallBoard);
+
+impl LiveCalls for BoardCalls {
+    fn calls(&self) -> Vec<hotline_proto::v1::ActiveCall> {
+        self.0.list()
+    }
+}
+
 /// The IVR's tasks: SIP and calls until `shutdown`, then (once the calls
 /// have drained) its admin API, metrics and outbox.
 async fn run_ivr(
     part: IvrPart,
+    board: CallBoard,
     config: &Config,
     calendar: Arc<HolidayCalendar>,
     tls: Option<tonic::transport::Identity>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
     let (calls_done, calls_done_rx) = watch::channel(false);
-    let board = CallBoard::new();
     let metrics = FlowMetrics::default();
     let extras = AdminExtras {
         menus: Some(part.menus.clone()),

@@ -56,6 +56,10 @@ pub enum Command {
     /// numbers or recordings, and when (supervisors and admins).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The justice bureau's reports and quality-review samples
+    /// (supervisors and admins); the web console shows the same.
+    #[command(subcommand)]
+    Supervisor(SupervisorCommand),
     /// The IVR node's outbox: ticket requests waiting for ticketing, and
     /// dead letters it refused for good (run on the IVR node; reads the
     /// outbox in the configured data directory).
@@ -664,6 +668,58 @@ pub enum TokenCommand {
         client: ClientArgs,
         id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SupervisorCommand {
+    /// A period's report: CSV (section,item,value per figure) or a
+    /// printable HTML page with charts, written to standard output or --output.
+    Report {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// First day (YYYY-MM-DD, China Standard Time).
+        #[arg(long, value_name = "DATE")]
+        from: String,
+        /// Last day, included.
+        #[arg(long, value_name = "DATE")]
+        to: String,
+        /// One center [default: every center the token covers].
+        #[arg(long, value_name = "CENTER")]
+        center: Option<String>,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
+        format: ReportFormat,
+        /// The HTML page's language.
+        #[arg(long, value_name = "zh|en", default_value = "zh")]
+        language: String,
+        /// Write the report to this file (created 0600) instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Draw a reproducible random sample of the tickets each lawyer closed
+    /// in a period, for quality review (案件质量评估).
+    Sample {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[arg(long, value_name = "DATE")]
+        from: String,
+        #[arg(long, value_name = "DATE")]
+        to: String,
+        #[arg(long, value_name = "CENTER")]
+        center: Option<String>,
+        /// Tickets per lawyer, at most.
+        #[arg(long, value_name = "N")]
+        per_lawyer: u32,
+        /// The same seed draws the same sample.
+        #[arg(long, value_name = "S")]
+        seed: u64,
+    },
+}
+
+/// A report's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Csv,
+    Html,
 }
 
 #[derive(Debug, Subcommand)]

@@ -148,6 +148,9 @@ settings! {
         metrics_listen: SocketAddr = "127.0.0.1:9464",
             env "HOTLINE_METRICS_LISTEN", value "ADDR", example "127.0.0.1:6464",
             help "Address of the IVR's Prometheus endpoint (GET /metrics).";
+        web_listen: SocketAddr = "127.0.0.1:8080",
+            env "HOTLINE_WEB_LISTEN", value "ADDR", example "127.0.0.1:6080",
+            help "Address of the web console (served by ticketing); port 0 picks a free port.";
         data_dir: PathBuf = "hotline-data",
             env "HOTLINE_DATA_DIR", value "DIR", example "/srv/hotline",
             help "Data directory: the SQLite file, the IVR outbox, call recordings.";

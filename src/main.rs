@@ -9,6 +9,7 @@ mod limitation;
 mod menu;
 mod outbox;
 mod output;
+mod reports;
 mod roster;
 mod serve;
 mod tickets;
@@ -61,6 +62,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Limitation(args) => limitation::run(&args),
         Command::Token(command) => access::token(command).await,
         Command::Audit(command) => access::audit(command).await,
+        Command::Supervisor(command) => reports::run(command).await,
         Command::Outbox(command) => outbox::run(command).await,
         Command::Menu(command) => menu::run(command).await,
         Command::Prompts(command) => menu::prompts(command),

@@ -689,6 +689,7 @@ fn a_server_started_in_an_empty_directory_answers_with_the_embedded_menu() {
         "HOTLINE_GRPC_LISTEN",
         "HOTLINE_ADMIN_LISTEN",
         "HOTLINE_METRICS_LISTEN",
+        "HOTLINE_WEB_LISTEN",
     ] {
         command.env(key, "127.0.0.1:0");
     }

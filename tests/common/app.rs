@@ -28,6 +28,7 @@ pub async fn spawn_app() -> TestApp {
     config.sip_listen = any;
     config.admin_listen = any;
     config.metrics_listen = any;
+    config.web_listen = any;
     config.data_dir = data.path().to_owned();
     config.drain_timeout_secs = 1;
     let app = App::build(config, Role::All).await.unwrap();

@@ -74,6 +74,8 @@ pub struct Server {
     pub sip: Option<SocketAddr>,
     pub admin: Option<SocketAddr>,
     pub metrics: Option<SocketAddr>,
+    /// The web console, when the server runs ticketing.
+    pub web: Option<SocketAddr>,
     /// Every stderr line after `listening`, for diagnosing failures.
     pub log: mpsc::Receiver<String>,
     /// The admin token the server wrote on its first start, when it runs
@@ -99,6 +101,11 @@ impl Server {
         } else {
             &["--grpc-listen", "127.0.0.1:0"]
         };
+        let web: &[&str] = if args.contains(&"--web-listen") || args.first() == Some(&"ivr") {
+            &[]
+        } else {
+            &["--web-listen", "127.0.0.1:0"]
+        };
         let mut command = Command::new(hotline());
         command
             .args(args)
@@ -106,6 +113,7 @@ impl Server {
             .args(["--admin-listen", "127.0.0.1:0"])
             .args(sip)
             .args(["--metrics-listen", "127.0.0.1:0"])
+            .args(web)
             .current_dir(dir)
             .env_remove("HOTLINE_DATABASE_URL")
             .env_remove("HOTLINE_GRPC_LISTEN");
@@ -154,6 +162,7 @@ impl Server {
                             sip: find("sip="),
                             admin: find("admin="),
                             metrics: find("metrics="),
+                            web: find("web="),
                             log: rx,
                             admin_token: None,
                             lawyer_tokens: Default::default(),

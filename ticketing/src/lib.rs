@@ -8,12 +8,16 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod limitation;
+pub mod quality;
+pub mod reports;
 pub mod retention;
 pub mod routing;
 pub mod server;
 pub mod service;
+pub mod stats;
 pub mod store;
 pub mod tickets;
+pub mod web;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use service::Ticketing;

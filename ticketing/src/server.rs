@@ -7,6 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use hotline_proto::v1::access_service_server::AccessServiceServer;
+use hotline_proto::v1::report_service_server::ReportServiceServer;
 use hotline_proto::v1::routing_service_server::RoutingServiceServer;
 use hotline_proto::v1::ticket_service_server::TicketServiceServer;
 use tokio::net::TcpListener;
@@ -18,6 +19,7 @@ use tracing::{info, warn};
 
 use crate::api::access::AccessApi;
 use crate::api::gate::Gate;
+use crate::api::reports::ReportApi;
 use crate::api::routing::RoutingApi;
 use crate::api::wakes::{LawyerWakes, RecentEvents};
 use crate::api::TicketApi;
@@ -51,6 +53,23 @@ pub async fn run(
 /// [`run`], serving TLS (rustls) with `tls` when given.
 pub async fn run_with_tls(
     listener: TcpListener,
+    ticketing: Ticketing,
+    tls: Option<tonic::transport::Identity>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    run_node(listener, None, ticketing, tls, shutdown).await
+}
+
+/// The web console's listener and what it needs besides ticketing.
+pub struct WebListener {
+    pub listener: TcpListener,
+    pub options: crate::web::ConsoleOptions,
+}
+
+/// [`run_with_tls`], and the web console on `web` when given.
+pub async fn run_node(
+    listener: TcpListener,
+    web: Option<WebListener>,
     ticketing: Ticketing,
     tls: Option<tonic::transport::Identity>,
     shutdown: impl Future<Output = ()> + Send,
@@ -94,6 +113,32 @@ pub async fn run_with_tls(
     ));
     // Every method but health and reflection passes the gate.
     let gate = Gate::new(ticketing.clone());
+    // Seen by the select below, to bound the drain, and by the console.
+    let (shutdown_fired, shutdown_seen) = watch::channel(false);
+    let console = web.map(|web| {
+        let stop = shutdown_seen.clone();
+        let serve = crate::web::serve(
+            web.listener,
+            ticketing.clone(),
+            gate.clone(),
+            recent.clone(),
+            web.options,
+            stopped(stop.clone()),
+        );
+        tokio::spawn(async move {
+            // Open event streams would hold a graceful stop for ever: they
+            // get the same grace as gRPC streams.
+            tokio::select! {
+                served = serve => if let Err(e) = served {
+                    warn!(error = %e, "the web console stopped");
+                },
+                () = async {
+                    stopped(stop).await;
+                    tokio::time::sleep(hotline_proto::STREAM_GRACE).await;
+                } => {}
+            }
+        })
+    });
     // Bounded messages on every service: a roster entry or a token request
     // is a few hundred bytes.
     let routing = RoutingServiceServer::new(RoutingApi::new(
@@ -105,12 +150,12 @@ pub async fn run_with_tls(
     .max_decoding_message_size(SMALL_MESSAGE);
     let access = AccessServiceServer::new(AccessApi::new(ticketing.clone(), gate.clone()))
         .max_decoding_message_size(SMALL_MESSAGE);
+    let reports = ReportServiceServer::new(ReportApi::new(ticketing.clone(), gate.clone()))
+        .max_decoding_message_size(SMALL_MESSAGE);
     let api = TicketServiceServer::new(TicketApi::new(ticketing, gate))
         // Bounded messages: a create with a 4 KiB summary is far below this.
         .max_decoding_message_size(256 * 1024);
 
-    // Seen by the select below, to bound the drain.
-    let (shutdown_fired, shutdown_seen) = watch::channel(false);
     let shutdown = async move {
         shutdown.await;
         let _ = shutdown_fired.send(true);
@@ -141,6 +186,7 @@ pub async fn run_with_tls(
         .add_service(api)
         .add_service(routing)
         .add_service(access)
+        .add_service(reports)
         // Without TCP_NODELAY, HTTP/2's separate header and data writes meet
         // Nagle's algorithm and delayed ACKs: 40 ms per answer.
         .serve_with_incoming_shutdown(
@@ -163,6 +209,11 @@ pub async fn run_with_tls(
         }
     };
     let _ = stop_background.send(true);
+    if let Some(console) = console {
+        if let Err(e) = console.await {
+            warn!(error = %e, "the web console task failed");
+        }
+    }
     for task in [
         reevaluation,
         retention,

@@ -12,8 +12,11 @@ use crate::auth::token;
 use crate::auth::{AuditEntry, AuditFilter, AuthError, NewAudit, NewToken, Principal, TokenRecord};
 use crate::clock::Clock;
 use crate::limitation::{Limitation, TicketUrgency};
+use crate::quality::{self, NewReview, Review};
+use crate::reports::Report;
 use crate::retention::{RetentionPolicy, RetentionReport};
 use crate::routing::{Lawyer, Offer, Problem, RosterError, RoutingPolicy, Shift};
+use crate::stats::{Period, Statistics};
 use crate::store::{Store, StoreError};
 use crate::tickets::lifecycle::Move;
 use crate::tickets::{
@@ -533,6 +536,178 @@ impl Ticketing {
     pub async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         self.store.audit_log(filter).await
     }
+}
+
+impl Ticketing {
+    // --- The console: sessions, statistics, reports, quality review ---------
+
+    /// Opens a browser session for the holder of `token` (checked as for
+    /// any request); returns the session id's text and its CSRF secret.
+    pub async fn open_session(
+        &self,
+        token: &str,
+        lifetime: chrono::Duration,
+    ) -> Result<(String, String, Principal), AccessError> {
+        let who = self.authenticate(Some(token)).await?;
+        let (id, csrf) = {
+            // The thread's generator is not Send: used up before any await.
+            let (mut id, mut csrf) = ([0u8; 32], [0u8; 32]);
+            let mut rng = rand::rng();
+            rand::Rng::fill_bytes(&mut rng, &mut id);
+            rand::Rng::fill_bytes(&mut rng, &mut csrf);
+            (hex::encode(id), hex::encode(csrf))
+        };
+        let now = self.now();
+        self.store
+            .create_session(&session_key(&id), &who.token_id, &csrf, now, now + lifetime)
+            .await?;
+        Ok((id, csrf, who))
+    }
+
+    /// The holder of a live session and its CSRF secret: the session must
+    /// be known and unexpired and its token still active.
+    pub async fn session(&self, id: &str) -> Result<(Principal, String), AccessError> {
+        let now = self.now();
+        let (record, csrf) = self
+            .store
+            .session(&session_key(id), now)
+            .await?
+            .ok_or(AuthError::Invalid)?;
+        if record.revoked_at.is_some() {
+            return Err(AuthError::Invalid.into());
+        }
+        if !record.active(now) {
+            return Err(AuthError::Expired.into());
+        }
+        Ok((record.principal(), csrf))
+    }
+
+    pub async fn close_session(&self, id: &str) -> Result<(), StoreError> {
+        self.store.end_session(&session_key(id)).await
+    }
+
+    /// Open tickets (of `center`, when given), oldest first.
+    pub async fn open_tickets(&self, center: Option<&str>) -> Result<Vec<Ticket>, StoreError> {
+        self.store.open_tickets(center).await
+    }
+
+    /// Pending offers (of `center`'s tickets, when given), oldest first.
+    pub async fn open_offers(&self, center: Option<&str>) -> Result<Vec<Offer>, StoreError> {
+        self.store.open_offers(center).await
+    }
+
+    /// Tickets nobody took after every round of offers, with since when.
+    pub async fn escalated(
+        &self,
+        center: Option<&str>,
+    ) -> Result<Vec<(TicketNumber, DateTime<Utc>)>, StoreError> {
+        self.store.escalated(center).await
+    }
+
+    /// Every ticket created in `period` (of `center`, when given).
+    pub async fn tickets_created(
+        &self,
+        period: &Period,
+        center: Option<&str>,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        let filter = TicketFilter {
+            center: center.map(str::to_owned),
+            created_from: Some(period.start),
+            // The filter's end is inclusive; the period's is not.
+            created_to: Some(period.end - chrono::Duration::milliseconds(1)),
+            ..TicketFilter::default()
+        };
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let (page, next) = self.store.list_tickets(&filter, 500, after).await?;
+            all.extend(page);
+            match next {
+                Some(cursor) => after = Some(cursor),
+                None => break,
+            }
+        }
+        Ok(all)
+    }
+
+    /// The statistics of `period`.
+    pub async fn statistics(
+        &self,
+        period: &Period,
+        center: Option<&str>,
+    ) -> Result<Statistics, StoreError> {
+        let tickets = self.tickets_created(period, center).await?;
+        let facts = self.store.ticket_facts(period, center).await?;
+        Ok(Statistics::compute(&tickets, &facts))
+    }
+
+    /// The report of `period`: statistics and the quality-review scores of
+    /// reviews made in it.
+    pub async fn report(
+        &self,
+        period: &Period,
+        center: Option<&str>,
+    ) -> Result<Report, StoreError> {
+        let stats = self.statistics(period, center).await?;
+        let reviews = self.store.reviews(Some(period), center, None).await?;
+        Ok(Report {
+            period: period.clone(),
+            center: center.map(str::to_owned),
+            stats,
+            scores: quality::per_lawyer(&reviews),
+            generated_at: self.now(),
+        })
+    }
+
+    /// A reproducible sample of the tickets closed in `period`, up to
+    /// `per_lawyer` per lawyer.
+    pub async fn quality_sample(
+        &self,
+        period: &Period,
+        center: Option<&str>,
+        per_lawyer: usize,
+        seed: u64,
+    ) -> Result<Vec<(TicketNumber, String)>, StoreError> {
+        let closed = self.store.closed_in(period, center).await?;
+        Ok(quality::sample(&closed, per_lawyer, seed))
+    }
+
+    /// Records a review of a closed ticket; refused (`Ok(Err)`) for a ticket
+    /// that is not closed or scores out of range.
+    pub async fn review(
+        &self,
+        number: &TicketNumber,
+        review: &NewReview,
+    ) -> Result<Result<Review, String>, StoreError> {
+        if let Err(e) = review.scores.check() {
+            return Ok(Err(e));
+        }
+        let ticket = self.store.ticket(number).await?;
+        let lawyer = match (&ticket.state, &ticket.assigned_lawyer) {
+            (TicketState::Closed, Some(lawyer)) => lawyer.clone(),
+            _ => {
+                return Ok(Err(format!(
+                    "ticket {number} is not a closed case of a lawyer; only those are reviewed"
+                )))
+            }
+        };
+        self.store
+            .add_review(number, &lawyer, review, self.now())
+            .await
+            .map(Ok)
+    }
+
+    /// The reviews of one ticket, oldest first.
+    pub async fn reviews_of(&self, number: &TicketNumber) -> Result<Vec<Review>, StoreError> {
+        self.store.reviews(None, None, Some(number)).await
+    }
+}
+
+/// What the sessions table keys a session by: never the id itself, so a
+/// copy of the database opens no browser session.
+fn session_key(id: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(id.as_bytes()))
 }
 
 /// Why a request's token was not accepted: its own fault, or the store's.

@@ -13,6 +13,7 @@ use chrono::{Duration, TimeZone, Utc};
 use hotline_domain::{Language, Matter, PhoneNumber, PriorityGroup, TicketKind};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::access_service_client::AccessServiceClient;
+use hotline_proto::v1::report_service_client::ReportServiceClient;
 use hotline_proto::v1::routing_service_client::RoutingServiceClient;
 use hotline_proto::v1::ticket_service_client::TicketServiceClient;
 use hotline_proto::AuthedChannel;
@@ -62,6 +63,8 @@ const MATRIX: &[(&str, [bool; 4])] = &[
     ("RevokeToken", [false, false, false, true]),
     ("RecordDenial", [true, true, true, true]),
     ("ListAudit", [false, false, true, true]),
+    ("Report", [false, false, true, true]),
+    ("QualitySample", [false, false, true, true]),
 ];
 
 struct World {
@@ -168,6 +171,7 @@ const NOBODY: &str = "1000000008";
 async fn call(method: &str, channel: AuthedChannel, offered: &str) -> Result<(), Status> {
     let mut tickets = TicketServiceClient::new(channel.clone());
     let mut routing = RoutingServiceClient::new(channel.clone());
+    let channel_for_reports = channel.clone();
     let mut access = AccessServiceClient::new(channel);
     let number = || offered.to_owned();
     match method {
@@ -335,6 +339,25 @@ async fn call(method: &str, channel: AuthedChannel, offered: &str) -> Result<(),
             .map(drop),
         "ListAudit" => access
             .list_audit(pb::ListAuditRequest::default())
+            .await
+            .map(drop),
+        "Report" => ReportServiceClient::new(channel_for_reports.clone())
+            .report(pb::ReportRequest {
+                from: "2026-01-01".into(),
+                to: "2026-01-31".into(),
+                format: "csv".into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "QualitySample" => ReportServiceClient::new(channel_for_reports.clone())
+            .quality_sample(pb::QualitySampleRequest {
+                from: "2026-01-01".into(),
+                to: "2026-01-31".into(),
+                per_lawyer: 2,
+                seed: 1,
+                ..Default::default()
+            })
             .await
             .map(drop),
         "RecordDenial" => access

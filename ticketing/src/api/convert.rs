@@ -80,7 +80,7 @@ pub fn text(field: &'static str, value: &str, required: bool) -> Result<String, 
 }
 
 /// A short code such as a center name or an outcome: `[a-z0-9-_]`, 1–64.
-fn code(field: &'static str, value: &str) -> Result<String, FieldError> {
+pub fn code(field: &'static str, value: &str) -> Result<String, FieldError> {
     let ok = !value.is_empty()
         && value.len() <= 64
         && value

@@ -54,12 +54,14 @@ pub enum Method {
     RevokeToken,
     ListAudit,
     RecordDenial,
+    Report,
+    QualitySample,
 }
 
 use Role::{Admin, Ivr, Lawyer, Supervisor};
 
 impl Method {
-    pub const ALL: [Method; 34] = [
+    pub const ALL: [Method; 36] = [
         Method::CreateTicket,
         Method::GetTicket,
         Method::ListTickets,
@@ -94,6 +96,8 @@ impl Method {
         Method::RevokeToken,
         Method::ListAudit,
         Method::RecordDenial,
+        Method::Report,
+        Method::QualitySample,
     ];
 
     /// The roles that may call it. Methods on one ticket check the ticket
@@ -120,7 +124,9 @@ impl Method {
             | Method::Reassign
             | Method::WatchEvents
             | Method::Check
-            | Method::ListAudit => &[Supervisor, Admin],
+            | Method::ListAudit
+            | Method::Report
+            | Method::QualitySample => &[Supervisor, Admin],
             Method::ListShifts | Method::Queue | Method::MyWork => &[Lawyer, Supervisor, Admin],
             // Only the lawyer named by the token acts on their offers.
             Method::Acknowledge
@@ -158,6 +164,7 @@ impl Method {
             | Method::RevokeToken
             | Method::ListAudit
             | Method::RecordDenial => "AccessService",
+            Method::Report | Method::QualitySample => "ReportService",
             _ => "RoutingService",
         };
         format!("/hotline.v1.{service}/{self:?}")
@@ -256,8 +263,15 @@ impl Gate {
                 return Err(self.unauthenticated(method, presented, &e).await);
             }
         };
+        self.allow(&who, method).await?;
+        Ok(who)
+    }
+
+    /// Whether `who`'s role may call `method`; PERMISSION_DENIED (audited)
+    /// otherwise. The web console asks this for each page and action.
+    pub async fn allow(&self, who: &Principal, method: Method) -> Result<(), Status> {
         if method.roles().contains(&who.role) {
-            Ok(who)
+            Ok(())
         } else {
             let why = format!(
                 "a {} token may not call {method:?} (allowed: {})",
@@ -269,8 +283,14 @@ impl Gate {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            Err(self.deny(&who, method, None, &why).await)
+            Err(self.deny(who, method, None, &why).await)
         }
+    }
+
+    /// A refused console login, written to the audit log like any request
+    /// without a valid token (within the same budget).
+    pub async fn refuse_login(&self, e: &AuthError) -> Status {
+        self.unauthenticated(Method::WhoAmI, None, e).await
     }
 
     /// Whether the token a stream was opened with is still good; checked

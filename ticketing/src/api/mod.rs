@@ -4,8 +4,9 @@
 //! and reaches the store.
 
 pub mod access;
-mod convert;
+pub(crate) mod convert;
 pub mod gate;
+pub mod reports;
 pub mod routing;
 pub mod wakes;
 

@@ -89,6 +89,13 @@ impl RecentEvents {
         &self.arrived
     }
 
+    /// Where a reader that wants only what comes next starts: the window's
+    /// last event, or its start; `None` until the reader has started.
+    pub fn cursor(&self) -> Option<i64> {
+        let window = self.lock();
+        window.events.back().map(|(e, _)| e.id).or(window.start)
+    }
+
     /// At most `limit` events after `cursor`, when `cursor` is the window's
     /// start or one of its events (`Some(empty)`: nothing newer yet);
     /// `None` when the stream must read the log itself.

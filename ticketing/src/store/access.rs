@@ -12,10 +12,10 @@ use super::{get, Store, StoreError};
 use crate::auth::token::IssuedToken;
 use crate::auth::{AuditEntry, AuditFilter, NewAudit, NewToken, Role, TokenRecord};
 
-const TOKEN_COLUMNS: &str =
+pub(super) const TOKEN_COLUMNS: &str =
     "id, role, lawyer_id, center, name, created_at, created_by, expires_at, revoked_at";
 
-fn token_from_row(row: &AnyRow) -> Result<TokenRecord, StoreError> {
+pub(super) fn token_from_row(row: &AnyRow) -> Result<TokenRecord, StoreError> {
     let role: String = get(row, "role")?;
     let optional_time = |column: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
         get::<Option<i64>>(row, column)?.map(millis).transpose()

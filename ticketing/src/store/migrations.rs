@@ -34,6 +34,7 @@ const SQLITE: &[Source] = &[
     migration!("sqlite", 6, "0006_intake", "intake"),
     migration!("sqlite", 7, "0007_access", "access"),
     migration!("sqlite", 8, "0008_retention", "retention"),
+    migration!("sqlite", 9, "0009_console", "console"),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -45,6 +46,7 @@ const POSTGRES: &[Source] = &[
     migration!("postgres", 6, "0006_intake", "intake"),
     migration!("postgres", 7, "0007_access", "access"),
     migration!("postgres", 8, "0008_retention", "retention"),
+    migration!("postgres", 9, "0009_console", "console"),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

@@ -14,6 +14,7 @@
 
 mod access;
 mod clocks;
+mod console;
 mod corrections;
 mod events;
 mod health;

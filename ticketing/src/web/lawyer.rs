@@ -1,0 +1,250 @@
+//! A duty lawyer's page: offers waiting for them with the time left
+//! (acknowledge, decline with a reason), their cases (start, close with an
+//! outcome), and their centre's queue (take one). A new offer arrives
+//! without a reload, with a chime. Every action is the same one
+//! `hotline lawyer …` takes, as the lawyer of the session's token.
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use hotline_domain::TicketState;
+use maud::html;
+use serde::Deserialize;
+
+use super::board::LiveQuery;
+use super::error::WebError;
+use super::layout::{self, csrf, span, time};
+use super::session::Viewer;
+use super::ticket::{admitted, back_to, number};
+use super::Console;
+use crate::api::convert::{code, text};
+use crate::api::gate::Method;
+use crate::reports::labels::value;
+use crate::service::Ticketing;
+use crate::tickets::lifecycle::Move;
+
+/// The lawyer's roster id, or 403 for other roles.
+fn lawyer_of(viewer: &Viewer) -> Result<String, WebError> {
+    viewer.who.lawyer_id().map(str::to_owned).ok_or_else(|| {
+        WebError::Status(
+            axum::http::StatusCode::FORBIDDEN,
+            "this page is a duty lawyer's: log in with a lawyer's token".to_owned(),
+        )
+    })
+}
+
+pub async fn page(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Query(q): Query<LiveQuery>,
+) -> Result<Response, WebError> {
+    console.gate.allow(&viewer.who, Method::MyWork).await?;
+    let me = lawyer_of(&viewer)?;
+    let t = |zh: &'static str, en: &'static str| viewer.t(zh, en);
+    let ticketing = &console.ticketing;
+    let now = ticketing.now();
+    let (cases, offers) = ticketing.work_of(&me).await?;
+    let offered = ticketing
+        .tickets_by_number(&offers.iter().map(|o| o.ticket.clone()).collect::<Vec<_>>())
+        .await?;
+    let center = ticketing
+        .lawyers()
+        .await?
+        .into_iter()
+        .find(|l| l.id == me)
+        .map(|l| l.center);
+    let queue = match &center {
+        Some(c) => ticketing.queue(c, 20).await?,
+        None => Vec::new(),
+    };
+    let live = html! {
+        section class="panel" id="my-offers" {
+            h2 { (t("待确认派单", "Offers waiting for you")) " (" (offers.len()) ")" }
+            @if offers.is_empty() { p class="muted" { (t("无", "None")) } }
+            @for o in &offers {
+                @let tk = offered.iter().find(|tk| tk.number == o.ticket);
+                div class="offer" data-ticket=(o.ticket) {
+                    p {
+                        a href={"/tickets/" (o.ticket)} { b { (o.ticket) } } " · "
+                        @if let Some(tk) = tk {
+                            span class={"badge " (tk.urgency.map(|u| u.as_str()).unwrap_or(""))} {
+                                (value(viewer.lang, tk.urgency.map(|u| u.as_str()).unwrap_or("unassessed")))
+                            } " "
+                            (value(viewer.lang, tk.matter.map(|m| m.as_str()).unwrap_or("unknown")))
+                            @if let Some(d) = Ticketing::days_left(tk, now) { " · " (t("剩余", "days left: ")) (d) (t(" 天", "")) }
+                        }
+                        " · " span data-deadline=(o.ack_deadline.timestamp_millis()) { (span(viewer.lang, o.ack_deadline - now)) }
+                    }
+                    form method="post" action={"/tickets/" (o.ticket) "/ack"} class="action" {
+                        (csrf(&viewer))
+                        button type="submit" class="ack" { (t("确认承办", "Acknowledge")) }
+                    }
+                    form method="post" action={"/tickets/" (o.ticket) "/decline"} class="action" {
+                        (csrf(&viewer))
+                        input name="reason" required placeholder=(t("拒绝理由", "Reason")) maxlength="200";
+                        button type="submit" class="danger" { (t("拒绝", "Decline")) }
+                    }
+                }
+            }
+        }
+        section class="panel" id="my-cases" {
+            h2 { (t("我的案件", "My cases")) " (" (cases.len()) ")" }
+            @if cases.is_empty() { p class="muted" { (t("无", "None")) } } @else {
+                table class="cards" {
+                    thead { tr { th { (t("编号", "Ticket")) } th { (t("状态", "State")) } th { (t("事项", "Matter")) } th { (t("回电号码", "Callback")) } th {} } }
+                    tbody {
+                        @for tk in &cases {
+                            tr data-ticket=(tk.number) {
+                                td { a href={"/tickets/" (tk.number)} { (tk.number) } }
+                                td class="state" { (value(viewer.lang, tk.state.as_str())) }
+                                td { (value(viewer.lang, tk.matter.map(|m| m.as_str()).unwrap_or("unknown"))) }
+                                td { (tk.callback_number.as_ref().or(tk.caller_number.as_ref()).map(|n| n.masked()).unwrap_or_default()) }
+                                td {
+                                    @if tk.state.as_str() == "assigned" {
+                                        form method="post" action={"/tickets/" (tk.number) "/start"} class="inline" {
+                                            (csrf(&viewer)) button type="submit" { (t("开始办理", "Start")) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section class="panel" id="my-queue" {
+            h2 { (t("中心队列", "Centre queue")) }
+            @if queue.is_empty() { p class="muted" { (t("无", "None")) } } @else {
+                table class="cards" {
+                    tbody {
+                        @for tk in &queue {
+                            tr {
+                                td { (tk.number) }
+                                td { (value(viewer.lang, tk.matter.map(|m| m.as_str()).unwrap_or("unknown"))) }
+                                td { (time(tk.created_at)) }
+                                td { form method="post" action={"/tickets/" (tk.number) "/take"} class="inline" {
+                                    (csrf(&viewer)) button type="submit" { (t("承接", "Take")) }
+                                } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        p class="muted" { (t("更新于", "Updated")) " " (time(now)) }
+    };
+    if q.fragment() {
+        return Ok(live.into_response());
+    }
+    let title = t("我的工作", "My work");
+    Ok(layout::page(
+        &viewer,
+        "/my",
+        title,
+        true,
+        html! { h1 { (title) } div id="live" { (live) } },
+    )
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    csrf: String,
+}
+
+pub async fn acknowledge(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Path(n): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    let number = number(&n)?;
+    let me = lawyer_of(&viewer)?;
+    admitted(&console, &viewer, Method::Acknowledge, &number).await?;
+    console.ticketing.acknowledge(&number, &me).await??;
+    Ok(back_to(&number))
+}
+
+#[derive(Deserialize)]
+pub struct DeclineForm {
+    csrf: String,
+    reason: String,
+}
+
+pub async fn decline(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Path(n): Path<String>,
+    Form(form): Form<DeclineForm>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    let number = number(&n)?;
+    let me = lawyer_of(&viewer)?;
+    admitted(&console, &viewer, Method::Decline, &number).await?;
+    let reason = text("reason", &form.reason, true)?;
+    console.ticketing.decline(&number, &me, &reason).await??;
+    // The ticket is no longer theirs to see: back to their page.
+    Ok(axum::response::Redirect::to("/my").into_response())
+}
+
+pub async fn take(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Path(n): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    let number = number(&n)?;
+    let me = lawyer_of(&viewer)?;
+    // A queued ticket is not yet theirs: the role is checked, the queue's
+    // own rules (their centre, nobody holds it) decide.
+    console.gate.allow(&viewer.who, Method::Pull).await?;
+    console.ticketing.pull(&number, &me).await??;
+    Ok(back_to(&number))
+}
+
+pub async fn start(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Path(n): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    let number = number(&n)?;
+    let me = lawyer_of(&viewer)?;
+    admitted(&console, &viewer, Method::StartCase, &number).await?;
+    console
+        .ticketing
+        .move_case(&number, &me, TicketState::InProgress, Move::default())
+        .await??;
+    Ok(back_to(&number))
+}
+
+#[derive(Deserialize)]
+pub struct CloseForm {
+    csrf: String,
+    outcome: String,
+}
+
+pub async fn close(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Path(n): Path<String>,
+    Form(form): Form<CloseForm>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    let number = number(&n)?;
+    let me = lawyer_of(&viewer)?;
+    admitted(&console, &viewer, Method::CloseCase, &number).await?;
+    let outcome = code("outcome", form.outcome.trim())?;
+    let mv = Move {
+        outcome: Some(outcome),
+        ..Move::default()
+    };
+    console
+        .ticketing
+        .move_case(&number, &me, TicketState::Closed, mv)
+        .await??;
+    Ok(back_to(&number))
+}
