@@ -6,6 +6,9 @@
 //! ticket; the report prints to a PDF whose charts are drawn. Screenshots
 //! go to `target/console-screenshots/`.
 
+// A test that unwraps fails with the value it did not expect: that is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::PathBuf;
@@ -346,7 +349,21 @@ async fn a_supervisor_and_a_lawyer_work_a_critical_ticket_in_the_browser() {
         .unwrap();
     assert!(text_of(&c, "#history").await.contains("李律师今晚另有急案"));
     assert!(text_of(&c, "#fields").await.contains("wang"));
+    // 重点督办: marked from the ticket page, listed on the board.
+    c.find(Locator::Css("form[action$='/major'] input[name=reason]"))
+        .await
+        .unwrap()
+        .send_keys("涉及群体性欠薪")
+        .await
+        .unwrap();
+    click(&c, "#mark-major").await;
+    c.wait().for_element(Locator::Id("major")).await.unwrap();
     screenshot(&c, "ticket.png").await;
+    c.goto(&format!("{web}/")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css(&format!("#major-cases tr[data-ticket='{a}']")))
+        .await
+        .unwrap();
 
     // The report prints to a PDF with its charts drawn.
     let today = Utc::now()

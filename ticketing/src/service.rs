@@ -287,6 +287,18 @@ impl Ticketing {
         self.store.add_note(number, text, actor, self.now()).await
     }
 
+    /// Marks a ticket a major case (重点督办); `false` when it already was.
+    pub async fn mark_major_case(
+        &self,
+        number: &TicketNumber,
+        reason: &str,
+        actor: &str,
+    ) -> Result<bool, StoreError> {
+        self.store
+            .mark_major_case(number, reason, actor, self.now())
+            .await
+    }
+
     pub async fn add_recording(
         &self,
         number: &TicketNumber,
@@ -589,6 +601,11 @@ impl Ticketing {
     /// Open tickets (of `center`, when given), oldest first.
     pub async fn open_tickets(&self, center: Option<&str>) -> Result<Vec<Ticket>, StoreError> {
         self.store.open_tickets(center).await
+    }
+
+    /// Open major cases (of `center`, when given).
+    pub async fn major_cases(&self, center: Option<&str>) -> Result<Vec<TicketNumber>, StoreError> {
+        self.store.major_cases(center).await
     }
 
     /// Pending offers (of `center`'s tickets, when given), oldest first.

@@ -55,7 +55,7 @@ fn new_ticket(i: usize, matter: Matter, group: PriorityGroup, critical: bool) ->
         summary: "seeded".to_owned(),
         flags: Flags::default(),
         // Even tickets come from the IVR, odd ones from the centre's staff.
-        actor: if i % 2 == 0 {
+        actor: if i.is_multiple_of(2) {
             "ivr:node-1".to_owned()
         } else {
             "supervisor:zhao".to_owned()
@@ -148,7 +148,14 @@ async fn report_figures_match_a_seeded_data_set(store: Store) {
         e.tickets += 1;
         bump(&mut e.matter, matter.as_str());
         bump(&mut e.group, group.as_str());
-        bump(&mut e.channel, if i % 2 == 0 { "phone" } else { "staff" });
+        bump(
+            &mut e.channel,
+            if i.is_multiple_of(2) {
+                "phone"
+            } else {
+                "staff"
+            },
+        );
         e.home_visits += u64::from(new.flags.home_visit);
         e.pledges += u64::from(new.flags.pledge_offered);
         if group == PriorityGroup::MigrantWorker && matter == Matter::LaborWages {
@@ -363,4 +370,30 @@ async fn report_figures_match_a_seeded_data_set(store: Store) {
         let row = format!("quality,{}:total,{mean:.2}", s.lawyer);
         assert!(csv_text.contains(&row), "{row} not in\n{csv_text}");
     }
+
+    // 重点督办: marked once, with one event naming why; open major cases
+    // are listed for the board.
+    assert!(t
+        .mark_major_case(&open.number, "媒体关注", "supervisor:zhao")
+        .await
+        .unwrap());
+    assert!(!t
+        .mark_major_case(&open.number, "again", "supervisor:zhao")
+        .await
+        .unwrap());
+    assert!(t.ticket(&open.number).await.unwrap().major_case);
+    let marks: Vec<_> = t
+        .history(&open.number)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|ev| ev.kind == hotline_ticketing::tickets::EventKind::MajorCase)
+        .collect();
+    assert_eq!(marks.len(), 1);
+    assert_eq!(marks[0].reason.as_deref(), Some("媒体关注"));
+    assert_eq!(
+        t.major_cases(Some("default")).await.unwrap(),
+        vec![open.number.clone()]
+    );
+    assert!(t.major_cases(Some("elsewhere")).await.unwrap().is_empty());
 }

@@ -33,4 +33,4 @@ CREATE INDEX quality_reviews_ticket ON quality_reviews (ticket_id, id);
 CREATE INDEX quality_reviews_at ON quality_reviews (reviewed_at);
 
 -- 重点督办: a major case, whose every later event alerts supervisors.
-ALTER TABLE tickets ADD COLUMN major_case BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE tickets ADD COLUMN major_case SMALLINT NOT NULL DEFAULT 0 CHECK (major_case IN (0, 1));

@@ -117,6 +117,32 @@ impl Store {
             .collect())
     }
 
+    /// Open major cases (重点督办) (of `center`, when given).
+    pub async fn major_cases(&self, center: Option<&str>) -> Result<Vec<TicketNumber>, StoreError> {
+        let center_sql = if center.is_some() {
+            " AND center = $1"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT number FROM tickets WHERE major_case = 1 \
+             AND state NOT IN ('closed', 'rejected'){center_sql}"
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+        if let Some(c) = center {
+            query = query.bind(c);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let number: String = get(row, "number")?;
+                number
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("ticket `{number}`: {e}")))
+            })
+            .collect()
+    }
+
     /// Every pending offer (of `center`'s tickets, when given), oldest first.
     pub async fn open_offers(&self, center: Option<&str>) -> Result<Vec<Offer>, StoreError> {
         let center_sql = if center.is_some() {

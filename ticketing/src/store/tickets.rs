@@ -28,7 +28,7 @@ pub(super) const TICKET_COLUMNS: &str =
      t.summary, t.urgency, t.deadline, t.assigned_lawyer, t.outcome, t.rejection_reason, \
      t.limitation_rule, t.limitation_warnings, t.decision_due, t.assignment_due, \
      t.document, t.chosen_rule, t.advance_enforcement, t.hardship_basis, \
-     t.materials_received_at, t.created_at, t.updated_at";
+     t.materials_received_at, t.major_case, t.created_at, t.updated_at";
 
 /// Inserts a ticket and returns it whole, so a create needs no read after
 /// its commit. SQLite's RETURNING takes no table alias, hence the columns
@@ -511,6 +511,48 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt(format!("event {event_id} vanished")))
     }
 
+    /// Marks a ticket a major case (重点督办); marking it again changes
+    /// nothing and writes no event.
+    pub async fn mark_major_case(
+        &self,
+        number: &TicketNumber,
+        reason: &str,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let id = self.ticket_id(number).await?;
+        let mut tx = self.begin_write().await?;
+        self.locked_state(&mut tx, id).await?;
+        let marked = sqlx::query(
+            "UPDATE tickets SET major_case = 1, updated_at = $2 WHERE id = $1 AND major_case = 0",
+        )
+        .bind(id)
+        .bind(now.timestamp_millis())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if marked {
+            insert_event(
+                &mut tx,
+                id,
+                EventKind::MajorCase,
+                actor,
+                now,
+                EventDetail {
+                    reason: Some(reason),
+                    ..EventDetail::default()
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        if marked {
+            self.committed();
+        }
+        Ok(marked)
+    }
+
     /// The ticket's history, oldest first.
     pub async fn history(&self, number: &TicketNumber) -> Result<Vec<TicketEvent>, StoreError> {
         let id = self.ticket_id(number).await?;
@@ -811,6 +853,7 @@ pub(super) fn ticket_from_row(row: &AnyRow) -> Result<Ticket, StoreError> {
         materials_received_at: get::<Option<i64>>(row, "materials_received_at")?
             .map(millis)
             .transpose()?,
+        major_case: read_flag(row, "major_case")?,
         created_at: millis(get(row, "created_at")?)?,
         updated_at: millis(get(row, "updated_at")?)?,
     })

@@ -114,6 +114,8 @@ pub struct Ticket {
     pub assignment_due: Option<NaiveDate>,
     /// When an operator or lawyer marked the application's materials received.
     pub materials_received_at: Option<DateTime<Utc>>,
+    /// 重点督办: supervisors are alerted on its every event from the mark on.
+    pub major_case: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -220,6 +222,8 @@ pub enum EventKind {
     RecordingRemoved,
     /// Retention anonymised the caller and callback numbers and the summary.
     Anonymised,
+    /// A supervisor marked it a major case (重点督办); the reason says why.
+    MajorCase,
 }
 
 impl EventKind {
@@ -247,6 +251,7 @@ impl EventKind {
             EventKind::AssignmentOverdue => "assignment_overdue",
             EventKind::RecordingRemoved => "recording_removed",
             EventKind::Anonymised => "anonymised",
+            EventKind::MajorCase => "major_case",
         }
     }
 
@@ -274,6 +279,7 @@ impl EventKind {
             "assignment_overdue" => EventKind::AssignmentOverdue,
             "recording_removed" => EventKind::RecordingRemoved,
             "anonymised" => EventKind::Anonymised,
+            "major_case" => EventKind::MajorCase,
             _ => return None,
         })
     }

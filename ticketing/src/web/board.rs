@@ -151,6 +151,7 @@ async fn board(console: &Console, viewer: &Viewer) -> Result<Markup, WebError> {
         queue.extend(ticketing.queue(c, 50).await?);
     }
     let calls = console.options.calls.as_ref().map(|c| c.calls());
+    let major: Vec<&Ticket> = open.iter().filter(|tk| tk.major_case).collect();
 
     let ticket_link = |n: &TicketNumber| html! { a href={"/tickets/" (n)} class="ticket" { (n) } };
     Ok(html! {
@@ -164,6 +165,25 @@ async fn board(console: &Console, viewer: &Viewer) -> Result<Markup, WebError> {
             div class="figure" id="fig-calls" {
                 b { (calls.as_ref().map_or_else(|| "—".to_owned(), |c| c.len().to_string())) }
                 (t("IVR 通话中", "Calls in the IVR"))
+            }
+        }
+        @if !major.is_empty() {
+            section class="panel major" id="major-cases" {
+                h2 { (t("重点督办案件", "Major cases")) " (" (major.len()) ")" }
+                table class="cards" {
+                    thead { tr { th { (t("编号", "Ticket")) } th { (t("紧急程度", "Urgency")) } th { (t("状态", "State")) } th { (t("承办律师", "Lawyer")) } th { (t("最近更新", "Last change")) } } }
+                    tbody {
+                        @for tk in &major {
+                            tr data-ticket=(tk.number) {
+                                td { (ticket_link(&tk.number)) }
+                                td { (urgency_badge(viewer, tk)) }
+                                td { (value(viewer.lang, tk.state.as_str())) }
+                                td { (tk.assigned_lawyer.clone().unwrap_or_else(|| "—".to_owned())) }
+                                td data-since=(tk.updated_at.timestamp_millis()) { (span(viewer.lang, now - tk.updated_at)) }
+                            }
+                        }
+                    }
+                }
             }
         }
         div class="grid" {
@@ -336,13 +356,25 @@ pub async fn events(
             tokio::pin!(arrived);
             arrived.as_mut().enable();
             let (mut refresh, mut offer) = (false, false);
+            let mut alert = false;
             match recent.after(cursor, 4096) {
                 Some(batch) => {
+                    let mut seen = Vec::new();
                     for (event, center) in &batch {
                         let (r, o) = concerns(&viewer.who, event, center.as_deref());
                         refresh |= r;
                         offer |= o;
                         cursor = event.id;
+                        if r {
+                            seen.push(event.ticket_number.clone());
+                        }
+                    }
+                    // Any event of a major case (重点督办) alerts supervisors.
+                    if !seen.is_empty() && viewer.who.role != Role::Lawyer {
+                        let center = viewer.who.center.as_deref();
+                        if let Ok(major) = console.ticketing.major_cases(center).await {
+                            alert = seen.iter().any(|n| major.contains(n));
+                        }
                     }
                 }
                 None => {
@@ -367,7 +399,9 @@ pub async fn events(
                     }
                 }
             }
-            let message = if offer {
+            let message = if alert {
+                Some("alert")
+            } else if offer {
                 Some("offer")
             } else if refresh {
                 Some("refresh")

@@ -81,7 +81,7 @@ pub async fn page(
         &title,
         true,
         html! {
-            h1 { (title) }
+            h1 { (title) @if ticket.major_case { " " span class="badge critical" id="major" { (viewer.t("重点督办", "Major case")) } } }
             div id="live" { (live) }
         },
     )
@@ -221,6 +221,13 @@ async fn details(console: &Console, viewer: &Viewer, tk: &Ticket) -> Result<Mark
                     input name="reason" required placeholder=(t("理由", "Reason")) maxlength="200";
                     button type="submit" id="reassign" { (t("改派", "Reassign")) }
                 }
+                @if !tk.major_case && !matches!(state, "closed" | "rejected") {
+                    form method="post" action={"/tickets/" (tk.number) "/major"} class="action" {
+                        (csrf(viewer))
+                        input name="reason" required placeholder=(t("督办理由", "Why it needs oversight")) maxlength="200";
+                        button type="submit" class="danger" id="mark-major" { (t("列为重点督办", "Mark a major case")) }
+                    }
+                }
                 @if matches!(state, "application" | "provisional") {
                     form method="post" action={"/tickets/" (tk.number) "/decide"} class="action" {
                         (csrf(viewer))
@@ -343,6 +350,31 @@ pub async fn decide(
     console
         .ticketing
         .transition(&number, to, mv, &viewer.who.actor())
+        .await?;
+    Ok(back_to(&number))
+}
+
+#[derive(Deserialize)]
+pub struct MajorForm {
+    csrf: String,
+    reason: String,
+}
+
+/// 重点督办: from now on every event of the ticket alerts supervisors.
+pub async fn mark_major(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Path(n): Path<String>,
+    Form(form): Form<MajorForm>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    let number = number(&n)?;
+    // The centre's decision, like accepting or rejecting.
+    admitted(&console, &viewer, Method::TransitionTicket, &number).await?;
+    let reason = text("reason", &form.reason, true)?;
+    console
+        .ticketing
+        .mark_major_case(&number, &reason, &viewer.who.actor())
         .await?;
     Ok(back_to(&number))
 }

@@ -78,6 +78,11 @@
     document.title = (zh ? "【新派单】" : "[New offer] ") + document.title.replace(/^(【新派单】|\[New offer\] )/, "");
     refresh();
   });
+  events.addEventListener("alert", function () {
+    chime();
+    document.title = (zh ? "【重点督办】" : "[Major case] ") + document.title.replace(/^(【重点督办】|\[Major case\] )/, "");
+    refresh();
+  });
   events.addEventListener("end", function () { events.close(); window.location.reload(); });
   events.onopen = function () { body.dataset.stream = "open"; };
 })();
