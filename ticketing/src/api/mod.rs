@@ -51,7 +51,7 @@ impl TicketApi {
 }
 
 /// An event date after today cannot be right: the caller mistyped it.
-fn check_event_date(
+pub(crate) fn check_event_date(
     date: Option<chrono::NaiveDate>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), Status> {

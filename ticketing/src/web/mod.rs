@@ -73,6 +73,7 @@ pub(crate) fn router(console: Console) -> Router {
         .route("/tickets/{number}/decide", post(ticket::decide))
         .route("/tickets/{number}/note", post(ticket::note))
         .route("/tickets/{number}/major", post(ticket::mark_major))
+        .route("/tickets/{number}/correct", post(ticket::correct))
         .route("/tickets/{number}/ack", post(lawyer::acknowledge))
         .route("/tickets/{number}/decline", post(lawyer::decline))
         .route("/tickets/{number}/take", post(lawyer::take))

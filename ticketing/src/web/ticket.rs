@@ -8,7 +8,7 @@
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use hotline_domain::{TicketNumber, TicketState};
+use hotline_domain::{Matter, PhoneNumber, TicketNumber, TicketState};
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -23,7 +23,7 @@ use crate::auth::Role;
 use crate::reports::labels::value;
 use crate::service::Ticketing;
 use crate::tickets::lifecycle::Move;
-use crate::tickets::Ticket;
+use crate::tickets::{Correction, Ticket};
 
 impl From<FieldError> for WebError {
     fn from(e: FieldError) -> Self {
@@ -243,6 +243,27 @@ async fn details(console: &Console, viewer: &Viewer, tk: &Ticket) -> Result<Mark
                     }
                 }
             }
+            @if (oversees || mine) && !matches!(state, "closed" | "rejected") {
+                details id="correct" {
+                    summary { (t("更正登记信息", "Correct the facts")) }
+                    form method="post" action={"/tickets/" (tk.number) "/correct"} class="action" {
+                        (csrf(viewer))
+                        label { (t("事项", "Matter")) " "
+                            select name="matter" {
+                                @for m in Matter::ALL {
+                                    option value=(m.as_str()) selected[tk.matter == Some(*m)] { (value(viewer.lang, m.as_str())) }
+                                }
+                            }
+                        }
+                        label { (t("事件日期", "Event date")) " " input type="date" name="event_date" value=(tk.event_date.map(|d| d.to_string()).unwrap_or_default()); }
+                        label { (t("回电号码", "Callback")) " " input name="callback" size="14" value=(tk.callback_number.as_ref().map(|n| n.as_str().to_owned()).unwrap_or_default()); }
+                        label { input type="checkbox" name="preservation" value="1" checked[tk.preservation]; " " (t("需保全", "Preservation")) }
+                        label { input type="checkbox" name="advance_enforcement" value="1" checked[tk.flags.advance_enforcement]; " " (t("先予执行", "Advance enforcement")) }
+                        input name="reason" required placeholder=(t("更正理由", "Reason")) maxlength="200";
+                        button type="submit" id="correct-submit" { (t("更正", "Correct")) }
+                    }
+                }
+            }
             @if oversees || mine || my_offer.is_some() {
                 form method="post" action={"/tickets/" (tk.number) "/note"} class="action" {
                     (csrf(viewer))
@@ -350,6 +371,77 @@ pub async fn decide(
     console
         .ticketing
         .transition(&number, to, mv, &viewer.who.actor())
+        .await?;
+    Ok(back_to(&number))
+}
+
+#[derive(Deserialize)]
+pub struct CorrectForm {
+    csrf: String,
+    matter: String,
+    #[serde(default)]
+    event_date: String,
+    #[serde(default)]
+    callback: String,
+    /// Checkboxes: present when ticked.
+    #[serde(default)]
+    preservation: Option<String>,
+    #[serde(default)]
+    advance_enforcement: Option<String>,
+    reason: String,
+}
+
+/// Corrects what the caller said: only the fields that changed, with the
+/// reason; urgency and routing follow, as with `hotline tickets correct`.
+pub async fn correct(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Path(n): Path<String>,
+    Form(form): Form<CorrectForm>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    let number = number(&n)?;
+    let ticket = admitted(&console, &viewer, Method::CorrectTicket, &number).await?;
+    let reason = text("reason", &form.reason, true)?;
+    let matter = Matter::parse(form.matter.trim())
+        .map_err(|e| WebError::bad_request(format!("matter: {e}")))?;
+    let event_date = match form.event_date.trim() {
+        "" => None,
+        d => Some(
+            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .map_err(|_| WebError::bad_request(format!("event_date: `{d}` is not a date")))?,
+        ),
+    };
+    crate::api::check_event_date(event_date, console.ticketing.now())?;
+    let callback = match form.callback.trim() {
+        "" => None,
+        c => Some(
+            PhoneNumber::parse(c).map_err(|e| WebError::bad_request(format!("callback: {e}")))?,
+        ),
+    };
+    let preservation = form.preservation.is_some();
+    let advance = form.advance_enforcement.is_some();
+    let correction = Correction {
+        matter: (ticket.matter != Some(matter)).then_some(matter),
+        event_date: (ticket.event_date != event_date).then_some(event_date),
+        callback_number: callback.filter(|c| ticket.callback_number.as_ref() != Some(c)),
+        preservation: (ticket.preservation != preservation).then_some(preservation),
+        advance_enforcement: (ticket.flags.advance_enforcement != advance).then_some(advance),
+        ..Correction::default()
+    };
+    let changed = correction.matter.is_some()
+        || correction.event_date.is_some()
+        || correction.callback_number.is_some()
+        || correction.preservation.is_some()
+        || correction.advance_enforcement.is_some();
+    if !changed {
+        return Err(WebError::bad_request(
+            "nothing changed: correct at least one field",
+        ));
+    }
+    console
+        .ticketing
+        .correct(&number, &correction, Some(&reason), &viewer.who.actor())
         .await?;
     Ok(back_to(&number))
 }
