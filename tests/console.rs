@@ -326,7 +326,8 @@ async fn a_supervisor_and_a_lawyer_work_a_critical_ticket_in_the_browser() {
     c.refresh().await.unwrap();
     c.wait().for_element(Locator::Id("reassign")).await.unwrap();
     c.execute(
-        "document.getElementById('reassign-lawyer').value = 'wang';",
+        "const s = document.getElementById('reassign-lawyer'); s.value = 'wang'; \
+         s.dispatchEvent(new Event('change', { bubbles: true }));",
         vec![],
     )
     .await

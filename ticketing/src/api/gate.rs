@@ -287,6 +287,26 @@ impl Gate {
         }
     }
 
+    /// The centre a request may cover: the token's own for a supervisor of
+    /// one centre (asking for another is PERMISSION_DENIED, audited), the
+    /// one asked for (or all) otherwise.
+    pub async fn center_for(
+        &self,
+        who: &Principal,
+        method: Method,
+        asked: Option<String>,
+    ) -> Result<Option<String>, Status> {
+        let asked = asked.filter(|c| !c.trim().is_empty());
+        match (&who.center, asked) {
+            (Some(own), Some(asked)) if *own != asked => {
+                let why = format!("the token covers center `{own}`, not `{asked}`");
+                Err(self.deny(who, method, None, &why).await)
+            }
+            (Some(own), _) => Ok(Some(own.clone())),
+            (None, asked) => Ok(asked),
+        }
+    }
+
     /// A refused console login, written to the audit log like any request
     /// without a valid token (within the same budget).
     pub async fn refuse_login(&self, e: &AuthError) -> Status {

@@ -9,7 +9,6 @@ use tonic::{Request, Response, Status};
 
 use super::convert::field_error;
 use super::gate::{Gate, Method};
-use crate::auth::Principal;
 use crate::reports::{html_page, Lang};
 use crate::service::Ticketing;
 use crate::stats::Period;
@@ -25,24 +24,6 @@ pub struct ReportApi {
 impl ReportApi {
     pub fn new(ticketing: Ticketing, gate: Gate) -> Self {
         Self { ticketing, gate }
-    }
-
-    /// The centre asked for, within what the token covers.
-    async fn center(
-        &self,
-        who: &Principal,
-        method: Method,
-        asked: Option<String>,
-    ) -> Result<Option<String>, Status> {
-        let asked = asked.filter(|c| !c.trim().is_empty());
-        match (&who.center, asked) {
-            (Some(own), Some(asked)) if *own != asked => {
-                let why = format!("the token covers center `{own}`, not `{asked}`");
-                Err(self.gate.deny(who, method, None, &why).await)
-            }
-            (Some(own), _) => Ok(Some(own.clone())),
-            (None, asked) => Ok(asked),
-        }
     }
 }
 
@@ -73,7 +54,10 @@ impl ReportService for ReportApi {
             "html" => true,
             other => return Err(field_error("format", &format!("`{other}`: csv or html"))),
         };
-        let center = self.center(&who, Method::Report, req.center).await?;
+        let center = self
+            .gate
+            .center_for(&who, Method::Report, req.center)
+            .await?;
         let report = self.ticketing.report(&period, center.as_deref()).await?;
         let (content_type, content) = if html {
             (
@@ -105,7 +89,10 @@ impl ReportService for ReportApi {
                 &format!("1 to {MAX_PER_LAWYER} tickets per lawyer"),
             ));
         }
-        let center = self.center(&who, Method::QualitySample, req.center).await?;
+        let center = self
+            .gate
+            .center_for(&who, Method::QualitySample, req.center)
+            .await?;
         let drawn = self
             .ticketing
             .quality_sample(

@@ -5,7 +5,7 @@
 use maud::{html, Markup, DOCTYPE};
 
 use super::chart;
-use super::labels::{value, Lang};
+use super::labels::{figure, value, Lang};
 use super::Report;
 use crate::quality::RUBRIC;
 use crate::stats::Counts;
@@ -39,37 +39,9 @@ pub fn page(report: &Report, lang: Lang) -> Markup {
         center,
         format_args!("{} ~ {}", report.period.from, report.period.to)
     );
-    let summary_label = |name: &str| match name {
-        "tickets" => t("登记总数", "Tickets"),
-        "urgent_cases" => t("紧急/较急案件", "Critical and urgent"),
-        "migrant_wage_cases" => t("农民工欠薪案件", "Migrant workers' wage cases"),
-        "provisional_aid" => t("先行提供法律援助", "Provisional aid given"),
-        "home_visits" => t("上门服务", "Home visits"),
-        "pledges" => t("承诺代替证明", "Pledges instead of proof"),
-        "offers_missed" => t("派单超时未确认", "Offers missed"),
-        "decisions_overdue" => t("审查决定逾期", "Art. 43 decisions overdue"),
-        "assignments_overdue" => t("指派逾期", "Art. 43 assignments overdue"),
-        _ => "",
-    };
-    let time_label = |name: &str| match name {
-        "to_acknowledgement" => t("登记至律师确认", "Creation to acknowledgement"),
-        "to_assignment" => t("登记至指派", "Creation to assignment"),
-        "urgent_to_acknowledgement" => t(
-            "紧急/较急：登记至确认",
-            "Critical and urgent: to acknowledgement",
-        ),
-        _ => "",
-    };
-    let section_label = |name: &str| match name {
-        "matter" => t("按事项", "By matter"),
-        "urgency" => t("按紧急程度", "By urgency"),
-        "priority_group" => t("按优先群体", "By priority group"),
-        "channel" => t("按渠道", "By channel"),
-        "state" => t("按状态", "By state"),
-        "outcome" => t("按办理结果", "By outcome"),
-        "region" => t("按地区", "By region"),
-        _ => "",
-    };
+    let summary_label = |name: &'static str| figure(lang, name);
+    let time_label = |name: &'static str| figure(lang, name);
+    let section_label = |name: &'static str| figure(lang, name);
     let rows = |counts: &Counts| -> Vec<(String, f64)> {
         counts
             .iter()

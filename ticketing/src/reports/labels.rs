@@ -89,7 +89,92 @@ const VALUES: &[(&str, &str, &str)] = &[
     ("staff", "人工录入", "Staff"),
     ("unknown", "未知", "Unknown"),
     ("unstated", "未注明", "Not stated"),
+    // Offer states.
+    ("pending", "待确认", "Pending"),
+    ("acknowledged", "已确认", "Acknowledged"),
+    ("declined", "已拒绝", "Declined"),
+    ("withdrawn", "已撤回", "Withdrawn"),
+    // Events in a ticket's history.
+    ("created", "登记", "Created"),
+    ("transitioned", "状态变更", "State changed"),
+    ("corrected", "更正", "Corrected"),
+    ("note", "备注", "Note"),
+    ("reevaluated", "重新评估", "Re-evaluated"),
+    ("recording_added", "录音", "Recording added"),
+    ("offered", "派单", "Offered"),
+    ("offer_acknowledged", "律师确认", "Offer acknowledged"),
+    ("offer_declined", "律师拒绝", "Offer declined"),
+    ("offer_expired", "派单超时", "Offer expired"),
+    ("offer_reminder", "派单提醒", "Offer reminder"),
+    ("escalated", "升级", "Escalated"),
+    ("start_overdue", "逾期未办理", "Start overdue"),
+    ("offer_withdrawn", "派单撤回", "Offer withdrawn"),
+    ("reassigned", "改派", "Reassigned"),
+    ("owned", "承接", "Taken"),
+    ("materials_received", "材料齐全", "Materials received"),
+    ("decision_overdue", "审查决定逾期", "Decision overdue"),
+    ("assignment_overdue", "指派逾期", "Assignment overdue"),
+    ("recording_removed", "录音已删除", "Recording removed"),
+    ("anonymised", "已匿名化", "Anonymised"),
+    ("major_case", "列为重点督办", "Marked a major case"),
 ];
+
+/// (figure name, Chinese, English) of the reports' summary and time figures
+/// and the count sections.
+const FIGURES: &[(&str, &str, &str)] = &[
+    ("tickets", "登记总数", "Tickets"),
+    ("urgent_cases", "紧急/较急案件", "Critical and urgent"),
+    (
+        "migrant_wage_cases",
+        "农民工欠薪案件",
+        "Migrant workers' wage cases",
+    ),
+    (
+        "provisional_aid",
+        "先行提供法律援助",
+        "Provisional aid given",
+    ),
+    ("home_visits", "上门服务", "Home visits"),
+    ("pledges", "承诺代替证明", "Pledges instead of proof"),
+    ("offers_missed", "派单超时未确认", "Offers missed"),
+    (
+        "decisions_overdue",
+        "审查决定逾期",
+        "Art. 43 decisions overdue",
+    ),
+    (
+        "assignments_overdue",
+        "指派逾期",
+        "Art. 43 assignments overdue",
+    ),
+    (
+        "to_acknowledgement",
+        "登记至律师确认",
+        "Creation to acknowledgement",
+    ),
+    ("to_assignment", "登记至指派", "Creation to assignment"),
+    (
+        "urgent_to_acknowledgement",
+        "紧急/较急：登记至确认",
+        "Critical and urgent: to acknowledgement",
+    ),
+    ("matter", "按事项", "By matter"),
+    ("urgency", "按紧急程度", "By urgency"),
+    ("priority_group", "按优先群体", "By priority group"),
+    ("channel", "按渠道", "By channel"),
+    ("state", "按状态", "By state"),
+    ("outcome", "按办理结果", "By outcome"),
+    ("region", "按地区", "By region"),
+];
+
+/// The label of a report figure or section; its name when it has none.
+pub fn figure(lang: Lang, name: &str) -> &str {
+    FIGURES
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, zh, en)| lang.pick(zh, en))
+        .unwrap_or(name)
+}
 
 /// The label of a domain value; the value itself when it has none.
 pub fn value(lang: Lang, code: &str) -> String {

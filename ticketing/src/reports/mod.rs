@@ -3,10 +3,16 @@
 //! row, and as a printable HTML page with charts.
 //!
 //! The CSV's header is [`CSV_HEADER`]; each row is one figure:
-//! `section,item,value`. Sections: `period`, `summary`, `time` (seconds),
-//! `matter`, `urgency`, `priority_group`, `channel`, `state`, `outcome`,
-//! `region` (ticket counts; each adds up to `summary,tickets`), and
-//! `quality` (`<lawyer>:reviews`, `<lawyer>:<criterion>` means, `<lawyer>:total`).
+//! `section,item,value`. Sections: `period` (`from`, `to`, `center`,
+//! `generated_at`), `summary`, `time` (seconds), ticket counts by
+//! `matter`, `urgency`, `priority_group`, `channel`, `state` and `region`
+//! (each adds up to `summary,tickets`), `outcome` (closed and rejected
+//! tickets only), and `quality` (`<lawyer>:reviews`, `<lawyer>:<criterion>`
+//! means, `<lawyer>:total`).
+//!
+//! A report is as of when it is made: the tickets created in the period,
+//! with their state, outcome and events up to then; the quality scores of
+//! reviews made in the period.
 
 pub mod chart;
 mod html;
@@ -19,6 +25,16 @@ use crate::stats::{Counts, Period, Spread, Statistics};
 pub use html::page as html_page;
 pub use labels::Lang;
 
+/// A cell as a spreadsheet should read it: text that would start a
+/// formula (`=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading
+/// `'`, so a free-text outcome cannot run in the bureau's spreadsheet.
+pub fn csv_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.bytes().next() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{text}").into(),
+        _ => text.into(),
+    }
+}
+
 /// The CSV report's header.
 pub const CSV_HEADER: [&str; 3] = ["section", "item", "value"];
 
@@ -30,13 +46,6 @@ pub struct Report {
     pub stats: Statistics,
     pub scores: Vec<LawyerScores>,
     pub generated_at: DateTime<Utc>,
-}
-
-/// The report's format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Csv,
-    Html,
 }
 
 impl Report {
@@ -81,12 +90,23 @@ impl Report {
     }
 
     /// The report as CSV ([`CSV_HEADER`], then one figure per row).
+    /// Cells that would start a spreadsheet formula are quoted with `'`
+    /// ([`csv_cell`]).
     pub fn to_csv(&self) -> Result<String, csv::Error> {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(CSV_HEADER)?;
         w.write_record(["period", "from", &self.period.from.to_string()])?;
         w.write_record(["period", "to", &self.period.to.to_string()])?;
-        w.write_record(["period", "center", self.center.as_deref().unwrap_or("all")])?;
+        w.write_record([
+            "period",
+            "center",
+            &csv_cell(self.center.as_deref().unwrap_or("all")),
+        ])?;
+        w.write_record([
+            "period",
+            "generated_at",
+            &hotline_domain::shown_time(self.generated_at),
+        ])?;
         for (name, value) in self.summary() {
             w.write_record(["summary", name, &value.to_string()])?;
         }
@@ -103,29 +123,45 @@ impl Report {
         }
         for (section, counts) in self.sections() {
             for (item, n) in counts {
-                w.write_record([section, item, &n.to_string()])?;
+                w.write_record([section, &csv_cell(item), &n.to_string()])?;
             }
         }
         for s in &self.scores {
+            let lawyer = csv_cell(&s.lawyer);
             w.write_record([
                 "quality",
-                &format!("{}:reviews", s.lawyer),
+                &format!("{lawyer}:reviews"),
                 &s.reviews.to_string(),
             ])?;
             for ((criterion, _, _), mean) in RUBRIC.iter().zip(s.means) {
                 w.write_record([
                     "quality",
-                    &format!("{}:{criterion}", s.lawyer),
+                    &format!("{lawyer}:{criterion}"),
                     &format!("{mean:.2}"),
                 ])?;
             }
             w.write_record([
                 "quality",
-                &format!("{}:total", s.lawyer),
+                &format!("{lawyer}:total"),
                 &format!("{:.2}", s.mean_total),
             ])?;
         }
         let bytes = w.into_inner().map_err(|e| e.into_error())?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_cell;
+
+    #[test]
+    fn cells_that_would_run_as_formulas_are_quoted() {
+        for formula in ["=HYPERLINK(\"http://x\")", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(csv_cell(formula), format!("'{formula}"));
+        }
+        for plain in ["advice-given", "李律师", "", "2026-11-01"] {
+            assert_eq!(csv_cell(plain), plain);
+        }
     }
 }

@@ -27,6 +27,16 @@ use crate::reports::labels::value;
 use crate::service::Ticketing;
 use crate::tickets::Ticket;
 
+/// How often a stream with nothing to say looks at the IVR's calls and
+/// (every [`crate::api::gate::STREAM_RECHECK`]) at its session.
+const IDLE_CHECK: Duration = Duration::from_secs(2);
+
+#[derive(Deserialize, Default)]
+pub struct EventsQuery {
+    #[serde(default)]
+    ticket: Option<String>,
+}
+
 #[derive(Deserialize, Default)]
 pub struct LiveQuery {
     #[serde(default)]
@@ -336,19 +346,29 @@ pub async fn events(
     State(console): State<Console>,
     headers: HeaderMap,
     viewer: Viewer,
+    Query(q): Query<EventsQuery>,
 ) -> Result<Response, WebError> {
     let slot = console.gate.open_stream(&viewer.who)?;
     let session = cookie(&headers, SESSION_COOKIE)
         .unwrap_or_default()
         .to_owned();
+    // A ticket's page refreshes on that ticket's events only.
+    let only = q
+        .ticket
+        .as_deref()
+        .and_then(|n| TicketNumber::parse(n).ok());
+    // Where this stream starts is fixed before the page hears it is open,
+    // so nothing committed after that is missed.
+    let recent = console.recent.clone();
+    let mut cursor = match recent.cursor() {
+        Some(c) => c,
+        None => console.ticketing.latest_event_id().await?,
+    };
     let (tx, rx) = tokio::sync::mpsc::channel(8);
+    // A (re)connected page may have missed events while it was away.
+    let _ = tx.try_send(Ok(Event::default().event("refresh").data("refresh")));
     tokio::spawn(async move {
         let _slot = slot;
-        let recent = console.recent.clone();
-        let mut cursor = match recent.cursor() {
-            Some(c) => c,
-            None => console.ticketing.latest_event_id().await.unwrap_or(0),
-        };
         let mut calls_seen = String::new();
         let mut last_check = tokio::time::Instant::now();
         loop {
@@ -362,6 +382,7 @@ pub async fn events(
                     let mut seen = Vec::new();
                     for (event, center) in &batch {
                         let (r, o) = concerns(&viewer.who, event, center.as_deref());
+                        let r = r && only.as_ref().is_none_or(|n| *n == event.ticket_number);
                         refresh |= r;
                         offer |= o;
                         cursor = event.id;
@@ -385,7 +406,7 @@ pub async fn events(
                         .unwrap_or(console.ticketing.latest_event_id().await.unwrap_or(cursor));
                 }
             }
-            if viewer.who.role != Role::Lawyer {
+            if viewer.who.role != Role::Lawyer && only.is_none() {
                 if let Some(calls) = &console.options.calls {
                     let seen = calls
                         .calls()
@@ -418,7 +439,7 @@ pub async fn events(
                 }
             }
             // A revoked token or an ended session ends the stream.
-            if last_check.elapsed() >= Duration::from_secs(30) {
+            if last_check.elapsed() >= crate::api::gate::STREAM_RECHECK {
                 last_check = tokio::time::Instant::now();
                 if console.ticketing.session(&session).await.is_err() {
                     let _ = tx.send(Ok(Event::default().event("end").data("end"))).await;
@@ -427,7 +448,7 @@ pub async fn events(
             }
             tokio::select! {
                 () = &mut arrived => {}
-                () = tokio::time::sleep(Duration::from_secs(2)) => {}
+                () = tokio::time::sleep(IDLE_CHECK) => {}
                 () = tx.closed() => return,
             }
         }

@@ -108,6 +108,30 @@ pub async fn not_found() -> WebError {
     WebError::Status(StatusCode::NOT_FOUND, "no such page".to_owned())
 }
 
+/// axum's own refusals of a malformed form or query (a missing field, a
+/// number that is not one) come as plain text with 400 or 422: they get
+/// the console's error page, as 400, with axum's words.
+pub async fn rejections_as_pages(response: Response) -> Response {
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !(plain
+        && (status == StatusCode::UNPROCESSABLE_ENTITY
+            || status == StatusCode::BAD_REQUEST
+            || status == StatusCode::UNSUPPORTED_MEDIA_TYPE))
+    {
+        return response;
+    }
+    let why = match axum::body::to_bytes(response.into_body(), 4096).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => "the request could not be read".to_owned(),
+    };
+    WebError::bad_request(why).into_response()
+}
+
 /// Headers every answer carries: no framing by other sites, no content
 /// sniffing, nothing loaded from elsewhere, no caching of personal data.
 pub async fn security_headers(mut response: Response) -> Response {

@@ -91,6 +91,7 @@ pub(crate) fn router(console: Console) -> Router {
         .route("/reports/report.html", get(reports::html))
         .route("/quality", get(quality::page))
         .fallback(error::not_found)
+        .layer(axum::middleware::map_response(error::rejections_as_pages))
         .layer(axum::middleware::map_response(error::security_headers))
         .with_state(console)
 }

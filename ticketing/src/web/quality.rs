@@ -27,9 +27,9 @@ pub struct SampleQuery {
     #[serde(default)]
     to: Option<String>,
     #[serde(default)]
-    per_lawyer: Option<usize>,
+    per_lawyer: Option<String>,
     #[serde(default)]
-    seed: Option<u64>,
+    seed: Option<String>,
 }
 
 pub async fn page(
@@ -37,7 +37,10 @@ pub async fn page(
     viewer: Viewer,
     Query(q): Query<SampleQuery>,
 ) -> Result<Response, WebError> {
-    console.gate.allow(&viewer.who, Method::ListTickets).await?;
+    console
+        .gate
+        .allow(&viewer.who, Method::QualitySample)
+        .await?;
     let t = |zh: &'static str, en: &'static str| viewer.t(zh, en);
     let today = Ticketing::today(console.ticketing.now());
     let parse = |field: &str, v: &Option<String>, default: chrono::NaiveDate| match v
@@ -51,8 +54,25 @@ pub async fn page(
     let from = parse("from", &q.from, today - chrono::Duration::days(30))?;
     let to = parse("to", &q.to, today)?;
     let period = Period::new(from, to).map_err(|e| WebError::bad_request(e.to_string()))?;
-    let per_lawyer = q.per_lawyer.unwrap_or(3).clamp(1, 100);
-    let seed = q.seed.unwrap_or(1);
+    let per_lawyer = match q
+        .per_lawyer
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => 3,
+        Some(n) => n
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| WebError::bad_request(format!("per_lawyer: `{n}` is not 1 to 100")))?,
+    };
+    let seed = match q.seed.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => 1,
+        Some(n) => n
+            .parse::<u64>()
+            .map_err(|_| WebError::bad_request(format!("seed: `{n}` is not a whole number")))?,
+    };
     let center = viewer.who.center.as_deref();
     let drawn = console
         .ticketing
@@ -121,10 +141,10 @@ pub fn review_table(viewer: &Viewer, reviews: &[Review]) -> Markup {
 #[derive(Deserialize)]
 pub struct ReviewForm {
     csrf: String,
-    accuracy: u8,
-    timeliness: u8,
-    communication: u8,
-    documentation: u8,
+    accuracy: String,
+    timeliness: String,
+    communication: String,
+    documentation: String,
     #[serde(default)]
     comment: String,
 }
@@ -139,13 +159,18 @@ pub async fn review(
     let number = number(&n)?;
     // Reviewing is the centre's: those who may decide on its tickets.
     admitted(&console, &viewer, Method::TransitionTicket, &number).await?;
+    let score = |field: &str, v: &str| {
+        v.trim()
+            .parse::<u8>()
+            .map_err(|_| WebError::bad_request(format!("{field}: `{v}` is not a score of 1 to 5")))
+    };
     let review = NewReview {
         reviewer: viewer.who.actor(),
         scores: Scores {
-            accuracy: form.accuracy,
-            timeliness: form.timeliness,
-            communication: form.communication,
-            documentation: form.documentation,
+            accuracy: score("accuracy", &form.accuracy)?,
+            timeliness: score("timeliness", &form.timeliness)?,
+            communication: score("communication", &form.communication)?,
+            documentation: score("documentation", &form.documentation)?,
         },
         comment: text("comment", &form.comment, false)?,
     };

@@ -51,12 +51,10 @@ pub async fn audio(
     let range = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
-        // A unit other than bytes is ignored: the whole file (RFC 9110).
-        .filter(|r| r.trim_start().starts_with("bytes="))
-        .map(|r| parse_range(r, audio.len() as u64));
-    // One read is one audit entry: the first request of a playback (the
-    // whole file, or from byte 0), not every seek.
-    if matches!(range, None | Some(Some((0, _)))) {
+        .and_then(|r| parse_range(r, audio.len() as u64));
+    // Every answer that carries audio is a read, and is written down
+    // first: a playback is a few range requests, each in the log.
+    if !matches!(range, Some(None)) {
         console.gate.audit_read(who, &[&ticket], Some(id)).await?;
     }
     let total = audio.len() as u64;
@@ -93,10 +91,12 @@ pub async fn audio(
     Ok(response)
 }
 
-/// The one range of `bytes=A-B`, `bytes=A-` or `bytes=-N` within `len`
-/// bytes, as inclusive offsets; `None` when it cannot be satisfied. Several
+/// What a Range header asks of `len` bytes: `None` to ignore it (another
+/// unit, or not well formed: RFC 9110 says answer the whole file),
+/// `Some(None)` when it cannot be satisfied (416), `Some(Some((a, b)))` the
+/// inclusive offsets of `bytes=A-B`, `bytes=A-` or `bytes=-N`. Several
 /// ranges are answered with the first (browsers ask for one).
-fn parse_range(text: &str, len: u64) -> Option<(u64, u64)> {
+fn parse_range(text: &str, len: u64) -> Option<Option<(u64, u64)>> {
     let spec = text
         .trim()
         .strip_prefix("bytes=")?
@@ -104,21 +104,25 @@ fn parse_range(text: &str, len: u64) -> Option<(u64, u64)> {
         .next()?
         .trim();
     let (a, b) = spec.split_once('-')?;
-    if len == 0 {
-        return None;
-    }
+    let number = |t: &str| t.trim().parse::<u64>().ok();
     let (start, end) = match (a.trim(), b.trim()) {
         ("", n) => {
-            let n: u64 = n.parse().ok()?;
-            if n == 0 {
-                return None;
+            let n = number(n)?;
+            if n == 0 || len == 0 {
+                return Some(None);
             }
             (len.saturating_sub(n), len - 1)
         }
-        (a, "") => (a.parse().ok()?, len - 1),
-        (a, b) => (a.parse().ok()?, b.parse::<u64>().ok()?.min(len - 1)),
+        (a, "") => (number(a)?, len.saturating_sub(1)),
+        (a, b) => {
+            let (a, b) = (number(a)?, number(b)?);
+            if b < a {
+                return None;
+            }
+            (a, b.min(len.saturating_sub(1)))
+        }
     };
-    (start <= end && start < len).then_some((start, end))
+    Some((len > 0 && start <= end && start < len).then_some((start, end)))
 }
 
 #[cfg(test)]
@@ -127,15 +131,18 @@ mod tests {
 
     #[test]
     fn ranges_as_browsers_send_them() {
-        assert_eq!(parse_range("bytes=0-", 100), Some((0, 99)));
-        assert_eq!(parse_range("bytes=10-19", 100), Some((10, 19)));
-        assert_eq!(parse_range("bytes=90-200", 100), Some((90, 99)));
-        assert_eq!(parse_range("bytes=-10", 100), Some((90, 99)));
-        assert_eq!(parse_range("bytes=0-0,5-6", 100), Some((0, 0)));
-        assert_eq!(parse_range("bytes=100-", 100), None);
+        assert_eq!(parse_range("bytes=0-", 100), Some(Some((0, 99))));
+        assert_eq!(parse_range("bytes=10-19", 100), Some(Some((10, 19))));
+        assert_eq!(parse_range("bytes=90-200", 100), Some(Some((90, 99))));
+        assert_eq!(parse_range("bytes=-10", 100), Some(Some((90, 99))));
+        assert_eq!(parse_range("bytes=0-0,5-6", 100), Some(Some((0, 0))));
+        // Cannot be satisfied: 416.
+        assert_eq!(parse_range("bytes=100-", 100), Some(None));
+        assert_eq!(parse_range("bytes=-0", 100), Some(None));
+        assert_eq!(parse_range("bytes=0-", 0), Some(None));
+        // Not well formed, or another unit: ignored (the whole file).
         assert_eq!(parse_range("bytes=5-2", 100), None);
         assert_eq!(parse_range("items=0-1", 100), None);
-        assert_eq!(parse_range("bytes=-0", 100), None);
         assert_eq!(parse_range("bytes=x-", 100), None);
     }
 }

@@ -15,7 +15,8 @@ use super::layout;
 use super::session::Viewer;
 use super::Console;
 use crate::api::gate::Method;
-use crate::reports::{chart, html_page, labels::value, Report};
+use crate::reports::labels::{figure, value};
+use crate::reports::{chart, html_page, Report};
 use crate::service::Ticketing;
 use crate::stats::Period;
 
@@ -41,7 +42,7 @@ async fn range(
     viewer: &Viewer,
     q: &RangeQuery,
 ) -> Result<(Period, Option<String>), WebError> {
-    console.gate.allow(&viewer.who, Method::ListTickets).await?;
+    console.gate.allow(&viewer.who, Method::Report).await?;
     let today = Ticketing::today(console.ticketing.now());
     let month_start = today.with_day(1).unwrap_or(today);
     let from = match q.from.as_deref().filter(|s| !s.is_empty()) {
@@ -53,19 +54,10 @@ async fn range(
         None => today,
     };
     let period = Period::new(from, to).map_err(|e| WebError::bad_request(e.to_string()))?;
-    let asked = q.center.clone().filter(|c| !c.is_empty());
-    let center = match (&viewer.who.center, asked) {
-        (Some(own), Some(asked)) if *own != asked => {
-            let why = format!("the token covers center `{own}`, not `{asked}`");
-            return Err(console
-                .gate
-                .deny(&viewer.who, Method::ListTickets, None, &why)
-                .await
-                .into());
-        }
-        (Some(own), _) => Some(own.clone()),
-        (None, asked) => asked,
-    };
+    let center = console
+        .gate
+        .center_for(&viewer.who, Method::Report, q.center.clone())
+        .await?;
     Ok((period, center))
 }
 
@@ -118,7 +110,7 @@ pub async fn stats_page(
             (range_form(&viewer, "/stats", &period, center.as_deref()))
             div class="figures" id="figures" {
                 @for (name, n) in report.summary() {
-                    div class="figure" data-figure=(name) { b { (n) } (name) }
+                    div class="figure" data-figure=(name) { b { (n) } (figure(viewer.lang, name)) }
                 }
             }
             section class="panel" id="times" {
@@ -126,7 +118,7 @@ pub async fn stats_page(
                 table {
                     tr { th {} th { (t("件数", "Count")) } th { "p50" } th { "p90" } th { (t("最长", "Max")) } }
                     @for (name, sp) in report.times() {
-                        tr data-time=(name) { th { (name) } td class="n" { (sp.count) } td class="n" { (minutes(sp.p50)) } td class="n" { (minutes(sp.p90)) } td class="n" { (minutes(sp.max)) } }
+                        tr data-time=(name) { th { (figure(viewer.lang, name)) } td class="n" { (sp.count) } td class="n" { (minutes(sp.p50)) } td class="n" { (minutes(sp.p90)) } td class="n" { (minutes(sp.max)) } }
                     }
                 }
             }

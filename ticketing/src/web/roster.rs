@@ -15,6 +15,7 @@ use super::layout::{self, csrf, time};
 use super::session::Viewer;
 use super::Console;
 use crate::api::gate::Method;
+use crate::reports::csv_cell;
 use crate::routing::{Lawyer, Shift};
 
 /// The lawyers and coming shifts the viewer's centre has.
@@ -119,7 +120,8 @@ pub async fn page(State(console): State<Console>, viewer: Viewer) -> Result<Resp
     .into_response())
 }
 
-/// The roster as `hotline roster export` writes it.
+/// The roster as `hotline roster export` writes it (times in China
+/// Standard Time), which `hotline roster import` reads back.
 pub async fn export(State(console): State<Console>, viewer: Viewer) -> Result<Response, WebError> {
     let (lawyers, shifts) = roster(&console, &viewer).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -150,13 +152,18 @@ pub async fn export(State(console): State<Console>, viewer: Viewer) -> Result<Re
         } else {
             theirs
                 .iter()
-                .map(|s| (s.starts_at.to_rfc3339(), s.ends_at.to_rfc3339()))
+                .map(|s| {
+                    (
+                        hotline_domain::shown_time(s.starts_at),
+                        hotline_domain::shown_time(s.ends_at),
+                    )
+                })
                 .collect()
         };
         for (from, to) in times {
             w.write_record([
                 l.id.clone(),
-                l.name.clone(),
+                csv_cell(&l.name).into_owned(),
                 l.phone.clone(),
                 l.sip_uri.clone().unwrap_or_default(),
                 l.skills.join(";"),
@@ -187,7 +194,7 @@ pub async fn export(State(console): State<Console>, viewer: Viewer) -> Result<Re
 #[derive(Deserialize)]
 pub struct SwapForm {
     csrf: String,
-    shift: i64,
+    shift: String,
     lawyer: String,
 }
 
@@ -198,6 +205,10 @@ pub async fn swap(
 ) -> Result<Response, WebError> {
     viewer.check_csrf(&form.csrf)?;
     console.gate.allow(&viewer.who, Method::SwapShift).await?;
+    let shift: i64 =
+        form.shift.trim().parse().map_err(|_| {
+            WebError::bad_request(format!("shift: `{}` is not a shift id", form.shift))
+        })?;
     // A supervisor of one centre gives away only that centre's shifts, to
     // that centre's lawyers.
     let lawyers = console.ticketing.lawyers().await?;
@@ -207,7 +218,7 @@ pub async fn swap(
             .find(|l| l.id == id)
             .map(|l| l.center.clone())
     };
-    let from = console.ticketing.shift_lawyer(form.shift).await?;
+    let from = console.ticketing.shift_lawyer(shift).await?;
     let allowed = |id: Option<&str>| {
         id.and_then(center_of)
             .is_some_and(|c| viewer.who.oversees(&c))
@@ -220,9 +231,6 @@ pub async fn swap(
             .await
             .into());
     }
-    console
-        .ticketing
-        .swap_shift(form.shift, &form.lawyer)
-        .await??;
+    console.ticketing.swap_shift(shift, &form.lawyer).await??;
     Ok(Redirect::to("/roster").into_response())
 }

@@ -203,6 +203,17 @@ pub async fn logout(
     Ok(response)
 }
 
+/// A path the console's own links produce: `/`, then letters, digits and
+/// `/ _ - . ? = &`, never a second `/` right after the first.
+fn is_console_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path[1..].starts_with('/')
+        && path.len() <= 200
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_-.?=&".contains(&b))
+}
+
 #[derive(Deserialize)]
 pub struct LangQuery {
     to: String,
@@ -213,10 +224,11 @@ pub struct LangQuery {
 /// Switches the language (a cookie) and goes back to the page.
 pub async fn switch_language(Query(q): Query<LangQuery>) -> Response {
     let lang = Lang::parse(&q.to).unwrap_or_default();
-    // Only a path of this site: never an open redirect.
+    // Only a path of this site, of the characters its own links use:
+    // never an open redirect (`//host`, `/\host`, control characters).
     let back = q
         .back
-        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+        .filter(|b| is_console_path(b))
         .unwrap_or_else(|| "/".to_owned());
     let mut response = Redirect::to(&back).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!(
@@ -226,4 +238,30 @@ pub async fn switch_language(Query(q): Query<LangQuery>) -> Response {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_console_path;
+
+    #[test]
+    fn the_language_switch_goes_back_only_to_console_pages() {
+        for ok in [
+            "/",
+            "/tickets/1234567890",
+            "/stats?from=2026-01-01&to=2026-01-31",
+        ] {
+            assert!(is_console_path(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\tevil",
+            "https://evil",
+            "",
+            "/a b",
+        ] {
+            assert!(!is_console_path(bad), "{bad}");
+        }
+    }
 }

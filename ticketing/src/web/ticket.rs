@@ -65,15 +65,16 @@ pub async fn page(
 ) -> Result<Response, WebError> {
     let number = number(&n)?;
     let ticket = admitted(&console, &viewer, Method::GetTicket, &number).await?;
+    let live = details(&console, &viewer, &ticket).await?;
+    if q.fragment() {
+        // A refresh of the page already opened (and audited) in this view.
+        return Ok(live.into_response());
+    }
     // Its numbers are shown in full: the read goes in the audit log first.
     console
         .gate
         .audit_read(&viewer.who, &[&ticket], None)
         .await?;
-    let live = details(&console, &viewer, &ticket).await?;
-    if q.fragment() {
-        return Ok(live.into_response());
-    }
     let title = format!("{} {}", viewer.t("工单", "Ticket"), ticket.number);
     Ok(layout::page(
         &viewer,
@@ -81,6 +82,7 @@ pub async fn page(
         &title,
         true,
         html! {
+            span hidden id="events-ticket" data-ticket=(ticket.number) {}
             h1 { (title) @if ticket.major_case { " " span class="badge critical" id="major" { (viewer.t("重点督办", "Major case")) } } }
             div id="live" { (live) }
         },
@@ -209,17 +211,19 @@ async fn details(console: &Console, viewer: &Viewer, tk: &Ticket) -> Result<Mark
                 }
             }
             @if oversees {
-                form method="post" action={"/tickets/" (tk.number) "/reassign"} class="action" {
-                    (csrf(viewer))
-                    label { (t("改派给", "Reassign to")) " "
-                        select name="lawyer" id="reassign-lawyer" {
-                            @for l in lawyers.iter().filter(|l| l.active && l.center == tk.center) {
-                                option value=(l.id) { (l.name) " (" (l.id) ")" }
+                @if tk.assigned_lawyer.is_some() || state == "accepted" {
+                    form method="post" action={"/tickets/" (tk.number) "/reassign"} class="action" {
+                        (csrf(viewer))
+                        label { (if tk.assigned_lawyer.is_some() { t("改派给", "Reassign to") } else { t("指派给", "Assign to") }) " "
+                            select name="lawyer" id="reassign-lawyer" {
+                                @for l in lawyers.iter().filter(|l| l.active && l.center == tk.center) {
+                                    option value=(l.id) { (l.name) " (" (l.id) ")" }
+                                }
                             }
                         }
+                        input name="reason" required placeholder=(t("理由", "Reason")) maxlength="200";
+                        button type="submit" id="reassign" { (t("改派", "Reassign")) }
                     }
-                    input name="reason" required placeholder=(t("理由", "Reason")) maxlength="200";
-                    button type="submit" id="reassign" { (t("改派", "Reassign")) }
                 }
                 @if !tk.major_case && !matches!(state, "closed" | "rejected") {
                     form method="post" action={"/tickets/" (tk.number) "/major"} class="action" {
@@ -282,7 +286,7 @@ async fn details(console: &Console, viewer: &Viewer, tk: &Ticket) -> Result<Mark
                     table {
                         thead { tr { th { (t("律师", "Lawyer")) } th { (t("轮次", "Round")) } th { (t("状态", "State")) } th { (t("派出", "Offered")) } th { (t("确认期限", "Deadline")) } } }
                         tbody { @for o in &offers {
-                            tr { td { (o.lawyer) } td class="n" { (o.round) } td { (o.state.as_str()) } td { (time(o.offered_at)) } td { (time(o.ack_deadline)) } }
+                            tr { td { (o.lawyer) } td class="n" { (o.round) } td { (value(viewer.lang, if o.state.as_str() == "expired" { "offer_expired" } else { o.state.as_str() })) } td { (time(o.offered_at)) } td { (time(o.ack_deadline)) } }
                         } }
                     }
                 }
@@ -293,8 +297,8 @@ async fn details(console: &Console, viewer: &Viewer, tk: &Ticket) -> Result<Mark
                     @for e in &history {
                         li data-kind=(e.kind.as_str()) {
                             span class="muted" { (time(e.at)) } " "
-                            b { (e.kind.as_str()) } " · " (e.actor)
-                            @if let (Some(from), Some(to)) = (e.from_state, e.to_state) { " · " (from.as_str()) " → " (to.as_str()) }
+                            b { (value(viewer.lang, e.kind.as_str())) } " · " (e.actor)
+                            @if let (Some(from), Some(to)) = (e.from_state, e.to_state) { " · " (value(viewer.lang, from.as_str())) " → " (value(viewer.lang, to.as_str())) }
                             @if let Some(l) = &e.lawyer { " · " (t("律师", "lawyer")) " " (l) }
                             @if let Some(r) = &e.reason { " · " (r) }
                             @if let Some(n) = &e.note { " · " i { (n) } }
@@ -328,11 +332,25 @@ pub async fn reassign(
 ) -> Result<Response, WebError> {
     viewer.check_csrf(&form.csrf)?;
     let number = number(&n)?;
-    admitted(&console, &viewer, Method::Reassign, &number).await?;
+    let ticket = admitted(&console, &viewer, Method::Reassign, &number).await?;
     let reason = text("reason", &form.reason, true)?;
+    let lawyer = form.lawyer.trim();
+    if ticket.assigned_lawyer.is_none() && ticket.state == TicketState::Accepted {
+        // Nobody holds it yet: the centre assigns the lawyer (art. 43).
+        let mv = Move {
+            reason: Some(reason),
+            lawyer: Some(lawyer.to_owned()),
+            ..Move::default()
+        };
+        console
+            .ticketing
+            .transition(&number, TicketState::Assigned, mv, &viewer.who.actor())
+            .await?;
+        return Ok(back_to(&number));
+    }
     console
         .ticketing
-        .reassign(&number, form.lawyer.trim(), &reason, &viewer.who.actor())
+        .reassign(&number, lawyer, &reason, &viewer.who.actor())
         .await??;
     Ok(back_to(&number))
 }

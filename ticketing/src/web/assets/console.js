@@ -30,9 +30,22 @@
   setInterval(tick, 1000);
 
   // A short two-tone chime for a new offer (Web Audio: no file to load).
+  // Browsers let a page sound only after the person has used it: the
+  // context is made, and resumed, on the first click or key.
+  let ctx = null;
+  function audio() {
+    if (!ctx && (window.AudioContext || window.webkitAudioContext)) {
+      ctx = new (window.AudioContext || window.webkitAudioContext)();
+    }
+    if (ctx && ctx.state === "suspended") { ctx.resume(); }
+    return ctx;
+  }
+  ["click", "keydown", "touchstart"].forEach(function (kind) {
+    document.addEventListener(kind, audio, { once: true, capture: true });
+  });
   function chime() {
     try {
-      const ctx = new (window.AudioContext || window.webkitAudioContext)();
+      if (!audio()) { return; }
       [880, 660].forEach(function (freq, i) {
         const osc = ctx.createOscillator();
         const gain = ctx.createGain();
@@ -46,8 +59,27 @@
   }
 
   if (body.dataset.live !== "1" || !window.EventSource) { return; }
-  let refreshing = false, again = false;
+  // Someone typing in a form of the live part keeps what they typed: the
+  // refresh waits until they submit or leave the field empty.
+  const liveRoot = document.getElementById("live");
+  let editing = false;
+  if (liveRoot) {
+    liveRoot.addEventListener("input", function (e) {
+      editing = e.target.value !== "" && e.target.type !== "hidden";
+    });
+    liveRoot.addEventListener("change", function () { editing = true; });
+  }
+  let refreshing = false, again = false, waiting = false;
   function refresh() {
+    if (editing) {
+      body.dataset.paused = "1";
+      if (!waiting) {
+        waiting = true;
+        setTimeout(function () { waiting = false; refresh(); }, 1000);
+      }
+      return;
+    }
+    body.dataset.paused = "0";
     if (refreshing) { again = true; return; }
     refreshing = true;
     const url = new URL(window.location.href);
@@ -71,7 +103,8 @@
         if (again) { again = false; refresh(); }
       });
   }
-  const events = new EventSource("/events");
+  const only = document.getElementById("events-ticket");
+  const events = new EventSource(only ? "/events?ticket=" + only.dataset.ticket : "/events");
   events.addEventListener("refresh", refresh);
   events.addEventListener("offer", function () {
     chime();
