@@ -673,7 +673,8 @@ pub enum TokenCommand {
 #[derive(Debug, Subcommand)]
 pub enum SupervisorCommand {
     /// A period's report: CSV (section,item,value per figure) or a
-    /// printable HTML page with charts, written to standard output or --output.
+    /// printable HTML page with charts, written to standard output or
+    /// --output (the document itself: --json does not apply).
     Report {
         #[command(flatten)]
         client: ClientArgs,
@@ -700,10 +701,13 @@ pub enum SupervisorCommand {
     Sample {
         #[command(flatten)]
         client: ClientArgs,
+        /// First day the cases were closed (YYYY-MM-DD, China Standard Time).
         #[arg(long, value_name = "DATE")]
         from: String,
+        /// Last day, included.
         #[arg(long, value_name = "DATE")]
         to: String,
+        /// One center [default: every center the token covers].
         #[arg(long, value_name = "CENTER")]
         center: Option<String>,
         /// Tickets per lawyer, at most.

@@ -8,7 +8,6 @@ use serde_json::json;
 
 use crate::cli::{ReportFormat, SupervisorCommand};
 use crate::tickets::{self, status};
-use crate::UsageError;
 
 pub async fn run(command: SupervisorCommand) -> anyhow::Result<()> {
     match command {
@@ -40,7 +39,7 @@ pub async fn run(command: SupervisorCommand) -> anyhow::Result<()> {
             match output {
                 Some(path) => {
                     write_private(&path, &document.content)
-                        .map_err(|e| UsageError(format!("cannot write {}: {e}", path.display())))?;
+                        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
                     eprintln!("{}: {} bytes", path.display(), document.content.len());
                 }
                 None => std::io::stdout().write_all(&document.content)?,
@@ -74,7 +73,10 @@ pub async fn run(command: SupervisorCommand) -> anyhow::Result<()> {
                 for t in &sample.tickets {
                     println!("{:<16}  {}", t.lawyer, t.number);
                 }
-                eprintln!("{} tickets", sample.tickets.len());
+                match sample.tickets.len() {
+                    1 => eprintln!("1 ticket"),
+                    n => eprintln!("{n} tickets"),
+                }
             }
         }
     }

@@ -424,9 +424,41 @@ async fn a_supervisor_and_a_lawyer_work_a_critical_ticket_in_the_browser() {
         .await
         .is_err());
 
-    // Wang's ticket is not Li's to see.
+    // Wang's ticket is not Li's to see: 403, for the page and its audio.
     c.goto(&format!("{web}/tickets/{a}")).await.unwrap();
     assert!(text_of(&c, "h1").await.starts_with("403"));
+    let status = |path: String| {
+        let c = c.clone();
+        async move {
+            c.execute(
+                &format!("return fetch('{path}').then(r => r.status);"),
+                vec![],
+            )
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(status(format!("/tickets/{a}")).await, json!(403));
+    assert_eq!(
+        status("/".to_owned()).await,
+        json!(200),
+        "a lawyer's home is /my"
+    );
+    assert_eq!(status("/stats".to_owned()).await, json!(403));
+    // A change without the session's CSRF secret is refused.
+    let forged = c
+        .execute(
+            &format!(
+                "return fetch('/tickets/{b}/note', {{method: 'POST', \
+                 body: new URLSearchParams({{csrf: 'forged', text: 'x'}})}}).then(r => r.status);"
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(forged, json!(403));
+    let notes = ok(server.client(&["tickets", "history", &b, "--json"]));
+    assert!(!notes.contains("\"kind\":\"note\""), "{notes}");
     c.close().await.unwrap();
 }
 

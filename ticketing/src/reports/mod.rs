@@ -157,7 +157,14 @@ mod tests {
 
     #[test]
     fn cells_that_would_run_as_formulas_are_quoted() {
-        for formula in ["=HYPERLINK(\"http://x\")", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx"] {
+        for formula in [
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-1+2",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
             assert_eq!(csv_cell(formula), format!("'{formula}"));
         }
         for plain in ["advice-given", "李律师", "", "2026-11-01"] {

@@ -129,6 +129,19 @@ pub async fn rejections_as_pages(response: Response) -> Response {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(_) => "the request could not be read".to_owned(),
     };
+    // "Failed to deserialize form body: missing field `reason`" says which
+    // field; the person needs only that.
+    let why = match why.split_once("missing field `") {
+        Some((_, rest)) => match rest.split_once('`') {
+            Some(("csrf", _)) => {
+                "the form did not come from this console (no CSRF field); reload the page"
+                    .to_owned()
+            }
+            Some((field, _)) => format!("{field}: is required"),
+            None => why,
+        },
+        None => why,
+    };
     WebError::bad_request(why).into_response()
 }
 

@@ -44,6 +44,12 @@ pub async fn page(
     let ticketing = &console.ticketing;
     let now = ticketing.now();
     let (cases, offers) = ticketing.work_of(&me).await?;
+    // Their own cases' numbers in full, to call back: the read is written
+    // down when the page is opened (a refresh is the same view).
+    if !q.fragment() && !cases.is_empty() {
+        let all: Vec<&crate::tickets::Ticket> = cases.iter().collect();
+        console.gate.audit_read(&viewer.who, &all, None).await?;
+    }
     let offered = ticketing
         .tickets_by_number(&offers.iter().map(|o| o.ticket.clone()).collect::<Vec<_>>())
         .await?;
@@ -98,7 +104,7 @@ pub async fn page(
                                 td { a href={"/tickets/" (tk.number)} { (tk.number) } }
                                 td class="state" { (value(viewer.lang, tk.state.as_str())) }
                                 td { (value(viewer.lang, tk.matter.map(|m| m.as_str()).unwrap_or("unknown"))) }
-                                td { (tk.callback_number.as_ref().or(tk.caller_number.as_ref()).map(|n| n.masked()).unwrap_or_default()) }
+                                td class="phone" { (tk.callback_number.as_ref().or(tk.caller_number.as_ref()).map(|n| n.as_str().to_owned()).unwrap_or_default()) }
                                 td {
                                     @if tk.state.as_str() == "assigned" {
                                         form method="post" action={"/tickets/" (tk.number) "/start"} class="inline" {

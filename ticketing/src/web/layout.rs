@@ -55,6 +55,9 @@ pub fn page(viewer: &Viewer, path: &str, title: &str, live: bool, body: Markup) 
                             a href="/my" { (t("我的工作", "My work")) }
                         }
                     }
+                    form method="get" action="/tickets" class="inline search" {
+                        input name="number" placeholder=(t("工单编号", "Ticket number")) size="11" inputmode="numeric" aria-label=(t("查找工单", "Find a ticket"));
+                    }
                     span class="who" id="who" { (viewer.who.actor()) }
                     (language_links(viewer.lang, path))
                     form method="post" action="/logout" class="inline" {

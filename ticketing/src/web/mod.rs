@@ -68,6 +68,7 @@ pub(crate) fn router(console: Console) -> Router {
         .route("/logout", post(session::logout))
         .route("/lang", get(session::switch_language))
         .route("/assets/{name}", get(assets::serve))
+        .route("/tickets", get(ticket::find))
         .route("/tickets/{number}", get(ticket::page))
         .route("/tickets/{number}/reassign", post(ticket::reassign))
         .route("/tickets/{number}/decide", post(ticket::decide))

@@ -218,12 +218,27 @@ pub async fn swap(
             .find(|l| l.id == id)
             .map(|l| l.center.clone())
     };
-    let from = console.ticketing.shift_lawyer(shift).await?;
+    let from = console
+        .ticketing
+        .shift_lawyer(shift)
+        .await?
+        .ok_or_else(|| {
+            WebError::Status(
+                axum::http::StatusCode::NOT_FOUND,
+                format!("there is no shift {shift}"),
+            )
+        })?;
+    if center_of(&form.lawyer).is_none() {
+        return Err(WebError::Status(
+            axum::http::StatusCode::NOT_FOUND,
+            format!("lawyer `{}` is not on the roster", form.lawyer),
+        ));
+    }
     let allowed = |id: Option<&str>| {
         id.and_then(center_of)
             .is_some_and(|c| viewer.who.oversees(&c))
     };
-    if !allowed(from.as_deref()) || !allowed(Some(&form.lawyer)) {
+    if !allowed(Some(&from)) || !allowed(Some(&form.lawyer)) {
         let why = "the shift or the lawyer is not of the token's centre";
         return Err(console
             .gate

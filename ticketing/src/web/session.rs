@@ -160,10 +160,15 @@ pub async fn login(
             let _ = console.gate.refuse_login(&e).await;
             let why = match e {
                 AuthError::Expired => lang.pick("令牌已过期。", "The token has expired."),
-                AuthError::Malformed(_) => lang.pick(
-                    "这不是一个令牌（应以 hlt_ 开头）。",
-                    "That is not a token (it starts with hlt_).",
-                ),
+                AuthError::Malformed(ref why) => {
+                    return Ok(login_refused(
+                        lang,
+                        &format!(
+                            "{} {why}",
+                            lang.pick("令牌格式不对：", "That is not a whole token:")
+                        ),
+                    ))
+                }
                 _ => lang.pick("令牌无效或已被吊销。", "The token is unknown or revoked."),
             };
             Ok(login_refused(lang, why))

@@ -52,6 +52,18 @@ pub async fn admitted(
     Ok(console.gate.ticket(&viewer.who, method, number).await?)
 }
 
+#[derive(Deserialize)]
+pub struct FindQuery {
+    #[serde(default)]
+    number: String,
+}
+
+/// `/tickets?number=N`: the search box's way to a ticket's page.
+pub async fn find(_viewer: Viewer, Query(q): Query<FindQuery>) -> Result<Response, WebError> {
+    let n = number(q.number.trim())?;
+    Ok(Redirect::to(&format!("/tickets/{n}")).into_response())
+}
+
 /// Back to the ticket's page after an action.
 pub fn back_to(number: &TicketNumber) -> Response {
     Redirect::to(&format!("/tickets/{number}")).into_response()
@@ -211,7 +223,7 @@ async fn details(console: &Console, viewer: &Viewer, tk: &Ticket) -> Result<Mark
                 }
             }
             @if oversees {
-                @if tk.assigned_lawyer.is_some() || state == "accepted" {
+                @if (tk.assigned_lawyer.is_some() && !matches!(state, "closed" | "rejected")) || state == "accepted" {
                     form method="post" action={"/tickets/" (tk.number) "/reassign"} class="action" {
                         (csrf(viewer))
                         label { (if tk.assigned_lawyer.is_some() { t("改派给", "Reassign to") } else { t("指派给", "Assign to") }) " "

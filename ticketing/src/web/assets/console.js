@@ -118,4 +118,12 @@
   });
   events.addEventListener("end", function () { events.close(); window.location.reload(); });
   events.onopen = function () { body.dataset.stream = "open"; };
+  // A stream refused for good (too many open tabs, say) is not retried by
+  // the browser: the page then refreshes itself every 15 seconds.
+  events.onerror = function () {
+    if (events.readyState === EventSource.CLOSED && body.dataset.stream !== "polling") {
+      body.dataset.stream = "polling";
+      setInterval(refresh, 15000);
+    }
+  };
 })();
