@@ -166,13 +166,22 @@ impl App {
                 }
             }
         }
-        if with_ticketing && !config.web_listen.ip().is_loopback() && !config.allow_plaintext {
+        if with_ticketing
+            && tls.is_none()
+            && !config.web_listen.ip().is_loopback()
+            && !config.allow_plaintext
+        {
             // The console carries session cookies and personal data.
             return Err(AppError::Config(ConfigError::Invalid(format!(
-                "web_listen {} is not loopback and the web console serves plain HTTP: keep it on \
-                 loopback behind a TLS reverse proxy, or say --allow-plaintext",
+                "web_listen {} is not loopback and the web console would be plain HTTP: give \
+                 --tls-cert and --tls-key (or --dev-tls to try it), or say --allow-plaintext",
                 config.web_listen
             ))));
+        }
+        if let (true, Some(tls)) = (with_ticketing, &tls) {
+            console_tls(tls)
+                .check()
+                .map_err(|e| AppError::Tls(crate::tls::TlsError::Console(e.to_string())))?;
         }
         let menus = if with_ivr {
             let menu = MenuSource::from_option(config.menu.as_deref());
@@ -350,7 +359,7 @@ impl App {
             let web = hotline_ticketing::server::WebListener {
                 listener: part.web,
                 options: hotline_ticketing::web::ConsoleOptions {
-                    secure_cookies: false,
+                    tls: tls.as_ref().map(console_tls),
                     calls: (role == Role::All)
                         .then(|| Arc::new(BoardCalls(board.clone())) as Arc<dyn LiveCalls>),
                 },
@@ -401,6 +410,14 @@ impl App {
         };
         info!("hotline stopped");
         ivr_result.and(ticketing_result)
+    }
+}
+
+/// The console serves TLS with the gRPC servers' certificate and key.
+fn console_tls(tls: &crate::tls::ServerTls) -> hotline_ticketing::web::ConsoleTls {
+    hotline_ticketing::web::ConsoleTls {
+        certificate_pem: tls.certificate.clone(),
+        key_pem: tls.key.clone(),
     }
 }
 

@@ -28,6 +28,8 @@ pub enum TlsError {
     },
     #[error("cannot make the development certificate: {0}")]
     Generate(String),
+    #[error("the certificate and key cannot serve the web console: {0}")]
+    Console(String),
 }
 
 /// What this node serves TLS with, and the certificate its own clients
@@ -36,6 +38,8 @@ pub enum TlsError {
 pub struct ServerTls {
     pub identity: Identity,
     pub certificate: Vec<u8>,
+    /// The private key, PEM: the web console serves TLS with it too.
+    pub key: Vec<u8>,
 }
 
 /// The server side: `tls_cert`/`tls_key`, or the development certificate,
@@ -49,6 +53,7 @@ pub fn server(config: &Config) -> Result<Option<ServerTls>, TlsError> {
     Ok(Some(ServerTls {
         identity: Identity::from_pem(&cert, &key),
         certificate: cert,
+        key,
     }))
 }
 

@@ -230,13 +230,37 @@ async fn click(c: &Client, css: &str) {
     panic!("cannot click {css}: {last:?}");
 }
 
+/// Types `text` into `css`; again if the live region was replaced first.
+async fn type_into(c: &Client, css: &str, text: &str) {
+    let mut last = None;
+    for _ in 0..20 {
+        match c.find(Locator::Css(css)).await {
+            Ok(e) => match e.send_keys(text).await {
+                Ok(()) => return,
+                Err(err) => last = Some(err.to_string()),
+            },
+            Err(err) => last = Some(err.to_string()),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("cannot type into {css}: {last:?}");
+}
+
+/// The text of `css`; read again if the live region was replaced while
+/// reading it.
 async fn text_of(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    let mut last = None;
+    for _ in 0..20 {
+        match c.find(Locator::Css(css)).await {
+            Ok(e) => match e.text().await {
+                Ok(text) => return text,
+                Err(err) => last = Some(err.to_string()),
+            },
+            Err(err) => last = Some(err.to_string()),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("cannot read {css}: {last:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,12 +356,12 @@ async fn a_supervisor_and_a_lawyer_work_a_critical_ticket_in_the_browser() {
     )
     .await
     .unwrap();
-    c.find(Locator::Css("form[action$='/reassign'] input[name=reason]"))
-        .await
-        .unwrap()
-        .send_keys("李律师今晚另有急案")
-        .await
-        .unwrap();
+    type_into(
+        &c,
+        "form[action$='/reassign'] input[name=reason]",
+        "李律师今晚另有急案",
+    )
+    .await;
     c.find(Locator::Id("reassign"))
         .await
         .unwrap()
@@ -351,12 +375,12 @@ async fn a_supervisor_and_a_lawyer_work_a_critical_ticket_in_the_browser() {
     assert!(text_of(&c, "#history").await.contains("李律师今晚另有急案"));
     assert!(text_of(&c, "#fields").await.contains("wang"));
     // 重点督办: marked from the ticket page, listed on the board.
-    c.find(Locator::Css("form[action$='/major'] input[name=reason]"))
-        .await
-        .unwrap()
-        .send_keys("涉及群体性欠薪")
-        .await
-        .unwrap();
+    type_into(
+        &c,
+        "form[action$='/major'] input[name=reason]",
+        "涉及群体性欠薪",
+    )
+    .await;
     click(&c, "#mark-major").await;
     c.wait().for_element(Locator::Id("major")).await.unwrap();
     screenshot(&c, "ticket.png").await;

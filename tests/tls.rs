@@ -121,3 +121,56 @@ fn an_ivr_refuses_a_plaintext_ticketing_on_another_machine() {
         stderr(&out)
     );
 }
+
+/// The web console serves HTTPS with the same certificate, and its session
+/// cookie is then Secure; plain HTTP to it gets nowhere. Driven by curl.
+#[test]
+fn the_console_serves_https_with_the_grpc_certificate() {
+    common::require("curl", "curl");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["serve", "--dev-tls"]);
+    let ca = dir.path().join("hotline-data/dev-tls/cert.pem");
+    let web = server.web.unwrap();
+    let curl = |args: &[&str]| {
+        std::process::Command::new("curl")
+            .args(["-sS", "--max-time", "10", "--cacert", ca.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let login_page = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("https://{web}/login"),
+    ]);
+    assert_eq!(stdout(&login_page), "200", "{}", stderr(&login_page));
+    let token = format!("token={}", server.admin_token.as_deref().unwrap());
+    let login = curl(&[
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        "--data",
+        &token,
+        &format!("https://{web}/login"),
+    ]);
+    let headers = stdout(&login).to_ascii_lowercase();
+    let cookie = headers
+        .lines()
+        .find(|l| l.starts_with("set-cookie: hotline_session="))
+        .unwrap_or_else(|| panic!("no session cookie:\n{headers}"));
+    for flag in ["httponly", "samesite=strict", "secure"] {
+        assert!(cookie.contains(flag), "{cookie}");
+    }
+    // Plain HTTP to the TLS port is no console.
+    let plain = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("http://{web}/login"),
+    ]);
+    assert_ne!(stdout(&plain), "200");
+}

@@ -20,6 +20,7 @@ mod reports;
 mod roster;
 mod session;
 mod ticket;
+mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ use crate::service::Ticketing;
 
 pub use error::WebError;
 pub use session::SESSION_COOKIE;
+pub use tls::{ConsoleTls, ConsoleTlsError};
 
 /// The calls in the IVR now, for the board: given when the IVR runs in
 /// the same process (`hotline serve`).
@@ -45,8 +47,8 @@ pub trait LiveCalls: Send + Sync {
 /// What the console needs besides ticketing.
 #[derive(Clone, Default)]
 pub struct ConsoleOptions {
-    /// Cookies are marked Secure (the console is served over TLS).
-    pub secure_cookies: bool,
+    /// Serve HTTPS with this certificate and key (cookies are then Secure).
+    pub tls: Option<ConsoleTls>,
     pub calls: Option<Arc<dyn LiveCalls>>,
 }
 
@@ -97,7 +99,17 @@ pub(crate) fn router(console: Console) -> Router {
         .with_state(console)
 }
 
-/// Serves the console on `listener` until `shutdown`.
+/// Why the console could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error(transparent)]
+    Tls(#[from] ConsoleTlsError),
+    #[error("the web console failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves the console on `listener` (HTTPS when `options.tls` says) until
+/// `shutdown`.
 pub async fn serve(
     listener: TcpListener,
     ticketing: Ticketing,
@@ -105,14 +117,25 @@ pub async fn serve(
     recent: Arc<RecentEvents>,
     options: ConsoleOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> Result<(), ConsoleError> {
+    let tls = options.tls.clone();
     let app = router(Console {
         ticketing,
         gate,
         recent,
         options,
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    match tls {
+        Some(tls) => {
+            axum::serve(tls::TlsListener::new(listener, &tls)?, app)
+                .with_graceful_shutdown(shutdown)
+                .await?
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await?
+        }
+    }
+    Ok(())
 }

@@ -140,7 +140,7 @@ pub async fn login(
                 ));
             }
             tracing::info!(actor = %who.actor(), "console login");
-            let secure = if console.options.secure_cookies {
+            let secure = if console.options.tls.is_some() {
                 "; Secure"
             } else {
                 ""
