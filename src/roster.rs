@@ -5,6 +5,7 @@ use anyhow::Context;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::routing_service_client::RoutingServiceClient;
 use hotline_proto::AuthedChannel;
+use hotline_ticketing::routing::roster_csv;
 
 use crate::cli::{ClientArgs, LawyerCommand, RosterCommand};
 use crate::output;
@@ -109,52 +110,23 @@ pub async fn roster(command: RosterCommand) -> anyhow::Result<()> {
             print_shift(&shift, client.json);
         }
         RosterCommand::Import { client, file } => {
-            let mut reader = csv::ReaderBuilder::new()
-                .trim(csv::Trim::All)
-                .flexible(true)
-                .from_path(&file)
+            let input = std::fs::File::open(&file)
                 .map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
+            let rows = roster_csv::read(input)
+                .map_err(|e| UsageError(format!("{}:{}: {}", file.display(), e.line, e.message)))?;
             let mut api = connect(&client).await?;
             let (mut lawyers, mut shifts) = (0, 0);
-            for (i, record) in reader.records().enumerate() {
-                // Line 1 is the header.
-                let line = i + 2;
-                let at = |what: String| UsageError(format!("{}:{line}: {what}", file.display()));
-                let record = record.map_err(|e| at(e.to_string()))?;
-                let field = |n: usize| record.get(n).unwrap_or_default().to_owned();
-                let items = |n: usize| -> Vec<String> {
-                    field(n)
-                        .split(';')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                };
-                let capacity = match field(7).as_str() {
-                    "" => 5,
-                    text => text
-                        .parse()
-                        .map_err(|_| at(format!("capacity `{text}` is not a number")))?,
-                };
-                api.put_lawyer(pb::Lawyer {
-                    id: field(0),
-                    name: field(1),
-                    phone: field(2),
-                    sip_uri: Some(field(3)).filter(|s| !s.is_empty()),
-                    skills: items(4),
-                    regions: items(5),
-                    languages: items(6),
-                    capacity,
-                    center: field(8),
-                    active: true,
-                })
-                .await
-                .map_err(|s| at(s.message().to_owned()))?;
+            for row in rows {
+                let at =
+                    |what: String| UsageError(format!("{}:{}: {what}", file.display(), row.line));
+                let id = row.lawyer.id.clone();
+                api.put_lawyer(row.lawyer)
+                    .await
+                    .map_err(|s| at(s.message().to_owned()))?;
                 lawyers += 1;
-                let (from, to) = (field(9), field(10));
-                if !from.is_empty() || !to.is_empty() {
+                if let Some((from, to)) = row.shift {
                     api.add_shift(pb::AddShiftRequest {
-                        lawyer: field(0),
+                        lawyer: id,
                         from,
                         to,
                     })
@@ -179,49 +151,10 @@ pub async fn roster(command: RosterCommand) -> anyhow::Result<()> {
                 .map_err(status)?
                 .into_inner()
                 .shifts;
-            let mut writer = csv::Writer::from_writer(std::io::stdout());
-            writer.write_record([
-                "id",
-                "name",
-                "phone",
-                "sip_uri",
-                "skills",
-                "regions",
-                "languages",
-                "capacity",
-                "center",
-                "shift_from",
-                "shift_to",
-            ])?;
             // One row per coming shift (the lawyer's fields repeated), or
             // one row without a shift; importing it back gives the same roster.
-            for l in lawyers {
-                let theirs: Vec<&pb::Shift> = shifts.iter().filter(|s| s.lawyer == l.id).collect();
-                let times: Vec<(String, String)> = if theirs.is_empty() {
-                    vec![(String::new(), String::new())]
-                } else {
-                    theirs
-                        .iter()
-                        .map(|s| (s.from.clone(), s.to.clone()))
-                        .collect()
-                };
-                for (from, to) in times {
-                    writer.write_record([
-                        l.id.clone(),
-                        l.name.clone(),
-                        l.phone.clone(),
-                        l.sip_uri.clone().unwrap_or_default(),
-                        l.skills.join(";"),
-                        l.regions.join(";"),
-                        l.languages.join(";"),
-                        l.capacity.to_string(),
-                        l.center.clone(),
-                        from,
-                        to,
-                    ])?;
-                }
-            }
-            writer.flush().context("cannot write the roster")?;
+            roster_csv::write(std::io::stdout(), &lawyers, &shifts)
+                .context("cannot write the roster")?;
         }
         RosterCommand::List { client } => {
             let mut api = connect(&client).await?;

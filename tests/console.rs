@@ -483,6 +483,35 @@ async fn a_supervisor_and_a_lawyer_work_a_critical_ticket_in_the_browser() {
     assert_eq!(forged, json!(403));
     let notes = ok(server.client(&["tickets", "history", &b, "--json"]));
     assert!(!notes.contains("\"kind\":\"note\""), "{notes}");
+
+    // An admin imports a roster row from the console.
+    c.delete_all_cookies().await.unwrap();
+    login(&c, &web, server.admin_token.as_deref().unwrap()).await;
+    c.goto(&format!("{web}/roster")).await.unwrap();
+    let tomorrow =
+        (Utc::now() + chrono::Duration::days(1)).with_timezone(&hotline_domain::shanghai());
+    let (from, to) = (
+        tomorrow.format("%Y-%m-%dT08:00").to_string(),
+        tomorrow.format("%Y-%m-%dT20:00").to_string(),
+    );
+    let csv = format!(
+        "id,name,phone,sip_uri,skills,regions,languages,capacity,center,shift_from,shift_to\n\
+         zhao,赵律师,13900000001,,family;labor-wages,,zh,4,default,{from},{to}\n"
+    );
+    type_into(&c, "#import textarea[name=csv]", &csv).await;
+    click(&c, "#import-roster").await;
+    let mut shown = String::new();
+    for _ in 0..50 {
+        shown = text_of(&c, "#lawyers").await;
+        if shown.contains("赵律师") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(shown.contains("赵律师"), "{shown}");
+    assert!(text_of(&c, "#shifts").await.contains("赵律师"));
+    let listed = ok(server.client(&["roster", "list", "--json"]));
+    assert!(listed.contains("\"zhao\""), "{listed}");
     c.close().await.unwrap();
 }
 

@@ -97,7 +97,7 @@ fn required<'a>(field: &str, value: &'a str) -> Result<&'a str, Status> {
 
 /// RFC 3339, or a local time (`2026-03-02T08:00`) or date (midnight)
 /// meaning Asia/Shanghai.
-pub(super) fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, Status> {
+pub(crate) fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, Status> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -128,12 +128,12 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 
 /// Shift bounds in Asia/Shanghai, to the second unless the shift was set
 /// finer: an exported roster must import to the same instants.
-fn shift_time(t: DateTime<Utc>) -> String {
+pub(crate) fn shift_time(t: DateTime<Utc>) -> String {
     t.with_timezone(&hotline_domain::shanghai())
         .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
 }
 
-fn lawyer_to_pb(l: &Lawyer) -> pb::Lawyer {
+pub(crate) fn lawyer_to_pb(l: &Lawyer) -> pb::Lawyer {
     pb::Lawyer {
         id: l.id.clone(),
         center: l.center.clone(),
@@ -161,7 +161,7 @@ fn offer_to_pb(o: &Offer) -> pb::Offer {
     }
 }
 
-fn lawyer_from_pb(l: pb::Lawyer) -> Result<Lawyer, Status> {
+pub(crate) fn lawyer_from_pb(l: pb::Lawyer) -> Result<Lawyer, Status> {
     let id = required("id", &l.id)?.to_owned();
     if !id
         .bytes()

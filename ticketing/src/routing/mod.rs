@@ -5,6 +5,7 @@
 //! drops or doubles an escalation.
 
 pub mod policy;
+pub mod roster_csv;
 
 use chrono::{DateTime, Utc};
 

@@ -111,6 +111,13 @@ pub async fn page(
                                             (csrf(&viewer)) button type="submit" { (t("开始办理", "Start")) }
                                         }
                                     }
+                                    @if matches!(tk.state.as_str(), "assigned" | "in_progress" | "consultation" | "provisional") {
+                                        form method="post" action={"/tickets/" (tk.number) "/close"} class="action" {
+                                            (csrf(&viewer))
+                                            input name="outcome" required size="14" maxlength="64" placeholder=(t("办理结果", "Outcome"));
+                                            button type="submit" class="secondary" { (t("结案", "Close")) }
+                                        }
+                                    }
                                 }
                             }
                         }

@@ -88,6 +88,7 @@ pub(crate) fn router(console: Console) -> Router {
         .route("/roster", get(roster::page))
         .route("/roster.csv", get(roster::export))
         .route("/roster/swap", post(roster::swap))
+        .route("/roster/import", post(roster::import))
         .route("/stats", get(reports::stats_page))
         .route("/reports", get(reports::reports_page))
         .route("/reports/report.csv", get(reports::csv))

@@ -15,8 +15,9 @@ use super::layout::{self, csrf, time};
 use super::session::Viewer;
 use super::Console;
 use crate::api::gate::Method;
-use crate::reports::csv_cell;
-use crate::routing::{Lawyer, Shift};
+use crate::api::routing::{instant, lawyer_from_pb, lawyer_to_pb, shift_time};
+use crate::routing::{roster_csv, Lawyer, Shift};
+use hotline_proto::v1 as pb;
 
 /// The lawyers and coming shifts the viewer's centre has.
 async fn roster(console: &Console, viewer: &Viewer) -> Result<(Vec<Lawyer>, Vec<Shift>), WebError> {
@@ -71,7 +72,7 @@ pub async fn page(State(console): State<Console>, viewer: Viewer) -> Result<Resp
         html! {
             h1 { (title) }
             p { a href="/roster.csv" id="roster-csv" { (t("导出 CSV", "Export CSV")) } " · "
-                span class="muted" { (t("导入：hotline roster import 文件.csv（管理员）", "Import: hotline roster import FILE.csv (admin)")) } }
+                span class="muted" { (t("导入（管理员）：下方表单或 hotline roster import 文件.csv", "Import (admin): the form below or hotline roster import FILE.csv")) } }
             div class="grid" {
                 section class="panel" id="duty-now" {
                     h2 { (t("正在值班", "On duty now")) }
@@ -94,6 +95,17 @@ pub async fn page(State(console): State<Console>, viewer: Viewer) -> Result<Resp
                             @for l in lawyers.iter().filter(|l| l.active) { option value=(l.id) { (l.name) " (" (l.id) ")" } }
                         }
                         button type="submit" { (t("换班", "Swap")) }
+                    }
+                }
+            }
+            @if viewer.who.role == crate::auth::Role::Admin {
+                section class="panel" id="import" {
+                    h2 { (t("导入值班表", "Import the roster")) }
+                    form method="post" action="/roster/import" {
+                        (csrf(&viewer))
+                        p class="hint" { (t("粘贴 CSV（与导出格式相同）：", "Paste a CSV (the export's format):")) " " code { (roster_csv::HEADER.join(",")) } }
+                        textarea name="csv" rows="6" cols="90" required {}
+                        p { button type="submit" id="import-roster" { (t("导入", "Import")) } }
                     }
                 }
             }
@@ -120,64 +132,27 @@ pub async fn page(State(console): State<Console>, viewer: Viewer) -> Result<Resp
     .into_response())
 }
 
-/// The roster as `hotline roster export` writes it (times in China
-/// Standard Time), which `hotline roster import` reads back.
+/// The roster as `hotline roster export` writes it, which `hotline roster
+/// import` (and the form below) read back.
 pub async fn export(State(console): State<Console>, viewer: Viewer) -> Result<Response, WebError> {
     let (lawyers, shifts) = roster(&console, &viewer).await?;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let fail = |e: csv::Error| {
+    let lawyers: Vec<_> = lawyers.iter().map(lawyer_to_pb).collect();
+    let shifts: Vec<_> = shifts
+        .iter()
+        .map(|s| pb::Shift {
+            id: s.id,
+            lawyer: s.lawyer.clone(),
+            from: shift_time(s.starts_at),
+            to: shift_time(s.ends_at),
+        })
+        .collect();
+    let mut body = Vec::new();
+    roster_csv::write(&mut body, &lawyers, &shifts).map_err(|e| {
         WebError::Status(
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot write the CSV: {e}"),
         )
-    };
-    w.write_record([
-        "id",
-        "name",
-        "phone",
-        "sip_uri",
-        "skills",
-        "regions",
-        "languages",
-        "capacity",
-        "center",
-        "shift_from",
-        "shift_to",
-    ])
-    .map_err(fail)?;
-    for l in &lawyers {
-        let theirs: Vec<&Shift> = shifts.iter().filter(|s| s.lawyer == l.id).collect();
-        let times: Vec<(String, String)> = if theirs.is_empty() {
-            vec![(String::new(), String::new())]
-        } else {
-            theirs
-                .iter()
-                .map(|s| {
-                    (
-                        hotline_domain::shown_time(s.starts_at),
-                        hotline_domain::shown_time(s.ends_at),
-                    )
-                })
-                .collect()
-        };
-        for (from, to) in times {
-            w.write_record([
-                l.id.clone(),
-                csv_cell(&l.name).into_owned(),
-                l.phone.clone(),
-                l.sip_uri.clone().unwrap_or_default(),
-                l.skills.join(";"),
-                l.regions.join(";"),
-                l.languages.join(";"),
-                l.capacity.to_string(),
-                l.center.clone(),
-                from,
-                to,
-            ])
-            .map_err(fail)?;
-        }
-    }
-    let body = w.into_inner().map_err(|e| fail(e.into_error().into()))?;
+    })?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -189,6 +164,55 @@ pub async fn export(State(console): State<Console>, viewer: Viewer) -> Result<Re
         body,
     )
         .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ImportForm {
+    csrf: String,
+    csv: String,
+}
+
+/// An admin pastes a roster CSV: each row's lawyer is written (added or
+/// replaced) and its shift added, as `hotline roster import` does; the
+/// first bad row stops the import and is named, the rows before it stay.
+pub async fn import(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Form(form): Form<ImportForm>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    console.gate.allow(&viewer.who, Method::PutLawyer).await?;
+    let rows =
+        roster_csv::read(form.csv.as_bytes()).map_err(|e| WebError::bad_request(e.to_string()))?;
+    let (mut lawyers, mut shifts) = (0, 0);
+    for row in rows {
+        let (done_lawyers, done_shifts, line) = (lawyers, shifts, row.line);
+        let at = move |why: String| {
+            WebError::bad_request(format!(
+                "line {line}: {why} ({done_lawyers} lawyers and {done_shifts} shifts before it were imported)"
+            ))
+        };
+        let lawyer = lawyer_from_pb(row.lawyer).map_err(|s| at(s.message().to_owned()))?;
+        console.ticketing.put_lawyer(&lawyer).await?;
+        lawyers += 1;
+        if let Some((from, to)) = row.shift {
+            let from = instant("shift_from", &from).map_err(|s| at(s.message().to_owned()))?;
+            let to = instant("shift_to", &to).map_err(|s| at(s.message().to_owned()))?;
+            if to <= from || to - from > Duration::days(7) {
+                return Err(at(
+                    "a shift ends after it starts, and lasts at most 7 days".to_owned()
+                ));
+            }
+            console
+                .ticketing
+                .add_shift(&lawyer.id, from, to)
+                .await?
+                .map_err(|e| at(e.to_string()))?;
+            shifts += 1;
+        }
+    }
+    tracing::info!(actor = %viewer.who.actor(), lawyers, shifts, "roster imported from the console");
+    Ok(Redirect::to("/roster").into_response())
 }
 
 #[derive(Deserialize)]
