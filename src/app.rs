@@ -22,7 +22,6 @@ use hotline_ivr::tickets::{Outbox, TicketsClient};
 use hotline_ticketing::auth::{NewToken, Role as TokenRole};
 use hotline_ticketing::limitation::{Limitation, RuleTable};
 use hotline_ticketing::service::AccessError;
-use hotline_ticketing::web::LiveCalls;
 use hotline_ticketing::{Store, StoreError, SystemClock, Ticketing};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
@@ -341,7 +340,6 @@ impl App {
             ivr,
         } = self;
         info!(?role, "hotline started");
-        // The IVR's calls, shown on the console's board when both run here.
         let board = CallBoard::new();
         // Fires once the IVR has drained; ticketing serves until then.
         let (ivr_done, ivr_done_rx) = watch::channel(false);
@@ -360,8 +358,6 @@ impl App {
                 listener: part.web,
                 options: hotline_ticketing::web::ConsoleOptions {
                     tls: tls.as_ref().map(console_tls),
-                    calls: (role == Role::All)
-                        .then(|| Arc::new(BoardCalls(board.clone())) as Arc<dyn LiveCalls>),
                 },
             };
             tokio::spawn(async move {
@@ -421,15 +417,6 @@ fn console_tls(tls: &crate::tls::ServerTls) -> hotline_ticketing::web::ConsoleTl
     }
 }
 
-/// The IVR's calls as the console's board shows them.
-struct BoardCalls(CallBoard);
-
-impl LiveCalls for BoardCalls {
-    fn calls(&self) -> Vec<hotline_proto::v1::ActiveCall> {
-        self.0.list()
-    }
-}
-
 /// The IVR's tasks: SIP and calls until `shutdown`, then (once the calls
 /// have drained) its admin API, metrics and outbox.
 async fn run_ivr(
@@ -466,6 +453,17 @@ async fn run_ivr(
             fired(calls_done_rx.clone()),
         ),
     );
+    // Calls in progress and call-flow counts to ticketing, for the
+    // console's board and reports; a fresh run id, so counts of an earlier
+    // run of this node are added to, not replaced.
+    let figures = tokio::spawn(hotline_ivr::tickets::figures::run(
+        part.tickets.clone(),
+        config.node_id.clone(),
+        format!("{:032x}", rand::random::<u128>()),
+        board.clone(),
+        metrics.clone(),
+        fired(calls_done_rx.clone()),
+    ));
     let delivery = part.tickets.clone();
     let outbox_stop = fired(calls_done_rx.clone());
     let outbox = tokio::spawn(async move { delivery.run_outbox(outbox_stop).await });
@@ -512,6 +510,7 @@ async fn run_ivr(
         ("admin API", Some(admin)),
         ("metrics endpoint", Some(metrics_server)),
         ("outbox", Some(outbox)),
+        ("call figures", Some(figures)),
         ("recording retention", retention),
     ];
     for (what, task) in tasks.into_iter().filter_map(|(w, t)| t.map(|t| (w, t))) {

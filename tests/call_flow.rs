@@ -616,6 +616,43 @@ fn drop_off_counts_per_node_match_the_script() {
         );
     }
     assert!(nodes.iter().any(|n| n.node == "main" && n.abandoned == 3));
+
+    // The same counts reach ticketing (the IVR reports every 2 s) and the
+    // supervisor's report for today: six calls, each ended in one node.
+    let day = today().to_string();
+    let report_args = [
+        "supervisor",
+        "report",
+        "--from",
+        &day,
+        "--to",
+        &day,
+        "--format",
+        "csv",
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let csv = loop {
+        let out = server.client(&report_args);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        let csv = common::stdout(&out);
+        if csv.contains("\nivr,calls,6\n") || std::time::Instant::now() > deadline {
+            break csv;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(csv.starts_with("section,item,value\n"), "{csv}");
+    assert!(csv.contains("\nivr,calls,6\n"), "{csv}");
+    assert!(csv.contains("\nivr,abandoned,4\n"), "{csv}");
+    for n in &nodes {
+        for (name, value) in [
+            ("entered", n.entered),
+            ("completed", n.completed),
+            ("abandoned", n.abandoned),
+        ] {
+            let row = format!("\nivr_node,{}:{name},{value}\n", n.node);
+            assert!(csv.contains(&row), "{row:?} missing from\n{csv}");
+        }
+    }
 }
 
 /// The default menu with the operator open around the clock and a transfer

@@ -150,8 +150,9 @@ pub async fn run_node(
     .max_decoding_message_size(SMALL_MESSAGE);
     let access = AccessServiceServer::new(AccessApi::new(ticketing.clone(), gate.clone()))
         .max_decoding_message_size(SMALL_MESSAGE);
+    // An IVR node's report lists up to 200 calls and 5,000 counts.
     let reports = ReportServiceServer::new(ReportApi::new(ticketing.clone(), gate.clone()))
-        .max_decoding_message_size(SMALL_MESSAGE);
+        .max_decoding_message_size(1024 * 1024);
     let api = TicketServiceServer::new(TicketApi::new(ticketing, gate))
         // Bounded messages: a create with a 4 KiB summary is far below this.
         .max_decoding_message_size(256 * 1024);

@@ -16,6 +16,7 @@ use crate::quality::{self, NewReview, Review};
 use crate::reports::Report;
 use crate::retention::{RetentionPolicy, RetentionReport};
 use crate::routing::{Lawyer, Offer, Problem, RosterError, RoutingPolicy, Shift};
+use crate::stats::ivr::{IvrFigures, LiveCall, MenuNodeDay};
 use crate::stats::{Period, Statistics};
 use crate::store::{Store, StoreError};
 use crate::tickets::lifecycle::Move;
@@ -41,6 +42,8 @@ pub struct Ticketing {
     limitation: Arc<Limitation>,
     routing: Arc<RoutingPolicy>,
     retention: RetentionPolicy,
+    /// The IVR nodes' calls in progress, as they last reported them.
+    ivr_calls: Arc<crate::stats::ivr::LiveIvrCalls>,
 }
 
 impl Ticketing {
@@ -51,6 +54,7 @@ impl Ticketing {
             limitation,
             routing: Arc::new(RoutingPolicy::default()),
             retention: RetentionPolicy::default(),
+            ivr_calls: Arc::default(),
         }
     }
 
@@ -655,7 +659,31 @@ impl Ticketing {
     ) -> Result<Statistics, StoreError> {
         let tickets = self.tickets_created(period, center).await?;
         let facts = self.store.ticket_facts(period, center).await?;
-        Ok(Statistics::compute(&tickets, &facts))
+        let mut stats = Statistics::compute(&tickets, &facts);
+        let nodes = self.store.ivr_figures(period, center).await?;
+        stats.ivr = IvrFigures::add_up(nodes.iter().map(|(n, c)| (n.as_str(), *c)));
+        Ok(stats)
+    }
+
+    /// An IVR node's report: its calls in progress for the board, its
+    /// counts (totals of its run `boot`) for statistics.
+    pub async fn publish_ivr_figures(
+        &self,
+        ivr_node: &str,
+        boot: &str,
+        in_progress: u32,
+        calls: Vec<hotline_proto::v1::ActiveCall>,
+        rows: &[MenuNodeDay],
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        self.ivr_calls.update(ivr_node, in_progress, calls, now);
+        self.store.put_ivr_figures(ivr_node, boot, rows, now).await
+    }
+
+    /// The calls in progress in the IVR nodes still reporting, of
+    /// `centers` (all when `None`), and how many there are in all.
+    pub fn ivr_calls(&self, centers: Option<&[String]>) -> (Vec<LiveCall>, u64) {
+        self.ivr_calls.calls(centers, self.now())
     }
 
     /// The report of `period`: statistics and the quality-review scores of

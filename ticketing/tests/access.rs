@@ -65,6 +65,7 @@ const MATRIX: &[(&str, [bool; 4])] = &[
     ("ListAudit", [false, false, true, true]),
     ("Report", [false, false, true, true]),
     ("QualitySample", [false, false, true, true]),
+    ("PublishIvrFigures", [true, false, false, false]),
 ];
 
 struct World {
@@ -357,6 +358,22 @@ async fn call(method: &str, channel: AuthedChannel, offered: &str) -> Result<(),
                 per_lawyer: 2,
                 seed: 1,
                 ..Default::default()
+            })
+            .await
+            .map(drop),
+        "PublishIvrFigures" => ReportServiceClient::new(channel_for_reports.clone())
+            .publish_ivr_figures(pb::IvrFigures {
+                ivr_node: "ivr-1".into(),
+                boot: "0123456789abcdef0123456789abcdef".into(),
+                calls_in_progress: 0,
+                calls: Vec::new(),
+                nodes: vec![pb::MenuNodeDay {
+                    date: "2026-01-05".into(),
+                    center: "default".into(),
+                    node: "main".into(),
+                    entered: 1,
+                    ..Default::default()
+                }],
             })
             .await
             .map(drop),

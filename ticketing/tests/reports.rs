@@ -22,6 +22,7 @@ use hotline_ticketing::limitation::Limitation;
 use hotline_ticketing::quality::{NewReview, Scores};
 use hotline_ticketing::reports::CSV_HEADER;
 use hotline_ticketing::routing::Lawyer;
+use hotline_ticketing::stats::ivr::{MenuNodeDay, NodeCounts};
 use hotline_ticketing::stats::Period;
 use hotline_ticketing::tickets::lifecycle::Move;
 use hotline_ticketing::tickets::{Flags, NewTicket};
@@ -29,7 +30,10 @@ use hotline_ticketing::{ManualClock, Store, Ticketing};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-both_backends!(report_figures_match_a_seeded_data_set);
+both_backends!(
+    report_figures_match_a_seeded_data_set,
+    ivr_figures_add_up_runs_and_a_repeated_report_adds_nothing
+);
 
 /// 10:00 in Shanghai on Monday 2026-03-02, the period's first day.
 fn t0() -> DateTime<Utc> {
@@ -396,4 +400,145 @@ async fn report_figures_match_a_seeded_data_set(store: Store) {
         vec![open.number.clone()]
     );
     assert!(t.major_cases(Some("elsewhere")).await.unwrap().is_empty());
+}
+
+fn row(
+    day: &str,
+    center: &str,
+    node: &str,
+    entered: u64,
+    completed: u64,
+    abandoned: u64,
+) -> MenuNodeDay {
+    MenuNodeDay {
+        day: day.parse().unwrap(),
+        center: center.into(),
+        node: node.into(),
+        counts: NodeCounts {
+            entered,
+            completed,
+            abandoned,
+            invalid: 1,
+            timeouts: 0,
+        },
+    }
+}
+
+fn csv_rows(csv: &str, section: &str) -> BTreeMap<String, String> {
+    csv.lines()
+        .filter_map(|l| {
+            let mut cells = l.splitn(3, ',');
+            if cells.next()? != section {
+                return None;
+            }
+            Some((cells.next()?.to_owned(), cells.next()?.to_owned()))
+        })
+        .collect()
+}
+
+/// The IVR nodes' counts: two nodes, one restarted (a second run), one
+/// report sent twice with grown counts; days outside the period and
+/// another centre's rows are left out where they should be.
+async fn ivr_figures_add_up_runs_and_a_repeated_report_adds_nothing(store: Store) {
+    let clock = ManualClock::new(t0());
+    let t = Ticketing::new(
+        store.clone(),
+        Arc::new(clock.clone()),
+        Arc::new(Limitation::bundled().unwrap()),
+    );
+    let run_a = "a".repeat(32);
+    let run_b = "b".repeat(32);
+    // ivr-1's first run; its first report, then a later one with more.
+    t.publish_ivr_figures(
+        "ivr-1",
+        &run_a,
+        0,
+        vec![],
+        &[row("2026-03-02", "default", "main", 5, 0, 2)],
+    )
+    .await
+    .unwrap();
+    t.publish_ivr_figures(
+        "ivr-1",
+        &run_a,
+        0,
+        vec![],
+        &[
+            row("2026-03-02", "default", "main", 8, 0, 3),
+            row("2026-03-02", "default", "goodbye", 4, 4, 0),
+        ],
+    )
+    .await
+    .unwrap();
+    // ivr-1 restarted: its second run's counts add to the first's.
+    t.publish_ivr_figures(
+        "ivr-1",
+        &run_b,
+        0,
+        vec![],
+        &[row("2026-03-03", "default", "main", 2, 0, 1)],
+    )
+    .await
+    .unwrap();
+    // ivr-2: another centre, and a day after the period.
+    t.publish_ivr_figures(
+        "ivr-2",
+        &run_a,
+        0,
+        vec![],
+        &[
+            row("2026-03-02", "haidian", "main", 7, 0, 7),
+            row("2026-04-01", "default", "main", 100, 0, 100),
+        ],
+    )
+    .await
+    .unwrap();
+
+    let march = Period::new("2026-03-01".parse().unwrap(), "2026-03-31".parse().unwrap()).unwrap();
+    let report = t.report(&march, Some("default")).await.unwrap();
+    let ivr = &report.stats.ivr;
+    assert_eq!((ivr.calls, ivr.completed, ivr.abandoned), (8, 4, 4));
+    assert_eq!(ivr.by_node["main"].entered, 10);
+    assert_eq!(ivr.by_node["main"].invalid, 2);
+    let csv = report.to_csv().unwrap();
+    let totals = csv_rows(&csv, "ivr");
+    assert_eq!(totals["calls"], "8");
+    assert_eq!(totals["abandoned"], "4");
+    let nodes = csv_rows(&csv, "ivr_node");
+    assert_eq!(nodes["main:entered"], "10");
+    assert_eq!(nodes["goodbye:completed"], "4");
+    // Every centre: haidian's seven hang-ups count too.
+    let all = t.report(&march, None).await.unwrap();
+    assert_eq!(all.stats.ivr.calls, 15);
+    assert_eq!(all.stats.ivr.by_node["main"].abandoned, 11);
+    // One day.
+    let day = Period::new("2026-03-03".parse().unwrap(), "2026-03-03".parse().unwrap()).unwrap();
+    assert_eq!(t.report(&day, None).await.unwrap().stats.ivr.calls, 1);
+
+    // The calls in progress: the board lists a node's last report while
+    // it keeps reporting.
+    let call = |id: &str, center: &str| hotline_proto::v1::ActiveCall {
+        call_id: id.into(),
+        center: center.into(),
+        ..Default::default()
+    };
+    t.publish_ivr_figures(
+        "ivr-1",
+        &run_b,
+        2,
+        vec![call("c1", "default"), call("c2", "haidian")],
+        &[],
+    )
+    .await
+    .unwrap();
+    let haidian = ["haidian".to_owned()];
+    let (calls, total) = t.ivr_calls(Some(&haidian));
+    assert_eq!((calls.len(), total), (1, 2));
+    assert_eq!(calls[0].call.call_id, "c2");
+    clock.advance(Duration::seconds(11));
+    assert_eq!(
+        t.ivr_calls(None).1,
+        0,
+        "a node silent for 11 s has no calls on the board"
+    );
 }

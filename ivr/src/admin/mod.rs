@@ -33,6 +33,8 @@ struct Entry {
     called: String,
     state: &'static str,
     position: String,
+    /// The center the call was routed to, once answered.
+    center: String,
     started_at: SystemTime,
     started: Instant,
 }
@@ -95,6 +97,7 @@ impl CallBoard {
                 called: called.to_owned(),
                 state: "ringing",
                 position: String::new(),
+                center: String::new(),
                 started_at: SystemTime::now(),
                 started: Instant::now(),
             },
@@ -105,6 +108,11 @@ impl CallBoard {
     pub fn answered(&self, call_id: &str) {
         self.update(call_id, |e| e.state = "answered");
         self.publish(call_id, "answered", "");
+    }
+
+    /// The center an answered call was routed to.
+    pub fn center(&self, call_id: &str, center: &str) {
+        self.update(call_id, |e| e.center = center.to_owned());
     }
 
     pub fn position(&self, call_id: &str, position: &str) {
@@ -131,6 +139,7 @@ impl CallBoard {
             .map(|(id, e)| pb::ActiveCall {
                 call_id: id.clone(),
                 sip_call_id: e.sip_call_id.clone(),
+                center: e.center.clone(),
                 caller: e.caller.clone(),
                 called: e.called.clone(),
                 state: e.state.to_owned(),

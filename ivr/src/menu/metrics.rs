@@ -2,11 +2,14 @@
 //! call there), abandoned (the caller hung up there), invalid inputs and
 //! timeouts — and the digits dropped as another report of a press already
 //! taken, shared by every call, read by the admin API and the Prometheus
-//! text endpoint.
+//! text endpoint. The same counts per day and center go to ticketing for
+//! statistics and reports ([`FlowMetrics::daily`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
 
 use super::flow::FlowEvent;
 
@@ -24,6 +27,34 @@ pub struct FlowMetrics {
     nodes: Arc<Mutex<BTreeMap<String, NodeCounts>>>,
     /// Duplicate digits dropped, by the source of the dropped copy.
     duplicates: Arc<Mutex<BTreeMap<&'static str, u64>>>,
+    /// The same counts by (day in China Standard Time, center, node).
+    daily: Arc<Mutex<BTreeMap<DayKey, NodeCounts>>>,
+}
+
+/// (day, center, node).
+pub type DayKey = (NaiveDate, String, String);
+
+impl NodeCounts {
+    /// Counts `event` in its kind's count.
+    fn bump(&mut self, event: &FlowEvent) {
+        match event {
+            FlowEvent::Entered(_) => self.entered += 1,
+            FlowEvent::Completed(_) => self.completed += 1,
+            FlowEvent::Abandoned(_) => self.abandoned += 1,
+            FlowEvent::Invalid(_) => self.invalid += 1,
+            FlowEvent::Timeout(_) => self.timeouts += 1,
+        }
+    }
+}
+
+fn node_of(event: &FlowEvent) -> &str {
+    match event {
+        FlowEvent::Entered(n)
+        | FlowEvent::Completed(n)
+        | FlowEvent::Abandoned(n)
+        | FlowEvent::Invalid(n)
+        | FlowEvent::Timeout(n) => n,
+    }
 }
 
 impl FlowMetrics {
@@ -41,14 +72,44 @@ impl FlowMetrics {
             Ok(n) => n,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let (node, bump): (&str, fn(&mut NodeCounts)) = match event {
-            FlowEvent::Entered(n) => (n, |c| c.entered += 1),
-            FlowEvent::Completed(n) => (n, |c| c.completed += 1),
-            FlowEvent::Abandoned(n) => (n, |c| c.abandoned += 1),
-            FlowEvent::Invalid(n) => (n, |c| c.invalid += 1),
-            FlowEvent::Timeout(n) => (n, |c| c.timeouts += 1),
+        nodes
+            .entry(node_of(event).to_owned())
+            .or_default()
+            .bump(event);
+    }
+
+    /// Counts `event` of a call to `center` on `day` (China Standard
+    /// Time), in the node totals and the day's.
+    pub fn record_on(&self, day: NaiveDate, center: &str, event: &FlowEvent) {
+        self.record(event);
+        let mut daily = match self.daily.lock() {
+            Ok(d) => d,
+            Err(poisoned) => poisoned.into_inner(),
         };
-        bump(nodes.entry(node.to_owned()).or_default());
+        daily
+            .entry((day, center.to_owned(), node_of(event).to_owned()))
+            .or_default()
+            .bump(event);
+    }
+
+    /// The counts per day, center and node since the start (days already
+    /// sent and forgotten aside).
+    pub fn daily(&self) -> Vec<(DayKey, NodeCounts)> {
+        let daily = match self.daily.lock() {
+            Ok(d) => d,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        daily.iter().map(|(k, c)| (k.clone(), *c)).collect()
+    }
+
+    /// Forgets the days before `day`: ticketing has their final counts
+    /// (no call counts towards a day once it is over).
+    pub fn forget_days_before(&self, day: NaiveDate) {
+        let mut daily = match self.daily.lock() {
+            Ok(d) => d,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        daily.retain(|(d, _, _), _| *d >= day);
     }
 
     /// Every node seen so far, by id.

@@ -112,12 +112,14 @@ pub async fn run(
     let menu = loaded.menu.clone();
     let called = call.called.clone().unwrap_or_default();
     let center = menu.center_for(&called, call.peer.ip());
+    let center_id = center.map_or_else(|| "default".to_owned(), |c| c.id.clone());
+    board.center(call.call_ref.as_str(), &center_id);
     let info = CallInfo {
         caller: call
             .caller
             .as_deref()
             .and_then(|c| PhoneNumber::parse(c).ok()),
-        center: center.map_or_else(|| "default".to_owned(), |c| c.id.clone()),
+        center: center_id.clone(),
         region: center.and_then(|c| c.region),
         started_local: Utc::now()
             .with_timezone(&hotline_domain::shanghai())
@@ -220,7 +222,12 @@ pub async fn run(
                     hung_up_by_us = true;
                     send(CallCommand::Hangup(key)).await;
                 }
-                Action::Metric(event) => config.metrics.record(&event),
+                Action::Metric(event) => {
+                    let today = Utc::now()
+                        .with_timezone(&hotline_domain::shanghai())
+                        .date_naive();
+                    config.metrics.record_on(today, &center_id, &event);
+                }
             }
         }
         if flow.is_done() {

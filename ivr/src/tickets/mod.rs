@@ -7,6 +7,7 @@
 //! delivers the request later with the same key, so that number finds the
 //! ticket.
 
+pub mod figures;
 pub mod outbox;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use hotline_domain::{TicketNumber, Urgency};
 use hotline_proto::v1 as pb;
+use hotline_proto::v1::report_service_client::ReportServiceClient;
 use hotline_proto::v1::ticket_service_client::TicketServiceClient;
 use hotline_proto::{AuthedChannel, Bearer};
 use prost::Message;
@@ -67,6 +69,8 @@ pub struct Submission {
 #[derive(Clone)]
 pub struct TicketsClient {
     client: TicketServiceClient<AuthedChannel>,
+    /// The same channel, for the node's figures ([`figures`]).
+    reports: ReportServiceClient<AuthedChannel>,
     outbox: Outbox,
     wake: Arc<Notify>,
 }
@@ -94,8 +98,10 @@ impl TicketsClient {
         let endpoint = endpoint
             .connect_timeout(Duration::from_secs(1))
             .tcp_nodelay(true);
+        let channel = endpoint.connect_lazy();
         Ok(Self {
-            client: TicketServiceClient::with_interceptor(endpoint.connect_lazy(), bearer),
+            client: TicketServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            reports: ReportServiceClient::with_interceptor(channel, bearer),
             outbox,
             wake: Arc::new(Notify::new()),
         })
@@ -416,6 +422,14 @@ impl TicketsClient {
             _ if !attempted => Pass::Idle,
             _ => Pass::Waiting,
         }
+    }
+
+    /// Sends the node's calls and figures ([`figures::run`]).
+    pub async fn publish_figures(&self, figures: pb::IvrFigures) -> Result<(), Status> {
+        let mut request = Request::new(figures);
+        request.set_timeout(ATTEMPT_TIMEOUT);
+        let mut reports = self.reports.clone();
+        reports.publish_ivr_figures(request).await.map(|_| ())
     }
 
     /// The outbox this client delivers from.

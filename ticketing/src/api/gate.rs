@@ -56,12 +56,13 @@ pub enum Method {
     RecordDenial,
     Report,
     QualitySample,
+    PublishIvrFigures,
 }
 
 use Role::{Admin, Ivr, Lawyer, Supervisor};
 
 impl Method {
-    pub const ALL: [Method; 36] = [
+    pub const ALL: [Method; 37] = [
         Method::CreateTicket,
         Method::GetTicket,
         Method::ListTickets,
@@ -98,6 +99,7 @@ impl Method {
         Method::RecordDenial,
         Method::Report,
         Method::QualitySample,
+        Method::PublishIvrFigures,
     ];
 
     /// The roles that may call it. Methods on one ticket check the ticket
@@ -106,7 +108,8 @@ impl Method {
         match self {
             // The IVR registers calls and answers "where is my case?".
             Method::CreateTicket | Method::LookupStatus => &[Ivr, Supervisor, Admin],
-            Method::UploadRecording => &[Ivr],
+            // An IVR node's calls and counts, for the board and reports.
+            Method::UploadRecording | Method::PublishIvrFigures => &[Ivr],
             // A lawyer's own tickets, a supervisor's center.
             Method::GetTicket
             | Method::CorrectTicket
@@ -164,7 +167,7 @@ impl Method {
             | Method::RevokeToken
             | Method::ListAudit
             | Method::RecordDenial => "AccessService",
-            Method::Report | Method::QualitySample => "ReportService",
+            Method::Report | Method::QualitySample | Method::PublishIvrFigures => "ReportService",
             _ => "RoutingService",
         };
         format!("/hotline.v1.{service}/{self:?}")

@@ -11,10 +11,17 @@ use super::convert::field_error;
 use super::gate::{Gate, Method};
 use crate::reports::{html_page, Lang};
 use crate::service::Ticketing;
+use crate::stats::ivr::{MenuNodeDay, NodeCounts};
 use crate::stats::Period;
 
 /// The most tickets per lawyer a sample may ask for.
 const MAX_PER_LAWYER: u32 = 1000;
+/// The most calls an IVR node's report lists (it counts them all).
+const MAX_CALLS_LISTED: usize = 200;
+/// The most (day, center, node) rows one report carries.
+const MAX_NODE_ROWS: usize = 5000;
+/// The longest center or menu node id.
+const MAX_ID_LEN: usize = 64;
 
 pub struct ReportApi {
     ticketing: Ticketing,
@@ -112,4 +119,86 @@ impl ReportService for ReportApi {
                 .collect(),
         }))
     }
+
+    async fn publish_ivr_figures(
+        &self,
+        request: Request<pb::IvrFigures>,
+    ) -> Result<Response<pb::IvrFiguresReceipt>, Status> {
+        self.gate.admit(&request, Method::PublishIvrFigures).await?;
+        let req = request.into_inner();
+        let rows = ivr_rows(&req)?;
+        self.ticketing
+            .publish_ivr_figures(
+                &req.ivr_node,
+                &req.boot,
+                req.calls_in_progress,
+                req.calls,
+                &rows,
+            )
+            .await?;
+        Ok(Response::new(pb::IvrFiguresReceipt {}))
+    }
+}
+
+/// An IVR node's report, checked field by field.
+fn ivr_rows(req: &pb::IvrFigures) -> Result<Vec<MenuNodeDay>, Status> {
+    let id_ok = |s: &str| {
+        !s.is_empty()
+            && s.len() <= MAX_ID_LEN
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    if !id_ok(&req.ivr_node) {
+        return Err(field_error(
+            "ivr_node",
+            "1 to 64 letters, digits, '-', '_' or '.'",
+        ));
+    }
+    if req.boot.len() != 32 || !req.boot.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(field_error("boot", "32 hex digits"));
+    }
+    if req.calls.len() > MAX_CALLS_LISTED {
+        return Err(field_error(
+            "calls",
+            &format!("at most {MAX_CALLS_LISTED} calls listed"),
+        ));
+    }
+    if req.nodes.len() > MAX_NODE_ROWS {
+        return Err(field_error(
+            "nodes",
+            &format!("at most {MAX_NODE_ROWS} rows"),
+        ));
+    }
+    req.nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let day = NaiveDate::parse_from_str(&n.date, "%Y-%m-%d").map_err(|_| {
+                field_error(
+                    &format!("nodes[{i}].date"),
+                    &format!("`{}` is not a date (YYYY-MM-DD)", n.date),
+                )
+            })?;
+            for (name, value) in [("center", &n.center), ("node", &n.node)] {
+                if !id_ok(value) {
+                    return Err(field_error(
+                        &format!("nodes[{i}].{name}"),
+                        "1 to 64 letters, digits, '-', '_' or '.'",
+                    ));
+                }
+            }
+            Ok(MenuNodeDay {
+                day,
+                center: n.center.clone(),
+                node: n.node.clone(),
+                counts: NodeCounts {
+                    entered: n.entered,
+                    completed: n.completed,
+                    abandoned: n.abandoned,
+                    invalid: n.invalid,
+                    timeouts: n.timeouts,
+                },
+            })
+        })
+        .collect()
 }

@@ -23,6 +23,43 @@ figcaption { font-weight: bold; margin-bottom: 0.3em; }
 @media print { body { margin: 0; } a { color: inherit; text-decoration: none; } }
 ";
 
+/// The IVR's figures: calls, and per menu node the calls that entered,
+/// ended there (completed), hung up there (abandoned), invalid inputs and
+/// timeouts. Shared by the report and the console's statistics page.
+pub fn ivr_table(report: &Report, lang: Lang) -> Markup {
+    let t = |zh: &'static str, en: &'static str| lang.pick(zh, en);
+    let ivr = &report.stats.ivr;
+    html! {
+        table id="ivr" {
+            tr {
+                th { (t("菜单节点", "Menu node")) }
+                th { (t("进入", "Entered")) }
+                th { (t("在此结束", "Completed")) }
+                th { (t("在此挂断", "Abandoned")) }
+                th { (t("无效按键", "Invalid")) }
+                th { (t("超时", "Timeouts")) }
+            }
+            @for (node, c) in &ivr.by_node {
+                tr data-node=(node) {
+                    th { (node) }
+                    td class="n" { (c.entered) }
+                    td class="n" { (c.completed) }
+                    td class="n" { (c.abandoned) }
+                    td class="n" { (c.invalid) }
+                    td class="n" { (c.timeouts) }
+                }
+            }
+            tr data-node="" {
+                th { (t("合计（来电）", "Total (calls)")) }
+                td class="n" data-figure="ivr_calls" { (ivr.calls) }
+                td class="n" { (ivr.completed) }
+                td class="n" { (ivr.abandoned) }
+                td {} td {}
+            }
+        }
+    }
+}
+
 /// The report as one HTML document in `lang`.
 pub fn page(report: &Report, lang: Lang) -> Markup {
     let t = |zh: &'static str, en: &'static str| lang.pick(zh, en);
@@ -91,6 +128,13 @@ pub fn page(report: &Report, lang: Lang) -> Markup {
                         (chart::bars(section_label(name), &rows(counts), ""))
                     }
                 }
+                h2 { (t("IVR 语音导航", "The IVR")) }
+                (ivr_table(report, lang))
+                (chart::bars(
+                    t("各节点挂断数", "Callers who hung up, by menu node"),
+                    &report.stats.ivr.by_node.iter().map(|(n, c)| (n.clone(), c.abandoned as f64)).collect::<Vec<_>>(),
+                    "",
+                ))
                 h2 { (t("案件质量评估", "Quality review")) }
                 @if report.scores.is_empty() {
                     p { (t("本期无评估记录。", "No reviews in this period.")) }

@@ -7,8 +7,10 @@
 //! `generated_at`), `summary`, `time` (seconds), ticket counts by
 //! `matter`, `urgency`, `priority_group`, `channel`, `state` and `region`
 //! (each adds up to `summary,tickets`), `outcome` (closed and rejected
-//! tickets only), and `quality` (`<lawyer>:reviews`, `<lawyer>:<criterion>`
-//! means, `<lawyer>:total`).
+//! tickets only), `quality` (`<lawyer>:reviews`, `<lawyer>:<criterion>`
+//! means, `<lawyer>:total`), `ivr` (`calls`, `completed`, `abandoned`) and
+//! `ivr_node` (`<node>:entered`, `:completed`, `:abandoned`, `:invalid`,
+//! `:timeouts`).
 //!
 //! A report is as of when it is made: the tickets created in the period,
 //! with their state, outcome and events up to then; the quality scores of
@@ -22,7 +24,7 @@ use chrono::{DateTime, Utc};
 
 use crate::quality::{LawyerScores, RUBRIC};
 use crate::stats::{Counts, Period, Spread, Statistics};
-pub use html::page as html_page;
+pub use html::{ivr_table, page as html_page};
 pub use labels::Lang;
 
 /// A cell as a spreadsheet should read it: text that would start a
@@ -124,6 +126,26 @@ impl Report {
         for (section, counts) in self.sections() {
             for (item, n) in counts {
                 w.write_record([section, &csv_cell(item), &n.to_string()])?;
+            }
+        }
+        let ivr = &self.stats.ivr;
+        for (name, n) in [
+            ("calls", ivr.calls),
+            ("completed", ivr.completed),
+            ("abandoned", ivr.abandoned),
+        ] {
+            w.write_record(["ivr", name, &n.to_string()])?;
+        }
+        for (node, c) in &ivr.by_node {
+            let node = csv_cell(node);
+            for (name, n) in [
+                ("entered", c.entered),
+                ("completed", c.completed),
+                ("abandoned", c.abandoned),
+                ("invalid", c.invalid),
+                ("timeouts", c.timeouts),
+            ] {
+                w.write_record(["ivr_node", &format!("{node}:{name}"), &n.to_string()])?;
             }
         }
         for s in &self.scores {

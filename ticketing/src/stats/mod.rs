@@ -12,7 +12,11 @@
 //!   centre assigned);
 //! - percentiles are nearest-rank: p of n sorted values is the value at
 //!   rank ⌈p·n/100⌉;
-//! - channel: `phone` for tickets the IVR created, `staff` for the others.
+//! - channel: `phone` for tickets the IVR created, `staff` for the others;
+//! - the IVR's figures count calls by the day they reached a menu node
+//!   ([`ivr`]).
+
+pub mod ivr;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -137,6 +141,9 @@ pub struct Statistics {
     pub provisional_aid: u64,
     pub home_visits: u64,
     pub pledges: u64,
+    /// The IVR's calls and counts per menu node in the period (filled in
+    /// from the IVR nodes' reports, not from tickets).
+    pub ivr: ivr::IvrFigures,
 }
 
 impl Statistics {

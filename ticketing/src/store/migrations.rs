@@ -35,6 +35,7 @@ const SQLITE: &[Source] = &[
     migration!("sqlite", 7, "0007_access", "access"),
     migration!("sqlite", 8, "0008_retention", "retention"),
     migration!("sqlite", 9, "0009_console", "console"),
+    migration!("sqlite", 10, "0010_ivr_figures", "ivr_figures"),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -47,6 +48,7 @@ const POSTGRES: &[Source] = &[
     migration!("postgres", 7, "0007_access", "access"),
     migration!("postgres", 8, "0008_retention", "retention"),
     migration!("postgres", 9, "0009_console", "console"),
+    migration!("postgres", 10, "0010_ivr_figures", "ivr_figures"),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

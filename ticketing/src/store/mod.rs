@@ -18,6 +18,7 @@ mod console;
 mod corrections;
 mod events;
 mod health;
+mod ivr_figures;
 mod migrations;
 mod offers;
 mod recordings;

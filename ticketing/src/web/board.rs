@@ -160,7 +160,14 @@ async fn board(console: &Console, viewer: &Viewer) -> Result<Markup, WebError> {
     for c in &centers {
         queue.extend(ticketing.queue(c, 50).await?);
     }
-    let calls = console.options.calls.as_ref().map(|c| c.calls());
+    // The IVR nodes' calls (a centre's supervisor sees their centre's).
+    let only_center = center.map(|c| [c.to_owned()]);
+    let (calls, in_progress) = ticketing.ivr_calls(only_center.as_ref().map(|c| c.as_slice()));
+    let calls_count = if center.is_some() {
+        calls.len() as u64
+    } else {
+        in_progress
+    };
     let major: Vec<&Ticket> = open.iter().filter(|tk| tk.major_case).collect();
 
     let ticket_link = |n: &TicketNumber| html! { a href={"/tickets/" (n)} class="ticket" { (n) } };
@@ -173,7 +180,7 @@ async fn board(console: &Console, viewer: &Viewer) -> Result<Markup, WebError> {
             }
             div class="figure" id="fig-offers" { b { (offers.len()) } (t("派单待确认", "Offers pending")) }
             div class="figure" id="fig-calls" {
-                b { (calls.as_ref().map_or_else(|| "—".to_owned(), |c| c.len().to_string())) }
+                b { (calls_count) }
                 (t("IVR 通话中", "Calls in the IVR"))
             }
         }
@@ -302,16 +309,14 @@ async fn board(console: &Console, viewer: &Viewer) -> Result<Markup, WebError> {
                     }
                 }
             }
-            @if let Some(calls) = &calls {
-                section class="panel" id="calls" {
-                    h2 { (t("IVR 当前通话", "Calls in the IVR now")) }
-                    @if calls.is_empty() { p class="muted" { (t("无", "None")) } } @else {
-                        table class="cards" {
-                            thead { tr { th { (t("来电", "Caller")) } th { (t("状态", "State")) } th { (t("菜单位置", "Menu node")) } th { (t("时长", "Duration")) } } }
-                            tbody {
-                                @for c in calls {
-                                    tr { td { (c.caller) } td { (c.state) } td { (c.position) } td class="n" { (c.duration_seconds) " s" } }
-                                }
+            section class="panel" id="calls" {
+                h2 { (t("IVR 当前通话", "Calls in the IVR now")) }
+                @if calls.is_empty() { p class="muted" { (t("无", "None")) } } @else {
+                    table class="cards" {
+                        thead { tr { th { (t("来电", "Caller")) } th { (t("状态", "State")) } th { (t("菜单位置", "Menu node")) } th { (t("时长", "Duration")) } th { (t("IVR 节点", "IVR node")) } } }
+                        tbody {
+                            @for c in &calls {
+                                tr { td { (c.call.caller) } td { (c.call.state) } td { (c.call.position) } td class="n" { (c.call.duration_seconds) " s" } td { (c.ivr_node) } }
                             }
                         }
                     }
@@ -407,17 +412,18 @@ pub async fn events(
                 }
             }
             if viewer.who.role != Role::Lawyer && only.is_none() {
-                if let Some(calls) = &console.options.calls {
-                    let seen = calls
-                        .calls()
-                        .iter()
-                        .map(|c| format!("{}:{}:{}", c.call_id, c.state, c.position))
-                        .collect::<Vec<_>>()
-                        .join(",");
-                    if seen != calls_seen {
-                        calls_seen = seen;
-                        refresh = true;
-                    }
+                let center = viewer.who.center.as_ref().map(|c| [c.clone()]);
+                let (calls, _) = console
+                    .ticketing
+                    .ivr_calls(center.as_ref().map(|c| c.as_slice()));
+                let seen = calls
+                    .iter()
+                    .map(|c| format!("{}:{}:{}", c.call.call_id, c.call.state, c.call.position))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                if seen != calls_seen {
+                    calls_seen = seen;
+                    refresh = true;
                 }
             }
             let message = if alert {

@@ -27,7 +27,6 @@ use std::sync::Arc;
 
 use axum::routing::{get, post};
 use axum::Router;
-use hotline_proto::v1 as pb;
 use tokio::net::TcpListener;
 
 use crate::api::gate::Gate;
@@ -38,18 +37,11 @@ pub use error::WebError;
 pub use session::SESSION_COOKIE;
 pub use tls::{ConsoleTls, ConsoleTlsError};
 
-/// The calls in the IVR now, for the board: given when the IVR runs in
-/// the same process (`hotline serve`).
-pub trait LiveCalls: Send + Sync {
-    fn calls(&self) -> Vec<pb::ActiveCall>;
-}
-
 /// What the console needs besides ticketing.
 #[derive(Clone, Default)]
 pub struct ConsoleOptions {
     /// Serve HTTPS with this certificate and key (cookies are then Secure).
     pub tls: Option<ConsoleTls>,
-    pub calls: Option<Arc<dyn LiveCalls>>,
 }
 
 /// Shared by every handler.

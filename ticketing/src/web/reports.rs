@@ -131,7 +131,10 @@ pub async fn stats_page(
                 (chart::bars(t("按办理结果", "By outcome"), &rows(&s.by_outcome), ""))
                 (chart::bars(t("按地区", "By region"), &rows(&s.by_region), ""))
             }
-            p class="muted" { (t("IVR 各菜单节点的来电、完成与放弃数见 IVR 的 /metrics。", "The IVR's calls, completions and abandonments per menu node are on the IVR's /metrics.")) }
+            section class="panel" {
+                h2 { (t("IVR 语音导航", "The IVR")) }
+                (crate::reports::ivr_table(&report, viewer.lang))
+            }
         },
     )
     .into_response())
