@@ -129,7 +129,7 @@ impl LiveIvrCalls {
         for (node, report) in fresh {
             total += u64::from(report.in_progress);
             for call in &report.calls {
-                if centers.is_none_or(|cs| cs.iter().any(|c| *c == call.center)) {
+                if centers.is_none_or(|cs| cs.contains(&call.center)) {
                     list.push(LiveCall {
                         ivr_node: node.clone(),
                         call: call.clone(),
