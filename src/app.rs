@@ -351,6 +351,7 @@ impl App {
             let service =
                 Ticketing::new(part.store.clone(), Arc::new(SystemClock), part.limitation)
                     .with_routing(config.routing())
+                    .with_callbacks(config.callbacks())
                     .with_retention(config.retention());
             let stop = fired(ivr_done_rx.clone());
             let identity = tls.as_ref().map(|t| t.identity.clone());

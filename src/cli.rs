@@ -56,6 +56,11 @@ pub enum Command {
     /// numbers or recordings, and when (supervisors and admins).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Callers waiting for the centre to call them back: what is due, and
+    /// what came of an attempt (lawyers their own tickets, supervisors
+    /// their centre).
+    #[command(subcommand)]
+    Callbacks(CallbacksCommand),
     /// The justice bureau's reports and quality-review samples
     /// (supervisors and admins); the web console shows the same.
     #[command(subcommand)]
@@ -716,6 +721,37 @@ pub enum SupervisorCommand {
         /// The same seed draws the same sample.
         #[arg(long, value_name = "S")]
         seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CallbacksCommand {
+    /// Callbacks due now, flagged ones first (a lawyer's own tickets, a
+    /// supervisor's centre), with the number to call in full.
+    Due {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// One center [default: every center the token covers].
+        #[arg(long, value_name = "CENTER")]
+        center: Option<String>,
+        /// Every caller waiting for a call back, due now or later.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Record an attempt to call a caller back: `answered` ends the
+    /// callback; any other outcome makes the next attempt due by the end of
+    /// the next business half-day, and failures on three different
+    /// half-days flag the ticket for a supervisor.
+    Record {
+        #[command(flatten)]
+        client: ClientArgs,
+        ticket: String,
+        /// answered, no-answer, busy, wrong-number or message-left.
+        #[arg(long, value_name = "OUTCOME")]
+        outcome: String,
+        /// What was said or left.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
     },
 }
 

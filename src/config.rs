@@ -18,6 +18,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use hotline_ivr::sip::trust::TrustedSources;
+use hotline_ticketing::callbacks::{BusinessHours, CallbackPolicy};
 use hotline_ticketing::limitation::Thresholds;
 use hotline_ticketing::retention::RetentionPolicy;
 use hotline_ticketing::routing::RoutingPolicy;
@@ -220,6 +221,15 @@ settings! {
         stuck_escalation_secs: u64 = "1800",
             env "HOTLINE_STUCK_ESCALATION_SECS", value "SECS", example "900",
             help "Seconds an escalated urgent ticket may stay unowned before `hotline check` reports it (set on the ticketing node).";
+        business_hours: BusinessHours = "09:00-12:00,13:30-17:30",
+            env "HOTLINE_BUSINESS_HOURS", value "HH:MM-HH:MM,…", example "08:30-12:00,14:00-18:00",
+            help "The centre's opening hours on working days (China Standard Time): callbacks fall due within them.";
+        callback_critical_minutes: u64 = "30",
+            env "HOTLINE_CALLBACK_CRITICAL_MINUTES", value "MINUTES", example "20",
+            help "Minutes of business time within which a critical ticket's caller is called back.";
+        callback_normal_working_days: u32 = "2",
+            env "HOTLINE_CALLBACK_NORMAL_WORKING_DAYS", value "DAYS", example "3",
+            help "Working days within which a normal ticket's caller is called back (an urgent one's: the same working day).";
         retention_call_recordings_days: u32 = "30",
             env "HOTLINE_RETENTION_CALL_RECORDINGS_DAYS", value "DAYS", example "14",
             help "Days an IVR node keeps each call's recording of the caller (<data_dir>/recordings); 0 keeps them.";
@@ -388,6 +398,18 @@ impl Config {
                 return invalid(format!("{name} ({secs}) must be 1 to 604800 seconds"));
             }
         }
+        if !(1..=24 * 60).contains(&self.callback_critical_minutes) {
+            return invalid(format!(
+                "callback_critical_minutes ({}) must be 1 to 1440",
+                self.callback_critical_minutes
+            ));
+        }
+        if !(1..=30).contains(&self.callback_normal_working_days) {
+            return invalid(format!(
+                "callback_normal_working_days ({}) must be 1 to 30",
+                self.callback_normal_working_days
+            ));
+        }
         if !(1..=50).contains(&self.offer_candidates) {
             return invalid(format!(
                 "offer_candidates ({}) must be 1 to 50",
@@ -444,6 +466,17 @@ impl Config {
             repeat_every: secs(self.escalation_repeat_secs),
             start_within: secs(self.start_within_secs),
             stuck_escalation: secs(self.stuck_escalation_secs),
+        }
+    }
+
+    /// When callers are called back.
+    pub fn callbacks(&self) -> CallbackPolicy {
+        CallbackPolicy {
+            hours: self.business_hours.clone(),
+            critical_within: chrono::Duration::minutes(
+                i64::try_from(self.callback_critical_minutes).unwrap_or(30),
+            ),
+            normal_working_days: self.callback_normal_working_days,
         }
     }
 

@@ -4,6 +4,7 @@
 //! failure with one line on stderr that says what was wrong.
 
 mod access;
+mod callbacks;
 mod cli;
 mod limitation;
 mod menu;
@@ -63,6 +64,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(command) => access::token(command).await,
         Command::Audit(command) => access::audit(command).await,
         Command::Supervisor(command) => reports::run(command).await,
+        Command::Callbacks(command) => callbacks::run(command).await,
         Command::Outbox(command) => outbox::run(command).await,
         Command::Menu(command) => menu::run(command).await,
         Command::Prompts(command) => menu::prompts(command),

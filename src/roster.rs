@@ -426,6 +426,21 @@ pub async fn lawyer(command: LawyerCommand) -> anyhow::Result<()> {
             for t in &work.tickets {
                 output::ticket_row(t, client.json);
             }
+            for c in &work.callbacks {
+                if client.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"callback": crate::callbacks::callback_json(c)})
+                    );
+                } else {
+                    let due = match (&c.due_at, c.flagged) {
+                        (_, true) => "flagged for a supervisor".to_owned(),
+                        (Some(t), _) => format!("due by {}", crate::callbacks::shown(t)),
+                        (None, _) => "-".to_owned(),
+                    };
+                    println!("call back  {} {} {due}", c.number, c.phone);
+                }
+            }
         }
     }
     Ok(())

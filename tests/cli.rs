@@ -396,3 +396,79 @@ fn dtmf_prints_the_digits_of_a_sox_sequence_in_order() {
         stderr(&out)
     );
 }
+
+#[test]
+fn callbacks_due_and_recorded_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["serve"]);
+    // A critical ticket (preservation) whose caller gave a callback number.
+    let out = server.client(&[
+        "tickets",
+        "create",
+        "--kind",
+        "consultation",
+        "--matter",
+        "labor-wages",
+        "--caller",
+        "13812345678",
+        "--callback",
+        "13987654321",
+        "--preservation",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let number = json_lines(&stdout(&out))[0]["number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Every caller waiting, with the number to call in full.
+    let out = server.client(&["callbacks", "due", "--all", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = json_lines(&stdout(&out));
+    let c = listed
+        .iter()
+        .find(|c| c["number"] == number.as_str())
+        .unwrap();
+    assert_eq!(c["phone"], "13987654321");
+    assert_eq!(c["urgency"], "critical");
+    assert_eq!(c["flagged"], false);
+    assert!(c["due_at"].is_string(), "{c}");
+
+    // A failed attempt: the next is due later, and the attempt is kept.
+    let out = server.client(&[
+        "callbacks",
+        "record",
+        &number,
+        "--outcome",
+        "busy",
+        "--note",
+        "line busy",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let c = &json_lines(&stdout(&out))[0];
+    assert_eq!(c["attempts"][0]["outcome"], "busy");
+    assert_eq!(c["attempts"][0]["note"], "line busy");
+    assert_eq!(c["attempts"][0]["actor"], "admin:admin");
+
+    // An unknown outcome is a usage error naming the field and the choices.
+    let out = server.client(&["callbacks", "record", &number, "--outcome", "voicemail"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("outcome") && err.contains("message-left"),
+        "{err}"
+    );
+
+    // Answered: no callback is owed any more.
+    let out = server.client(&["callbacks", "record", &number, "--outcome", "answered"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("no callback is due"),
+        "{}",
+        stdout(&out)
+    );
+    let out = server.client(&["callbacks", "due", "--all", "--json"]);
+    assert!(!stdout(&out).contains(&number), "{}", stdout(&out));
+}

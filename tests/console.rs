@@ -447,6 +447,29 @@ async fn a_supervisor_and_a_lawyer_work_a_critical_ticket_in_the_browser() {
         .find(Locator::Css(&format!("#my-offers div[data-ticket='{b}']")))
         .await
         .is_err());
+    // Its caller waits for Li's call back: the number to call in full, and
+    // a form for what came of the attempt.
+    let row = format!("#my-callbacks tr[data-ticket='{b}']");
+    let phone = text_of(&c, &format!("{row} td.phone")).await;
+    assert_eq!(phone, "13812345678", "the callback number in full");
+    type_into(&c, &format!("{row} input[name=note]"), "no voicemail").await;
+    c.execute(
+        &format!("document.querySelector(\"{row} select[name=outcome]\").value = 'no-answer';"),
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(&c, &format!("{row} button[type=submit]")).await;
+    c.wait()
+        .for_element(Locator::Css(&format!("{row} td.n")))
+        .await
+        .unwrap();
+    let due = ok(server.client(&["callbacks", "due", "--all", "--json"]));
+    assert!(
+        due.contains("\"outcome\":\"no-answer\"") && due.contains("no voicemail"),
+        "{due}"
+    );
+    assert!(due.contains("\"actor\":\"lawyer:li\""), "{due}");
 
     // Wang's ticket is not Li's to see: 403, for the page and its audio.
     c.goto(&format!("{web}/tickets/{a}")).await.unwrap();

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod callbacks;
 pub mod clock;
 pub mod limitation;
 pub mod quality;

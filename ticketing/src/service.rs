@@ -10,6 +10,7 @@ use hotline_domain::{TicketNumber, TicketState, Urgency};
 
 use crate::auth::token;
 use crate::auth::{AuditEntry, AuditFilter, AuthError, NewAudit, NewToken, Principal, TokenRecord};
+use crate::callbacks::{Callback, CallbackFilter, CallbackOutcome, CallbackPolicy};
 use crate::clock::Clock;
 use crate::limitation::{Limitation, TicketUrgency};
 use crate::quality::{self, NewReview, Review};
@@ -44,6 +45,7 @@ pub struct Ticketing {
     retention: RetentionPolicy,
     /// The IVR nodes' calls in progress, as they last reported them.
     ivr_calls: Arc<crate::stats::ivr::LiveIvrCalls>,
+    callbacks: Arc<CallbackPolicy>,
 }
 
 impl Ticketing {
@@ -55,7 +57,14 @@ impl Ticketing {
             routing: Arc::new(RoutingPolicy::default()),
             retention: RetentionPolicy::default(),
             ivr_calls: Arc::default(),
+            callbacks: Arc::default(),
         }
+    }
+
+    /// The same service with other callback settings (configuration).
+    pub fn with_callbacks(mut self, policy: CallbackPolicy) -> Self {
+        self.callbacks = Arc::new(policy);
+        self
     }
 
     /// The same service with another routing policy (configuration).
@@ -103,8 +112,19 @@ impl Ticketing {
     pub async fn create(&self, new: &NewTicket) -> Result<(Ticket, bool), StoreError> {
         let now = self.now();
         let today = Self::today(now);
+        let urgency = self.limitation.assess_ticket(new.facts(), today);
+        // Every caller with a number to call gets a call back: the answer
+        // to a consultation, the materials an application needs.
+        let reachable = new.callback_number.is_some() || new.caller_number.is_some();
+        let callback_due = reachable
+            .then(|| {
+                self.callbacks
+                    .first_due(Some(urgency.urgency), now, self.limitation.calendar())
+            })
+            .flatten();
         let assessed = Assessed {
-            urgency: self.limitation.assess_ticket(new.facts(), today),
+            urgency,
+            callback_due,
         };
         // An urgent ticket gets its first offer in the transaction that
         // creates it: one durable commit, and never a ticket without routing.
@@ -663,6 +683,53 @@ impl Ticketing {
         let nodes = self.store.ivr_figures(period, center).await?;
         stats.ivr = IvrFigures::add_up(nodes.iter().map(|(n, c)| (n.as_str(), *c)));
         Ok(stats)
+    }
+
+    /// The callers waiting for a call back (and those flagged), soonest
+    /// due first.
+    pub async fn callbacks(
+        &self,
+        filter: &CallbackFilter<'_>,
+    ) -> Result<Vec<Callback>, StoreError> {
+        self.store.callbacks(filter).await
+    }
+
+    /// Records an attempt to call `number`'s caller back now; the next is
+    /// due by the end of the next business half-day, and failures on three
+    /// different half-days flag the ticket for a supervisor.
+    pub async fn record_callback(
+        &self,
+        number: &TicketNumber,
+        outcome: CallbackOutcome,
+        note: &str,
+        actor: &str,
+    ) -> Result<Callback, StoreError> {
+        let now = self.now();
+        let calendar = self.limitation.calendar();
+        let policy = self.callbacks.clone();
+        self.store
+            .record_callback(number, outcome, note, actor, now, &|failures| {
+                policy.after_failures(failures, calendar)
+            })
+            .await?;
+        let filter = CallbackFilter {
+            number: Some(number),
+            ..CallbackFilter::default()
+        };
+        let ticket = self.store.ticket(number).await?;
+        let attempts = self.store.callback_attempts_of(number).await?;
+        Ok(self
+            .store
+            .callbacks(&filter)
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or(Callback {
+                ticket,
+                due_at: None,
+                flagged: false,
+                attempts,
+            }))
     }
 
     /// An IVR node's report: its calls in progress for the board, its

@@ -66,6 +66,8 @@ const MATRIX: &[(&str, [bool; 4])] = &[
     ("Report", [false, false, true, true]),
     ("QualitySample", [false, false, true, true]),
     ("PublishIvrFigures", [true, false, false, false]),
+    ("ListCallbacks", [false, true, true, true]),
+    ("RecordCallback", [false, true, true, true]),
 ];
 
 struct World {
@@ -215,6 +217,18 @@ async fn call(method: &str, channel: AuthedChannel, offered: &str) -> Result<(),
             .add_note(pb::AddNoteRequest {
                 number: number(),
                 text: String::new(),
+            })
+            .await
+            .map(drop),
+        "ListCallbacks" => tickets
+            .list_callbacks(pb::ListCallbacksRequest::default())
+            .await
+            .map(drop),
+        "RecordCallback" => tickets
+            .record_callback(pb::RecordCallbackRequest {
+                number: number(),
+                outcome: "no-answer".into(),
+                note: None,
             })
             .await
             .map(drop),

@@ -54,7 +54,10 @@ fn normal() -> TicketUrgency {
 
 /// What the service would have assessed; the store keeps whatever it is given.
 fn assessed() -> Assessed {
-    Assessed { urgency: normal() }
+    Assessed {
+        urgency: normal(),
+        callback_due: None,
+    }
 }
 
 /// A re-assessment that changes nothing.

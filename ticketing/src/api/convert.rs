@@ -174,7 +174,10 @@ pub fn filter(req: &pb::ListTicketsRequest) -> Result<TicketFilter, FieldError> 
     })
 }
 
-fn timestamp(field: &'static str, t: &prost_types::Timestamp) -> Result<DateTime<Utc>, FieldError> {
+pub(crate) fn timestamp(
+    field: &'static str,
+    t: &prost_types::Timestamp,
+) -> Result<DateTime<Utc>, FieldError> {
     u32::try_from(t.nanos)
         .ok()
         .and_then(|nanos| DateTime::from_timestamp(t.seconds, nanos))
@@ -261,7 +264,7 @@ pub fn correction(
     Ok((correction, reason))
 }
 
-fn pb_time(t: DateTime<Utc>) -> prost_types::Timestamp {
+pub(crate) fn pb_time(t: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: t.timestamp(),
         nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0),

@@ -57,12 +57,14 @@ pub enum Method {
     Report,
     QualitySample,
     PublishIvrFigures,
+    ListCallbacks,
+    RecordCallback,
 }
 
 use Role::{Admin, Ivr, Lawyer, Supervisor};
 
 impl Method {
-    pub const ALL: [Method; 37] = [
+    pub const ALL: [Method; 39] = [
         Method::CreateTicket,
         Method::GetTicket,
         Method::ListTickets,
@@ -100,6 +102,8 @@ impl Method {
         Method::Report,
         Method::QualitySample,
         Method::PublishIvrFigures,
+        Method::ListCallbacks,
+        Method::RecordCallback,
     ];
 
     /// The roles that may call it. Methods on one ticket check the ticket
@@ -116,7 +120,9 @@ impl Method {
             | Method::MarkMaterialsReceived
             | Method::AddNote
             | Method::ListTicketEvents
-            | Method::GetRecording => &[Lawyer, Supervisor, Admin],
+            | Method::GetRecording
+            | Method::ListCallbacks
+            | Method::RecordCallback => &[Lawyer, Supervisor, Admin],
             // The centre decides and oversees.
             Method::ListTickets
             | Method::TransitionTicket
@@ -160,7 +166,9 @@ impl Method {
             | Method::ListTicketEvents
             | Method::LookupStatus
             | Method::UploadRecording
-            | Method::GetRecording => "TicketService",
+            | Method::GetRecording
+            | Method::ListCallbacks
+            | Method::RecordCallback => "TicketService",
             Method::WhoAmI
             | Method::CreateToken
             | Method::ListTokens

@@ -4,6 +4,7 @@
 //! and reaches the store.
 
 pub mod access;
+pub mod callbacks;
 pub(crate) mod convert;
 pub mod gate;
 pub mod reports;
@@ -110,6 +111,20 @@ const RECORDING_CHUNK: usize = 64 << 10;
 impl TicketService for TicketApi {
     type GetRecordingStream =
         tokio_stream::Iter<std::vec::IntoIter<Result<pb::RecordingChunk, Status>>>;
+
+    async fn list_callbacks(
+        &self,
+        request: Request<pb::ListCallbacksRequest>,
+    ) -> Result<Response<pb::ListCallbacksResponse>, Status> {
+        callbacks::list(&self.ticketing, &self.gate, request).await
+    }
+
+    async fn record_callback(
+        &self,
+        request: Request<pb::RecordCallbackRequest>,
+    ) -> Result<Response<pb::CallbackStatus>, Status> {
+        callbacks::record(&self.ticketing, &self.gate, request).await
+    }
 
     async fn upload_recording(
         &self,

@@ -654,6 +654,19 @@ impl RoutingService for RoutingApi {
         };
         let (tickets, offers) = self.ticketing.work_of(&lawyer).await?;
         let now = self.ticketing.now();
+        let callbacks = if who.role == Role::Lawyer {
+            super::callbacks::visible(
+                &self.ticketing,
+                &self.gate,
+                &who,
+                Method::MyWork,
+                None,
+                None,
+            )
+            .await?
+        } else {
+            Vec::new()
+        };
         // The lawyer's own cases carry the numbers to call; a supervisor
         // looking on sees them masked.
         let numbers = if who.role == Role::Lawyer {
@@ -669,6 +682,10 @@ impl RoutingService for RoutingApi {
                 .map(|t| convert::ticket_to_pb(t, now, numbers))
                 .collect(),
             offers: offers.iter().map(offer_to_pb).collect(),
+            callbacks: callbacks
+                .iter()
+                .map(super::callbacks::callback_to_pb)
+                .collect(),
         }))
     }
 

@@ -117,6 +117,13 @@ const VALUES: &[(&str, &str, &str)] = &[
     ("recording_removed", "录音已删除", "Recording removed"),
     ("anonymised", "已匿名化", "Anonymised"),
     ("major_case", "列为重点督办", "Marked a major case"),
+    ("callback_attempt", "回电", "Callback attempt"),
+    ("callback_flagged", "回电未果，转主管", "Callback flagged"),
+    ("answered", "已接通", "Answered"),
+    ("no-answer", "无人接听", "No answer"),
+    ("busy", "占线", "Busy"),
+    ("wrong-number", "号码错误", "Wrong number"),
+    ("message-left", "已留言", "Message left"),
 ];
 
 /// (figure name, Chinese, English) of the reports' summary and time figures

@@ -36,6 +36,7 @@ const SQLITE: &[Source] = &[
     migration!("sqlite", 8, "0008_retention", "retention"),
     migration!("sqlite", 9, "0009_console", "console"),
     migration!("sqlite", 10, "0010_ivr_figures", "ivr_figures"),
+    migration!("sqlite", 11, "0011_callbacks", "callbacks"),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -49,6 +50,7 @@ const POSTGRES: &[Source] = &[
     migration!("postgres", 8, "0008_retention", "retention"),
     migration!("postgres", 9, "0009_console", "console"),
     migration!("postgres", 10, "0010_ivr_figures", "ivr_figures"),
+    migration!("postgres", 11, "0011_callbacks", "callbacks"),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

@@ -13,6 +13,7 @@
 //! Every statement takes `now` from the caller; no SQL reads the clock.
 
 mod access;
+mod callbacks;
 mod clocks;
 mod console;
 mod corrections;

@@ -39,9 +39,10 @@ static INSERT_TICKET: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| 
          callback_number, event_date, preservation, priority_group, hardship_waived, \
          pledge_offered, home_visit, mediation_preferred, language, center, region, \
          summary, urgency, deadline, limitation_rule, limitation_warnings, document, \
-         chosen_rule, advance_enforcement, hardship_basis, created_at, updated_at) \
+         chosen_rule, advance_enforcement, hardship_basis, created_at, updated_at, \
+         callback_due_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-         $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $27) RETURNING {}",
+         $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $27, $28) RETURNING {}",
         TICKET_COLUMNS.replace("t.", "")
     )
 });
@@ -143,6 +144,7 @@ impl Store {
             .bind(flag(new.flags.advance_enforcement))
             .bind(new.flags.hardship_basis.map(HardshipBasis::as_str))
             .bind(at)
+            .bind(assessed.callback_due.map(|t| t.timestamp_millis()))
             .fetch_one(&mut **tx)
             .await?;
         let id: i64 = get(&row, "id")?;

@@ -60,6 +60,9 @@ impl NewTicket {
 pub struct Assessed {
     /// The limitation assessment on the day of creation.
     pub urgency: TicketUrgency,
+    /// When the centre must call the caller back; `None` when there is no
+    /// number to call.
+    pub callback_due: Option<DateTime<Utc>>,
 }
 
 /// The yes/no facts from the Legal Aid Law that travel with a ticket.
@@ -224,6 +227,11 @@ pub enum EventKind {
     Anonymised,
     /// A supervisor marked it a major case (重点督办); the reason says why.
     MajorCase,
+    /// An attempt to call the caller back: the outcome is the reason.
+    CallbackAttempt,
+    /// The caller was not reached on three different half-days: for a
+    /// supervisor.
+    CallbackFlagged,
 }
 
 impl EventKind {
@@ -252,6 +260,8 @@ impl EventKind {
             EventKind::RecordingRemoved => "recording_removed",
             EventKind::Anonymised => "anonymised",
             EventKind::MajorCase => "major_case",
+            EventKind::CallbackAttempt => "callback_attempt",
+            EventKind::CallbackFlagged => "callback_flagged",
         }
     }
 
@@ -280,6 +290,8 @@ impl EventKind {
             "recording_removed" => EventKind::RecordingRemoved,
             "anonymised" => EventKind::Anonymised,
             "major_case" => EventKind::MajorCase,
+            "callback_attempt" => EventKind::CallbackAttempt,
+            "callback_flagged" => EventKind::CallbackFlagged,
             _ => return None,
         })
     }

@@ -23,6 +23,7 @@ use super::session::{cookie, Viewer, SESSION_COOKIE};
 use super::Console;
 use crate::api::gate::Method;
 use crate::auth::{Principal, Role};
+use crate::callbacks::CallbackFilter;
 use crate::reports::labels::value;
 use crate::service::Ticketing;
 use crate::tickets::Ticket;
@@ -169,6 +170,14 @@ async fn board(console: &Console, viewer: &Viewer) -> Result<Markup, WebError> {
         in_progress
     };
     let major: Vec<&Ticket> = open.iter().filter(|tk| tk.major_case).collect();
+    // Callbacks flagged (three failed half-days) or past due.
+    let callbacks = ticketing
+        .callbacks(&CallbackFilter {
+            center,
+            due_before: Some(now),
+            ..CallbackFilter::default()
+        })
+        .await?;
 
     let ticket_link = |n: &TicketNumber| html! { a href={"/tickets/" (n)} class="ticket" { (n) } };
     Ok(html! {
@@ -197,6 +206,28 @@ async fn board(console: &Console, viewer: &Viewer) -> Result<Markup, WebError> {
                                 td { (value(viewer.lang, tk.state.as_str())) }
                                 td { (tk.assigned_lawyer.clone().unwrap_or_else(|| "—".to_owned())) }
                                 td data-since=(tk.updated_at.timestamp_millis()) { (span(viewer.lang, now - tk.updated_at)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !callbacks.is_empty() {
+            section class="panel" id="callbacks" {
+                h2 { (t("回电：逾期或三次未接通", "Callbacks overdue or flagged")) " (" (callbacks.len()) ")" }
+                table class="cards" {
+                    thead { tr { th { (t("编号", "Ticket")) } th { (t("紧急程度", "Urgency")) } th { (t("承办律师", "Lawyer")) } th { (t("已尝试", "Attempts")) } th { (t("应回电时间", "Due")) } } }
+                    tbody {
+                        @for c in &callbacks {
+                            tr data-ticket=(c.ticket.number) {
+                                td { (ticket_link(&c.ticket.number)) }
+                                td { (urgency_badge(viewer, &c.ticket)) }
+                                td { (c.ticket.assigned_lawyer.clone().unwrap_or_else(|| "—".to_owned())) }
+                                td class="n" { (c.attempts.len()) }
+                                td {
+                                    @if c.flagged { b class="overdue" { (t("三次未接通", "Flagged")) } }
+                                    @else if let Some(due) = c.due_at { b class="overdue" { (t("逾期 ", "Overdue ")) (span(viewer.lang, now - due)) } }
+                                }
                             }
                         }
                     }

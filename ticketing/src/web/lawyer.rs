@@ -19,6 +19,8 @@ use super::ticket::{admitted, back_to, number};
 use super::Console;
 use crate::api::convert::{code, text};
 use crate::api::gate::Method;
+use crate::auth::Role;
+use crate::callbacks::{CallbackFilter, CallbackOutcome};
 use crate::reports::labels::value;
 use crate::service::Ticketing;
 use crate::tickets::lifecycle::Move;
@@ -44,10 +46,22 @@ pub async fn page(
     let ticketing = &console.ticketing;
     let now = ticketing.now();
     let (cases, offers) = ticketing.work_of(&me).await?;
+    let callbacks = ticketing
+        .callbacks(&CallbackFilter {
+            lawyer: Some(&me),
+            ..CallbackFilter::default()
+        })
+        .await?;
     // Their own cases' numbers in full, to call back: the read is written
     // down when the page is opened (a refresh is the same view).
     if !q.fragment() && !cases.is_empty() {
-        let all: Vec<&crate::tickets::Ticket> = cases.iter().collect();
+        let mut all: Vec<&crate::tickets::Ticket> = cases.iter().collect();
+        all.extend(
+            callbacks
+                .iter()
+                .map(|c| &c.ticket)
+                .filter(|t| !cases.iter().any(|k| k.number == t.number)),
+        );
         console.gate.audit_read(&viewer.who, &all, None).await?;
     }
     let offered = ticketing
@@ -89,6 +103,44 @@ pub async fn page(
                         (csrf(&viewer))
                         input name="reason" required placeholder=(t("拒绝理由", "Reason")) maxlength="200";
                         button type="submit" class="danger" { (t("拒绝", "Decline")) }
+                    }
+                }
+            }
+        }
+        section class="panel" id="my-callbacks" {
+            h2 { (t("我的回电", "My callbacks")) " (" (callbacks.len()) ")" }
+            @if callbacks.is_empty() { p class="muted" { (t("无", "None")) } } @else {
+                table class="cards" {
+                    thead { tr { th { (t("编号", "Ticket")) } th { (t("应回电时间", "Due")) } th { (t("回电号码", "Number")) } th { (t("已尝试", "Attempts")) } th {} } }
+                    tbody {
+                        @for c in &callbacks {
+                            tr data-ticket=(c.ticket.number) class=[c.flagged.then_some("overdue")] {
+                                td { a href={"/tickets/" (c.ticket.number)} { (c.ticket.number) } " "
+                                    span class={"badge " (c.ticket.urgency.map(|u| u.as_str()).unwrap_or(""))} {
+                                        (value(viewer.lang, c.ticket.urgency.map(|u| u.as_str()).unwrap_or("unassessed")))
+                                    }
+                                }
+                                td class="due" {
+                                    @if c.flagged { b class="overdue" { (t("三次未接通，已转主管", "Flagged: not reached three times")) } }
+                                    @else if let Some(due) = c.due_at {
+                                        @if due <= now { b class="overdue" { (t("已逾期 ", "Overdue ")) (span(viewer.lang, now - due)) } }
+                                        @else { (time(due)) }
+                                    }
+                                }
+                                td class="phone" { (c.phone().map(|n| n.as_str().to_owned()).unwrap_or_default()) }
+                                td class="n" { (c.attempts.len()) }
+                                td {
+                                    form method="post" action={"/tickets/" (c.ticket.number) "/callback"} class="action" {
+                                        (csrf(&viewer))
+                                        select name="outcome" {
+                                            @for o in CallbackOutcome::ALL { option value=(o.as_str()) { (value(viewer.lang, o.as_str())) } }
+                                        }
+                                        input name="note" size="14" maxlength="500" placeholder=(t("备注", "Note"));
+                                        button type="submit" class="secondary" { (t("记录回电", "Record")) }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -232,6 +284,39 @@ pub async fn start(
         .move_case(&number, &me, TicketState::InProgress, Move::default())
         .await??;
     Ok(back_to(&number))
+}
+
+#[derive(Deserialize)]
+pub struct CallbackForm {
+    csrf: String,
+    outcome: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// An attempt to call the caller back, by the ticket's lawyer or the
+/// centre; the same as `hotline callbacks record`.
+pub async fn record_callback(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Path(n): Path<String>,
+    Form(form): Form<CallbackForm>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    let number = number(&n)?;
+    admitted(&console, &viewer, Method::RecordCallback, &number).await?;
+    let outcome = CallbackOutcome::parse(form.outcome.trim())
+        .map_err(|e| WebError::Status(axum::http::StatusCode::BAD_REQUEST, e))?;
+    let note = text("note", &form.note, false)?;
+    console
+        .ticketing
+        .record_callback(&number, outcome, &note, &viewer.who.actor())
+        .await?;
+    if viewer.who.role == Role::Lawyer {
+        Ok(axum::response::Redirect::to("/my").into_response())
+    } else {
+        Ok(back_to(&number))
+    }
 }
 
 #[derive(Deserialize)]

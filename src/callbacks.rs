@@ -1,0 +1,134 @@
+//! `hotline callbacks due|record`: the callers waiting for the centre to
+//! call them back, soonest due first, and what came of an attempt.
+
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::ticket_service_client::TicketServiceClient;
+use serde_json::{json, Value};
+
+use crate::cli::CallbacksCommand;
+use crate::tickets::{self, status};
+
+pub async fn run(command: CallbacksCommand) -> anyhow::Result<()> {
+    match command {
+        CallbacksCommand::Due {
+            client,
+            center,
+            all,
+        } => {
+            let mut api = TicketServiceClient::new(tickets::channel(&client).await?);
+            let due_before = (!all).then(|| {
+                let now = std::time::SystemTime::now();
+                prost_types::Timestamp::from(now)
+            });
+            let list = api
+                .list_callbacks(pb::ListCallbacksRequest { center, due_before })
+                .await
+                .map_err(status)?
+                .into_inner()
+                .callbacks;
+            if !client.json && !list.is_empty() {
+                println!(
+                    "{:<10}  {:<16}  {:<8}  {:<14}  {:<8}  LAWYER",
+                    "NUMBER", "DUE", "URGENCY", "PHONE", "ATTEMPTS"
+                );
+            }
+            for c in &list {
+                row(c, client.json);
+            }
+            if !client.json {
+                match (list.len(), all) {
+                    (0, false) => eprintln!("no callback is due now (--all lists the later ones)"),
+                    (0, true) => eprintln!("no caller waits for a call back"),
+                    (1, _) => eprintln!("1 callback"),
+                    (n, _) => eprintln!("{n} callbacks"),
+                }
+            }
+        }
+        CallbacksCommand::Record {
+            client,
+            ticket,
+            outcome,
+            note,
+        } => {
+            let mut api = TicketServiceClient::new(tickets::channel(&client).await?);
+            let c = api
+                .record_callback(pb::RecordCallbackRequest {
+                    number: ticket,
+                    outcome,
+                    note,
+                })
+                .await
+                .map_err(status)?
+                .into_inner();
+            if client.json {
+                println!("{}", callback_json(&c));
+            } else if c.flagged {
+                println!(
+                    "{}: not reached on three different half-days; flagged for a supervisor",
+                    c.number
+                );
+            } else {
+                match c.due_at.as_ref() {
+                    Some(due) => println!("{}: next attempt due by {}", c.number, shown(due)),
+                    None => println!("{}: the caller was reached; no callback is due", c.number),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn shown(t: &prost_types::Timestamp) -> String {
+    chrono::DateTime::from_timestamp(t.seconds, 0)
+        .map(hotline_domain::shown_time)
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+pub fn callback_json(c: &pb::CallbackStatus) -> Value {
+    json!({
+        "number": c.number,
+        "center": c.center,
+        "state": c.state,
+        "urgency": c.urgency,
+        "matter": c.matter,
+        "phone": c.phone,
+        "assigned_lawyer": c.assigned_lawyer,
+        "due_at": c.due_at.as_ref().map(shown),
+        "flagged": c.flagged,
+        "attempts": c.attempts.iter().map(|a| json!({
+            "at": a.at.as_ref().map(shown),
+            "outcome": a.outcome,
+            "note": a.note,
+            "actor": a.actor,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// One callback as a line of a listing.
+pub fn row(c: &pb::CallbackStatus, as_json: bool) {
+    if as_json {
+        println!("{}", callback_json(c));
+        return;
+    }
+    let due = if c.flagged {
+        "FLAGGED".to_owned()
+    } else {
+        c.due_at
+            .as_ref()
+            .map(shown)
+            .unwrap_or_else(|| "-".to_owned())
+    };
+    println!(
+        "{:<10}  {:<16}  {:<8}  {:<14}  {:<8}  {}",
+        c.number,
+        due,
+        if c.urgency.is_empty() {
+            "-"
+        } else {
+            &c.urgency
+        },
+        c.phone,
+        c.attempts.len(),
+        c.assigned_lawyer.as_deref().unwrap_or("-"),
+    );
+}
