@@ -4,6 +4,8 @@
 //! (RFC 4733), and baresip must hear the IVR's prompt — checked by
 //! correlating its recording with the prompt WAV, not by energy alone.
 
+// test-group: real-time (tests/suite.sh runs these one at a time)
+
 // A test that unwraps fails with the value it did not expect: that is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -4,6 +4,8 @@
 //! from the audio the caller received — the digit prompts matched byte for
 //! byte — never from logs.
 
+// test-group: real-time (tests/suite.sh runs these one at a time)
+
 // A test that unwraps fails with the value it did not expect: that is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -6,6 +6,8 @@
 //! ticket; the report prints to a PDF whose charts are drawn. Screenshots
 //! go to `target/console-screenshots/`.
 
+// test-group: real-time (tests/suite.sh runs these one at a time)
+
 // A test that unwraps fails with the value it did not expect: that is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

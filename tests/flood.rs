@@ -8,6 +8,8 @@
 //! The node is an open one (no `sip_trusted`: everyone is a stranger), the
 //! harder case: the flood is not refused by address, only by its limits.
 
+// test-group: real-time (tests/suite.sh runs these one at a time)
+
 // A test that unwraps fails with the value it did not expect: that is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

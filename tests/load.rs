@@ -6,6 +6,8 @@
 //! release mode. HOTLINE_LOAD_CALLS (default 200) and HOTLINE_LOAD_RATE
 //! (calls per second, default 50) set the load.
 
+// test-group: real-time (tests/suite.sh runs these one at a time)
+
 // A test that unwraps fails with the value it did not expect: that is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -3,6 +3,8 @@
 //! speak inside someone's call, and an INVITE whose SDP names another
 //! address gets no audio sent there (no reflection).
 
+// test-group: real-time (tests/suite.sh runs these one at a time)
+
 // A test that unwraps fails with the value it did not expect: that is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

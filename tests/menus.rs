@@ -3,6 +3,8 @@
 //! the IVR refusing to start on one, the DOT drawing, and a hot reload
 //! while 20 calls are in progress.
 
+// test-group: real-time (tests/suite.sh runs these one at a time)
+
 // A test that unwraps fails with the value it did not expect: that is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -2,6 +2,8 @@
 //! all day: sipvicious (Debian `sipvicious`) `svmap` looks for SIP devices,
 //! `svwar` for extensions to attack.
 
+// test-group: real-time (tests/suite.sh runs these one at a time)
+
 // A test that unwraps fails with the value it did not expect: that is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

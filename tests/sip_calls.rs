@@ -2,6 +2,8 @@
 //! `sip-tester`) over UDP on loopback. These tests share one lock so they
 //! run one at a time and do not fight over the 2 cores.
 
+// test-group: real-time (tests/suite.sh runs these one at a time)
+
 // A test that unwraps fails with the value it did not expect: that is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

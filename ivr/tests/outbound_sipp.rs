@@ -1,6 +1,8 @@
 //! The IVR places a call to a sipp UAS (Debian `sip-tester`), plays a
 //! prompt and hangs up: INVITE, 180, 200, ACK, BYE, 200 over real UDP.
 
+// test-group: real-time (tests/suite.sh runs these one at a time)
+
 // A test that unwraps fails with the value it did not expect: that is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
