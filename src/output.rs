@@ -38,6 +38,7 @@ pub fn ticket_json(t: &pb::Ticket) -> Value {
         "center": t.center,
         "region": t.region,
         "summary": t.summary,
+        "last_node": t.last_node,
         "hardship_waived": t.hardship_waived,
         "hardship_basis": t.hardship_basis,
         "hardship_note": hardship_note(t),

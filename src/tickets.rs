@@ -42,6 +42,9 @@ pub async fn run(command: TicketsCommand) -> anyhow::Result<()> {
                 chosen_rule: facts.rule,
                 advance_enforcement: facts.advance_enforcement,
                 hardship_basis: facts.hardship_basis,
+                // Operators create applications and consultations, not
+                // callbacks of abandoned calls.
+                last_node: None,
             };
             let response = api
                 .create_ticket(request)

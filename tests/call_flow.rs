@@ -657,6 +657,91 @@ fn drop_off_counts_per_node_match_the_script() {
     }
 }
 
+/// A caller who chose a service and hung up before the request was
+/// complete is not lost: a `callback` ticket keeps where they stopped and
+/// what they had answered, and is due for a call back. A withheld number
+/// cannot be called back: counted in the node, no ticket.
+#[test]
+fn a_caller_who_hangs_up_after_choosing_a_service_gets_a_callback_ticket() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["serve"]);
+    let sip = server.sip.unwrap();
+    let known = Phone::new();
+    let withheld = Phone::new();
+    let rows = vec![
+        vec![known.port.to_string(), "13912345678".to_owned()],
+        vec![withheld.port.to_string(), "anonymous".to_owned()],
+    ];
+    // Both hang up 12 s after the answer, while the document menu plays.
+    let sipp = std::thread::spawn(move || sipp_calls("quitter.xml", sip, &rows, &["-d", "12000"]));
+    std::thread::scope(|s| {
+        for phone in [&known, &withheld] {
+            s.spawn(move || {
+                let at = answer(
+                    phone,
+                    "zh",
+                    &[("welcome", "1"), ("main-menu", "1"), ("matter-menu", "2")],
+                    0,
+                );
+                phone.wait_started(&prompt("zh", "document-menu"), at, LONG);
+            });
+        }
+    });
+    let out = sipp.join().unwrap();
+    assert!(out.status.success(), "{}", sipp_report(&out));
+
+    // The request travels like any other (outbox, then ticketing).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let callbacks = loop {
+        let found: Vec<_> = server
+            .tickets()
+            .into_iter()
+            .filter(|t| t["kind"] == "callback")
+            .collect();
+        if !found.is_empty() || std::time::Instant::now() > deadline {
+            break found;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(callbacks.len(), 1, "{callbacks:?}");
+    let number = callbacks[0]["number"].as_str().unwrap().to_owned();
+    let t = ticket_json(&server, &number);
+    assert_eq!(t["state"], "callback", "{t}");
+    assert_eq!(t["last_node"], "document", "{t}");
+    assert_eq!(t["matter"], "family", "{t}");
+    assert_eq!(t["caller_number"], "13912345678", "{t}");
+    // The centre owes the caller a call back, to the number they called from.
+    let due = server.client(&["callbacks", "due", "--all", "--json"]);
+    let due = stdout(&due);
+    assert!(
+        due.contains(&number) && due.contains("\"phone\":\"13912345678\""),
+        "{due}"
+    );
+    // The withheld caller: counted where they hung up, and nothing else.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = metrics(&server);
+        if counter(&text, "unreachable_hangups", "document") == 1
+            || std::time::Instant::now() > deadline
+        {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        counter(&text, "unreachable_hangups", "document"),
+        1,
+        "{text}"
+    );
+    assert_eq!(counter(&text, "abandoned", "document"), 2, "{text}");
+    assert_eq!(
+        server.tickets().len(),
+        1,
+        "no ticket for the withheld number"
+    );
+}
+
 /// The default menu with the operator open around the clock and a transfer
 /// URI, written into `dir`.
 fn operator_menu(dir: &std::path::Path) -> String {

@@ -180,10 +180,13 @@ impl HardshipBasis {
 }
 
 named_enum! {
-    /// A formal application (申请) or a consultation (咨询).
+    /// A formal application (申请), a consultation (咨询), or a callback
+    /// (回电登记): a caller who hung up after choosing a service, before
+    /// the request was complete, to be called back.
     TicketKind, "ticket kind" {
         Application => "application",
         Consultation => "consultation",
+        Callback => "callback",
     }
 }
 
@@ -191,6 +194,8 @@ named_enum! {
     /// Where a ticket is in its lifecycle.
     TicketState, "ticket state" {
         Consultation => "consultation",
+        /// A caller who hung up before finishing, waiting for a call back.
+        Callback => "callback",
         Application => "application",
         /// Aid given first, before the centre's decision (art. 44).
         Provisional => "provisional",
@@ -216,6 +221,7 @@ impl TicketKind {
         match self {
             TicketKind::Application => TicketState::Application,
             TicketKind::Consultation => TicketState::Consultation,
+            TicketKind::Callback => TicketState::Callback,
         }
     }
 }

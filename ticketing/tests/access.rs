@@ -125,6 +125,7 @@ async fn world() -> World {
         region: None,
         summary: String::new(),
         flags: Flags::default(),
+        last_node: None,
         actor: "ivr".to_owned(),
     };
     let (offered, _) = ticketing.create(&new).await.unwrap();

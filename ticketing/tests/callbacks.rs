@@ -56,6 +56,7 @@ fn ticket(key: &str, preservation: bool, caller: Option<&str>) -> NewTicket {
         region: None,
         summary: "callback test".to_owned(),
         flags: Flags::default(),
+        last_node: None,
         actor: "ivr:ivr-1".to_owned(),
     }
 }

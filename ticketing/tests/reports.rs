@@ -59,6 +59,7 @@ fn new_ticket(i: usize, matter: Matter, group: PriorityGroup, critical: bool) ->
         summary: "seeded".to_owned(),
         flags: Flags::default(),
         // Even tickets come from the IVR, odd ones from the centre's staff.
+        last_node: None,
         actor: if i.is_multiple_of(2) {
             "ivr:node-1".to_owned()
         } else {

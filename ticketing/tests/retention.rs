@@ -54,6 +54,7 @@ fn consultation(key: &str) -> NewTicket {
         region: None,
         summary: "divorce; husband threatens, call back evenings".to_owned(),
         flags: Flags::default(),
+        last_node: None,
         actor: "ivr".to_owned(),
     }
 }

@@ -253,6 +253,7 @@ fn new_ticket(key: &str, preservation: bool, event_date: Option<chrono::NaiveDat
         region: Some(RegionCode::parse("110108").unwrap()),
         summary: String::new(),
         flags: Flags::default(),
+        last_node: None,
         actor: "ivr".to_owned(),
     }
 }

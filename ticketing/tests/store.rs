@@ -90,6 +90,7 @@ fn new_ticket(key: &str) -> NewTicket {
             hardship_waived: true,
             ..Flags::default()
         },
+        last_node: None,
         actor: "operator".to_owned(),
     }
 }

@@ -241,6 +241,7 @@ impl IvrAdmin for AdminApi {
                 abandoned: c.abandoned,
                 invalid_inputs: c.invalid,
                 timeouts: c.timeouts,
+                unreachable_hangups: c.unreachable,
             })
             .collect();
         Ok(Response::new(pb::FlowMetrics { nodes }))

@@ -65,6 +65,9 @@ pub struct TicketDraft {
     pub region: Option<RegionCode>,
     /// Whether a message was recorded (the driver holds the audio).
     pub has_message: bool,
+    /// Where a caller who hung up before the request was complete stopped
+    /// (a callback ticket's).
+    pub last_node: Option<String>,
 }
 
 impl Default for TicketDraft {
@@ -90,6 +93,7 @@ impl Default for TicketDraft {
             center: String::new(),
             region: None,
             has_message: false,
+            last_node: None,
         }
     }
 }
@@ -154,6 +158,9 @@ pub enum FlowEvent {
     Timeout(String),
     /// The caller hung up while in this node.
     Abandoned(String),
+    /// A caller without a usable number hung up in this node after choosing
+    /// a service: nobody can call them back, so no ticket is made.
+    Unreachable(String),
     /// The flow ended the call itself, in this node.
     Completed(String),
 }
@@ -363,6 +370,21 @@ impl Flow {
                     if self.ticket.is_none() {
                         self.actions
                             .push_back(Action::CreateTicket(self.draft.clone()));
+                    }
+                } else if self.draft.kind.is_some()
+                    && self.ticket.is_none()
+                    && !self.ticket_failed
+                    && self.phase != Phase::AwaitTicket
+                {
+                    // The caller chose a service and left before the request
+                    // was made: nobody is lost, the centre calls them back.
+                    if self.draft.caller_number.is_some() {
+                        let mut callback = self.draft.clone();
+                        callback.kind = Some(TicketKind::Callback);
+                        callback.last_node = Some(self.node.clone());
+                        self.actions.push_back(Action::CreateTicket(callback));
+                    } else {
+                        self.metric(FlowEvent::Unreachable(self.node.clone()));
                     }
                 }
                 self.metric(FlowEvent::Abandoned(self.node.clone()));

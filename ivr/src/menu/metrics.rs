@@ -20,6 +20,9 @@ pub struct NodeCounts {
     pub abandoned: u64,
     pub invalid: u64,
     pub timeouts: u64,
+    /// Callers without a usable number who hung up here after choosing a
+    /// service (no callback ticket could be made).
+    pub unreachable: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -43,6 +46,7 @@ impl NodeCounts {
             FlowEvent::Abandoned(_) => self.abandoned += 1,
             FlowEvent::Invalid(_) => self.invalid += 1,
             FlowEvent::Timeout(_) => self.timeouts += 1,
+            FlowEvent::Unreachable(_) => self.unreachable += 1,
         }
     }
 }
@@ -53,7 +57,8 @@ fn node_of(event: &FlowEvent) -> &str {
         | FlowEvent::Completed(n)
         | FlowEvent::Abandoned(n)
         | FlowEvent::Invalid(n)
-        | FlowEvent::Timeout(n) => n,
+        | FlowEvent::Timeout(n)
+        | FlowEvent::Unreachable(n) => n,
     }
 }
 
@@ -125,7 +130,7 @@ impl FlowMetrics {
         let snapshot = self.snapshot();
         let mut out = String::new();
         type Series = (&'static str, &'static str, fn(&NodeCounts) -> u64);
-        let series: [Series; 5] = [
+        let series: [Series; 6] = [
             ("entered", "Calls that entered the menu node.", |c| {
                 c.entered
             }),
@@ -141,6 +146,11 @@ impl FlowMetrics {
                 c.invalid
             }),
             ("timeouts", "Timeouts in the menu node.", |c| c.timeouts),
+            (
+                "unreachable_hangups",
+                "Callers without a usable number who hung up in the menu node after choosing a service.",
+                |c| c.unreachable,
+            ),
         ];
         for (name, help, get) in series {
             let _ = writeln!(out, "# HELP hotline_ivr_node_{name}_total {help}");

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveDateTime};
-use hotline_domain::{HolidayCalendar, PhoneNumber, TicketNumber, Urgency};
+use hotline_domain::{HolidayCalendar, Matter, PhoneNumber, TicketKind, TicketNumber, Urgency};
 
 use super::flow::{Action, CallInfo, Flow, FlowEvent, Input, TicketCreated, TicketDraft};
 use super::load::{parse, PromptCheck};
@@ -684,6 +684,47 @@ fn a_caller_who_hangs_up_during_the_message_still_gets_a_ticket() {
     assert_eq!(out[0], Action::StopRecording);
     assert!(matches!(&out[1], Action::CreateTicket(d) if d.has_message));
     assert!(out.contains(&Action::Metric(FlowEvent::Abandoned("message".into()))));
+}
+
+#[test]
+fn a_caller_who_hangs_up_after_choosing_a_service_is_a_callback_ticket() {
+    // Mandarin, apply, a family matter, then gone in the document menu.
+    let mut c = Call::start(Some("13812345678"));
+    c.answer("112");
+    assert_eq!(c.flow.node(), "document");
+    c.flow.handle_input(c.now, Input::HungUp);
+    c.drain();
+    let draft = c.created().expect("a callback ticket");
+    assert_eq!(draft.kind, Some(TicketKind::Callback));
+    assert_eq!(draft.last_node.as_deref(), Some("document"));
+    assert_eq!(draft.matter, Some(Matter::Family));
+    assert_eq!(
+        draft.caller_number.as_ref().map(|n| n.as_str()),
+        Some("13812345678")
+    );
+
+    // Nobody to call back: counted in the node, no ticket.
+    let mut c = Call::start(None);
+    c.answer("112");
+    c.flow.handle_input(c.now, Input::HungUp);
+    c.drain();
+    assert!(c.created().is_none());
+    assert_eq!(
+        c.count(&Action::Metric(FlowEvent::Unreachable("document".into()))),
+        1
+    );
+
+    // Before choosing a service (the main menu): nothing to call back about.
+    let mut c = Call::start(Some("13812345678"));
+    c.answer("1");
+    assert_eq!(c.flow.node(), "main");
+    c.flow.handle_input(c.now, Input::HungUp);
+    c.drain();
+    assert!(c.created().is_none());
+    assert_eq!(
+        c.count(&Action::Metric(FlowEvent::Unreachable("main".into()))),
+        0
+    );
 }
 
 #[test]

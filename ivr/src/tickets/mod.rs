@@ -129,13 +129,22 @@ impl TicketsClient {
             language: Some(draft.language.to_string()),
             center: Some(draft.center.clone()),
             region: draft.region.as_ref().map(|r| r.as_str().to_owned()),
-            summary: None,
+            // What a caller who hung up had chosen: the ticket's kind is
+            // `callback`, so the service goes into the summary.
+            summary: draft.last_node.as_ref().map(|node| {
+                format!("The caller hung up in menu node `{node}` before the request was complete.")
+            }),
             hardship_waived: draft.hardship_waived,
             pledge_offered: draft.pledge_offered,
             home_visit: draft.home_visit,
             mediation_preferred: draft.mediation_preferred,
             document: draft.document.map(|d| d.to_string()),
             chosen_rule: draft.rule.clone(),
+            // A menu node id longer than ticketing takes is cut, never refused.
+            last_node: draft
+                .last_node
+                .as_ref()
+                .map(|n| n.chars().take(64).collect()),
             advance_enforcement: draft.advance_enforcement,
             hardship_basis: draft.hardship_basis.map(|b| b.to_string()),
         }

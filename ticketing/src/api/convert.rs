@@ -93,6 +93,15 @@ pub fn code(field: &'static str, value: &str) -> Result<String, FieldError> {
     }
 }
 
+/// A menu node's id: 1 to 64 visible characters.
+fn menu_node(field: &'static str, value: &str) -> Result<String, FieldError> {
+    let value = value.trim();
+    if value.is_empty() || value.len() > 64 || value.chars().any(char::is_control) {
+        return Err(bad(field, "1 to 64 characters, no control characters"));
+    }
+    Ok(value.to_owned())
+}
+
 pub fn new_ticket(req: pb::CreateTicketRequest, actor: String) -> Result<NewTicket, FieldError> {
     let key = req.idempotency_key.trim();
     if key.is_empty() {
@@ -128,6 +137,11 @@ pub fn new_ticket(req: pb::CreateTicketRequest, actor: String) -> Result<NewTick
         center,
         region: parse_with("region", &req.region, RegionCode::parse)?,
         summary: text("summary", req.summary.as_deref().unwrap_or(""), false)?,
+        last_node: req
+            .last_node
+            .as_deref()
+            .map(|n| menu_node("last_node", n))
+            .transpose()?,
         document: parse_with("document", &req.document, Document::parse)?,
         chosen_rule: req
             .chosen_rule
@@ -304,6 +318,7 @@ pub fn ticket_to_pb(t: &Ticket, now: DateTime<Utc>, numbers: Numbers) -> pb::Tic
         center: t.center.clone(),
         region: t.region.map(|r| r.to_string()),
         summary: t.summary.clone(),
+        last_node: t.last_node.clone(),
         recordings: t.recordings.iter().map(recording_to_pb).collect(),
         assigned_lawyer: t.assigned_lawyer.clone(),
         created_at: Some(pb_time(t.created_at)),
@@ -374,7 +389,9 @@ fn priority_group(text: &str) -> Result<PriorityGroup, hotline_domain::UnknownNa
 pub fn next_step(t: &Ticket) -> &'static str {
     match t.state {
         _ if t.awaits_materials() && t.state == TicketState::Application => "materials-awaited",
-        TicketState::Consultation => "message-received",
+        // A caller who hung up hears, on a later call, that the message
+        // is in: the centre calls them back.
+        TicketState::Consultation | TicketState::Callback => "message-received",
         TicketState::Application => "decision-pending",
         TicketState::Provisional => "provisional",
         TicketState::Accepted => "awaiting-lawyer",

@@ -77,6 +77,7 @@ const VALUES: &[(&str, &str, &str)] = &[
     ("none", "无", "None"),
     // Kinds and states.
     ("consultation", "咨询", "Consultation"),
+    ("callback", "回电登记", "Callback"),
     ("application", "申请", "Application"),
     ("provisional", "先行援助", "Provisional aid"),
     ("accepted", "已受理", "Accepted"),

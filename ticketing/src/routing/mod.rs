@@ -87,7 +87,7 @@ impl std::fmt::Display for OfferState {
 /// may it have a pending offer or an offering or escalated routing row.
 pub fn seeks_lawyer(state: hotline_domain::TicketState) -> bool {
     use hotline_domain::TicketState::*;
-    matches!(state, Consultation | Application | Accepted)
+    matches!(state, Consultation | Callback | Application | Accepted)
 }
 
 /// Where a routed ticket stands: its row in the routing table, whose due

@@ -37,6 +37,7 @@ const SQLITE: &[Source] = &[
     migration!("sqlite", 9, "0009_console", "console"),
     migration!("sqlite", 10, "0010_ivr_figures", "ivr_figures"),
     migration!("sqlite", 11, "0011_callbacks", "callbacks"),
+    migration!("sqlite", 12, "0012_last_node", "last_node"),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -51,6 +52,7 @@ const POSTGRES: &[Source] = &[
     migration!("postgres", 9, "0009_console", "console"),
     migration!("postgres", 10, "0010_ivr_figures", "ivr_figures"),
     migration!("postgres", 11, "0011_callbacks", "callbacks"),
+    migration!("postgres", 12, "0012_last_node", "last_node"),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

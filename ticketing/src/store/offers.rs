@@ -116,7 +116,10 @@ impl Store {
         let ticket = self.routed(tx, id).await?;
         let open = matches!(
             ticket.state,
-            TicketState::Consultation | TicketState::Application | TicketState::Accepted
+            TicketState::Consultation
+                | TicketState::Callback
+                | TicketState::Application
+                | TicketState::Accepted
         );
         if !RoutingPolicy::routes(ticket.urgency) || !open {
             return Ok(false);
@@ -476,7 +479,10 @@ impl Store {
         // case another lawyer has, nor a closed one.
         let waiting = matches!(
             ticket.state,
-            TicketState::Consultation | TicketState::Application | TicketState::Accepted
+            TicketState::Consultation
+                | TicketState::Callback
+                | TicketState::Application
+                | TicketState::Accepted
         ) && super::tickets::assigned_lawyer(&mut tx, id)
             .await?
             .is_none()

@@ -28,7 +28,7 @@ pub(super) const TICKET_COLUMNS: &str =
      t.summary, t.urgency, t.deadline, t.assigned_lawyer, t.outcome, t.rejection_reason, \
      t.limitation_rule, t.limitation_warnings, t.decision_due, t.assignment_due, \
      t.document, t.chosen_rule, t.advance_enforcement, t.hardship_basis, \
-     t.materials_received_at, t.major_case, t.created_at, t.updated_at";
+     t.materials_received_at, t.major_case, t.last_node, t.created_at, t.updated_at";
 
 /// Inserts a ticket and returns it whole, so a create needs no read after
 /// its commit. SQLite's RETURNING takes no table alias, hence the columns
@@ -40,9 +40,9 @@ static INSERT_TICKET: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| 
          pledge_offered, home_visit, mediation_preferred, language, center, region, \
          summary, urgency, deadline, limitation_rule, limitation_warnings, document, \
          chosen_rule, advance_enforcement, hardship_basis, created_at, updated_at, \
-         callback_due_at) \
+         callback_due_at, last_node) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-         $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $27, $28) RETURNING {}",
+         $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $27, $28, $29) RETURNING {}",
         TICKET_COLUMNS.replace("t.", "")
     )
 });
@@ -145,6 +145,7 @@ impl Store {
             .bind(new.flags.hardship_basis.map(HardshipBasis::as_str))
             .bind(at)
             .bind(assessed.callback_due.map(|t| t.timestamp_millis()))
+            .bind(new.last_node.as_deref())
             .fetch_one(&mut **tx)
             .await?;
         let id: i64 = get(&row, "id")?;
@@ -830,6 +831,7 @@ pub(super) fn ticket_from_row(row: &AnyRow) -> Result<Ticket, StoreError> {
         center: get(row, "center")?,
         region: parse_opt(get(row, "region")?, RegionCode::parse)?,
         summary: get(row, "summary")?,
+        last_node: get(row, "last_node")?,
         document: parse_opt(get(row, "document")?, Document::parse)?,
         chosen_rule: get(row, "chosen_rule")?,
         flags: Flags {

@@ -46,7 +46,7 @@ pub enum LifecycleError {
 /// The states a ticket may move to from `from`.
 pub fn next_states(from: TicketState) -> &'static [TicketState] {
     match from {
-        Consultation => &[Accepted, Rejected, Closed],
+        Consultation | Callback => &[Accepted, Rejected, Closed],
         Application => &[Provisional, Accepted, Rejected],
         Provisional => &[Accepted, Rejected, Closed],
         Accepted => &[Assigned, Closed],

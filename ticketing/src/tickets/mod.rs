@@ -38,6 +38,8 @@ pub struct NewTicket {
     pub region: Option<RegionCode>,
     pub summary: String,
     pub flags: Flags,
+    /// Where a caller who hung up stopped in the menu (callback tickets).
+    pub last_node: Option<String>,
     /// Who creates it: `operator`, `ivr`, …
     pub actor: String,
 }
@@ -104,6 +106,8 @@ pub struct Ticket {
     pub region: Option<RegionCode>,
     pub summary: String,
     pub flags: Flags,
+    /// Where a caller who hung up stopped in the menu (callback tickets).
+    pub last_node: Option<String>,
     pub recordings: Vec<RecordingInfo>,
     pub assigned_lawyer: Option<String>,
     pub outcome: Option<String>,

@@ -144,6 +144,7 @@ async fn details(console: &Console, viewer: &Viewer, tk: &Ticket) -> Result<Mark
                     dt { (t("紧急程度", "Urgency")) }
                     dd id="urgency" { (value(viewer.lang, tk.urgency.map(|u| u.as_str()).unwrap_or("unassessed"))) }
                     (field(t("类型", "Kind"), value(viewer.lang, tk.kind.as_str())))
+                    @if let Some(node) = &tk.last_node { (field(t("挂断时所在菜单", "Hung up in menu node"), node.clone())) }
                     (field(t("事项", "Matter"), value(viewer.lang, tk.matter.map(|m| m.as_str()).unwrap_or("unknown"))))
                     (field(t("优先群体", "Priority group"), value(viewer.lang, tk.priority_group.as_str())))
                     (field(t("中心", "Centre"), tk.center.clone()))
