@@ -84,7 +84,7 @@ set +e
 tests/suite.sh --locked 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-# One closing line for the whole run (cargo's last line is a doc-test crate's).
+# One closing line for the whole run (each executable prints its own).
 summary=$(awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
   END { printf "tests: %d passed, %d failed", p, f }' "$log")
 if wait "$clippy_pid"; then

@@ -23,7 +23,9 @@ cd "$(dirname "$0")/.."
 list=$(mktemp)
 realtime_log=$(mktemp)
 other_log=$(mktemp)
-trap 'rm -f "$list" "$realtime_log" "$other_log"' EXIT
+realtime_pid=""
+# An interrupted run stops its background group too.
+trap '[ -n "$realtime_pid" ] && kill "$realtime_pid" 2>/dev/null; rm -f "$list" "$realtime_log" "$other_log"' EXIT
 
 # One line per test executable: source file, package directory, executable.
 if ! cargo test --workspace --no-run --message-format=json-render-diagnostics "$@" >"$list.json"; then
@@ -31,7 +33,10 @@ if ! cargo test --workspace --no-run --message-format=json-render-diagnostics "$
   echo "tests/suite.sh: the tests did not build" >&2
   exit 101
 fi
-grep '"reason":"compiler-artifact"' "$list.json" | grep '"test":true' | while read -r line; do
+# Test builds only: `"profile":{… "test":true}`. (The target object says
+# `"test":true` too, for the hotline binary built for the integration
+# tests; that one is not a test.)
+grep '"reason":"compiler-artifact"' "$list.json" | grep -E '"profile":\{[^}]*"test":true' | while read -r line; do
   exe=$(sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' <<<"$line")
   src=$(sed -n 's/.*"src_path":"\([^"]*\)".*/\1/p' <<<"$line")
   manifest=$(sed -n 's/.*"manifest_path":"\([^"]*\)".*/\1/p' <<<"$line")
@@ -63,6 +68,7 @@ while IFS=$'\t' read -r src dir exe; do
   if is_realtime "$src"; then realtime+=("$src"$'\t'"$dir"$'\t'"$exe"); else other+=("$src"$'\t'"$dir"$'\t'"$exe"); fi
 done <"$list"
 
+echo "tests/suite.sh: ${#other[@]} executables beside ${#realtime[@]} real-time ones; each group's output follows when it ends"
 printf '%s\n' "${realtime[@]}" | run_group "$realtime_log" 1 &
 realtime_pid=$!
 export -f run_group
@@ -71,6 +77,7 @@ other_status=$?
 cat "$other_log"
 wait "$realtime_pid"
 realtime_status=$?
+realtime_pid=""
 cat "$realtime_log"
 echo "tests/suite.sh: ${#other[@]} executables beside ${#realtime[@]} real-time ones (one at a time)"
 [ "$other_status" -eq 0 ] && [ "$realtime_status" -eq 0 ]
