@@ -16,10 +16,8 @@ pub async fn run(command: CallbacksCommand) -> anyhow::Result<()> {
             all,
         } => {
             let mut api = TicketServiceClient::new(tickets::channel(&client).await?);
-            let due_before = (!all).then(|| {
-                let now = std::time::SystemTime::now();
-                prost_types::Timestamp::from(now)
-            });
+            // Due by the end of today (China Standard Time), a day's work.
+            let due_before = (!all).then(end_of_today);
             let list = api
                 .list_callbacks(pb::ListCallbacksRequest { center, due_before })
                 .await
@@ -28,7 +26,7 @@ pub async fn run(command: CallbacksCommand) -> anyhow::Result<()> {
                 .callbacks;
             if !client.json && !list.is_empty() {
                 println!(
-                    "{:<10}  {:<16}  {:<8}  {:<14}  {:<8}  LAWYER",
+                    "{:<10}  {:<25}  {:<8}  {:<14}  {:<8}  LAWYER",
                     "NUMBER", "DUE", "URGENCY", "PHONE", "ATTEMPTS"
                 );
             }
@@ -37,7 +35,9 @@ pub async fn run(command: CallbacksCommand) -> anyhow::Result<()> {
             }
             if !client.json {
                 match (list.len(), all) {
-                    (0, false) => eprintln!("no callback is due now (--all lists the later ones)"),
+                    (0, false) => {
+                        eprintln!("no callback is due today (--all lists the later ones)")
+                    }
                     (0, true) => eprintln!("no caller waits for a call back"),
                     (1, _) => eprintln!("1 callback"),
                     (n, _) => eprintln!("{n} callbacks"),
@@ -76,6 +76,22 @@ pub async fn run(command: CallbacksCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The first instant of tomorrow in China Standard Time.
+fn end_of_today() -> prost_types::Timestamp {
+    let now = chrono::Utc::now().with_timezone(&hotline_domain::shanghai());
+    let tomorrow = now
+        .date_naive()
+        .succ_opt()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .and_then(|t| t.and_local_timezone(hotline_domain::shanghai()).single())
+        .map(|t| t.timestamp())
+        .unwrap_or_else(|| now.timestamp() + 86_400);
+    prost_types::Timestamp {
+        seconds: tomorrow - 1,
+        nanos: 0,
+    }
 }
 
 pub fn shown(t: &prost_types::Timestamp) -> String {
@@ -119,7 +135,7 @@ pub fn row(c: &pb::CallbackStatus, as_json: bool) {
             .unwrap_or_else(|| "-".to_owned())
     };
     println!(
-        "{:<10}  {:<16}  {:<8}  {:<14}  {:<8}  {}",
+        "{:<10}  {:<25}  {:<8}  {:<14}  {:<8}  {}",
         c.number,
         due,
         if c.urgency.is_empty() {

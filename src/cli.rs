@@ -726,8 +726,8 @@ pub enum SupervisorCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum CallbacksCommand {
-    /// Callbacks due now, flagged ones first (a lawyer's own tickets, a
-    /// supervisor's centre), with the number to call in full.
+    /// Callbacks due by the end of today, flagged ones first (a lawyer's
+    /// own tickets, a supervisor's centre), with the number to call in full.
     Due {
         #[command(flatten)]
         client: ClientArgs,

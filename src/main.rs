@@ -36,6 +36,7 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     let result = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime.block_on(run(cli)),
@@ -52,6 +53,26 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// A listing piped into `head` loses its reader part way: that is the
+/// reader's choice, not a failure. Rust ignores SIGPIPE, so `println!`
+/// panics on the closed pipe instead; end quietly with the status a shell
+/// gives a process the pipe stopped (128 + SIGPIPE).
+fn quiet_on_closed_pipe() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default_hook(info);
+    }));
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -462,10 +462,15 @@ async fn a_supervisor_and_a_lawyer_work_a_critical_ticket_in_the_browser() {
     .await
     .unwrap();
     click(&c, &format!("{row} button[type=submit]")).await;
-    c.wait()
-        .for_element(Locator::Css(&format!("{row} td.n")))
-        .await
-        .unwrap();
+    // The page comes back with one attempt counted.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while text_of(&c, &format!("{row} td.n")).await != "1" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the attempt was not counted on the page"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let due = ok(server.client(&["callbacks", "due", "--all", "--json"]));
     assert!(
         due.contains("\"outcome\":\"no-answer\"") && due.contains("no voicemail"),

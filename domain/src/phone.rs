@@ -18,6 +18,17 @@ pub enum PhoneNumberError {
     Length(usize),
 }
 
+/// [`PhoneNumber::is_callable`] on bare digits (a keyed-in number).
+pub fn callable(digits: &str) -> bool {
+    let b = digits.as_bytes();
+    if b.len() < 2 || !b.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let mobile = b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]);
+    let landline = (10..=12).contains(&b.len()) && b[0] == b'0' && b[1] != b'0';
+    mobile || landline
+}
+
 impl PhoneNumber {
     /// Accepts what telephone networks deliver: digits, an optional leading
     /// `+`, with spaces and dashes ignored.
@@ -41,6 +52,14 @@ impl PhoneNumber {
             return Err(PhoneNumberError::Length(count));
         }
         Ok(Self(digits))
+    }
+
+    /// Whether the centre can call this number back: a mainland mobile
+    /// (11 digits, 13x to 19x) or a landline with its area code (10 to 12
+    /// digits from 0). Extensions, short codes and trunk placeholders are
+    /// numbers too, but nobody can be reached at them.
+    pub fn is_callable(&self) -> bool {
+        callable(&self.0)
     }
 
     /// The full number. Use only where the reader may see it.

@@ -115,13 +115,12 @@ impl Ticketing {
         let urgency = self.limitation.assess_ticket(new.facts(), today);
         // Every caller with a number to call gets a call back: the answer
         // to a consultation, the materials an application needs.
-        let reachable = new.callback_number.is_some() || new.caller_number.is_some();
-        let callback_due = reachable
-            .then(|| {
-                self.callbacks
-                    .first_due(Some(urgency.urgency), now, self.limitation.calendar())
-            })
-            .flatten();
+        let callback_due = self.first_callback_due(
+            Some(urgency.urgency),
+            new.callback_number.as_ref(),
+            new.caller_number.as_ref(),
+            now,
+        );
         let assessed = Assessed {
             urgency,
             callback_due,
@@ -163,6 +162,17 @@ impl Ticketing {
             .correct(number, correction, reason, actor, now, &|t| {
                 self.reassess(t, today)
             })
+            .await?;
+        // A new urgency or number moves the first callback, if nobody has
+        // tried yet.
+        let due = self.first_callback_due(
+            ticket.urgency,
+            ticket.callback_number.as_ref(),
+            ticket.caller_number.as_ref(),
+            ticket.created_at,
+        );
+        self.store
+            .reschedule_first_callback(&ticket.number, due)
             .await?;
         // A correction that makes the ticket urgent routes it at once; one
         // that makes it normal stops offering it (it waits in the queue).
@@ -695,8 +705,9 @@ impl Ticketing {
     }
 
     /// Records an attempt to call `number`'s caller back now; the next is
-    /// due by the end of the next business half-day, and failures on three
-    /// different half-days flag the ticket for a supervisor.
+    /// due by the end of the next business half-day (never earlier than it
+    /// already was), and failures on three different half-days flag the
+    /// ticket for a supervisor.
     pub async fn record_callback(
         &self,
         number: &TicketNumber,
@@ -707,29 +718,27 @@ impl Ticketing {
         let now = self.now();
         let calendar = self.limitation.calendar();
         let policy = self.callbacks.clone();
-        self.store
-            .record_callback(number, outcome, note, actor, now, &|failures| {
-                policy.after_failures(failures, calendar)
+        let (callback, _) = self
+            .store
+            .record_callback(number, outcome, note, actor, now, &|failures, due| {
+                policy.after_failures(failures, due, calendar)
             })
             .await?;
-        let filter = CallbackFilter {
-            number: Some(number),
-            ..CallbackFilter::default()
-        };
-        let ticket = self.store.ticket(number).await?;
-        let attempts = self.store.callback_attempts_of(number).await?;
-        Ok(self
-            .store
-            .callbacks(&filter)
-            .await?
-            .into_iter()
-            .next()
-            .unwrap_or(Callback {
-                ticket,
-                due_at: None,
-                flagged: false,
-                attempts,
-            }))
+        Ok(callback)
+    }
+
+    /// When a new ticket's caller is first called back: `None` without a
+    /// number to call.
+    fn first_callback_due(
+        &self,
+        urgency: Option<hotline_domain::Urgency>,
+        callback: Option<&hotline_domain::PhoneNumber>,
+        caller: Option<&hotline_domain::PhoneNumber>,
+        created: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        crate::callbacks::number_to_call(callback, caller)?;
+        self.callbacks
+            .first_due(urgency, created, self.limitation.calendar())
     }
 
     /// An IVR node's report: its calls in progress for the board, its

@@ -231,6 +231,56 @@ async fn no_callback_is_owed_without_a_number_and_an_answer_ends_it(store: Store
         .await
         .unwrap()
         .is_empty());
+    // No number to call: nothing to record.
+    let err = t
+        .record_callback(&anonymous.number, CallbackOutcome::Busy, "", "lawyer:li")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no number to call"), "{err}");
+    // A correction that makes a ticket critical moves its first callback.
+    let (later, _) = t
+        .create(&ticket("cb-later", false, Some("13812345671")))
+        .await
+        .unwrap();
+    let before = t.callbacks(&CallbackFilter::default()).await.unwrap();
+    let due = |list: &[hotline_ticketing::callbacks::Callback], n: &TicketNumber| {
+        list.iter()
+            .find(|c| c.ticket.number == *n)
+            .and_then(|c| c.due_at)
+    };
+    assert_eq!(due(&before, &later.number), Some(cst(2026, 3, 3, 17, 30)));
+    let correction = hotline_ticketing::tickets::Correction {
+        preservation: Some(true),
+        ..Default::default()
+    };
+    t.correct(
+        &later.number,
+        &correction,
+        Some("evidence at risk"),
+        "supervisor:zhao",
+    )
+    .await
+    .unwrap();
+    let after = t.callbacks(&CallbackFilter::default()).await.unwrap();
+    assert_eq!(due(&after, &later.number), Some(cst(2026, 3, 2, 10, 30)));
+    // A closed ticket's caller is not called back any more.
+    let close = hotline_ticketing::tickets::lifecycle::Move {
+        outcome: Some("advice-given".to_owned()),
+        ..Default::default()
+    };
+    t.transition(
+        &later.number,
+        hotline_domain::TicketState::Closed,
+        close,
+        "supervisor:zhao",
+    )
+    .await
+    .unwrap();
+    let err = t
+        .record_callback(&later.number, CallbackOutcome::NoAnswer, "", "lawyer:li")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no longer called back"), "{err}");
     // An unknown ticket is refused, not invented.
     let missing =
         TicketNumber::random(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(7));

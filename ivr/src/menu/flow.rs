@@ -378,7 +378,13 @@ impl Flow {
                 {
                     // The caller chose a service and left before the request
                     // was made: nobody is lost, the centre calls them back.
-                    if self.draft.caller_number.is_some() {
+                    let callable = self.draft.callback_number.is_some()
+                        || self
+                            .draft
+                            .caller_number
+                            .as_ref()
+                            .is_some_and(PhoneNumber::is_callable);
+                    if callable {
                         let mut callback = self.draft.clone();
                         callback.kind = Some(TicketKind::Callback);
                         callback.last_node = Some(self.node.clone());
@@ -941,13 +947,7 @@ impl Flow {
 /// A mainland mobile (`1[3-9]` and 9 more digits) or a landline with its
 /// area code (`0`, 2–3 digits of area code, 7–8 digits).
 pub fn is_callback_number(n: &str) -> bool {
-    let b = n.as_bytes();
-    if !b.iter().all(u8::is_ascii_digit) {
-        return false;
-    }
-    let mobile = b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]);
-    let landline = (10..=12).contains(&b.len()) && b[0] == b'0' && b[1] != b'0';
-    mobile || landline
+    hotline_domain::phone::callable(n)
 }
 
 /// YYYYMMDD: a real date, not after `today`, not before 1900.

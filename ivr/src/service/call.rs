@@ -193,7 +193,7 @@ pub async fn run(
                         async move {
                             match tickets.submit(submission).await {
                                 Ok(created) => {
-                                    info!(ticket = %created.number, urgency = ?created.urgency, "ticket number given to the caller");
+                                    info!(ticket = %created.number, urgency = ?created.urgency, "ticket created for the call");
                                     let _ = answers.send(Input::TicketCreated(created)).await;
                                 }
                                 Err(e) => {

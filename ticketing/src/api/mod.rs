@@ -88,7 +88,9 @@ impl From<StoreError> for Status {
             StoreError::Lifecycle(
                 LifecycleError::Illegal { .. }
                 | LifecycleError::DecisionFirst(_)
-                | LifecycleError::NoApplication(_),
+                | LifecycleError::NoApplication(_)
+                | LifecycleError::CallbackOver(_)
+                | LifecycleError::NoNumberToCall,
             ) => Status::failed_precondition(e.to_string()),
             StoreError::NumbersExhausted(_) => Status::resource_exhausted(e.to_string()),
             StoreError::Database(sqlx::Error::PoolTimedOut) => {

@@ -163,6 +163,25 @@ fn ivr_rows(req: &pb::IvrFigures) -> Result<Vec<MenuNodeDay>, Status> {
             &format!("at most {MAX_CALLS_LISTED} calls listed"),
         ));
     }
+    // The board shows these fields as text: bounded, no control characters.
+    for (i, c) in req.calls.iter().enumerate() {
+        for (name, value) in [
+            ("call_id", &c.call_id),
+            ("caller", &c.caller),
+            ("called", &c.called),
+            ("state", &c.state),
+            ("position", &c.position),
+            ("sip_call_id", &c.sip_call_id),
+            ("center", &c.center),
+        ] {
+            if value.len() > MAX_ID_LEN || value.chars().any(char::is_control) {
+                return Err(field_error(
+                    &format!("calls[{i}].{name}"),
+                    "at most 64 bytes, no control characters",
+                ));
+            }
+        }
+    }
     if req.nodes.len() > MAX_NODE_ROWS {
         return Err(field_error(
             "nodes",
@@ -179,13 +198,21 @@ fn ivr_rows(req: &pb::IvrFigures) -> Result<Vec<MenuNodeDay>, Status> {
                     &format!("`{}` is not a date (YYYY-MM-DD)", n.date),
                 )
             })?;
-            for (name, value) in [("center", &n.center), ("node", &n.node)] {
-                if !id_ok(value) {
-                    return Err(field_error(
-                        &format!("nodes[{i}].{name}"),
-                        "1 to 64 letters, digits, '-', '_' or '.'",
-                    ));
-                }
+            if !id_ok(&n.center) {
+                return Err(field_error(
+                    &format!("nodes[{i}].center"),
+                    "1 to 64 letters, digits, '-', '_' or '.'",
+                ));
+            }
+            // A menu node's id is the menu author's: any text, bounded.
+            if n.node.is_empty()
+                || n.node.len() > MAX_ID_LEN
+                || n.node.chars().any(char::is_control)
+            {
+                return Err(field_error(
+                    &format!("nodes[{i}].node"),
+                    "1 to 64 bytes, no control characters",
+                ));
             }
             Ok(MenuNodeDay {
                 day,

@@ -78,7 +78,8 @@ pub struct CallbackAttempt {
 #[derive(Debug, Clone)]
 pub struct Callback {
     pub ticket: crate::tickets::Ticket,
-    /// When the next attempt is due; `None` once flagged.
+    /// When the next attempt is due; `None` once the caller was reached or
+    /// the ticket flagged.
     pub due_at: Option<DateTime<Utc>>,
     /// Not reached on three different half-days: for a supervisor.
     pub flagged: bool,
@@ -86,14 +87,23 @@ pub struct Callback {
 }
 
 impl Callback {
-    /// The number to call: the callback number the caller gave, else the
-    /// number they called from.
+    /// The number to call ([`number_to_call`]).
     pub fn phone(&self) -> Option<&hotline_domain::PhoneNumber> {
-        self.ticket
-            .callback_number
-            .as_ref()
-            .or(self.ticket.caller_number.as_ref())
+        number_to_call(
+            self.ticket.callback_number.as_ref(),
+            self.ticket.caller_number.as_ref(),
+        )
     }
+}
+
+/// The number the centre calls back: the callback number the caller gave,
+/// else the number they called from if it can be called (not an extension
+/// or a trunk's placeholder); `None` when there is none.
+pub fn number_to_call<'a>(
+    callback: Option<&'a hotline_domain::PhoneNumber>,
+    caller: Option<&'a hotline_domain::PhoneNumber>,
+) -> Option<&'a hotline_domain::PhoneNumber> {
+    callback.or(caller.filter(|n| n.is_callable()))
 }
 
 /// Which callbacks to list; `None` matches every one.
@@ -311,7 +321,9 @@ impl CallbackPolicy {
         let at = local(created);
         let due = match urgency {
             Some(Urgency::Critical) => self.after_business_time(calendar, at, self.critical_within),
-            Some(Urgency::Urgent) => self.close_of_working_day(calendar, at, 1),
+            // Expired is routed and spoken like urgent: the caller may
+            // still have a remedy, and should hear so today.
+            Some(Urgency::Urgent | Urgency::Expired) => self.close_of_working_day(calendar, at, 1),
             _ => self.close_of_working_day(calendar, at, self.normal_working_days),
         };
         due.map(instant)
@@ -319,38 +331,47 @@ impl CallbackPolicy {
 
     /// When the next attempt is due after one that failed at `failed_at`:
     /// the end of the next business half-day after the one it fell in.
+    /// Opening spans are cut at noon into half-days, so a span across
+    /// noon (08:30-17:30) has a morning and an afternoon like two spans.
     pub fn next_due(
         &self,
         failed_at: DateTime<Utc>,
         calendar: &HolidayCalendar,
     ) -> Option<DateTime<Utc>> {
         let at = local(failed_at);
-        // The next half-day begins at noon (a morning attempt) or at the
-        // next day's first opening (an afternoon one).
-        let next_begins = if at.time() < noon() {
-            at.date().and_time(noon())
-        } else {
-            at.date().succ_opt()?.and_time(NaiveTime::MIN)
+        let failed_half = (at.date(), at.time() >= noon());
+        let pieces = |day: NaiveDate| {
+            self.hours.0.iter().flat_map(move |&(a, b)| {
+                let am = (a < noon())
+                    .then(|| (day, false, day.and_time(a), day.and_time(b.min(noon()))));
+                let pm =
+                    (b > noon()).then(|| (day, true, day.and_time(a.max(noon())), day.and_time(b)));
+                am.into_iter().chain(pm)
+            })
         };
-        let (start, _) = self.spans_from(calendar, next_begins).next()?;
-        let pm = start.time() >= noon();
-        // The last opening moment of that half-day.
-        let end = self
-            .hours
-            .0
-            .iter()
-            .filter(|(a, _)| (*a >= noon()) == pm)
-            .map(|&(_, b)| if pm { b } else { b.min(noon()) })
-            .max()?;
-        Some(instant(start.date().and_time(end)))
+        // The first half-day with opening time after the failed one's.
+        let (day, pm) = working_days(calendar, at.date())
+            .flat_map(pieces)
+            .find(|&(day, pm, _, end)| (day, pm) > failed_half && end > at)
+            .map(|(day, pm, _, _)| (day, pm))?;
+        pieces(day)
+            .filter(|&(_, p, _, _)| p == pm)
+            .map(|(_, _, _, end)| end)
+            .max()
+            .map(instant)
     }
 }
 
 impl CallbackPolicy {
-    /// What follows failed attempts at `failures` (the last one now).
+    /// What follows failed attempts at `failures` (the last one now), the
+    /// next attempt having been due at `due`: failures on three different
+    /// half-days go to a supervisor; otherwise the next attempt is due by
+    /// the end of the next business half-day, or at `due` if that is later
+    /// (a failure never makes a callback more pressing).
     pub fn after_failures(
         &self,
         failures: &[DateTime<Utc>],
+        due: Option<DateTime<Utc>>,
         calendar: &HolidayCalendar,
     ) -> NextStep {
         if needs_supervisor(failures) {
@@ -359,8 +380,9 @@ impl CallbackPolicy {
                 flag: true,
             };
         }
+        let next = failures.last().and_then(|t| self.next_due(*t, calendar));
         NextStep {
-            due: failures.last().and_then(|t| self.next_due(*t, calendar)),
+            due: next.max(due),
             flag: false,
         }
     }

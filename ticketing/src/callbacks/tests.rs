@@ -103,6 +103,83 @@ fn after_a_failed_attempt_the_next_is_due_by_the_end_of_the_next_half_day() {
 }
 
 #[test]
+fn one_span_across_noon_still_has_a_morning_and_an_afternoon() {
+    let p = CallbackPolicy {
+        hours: "08:30-17:30".parse().unwrap(),
+        ..CallbackPolicy::default()
+    };
+    let c = calendar();
+    assert_eq!(
+        p.next_due(cst(2026, 3, 2, 10, 0), &c),
+        Some(cst(2026, 3, 2, 17, 30))
+    );
+    assert_eq!(
+        p.next_due(cst(2026, 3, 2, 14, 0), &c),
+        Some(cst(2026, 3, 3, 12, 0))
+    );
+    // Before opening, the morning is that day's: next is the afternoon.
+    assert_eq!(
+        p.next_due(cst(2026, 3, 2, 7, 0), &c),
+        Some(cst(2026, 3, 2, 17, 30))
+    );
+    // Afternoon-only hours: a morning failure waits for the afternoon.
+    let p = CallbackPolicy {
+        hours: "13:00-18:00".parse().unwrap(),
+        ..CallbackPolicy::default()
+    };
+    assert_eq!(
+        p.next_due(cst(2026, 3, 2, 10, 0), &c),
+        Some(cst(2026, 3, 2, 18, 0))
+    );
+    assert_eq!(
+        p.next_due(cst(2026, 3, 2, 14, 0), &c),
+        Some(cst(2026, 3, 3, 18, 0))
+    );
+}
+
+#[test]
+fn an_expired_ticket_is_called_back_the_same_day_like_an_urgent_one() {
+    assert_eq!(
+        due(Some(Urgency::Expired), cst(2026, 3, 2, 10, 0)),
+        cst(2026, 3, 2, 17, 30)
+    );
+}
+
+#[test]
+fn a_failure_never_makes_a_callback_more_pressing() {
+    let p = CallbackPolicy::default();
+    let c = calendar();
+    let failed = [cst(2026, 3, 2, 10, 0)];
+    // A normal ticket due on Tuesday evening stays due then.
+    let step = p.after_failures(&failed, Some(cst(2026, 3, 3, 17, 30)), &c);
+    assert_eq!(step.due, Some(cst(2026, 3, 3, 17, 30)));
+    // An overdue one moves to the end of the next half-day.
+    let step = p.after_failures(&failed, Some(cst(2026, 3, 2, 9, 30)), &c);
+    assert_eq!(step.due, Some(cst(2026, 3, 2, 17, 30)));
+    assert!(!step.flag);
+}
+
+#[test]
+fn only_numbers_that_can_be_called_are_called_back() {
+    let n = |s: &str| hotline_domain::PhoneNumber::parse(s).unwrap();
+    assert_eq!(
+        number_to_call(None, Some(&n("13812345678"))),
+        Some(&n("13812345678"))
+    );
+    assert_eq!(
+        number_to_call(None, Some(&n("01062345678"))),
+        Some(&n("01062345678"))
+    );
+    // An extension or a trunk placeholder as caller ID: nobody to call.
+    assert_eq!(number_to_call(None, Some(&n("1001"))), None);
+    // A number the caller gave wins.
+    assert_eq!(
+        number_to_call(Some(&n("13987654321")), Some(&n("1001"))),
+        Some(&n("13987654321"))
+    );
+}
+
+#[test]
 fn three_failures_on_different_half_days_call_for_a_supervisor() {
     let same_morning = [
         cst(2026, 3, 2, 9, 10),

@@ -4,14 +4,22 @@
 //! ([`crate::callbacks::CallbackPolicy`]); the store keeps it.
 
 use chrono::{DateTime, Utc};
-use hotline_domain::TicketNumber;
+use hotline_domain::{PhoneNumber, TicketNumber, TicketState};
 use sqlx::AssertSqlSafe;
 
 use super::offers::ms;
 use super::tickets::{flag, insert_event, millis, parse, read_flag, EventDetail, TICKET_COLUMNS};
 use super::{get, Store, StoreError};
-use crate::callbacks::{Callback, CallbackAttempt, CallbackFilter, CallbackOutcome, NextStep};
+use crate::callbacks::{
+    number_to_call, Callback, CallbackAttempt, CallbackFilter, CallbackOutcome, NextStep,
+};
+use crate::tickets::lifecycle::LifecycleError;
 use crate::tickets::EventKind;
+
+/// Decides what follows a failed attempt from the failures' times and the
+/// due time so far ([`crate::callbacks::CallbackPolicy::after_failures`]).
+pub type NextAfterFailures<'a> =
+    dyn Fn(&[DateTime<Utc>], Option<DateTime<Utc>>) -> NextStep + Sync + 'a;
 
 /// The most callbacks one listing returns.
 const MAX_LISTED: i64 = 500;
@@ -111,9 +119,12 @@ impl Store {
     }
 
     /// Records an attempt to call `number`'s caller back at `now`; `next`
-    /// decides, from every failed attempt's time (this one included), when
-    /// the next is due and whether the ticket is flagged. Returns whether
-    /// this attempt flagged the ticket.
+    /// decides, from the failed attempts since the caller was last reached
+    /// (this one included) and the due time so far, when the next attempt
+    /// is due and whether the ticket is flagged. Refused for a closed or
+    /// rejected ticket and for one with no number to call. Returns the
+    /// callback as it stands after the attempt, and whether this attempt
+    /// flagged it.
     pub async fn record_callback(
         &self,
         number: &TicketNumber,
@@ -121,11 +132,32 @@ impl Store {
         note: &str,
         actor: &str,
         now: DateTime<Utc>,
-        next: &(dyn Fn(&[DateTime<Utc>]) -> NextStep + Sync),
-    ) -> Result<bool, StoreError> {
+        next: &NextAfterFailures<'_>,
+    ) -> Result<(Callback, bool), StoreError> {
         let id = self.ticket_id(number).await?;
         let mut tx = self.begin_write().await?;
-        self.locked_state(&mut tx, id).await?;
+        let state = self.locked_state(&mut tx, id).await?;
+        if matches!(state, TicketState::Closed | TicketState::Rejected) {
+            return Err(LifecycleError::CallbackOver(state).into());
+        }
+        let row = sqlx::query(
+            "SELECT caller_number, callback_number, callback_due_at, callback_flagged \
+             FROM tickets WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let phone = |column: &str| -> Result<Option<PhoneNumber>, StoreError> {
+            let text: Option<String> = get(&row, column)?;
+            Ok(text.and_then(|t| PhoneNumber::parse(&t).ok()))
+        };
+        let (caller, callback) = (phone("caller_number")?, phone("callback_number")?);
+        if number_to_call(callback.as_ref(), caller.as_ref()).is_none() {
+            return Err(LifecycleError::NoNumberToCall.into());
+        }
+        let due_before: Option<i64> = get(&row, "callback_due_at")?;
+        let due_before = due_before.map(millis).transpose()?;
+        let flagged_before = read_flag(&row, "callback_flagged")?;
         sqlx::query(
             "INSERT INTO callback_attempts (ticket_id, at, outcome, note, actor) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -137,9 +169,12 @@ impl Store {
         .bind(actor)
         .execute(&mut **tx)
         .await?;
+        // Failures since the caller was last reached: an answered call
+        // starts the count again.
         let failed = sqlx::query(
             "SELECT at FROM callback_attempts WHERE ticket_id = $1 AND outcome <> 'answered' \
-             ORDER BY id",
+             AND id > COALESCE((SELECT MAX(id) FROM callback_attempts \
+             WHERE ticket_id = $1 AND outcome = 'answered'), 0) ORDER BY id",
         )
         .bind(id)
         .fetch_all(&mut **tx)
@@ -147,18 +182,13 @@ impl Store {
         .iter()
         .map(|row| millis(get(row, "at")?))
         .collect::<Result<Vec<_>, StoreError>>()?;
-        let row = sqlx::query("SELECT callback_flagged FROM tickets WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut **tx)
-            .await?;
-        let flagged_before = read_flag(&row, "callback_flagged")?;
         let step = if outcome.reached() {
             NextStep {
                 due: None,
                 flag: false,
             }
         } else {
-            next(&failed)
+            next(&failed, due_before)
         };
         let flag_now = step.flag && !flagged_before;
         // Reaching the caller settles a flag too.
@@ -202,6 +232,36 @@ impl Store {
         }
         tx.commit().await?;
         self.committed();
-        Ok(flag_now)
+        let ticket = self.ticket_by_id(id).await?;
+        let callback = Callback {
+            attempts: self.callback_attempts(id).await?,
+            ticket,
+            due_at: step.due,
+            flagged,
+        };
+        Ok((callback, flag_now))
+    }
+
+    /// Sets the first callback's due time again after a correction (the
+    /// urgency or the numbers changed), as long as nobody has tried yet:
+    /// once attempts are made, their own schedule holds.
+    pub async fn reschedule_first_callback(
+        &self,
+        number: &TicketNumber,
+        due: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let id = self.ticket_id(number).await?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE tickets SET callback_due_at = $2 WHERE id = $1 AND callback_flagged = 0 \
+             AND state NOT IN ('closed', 'rejected') \
+             AND NOT EXISTS (SELECT 1 FROM callback_attempts WHERE ticket_id = $1)",
+        )
+        .bind(id)
+        .bind(due.map(ms))
+        .execute(&mut **tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

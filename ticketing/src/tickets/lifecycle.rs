@@ -41,6 +41,10 @@ pub enum LifecycleError {
     DecisionFirst(TicketState),
     #[error("the ticket is `{0}`: materials are received only for an `application` or `provisional` ticket")]
     NoApplication(TicketState),
+    #[error("the ticket is `{0}`: its caller is no longer called back")]
+    CallbackOver(TicketState),
+    #[error("the ticket has no number to call back (neither a callback number nor a caller number that can be called)")]
+    NoNumberToCall,
 }
 
 /// The states a ticket may move to from `from`.

@@ -212,9 +212,9 @@ async fn board(console: &Console, viewer: &Viewer) -> Result<Markup, WebError> {
                 }
             }
         }
-        @if !callbacks.is_empty() {
-            section class="panel" id="callbacks" {
-                h2 { (t("回电：逾期或三次未接通", "Callbacks overdue or flagged")) " (" (callbacks.len()) ")" }
+        section class="panel" id="callbacks" {
+            h2 { (t("回电：逾期或三次未接通", "Callbacks overdue or flagged")) " (" (callbacks.len()) ")" }
+            @if callbacks.is_empty() { p class="muted" { (t("无", "None")) } } @else {
                 table class="cards" {
                     thead { tr { th { (t("编号", "Ticket")) } th { (t("紧急程度", "Urgency")) } th { (t("承办律师", "Lawyer")) } th { (t("已尝试", "Attempts")) } th { (t("应回电时间", "Due")) } } }
                     tbody {

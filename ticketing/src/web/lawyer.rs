@@ -135,7 +135,7 @@ pub async fn page(
                                         select name="outcome" {
                                             @for o in CallbackOutcome::ALL { option value=(o.as_str()) { (value(viewer.lang, o.as_str())) } }
                                         }
-                                        input name="note" size="14" maxlength="500" placeholder=(t("备注", "Note"));
+                                        input name="note" size="14" maxlength="4096" placeholder=(t("备注", "Note"));
                                         button type="submit" class="secondary" { (t("记录回电", "Record")) }
                                     }
                                 }
