@@ -502,9 +502,19 @@ async fn run_ivr(
         tickets: part.tickets.clone(),
         node_id: config.node_id.clone(),
     };
-    let result = hotline_ivr::service::run(part.udp, part.tcp, ivr_config, shutdown)
-        .await
-        .map_err(|e| AppError::Ivr(e.to_string()));
+    // Pages to duty lawyers, taken from ticketing and dialled by this node.
+    let (control, control_rx) = tokio::sync::mpsc::channel(16);
+    let pager = tokio::spawn(hotline_ivr::paging::run(
+        part.tickets.clone(),
+        control,
+        config.pager(),
+        fired(calls_done_rx.clone()),
+    ));
+    let result = hotline_ivr::service::run_with_control(
+        part.udp, part.tcp, ivr_config, control_rx, shutdown,
+    )
+    .await
+    .map_err(|e| AppError::Ivr(e.to_string()));
 
     let _ = calls_done.send(true);
     let tasks = [
@@ -512,6 +522,7 @@ async fn run_ivr(
         ("metrics endpoint", Some(metrics_server)),
         ("outbox", Some(outbox)),
         ("call figures", Some(figures)),
+        ("pager", Some(pager)),
         ("recording retention", retention),
     ];
     for (what, task) in tasks.into_iter().filter_map(|(w, t)| t.map(|t| (w, t))) {

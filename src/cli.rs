@@ -432,7 +432,9 @@ pub enum RosterCommand {
         /// Phone number (shown in full only to the lawyer's own tools).
         #[arg(long, value_name = "NUMBER")]
         phone: String,
-        #[arg(long, value_name = "URI")]
+        /// Where the lawyer is paged: sip:user@host[:port]. Without it,
+        /// pages go to their phone through outbound_trunk.
+        #[arg(long = "sip-uri", alias = "sip", value_name = "URI")]
         sip: Option<String>,
         /// Matters the lawyer takes, e.g. labor-wages,labor-termination.
         #[arg(long, value_delimiter = ',', required = true)]

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use hotline_ivr::sip::trust::TrustedSources;
 use hotline_ticketing::callbacks::{BusinessHours, CallbackPolicy};
 use hotline_ticketing::limitation::Thresholds;
+use hotline_ticketing::paging::PagingPolicy;
 use hotline_ticketing::retention::RetentionPolicy;
 use hotline_ticketing::routing::RoutingPolicy;
 
@@ -230,6 +231,18 @@ settings! {
         callback_normal_working_days: u32 = "2",
             env "HOTLINE_CALLBACK_NORMAL_WORKING_DAYS", value "DAYS", example "3",
             help "Working days within which a normal ticket's caller is called back (an urgent one's: the same working day).";
+        page_retries: u32 = "1",
+            env "HOTLINE_PAGE_RETRIES", value "N", example "2",
+            help "Further calls to a paged duty lawyer who did not answer or chose nothing, each before the offer's deadline.";
+        page_retry_after_secs: u64 = "60",
+            env "HOTLINE_PAGE_RETRY_AFTER_SECS", value "SECS", example "90",
+            help "Seconds after an unanswered page that the lawyer is called again.";
+        page_calls_per_hour: u32 = "120",
+            env "HOTLINE_PAGE_CALLS_PER_HOUR", value "N", example "300",
+            help "Pages dialled per hour, all IVR nodes together (a bound on toll fraud); past it pages wait (set on the ticketing node).";
+        page_ring_secs: u64 = "30",
+            env "HOTLINE_PAGE_RING_SECS", value "SECS", example "25",
+            help "Seconds an IVR node lets a paged lawyer's phone ring before it counts as no answer.";
         retention_call_recordings_days: u32 = "30",
             env "HOTLINE_RETENTION_CALL_RECORDINGS_DAYS", value "DAYS", example "14",
             help "Days an IVR node keeps each call's recording of the caller (<data_dir>/recordings); 0 keeps them.";
@@ -265,6 +278,9 @@ settings! {
         holiday_calendar: PathBuf, unset "the bundled calendar",
             env "HOTLINE_HOLIDAY_CALENDAR", value "FILE", example "/etc/hotline/holidays.toml",
             help "A holiday calendar replacing the bundled one (a newer State Council notice).";
+        outbound_trunk: String, unset "none: lawyers without a sip_uri are not paged by phone",
+            env "HOTLINE_OUTBOUND_TRUNK", value "HOST:PORT", example "10.1.0.5:5060",
+            help "The SIP trunk through which an IVR node pages a lawyer's phone number (the number as the request-URI user).";
         tls_cert: PathBuf, unset "none: plaintext gRPC",
             env "HOTLINE_TLS_CERT", value "FILE", example "/etc/hotline/tls/cert.pem",
             help "PEM certificate chain of the gRPC servers (with tls_key): TLS by rustls.";
@@ -278,6 +294,8 @@ settings! {
     switches {
         dev_tls, env "HOTLINE_DEV_TLS",
             help "Serve gRPC over TLS with a self-signed certificate made in <data_dir>/dev-tls/ (for trying it out; tls_cert wins).";
+        page_urgent, env "HOTLINE_PAGE_URGENT",
+            help "Page duty lawyers by phone for urgent tickets' offers too (critical ones always are).";
         allow_plaintext, env "HOTLINE_ALLOW_PLAINTEXT",
             help "Allow plaintext gRPC on an address other than loopback, and to a ticketing elsewhere (otherwise refused).";
     }
@@ -437,6 +455,37 @@ impl Config {
                 self.retention_personal_data_years
             ));
         }
+        if self.page_retries > 5 {
+            return invalid(format!(
+                "page_retries ({}) must be 0 to 5",
+                self.page_retries
+            ));
+        }
+        if !(1..=3600).contains(&self.page_retry_after_secs) {
+            return invalid(format!(
+                "page_retry_after_secs ({}) must be 1 to 3600",
+                self.page_retry_after_secs
+            ));
+        }
+        if !(5..=300).contains(&self.page_ring_secs) {
+            return invalid(format!(
+                "page_ring_secs ({}) must be 5 to 300",
+                self.page_ring_secs
+            ));
+        }
+        if self.page_calls_per_hour == 0 {
+            return invalid("page_calls_per_hour must be at least 1".to_owned());
+        }
+        if let Some(trunk) = &self.outbound_trunk {
+            if let Err(e) = hotline_domain::SipUri::parse(&format!("sip:{trunk}")) {
+                return invalid(format!("outbound_trunk `{trunk}` is not HOST[:PORT]: {e}"));
+            }
+            if trunk.contains('@') {
+                return invalid(format!(
+                    "outbound_trunk `{trunk}` is HOST[:PORT], without a user"
+                ));
+            }
+        }
         if self.sip_calls_per_source == 0 {
             return invalid("sip_calls_per_source must be at least 1".to_owned());
         }
@@ -466,6 +515,21 @@ impl Config {
             repeat_every: secs(self.escalation_repeat_secs),
             start_within: secs(self.start_within_secs),
             stuck_escalation: secs(self.stuck_escalation_secs),
+            paging: PagingPolicy {
+                urgent: self.page_urgent,
+                retries: self.page_retries,
+                retry_after: secs(self.page_retry_after_secs),
+                calls_per_hour: self.page_calls_per_hour,
+            },
+        }
+    }
+
+    /// How an IVR node pages duty lawyers.
+    pub fn pager(&self) -> hotline_ivr::paging::PagerConfig {
+        hotline_ivr::paging::PagerConfig {
+            node: self.node_id.clone(),
+            trunk: self.outbound_trunk.clone(),
+            ring: std::time::Duration::from_secs(self.page_ring_secs),
         }
     }
 

@@ -9,6 +9,7 @@ pub mod limits;
 pub mod names;
 pub mod phone;
 pub mod region;
+pub mod sip_uri;
 pub mod ticket_number;
 pub mod token;
 
@@ -19,6 +20,7 @@ pub use names::{
 };
 pub use phone::{PhoneNumber, PhoneNumberError};
 pub use region::{RegionCode, RegionCodeError, RegionLevel};
+pub use sip_uri::{SipUri, SipUriError};
 pub use ticket_number::{TicketNumber, TicketNumberError};
 
 /// The offset of Asia/Shanghai: UTC+8 all year (China has kept no daylight

@@ -5,12 +5,14 @@
 //! offer/answer, the three DTMF detectors, the media session — [`sip`]
 //! messages and the endpoint, and the [`menu`] call flow. The tokio layer
 //! is [`service`]; [`tickets`] reaches ticketing through a durable outbox;
-//! [`admin`] serves live calls, menu reloads and flow metrics.
+//! [`admin`] serves live calls, menu reloads and flow metrics; [`paging`]
+//! calls duty lawyers about the offers ticketing pages them for.
 
 pub mod admin;
 pub mod keypad;
 pub mod media;
 pub mod menu;
+pub mod paging;
 pub mod prompts;
 pub mod service;
 pub mod sip;

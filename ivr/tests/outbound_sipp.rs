@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use hotline_ivr::service::{self, Control, Dial, DialOutcome, IvrConfig, Prompts};
+use hotline_ivr::service::{self, Control, Dial, DialOutcome, IvrConfig, Prompts, Script};
 use tokio::sync::{mpsc, oneshot};
 
 fn require_sipp() {
@@ -112,7 +112,8 @@ async fn a_call_to_a_sipp_uas_completes() {
         .send(Control::Dial(Dial {
             target: format!("127.0.0.1:{uas_port}").parse().unwrap(),
             uri: format!("sip:lawyer@127.0.0.1:{uas_port}"),
-            prompt: ("en".into(), "goodbye".into()),
+            script: Script::Message(("en".into(), "goodbye".into())),
+            ring_for: None,
             outcome: outcome_tx,
         }))
         .await

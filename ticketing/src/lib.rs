@@ -9,6 +9,7 @@ pub mod auth;
 pub mod callbacks;
 pub mod clock;
 pub mod limitation;
+pub mod paging;
 pub mod quality;
 pub mod reports;
 pub mod retention;

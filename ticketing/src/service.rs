@@ -405,6 +405,35 @@ impl Ticketing {
             .await
     }
 
+    /// The next page due for IVR node `node` to dial, claimed for it, with
+    /// its ticket; `None` when nothing is due (or the hourly cap is reached).
+    pub async fn claim_page(
+        &self,
+        node: &str,
+    ) -> Result<Option<(crate::store::PageJob, Ticket)>, StoreError> {
+        let cap = self.routing.paging.calls_per_hour;
+        let Some(job) = self.store.claim_page(node, cap, self.now()).await? else {
+            return Ok(None);
+        };
+        let ticket = self.store.ticket(&job.number).await?;
+        Ok(Some((job, ticket)))
+    }
+
+    /// How a page went, from the IVR node that dialled it: a key the
+    /// lawyer pressed acknowledges or declines the offer (once, whichever
+    /// channel is first).
+    pub async fn finish_page(
+        &self,
+        id: i64,
+        node: &str,
+        outcome: crate::paging::PageOutcome,
+        detail: Option<&str>,
+    ) -> Result<crate::store::PageFinish, StoreError> {
+        self.store
+            .finish_page(id, node, outcome, detail, &self.routing, self.now())
+            .await
+    }
+
     /// A lawyer declines an offer; the next candidate is asked at once.
     pub async fn decline(
         &self,

@@ -68,6 +68,8 @@ const MATRIX: &[(&str, [bool; 4])] = &[
     ("PublishIvrFigures", [true, false, false, false]),
     ("ListCallbacks", [false, true, true, true]),
     ("RecordCallback", [false, true, true, true]),
+    ("TakePages", [true, false, false, false]),
+    ("ReportPage", [true, false, false, false]),
 ];
 
 struct World {
@@ -338,6 +340,21 @@ async fn call(method: &str, channel: AuthedChannel, offered: &str) -> Result<(),
             .await
             .map(drop),
         "Check" => routing.check(pb::CheckRequest::default()).await.map(drop),
+        "TakePages" => routing
+            .take_pages(pb::TakePagesRequest {
+                node: "ivr-1".into(),
+            })
+            .await
+            .map(drop),
+        "ReportPage" => routing
+            .report_page(pb::PageReport {
+                page_id: 1,
+                node: "ivr-1".into(),
+                outcome: "no-answer".into(),
+                detail: None,
+            })
+            .await
+            .map(drop),
         "WhoAmI" => access.who_am_i(pb::WhoAmIRequest {}).await.map(drop),
         "CreateToken" => access
             .create_token(pb::CreateTokenRequest {

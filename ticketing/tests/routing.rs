@@ -86,6 +86,7 @@ fn world(store: Store) -> World {
         repeat_every: Duration::minutes(10),
         start_within: Duration::hours(2),
         stuck_escalation: Duration::minutes(30),
+        paging: Default::default(),
     };
     let ticketing = Ticketing::new(
         store.clone(),

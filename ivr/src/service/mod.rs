@@ -148,11 +148,11 @@ pub async fn run(
 /// Requests to the IVR from the rest of the system.
 #[derive(Debug)]
 pub enum Control {
-    /// Place a call (a callback, or paging a duty lawyer) and play a prompt.
+    /// Place a call: a recorded message, or a page to a duty lawyer.
     Dial(outbound::Dial),
 }
 
-pub use outbound::{Dial, DialOutcome};
+pub use outbound::{Dial, DialOutcome, Script};
 
 /// [`run`], also taking [`Control`] requests.
 pub async fn run_with_control(
@@ -277,6 +277,13 @@ pub async fn run_with_control(
             }
         };
         let now = std::time::Instant::now();
+        // Placed calls that rang too long are given up (CANCEL); the
+        // endpoint reports each as ended, and its outcome follows below.
+        for (key, pending) in &outbound_calls {
+            if pending.ring_until.is_some_and(|t| t <= now) {
+                endpoint.hangup(now, *key);
+            }
+        }
         match net {
             Some(Net::Udp(Ok((n, from)))) => {
                 let peer = Peer {

@@ -1,6 +1,7 @@
-//! Calls the IVR places: callbacks to callers and pages to duty lawyers.
-//! The endpoint sends the INVITE with our offer; once answered, a task plays
-//! the prompt and hangs up.
+//! Calls the IVR places: a recorded message, or a page to a duty lawyer
+//! ([`crate::paging`]). The endpoint sends the INVITE with our offer; once
+//! answered, a task runs the call's script: plays the prompt and hangs up,
+//! or plays the page and takes the lawyer's key.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,16 +25,31 @@ pub struct Dial {
     pub target: SocketAddr,
     /// The request-URI, e.g. `sip:lawyer-7@10.0.0.9`.
     pub uri: String,
-    /// The prompt to play once answered (language, name).
-    pub prompt: (String, String),
+    /// What happens once answered.
+    pub script: Script,
+    /// Given up (CANCEL) when not answered within this; by default the
+    /// INVITE transaction's own timeout.
+    pub ring_for: Option<std::time::Duration>,
     /// Told how the call went.
     pub outcome: oneshot::Sender<DialOutcome>,
+}
+
+/// What an answered outbound call does.
+#[derive(Debug)]
+pub enum Script {
+    /// Plays one prompt (language, name) and hangs up.
+    Message((String, String)),
+    /// Pages a duty lawyer: the message, then their key.
+    Page(Box<crate::paging::PageCall>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DialOutcome {
     /// Answered; the prompt was played and we hung up.
     Completed,
+    /// A page was answered; the lawyer's choice, if they made one (already
+    /// reported to ticketing).
+    Paged(Option<crate::paging::Choice>),
     NotAnswered(EndReason),
 }
 
@@ -43,7 +59,9 @@ pub struct Pending {
     pub key: CallKey,
     socket: UdpSocket,
     local: Local,
-    prompt: (String, String),
+    script: Script,
+    /// When to stop ringing.
+    pub ring_until: Option<Instant>,
     outcome: oneshot::Sender<DialOutcome>,
 }
 
@@ -91,18 +109,19 @@ pub async fn start(
         key,
         socket,
         local,
-        prompt: dial.prompt,
+        script: dial.script,
+        ring_until: dial.ring_for.map(|d| Instant::now() + d),
         outcome: dial.outcome,
     })
 }
 
-/// Plays the prompt on an answered call, then hangs up.
+/// Runs the script of an answered call, then hangs up.
 pub async fn run(
     pending: Pending,
     answer: Option<String>,
     config: Arc<IvrConfig>,
     commands: mpsc::Sender<CallCommand>,
-    mut signals: mpsc::Receiver<CallSignal>,
+    signals: mpsc::Receiver<CallSignal>,
 ) {
     let key = pending.key;
     let agreed = answer
@@ -134,50 +153,168 @@ pub async fn run(
         Instant::now(),
         &mut rand::rng(),
     );
-    let (lang, name) = &pending.prompt;
-    session.play(&config.prompts.get(lang, name));
-    info!(local = ?pending.local.port, "placed call answered; playing the prompt");
-    let mut buf = vec![0u8; 2048];
-    loop {
-        // A live session always has a next packet due.
-        let wake = session
-            .poll_timeout()
-            .map(tokio::time::Instant::from_std)
-            .unwrap_or_else(|| tokio::time::Instant::now() + std::time::Duration::from_millis(20));
-        tokio::select! {
-            received = pending.socket.recv_from(&mut buf) => {
-                if let Ok((n, from)) = received {
-                    session.handle_datagram(Instant::now(), from, &buf[..n]);
-                }
-            }
-            () = tokio::time::sleep_until(wake) => session.handle_timeout(Instant::now()),
-            signal = signals.recv() => {
-                if matches!(signal, Some(CallSignal::Ended) | None) {
-                    info!("the callee hung up");
-                    pending.finish(DialOutcome::Completed);
-                    return;
-                }
+    info!(local = ?pending.local.port, "placed call answered");
+    let Pending {
+        socket,
+        script,
+        outcome,
+        ..
+    } = pending;
+    let result = match script {
+        Script::Message((lang, name)) => {
+            session.play(&config.prompts.get(&lang, &name));
+            let mut call = Answered {
+                socket,
+                session,
+                signals,
+            };
+            call.until_played().await;
+            DialOutcome::Completed
+        }
+        Script::Page(page) => {
+            let mut call = Answered {
+                socket,
+                session,
+                signals,
+            };
+            DialOutcome::Paged(call.page(&page, &config).await)
+        }
+    };
+    let _ = commands.send(CallCommand::Hangup(key)).await;
+    let _ = outcome.send(result);
+}
+
+/// What an answered call's script works with.
+struct Answered {
+    socket: UdpSocket,
+    session: MediaSession,
+    signals: mpsc::Receiver<CallSignal>,
+}
+
+/// What happened while the call waited.
+enum Happened {
+    Digit(char),
+    PlaybackFinished,
+    /// Hung up by the other side, or the media stopped.
+    Over,
+    Nothing,
+}
+
+impl Answered {
+    /// Plays what is queued to its end (or until the callee hangs up).
+    async fn until_played(&mut self) {
+        loop {
+            match self.step(None).await {
+                Happened::PlaybackFinished | Happened::Over => return,
+                Happened::Digit(_) | Happened::Nothing => {}
             }
         }
-        let mut over = false;
-        while let Some(output) = session.poll_output() {
-            match output {
-                MediaOutput::Send(datagram) => {
-                    if let Some(to) = session.remote() {
-                        let _ = pending.socket.send_to(&datagram, to).await;
+    }
+
+    /// Runs a page: its message and the lawyer's key.
+    async fn page(
+        &mut self,
+        page: &crate::paging::PageCall,
+        config: &IvrConfig,
+    ) -> Option<crate::paging::Choice> {
+        use crate::paging::{PageAction, PageDialog, PageInput};
+        let lang = page.message.language.to_string();
+        let (mut dialog, mut actions) = PageDialog::answered(&page.message);
+        loop {
+            let mut inputs = Vec::new();
+            for action in std::mem::take(&mut actions) {
+                match action {
+                    PageAction::Play(names) => {
+                        for name in names {
+                            self.session.play(&config.prompts.get(&lang, &name));
+                        }
+                    }
+                    PageAction::StopPlayback => self.session.stop_playback(),
+                    PageAction::Report(choice) => {
+                        info!(?choice, "the lawyer chose");
+                        inputs.push(PageInput::Decided(page.report(choice).await));
+                    }
+                    PageAction::Hangup => return dialog.choice(),
+                }
+            }
+            for input in inputs {
+                actions.extend(dialog.handle(input, Instant::now()));
+            }
+            if !actions.is_empty() {
+                continue;
+            }
+            if dialog.is_done() {
+                return dialog.choice();
+            }
+            let happened = self.step(dialog.poll_timeout()).await;
+            let now = Instant::now();
+            actions = match happened {
+                Happened::Digit(key) => dialog.handle(PageInput::Key(key), now),
+                Happened::PlaybackFinished => dialog.handle(PageInput::PlaybackFinished, now),
+                Happened::Over => return dialog.choice(),
+                Happened::Nothing => dialog.handle_timeout(now),
+            };
+        }
+    }
+
+    /// Waits for the next thing to happen on the call (or `deadline`),
+    /// sending the audio due meanwhile.
+    async fn step(&mut self, deadline: Option<Instant>) -> Happened {
+        let mut buf = [0u8; 2048];
+        loop {
+            // A live session always has a next packet due.
+            let mut wake = self
+                .session
+                .poll_timeout()
+                .unwrap_or_else(|| Instant::now() + std::time::Duration::from_millis(20));
+            if let Some(deadline) = deadline {
+                wake = wake.min(deadline);
+            }
+            let mut happened = Happened::Nothing;
+            tokio::select! {
+                received = self.socket.recv_from(&mut buf) => {
+                    if let Ok((n, from)) = received {
+                        self.session.handle_datagram(Instant::now(), from, &buf[..n]);
                     }
                 }
-                MediaOutput::Event(MediaEvent::PlaybackFinished | MediaEvent::RtpTimeout) => {
-                    over = true
+                () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {
+                    self.session.handle_timeout(Instant::now());
                 }
-                // Outbound calls play a message; they record nothing.
-                MediaOutput::Event(MediaEvent::Digit(..) | MediaEvent::MessageSilence) => {}
+                signal = self.signals.recv() => match signal {
+                    Some(CallSignal::Dtmf(digit)) => happened = Happened::Digit(digit.as_char()),
+                    Some(CallSignal::Ended) | None => {
+                        info!("the callee hung up");
+                        return Happened::Over;
+                    }
+                    Some(_) => {}
+                },
             }
-        }
-        if over {
-            let _ = commands.send(CallCommand::Hangup(key)).await;
-            pending.finish(DialOutcome::Completed);
-            return;
+            while let Some(output) = self.session.poll_output() {
+                match output {
+                    MediaOutput::Send(datagram) => {
+                        if let Some(to) = self.session.remote() {
+                            let _ = self.socket.send_to(&datagram, to).await;
+                        }
+                    }
+                    MediaOutput::Event(MediaEvent::Digit(digit, _)) => {
+                        happened = Happened::Digit(digit.as_char());
+                    }
+                    MediaOutput::Event(MediaEvent::PlaybackFinished) => {
+                        if matches!(happened, Happened::Nothing) {
+                            happened = Happened::PlaybackFinished;
+                        }
+                    }
+                    MediaOutput::Event(MediaEvent::RtpTimeout) => return Happened::Over,
+                    // Outbound calls record nothing.
+                    MediaOutput::Event(MediaEvent::MessageSilence) => {}
+                }
+            }
+            if !matches!(happened, Happened::Nothing) {
+                return happened;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Happened::Nothing;
+            }
         }
     }
 }

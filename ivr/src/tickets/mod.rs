@@ -16,6 +16,7 @@ use std::time::Duration;
 use hotline_domain::{TicketNumber, Urgency};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::report_service_client::ReportServiceClient;
+use hotline_proto::v1::routing_service_client::RoutingServiceClient;
 use hotline_proto::v1::ticket_service_client::TicketServiceClient;
 use hotline_proto::{AuthedChannel, Bearer};
 use prost::Message;
@@ -71,6 +72,8 @@ pub struct TicketsClient {
     client: TicketServiceClient<AuthedChannel>,
     /// The same channel, for the node's figures ([`figures`]).
     reports: ReportServiceClient<AuthedChannel>,
+    /// The same channel, for pages to duty lawyers ([`crate::paging`]).
+    routing: RoutingServiceClient<AuthedChannel>,
     outbox: Outbox,
     wake: Arc<Notify>,
 }
@@ -101,7 +104,8 @@ impl TicketsClient {
         let channel = endpoint.connect_lazy();
         Ok(Self {
             client: TicketServiceClient::with_interceptor(channel.clone(), bearer.clone()),
-            reports: ReportServiceClient::with_interceptor(channel, bearer),
+            reports: ReportServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            routing: RoutingServiceClient::with_interceptor(channel, bearer),
             outbox,
             wake: Arc::new(Notify::new()),
         })
@@ -439,6 +443,27 @@ impl TicketsClient {
         request.set_timeout(ATTEMPT_TIMEOUT);
         let mut reports = self.reports.clone();
         reports.publish_ivr_figures(request).await.map(|_| ())
+    }
+
+    /// The pages ticketing hands this node to dial, as they fall due.
+    pub async fn take_pages(
+        &self,
+        node: &str,
+    ) -> Result<tonic::Streaming<pb::PageRequest>, Status> {
+        let mut routing = self.routing.clone();
+        let request = pb::TakePagesRequest {
+            node: node.to_owned(),
+        };
+        routing.take_pages(request).await.map(|r| r.into_inner())
+    }
+
+    /// How a page went; for a key the lawyer pressed, whether it decided
+    /// the offer.
+    pub async fn report_page(&self, report: pb::PageReport) -> Result<pb::PageReceipt, Status> {
+        let mut request = Request::new(report);
+        request.set_timeout(ATTEMPT_TIMEOUT);
+        let mut routing = self.routing.clone();
+        routing.report_page(request).await.map(|r| r.into_inner())
     }
 
     /// The outbox this client delivers from.

@@ -59,12 +59,14 @@ pub enum Method {
     PublishIvrFigures,
     ListCallbacks,
     RecordCallback,
+    TakePages,
+    ReportPage,
 }
 
 use Role::{Admin, Ivr, Lawyer, Supervisor};
 
 impl Method {
-    pub const ALL: [Method; 39] = [
+    pub const ALL: [Method; 41] = [
         Method::CreateTicket,
         Method::GetTicket,
         Method::ListTickets,
@@ -104,6 +106,8 @@ impl Method {
         Method::PublishIvrFigures,
         Method::ListCallbacks,
         Method::RecordCallback,
+        Method::TakePages,
+        Method::ReportPage,
     ];
 
     /// The roles that may call it. Methods on one ticket check the ticket
@@ -114,6 +118,8 @@ impl Method {
             Method::CreateTicket | Method::LookupStatus => &[Ivr, Supervisor, Admin],
             // An IVR node's calls and counts, for the board and reports.
             Method::UploadRecording | Method::PublishIvrFigures => &[Ivr],
+            // IVR nodes dial the pages to duty lawyers and say how they went.
+            Method::TakePages | Method::ReportPage => &[Ivr],
             // A lawyer's own tickets, a supervisor's center.
             Method::GetTicket
             | Method::CorrectTicket

@@ -7,6 +7,7 @@ pub mod access;
 pub mod callbacks;
 pub(crate) mod convert;
 pub mod gate;
+mod paging;
 pub mod reports;
 pub mod routing;
 pub mod wakes;

@@ -185,6 +185,20 @@ pub(crate) fn lawyer_from_pb(l: pb::Lawyer) -> Result<Lawyer, Status> {
     if !(1..=1000).contains(&l.capacity) {
         return Err(field_error("capacity", "must be 1 to 1000"));
     }
+    // Only this plain form is ever dialled when the lawyer is paged.
+    let sip_uri = match l
+        .sip_uri
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(text) => Some(
+            hotline_domain::SipUri::parse(text)
+                .map_err(|e| field_error("sip_uri", &e.to_string()))?
+                .to_string(),
+        ),
+        None => None,
+    };
     let center = if l.center.trim().is_empty() {
         "default".to_owned()
     } else {
@@ -195,7 +209,7 @@ pub(crate) fn lawyer_from_pb(l: pb::Lawyer) -> Result<Lawyer, Status> {
         center,
         name: required("name", &l.name)?.to_owned(),
         phone: phone.as_str().to_owned(),
-        sip_uri: l.sip_uri.filter(|s| !s.is_empty()),
+        sip_uri,
         skills: l.skills,
         regions: l.regions,
         languages: if l.languages.is_empty() {
@@ -838,6 +852,22 @@ impl RoutingService for RoutingApi {
             }
         });
         Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    type TakePagesStream = super::paging::PageStream;
+
+    async fn take_pages(
+        &self,
+        request: Request<pb::TakePagesRequest>,
+    ) -> Result<Response<Self::TakePagesStream>, Status> {
+        super::paging::take_pages(&self.ticketing, &self.gate, request).await
+    }
+
+    async fn report_page(
+        &self,
+        request: Request<pb::PageReport>,
+    ) -> Result<Response<pb::PageReceipt>, Status> {
+        super::paging::report_page(&self.ticketing, &self.gate, request).await
     }
 
     async fn check(

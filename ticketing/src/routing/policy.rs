@@ -22,6 +22,8 @@ pub struct RoutingPolicy {
     pub start_within: Duration,
     /// `hotline check` fails when an escalated ticket stays unowned longer.
     pub stuck_escalation: Duration,
+    /// Voice pages to the offered lawyer's phone.
+    pub paging: crate::paging::PagingPolicy,
 }
 
 impl Default for RoutingPolicy {
@@ -33,6 +35,7 @@ impl Default for RoutingPolicy {
             repeat_every: Duration::minutes(5),
             start_within: Duration::hours(4),
             stuck_escalation: Duration::minutes(30),
+            paging: crate::paging::PagingPolicy::default(),
         }
     }
 }

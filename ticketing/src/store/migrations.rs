@@ -38,6 +38,7 @@ const SQLITE: &[Source] = &[
     migration!("sqlite", 10, "0010_ivr_figures", "ivr_figures"),
     migration!("sqlite", 11, "0011_callbacks", "callbacks"),
     migration!("sqlite", 12, "0012_last_node", "last_node"),
+    migration!("sqlite", 13, "0013_pages", "pages"),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -53,6 +54,7 @@ const POSTGRES: &[Source] = &[
     migration!("postgres", 10, "0010_ivr_figures", "ivr_figures"),
     migration!("postgres", 11, "0011_callbacks", "callbacks"),
     migration!("postgres", 12, "0012_last_node", "last_node"),
+    migration!("postgres", 13, "0013_pages", "pages"),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

@@ -22,6 +22,7 @@ mod health;
 mod ivr_figures;
 mod migrations;
 mod offers;
+mod pages;
 mod recordings;
 mod retention;
 mod roster;
@@ -30,6 +31,7 @@ mod tickets;
 pub use crate::routing::RosterError;
 pub use crate::tickets::NewRecording;
 pub use offers::ROUTING_ACTOR;
+pub use pages::{PageFinish, PageJob};
 
 use std::time::Duration;
 

@@ -76,8 +76,8 @@ pub(super) const OFFER_COLUMNS: &str =
 
 /// The facts of a ticket routing needs, read under its lock.
 pub(super) struct Routed {
-    id: i64,
-    number: TicketNumber,
+    pub(super) id: i64,
+    pub(super) number: TicketNumber,
     state: TicketState,
     urgency: Option<Urgency>,
     center: String,
@@ -362,30 +362,52 @@ impl Store {
     ) -> Result<Result<(), RosterError>, StoreError> {
         let id = self.ticket_id(number).await?;
         let mut tx = self.begin_write().await?;
-        let ticket = self.routed(&mut tx, id).await?;
-        let Some(offer_id) = self.pending_offer_of(&mut tx, id, Some(lawyer)).await? else {
+        let taken = self
+            .acknowledge_in(&mut tx, id, lawyer, None, policy, now)
+            .await?;
+        if taken.is_ok() {
+            tx.commit().await?;
+            self.committed();
+        }
+        Ok(taken)
+    }
+
+    /// [`Store::acknowledge`] within `tx`; `via` names the channel (`by
+    /// phone`) in the event when it is not the lawyer's own tools.
+    pub(super) async fn acknowledge_in(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: i64,
+        lawyer: &str,
+        via: Option<&str>,
+        policy: &RoutingPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), RosterError>, StoreError> {
+        let ticket = self.routed(tx, id).await?;
+        let Some(offer_id) = self.pending_offer_of(tx, id, Some(lawyer)).await? else {
             return Ok(Err(RosterError::NoOffer {
-                ticket: number.to_string(),
+                ticket: ticket.number.to_string(),
                 lawyer: lawyer.to_owned(),
             }));
         };
-        self.decide_offer(&mut tx, offer_id, OfferState::Acknowledged, None, now)
+        self.decide_offer(tx, offer_id, OfferState::Acknowledged, None, now)
             .await?;
         self.offer_event(
-            &mut tx,
+            tx,
             id,
             EventKind::OfferAcknowledged,
             lawyer,
             lawyer,
-            None,
+            via,
             now,
         )
         .await?;
-        let why = format!("took the offer as the duty lawyer {lawyer}");
-        self.take(&mut tx, &ticket, lawyer, &why, ROUTING_ACTOR, policy, now)
+        let why = match via {
+            Some(via) => format!("took the offer as the duty lawyer {lawyer} ({via})"),
+            None => format!("took the offer as the duty lawyer {lawyer}"),
+        };
+        self.take(tx, &ticket, lawyer, &why, ROUTING_ACTOR, policy, now)
             .await?;
-        tx.commit().await?;
-        self.committed();
         Ok(Ok(()))
     }
 
@@ -401,17 +423,37 @@ impl Store {
     ) -> Result<Result<(), RosterError>, StoreError> {
         let id = self.ticket_id(number).await?;
         let mut tx = self.begin_write().await?;
-        let ticket = self.routed(&mut tx, id).await?;
-        let Some(offer_id) = self.pending_offer_of(&mut tx, id, Some(lawyer)).await? else {
+        let declined = self
+            .decline_in(&mut tx, id, lawyer, reason, policy, now)
+            .await?;
+        if declined.is_ok() {
+            tx.commit().await?;
+            self.committed();
+        }
+        Ok(declined)
+    }
+
+    /// [`Store::decline`] within `tx`.
+    pub(super) async fn decline_in(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: i64,
+        lawyer: &str,
+        reason: &str,
+        policy: &RoutingPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), RosterError>, StoreError> {
+        let ticket = self.routed(tx, id).await?;
+        let Some(offer_id) = self.pending_offer_of(tx, id, Some(lawyer)).await? else {
             return Ok(Err(RosterError::NoOffer {
-                ticket: number.to_string(),
+                ticket: ticket.number.to_string(),
                 lawyer: lawyer.to_owned(),
             }));
         };
-        self.decide_offer(&mut tx, offer_id, OfferState::Declined, Some(reason), now)
+        self.decide_offer(tx, offer_id, OfferState::Declined, Some(reason), now)
             .await?;
         self.offer_event(
-            &mut tx,
+            tx,
             id,
             EventKind::OfferDeclined,
             lawyer,
@@ -425,10 +467,8 @@ impl Store {
             .fetch_one(&mut **tx)
             .await?;
         let (round, attempts) = (get::<i64>(&row, "round")?, get::<i64>(&row, "attempts")?);
-        self.offer_next(&mut tx, &ticket, round, attempts, policy, now)
+        self.offer_next(tx, &ticket, round, attempts, policy, now)
             .await?;
-        tx.commit().await?;
-        self.committed();
         Ok(Ok(()))
     }
 
@@ -967,9 +1007,9 @@ impl Store {
                 lawyer,
                 ack_deadline,
             } => {
-                sqlx::query(
+                let offer = sqlx::query(
                     "INSERT INTO offers (ticket_id, lawyer_id, round, state, offered_at, ack_deadline, \
-                     remind_at) VALUES ($1, $2, $3, 'pending', $4, $5, $6)",
+                     remind_at) VALUES ($1, $2, $3, 'pending', $4, $5, $6) RETURNING id",
                 )
                 .bind(ticket.id)
                 .bind(&lawyer)
@@ -977,8 +1017,14 @@ impl Store {
                 .bind(ms(now))
                 .bind(ms(ack_deadline))
                 .bind(ms(now + (ack_deadline - now) / 2))
-                .execute(&mut **tx)
+                .fetch_one(&mut **tx)
                 .await?;
+                if policy.paging.pages(ticket.urgency) {
+                    // The lawyer's phone rings with the offer (an IVR node
+                    // takes the page); their other tools see it as well.
+                    self.schedule_page(tx, ticket.id, get(&offer, "id")?, &lawyer, 1, now)
+                        .await?;
+                }
                 sqlx::query(
                     "UPDATE routing SET status = 'offering', round = $2, attempts = $3, \
                      due_at = $4, updated_at = $5 WHERE ticket_id = $1",

@@ -236,6 +236,10 @@ pub enum EventKind {
     /// The caller was not reached on three different half-days: for a
     /// supervisor.
     CallbackFlagged,
+    /// An IVR node called the offered lawyer: the note says to whom, which
+    /// attempt, and how it ended (answered, accepted, declined, no-answer,
+    /// busy, failed).
+    Paged,
 }
 
 impl EventKind {
@@ -266,6 +270,7 @@ impl EventKind {
             EventKind::MajorCase => "major_case",
             EventKind::CallbackAttempt => "callback_attempt",
             EventKind::CallbackFlagged => "callback_flagged",
+            EventKind::Paged => "paged",
         }
     }
 
@@ -296,6 +301,7 @@ impl EventKind {
             "major_case" => EventKind::MajorCase,
             "callback_attempt" => EventKind::CallbackAttempt,
             "callback_flagged" => EventKind::CallbackFlagged,
+            "paged" => EventKind::Paged,
             _ => return None,
         })
     }

@@ -1,0 +1,276 @@
+//! The tokio side of paging: the subscription to ticketing's page stream
+//! (reconnecting with a back-off while ticketing is away), the check and
+//! resolution of each target, the call placed through the endpoint task,
+//! and the outcome reported back.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hotline_domain::{Language, PhoneNumber, SipUri};
+use hotline_proto::v1 as pb;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tracing::{info, info_span, warn, Instrument};
+
+use super::{PageCall, PageMessage};
+use crate::service::{Control, Dial, DialOutcome, Script};
+use crate::sip::endpoint::EndReason;
+use crate::tickets::TicketsClient;
+
+/// Pages one node dials at once; the stream waits for a free one, so other
+/// nodes take what this one cannot.
+const MAX_AT_ONCE: usize = 8;
+const BACKOFF_MIN: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub struct PagerConfig {
+    /// This IVR node's name, written on the pages it claims.
+    pub node: String,
+    /// `HOST:PORT` of the SIP trunk for pages to a phone number.
+    pub trunk: Option<String>,
+    /// How long a paged phone rings before the call is given up.
+    pub ring: Duration,
+}
+
+/// Where a page's call goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub addr: SocketAddr,
+    /// The request-URI.
+    pub uri: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    #[error("not a roster address: {0}")]
+    Refused(String),
+    #[error("a phone number is paged only through an outbound trunk (outbound_trunk is not set)")]
+    NoTrunk,
+    #[error("cannot resolve {0}")]
+    Unresolved(String),
+}
+
+/// Checks a page's target as ticketing sent it and finds where to send the
+/// INVITE: a plain `sip:` URI from the roster, or `tel:NUMBER` through the
+/// trunk (the number as the request-URI user). Anything else is refused.
+pub async fn resolve(target: &str, trunk: Option<&str>) -> Result<Route, RouteError> {
+    let (uri, host_port) = if let Some(number) = target.strip_prefix("tel:") {
+        let number = PhoneNumber::parse(number)
+            .map_err(|e| RouteError::Refused(format!("phone number: {e}")))?;
+        let trunk = trunk.ok_or(RouteError::NoTrunk)?;
+        let trunk = SipUri::parse(&format!("sip:{trunk}"))
+            .map_err(|e| RouteError::Refused(format!("outbound_trunk: {e}")))?;
+        let uri = SipUri {
+            user: Some(number.as_str().to_owned()),
+            ..trunk.clone()
+        };
+        (uri.to_string(), trunk.host_port())
+    } else {
+        let uri = SipUri::parse(target).map_err(|e| RouteError::Refused(e.to_string()))?;
+        (uri.to_string(), uri.host_port())
+    };
+    let addr = tokio::net::lookup_host(host_port.as_str())
+        .await
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or(RouteError::Unresolved(host_port))?;
+    Ok(Route { addr, uri })
+}
+
+/// Takes pages from ticketing until `stop` completes, dialling each through
+/// `control` (the endpoint task).
+pub async fn run(
+    tickets: TicketsClient,
+    control: mpsc::Sender<Control>,
+    config: PagerConfig,
+    stop: impl Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    let config = Arc::new(config);
+    let slots = Arc::new(Semaphore::new(MAX_AT_ONCE));
+    let mut backoff = BACKOFF_MIN;
+    let mut last_error = String::new();
+    loop {
+        let subscribed = tokio::select! {
+            () = &mut stop => return,
+            s = tickets.take_pages(&config.node) => s,
+        };
+        match subscribed {
+            Ok(mut stream) => {
+                info!(node = %config.node, "taking pages from ticketing");
+                backoff = BACKOFF_MIN;
+                last_error.clear();
+                loop {
+                    let Ok(slot) = slots.clone().acquire_owned().await else {
+                        return;
+                    };
+                    let next = tokio::select! {
+                        () = &mut stop => return,
+                        next = stream.message() => next,
+                    };
+                    match next {
+                        Ok(Some(page)) => {
+                            let span = info_span!("page", page = page.page_id, ticket = %page.ticket_number);
+                            let (tickets, control, config) =
+                                (tickets.clone(), control.clone(), config.clone());
+                            tokio::spawn(
+                                async move {
+                                    let _slot = slot;
+                                    page_one(page, &tickets, &control, &config).await;
+                                }
+                                .instrument(span),
+                            );
+                        }
+                        Ok(None) => break,
+                        Err(status) => {
+                            warn!(error = %status.message(), "the page stream ended");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(status) => {
+                // Said once per kind of failure, not every back-off.
+                let error = format!("{:?}: {}", status.code(), status.message());
+                if error != last_error {
+                    warn!(error = %error, "cannot take pages from ticketing; retrying");
+                    last_error = error;
+                }
+            }
+        }
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// Dials one page and reports how it went.
+async fn page_one(
+    page: pb::PageRequest,
+    tickets: &TicketsClient,
+    control: &mpsc::Sender<Control>,
+    config: &PagerConfig,
+) {
+    let report = |outcome: &str, detail: Option<String>| pb::PageReport {
+        page_id: page.page_id,
+        node: config.node.clone(),
+        outcome: outcome.to_owned(),
+        detail,
+    };
+    let route = match resolve(&page.target, config.trunk.as_deref()).await {
+        Ok(route) => route,
+        Err(e) => {
+            warn!(lawyer = %page.lawyer, error = %e, "page not dialled");
+            send_report(tickets, report("failed", Some(e.to_string()))).await;
+            return;
+        }
+    };
+    let message = PageMessage {
+        language: Language::parse(&page.language).unwrap_or(Language::Zh),
+        urgency: page.urgency.clone(),
+        matter: page.matter.clone(),
+        days_left: page.days_left,
+        preservation: page.preservation,
+        ticket_number: page.ticket_number.clone(),
+    };
+    let call = PageCall {
+        page_id: page.page_id,
+        node: config.node.clone(),
+        message,
+        tickets: tickets.clone(),
+    };
+    let (outcome_tx, outcome_rx) = oneshot::channel();
+    let dial = Dial {
+        target: route.addr,
+        uri: route.uri,
+        script: Script::Page(Box::new(call)),
+        ring_for: Some(config.ring),
+        outcome: outcome_tx,
+    };
+    info!(lawyer = %page.lawyer, attempt = page.attempt, "paging the duty lawyer");
+    if control.send(Control::Dial(dial)).await.is_err() {
+        send_report(
+            tickets,
+            report("failed", Some("the IVR is stopping".into())),
+        )
+        .await;
+        return;
+    }
+    let outcome = outcome_rx
+        .await
+        .unwrap_or(DialOutcome::NotAnswered(EndReason::Failed(500)));
+    let (name, detail) = match outcome {
+        // The choice was reported during the call.
+        DialOutcome::Paged(Some(_)) => return,
+        DialOutcome::Paged(None) | DialOutcome::Completed => ("answered", None),
+        DialOutcome::NotAnswered(reason) => match reason {
+            EndReason::Failed(code @ (486 | 600 | 603)) => ("busy", Some(format!("SIP {code}"))),
+            EndReason::Failed(code @ (408 | 480 | 487)) => {
+                ("no-answer", Some(format!("SIP {code}")))
+            }
+            // We gave up ringing (CANCEL).
+            EndReason::LocalBye | EndReason::Cancelled => ("no-answer", None),
+            EndReason::Failed(code) => ("failed", Some(format!("SIP {code}"))),
+            other => ("failed", Some(format!("{other:?}"))),
+        },
+    };
+    info!(outcome = name, "page ended");
+    send_report(tickets, report(name, detail)).await;
+}
+
+async fn send_report(tickets: &TicketsClient, report: pb::PageReport) {
+    // A few tries: the outcome decides whether a retry is scheduled.
+    for attempt in 0..3 {
+        match tickets.report_page(report.clone()).await {
+            Ok(_) => return,
+            Err(status) if attempt == 2 => {
+                warn!(page = report.page_id, error = %status.message(), "page outcome not reported");
+            }
+            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_roster_addresses_and_the_trunk_are_dialled() {
+        let route = resolve("sip:li@127.0.0.1:5070", None).await;
+        assert_eq!(
+            route,
+            Ok(Route {
+                addr: "127.0.0.1:5070".parse().unwrap_or_else(|_| unreachable!()),
+                uri: "sip:li@127.0.0.1:5070".into(),
+            })
+        );
+        let route = resolve("tel:13900000000", Some("127.0.0.1:5080")).await;
+        assert_eq!(
+            route.map(|r| r.uri),
+            Ok("sip:13900000000@127.0.0.1:5080".to_owned())
+        );
+        assert_eq!(
+            resolve("tel:13900000000", None).await,
+            Err(RouteError::NoTrunk)
+        );
+        for bad in [
+            "sip:li@127.0.0.1;maddr=203.0.113.9",
+            "sips:li@127.0.0.1",
+            "tel:900;phone-context=x",
+            "http://127.0.0.1",
+        ] {
+            assert!(
+                matches!(
+                    resolve(bad, Some("127.0.0.1:5080")).await,
+                    Err(RouteError::Refused(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+}
