@@ -37,6 +37,8 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("wav", wav),
     ("event_date", event_date),
     ("token", token),
+    ("sip_uri", sip_uri),
+    ("recognise", recognise),
 ];
 
 /// Any datagram as a SIP message, and any byte stream through the TCP
@@ -227,5 +229,61 @@ pub fn token(data: &[u8]) {
         assert_eq!(text.get(4..16), Some(token.id.as_str()));
         assert_eq!(token.secret_sha256.len(), 64);
         assert_eq!(parse(text).ok(), Some(token));
+    }
+}
+
+/// Any text as a roster SIP address (written by an admin, dialled by an
+/// IVR node): refused, or a plain address that reads back as itself and
+/// carries nothing a request-URI could smuggle.
+pub fn sip_uri(data: &[u8]) {
+    use hotline_domain::SipUri;
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(uri) = SipUri::parse(text) {
+        let shown = uri.to_string();
+        assert_eq!(SipUri::parse(&shown).ok(), Some(uri.clone()));
+        assert!(
+            !shown.contains([';', '?', ' ', '\r', '\n', '<', '>']),
+            "{shown}"
+        );
+        assert!(!uri.host.is_empty());
+    }
+}
+
+/// Any audio heard on a call (the IVR's, or anyone's at our RTP port), in
+/// packets of any size: the prompt recogniser never panics and reports
+/// only prompts within what was heard.
+pub fn recognise(data: &[u8]) {
+    use hotline_ivr::probe::recognise::{Recognised, Recogniser, References};
+    static REFS: std::sync::OnceLock<Arc<References>> = std::sync::OnceLock::new();
+    let refs = REFS.get_or_init(|| {
+        let tone = |f: f64, n: usize| -> Vec<i16> {
+            (0..n)
+                .map(|i| (6000.0 * (f * i as f64 / 8000.0 * std::f64::consts::TAU).sin()) as i16)
+                .collect()
+        };
+        Arc::new(References::new([
+            ("zh/a".to_owned(), tone(440.0, 2400)),
+            ("zh/b".to_owned(), tone(700.0, 1200)),
+        ]))
+    });
+    let Some((&chunk, rest)) = data.split_first() else {
+        return;
+    };
+    let samples: Vec<i16> = rest
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    let mut r = Recogniser::new(refs.clone());
+    let mut events = Vec::new();
+    for part in samples.chunks(usize::from(chunk).max(1)) {
+        events.extend(r.push(part));
+    }
+    events.extend(r.finish());
+    for e in events {
+        if let Recognised::Heard(h) = e {
+            assert!(h.start + h.length <= samples.len(), "{h:?}");
+        }
     }
 }

@@ -76,6 +76,10 @@ pub enum Command {
     /// The prompts compiled into the binary, for a center to replace.
     #[command(subcommand)]
     Prompts(PromptsCommand),
+    /// Test a menu by a real call: dial, key, listen, and name the prompts
+    /// heard (matched against the prompt files); exit 1 when --expect is not
+    /// met.
+    Call(CallArgs),
     /// Find in-band DTMF digits in a WAV file (8 kHz mono 16-bit PCM).
     Dtmf {
         /// The recording to analyse.
@@ -84,6 +88,52 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `hotline call SIP_URI …`
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// Where to call, e.g. sip:12348@127.0.0.1:5060.
+    pub uri: String,
+    /// Key groups, comma-separated, each sent (RFC 4733) as the IVR's next
+    /// prompt begins: `1,1,20250301#`.
+    #[arg(long, value_name = "SEQ")]
+    pub keys: Option<String>,
+    /// A recording (8 kHz mono 16-bit WAV) to talk when a record node beeps.
+    #[arg(long, value_name = "FILE.wav")]
+    pub say: Option<PathBuf>,
+    /// Prompts that must be heard, in this order (`welcome`, or `en/goodbye`
+    /// for one language); exit 1 naming the first one missing.
+    #[arg(long, value_name = "P1,P2,…")]
+    pub expect: Option<String>,
+    /// The prompt files to recognise (default: the embedded prompts).
+    #[arg(long, value_name = "DIR")]
+    pub prompts_dir: Option<PathBuf>,
+    /// Save everything heard as a WAV.
+    #[arg(long, value_name = "FILE.wav")]
+    pub save: Option<PathBuf>,
+    /// One JSON object: answered, prompts, ticket_number, ended_by.
+    #[arg(long)]
+    pub json: bool,
+    /// The caller's number the IVR sees (the From user).
+    #[arg(long, default_value = "13800000000", value_name = "NUMBER")]
+    pub from: String,
+    /// The codec offered: both, or only one (as a trunk that transcodes to it).
+    #[arg(long, value_enum, default_value_t = Codec::Both)]
+    pub codec: Codec,
+    /// Hang up after this long whatever happens.
+    #[arg(long, default_value_t = 180, value_name = "SECS")]
+    pub max_secs: u64,
+    /// Hang up when, after the last key, nothing is said for this long.
+    #[arg(long, default_value_t = 12, value_name = "SECS")]
+    pub quiet_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Codec {
+    Both,
+    Pcmu,
+    Pcma,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 //! failure with one line on stderr that says what was wrong.
 
 mod access;
+mod call;
 mod callbacks;
 mod cli;
 mod limitation;
@@ -95,6 +96,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             client,
             grace_seconds,
         } => roster::check(client, grace_seconds).await,
+        Command::Call(args) => call::run(args).await,
         Command::Dtmf { file, json } => dtmf(&file, json),
     }
 }

@@ -13,6 +13,7 @@ pub mod keypad;
 pub mod media;
 pub mod menu;
 pub mod paging;
+pub mod probe;
 pub mod prompts;
 pub mod service;
 pub mod sip;

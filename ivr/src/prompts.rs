@@ -130,6 +130,13 @@ impl Prompts {
         })
     }
 
+    /// Every prompt: (language, name, audio).
+    pub fn all(&self) -> impl Iterator<Item = (&str, &str, &Audio)> {
+        self.audio
+            .iter()
+            .map(|((lang, name), audio)| (lang.as_str(), name.as_str(), audio))
+    }
+
     /// Whether `name` has a recording in `lang`.
     pub fn has(&self, lang: &str, name: &str) -> bool {
         self.audio.contains_key(&(lang.to_owned(), name.to_owned()))

@@ -1,5 +1,5 @@
-//! Reading telephone audio from WAV files: 8 kHz mono 16-bit PCM, or a clear
-//! refusal that says what the file is and how to convert it.
+//! Telephone audio in WAV files: 8 kHz mono 16-bit PCM read, or a clear
+//! refusal that says what the file is and how to convert it; and written.
 
 use std::path::Path;
 
@@ -16,6 +16,25 @@ pub enum WavError {
          (convert with: sox IN.wav -r 8000 -c 1 -b 16 OUT.wav)"
     )]
     Format { path: String, found: String },
+}
+
+/// Writes `samples` as an 8 kHz mono 16-bit PCM WAV file.
+pub fn write_telephone_wav(path: &Path, samples: &[i16]) -> Result<(), WavError> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let failed = |source| WavError::Read {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut writer = hound::WavWriter::create(path, spec).map_err(failed)?;
+    for &s in samples {
+        writer.write_sample(s).map_err(failed)?;
+    }
+    writer.finalize().map_err(failed)
 }
 
 /// Reads an 8 kHz mono 16-bit PCM WAV file.
