@@ -278,9 +278,9 @@ settings! {
         holiday_calendar: PathBuf, unset "the bundled calendar",
             env "HOTLINE_HOLIDAY_CALENDAR", value "FILE", example "/etc/hotline/holidays.toml",
             help "A holiday calendar replacing the bundled one (a newer State Council notice).";
-        outbound_trunk: String, unset "none: lawyers without a sip_uri are not paged by phone",
+        outbound_trunk: String, unset "none: lawyers without a sip_uri are not paged",
             env "HOTLINE_OUTBOUND_TRUNK", value "HOST:PORT", example "10.1.0.5:5060",
-            help "The SIP trunk through which an IVR node pages a lawyer's phone number (the number as the request-URI user).";
+            help "The SIP trunk through which an IVR node pages a lawyer's phone number (the number as the request-URI user); set it on ticketing nodes too, which page phones only when it is set.";
         tls_cert: PathBuf, unset "none: plaintext gRPC",
             env "HOTLINE_TLS_CERT", value "FILE", example "/etc/hotline/tls/cert.pem",
             help "PEM certificate chain of the gRPC servers (with tls_key): TLS by rustls.";
@@ -520,6 +520,8 @@ impl Config {
                 retries: self.page_retries,
                 retry_after: secs(self.page_retry_after_secs),
                 calls_per_hour: self.page_calls_per_hour,
+                // Phones are paged only where there is a trunk to dial them.
+                phones: self.outbound_trunk.is_some(),
             },
         }
     }

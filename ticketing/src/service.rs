@@ -410,9 +410,10 @@ impl Ticketing {
     pub async fn claim_page(
         &self,
         node: &str,
+        token: &str,
     ) -> Result<Option<(crate::store::PageJob, Ticket)>, StoreError> {
         let cap = self.routing.paging.calls_per_hour;
-        let Some(job) = self.store.claim_page(node, cap, self.now()).await? else {
+        let Some(job) = self.store.claim_page(node, token, cap, self.now()).await? else {
             return Ok(None);
         };
         let ticket = self.store.ticket(&job.number).await?;
@@ -426,11 +427,21 @@ impl Ticketing {
         &self,
         id: i64,
         node: &str,
+        who: &crate::auth::Principal,
         outcome: crate::paging::PageOutcome,
         detail: Option<&str>,
     ) -> Result<crate::store::PageFinish, StoreError> {
         self.store
-            .finish_page(id, node, outcome, detail, &self.routing, self.now())
+            .finish_page(
+                id,
+                node,
+                &who.token_id,
+                &who.actor(),
+                outcome,
+                detail,
+                &self.routing,
+                self.now(),
+            )
             .await
     }
 

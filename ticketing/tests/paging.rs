@@ -18,6 +18,7 @@ use hotline_domain::{
     Language, Matter, PhoneNumber, PriorityGroup, RegionCode, TicketKind, TicketNumber,
 };
 use hotline_domain::{TicketState, Urgency};
+use hotline_ticketing::auth::{Principal, Role};
 use hotline_ticketing::limitation::Limitation;
 use hotline_ticketing::paging::{PageOutcome, PagingPolicy};
 use hotline_ticketing::routing::{Lawyer, OfferState, RosterError, RoutingPolicy};
@@ -49,6 +50,9 @@ fn world(store: Store, calls_per_hour: u32) -> World {
         ack_critical: Duration::minutes(5),
         paging: PagingPolicy {
             calls_per_hour,
+            // The IVR nodes have a trunk: lawyers without SIP are paged on
+            // their phones.
+            phones: true,
             ..PagingPolicy::default()
         },
         ..RoutingPolicy::default()
@@ -66,7 +70,44 @@ fn world(store: Store, calls_per_hour: u32) -> World {
     }
 }
 
+/// An IVR node's token: its id is the node's name with `-token`.
+fn node(name: &str) -> Principal {
+    Principal {
+        token_id: format!("{name}-token"),
+        role: Role::Ivr,
+        lawyer: None,
+        center: None,
+        name: name.to_owned(),
+    }
+}
+
 impl World {
+    async fn claim(
+        &self,
+        name: &str,
+    ) -> Option<(
+        hotline_ticketing::store::PageJob,
+        hotline_ticketing::tickets::Ticket,
+    )> {
+        self.ticketing
+            .claim_page(name, &node(name).token_id)
+            .await
+            .unwrap()
+    }
+
+    async fn finish(
+        &self,
+        id: i64,
+        name: &str,
+        outcome: PageOutcome,
+        detail: Option<&str>,
+    ) -> PageFinish {
+        self.ticketing
+            .finish_page(id, name, &node(name), outcome, detail)
+            .await
+            .unwrap()
+    }
+
     async fn lawyer(&self, id: &str, sip_uri: Option<&str>) {
         self.store
             .put_lawyer(
@@ -153,7 +194,7 @@ async fn a_critical_offer_is_paged_once_and_key_1_acknowledges_it(store: Store) 
     let w = world(store, 120);
     w.lawyer("li", Some("sip:li@10.0.0.9:5062")).await;
     let number = w.ticket("k1", true).await;
-    let (job, ticket) = w.ticketing.claim_page("ivr-a").await.unwrap().unwrap();
+    let (job, ticket) = w.claim("ivr-a").await.unwrap();
     assert_eq!(job.number, number);
     assert_eq!(job.lawyer, "li");
     assert_eq!(job.target, "sip:li@10.0.0.9:5062");
@@ -161,22 +202,30 @@ async fn a_critical_offer_is_paged_once_and_key_1_acknowledges_it(store: Store) 
     assert_eq!(job.languages, ["en", "zh"]);
     assert_eq!(ticket.urgency, Some(Urgency::Critical));
     // The other node gets nothing: the page is ivr-a's.
-    assert!(w.ticketing.claim_page("ivr-b").await.unwrap().is_none());
-    let finish = |node: &'static str, outcome| {
-        let t = &w.ticketing;
-        async move { t.finish_page(job.id, node, outcome, None).await.unwrap() }
-    };
+    assert!(w.claim("ivr-b").await.is_none());
     assert_eq!(
-        finish("ivr-b", PageOutcome::Accepted).await,
+        w.finish(job.id, "ivr-b", PageOutcome::Accepted, None).await,
         PageFinish::Unknown
     );
+    // The node's name with another token (another node misnamed, or a
+    // stolen name) is not the claimer either.
+    let impostor = Principal {
+        token_id: "other-token".into(),
+        ..node("ivr-a")
+    };
+    let refused = w
+        .ticketing
+        .finish_page(job.id, "ivr-a", &impostor, PageOutcome::Accepted, None)
+        .await
+        .unwrap();
+    assert_eq!(refused, PageFinish::Unknown);
     assert_eq!(
-        finish("ivr-a", PageOutcome::Accepted).await,
+        w.finish(job.id, "ivr-a", PageOutcome::Accepted, None).await,
         PageFinish::Recorded
     );
     // Reported once: a repeat is not taken.
     assert_eq!(
-        finish("ivr-a", PageOutcome::Accepted).await,
+        w.finish(job.id, "ivr-a", PageOutcome::Accepted, None).await,
         PageFinish::Unknown
     );
     let t = w.ticketing.ticket(&number).await.unwrap();
@@ -216,13 +265,11 @@ async fn key_2_declines_and_the_next_lawyer_is_paged(store: Store) {
     // No SIP address: paged on the phone, through the IVR's trunk.
     w.lawyer("b", None).await;
     let number = w.ticket("k1", true).await;
-    let (job, _) = w.ticketing.claim_page("ivr-a").await.unwrap().unwrap();
+    let (job, _) = w.claim("ivr-a").await.unwrap();
     assert_eq!(job.lawyer, "a");
     let finish = w
-        .ticketing
-        .finish_page(job.id, "ivr-a", PageOutcome::Declined, Some("key pressed"))
-        .await
-        .unwrap();
+        .finish(job.id, "ivr-a", PageOutcome::Declined, Some("key pressed"))
+        .await;
     assert_eq!(finish, PageFinish::Recorded);
     let declined = w
         .store
@@ -235,19 +282,17 @@ async fn key_2_declines_and_the_next_lawyer_is_paged(store: Store) {
     assert_eq!(declined.state, OfferState::Declined);
     assert_eq!(declined.reason.as_deref(), Some("declined by phone"));
     assert_eq!(w.pending(&number).await.as_deref(), Some("b"));
-    let (next, _) = w.ticketing.claim_page("ivr-b").await.unwrap().unwrap();
+    let (next, _) = w.claim("ivr-b").await.unwrap();
     assert_eq!(next.lawyer, "b");
     assert_eq!(next.target, "tel:13900000000");
     // A failed trunk call leaves the offer running; the history shows no number.
-    w.ticketing
-        .finish_page(
-            next.id,
-            "ivr-b",
-            PageOutcome::Failed,
-            Some("no outbound trunk"),
-        )
-        .await
-        .unwrap();
+    w.finish(
+        next.id,
+        "ivr-b",
+        PageOutcome::Failed,
+        Some("no outbound trunk"),
+    )
+    .await;
     assert_eq!(w.pending(&number).await.as_deref(), Some("b"));
     let paged = w.events(&number, EventKind::Paged).await;
     assert!(
@@ -261,25 +306,21 @@ async fn a_page_that_reached_nobody_is_retried_once_within_the_deadline(store: S
     let w = world(store, 120);
     w.lawyer("a", Some("sip:a@10.0.0.9")).await;
     let number = w.ticket("k1", true).await;
-    let (first, _) = w.ticketing.claim_page("ivr-a").await.unwrap().unwrap();
-    w.ticketing
-        .finish_page(first.id, "ivr-a", PageOutcome::NoAnswer, None)
-        .await
-        .unwrap();
+    let (first, _) = w.claim("ivr-a").await.unwrap();
+    w.finish(first.id, "ivr-a", PageOutcome::NoAnswer, None)
+        .await;
     // Due a minute later, not before.
-    assert!(w.ticketing.claim_page("ivr-a").await.unwrap().is_none());
+    assert!(w.claim("ivr-a").await.is_none());
     w.clock.advance(Duration::seconds(59));
-    assert!(w.ticketing.claim_page("ivr-a").await.unwrap().is_none());
+    assert!(w.claim("ivr-a").await.is_none());
     w.clock.advance(Duration::seconds(1));
-    let (retry, _) = w.ticketing.claim_page("ivr-b").await.unwrap().unwrap();
+    let (retry, _) = w.claim("ivr-b").await.unwrap();
     assert_eq!(retry.attempt, 2);
-    w.ticketing
-        .finish_page(retry.id, "ivr-b", PageOutcome::Answered, None)
-        .await
-        .unwrap();
+    w.finish(retry.id, "ivr-b", PageOutcome::Answered, None)
+        .await;
     // One retry only; the offer runs to its deadline.
     w.clock.advance(Duration::minutes(2));
-    assert!(w.ticketing.claim_page("ivr-a").await.unwrap().is_none());
+    assert!(w.claim("ivr-a").await.is_none());
     assert_eq!(w.pending(&number).await.as_deref(), Some("a"));
     let paged = w.events(&number, EventKind::Paged).await;
     assert_eq!(paged.len(), 2);
@@ -298,7 +339,7 @@ async fn pages_of_an_ended_offer_are_not_dialled_and_the_hourly_cap_holds(store:
     w.lawyer("a", Some("sip:a@10.0.0.9")).await;
     // Not paged: a normal ticket waits in the queue.
     w.ticket("normal", false).await;
-    assert!(w.ticketing.claim_page("ivr-a").await.unwrap().is_none());
+    assert!(w.claim("ivr-a").await.is_none());
     // Acknowledged from the console before any IVR node took the page.
     let first = w.ticket("k1", true).await;
     w.store
@@ -306,22 +347,22 @@ async fn pages_of_an_ended_offer_are_not_dialled_and_the_hourly_cap_holds(store:
         .await
         .unwrap()
         .unwrap();
-    assert!(w.ticketing.claim_page("ivr-a").await.unwrap().is_none());
+    assert!(w.claim("ivr-a").await.is_none());
     // Two pages in an hour, then the third waits for the hour to pass.
     for key in ["k2", "k3", "k4"] {
         w.ticket(key, true).await;
     }
-    assert!(w.ticketing.claim_page("ivr-a").await.unwrap().is_some());
-    assert!(w.ticketing.claim_page("ivr-b").await.unwrap().is_some());
-    assert!(w.ticketing.claim_page("ivr-a").await.unwrap().is_none());
+    assert!(w.claim("ivr-a").await.is_some());
+    assert!(w.claim("ivr-b").await.is_some());
+    assert!(w.claim("ivr-a").await.is_none());
     // The offers expire meanwhile (5 minutes): the waiting page is never
     // dialled, though the hour has passed.
     w.clock.advance(Duration::minutes(61));
     w.ticketing.run_routing().await.unwrap();
-    assert!(w.ticketing.claim_page("ivr-a").await.unwrap().is_none());
+    assert!(w.claim("ivr-a").await.is_none());
     // The next round offers again, and those offers are paged.
     w.clock.advance(Duration::minutes(10));
     w.ticketing.run_routing().await.unwrap();
-    let (job, _) = w.ticketing.claim_page("ivr-a").await.unwrap().unwrap();
+    let (job, _) = w.claim("ivr-a").await.unwrap();
     assert_eq!(w.pending(&job.number).await.as_deref(), Some("a"));
 }

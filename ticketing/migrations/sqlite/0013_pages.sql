@@ -1,8 +1,9 @@
 -- Voice pages (呼叫值班律师): an IVR node calls the lawyer an offer went
 -- to. One row per call attempt, written with its offer (or with the
 -- outcome of the attempt before it) in one transaction. state: pending
--- (due at due_at, not yet taken), dialling (claimed by IVR node `node`:
--- a conditional update, so exactly one node dials it), then the outcome:
+-- (due at due_at, not yet taken), dialling (claimed by IVR node `node`
+-- holding token `claimed_token`: a conditional update, so exactly one node
+-- dials it, and only that token reports it), then the outcome:
 -- answered, accepted, declined, no-answer, busy, failed; or cancelled (the
 -- offer ended before anyone dialled). target is what is dialled: the
 -- lawyer's sip_uri, or tel:PHONE for the IVR's outbound trunk. Times are
@@ -17,6 +18,7 @@ CREATE TABLE pages (
     state       TEXT   NOT NULL,
     due_at      BIGINT NOT NULL,
     node        TEXT,
+    claimed_token TEXT,
     claimed_at  BIGINT,
     finished_at BIGINT,
     detail      TEXT

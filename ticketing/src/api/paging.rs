@@ -78,6 +78,7 @@ pub(super) async fn take_pages(
     let node = node_name(&request.get_ref().node)?;
     let (tx, rx) = mpsc::channel(4);
     let (ticketing, gate) = (ticketing.clone(), gate.clone());
+    let token_id = who.token_id.clone();
     let commits = ticketing.store().commits();
     tokio::spawn(async move {
         let _slot = slot;
@@ -98,7 +99,7 @@ pub(super) async fn take_pages(
             let woken = commits.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            match ticketing.claim_page(&node).await {
+            match ticketing.claim_page(&node, &token_id).await {
                 Ok(Some((job, ticket))) => {
                     tracing::info!(ticket = %job.number, lawyer = %job.lawyer, page = job.id, %node, "page handed to an IVR node");
                     permit.send(Ok(page_to_pb(&job, &ticket, ticketing.now())));
@@ -128,7 +129,7 @@ pub(super) async fn report_page(
     gate: &Gate,
     request: Request<pb::PageReport>,
 ) -> Result<Response<pb::PageReceipt>, Status> {
-    gate.admit(&request, Method::ReportPage).await?;
+    let who = gate.admit(&request, Method::ReportPage).await?;
     let r = request.into_inner();
     let node = node_name(&r.node)?;
     let outcome = PageOutcome::parse(&r.outcome).ok_or_else(|| {
@@ -142,7 +143,7 @@ pub(super) async fn report_page(
         return Err(field_error("detail", "is at most 200 characters"));
     }
     match ticketing
-        .finish_page(r.page_id, &node, outcome, detail)
+        .finish_page(r.page_id, &node, &who, outcome, detail)
         .await?
     {
         PageFinish::Recorded => Ok(Response::new(pb::PageReceipt {

@@ -21,6 +21,9 @@ pub struct PagingPolicy {
     /// Pages handed to IVR nodes per hour, all nodes together: past it the
     /// rest wait (a bound on what a mistake or an attack can cost in calls).
     pub calls_per_hour: u32,
+    /// Whether a lawyer without a SIP address is paged on their phone
+    /// (the IVR nodes have an outbound trunk); otherwise they are not paged.
+    pub phones: bool,
 }
 
 impl Default for PagingPolicy {
@@ -30,6 +33,7 @@ impl Default for PagingPolicy {
             retries: 1,
             retry_after: Duration::seconds(60),
             calls_per_hour: 120,
+            phones: false,
         }
     }
 }
@@ -62,13 +66,16 @@ impl PagingPolicy {
     }
 }
 
-/// Where a page to this lawyer goes: their SIP address when the roster has
-/// one, else their phone number (`tel:`), which an IVR node dials through
-/// its outbound trunk. Nothing else is ever dialled.
-pub fn target(sip_uri: Option<&str>, phone: &str) -> String {
-    match sip_uri.filter(|s| !s.is_empty()) {
-        Some(uri) => uri.to_owned(),
-        None => format!("tel:{phone}"),
+impl PagingPolicy {
+    /// Where a page to this lawyer goes: their SIP address when the roster
+    /// has one, else (with `phones`) their phone number (`tel:`), which an
+    /// IVR node dials through its outbound trunk; else nowhere (not paged).
+    /// Nothing else is ever dialled.
+    pub fn target(&self, sip_uri: Option<&str>, phone: &str) -> Option<String> {
+        match sip_uri.filter(|s| !s.is_empty()) {
+            Some(uri) => Some(uri.to_owned()),
+            None => self.phones.then(|| format!("tel:{phone}")),
+        }
     }
 }
 
@@ -183,13 +190,29 @@ mod tests {
     }
 
     #[test]
-    fn a_page_goes_to_the_sip_address_else_the_phone() {
+    fn a_page_goes_to_the_sip_address_else_the_phone_when_there_is_a_trunk() {
+        let trunk = PagingPolicy {
+            phones: true,
+            ..PagingPolicy::default()
+        };
         assert_eq!(
-            target(Some("sip:li@10.0.0.9"), "13900000000"),
-            "sip:li@10.0.0.9"
+            trunk.target(Some("sip:li@10.0.0.9"), "13900000000"),
+            Some("sip:li@10.0.0.9".to_owned())
         );
-        assert_eq!(target(None, "13900000000"), "tel:13900000000");
-        assert_eq!(target(Some(""), "13900000000"), "tel:13900000000");
+        assert_eq!(
+            trunk.target(None, "13900000000"),
+            Some("tel:13900000000".to_owned())
+        );
+        assert_eq!(
+            trunk.target(Some(""), "13900000000"),
+            Some("tel:13900000000".to_owned())
+        );
+        let no_trunk = PagingPolicy::default();
+        assert_eq!(no_trunk.target(None, "13900000000"), None);
+        assert_eq!(
+            no_trunk.target(Some("sip:li@10.0.0.9"), "13900000000"),
+            Some("sip:li@10.0.0.9".to_owned())
+        );
     }
 
     #[test]

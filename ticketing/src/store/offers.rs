@@ -1022,8 +1022,16 @@ impl Store {
                 if policy.paging.pages(ticket.urgency) {
                     // The lawyer's phone rings with the offer (an IVR node
                     // takes the page); their other tools see it as well.
-                    self.schedule_page(tx, ticket.id, get(&offer, "id")?, &lawyer, 1, now)
-                        .await?;
+                    self.schedule_page(
+                        tx,
+                        &policy.paging,
+                        ticket.id,
+                        get(&offer, "id")?,
+                        &lawyer,
+                        1,
+                        now,
+                    )
+                    .await?;
                 }
                 sqlx::query(
                     "UPDATE routing SET status = 'offering', round = $2, attempts = $3, \

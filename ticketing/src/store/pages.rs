@@ -12,7 +12,7 @@ use hotline_domain::TicketNumber;
 use super::offers::{list, ms};
 use super::tickets::{insert_event, millis, parse, EventDetail};
 use super::{get, Store, StoreError};
-use crate::paging::{self, PageOutcome, DECLINED_BY_PHONE};
+use crate::paging::{PageOutcome, PagingPolicy, DECLINED_BY_PHONE};
 use crate::routing::{RosterError, RoutingPolicy};
 use crate::tickets::EventKind;
 
@@ -44,10 +44,13 @@ pub enum PageFinish {
 }
 
 impl Store {
-    /// Writes attempt `attempt` of a page for `offer_id`, due at `due`.
+    /// Writes attempt `attempt` of a page for `offer_id`, due at `due`,
+    /// when the lawyer can be reached ([`PagingPolicy::target`]).
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn schedule_page(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        policy: &PagingPolicy,
         ticket_id: i64,
         offer_id: i64,
         lawyer: &str,
@@ -58,10 +61,12 @@ impl Store {
             .bind(lawyer)
             .fetch_one(&mut **tx)
             .await?;
-        let target = paging::target(
+        let Some(target) = policy.target(
             get::<Option<String>>(&row, "sip_uri")?.as_deref(),
             &get::<String>(&row, "phone")?,
-        );
+        ) else {
+            return Ok(());
+        };
         sqlx::query(
             "INSERT INTO pages (offer_id, ticket_id, lawyer_id, target, attempt, state, due_at) \
              VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
@@ -77,12 +82,13 @@ impl Store {
         Ok(())
     }
 
-    /// Claims the next due page for IVR node `node`, unless `per_hour`
-    /// pages were already handed out in the last hour. Pages whose offer
-    /// has ended are cancelled on the way.
+    /// Claims the next due page for IVR node `node` (holding token
+    /// `token`), unless `per_hour` pages were already handed out in the last
+    /// hour. Pages whose offer has ended are cancelled on the way.
     pub async fn claim_page(
         &self,
         node: &str,
+        token: &str,
         per_hour: u32,
         now: DateTime<Utc>,
     ) -> Result<Option<PageJob>, StoreError> {
@@ -121,11 +127,12 @@ impl Store {
         };
         let id: i64 = get(&row, "id")?;
         let claimed = sqlx::query(
-            "UPDATE pages SET state = 'dialling', node = $2, claimed_at = $3 \
+            "UPDATE pages SET state = 'dialling', node = $2, claimed_token = $3, claimed_at = $4 \
              WHERE id = $1 AND state = 'pending'",
         )
         .bind(id)
         .bind(node)
+        .bind(token)
         .bind(ms(now))
         .execute(&mut **tx)
         .await?;
@@ -145,7 +152,8 @@ impl Store {
         }))
     }
 
-    /// Closes page `id`, dialled by `node`, with its outcome: `accepted`
+    /// Closes page `id`, dialled by `node` under token `token`, with its
+    /// outcome (the event's actor is `actor`, the token's): `accepted`
     /// acknowledges the offer as the lawyer, `declined` declines it (the
     /// next candidate is asked), anything else leaves the offer running and
     /// schedules a retry if the policy allows one before its deadline.
@@ -153,6 +161,8 @@ impl Store {
         &self,
         id: i64,
         node: &str,
+        token: &str,
+        actor: &str,
         outcome: PageOutcome,
         detail: Option<&str>,
         policy: &RoutingPolicy,
@@ -160,7 +170,7 @@ impl Store {
     ) -> Result<PageFinish, StoreError> {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(
-            "SELECT p.ticket_id, p.offer_id, p.lawyer_id, p.target, p.attempt, p.node, \
+            "SELECT p.ticket_id, p.offer_id, p.lawyer_id, p.target, p.attempt, p.node, p.claimed_token, \
              o.state AS offer_state, o.ack_deadline \
              FROM pages p JOIN offers o ON o.id = p.offer_id WHERE p.id = $1 AND p.state = 'dialling'",
         )
@@ -170,7 +180,10 @@ impl Store {
         let Some(row) = row else {
             return Ok(PageFinish::Unknown);
         };
-        if get::<Option<String>>(&row, "node")?.as_deref() != Some(node) {
+        // Only the node that claimed it, with the same token, reports it.
+        if get::<Option<String>>(&row, "node")?.as_deref() != Some(node)
+            || get::<Option<String>>(&row, "claimed_token")?.as_deref() != Some(token)
+        {
             return Ok(PageFinish::Unknown);
         }
         let ticket_id: i64 = get(&row, "ticket_id")?;
@@ -228,6 +241,7 @@ impl Store {
             {
                 self.schedule_page(
                     &mut tx,
+                    &policy.paging,
                     ticket_id,
                     get(&row, "offer_id")?,
                     &lawyer,
@@ -245,7 +259,7 @@ impl Store {
             &mut tx,
             ticket_id,
             EventKind::Paged,
-            &format!("ivr:{node}"),
+            actor,
             now,
             EventDetail {
                 note: Some(&note),
