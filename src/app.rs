@@ -502,13 +502,19 @@ async fn run_ivr(
         tickets: part.tickets.clone(),
         node_id: config.node_id.clone(),
     };
-    // Pages to duty lawyers, taken from ticketing and dialled by this node.
+    // Pages to duty lawyers, taken from ticketing and dialled by this node;
+    // a draining node takes no more (the calls it has go on).
+    let (draining, draining_rx) = watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = draining.send(true);
+    };
     let (control, control_rx) = tokio::sync::mpsc::channel(16);
     let pager = tokio::spawn(hotline_ivr::paging::run(
         part.tickets.clone(),
         control,
         config.pager(),
-        fired(calls_done_rx.clone()),
+        fired(draining_rx),
     ));
     let result = hotline_ivr::service::run_with_control(
         part.udp, part.tcp, ivr_config, control_rx, shutdown,

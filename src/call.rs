@@ -59,6 +59,29 @@ pub async fn run(args: CallArgs) -> anyhow::Result<()> {
                 .collect()
         })
         .unwrap_or_default();
+    if let Some(unknown) = expected.iter().find(|p| !refs.knows(p)) {
+        return Err(UsageError(format!(
+            "--expect: no prompt `{unknown}` among the prompt files (names as in prompts/<language>/, e.g. main-menu or en/main-menu)"
+        ))
+        .into());
+    }
+    // The From user goes into a SIP header: a number or a plain name only.
+    let from_ok = !args.from.is_empty()
+        && args.from.len() <= 32
+        && args
+            .from
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-._".contains(c));
+    if !from_ok {
+        return Err(UsageError(format!(
+            "--from `{}`: 1 to 32 letters, digits and + - . _",
+            args.from
+        ))
+        .into());
+    }
+    if !(1..=3600).contains(&args.max_secs) {
+        return Err(UsageError("--max-secs: 1 to 3600".into()).into());
+    }
     let plan = CallPlan {
         uri: args.uri.clone(),
         from: args.from.clone(),

@@ -107,6 +107,7 @@ fn dtmf(file: &std::path::Path, json: bool) -> anyhow::Result<()> {
     let samples = read_telephone_wav(file).map_err(|e| match e {
         WavError::Format { .. } => anyhow::Error::new(UsageError(e.to_string())),
         WavError::Read { .. } => UsageError(e.to_string()).into(),
+        WavError::Write { .. } => anyhow::Error::new(e),
     })?;
     for found in hotline_ivr::media::dtmf::inband::detect(&samples) {
         if json {

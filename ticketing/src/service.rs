@@ -139,6 +139,7 @@ impl Ticketing {
     pub async fn run_routing(&self) -> Result<usize, StoreError> {
         let now = self.now();
         let mut handled = self.store.process_due(&self.routing, now).await?;
+        handled += self.store.expire_page_claims(&self.routing, now).await?;
         handled += self.store.alert_overdue_clocks(now).await?;
         for number in self.store.unrouted().await? {
             if self.store.route(&number, &self.routing, now).await? {

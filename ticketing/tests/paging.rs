@@ -31,6 +31,8 @@ both_backends!(
     key_2_declines_and_the_next_lawyer_is_paged,
     a_page_that_reached_nobody_is_retried_once_within_the_deadline,
     pages_of_an_ended_offer_are_not_dialled_and_the_hourly_cap_holds,
+    a_claim_never_reported_is_taken_back_and_retried,
+    a_node_holds_at_most_eight_unreported_pages,
 );
 
 /// 10:00 in Shanghai on Monday 2026-03-02.
@@ -365,4 +367,51 @@ async fn pages_of_an_ended_offer_are_not_dialled_and_the_hourly_cap_holds(store:
     w.ticketing.run_routing().await.unwrap();
     let (job, _) = w.claim("ivr-a").await.unwrap();
     assert_eq!(w.pending(&job.number).await.as_deref(), Some("a"));
+}
+
+async fn a_claim_never_reported_is_taken_back_and_retried(store: Store) {
+    let w = world(store, 120);
+    w.lawyer("a", Some("sip:a@10.0.0.9")).await;
+    let number = w.ticket("k1", true).await;
+    let (job, _) = w.claim("ivr-a").await.unwrap();
+    // The node dies with the page: after three minutes it is taken back.
+    w.clock.advance(Duration::seconds(179));
+    w.ticketing.run_routing().await.unwrap();
+    assert!(w.events(&number, EventKind::Paged).await.is_empty());
+    w.clock.advance(Duration::seconds(1));
+    w.ticketing.run_routing().await.unwrap();
+    let paged = w.events(&number, EventKind::Paged).await;
+    assert_eq!(paged.len(), 1, "{paged:?}");
+    assert!(
+        paged[0].contains("failed (not reported by IVR node ivr-a); called again at"),
+        "{paged:?}"
+    );
+    // Its late report changes nothing; the retry goes to whoever asks.
+    assert_eq!(
+        w.finish(job.id, "ivr-a", PageOutcome::Accepted, None).await,
+        PageFinish::Unknown
+    );
+    assert_eq!(w.pending(&number).await.as_deref(), Some("a"));
+    w.clock.advance(Duration::seconds(60));
+    let (retry, _) = w.claim("ivr-b").await.unwrap();
+    assert_eq!(retry.attempt, 2);
+}
+
+async fn a_node_holds_at_most_eight_unreported_pages(store: Store) {
+    let w = world(store, 120);
+    w.lawyer("a", Some("sip:a@10.0.0.9")).await;
+    w.lawyer("b", Some("sip:b@10.0.0.9")).await;
+    for i in 0..9 {
+        w.ticket(&format!("k{i}"), true).await;
+    }
+    let mut held = Vec::new();
+    while let Some((job, _)) = w.claim("ivr-a").await {
+        held.push(job.id);
+    }
+    assert_eq!(held.len(), 8);
+    // Another node takes the ninth.
+    assert!(w.claim("ivr-b").await.is_some());
+    // One reported, one more for ivr-a.
+    w.finish(held[0], "ivr-a", PageOutcome::Busy, None).await;
+    assert!(w.claim("ivr-a").await.is_none(), "the retry is not due yet");
 }

@@ -11,6 +11,12 @@ pub enum WavError {
         #[source]
         source: hound::Error,
     },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: hound::Error,
+    },
     #[error(
         "{path}: {found}; expected 8000 Hz mono 16-bit PCM \
          (convert with: sox IN.wav -r 8000 -c 1 -b 16 OUT.wav)"
@@ -26,7 +32,7 @@ pub fn write_telephone_wav(path: &Path, samples: &[i16]) -> Result<(), WavError>
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let failed = |source| WavError::Read {
+    let failed = |source| WavError::Write {
         path: path.display().to_string(),
         source,
     };

@@ -512,14 +512,6 @@ impl Checker<'_> {
                         );
                     }
                 }
-                for name in crate::paging::dialog::required_prompts() {
-                    if !has(lang, &name) {
-                        self.error(
-                            header_at,
-                            format!("prompt `{name}`, needed to page duty lawyers, has no {lang} recording ({lang}/{name}.wav is missing)"),
-                        );
-                    }
-                }
             }
         }
 

@@ -13,6 +13,9 @@ pub trait Speech: Copy {
     fn required_prompts(self) -> Vec<String>;
     /// A number keyed on a phone, one prompt per digit.
     fn digits(self, number: &str) -> Vec<String>;
+    /// A count (days left): 十二 in Mandarin up to 99; digit by digit
+    /// otherwise and in English, which has no number words recorded.
+    fn count(self, n: u32) -> Vec<String>;
     /// A date as the language says it.
     fn date(self, date: NaiveDate) -> Vec<String>;
 }
@@ -41,6 +44,13 @@ impl Speech for Language {
             .filter_map(|c| c.to_digit(10))
             .map(|d| format!("digit-{d}"))
             .collect()
+    }
+
+    fn count(self, n: u32) -> Vec<String> {
+        match self {
+            Language::Zh if (1..=99).contains(&n) => zh_number(n),
+            _ => self.digits(&n.to_string()),
+        }
     }
 
     /// A date: 二〇二六年十一月二十八日 / November twenty-eighth, two zero two six.

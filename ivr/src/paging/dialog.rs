@@ -43,7 +43,7 @@ impl PageMessage {
         }
         if let Some(days) = self.days_left.filter(|d| *d >= 0) {
             out.push("page-days-left".into());
-            out.extend(self.language.digits(&days.to_string()));
+            out.extend(self.language.count(u32::try_from(days).unwrap_or(u32::MAX)));
         }
         if self.preservation {
             out.push("page-preservation".into());
@@ -53,31 +53,6 @@ impl PageMessage {
         out.push("page-choices".into());
         out
     }
-}
-
-/// Every prompt a page can play in a language (the digits come with the
-/// speech rules): a prompts folder without one is refused at load.
-pub fn required_prompts() -> Vec<String> {
-    let mut out: Vec<String> = [
-        "page-critical",
-        "page-urgent",
-        "page-days-left",
-        "page-preservation",
-        "page-ticket",
-        "page-choices",
-        "page-accepted",
-        "page-declined",
-        "page-closed",
-        "page-unrecorded",
-    ]
-    .map(String::from)
-    .to_vec();
-    out.extend(
-        hotline_domain::Matter::ALL
-            .iter()
-            .map(|m| format!("page-matter-{m}")),
-    );
-    out
 }
 
 /// The lawyer's choice.

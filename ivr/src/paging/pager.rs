@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hotline_domain::{Language, PhoneNumber, SipUri};
+use hotline_domain::{Language, SipUri};
 use hotline_proto::v1 as pb;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tracing::{info, info_span, warn, Instrument};
@@ -56,19 +56,40 @@ pub enum RouteError {
 /// INVITE: a plain `sip:` URI from the roster, or `tel:NUMBER` through the
 /// trunk (the number as the request-URI user). Anything else is refused.
 pub async fn resolve(target: &str, trunk: Option<&str>) -> Result<Route, RouteError> {
+    let trunk = match trunk {
+        Some(t) => Some(
+            SipUri::parse(&format!("sip:{t}"))
+                .map_err(|e| RouteError::Refused(format!("outbound_trunk: {e}")))?,
+        ),
+        None => None,
+    };
     let (uri, host_port) = if let Some(number) = target.strip_prefix("tel:") {
-        let number = PhoneNumber::parse(number)
-            .map_err(|e| RouteError::Refused(format!("phone number: {e}")))?;
+        // Only a domestic mobile or landline: no international or premium
+        // number reaches the trunk through a roster entry.
+        if !hotline_domain::phone::callable(number) {
+            return Err(RouteError::Refused(
+                "the phone number is not a mobile or a landline with its area code".into(),
+            ));
+        }
         let trunk = trunk.ok_or(RouteError::NoTrunk)?;
-        let trunk = SipUri::parse(&format!("sip:{trunk}"))
-            .map_err(|e| RouteError::Refused(format!("outbound_trunk: {e}")))?;
         let uri = SipUri {
-            user: Some(number.as_str().to_owned()),
+            user: Some(number.to_owned()),
             ..trunk.clone()
         };
         (uri.to_string(), trunk.host_port())
     } else {
         let uri = SipUri::parse(target).map_err(|e| RouteError::Refused(e.to_string()))?;
+        // A roster SIP address must not be a way to dial any number
+        // through the trunk.
+        if trunk
+            .as_ref()
+            .is_some_and(|t| t.host_port() == uri.host_port())
+        {
+            return Err(RouteError::Refused(
+                "a SIP address at the outbound trunk; give the lawyer's phone number instead"
+                    .into(),
+            ));
+        }
         (uri.to_string(), uri.host_port())
     };
     let addr = tokio::net::lookup_host(host_port.as_str())
@@ -205,7 +226,13 @@ async fn page_one(
         .unwrap_or(DialOutcome::NotAnswered(EndReason::Failed(500)));
     let (name, detail) = match outcome {
         // The choice was reported during the call.
-        DialOutcome::Paged(Some(_)) => return,
+        DialOutcome::Paged(Some((_, true))) => return,
+        // Ticketing did not answer during the call: the choice goes now
+        // (ticketing takes the claim back after a few minutes otherwise).
+        DialOutcome::Paged(Some((choice, false))) => match choice {
+            super::Choice::Accept => ("accepted", Some("key pressed".to_owned())),
+            super::Choice::Decline => ("declined", Some("key pressed".to_owned())),
+        },
         DialOutcome::Paged(None) | DialOutcome::Completed => ("answered", None),
         DialOutcome::NotAnswered(reason) => match reason {
             EndReason::Failed(code @ (486 | 600 | 603)) => ("busy", Some(format!("SIP {code}"))),
@@ -223,14 +250,21 @@ async fn page_one(
 }
 
 async fn send_report(tickets: &TicketsClient, report: pb::PageReport) {
-    // A few tries: the outcome decides whether a retry is scheduled.
-    for attempt in 0..3 {
+    // Tries for about half a minute: the outcome decides whether the
+    // lawyer is called again; past that, ticketing takes the claim back.
+    let mut wait = Duration::from_secs(1);
+    for attempt in 0..5 {
         match tickets.report_page(report.clone()).await {
             Ok(_) => return,
-            Err(status) if attempt == 2 => {
+            // Taken back, or reported already: nothing left to say.
+            Err(status) if status.code() == tonic::Code::NotFound => return,
+            Err(status) if attempt == 4 => {
                 warn!(page = report.page_id, error = %status.message(), "page outcome not reported");
             }
-            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+            Err(_) => {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
         }
     }
 }
@@ -262,7 +296,11 @@ mod tests {
             "sip:li@127.0.0.1;maddr=203.0.113.9",
             "sips:li@127.0.0.1",
             "tel:900;phone-context=x",
+            "tel:+88213900000000",
+            "tel:16900",
             "http://127.0.0.1",
+            // Any number through the trunk by a SIP address.
+            "sip:0088213900000000@127.0.0.1:5080",
         ] {
             assert!(
                 matches!(

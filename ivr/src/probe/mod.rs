@@ -176,123 +176,132 @@ pub async fn call(plan: &CallPlan, refs: Arc<References>) -> Result<CallReport, 
     let mut sip_buf = vec![0u8; 65_535];
     let mut rtp_buf = vec![0u8; 2048];
 
-    while ended_by.is_none() {
-        let wake = endpoint
-            .poll_timeout()
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
-        tokio::select! {
-            received = sip.recv_from(&mut sip_buf) => {
-                let (n, from) = received?;
-                let peer = Peer { addr: from, transport: Transport::Udp };
-                endpoint.handle_message(Instant::now(), peer, local_sip, &sip_buf[..n]);
-            }
-            received = rtp.recv_from(&mut rtp_buf) => {
-                let (n, from) = received?;
-                // Their audio, decoded; events and anything else are not heard.
-                let samples = match (media.as_mut(), RtpPacket::parse(&rtp_buf[..n])) {
-                    (Some((_, remote, payload_type, codec)), Ok(packet))
-                        if packet.payload_type == *payload_type =>
-                    {
-                        remote.get_or_insert(from);
-                        let mut samples = Vec::with_capacity(packet.payload.len());
-                        codec.decode(packet.payload, &mut samples);
-                        samples
-                    }
-                    _ => Vec::new(),
-                };
-                // Anything said (not silence) keeps the call going.
-                if samples.iter().any(|s| s.unsigned_abs() > 300) {
-                    last_activity = Instant::now();
+    // Whatever goes wrong during the call, it is hung up, not left to
+    // the IVR's media timeout.
+    let during: Result<(), ProbeError> = async {
+        while ended_by.is_none() {
+            let wake = endpoint
+                .poll_timeout()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            tokio::select! {
+                received = sip.recv_from(&mut sip_buf) => {
+                    let (n, from) = received?;
+                    let peer = Peer { addr: from, transport: Transport::Udp };
+                    endpoint.handle_message(Instant::now(), peer, local_sip, &sip_buf[..n]);
                 }
-                for event in recogniser.push(&samples) {
-                    match event {
-                        // Keyed once the prompt is known: a prompt sharing
-                        // its first words with another is not cut before
-                        // it can be told apart.
-                        Recognised::Identified { start, .. } if start >= keys_after => {
-                            if let (Some(group), Some((out, _, _, _))) = (next_key, media.as_mut()) {
-                                out.keys(group)?;
-                                keys_after = recogniser.audio().len();
-                                next_key = keys.next();
-                            }
+                received = rtp.recv_from(&mut rtp_buf) => {
+                    let (n, from) = received?;
+                    // Their audio, decoded; events and anything else are not heard.
+                    let samples = match (media.as_mut(), RtpPacket::parse(&rtp_buf[..n])) {
+                        (Some((_, remote, payload_type, codec)), Ok(packet))
+                            if packet.payload_type == *payload_type =>
+                        {
+                            remote.get_or_insert(from);
+                            let mut samples = Vec::with_capacity(packet.payload.len());
+                            codec.decode(packet.payload, &mut samples);
+                            samples
                         }
-                        Recognised::Heard(h) => {
-                            let beep = h.name.ends_with("/beep");
-                            heard.push(h);
-                            if beep && !said {
-                                if let (Some(say), Some((out, _, _, _))) = (&plan.say, media.as_mut()) {
-                                    out.say(say);
-                                    said = true;
+                        _ => Vec::new(),
+                    };
+                    // Anything said (not silence) keeps the call going.
+                    if samples.iter().any(|s| s.unsigned_abs() > 300) {
+                        last_activity = Instant::now();
+                    }
+                    for event in recogniser.push(&samples) {
+                        match event {
+                            // Keyed once the prompt is known: a prompt sharing
+                            // its first words with another is not cut before
+                            // it can be told apart.
+                            Recognised::Identified { start, .. } if start >= keys_after => {
+                                if let (Some(group), Some((out, _, _, _))) = (next_key, media.as_mut()) {
+                                    out.keys(group)?;
+                                    keys_after = recogniser.audio().len();
+                                    next_key = keys.next();
                                 }
                             }
+                            Recognised::Heard(h) => {
+                                let beep = h.name.ends_with("/beep");
+                                heard.push(h);
+                                if beep && !said {
+                                    if let (Some(say), Some((out, _, _, _))) = (&plan.say, media.as_mut()) {
+                                        out.say(say);
+                                        said = true;
+                                    }
+                                }
+                            }
+                            Recognised::Began(_) | Recognised::Identified { .. } => {}
                         }
-                        Recognised::Began(_) | Recognised::Identified { .. } => {}
                     }
                 }
-            }
-            _ = tick.tick(), if media.is_some() => {
-                if let Some((out, Some(remote), _, _)) = media.as_mut() {
-                    let packet = out.next_packet();
-                    let _ = rtp.send_to(&packet, *remote).await;
+                _ = tick.tick(), if media.is_some() => {
+                    if let Some((out, Some(remote), _, _)) = media.as_mut() {
+                        let packet = out.next_packet();
+                        let _ = rtp.send_to(&packet, *remote).await;
+                    }
+                    let now = Instant::now();
+                    let keys_done = next_key.is_none() && !media.as_ref().is_some_and(|m| m.0.busy());
+                    if keys_done && now.duration_since(last_activity) >= plan.quiet_end {
+                        ended_by = Some(EndedBy::Silence);
+                        endpoint.hangup(now, key);
+                    }
                 }
-                let now = Instant::now();
-                let keys_done = next_key.is_none() && !media.as_ref().is_some_and(|m| m.0.busy());
-                if keys_done && now.duration_since(last_activity) >= plan.quiet_end {
-                    ended_by = Some(EndedBy::Silence);
-                    endpoint.hangup(now, key);
+                () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {
+                    endpoint.handle_timeout(Instant::now());
                 }
             }
-            () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {
-                endpoint.handle_timeout(Instant::now());
+            if started.elapsed() >= plan.max_duration && ended_by.is_none() {
+                ended_by = Some(EndedBy::TimeLimit);
+                endpoint.hangup(Instant::now(), key);
             }
-        }
-        if started.elapsed() >= plan.max_duration && ended_by.is_none() {
-            ended_by = Some(EndedBy::TimeLimit);
-            endpoint.hangup(Instant::now(), key);
-        }
-        while let Some(output) = endpoint.poll_output() {
-            match output {
-                Output::Send { peer, data } => {
-                    let _ = sip.send_to(&data, peer.addr).await;
-                }
-                Output::Event(Event::Answered { sdp, .. }) => {
-                    answered = true;
-                    last_activity = Instant::now();
-                    let description = sdp
-                        .as_deref()
-                        .ok_or(sdp::SdpError::NoAudio)
-                        .and_then(sdp::parse_audio)
-                        .map_err(|e| ProbeError::Answer(e.to_string()))?;
-                    let agreed = sdp::negotiate(&description)
-                        .map_err(|e| ProbeError::Answer(e.to_string()))?;
-                    let remote = description
-                        .address
-                        .filter(|a| !a.is_unspecified())
-                        .map(|ip| SocketAddr::new(ip, description.port));
-                    media = Some((
-                        Outgoing::new(
-                            agreed.codec,
+            while let Some(output) = endpoint.poll_output() {
+                match output {
+                    Output::Send { peer, data } => {
+                        let _ = sip.send_to(&data, peer.addr).await;
+                    }
+                    Output::Event(Event::Answered { sdp, .. }) => {
+                        answered = true;
+                        last_activity = Instant::now();
+                        let description = sdp
+                            .as_deref()
+                            .ok_or(sdp::SdpError::NoAudio)
+                            .and_then(sdp::parse_audio)
+                            .map_err(|e| ProbeError::Answer(e.to_string()))?;
+                        let agreed = sdp::negotiate(&description)
+                            .map_err(|e| ProbeError::Answer(e.to_string()))?;
+                        let remote = description
+                            .address
+                            .filter(|a| !a.is_unspecified())
+                            .map(|ip| SocketAddr::new(ip, description.port));
+                        media = Some((
+                            Outgoing::new(
+                                agreed.codec,
+                                agreed.payload_type,
+                                agreed.telephone_event,
+                                seed,
+                            ),
+                            remote,
                             agreed.payload_type,
-                            agreed.telephone_event,
-                            seed,
-                        ),
-                        remote,
-                        agreed.payload_type,
-                        agreed.codec,
-                    ));
-                }
-                Output::Event(Event::Ended { reason, .. }) => {
-                    if ended_by.is_none() {
-                        ended_by = Some(match reason {
-                            EndReason::Failed(code) if !answered => EndedBy::NotAnswered(code),
-                            _ if !answered => EndedBy::NotAnswered(0),
-                            _ => EndedBy::Ivr,
-                        });
+                            agreed.codec,
+                        ));
                     }
+                    Output::Event(Event::Ended { reason, .. }) => {
+                        if ended_by.is_none() {
+                            ended_by = Some(match reason {
+                                EndReason::Failed(code) if !answered => EndedBy::NotAnswered(code),
+                                _ if !answered => EndedBy::NotAnswered(0),
+                                _ => EndedBy::Ivr,
+                            });
+                        }
+                    }
+                    Output::Event(_) => {}
                 }
-                Output::Event(_) => {}
             }
         }
+        Ok(())
+    }
+    .await;
+    if during.is_err() {
+        endpoint.hangup(Instant::now(), key);
     }
     // Let the BYE out (and its answer in) before the sockets close.
     let until = Instant::now() + Duration::from_millis(300);
@@ -313,6 +322,7 @@ pub async fn call(plan: &CallPlan, refs: Arc<References>) -> Result<CallReport, 
             () = wait => endpoint.handle_timeout(Instant::now()),
         }
     }
+    during?;
     for event in recogniser.finish() {
         if let Recognised::Heard(h) = event {
             heard.push(h);
@@ -344,11 +354,14 @@ fn ticket_number(heard: &[Heard]) -> Option<String> {
 /// Whether `expected` (names, with or without `lang/`) were heard in that
 /// order; the first one missing otherwise.
 pub fn missing_expected<'a>(heard: &[Heard], expected: &'a [String]) -> Option<&'a str> {
-    let mut names = heard.iter().map(|h| h.name.as_str());
+    let mut heard = heard.iter();
     for want in expected {
-        let matches =
-            |name: &str| name == want || name.split_once('/').is_some_and(|(_, bare)| bare == want);
-        if !names.any(matches) {
+        let matches = |h: &Heard| {
+            std::iter::once(&h.name)
+                .chain(&h.also)
+                .any(|n| recognise::names_match(n, want))
+        };
+        if !heard.any(matches) {
             return Some(want);
         }
     }
@@ -362,6 +375,7 @@ mod tests {
     fn h(name: &str) -> Heard {
         Heard {
             name: name.into(),
+            also: Vec::new(),
             start: 0,
             length: 1,
             complete: true,

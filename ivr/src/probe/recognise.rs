@@ -23,16 +23,22 @@ const BLOCK: usize = 800;
 /// A quick look at the first 20 ms of the key window before the rest.
 const GLANCE: usize = PACKET;
 const GLANCE_MIN: f64 = 0.75;
-/// Correlation a key window or block must reach.
+/// Correlation a key window must reach; a block, a little less.
 const MATCH_MIN: f64 = 0.9;
-/// Mean square below which a block is silence (about -50 dBFS).
-const SILENT: i64 = 10 * 10;
+const BLOCK_MIN: f64 = 0.8;
+/// A reference block quieter than this (RMS 300, about -40 dBFS) is a
+/// pause: what is heard there need only not be speech (RMS under 600), so
+/// line noise and A-law's coarse steps near zero do not count as a cut.
+const PAUSE: i64 = 300 * 300;
+const SPEECH: i64 = 600 * 600;
 
 /// One prompt file to look for.
 #[derive(Debug, Clone)]
 pub struct Reference {
     /// `zh/welcome`, `en/digit-7`.
     pub name: String,
+    /// Other prompts with the very same audio (`en/beep` for `zh/beep`).
+    pub aliases: Vec<String>,
     samples: Vec<i16>,
     /// Where its leading silence ends.
     lead: usize,
@@ -56,7 +62,8 @@ impl References {
         all.sort_by_key(|(name, _)| (!name.contains("/digit-"), name.clone()));
         let mut refs: Vec<Reference> = Vec::new();
         for (name, samples) in all {
-            if refs.iter().any(|r| r.samples == samples) {
+            if let Some(same) = refs.iter_mut().find(|r| r.samples == samples) {
+                same.aliases.push(name);
                 continue;
             }
             let lead = samples
@@ -65,6 +72,7 @@ impl References {
                 .unwrap_or(0);
             refs.push(Reference {
                 name,
+                aliases: Vec::new(),
                 samples,
                 lead,
             });
@@ -79,12 +87,30 @@ impl References {
     pub fn is_empty(&self) -> bool {
         self.refs.is_empty()
     }
+
+    /// Whether a prompt of this name (`welcome` in any language, or
+    /// `en/welcome`) is among the references.
+    pub fn knows(&self, name: &str) -> bool {
+        self.refs.iter().any(|r| {
+            std::iter::once(&r.name)
+                .chain(&r.aliases)
+                .any(|n| names_match(n, name))
+        })
+    }
+}
+
+/// Whether the prompt `full` (`zh/welcome`) is what `wanted` names
+/// (`zh/welcome`, or `welcome` in any language).
+pub fn names_match(full: &str, wanted: &str) -> bool {
+    full == wanted || full.split_once('/').is_some_and(|(_, bare)| bare == wanted)
 }
 
 /// A prompt heard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Heard {
     pub name: String,
+    /// The other names of the same audio.
+    pub also: Vec<String>,
     /// Sample index in the received audio where it started.
     pub start: usize,
     /// Samples of it confirmed (its whole length when `complete`).
@@ -129,6 +155,9 @@ pub struct Recogniser {
     current: Option<(usize, Vec<Candidate>)>,
     /// Whether the current start has been identified.
     identified: bool,
+    /// The language of the last prompt heard (`zh`), to name audio that
+    /// two languages share.
+    language: Option<String>,
 }
 
 impl Recogniser {
@@ -140,6 +169,7 @@ impl Recogniser {
             follow: None,
             current: None,
             identified: false,
+            language: None,
         }
     }
 
@@ -274,23 +304,50 @@ impl Recogniser {
             self.current = Some((start, candidates));
             return false;
         }
-        // Decided: the one confirmed longest (a whole prompt over a prefix).
+        // Decided: the one confirmed longest (a whole prompt over a prefix),
+        // but a prompt heard to its end over one that went on matching less
+        // than a block further (the block straddling the next prompt).
         let refs = &self.refs.refs;
-        let best = candidates
+        let whole = |c: &&Candidate| c.confirmed >= refs[c.reference].samples.len();
+        let longest = candidates
             .iter()
             .max_by_key(|c| (c.confirmed, std::cmp::Reverse(c.reference)));
+        let longest_whole = candidates
+            .iter()
+            .filter(whole)
+            .max_by_key(|c| (c.confirmed, std::cmp::Reverse(c.reference)));
+        let best = match (longest, longest_whole) {
+            (Some(l), Some(w)) if l.confirmed < w.confirmed + BLOCK => Some(w),
+            (l, _) => l,
+        };
         if let Some(best) = best {
             let r = &refs[best.reference];
             let complete = best.confirmed >= r.samples.len();
+            // Audio two languages share is named in the call's language.
+            let names: Vec<&String> = std::iter::once(&r.name).chain(&r.aliases).collect();
+            let name = self
+                .language
+                .as_deref()
+                .and_then(|lang| {
+                    names
+                        .iter()
+                        .find(|n| n.split_once('/').is_some_and(|(l, _)| l == lang))
+                })
+                .copied()
+                .unwrap_or(&r.name)
+                .clone();
+            let also: Vec<String> = names.into_iter().filter(|n| **n != name).cloned().collect();
             if !self.identified {
                 out.push(Recognised::Identified {
-                    name: r.name.clone(),
+                    name: name.clone(),
                     start,
                 });
             }
             self.identified = false;
+            self.language = name.split_once('/').map(|(l, _)| l.to_owned());
             out.push(Recognised::Heard(Heard {
-                name: r.name.clone(),
+                name,
+                also,
                 start,
                 length: best.confirmed,
                 complete,
@@ -311,16 +368,13 @@ impl Recogniser {
     }
 }
 
-/// Whether a block of heard audio is the reference's: both silent, or
-/// correlated.
+/// Whether a block of heard audio is the reference's: a pause where it
+/// pauses, its shape where it speaks.
 fn block_matches(heard: &[i16], want: &[i16]) -> bool {
-    let (h, w) = (mean_square(heard), mean_square(want));
-    match (h < SILENT, w < SILENT) {
-        (true, true) => true,
-        (false, false) => correlation(heard, want) >= MATCH_MIN - 0.1,
-        // Silence where the prompt speaks (cut), or the other way round.
-        _ => false,
+    if mean_square(want) < PAUSE {
+        return mean_square(heard) < SPEECH;
     }
+    correlation(heard, want) >= BLOCK_MIN
 }
 
 fn mean_square(x: &[i16]) -> i64 {
@@ -463,6 +517,53 @@ mod tests {
                 "cut at {cut_at}"
             );
         }
+    }
+
+    /// Every prompt the binary ships, alone after a little silence, through
+    /// a µ-law to A-law transcoding trunk, with and without line noise:
+    /// heard to its end under its own name (or one with the same audio).
+    #[test]
+    fn every_embedded_prompt_is_heard_whole_through_transcoding_and_noise() {
+        let prompts = crate::prompts::Prompts::embedded().unwrap_or_default();
+        let all: Vec<(String, Vec<i16>)> = prompts
+            .all()
+            .map(|(l, n, a)| (format!("{l}/{n}"), a.to_vec()))
+            .collect();
+        assert!(all.len() > 200, "{}", all.len());
+        let refs = Arc::new(References::new(all.clone()));
+        let mut seed = 12345u32;
+        let mut noise = move || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            // Uniform in ±52: RMS about 30 (-61 dBFS).
+            ((seed >> 16) % 105) as i16 - 52
+        };
+        let mut failures = Vec::new();
+        for (name, samples) in &all {
+            if !samples.iter().any(|x| x.unsigned_abs() > 500) {
+                continue;
+            }
+            for noisy in [false, true] {
+                let mut audio = received(&[samples.clone()], 3);
+                if noisy {
+                    for s in &mut audio {
+                        *s = s.saturating_add(noise());
+                    }
+                }
+                let mut r = Recogniser::new(refs.clone());
+                let mut events = r.push(&audio);
+                events.extend(r.finish());
+                let ok = events.iter().any(|e| match e {
+                    Recognised::Heard(h) => {
+                        h.complete && (h.name == *name || h.also.contains(name))
+                    }
+                    _ => false,
+                });
+                if !ok {
+                    failures.push(format!("{name} (noise: {noisy}): {:?}", heard(&events)));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
     #[test]

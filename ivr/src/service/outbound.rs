@@ -47,9 +47,9 @@ pub enum Script {
 pub enum DialOutcome {
     /// Answered; the prompt was played and we hung up.
     Completed,
-    /// A page was answered; the lawyer's choice, if they made one (already
-    /// reported to ticketing).
-    Paged(Option<crate::paging::Choice>),
+    /// A page was answered; the lawyer's choice, if they made one, and
+    /// whether ticketing took it during the call.
+    Paged(Option<(crate::paging::Choice, bool)>),
     NotAnswered(EndReason),
 }
 
@@ -184,6 +184,18 @@ pub async fn run(
     let _ = outcome.send(result);
 }
 
+/// A page's prompt: the node's own recording, or the embedded one when a
+/// centre's prompts folder (made before paging existed) has none.
+fn page_prompt(prompts: &crate::prompts::Prompts, lang: &str, name: &str) -> crate::prompts::Audio {
+    static EMBEDDED: std::sync::OnceLock<crate::prompts::Prompts> = std::sync::OnceLock::new();
+    if prompts.has(lang, name) {
+        return prompts.get(lang, name);
+    }
+    EMBEDDED
+        .get_or_init(|| crate::prompts::Prompts::embedded().unwrap_or_default())
+        .get(lang, name)
+}
+
 /// What an answered call's script works with.
 struct Answered {
     socket: UdpSocket,
@@ -216,8 +228,9 @@ impl Answered {
         &mut self,
         page: &crate::paging::PageCall,
         config: &IvrConfig,
-    ) -> Option<crate::paging::Choice> {
+    ) -> Option<(crate::paging::Choice, bool)> {
         use crate::paging::{PageAction, PageDialog, PageInput};
+        let mut reported = false;
         let lang = page.message.language.to_string();
         let (mut dialog, mut actions) = PageDialog::answered(&page.message);
         loop {
@@ -226,15 +239,18 @@ impl Answered {
                 match action {
                     PageAction::Play(names) => {
                         for name in names {
-                            self.session.play(&config.prompts.get(&lang, &name));
+                            self.session
+                                .play(&page_prompt(&config.prompts, &lang, &name));
                         }
                     }
                     PageAction::StopPlayback => self.session.stop_playback(),
                     PageAction::Report(choice) => {
                         info!(?choice, "the lawyer chose");
-                        inputs.push(PageInput::Decided(page.report(choice).await));
+                        let decided = page.report(choice).await;
+                        reported = decided.is_some();
+                        inputs.push(PageInput::Decided(decided));
                     }
-                    PageAction::Hangup => return dialog.choice(),
+                    PageAction::Hangup => return dialog.choice().map(|c| (c, reported)),
                 }
             }
             for input in inputs {
@@ -244,14 +260,14 @@ impl Answered {
                 continue;
             }
             if dialog.is_done() {
-                return dialog.choice();
+                return dialog.choice().map(|c| (c, reported));
             }
             let happened = self.step(dialog.poll_timeout()).await;
             let now = Instant::now();
             actions = match happened {
                 Happened::Digit(key) => dialog.handle(PageInput::Key(key), now),
                 Happened::PlaybackFinished => dialog.handle(PageInput::PlaybackFinished, now),
-                Happened::Over => return dialog.choice(),
+                Happened::Over => return dialog.choice().map(|c| (c, reported)),
                 Happened::Nothing => dialog.handle_timeout(now),
             };
         }

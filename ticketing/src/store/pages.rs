@@ -7,14 +7,34 @@
 //! [`crate::paging::PagingPolicy`]'s to say.
 
 use chrono::{DateTime, Duration, Utc};
+use hotline_domain::phone::blank_numbers;
 use hotline_domain::TicketNumber;
 
+use super::offers::ROUTING_ACTOR;
 use super::offers::{list, ms};
 use super::tickets::{insert_event, millis, parse, EventDetail};
 use super::{get, Store, StoreError};
 use crate::paging::{PageOutcome, PagingPolicy, DECLINED_BY_PHONE};
 use crate::routing::{RosterError, RoutingPolicy};
 use crate::tickets::EventKind;
+
+/// Pages one IVR token may hold claimed and unreported at once: what a node
+/// dials at once (its pager's slots), so a busy or rogue node cannot hoard
+/// the pages other nodes could dial.
+pub const MAX_DIALLING: i64 = 8;
+
+/// A claim not reported within this is taken back (`failed`): longer than a
+/// page call can last (ringing, the message twice, the key).
+pub const CLAIM_TIMEOUT: Duration = Duration::minutes(3);
+
+/// Says that the hourly cap holds pages back, at most once a minute.
+fn cap_reached(dialled: i64, per_hour: u32, now: DateTime<Utc>) {
+    static LAST: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    let minute = now.timestamp() / 60;
+    if LAST.swap(minute, std::sync::atomic::Ordering::Relaxed) != minute {
+        tracing::warn!(dialled, per_hour, "page_calls_per_hour reached: pages wait");
+    }
+}
 
 /// A page an IVR node has claimed and must dial.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +104,9 @@ impl Store {
 
     /// Claims the next due page for IVR node `node` (holding token
     /// `token`), unless `per_hour` pages were already handed out in the last
-    /// hour. Pages whose offer has ended are cancelled on the way.
+    /// hour or the token already holds [`MAX_DIALLING`] pages not reported
+    /// yet (a node takes only what it can dial). Pages whose offer has
+    /// ended are cancelled on the way.
     pub async fn claim_page(
         &self,
         node: &str,
@@ -92,10 +114,20 @@ impl Store {
         per_hour: u32,
         now: DateTime<Utc>,
     ) -> Result<Option<PageJob>, StoreError> {
+        // Most polls find nothing: a read, not a write lock, for them.
+        let due =
+            sqlx::query("SELECT id FROM pages WHERE state = 'pending' AND due_at <= $1 LIMIT 1")
+                .bind(ms(now))
+                .fetch_optional(&self.pool)
+                .await?;
+        if due.is_none() {
+            return Ok(None);
+        }
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE pages SET state = 'cancelled', finished_at = $1 WHERE state = 'pending' \
-             AND offer_id IN (SELECT id FROM offers WHERE state <> 'pending' OR ack_deadline <= $1)",
+             AND EXISTS (SELECT 1 FROM offers o WHERE o.id = pages.offer_id \
+             AND (o.state <> 'pending' OR o.ack_deadline <= $1))",
         )
         .bind(ms(now))
         .execute(&mut **tx)
@@ -109,14 +141,28 @@ impl Store {
         )?;
         if dialled >= i64::from(per_hour) {
             tx.commit().await?;
-            tracing::warn!(dialled, per_hour, "page_calls_per_hour reached: pages wait");
+            cap_reached(dialled, per_hour, now);
+            return Ok(None);
+        }
+        let held: i64 = get(
+            &sqlx::query(
+                "SELECT COUNT(*) AS n FROM pages WHERE state = 'dialling' AND claimed_token = $1",
+            )
+            .bind(token)
+            .fetch_one(&mut **tx)
+            .await?,
+            "n",
+        )?;
+        if held >= MAX_DIALLING {
+            tx.commit().await?;
             return Ok(None);
         }
         let row = sqlx::query(
             "SELECT p.id, p.lawyer_id, p.target, p.attempt, t.number, o.ack_deadline, l.languages \
              FROM pages p JOIN offers o ON o.id = p.offer_id JOIN tickets t ON t.id = p.ticket_id \
              JOIN lawyers l ON l.id = p.lawyer_id \
-             WHERE p.state = 'pending' AND p.due_at <= $1 ORDER BY p.due_at, p.id LIMIT 1",
+             WHERE p.state = 'pending' AND p.due_at <= $1 \
+             AND o.state = 'pending' AND o.ack_deadline > $1 ORDER BY p.due_at, p.id LIMIT 1",
         )
         .bind(ms(now))
         .fetch_optional(&mut **tx)
@@ -152,11 +198,51 @@ impl Store {
         }))
     }
 
+    /// Pages claimed longer than [`CLAIM_TIMEOUT`] ago and never reported
+    /// (the IVR node died, or could not reach ticketing): each ends
+    /// `failed` with its event, and is retried if the offer still has time.
+    pub async fn expire_page_claims(
+        &self,
+        policy: &RoutingPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, node, claimed_token FROM pages \
+             WHERE state = 'dialling' AND claimed_at <= $1 ORDER BY id LIMIT 100",
+        )
+        .bind(ms(now - CLAIM_TIMEOUT))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut expired = 0;
+        for row in rows {
+            let node = get::<Option<String>>(&row, "node")?.unwrap_or_default();
+            let token = get::<Option<String>>(&row, "claimed_token")?.unwrap_or_default();
+            let detail = format!("not reported by IVR node {node}");
+            let finish = self
+                .finish_page(
+                    get(&row, "id")?,
+                    &node,
+                    &token,
+                    ROUTING_ACTOR,
+                    PageOutcome::Failed,
+                    Some(&detail),
+                    policy,
+                    now,
+                )
+                .await?;
+            if finish == PageFinish::Recorded {
+                expired += 1;
+            }
+        }
+        Ok(expired)
+    }
+
     /// Closes page `id`, dialled by `node` under token `token`, with its
     /// outcome (the event's actor is `actor`, the token's): `accepted`
     /// acknowledges the offer as the lawyer, `declined` declines it (the
     /// next candidate is asked), anything else leaves the offer running and
     /// schedules a retry if the policy allows one before its deadline.
+    #[allow(clippy::too_many_arguments)]
     pub async fn finish_page(
         &self,
         id: i64,
@@ -169,23 +255,32 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<PageFinish, StoreError> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
-            "SELECT p.ticket_id, p.offer_id, p.lawyer_id, p.target, p.attempt, p.node, p.claimed_token, \
-             o.state AS offer_state, o.ack_deadline \
-             FROM pages p JOIN offers o ON o.id = p.offer_id WHERE p.id = $1 AND p.state = 'dialling'",
+        // Taken by exactly one report: the node and token that claimed it,
+        // while it is being dialled. A repeat, a report after the claim was
+        // taken back, or anyone else's changes nothing.
+        let taken = sqlx::query(
+            "UPDATE pages SET state = $4, finished_at = $5, detail = $6 \
+             WHERE id = $1 AND state = 'dialling' AND node = $2 AND claimed_token = $3",
         )
         .bind(id)
-        .fetch_optional(&mut **tx)
+        .bind(node)
+        .bind(token)
+        .bind(outcome.as_str())
+        .bind(ms(now))
+        .bind(detail)
+        .execute(&mut **tx)
         .await?;
-        let Some(row) = row else {
-            return Ok(PageFinish::Unknown);
-        };
-        // Only the node that claimed it, with the same token, reports it.
-        if get::<Option<String>>(&row, "node")?.as_deref() != Some(node)
-            || get::<Option<String>>(&row, "claimed_token")?.as_deref() != Some(token)
-        {
+        if taken.rows_affected() != 1 {
             return Ok(PageFinish::Unknown);
         }
+        let row = sqlx::query(
+            "SELECT p.ticket_id, p.offer_id, p.lawyer_id, p.target, p.attempt, \
+             o.state AS offer_state, o.ack_deadline \
+             FROM pages p JOIN offers o ON o.id = p.offer_id WHERE p.id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
         let ticket_id: i64 = get(&row, "ticket_id")?;
         let lawyer: String = get(&row, "lawyer_id")?;
         let attempt: i64 = get(&row, "attempt")?;
@@ -207,26 +302,19 @@ impl Store {
         } else if let Some(Err(e)) = decided {
             return Err(StoreError::Corrupt(e.to_string()));
         }
-        sqlx::query("UPDATE pages SET state = $2, finished_at = $3, detail = $4 WHERE id = $1")
-            .bind(id)
-            .bind(outcome.as_str())
-            .bind(ms(now))
-            .bind(detail)
-            .execute(&mut **tx)
-            .await?;
-        // Phone numbers stay out of histories: a SIP address is shown, a
-        // trunk call only as such.
+        // Phone numbers stay out of histories: a trunk call is shown only
+        // as such, and digits in a SIP address or a detail are blanked.
         let dialled = if target.starts_with("tel:") {
-            "phone, through the trunk"
+            "phone, through the trunk".to_owned()
         } else {
-            target.as_str()
+            blank_numbers(&target)
         };
         let mut note = format!(
             "page to lawyer {lawyer} ({dialled}), attempt {attempt}, by IVR node {node}: {}",
             outcome.as_str()
         );
         if let Some(detail) = detail.filter(|d| !d.is_empty()) {
-            note.push_str(&format!(" ({detail})"));
+            note.push_str(&format!(" ({})", blank_numbers(detail)));
         }
         if finish == PageFinish::OfferGone {
             note.push_str("; the offer was no longer open");
