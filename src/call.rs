@@ -26,7 +26,7 @@ pub async fn run(args: CallArgs) -> anyhow::Result<()> {
             .map(|(lang, name, audio)| (format!("{lang}/{name}"), audio.to_vec())),
     );
     let say = match &args.say {
-        Some(path) => Some(read_telephone_wav(path).map_err(|e| UsageError(e.to_string()))?),
+        Some(path) => Some(read_telephone_wav(path).map_err(|e| UsageError(format!("--say {e}")))?),
         None => None,
     };
     let keys: Vec<String> = match &args.keys {
@@ -82,6 +82,11 @@ pub async fn run(args: CallArgs) -> anyhow::Result<()> {
     if !(1..=3600).contains(&args.max_secs) {
         return Err(UsageError("--max-secs: 1 to 3600".into()).into());
     }
+    // Where the recording goes is checked before the call, not after it.
+    if let Some(path) = &args.save {
+        std::fs::File::create(path)
+            .map_err(|e| UsageError(format!("--save {}: {e}", path.display())))?;
+    }
     let plan = CallPlan {
         uri: args.uri.clone(),
         from: args.from.clone(),
@@ -129,13 +134,27 @@ pub async fn run(args: CallArgs) -> anyhow::Result<()> {
         println!("ended by: {}", report.ended_by.as_str());
     }
     if !report.answered {
-        anyhow::bail!("the call was not answered ({})", report.ended_by.as_str());
+        match report.ended_by {
+            probe::EndedBy::NotAnswered(code) if code > 0 => {
+                anyhow::bail!("the call was not answered (SIP {code})")
+            }
+            other => anyhow::bail!("the call was not answered ({})", other.as_str()),
+        }
     }
     if let Some(missing) = probe::missing_expected(&report.heard, &expected) {
-        anyhow::bail!(
-            "expected prompt `{missing}` was not heard (in the order of --expect); heard: {}",
-            names.join(", ")
-        );
+        let position = expected.iter().position(|e| e == missing).unwrap_or(0);
+        let heard_at_all =
+            probe::missing_expected(&report.heard, &expected[position..=position]).is_none();
+        match expected[..position].last() {
+            Some(before) if heard_at_all => anyhow::bail!(
+                "expected prompt `{missing}` was heard, but not after `{before}`; heard: {}",
+                names.join(", ")
+            ),
+            _ => anyhow::bail!(
+                "expected prompt `{missing}` was not heard; heard: {}",
+                names.join(", ")
+            ),
+        }
     }
     Ok(())
 }

@@ -20,7 +20,7 @@ pub struct SipUri {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SipUriError {
-    #[error("must start with `sip:` (e.g. sip:lawyer-7@10.0.0.9:5060)")]
+    #[error("must start with `sip:` (e.g. sip:li@10.0.0.9:5060)")]
     Scheme,
     #[error("is longer than {MAX_LEN} characters")]
     TooLong,

@@ -431,6 +431,7 @@ impl Ticketing {
         who: &crate::auth::Principal,
         outcome: crate::paging::PageOutcome,
         detail: Option<&str>,
+        permanent: bool,
     ) -> Result<crate::store::PageFinish, StoreError> {
         self.store
             .finish_page(
@@ -440,6 +441,7 @@ impl Ticketing {
                 &who.actor(),
                 outcome,
                 detail,
+                permanent,
                 &self.routing,
                 self.now(),
             )

@@ -352,6 +352,7 @@ async fn call(method: &str, channel: AuthedChannel, offered: &str) -> Result<(),
                 node: "ivr-1".into(),
                 outcome: "no-answer".into(),
                 detail: None,
+                permanent: false,
             })
             .await
             .map(drop),

@@ -105,7 +105,7 @@ impl World {
         detail: Option<&str>,
     ) -> PageFinish {
         self.ticketing
-            .finish_page(id, name, &node(name), outcome, detail)
+            .finish_page(id, name, &node(name), outcome, detail, false)
             .await
             .unwrap()
     }
@@ -217,7 +217,14 @@ async fn a_critical_offer_is_paged_once_and_key_1_acknowledges_it(store: Store) 
     };
     let refused = w
         .ticketing
-        .finish_page(job.id, "ivr-a", &impostor, PageOutcome::Accepted, None)
+        .finish_page(
+            job.id,
+            "ivr-a",
+            &impostor,
+            PageOutcome::Accepted,
+            None,
+            false,
+        )
         .await
         .unwrap();
     assert_eq!(refused, PageFinish::Unknown);

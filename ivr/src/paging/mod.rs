@@ -36,6 +36,7 @@ impl PageCall {
             node: self.node.clone(),
             outcome: outcome.to_owned(),
             detail: Some("key pressed".to_owned()),
+            permanent: false,
         };
         match self.tickets.report_page(report).await {
             Ok(receipt) => Some(receipt.decided),

@@ -44,7 +44,7 @@ pub struct Route {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteError {
-    #[error("not a roster address: {0}")]
+    #[error("refused: {0}")]
     Refused(String),
     #[error("a phone number is paged only through an outbound trunk (outbound_trunk is not set)")]
     NoTrunk,
@@ -181,12 +181,20 @@ async fn page_one(
         node: config.node.clone(),
         outcome: outcome.to_owned(),
         detail,
+        permanent: false,
     };
     let route = match resolve(&page.target, config.trunk.as_deref()).await {
         Ok(route) => route,
         Err(e) => {
             warn!(lawyer = %page.lawyer, error = %e, "page not dialled");
-            send_report(tickets, report("failed", Some(e.to_string()))).await;
+            // Calling again would meet the same refusal; an address that
+            // does not resolve now may later.
+            let permanent = !matches!(e, RouteError::Unresolved(_));
+            let failed = pb::PageReport {
+                permanent,
+                ..report("failed", Some(e.to_string()))
+            };
+            send_report(tickets, failed).await;
             return;
         }
     };

@@ -135,6 +135,8 @@ pub enum Recognised {
 #[derive(Debug, Clone)]
 struct Candidate {
     reference: usize,
+    /// Where in the heard audio this reference would have started.
+    start: usize,
     /// Samples of the reference confirmed so far.
     confirmed: usize,
     /// Stopped matching (cut short, or another prompt with the same start).
@@ -151,8 +153,9 @@ pub struct Recogniser {
     /// Where the last prompt heard to its end stopped: the next may start
     /// exactly there.
     follow: Option<usize>,
-    /// The start being confirmed and its candidates.
-    current: Option<(usize, Vec<Candidate>)>,
+    /// The candidates being confirmed (a start, or the two a prompt after
+    /// another can have).
+    current: Option<Vec<Candidate>>,
     /// Whether the current start has been identified.
     identified: bool,
     /// The language of the last prompt heard (`zh`), to name audio that
@@ -201,24 +204,33 @@ impl Recogniser {
                 }
                 continue;
             }
-            // A prompt right after the last one, first.
+            // A prompt right after the last one, first: exactly where it
+            // ended (queued back to back), or at the next packet (played
+            // after it, the rest of its last packet silence). Both at once,
+            // so prompts that begin alike are told apart by what follows.
             if let Some(at) = self.follow {
-                match self.starts_at(at, ended) {
-                    Some(found) if !found.is_empty() => {
-                        self.follow = None;
-                        out.push(Recognised::Began(at));
-                        self.current = Some((at, found));
-                        continue;
-                    }
-                    Some(_) => self.follow = None,
-                    None => return,
+                let boundary = at.div_ceil(PACKET) * PACKET;
+                let exact = self.starts_at(at, ended);
+                let next = if boundary == at {
+                    Some(Vec::new())
+                } else {
+                    self.starts_at(boundary, ended)
+                };
+                let (Some(mut found), Some(more)) = (exact, next) else {
+                    return;
+                };
+                found.extend(more);
+                self.follow = None;
+                if let Some(first) = found.iter().map(|c| c.start).min() {
+                    out.push(Recognised::Began(first));
+                    self.current = Some(found);
+                    continue;
                 }
             }
             match self.starts_at(self.scan, ended) {
                 Some(found) if !found.is_empty() => {
-                    let at = self.scan;
-                    out.push(Recognised::Began(at));
-                    self.current = Some((at, found));
+                    out.push(Recognised::Began(self.scan));
+                    self.current = Some(found);
                 }
                 Some(_) => self.scan += PACKET,
                 None => return,
@@ -251,6 +263,7 @@ impl Recogniser {
             if correlation(heard, want) >= MATCH_MIN {
                 found.push(Candidate {
                     reference: i,
+                    start: at,
                     confirmed: r.lead + key_len,
                     stopped: false,
                 });
@@ -264,7 +277,7 @@ impl Recogniser {
 
     /// Confirms the current candidates block by block; true once decided.
     fn confirm(&mut self, ended: bool, out: &mut Vec<Recognised>) -> bool {
-        let Some((start, mut candidates)) = self.current.take() else {
+        let Some(mut candidates) = self.current.take() else {
             return true;
         };
         let mut pending = false;
@@ -272,7 +285,7 @@ impl Recogniser {
             let r = &self.refs.refs[c.reference];
             while c.confirmed < r.samples.len() {
                 let len = BLOCK.min(r.samples.len() - c.confirmed);
-                let from = start + c.confirmed;
+                let from = c.start + c.confirmed;
                 if from + len > self.audio.len() {
                     if ended {
                         c.stopped = true;
@@ -297,11 +310,11 @@ impl Recogniser {
                     self.identified = true;
                     out.push(Recognised::Identified {
                         name: self.refs.refs[only.reference].name.clone(),
-                        start,
+                        start: only.start,
                     });
                 }
             }
-            self.current = Some((start, candidates));
+            self.current = Some(candidates);
             return false;
         }
         // Decided: the one confirmed longest (a whole prompt over a prefix),
@@ -321,6 +334,7 @@ impl Recogniser {
             (l, _) => l,
         };
         if let Some(best) = best {
+            let start = best.start;
             let r = &refs[best.reference];
             let complete = best.confirmed >= r.samples.len();
             // Audio two languages share is named in the call's language.
@@ -543,7 +557,7 @@ mod tests {
                 continue;
             }
             for noisy in [false, true] {
-                let mut audio = received(&[samples.clone()], 3);
+                let mut audio = received(std::slice::from_ref(samples), 3);
                 if noisy {
                     for s in &mut audio {
                         *s = s.saturating_add(noise());
@@ -564,6 +578,36 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// A prompt played after another (not queued with it) starts at the
+    /// next packet; another prompt that begins with the same words but
+    /// with more silence before them lines up with it at the exact end of
+    /// the first, and must not be taken for it.
+    #[test]
+    fn a_prompt_beginning_like_another_is_told_apart_after_a_prompt() {
+        let first = tone(1, 900);
+        let gap = first.len().div_ceil(PACKET) * PACKET - first.len();
+        let second = tone(2, 700);
+        let mut alike = vec![0i16; 200 + gap];
+        alike.extend_from_slice(&second[200..1800]);
+        alike.extend_from_slice(&tone(5, 500)[200..]);
+        let refs = Arc::new(References::new([
+            ("zh/first".to_owned(), first.clone()),
+            ("zh/second".to_owned(), second.clone()),
+            ("zh/alike".to_owned(), alike),
+        ]));
+        let audio = received(&[first, vec![0; gap], second], 2);
+        let mut r = Recogniser::new(refs);
+        let mut events = r.push(&audio);
+        events.extend(r.finish());
+        assert_eq!(
+            heard(&events),
+            [
+                ("zh/first".to_owned(), true),
+                ("zh/second".to_owned(), true)
+            ]
+        );
     }
 
     #[test]

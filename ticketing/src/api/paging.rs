@@ -143,7 +143,14 @@ pub(super) async fn report_page(
         return Err(field_error("detail", "is at most 200 characters"));
     }
     match ticketing
-        .finish_page(r.page_id, &node, &who, outcome, detail)
+        .finish_page(
+            r.page_id,
+            &node,
+            &who,
+            outcome,
+            detail,
+            r.permanent && outcome == PageOutcome::Failed,
+        )
         .await?
     {
         PageFinish::Recorded => Ok(Response::new(pb::PageReceipt {

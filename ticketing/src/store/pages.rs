@@ -226,6 +226,7 @@ impl Store {
                     ROUTING_ACTOR,
                     PageOutcome::Failed,
                     Some(&detail),
+                    false,
                     policy,
                     now,
                 )
@@ -251,6 +252,7 @@ impl Store {
         actor: &str,
         outcome: PageOutcome,
         detail: Option<&str>,
+        permanent: bool,
         policy: &RoutingPolicy,
         now: DateTime<Utc>,
     ) -> Result<PageFinish, StoreError> {
@@ -322,7 +324,8 @@ impl Store {
         let ack_deadline = millis(get(&row, "ack_deadline")?)?;
         let offer_open = get::<String>(&row, "offer_state")? == "pending";
         let attempt_no = u32::try_from(attempt).unwrap_or(u32::MAX);
-        if offer_open {
+        // A failure that cannot be helped by calling again is not retried.
+        if offer_open && !permanent {
             if let Some(at) = policy
                 .paging
                 .retry_at(attempt_no, outcome, now, ack_deadline)
