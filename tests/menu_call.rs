@@ -1,8 +1,9 @@
 //! `hotline call` against `hotline serve`: it walks the default 12348 menu
 //! over real SIP and RTP and names the prompts it heard; after a centre
 //! replaces one prompt's recording, the same `--expect` fails naming that
-//! prompt; and it recognises the prompts over A-law as well (a caller's
-//! side that only takes PCMA, as behind a transcoding trunk).
+//! prompt; and it recognises the prompts over A-law as well (the caller
+//! offers only PCMA, so the IVR encodes A-law itself; the µ-law to A-law
+//! transcoding path is a unit test of the recogniser).
 
 // test-group: real-time (tests/suite.sh runs these one at a time)
 
