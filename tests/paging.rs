@@ -13,12 +13,12 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use common::{free_port, hotline, require, stderr, stdout, Server};
+use common::uas::Uas;
+use common::{hotline, stderr, stdout, Server};
 
 fn ok(out: Output) -> String {
     assert!(out.status.success(), "{}", stderr(&out));
@@ -99,81 +99,6 @@ fn notes_of<'a>(events: &'a [serde_json::Value], kind: &str) -> Vec<&'a str> {
         .collect()
 }
 
-/// A lawyer's phone: a sipp UAS on its own port playing `scenario` for
-/// `calls` calls.
-struct LawyerPhone {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl LawyerPhone {
-    fn start(scenario: &str, calls: usize) -> LawyerPhone {
-        require("sipp", "sip-tester");
-        let port = free_port();
-        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/sipp")
-            .join(scenario);
-        let child = Command::new("sipp")
-            .arg("-sf")
-            .arg(&source)
-            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
-            .args(["-mp", &free_port().to_string()])
-            .args(["-m", &calls.to_string(), "-nostdin"])
-            .args(["-timeout", "120s", "-timeout_error"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        LawyerPhone {
-            port,
-            child: Some(child),
-        }
-    }
-
-    fn uri(&self, user: &str) -> String {
-        format!("sip:{user}@127.0.0.1:{}", self.port)
-    }
-
-    /// Waits for sipp to finish its calls; fails with its report if any
-    /// call failed.
-    fn finished(mut self, within: Duration) {
-        let mut child = self.child.take().unwrap();
-        let deadline = Instant::now() + within;
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let out = child.wait_with_output().unwrap();
-                panic!(
-                    "the lawyer's phone was not called in time:\n{}",
-                    report(&out)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "sipp UAS:\n{}", report(&out));
-    }
-}
-
-impl Drop for LawyerPhone {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn report(out: &Output) -> String {
-    let text = String::from_utf8_lossy(&out.stdout);
-    let tail: Vec<&str> = text.lines().rev().take(30).collect();
-    format!(
-        "{}\n{}",
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// Waits until `done` holds for the ticket's history.
 fn wait_history(
     server: &Server,
@@ -200,7 +125,7 @@ fn wait_history(
 fn a_lawyer_who_keys_1_on_the_page_acknowledges_the_offer_once() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &["serve"]);
-    let phone = LawyerPhone::start("lawyer_accepts.xml", 1);
+    let phone = Uas::start("lawyer_accepts.xml", &[], 1);
     on_duty(&server, "a", "13900000001", Some(&phone.uri("a")));
     let number = critical(&server);
     phone.finished(Duration::from_secs(90));
@@ -246,9 +171,9 @@ fn a_lawyer_who_keys_1_on_the_page_acknowledges_the_offer_once() {
 #[test]
 fn a_decline_by_phone_moves_on_and_an_unanswered_page_waits_for_the_deadline() {
     let dir = tempfile::tempdir().unwrap();
-    let declines = LawyerPhone::start("lawyer_declines.xml", 1);
-    let rings = LawyerPhone::start("lawyer_no_answer.xml", 1);
-    let trunk = LawyerPhone::start("lawyer_trunk_accepts.xml", 1);
+    let declines = Uas::start("lawyer_declines.xml", &[], 1);
+    let rings = Uas::start("lawyer_no_answer.xml", &[], 1);
+    let trunk = Uas::start("lawyer_trunk_accepts.xml", &[], 1);
     let trunk_addr = format!("127.0.0.1:{}", trunk.port);
     let server = Server::start(
         dir.path(),
@@ -341,7 +266,7 @@ fn a_decline_by_phone_moves_on_and_an_unanswered_page_waits_for_the_deadline() {
 fn with_two_ivr_nodes_each_page_is_dialled_once() {
     let dir = tempfile::tempdir().unwrap();
     let ticketing = Server::start(dir.path(), &["ticketing"]);
-    let phone = LawyerPhone::start("lawyer_accepts.xml", 3);
+    let phone = Uas::start("lawyer_accepts.xml", &[], 3);
     let mut nodes = Vec::new();
     for name in ["ivr-a", "ivr-b"] {
         let token = ok(ticketing.client(&["token", "create", "--role", "ivr", "--name", name]));

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod phone;
+pub mod uas;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
