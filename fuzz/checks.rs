@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDate};
+use hotline_ivr::bridge::{LegFormat, Relay, Side};
+use hotline_ivr::media::codec::G711;
 use hotline_ivr::media::dtmf::inband::InbandDetector;
 use hotline_ivr::media::dtmf::rfc4733::EventReceiver;
 use hotline_ivr::media::dtmf::Digit;
@@ -39,6 +41,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("token", token),
     ("sip_uri", sip_uri),
     ("recognise", recognise),
+    ("bridge_relay", bridge_relay),
 ];
 
 /// Any datagram as a SIP message, and any byte stream through the TCP
@@ -285,5 +288,51 @@ pub fn recognise(data: &[u8]) {
         if let Recognised::Heard(h) = e {
             assert!(h.start + h.length <= samples.len(), "{h:?}");
         }
+    }
+}
+
+/// A stream of datagrams (split on 0xFF) through a bridge's relay, from
+/// each leg in turn; the first byte picks the legs' laws and payload types.
+/// Never a panic; what the relay sends on is RTP for the other leg: its
+/// audio or event payload type, the same sequence, timestamp and SSRC, and
+/// audio of the same length; the recording stays within its bound.
+pub fn bridge_relay(data: &[u8]) {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let leg = |bits: u8| LegFormat {
+        codec: if bits & 1 == 0 {
+            G711::Pcmu
+        } else {
+            G711::Pcma
+        },
+        payload_type: if bits & 2 == 0 { 0 } else { 8 },
+        telephone_event: (bits & 4 != 0).then_some(96 + (bits & 8)),
+    };
+    let (lawyer, caller) = (leg(pick), leg(pick >> 4));
+    let t0 = Instant::now();
+    let mut relay = Relay::new(lawyer, caller, Some(1600), t0);
+    for (i, datagram) in rest.split(|&b| b == 0xff).enumerate() {
+        let side = if i % 2 == 0 {
+            Side::Lawyer
+        } else {
+            Side::Caller
+        };
+        let target = if side == Side::Lawyer { caller } else { lawyer };
+        let now = t0 + Duration::from_millis(20 * i as u64);
+        if let Some(out) = relay.forward(side, datagram, now) {
+            let sent = RtpPacket::parse(&out).expect("the relay sends RTP");
+            let came = RtpPacket::parse(datagram).expect("only RTP is relayed");
+            assert_eq!(
+                (sent.sequence, sent.timestamp, sent.ssrc),
+                (came.sequence, came.timestamp, came.ssrc)
+            );
+            assert!(
+                sent.payload_type == target.payload_type
+                    || Some(sent.payload_type) == target.telephone_event
+            );
+            assert_eq!(sent.payload.len(), came.payload.len());
+        }
+        assert!(relay.recorded() <= 1600);
     }
 }

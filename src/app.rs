@@ -512,8 +512,14 @@ async fn run_ivr(
     let (control, control_rx) = tokio::sync::mpsc::channel(16);
     let pager = tokio::spawn(hotline_ivr::paging::run(
         part.tickets.clone(),
-        control,
+        control.clone(),
         config.pager(),
+        fired(draining_rx.clone()),
+    ));
+    let bridger = tokio::spawn(hotline_ivr::bridge::run(
+        part.tickets.clone(),
+        control,
+        config.bridges(),
         fired(draining_rx),
     ));
     let result = hotline_ivr::service::run_with_control(
@@ -529,6 +535,7 @@ async fn run_ivr(
         ("outbox", Some(outbox)),
         ("call figures", Some(figures)),
         ("pager", Some(pager)),
+        ("click-to-call", Some(bridger)),
         ("recording retention", retention),
     ];
     for (what, task) in tasks.into_iter().filter_map(|(w, t)| t.map(|t| (w, t))) {

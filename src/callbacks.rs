@@ -1,5 +1,6 @@
-//! `hotline callbacks due|record`: the callers waiting for the centre to
-//! call them back, soonest due first, and what came of an attempt.
+//! `hotline callbacks due|record|call`: the callers waiting for the centre
+//! to call them back, soonest due first, what came of an attempt, and a
+//! click-to-call that connects a lawyer to the caller.
 
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::ticket_service_client::TicketServiceClient;
@@ -72,6 +73,36 @@ pub async fn run(command: CallbacksCommand) -> anyhow::Result<()> {
                     Some(due) => println!("{}: next attempt due by {}", c.number, shown(due)),
                     None => println!("{}: the caller was reached; no callback is due", c.number),
                 }
+            }
+        }
+        CallbacksCommand::Call {
+            client,
+            ticket,
+            lawyer,
+        } => {
+            let mut api = TicketServiceClient::new(tickets::channel(&client).await?);
+            let queued = api
+                .call_back(pb::CallBackRequest {
+                    number: ticket,
+                    lawyer,
+                })
+                .await
+                .map_err(status)?
+                .into_inner();
+            if client.json {
+                println!(
+                    "{}",
+                    json!({
+                        "bridge_id": queued.bridge_id,
+                        "number": queued.number,
+                        "lawyer": queued.lawyer,
+                    })
+                );
+            } else {
+                println!(
+                    "{}: calling lawyer {} now, then the caller; the outcome is recorded as a callback attempt (hotline callbacks due --all)",
+                    queued.number, queued.lawyer
+                );
             }
         }
     }

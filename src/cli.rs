@@ -805,6 +805,19 @@ pub enum CallbacksCommand {
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
     },
+    /// Click-to-call: an IVR node calls the lawyer, then the caller with the
+    /// centre's number as caller ID, and connects the two; neither sees the
+    /// other's number. The outcome is recorded as a callback attempt.
+    /// Needs an IVR node running and `outbound_trunk` set.
+    Call {
+        #[command(flatten)]
+        client: ClientArgs,
+        ticket: String,
+        /// The lawyer to connect (roster id) [default: the lawyer whose
+        /// token this is].
+        #[arg(long, value_name = "ID")]
+        lawyer: Option<String>,
+    },
 }
 
 /// A report's format.

@@ -243,6 +243,9 @@ settings! {
         page_ring_secs: u64 = "30",
             env "HOTLINE_PAGE_RING_SECS", value "SECS", example "25",
             help "Seconds an IVR node lets a paged lawyer's phone ring before it counts as no answer.";
+        callback_ring_secs: u64 = "40",
+            env "HOTLINE_CALLBACK_RING_SECS", value "SECS", example "30",
+            help "Seconds an IVR node lets a caller's phone ring on a click-to-call (hotline callbacks call) before it counts as no answer.";
         retention_call_recordings_days: u32 = "30",
             env "HOTLINE_RETENTION_CALL_RECORDINGS_DAYS", value "DAYS", example "14",
             help "Days an IVR node keeps each call's recording of the caller (<data_dir>/recordings); 0 keeps them.";
@@ -280,7 +283,7 @@ settings! {
             help "A holiday calendar replacing the bundled one (a newer State Council notice).";
         outbound_trunk: String, unset "none: lawyers without a sip_uri are not paged",
             env "HOTLINE_OUTBOUND_TRUNK", value "HOST:PORT", example "10.1.0.5:5060",
-            help "The SIP trunk through which an IVR node pages a lawyer's phone number (the number as the request-URI user); set it on ticketing nodes too, which page phones only when it is set.";
+            help "The SIP trunk through which an IVR node pages a lawyer's phone number and dials callers on a click-to-call (the number as the request-URI user); set it on ticketing nodes too, which page phones and take click-to-calls only when it is set.";
         tls_cert: PathBuf, unset "none: plaintext gRPC",
             env "HOTLINE_TLS_CERT", value "FILE", example "/etc/hotline/tls/cert.pem",
             help "PEM certificate chain of the gRPC servers (with tls_key): TLS by rustls.";
@@ -296,6 +299,8 @@ settings! {
             help "Serve gRPC over TLS with a self-signed certificate made in <data_dir>/dev-tls/ (for trying it out; tls_cert wins).";
         page_urgent, env "HOTLINE_PAGE_URGENT",
             help "Page duty lawyers by phone for urgent tickets' offers too (critical ones always are).";
+        record_callbacks, env "HOTLINE_RECORD_CALLBACKS",
+            help "Record click-to-calls (both parties hear that the call is recorded first) and attach the recording to the ticket.";
         allow_plaintext, env "HOTLINE_ALLOW_PLAINTEXT",
             help "Allow plaintext gRPC on an address other than loopback, and to a ticketing elsewhere (otherwise refused).";
     }
@@ -467,6 +472,12 @@ impl Config {
                 self.page_retry_after_secs
             ));
         }
+        if !(5..=300).contains(&self.callback_ring_secs) {
+            return invalid(format!(
+                "callback_ring_secs ({}) must be 5 to 300",
+                self.callback_ring_secs
+            ));
+        }
         if !(5..=300).contains(&self.page_ring_secs) {
             return invalid(format!(
                 "page_ring_secs ({}) must be 5 to 300",
@@ -532,6 +543,17 @@ impl Config {
             node: self.node_id.clone(),
             trunk: self.outbound_trunk.clone(),
             ring: std::time::Duration::from_secs(self.page_ring_secs),
+        }
+    }
+
+    /// How an IVR node places click-to-calls.
+    pub fn bridges(&self) -> hotline_ivr::bridge::BridgeConfig {
+        hotline_ivr::bridge::BridgeConfig {
+            node: self.node_id.clone(),
+            trunk: self.outbound_trunk.clone(),
+            lawyer_ring: std::time::Duration::from_secs(self.page_ring_secs),
+            caller_ring: std::time::Duration::from_secs(self.callback_ring_secs),
+            record: self.record_callbacks,
         }
     }
 

@@ -6,9 +6,11 @@
 //! messages and the endpoint, and the [`menu`] call flow. The tokio layer
 //! is [`service`]; [`tickets`] reaches ticketing through a durable outbox;
 //! [`admin`] serves live calls, menu reloads and flow metrics; [`paging`]
-//! calls duty lawyers about the offers ticketing pages them for.
+//! calls duty lawyers about the offers ticketing pages them for; [`bridge`]
+//! connects a lawyer to a caller (click-to-call).
 
 pub mod admin;
+pub mod bridge;
 pub mod keypad;
 pub mod media;
 pub mod menu;

@@ -115,6 +115,7 @@ async fn a_call_to_a_sipp_uas_completes() {
             script: Script::Message(("en".into(), "goodbye".into())),
             ring_for: None,
             outcome: outcome_tx,
+            abandon: None,
         }))
         .await
         .unwrap();

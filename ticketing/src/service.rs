@@ -140,6 +140,7 @@ impl Ticketing {
         let now = self.now();
         let mut handled = self.store.process_due(&self.routing, now).await?;
         handled += self.store.expire_page_claims(&self.routing, now).await?;
+        handled += self.store.expire_bridges(now).await?;
         handled += self.store.alert_overdue_clocks(now).await?;
         for number in self.store.unrouted().await? {
             if self.store.route(&number, &self.routing, now).await? {
@@ -768,6 +769,67 @@ impl Ticketing {
             })
             .await?;
         Ok(callback)
+    }
+
+    /// Whether click-to-call can be asked for: the IVR nodes dial callers
+    /// through the outbound trunk, which this node's config names.
+    pub fn click_to_call(&self) -> bool {
+        self.routing.paging.phones
+    }
+
+    /// Asks for a click-to-call of `number`'s caller by `lawyer`: an IVR
+    /// node calls the lawyer, then the caller through the outbound trunk.
+    pub async fn request_bridge(
+        &self,
+        number: &TicketNumber,
+        lawyer: &str,
+        requested_by: &str,
+    ) -> Result<i64, crate::callbacks::bridge::BridgeError> {
+        // The caller is always dialled through the trunk.
+        if !self.click_to_call() {
+            return Err(crate::callbacks::bridge::BridgeError::NoTrunk);
+        }
+        self.store
+            .request_bridge(
+                number,
+                lawyer,
+                requested_by,
+                &self.routing.paging,
+                self.now(),
+            )
+            .await
+    }
+
+    /// Claims the next click-to-call for IVR node `node`.
+    pub async fn claim_bridge(
+        &self,
+        node: &str,
+        token: &str,
+    ) -> Result<Option<crate::store::BridgeJob>, StoreError> {
+        self.store.claim_bridge(node, token, self.now()).await
+    }
+
+    /// How a click-to-call went, from the IVR node that placed it; `false`
+    /// when that node holds no such bridge.
+    pub async fn finish_bridge(
+        &self,
+        id: i64,
+        node: &str,
+        who: &crate::auth::Principal,
+        legs: crate::store::BridgeLegs<'_>,
+    ) -> Result<bool, StoreError> {
+        let calendar = self.limitation.calendar();
+        let policy = self.callbacks.clone();
+        self.store
+            .finish_bridge(
+                id,
+                node,
+                &who.token_id,
+                legs,
+                self.now(),
+                &|failures, due| policy.after_failures(failures, due, calendar),
+            )
+            .await
     }
 
     /// When a new ticket's caller is first called back: `None` without a

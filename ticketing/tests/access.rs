@@ -70,6 +70,9 @@ const MATRIX: &[(&str, [bool; 4])] = &[
     ("RecordCallback", [false, true, true, true]),
     ("TakePages", [true, false, false, false]),
     ("ReportPage", [true, false, false, false]),
+    ("CallBack", [false, true, true, true]),
+    ("TakeBridges", [true, false, false, false]),
+    ("ReportBridge", [true, false, false, false]),
 ];
 
 struct World {
@@ -227,6 +230,13 @@ async fn call(method: &str, channel: AuthedChannel, offered: &str) -> Result<(),
             .list_callbacks(pb::ListCallbacksRequest::default())
             .await
             .map(drop),
+        "CallBack" => tickets
+            .call_back(pb::CallBackRequest {
+                number: number(),
+                lawyer: None,
+            })
+            .await
+            .map(drop),
         "RecordCallback" => tickets
             .record_callback(pb::RecordCallbackRequest {
                 number: number(),
@@ -343,6 +353,21 @@ async fn call(method: &str, channel: AuthedChannel, offered: &str) -> Result<(),
         "TakePages" => routing
             .take_pages(pb::TakePagesRequest {
                 node: "ivr-1".into(),
+            })
+            .await
+            .map(drop),
+        "TakeBridges" => routing
+            .take_bridges(pb::TakePagesRequest {
+                node: "ivr-1".into(),
+            })
+            .await
+            .map(drop),
+        "ReportBridge" => routing
+            .report_bridge(pb::BridgeReport {
+                bridge_id: 1,
+                node: "ivr-1".into(),
+                lawyer_leg: "no-answer".into(),
+                ..Default::default()
             })
             .await
             .map(drop),

@@ -108,19 +108,54 @@ pub async fn run(
     config: PagerConfig,
     stop: impl Future<Output = ()>,
 ) {
-    tokio::pin!(stop);
     let config = Arc::new(config);
-    let slots = Arc::new(Semaphore::new(MAX_AT_ONCE));
+    let node = config.node.clone();
+    let subscriber = tickets.clone();
+    take(
+        "pages",
+        move || {
+            let (tickets, node) = (subscriber.clone(), node.clone());
+            async move { tickets.take_pages(&node).await }
+        },
+        move |page: pb::PageRequest| {
+            let span = info_span!("page", page = page.page_id, ticket = %page.ticket_number);
+            let (tickets, control, config) = (tickets.clone(), control.clone(), config.clone());
+            async move { page_one(page, &tickets, &control, &config).await }.instrument(span)
+        },
+        MAX_AT_ONCE,
+        stop,
+    )
+    .await;
+}
+
+/// Subscribes to one of ticketing's job streams (pages, bridges) with
+/// `subscribe`, reconnecting with a back-off while ticketing is away, and
+/// runs `handle` on each job, at most `at_once` together: the stream waits
+/// for a free slot, so other nodes take what this one cannot.
+pub(crate) async fn take<T, S, SF, H, HF>(
+    what: &'static str,
+    mut subscribe: S,
+    handle: H,
+    at_once: usize,
+    stop: impl Future<Output = ()>,
+) where
+    S: FnMut() -> SF,
+    SF: Future<Output = Result<tonic::Streaming<T>, tonic::Status>>,
+    H: Fn(T) -> HF,
+    HF: Future<Output = ()> + Send + 'static,
+{
+    tokio::pin!(stop);
+    let slots = Arc::new(Semaphore::new(at_once));
     let mut backoff = BACKOFF_MIN;
     let mut last_error = String::new();
     loop {
         let subscribed = tokio::select! {
             () = &mut stop => return,
-            s = tickets.take_pages(&config.node) => s,
+            s = subscribe() => s,
         };
         match subscribed {
             Ok(mut stream) => {
-                info!(node = %config.node, "taking pages from ticketing");
+                info!(what, "taking {what} from ticketing");
                 backoff = BACKOFF_MIN;
                 last_error.clear();
                 loop {
@@ -132,21 +167,16 @@ pub async fn run(
                         next = stream.message() => next,
                     };
                     match next {
-                        Ok(Some(page)) => {
-                            let span = info_span!("page", page = page.page_id, ticket = %page.ticket_number);
-                            let (tickets, control, config) =
-                                (tickets.clone(), control.clone(), config.clone());
-                            tokio::spawn(
-                                async move {
-                                    let _slot = slot;
-                                    page_one(page, &tickets, &control, &config).await;
-                                }
-                                .instrument(span),
-                            );
+                        Ok(Some(job)) => {
+                            let work = handle(job);
+                            tokio::spawn(async move {
+                                let _slot = slot;
+                                work.await;
+                            });
                         }
                         Ok(None) => break,
                         Err(status) => {
-                            warn!(error = %status.message(), "the page stream ended");
+                            warn!(what, error = %status.message(), "the {what} stream ended");
                             break;
                         }
                     }
@@ -156,7 +186,7 @@ pub async fn run(
                 // Said once per kind of failure, not every back-off.
                 let error = format!("{:?}: {}", status.code(), status.message());
                 if error != last_error {
-                    warn!(error = %error, "cannot take pages from ticketing; retrying");
+                    warn!(what, error = %error, "cannot take {what} from ticketing; retrying");
                     last_error = error;
                 }
             }
@@ -219,6 +249,7 @@ async fn page_one(
         script: Script::Page(Box::new(call)),
         ring_for: Some(config.ring),
         outcome: outcome_tx,
+        abandon: None,
     };
     info!(lawyer = %page.lawyer, attempt = page.attempt, "paging the duty lawyer");
     if control.send(Control::Dial(dial)).await.is_err() {
@@ -241,7 +272,9 @@ async fn page_one(
             super::Choice::Accept => ("accepted", Some("key pressed".to_owned())),
             super::Choice::Decline => ("declined", Some("key pressed".to_owned())),
         },
-        DialOutcome::Paged(None) | DialOutcome::Completed => ("answered", None),
+        DialOutcome::Paged(None) | DialOutcome::Completed | DialOutcome::Bridged(_) => {
+            ("answered", None)
+        }
         DialOutcome::NotAnswered(reason) => match reason {
             EndReason::Failed(code @ (486 | 600 | 603)) => ("busy", Some(format!("SIP {code}"))),
             EndReason::Failed(code @ (408 | 480 | 487)) => {

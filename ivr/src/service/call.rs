@@ -356,7 +356,7 @@ async fn sleep_until_some(at: Option<Instant>) {
 }
 
 /// The caller's message as a WAV file (8 kHz mono 16-bit), and its length.
-fn wav_bytes(samples: &[i16]) -> (Vec<u8>, i64) {
+pub(crate) fn wav_bytes(samples: &[i16]) -> (Vec<u8>, i64) {
     let mut bytes = Vec::with_capacity(44 + samples.len() * 2);
     let spec = hound::WavSpec {
         channels: 1,

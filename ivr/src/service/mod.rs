@@ -152,7 +152,9 @@ pub enum Control {
     Dial(outbound::Dial),
 }
 
-pub use outbound::{Dial, DialOutcome, Script};
+pub(crate) use call::wav_bytes;
+pub(crate) use outbound::outbound_prompt;
+pub use outbound::{Answered, Dial, DialOutcome, Happened, Leg, Script};
 
 /// [`run`], also taking [`Control`] requests.
 pub async fn run_with_control(
@@ -280,7 +282,7 @@ pub async fn run_with_control(
         // Placed calls that rang too long are given up (CANCEL); the
         // endpoint reports each as ended, and its outcome follows below.
         for (key, pending) in &outbound_calls {
-            if pending.ring_until.is_some_and(|t| t <= now) {
+            if pending.give_up(now) {
                 endpoint.hangup(now, *key);
             }
         }

@@ -1,9 +1,11 @@
-//! Calls the IVR places: a recorded message, or a page to a duty lawyer
-//! ([`crate::paging`]). The endpoint sends the INVITE with our offer; once
+//! Calls the IVR places: a recorded message, a page to a duty lawyer
+//! ([`crate::paging`]), or the two legs of a click-to-call
+//! ([`crate::bridge`]). The endpoint sends the INVITE with our offer; once
 //! answered, a task runs the call's script: plays the prompt and hangs up,
-//! or plays the page and takes the lawyer's key.
+//! plays the page and takes the lawyer's key, or connects the legs.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -32,6 +34,9 @@ pub struct Dial {
     pub ring_for: Option<std::time::Duration>,
     /// Told how the call went.
     pub outcome: oneshot::Sender<DialOutcome>,
+    /// Set to give up a call still ringing (CANCEL), e.g. when the other
+    /// leg of a bridge hung up.
+    pub abandon: Option<Arc<AtomicBool>>,
 }
 
 /// What an answered outbound call does.
@@ -41,6 +46,20 @@ pub enum Script {
     Message((String, String)),
     /// Pages a duty lawyer: the message, then their key.
     Page(Box<crate::paging::PageCall>),
+    /// The lawyer's leg of a click-to-call: tells them, dials the caller,
+    /// and connects the two.
+    Bridge(Box<crate::bridge::BridgeCall>),
+    /// The caller's leg of a click-to-call: handed, answered, to the
+    /// lawyer's leg, which hangs it up when done.
+    Leg(oneshot::Sender<Leg>),
+}
+
+/// An answered leg handed to a bridge.
+#[derive(Debug)]
+pub struct Leg {
+    pub key: CallKey,
+    pub call: Answered,
+    pub format: crate::bridge::LegFormat,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +69,8 @@ pub enum DialOutcome {
     /// A page was answered; the lawyer's choice, if they made one, and
     /// whether ticketing took it during the call.
     Paged(Option<(crate::paging::Choice, bool)>),
+    /// The lawyer's leg of a bridge was answered: how the caller's went.
+    Bridged(crate::bridge::Connected),
     NotAnswered(EndReason),
 }
 
@@ -62,10 +83,20 @@ pub struct Pending {
     script: Script,
     /// When to stop ringing.
     pub ring_until: Option<Instant>,
+    abandon: Option<Arc<AtomicBool>>,
     outcome: oneshot::Sender<DialOutcome>,
 }
 
 impl Pending {
+    /// Whether to stop ringing now.
+    pub fn give_up(&self, now: Instant) -> bool {
+        self.ring_until.is_some_and(|t| t <= now)
+            || self
+                .abandon
+                .as_ref()
+                .is_some_and(|a| a.load(Ordering::Relaxed))
+    }
+
     pub fn finish(self, outcome: DialOutcome) {
         let _ = self.outcome.send(outcome);
     }
@@ -111,6 +142,7 @@ pub async fn start(
         local,
         script: dial.script,
         ring_until: dial.ring_for.map(|d| Instant::now() + d),
+        abandon: dial.abandon,
         outcome: dial.outcome,
     })
 }
@@ -124,6 +156,7 @@ pub async fn run(
     signals: mpsc::Receiver<CallSignal>,
 ) {
     let key = pending.key;
+    let commands = &commands;
     let agreed = answer
         .as_deref()
         .ok_or(sdp::SdpError::NoAudio)
@@ -179,14 +212,58 @@ pub async fn run(
             };
             DialOutcome::Paged(call.page(&page, &config).await)
         }
+        Script::Bridge(bridge) => {
+            let call = Answered {
+                socket,
+                session,
+                signals,
+            };
+            let lawyer = Leg {
+                key,
+                call,
+                format: crate::bridge::LegFormat {
+                    codec: agreed.codec,
+                    payload_type: agreed.payload_type,
+                    telephone_event: agreed.telephone_event,
+                },
+            };
+            DialOutcome::Bridged(crate::bridge::connect(lawyer, *bridge, &config, commands).await)
+        }
+        Script::Leg(hand_over) => {
+            let leg = Leg {
+                key,
+                call: Answered {
+                    socket,
+                    session,
+                    signals,
+                },
+                format: crate::bridge::LegFormat {
+                    codec: agreed.codec,
+                    payload_type: agreed.payload_type,
+                    telephone_event: agreed.telephone_event,
+                },
+            };
+            let _ = outcome.send(DialOutcome::Completed);
+            // The bridge hangs up its legs; one that is gone already (the
+            // lawyer hung up meanwhile) cannot take this one.
+            if let Err(leg) = hand_over.send(leg) {
+                let _ = commands.send(CallCommand::Hangup(leg.key)).await;
+            }
+            return;
+        }
     };
     let _ = commands.send(CallCommand::Hangup(key)).await;
     let _ = outcome.send(result);
 }
 
-/// A page's prompt: the node's own recording, or the embedded one when a
-/// centre's prompts folder (made before paging existed) has none.
-fn page_prompt(prompts: &crate::prompts::Prompts, lang: &str, name: &str) -> crate::prompts::Audio {
+/// An outbound call's prompt (a page, a bridge): the node's own
+/// recording, or the embedded one when a centre's prompts folder (made
+/// before these calls existed) has none.
+pub(crate) fn outbound_prompt(
+    prompts: &crate::prompts::Prompts,
+    lang: &str,
+    name: &str,
+) -> crate::prompts::Audio {
     static EMBEDDED: std::sync::OnceLock<crate::prompts::Prompts> = std::sync::OnceLock::new();
     if prompts.has(lang, name) {
         return prompts.get(lang, name);
@@ -197,14 +274,22 @@ fn page_prompt(prompts: &crate::prompts::Prompts, lang: &str, name: &str) -> cra
 }
 
 /// What an answered call's script works with.
-struct Answered {
-    socket: UdpSocket,
-    session: MediaSession,
-    signals: mpsc::Receiver<CallSignal>,
+pub struct Answered {
+    pub socket: UdpSocket,
+    pub session: MediaSession,
+    pub signals: mpsc::Receiver<CallSignal>,
+}
+
+impl std::fmt::Debug for Answered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answered")
+            .field("socket", &self.socket.local_addr().ok())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What happened while the call waited.
-enum Happened {
+pub enum Happened {
     Digit(char),
     PlaybackFinished,
     /// Hung up by the other side, or the media stopped.
@@ -214,7 +299,7 @@ enum Happened {
 
 impl Answered {
     /// Plays what is queued to its end (or until the callee hangs up).
-    async fn until_played(&mut self) {
+    pub async fn until_played(&mut self) {
         loop {
             match self.step(None).await {
                 Happened::PlaybackFinished | Happened::Over => return,
@@ -240,7 +325,7 @@ impl Answered {
                     PageAction::Play(names) => {
                         for name in names {
                             self.session
-                                .play(&page_prompt(&config.prompts, &lang, &name));
+                                .play(&outbound_prompt(&config.prompts, &lang, &name));
                         }
                     }
                     PageAction::StopPlayback => self.session.stop_playback(),
@@ -275,7 +360,7 @@ impl Answered {
 
     /// Waits for the next thing to happen on the call (or `deadline`),
     /// sending the audio due meanwhile.
-    async fn step(&mut self, deadline: Option<Instant>) -> Happened {
+    pub async fn step(&mut self, deadline: Option<Instant>) -> Happened {
         let mut buf = [0u8; 2048];
         loop {
             // A live session always has a next packet due.

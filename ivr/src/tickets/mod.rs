@@ -297,7 +297,42 @@ impl TicketsClient {
         })
     }
 
+    /// Attaches a recording (WAV bytes) to ticket `number`; `key` makes a
+    /// retried upload harmless. Tries three times.
+    pub async fn attach_recording(
+        &self,
+        number: &str,
+        key: &str,
+        wav: &[u8],
+        duration_ms: i64,
+    ) -> Result<(), Status> {
+        let number =
+            TicketNumber::parse(number).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let mut last = Status::unavailable("not tried");
+        for attempt in 0..3u32 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_secs(2u64.pow(attempt))).await;
+            }
+            match self.upload_as(&number, key, wav, duration_ms).await {
+                Ok(()) => return Ok(()),
+                Err(status) => last = status,
+            }
+        }
+        Err(last)
+    }
+
     async fn upload(
+        &self,
+        number: &TicketNumber,
+        key: &str,
+        wav: &[u8],
+        duration_ms: i64,
+    ) -> Result<(), Status> {
+        self.upload_as(number, &format!("{key}:message"), wav, duration_ms)
+            .await
+    }
+
+    async fn upload_as(
         &self,
         number: &TicketNumber,
         key: &str,
@@ -313,7 +348,7 @@ impl TicketsClient {
             .collect();
         if let Some(first) = chunks.first_mut() {
             first.ticket_number = number.to_string();
-            first.idempotency_key = format!("{key}:message");
+            first.idempotency_key = key.to_owned();
             first.content_type = "audio/wav".into();
             first.duration_ms = duration_ms;
         }
@@ -464,6 +499,26 @@ impl TicketsClient {
         request.set_timeout(ATTEMPT_TIMEOUT);
         let mut routing = self.routing.clone();
         routing.report_page(request).await.map(|r| r.into_inner())
+    }
+
+    /// The click-to-calls ticketing hands this node to place.
+    pub async fn take_bridges(
+        &self,
+        node: &str,
+    ) -> Result<tonic::Streaming<pb::BridgeRequest>, Status> {
+        let mut routing = self.routing.clone();
+        let request = pb::TakePagesRequest {
+            node: node.to_owned(),
+        };
+        routing.take_bridges(request).await.map(|r| r.into_inner())
+    }
+
+    /// How a click-to-call went.
+    pub async fn report_bridge(&self, report: pb::BridgeReport) -> Result<(), Status> {
+        let mut request = Request::new(report);
+        request.set_timeout(ATTEMPT_TIMEOUT);
+        let mut routing = self.routing.clone();
+        routing.report_bridge(request).await.map(drop)
     }
 
     /// The outbox this client delivers from.

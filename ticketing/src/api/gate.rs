@@ -61,12 +61,15 @@ pub enum Method {
     RecordCallback,
     TakePages,
     ReportPage,
+    CallBack,
+    TakeBridges,
+    ReportBridge,
 }
 
 use Role::{Admin, Ivr, Lawyer, Supervisor};
 
 impl Method {
-    pub const ALL: [Method; 41] = [
+    pub const ALL: [Method; 44] = [
         Method::CreateTicket,
         Method::GetTicket,
         Method::ListTickets,
@@ -108,6 +111,9 @@ impl Method {
         Method::RecordCallback,
         Method::TakePages,
         Method::ReportPage,
+        Method::CallBack,
+        Method::TakeBridges,
+        Method::ReportBridge,
     ];
 
     /// The roles that may call it. Methods on one ticket check the ticket
@@ -120,6 +126,8 @@ impl Method {
             Method::UploadRecording | Method::PublishIvrFigures => &[Ivr],
             // IVR nodes dial the pages to duty lawyers and say how they went.
             Method::TakePages | Method::ReportPage => &[Ivr],
+            // IVR nodes place the click-to-calls and say how they went.
+            Method::TakeBridges | Method::ReportBridge => &[Ivr],
             // A lawyer's own tickets, a supervisor's center.
             Method::GetTicket
             | Method::CorrectTicket
@@ -128,7 +136,8 @@ impl Method {
             | Method::ListTicketEvents
             | Method::GetRecording
             | Method::ListCallbacks
-            | Method::RecordCallback => &[Lawyer, Supervisor, Admin],
+            | Method::RecordCallback
+            | Method::CallBack => &[Lawyer, Supervisor, Admin],
             // The centre decides and oversees.
             Method::ListTickets
             | Method::TransitionTicket
@@ -174,7 +183,8 @@ impl Method {
             | Method::UploadRecording
             | Method::GetRecording
             | Method::ListCallbacks
-            | Method::RecordCallback => "TicketService",
+            | Method::RecordCallback
+            | Method::CallBack => "TicketService",
             Method::WhoAmI
             | Method::CreateToken
             | Method::ListTokens

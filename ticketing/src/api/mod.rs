@@ -4,6 +4,7 @@
 //! and reaches the store.
 
 pub mod access;
+mod bridges;
 pub mod callbacks;
 pub(crate) mod convert;
 pub mod gate;
@@ -127,6 +128,13 @@ impl TicketService for TicketApi {
         request: Request<pb::RecordCallbackRequest>,
     ) -> Result<Response<pb::CallbackStatus>, Status> {
         callbacks::record(&self.ticketing, &self.gate, request).await
+    }
+
+    async fn call_back(
+        &self,
+        request: Request<pb::CallBackRequest>,
+    ) -> Result<Response<pb::CallBackQueued>, Status> {
+        bridges::call_back(&self.ticketing, &self.gate, request).await
     }
 
     async fn upload_recording(

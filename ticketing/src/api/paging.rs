@@ -22,7 +22,7 @@ use crate::tickets::Ticket;
 /// retry falls due with time, not with a commit.
 const PAGE_POLL: Duration = Duration::from_millis(500);
 
-fn node_name(node: &str) -> Result<String, Status> {
+pub(super) fn node_name(node: &str) -> Result<String, Status> {
     let node = node.trim();
     if node.is_empty() || node.len() > 64 {
         return Err(field_error("node", "is required, at most 64 characters"));
@@ -73,8 +73,39 @@ pub(super) async fn take_pages(
     request: Request<pb::TakePagesRequest>,
 ) -> Result<Response<PageStream>, Status> {
     let who = gate.admit(&request, Method::TakePages).await?;
-    let slot = gate.open_stream(&who)?;
-    let token = super::gate::bearer(&request);
+    claim_stream(
+        ticketing,
+        gate,
+        &request,
+        &who,
+        |ticketing, node, token| async move {
+            let claimed = ticketing.claim_page(&node, &token).await?;
+            Ok(claimed.map(|(job, ticket)| {
+            tracing::info!(ticket = %job.number, lawyer = %job.lawyer, page = job.id, %node, "page handed to an IVR node");
+            page_to_pb(&job, &ticket, ticketing.now())
+        }))
+        },
+    )
+}
+
+/// A stream for one IVR node that hands out what `claim` claims for it, as
+/// it falls due: woken by every commit, and every [`PAGE_POLL`] for what
+/// falls due with time. It claims only while the node is there to take the
+/// item, and ends when the token is revoked.
+pub(super) fn claim_stream<T, F, Fut>(
+    ticketing: &Ticketing,
+    gate: &Gate,
+    request: &Request<pb::TakePagesRequest>,
+    who: &crate::auth::Principal,
+    claim: F,
+) -> Result<Response<ReceiverStream<Result<T, Status>>>, Status>
+where
+    T: Send + 'static,
+    F: Fn(Ticketing, String, String) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Option<T>, crate::store::StoreError>> + Send,
+{
+    let slot = gate.open_stream(who)?;
+    let token = super::gate::bearer(request);
     let node = node_name(&request.get_ref().node)?;
     let (tx, rx) = mpsc::channel(4);
     let (ticketing, gate) = (ticketing.clone(), gate.clone());
@@ -91,19 +122,16 @@ pub(super) async fn take_pages(
                 }
                 checked = std::time::Instant::now();
             }
-            // Claim only while this node is there to dial: a page claimed
-            // for a node that is gone would wait for nobody.
+            // Claim only while this node is there to take it: an item
+            // claimed for a node that is gone would wait for nobody.
             let Ok(permit) = tx.reserve().await else {
                 return;
             };
             let woken = commits.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            match ticketing.claim_page(&node, &token_id).await {
-                Ok(Some((job, ticket))) => {
-                    tracing::info!(ticket = %job.number, lawyer = %job.lawyer, page = job.id, %node, "page handed to an IVR node");
-                    permit.send(Ok(page_to_pb(&job, &ticket, ticketing.now())));
-                }
+            match claim(ticketing.clone(), node.clone(), token_id.clone()).await {
+                Ok(Some(item)) => permit.send(Ok(item)),
                 Ok(None) => {
                     drop(permit);
                     if tx.is_closed() {

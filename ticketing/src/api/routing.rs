@@ -870,6 +870,22 @@ impl RoutingService for RoutingApi {
         super::paging::report_page(&self.ticketing, &self.gate, request).await
     }
 
+    type TakeBridgesStream = super::bridges::BridgeStream;
+
+    async fn take_bridges(
+        &self,
+        request: Request<pb::TakePagesRequest>,
+    ) -> Result<Response<Self::TakeBridgesStream>, Status> {
+        super::bridges::take_bridges(&self.ticketing, &self.gate, request).await
+    }
+
+    async fn report_bridge(
+        &self,
+        request: Request<pb::BridgeReport>,
+    ) -> Result<Response<pb::BridgeReceipt>, Status> {
+        super::bridges::report_bridge(&self.ticketing, &self.gate, request).await
+    }
+
     async fn check(
         &self,
         request: Request<pb::CheckRequest>,

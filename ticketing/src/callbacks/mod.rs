@@ -13,6 +13,8 @@
 //!   different half-days the ticket is flagged for a supervisor and no
 //!   further attempt is due. An answered call ends the callback.
 
+pub mod bridge;
+
 use std::fmt;
 use std::str::FromStr;
 

@@ -136,7 +136,36 @@ impl Store {
     ) -> Result<(Callback, bool), StoreError> {
         let id = self.ticket_id(number).await?;
         let mut tx = self.begin_write().await?;
-        let state = self.locked_state(&mut tx, id).await?;
+        let (due, flagged, flag_now) = self
+            .record_callback_in(&mut tx, id, outcome, note, actor, now, next)
+            .await?;
+        tx.commit().await?;
+        self.committed();
+        let ticket = self.ticket_by_id(id).await?;
+        let callback = Callback {
+            attempts: self.callback_attempts(id).await?,
+            ticket,
+            due_at: due,
+            flagged,
+        };
+        Ok((callback, flag_now))
+    }
+
+    /// [`Store::record_callback`] in `tx`, for ticket `id`: the attempt, its
+    /// event, the next due time and the flag. Returns the due time, whether
+    /// the ticket is flagged, and whether this attempt flagged it.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn record_callback_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        id: i64,
+        outcome: CallbackOutcome,
+        note: &str,
+        actor: &str,
+        now: DateTime<Utc>,
+        next: &NextAfterFailures<'_>,
+    ) -> Result<(Option<DateTime<Utc>>, bool, bool), StoreError> {
+        let state = self.locked_state(tx, id).await?;
         if matches!(state, TicketState::Closed | TicketState::Rejected) {
             return Err(LifecycleError::CallbackOver(state).into());
         }
@@ -204,7 +233,7 @@ impl Store {
         .execute(&mut **tx)
         .await?;
         insert_event(
-            &mut tx,
+            tx,
             id,
             EventKind::CallbackAttempt,
             actor,
@@ -218,7 +247,7 @@ impl Store {
         .await?;
         if flag_now {
             insert_event(
-                &mut tx,
+                tx,
                 id,
                 EventKind::CallbackFlagged,
                 actor,
@@ -230,16 +259,7 @@ impl Store {
             )
             .await?;
         }
-        tx.commit().await?;
-        self.committed();
-        let ticket = self.ticket_by_id(id).await?;
-        let callback = Callback {
-            attempts: self.callback_attempts(id).await?,
-            ticket,
-            due_at: step.due,
-            flagged,
-        };
-        Ok((callback, flag_now))
+        Ok((step.due, flagged, flag_now))
     }
 
     /// Sets the first callback's due time again after a correction (the

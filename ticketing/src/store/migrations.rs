@@ -39,6 +39,7 @@ const SQLITE: &[Source] = &[
     migration!("sqlite", 11, "0011_callbacks", "callbacks"),
     migration!("sqlite", 12, "0012_last_node", "last_node"),
     migration!("sqlite", 13, "0013_pages", "pages"),
+    migration!("sqlite", 14, "0014_bridges", "bridges"),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -55,6 +56,7 @@ const POSTGRES: &[Source] = &[
     migration!("postgres", 11, "0011_callbacks", "callbacks"),
     migration!("postgres", 12, "0012_last_node", "last_node"),
     migration!("postgres", 13, "0013_pages", "pages"),
+    migration!("postgres", 14, "0014_bridges", "bridges"),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

@@ -13,6 +13,7 @@
 //! Every statement takes `now` from the caller; no SQL reads the clock.
 
 mod access;
+mod bridges;
 mod callbacks;
 mod clocks;
 mod console;
@@ -30,6 +31,7 @@ mod tickets;
 
 pub use crate::routing::RosterError;
 pub use crate::tickets::NewRecording;
+pub use bridges::{BridgeJob, BridgeLegs};
 pub use offers::ROUTING_ACTOR;
 pub use pages::{PageFinish, PageJob};
 

@@ -45,6 +45,7 @@ pub async fn page(
     let t = |zh: &'static str, en: &'static str| viewer.t(zh, en);
     let ticketing = &console.ticketing;
     let now = ticketing.now();
+    let click_to_call = ticketing.click_to_call();
     let (cases, offers) = ticketing.work_of(&me).await?;
     let callbacks = ticketing
         .callbacks(&CallbackFilter {
@@ -137,6 +138,12 @@ pub async fn page(
                                         }
                                         input name="note" size="14" maxlength="4096" placeholder=(t("备注", "Note"));
                                         button type="submit" class="secondary" { (t("记录回电", "Record")) }
+                                    }
+                                    @if click_to_call {
+                                        form method="post" action={"/tickets/" (c.ticket.number) "/call"} class="action call" {
+                                            (csrf(&viewer))
+                                            button type="submit" class="call" title=(t("系统先呼叫您，再以中心号码呼叫来电人并接通，双方号码互不显示", "The hotline calls you, then the caller with the centre's number, and connects you; neither sees the other's number")) { (t("接通来电人", "Call the caller")) }
+                                        }
                                     }
                                 }
                             }
@@ -296,6 +303,26 @@ pub struct CallbackForm {
 
 /// An attempt to call the caller back, by the ticket's lawyer or the
 /// centre; the same as `hotline callbacks record`.
+/// The "call the caller" button: the IVR calls this lawyer, then the
+/// caller, and connects them; the outcome is recorded as an attempt.
+pub async fn call_back(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Path(n): Path<String>,
+    Form(form): Form<super::session::CsrfForm>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    let number = number(&n)?;
+    let me = lawyer_of(&viewer)?;
+    admitted(&console, &viewer, Method::CallBack, &number).await?;
+    console
+        .ticketing
+        .request_bridge(&number, &me, &viewer.who.actor())
+        .await
+        .map_err(tonic::Status::from)?;
+    Ok(axum::response::Redirect::to("/my").into_response())
+}
+
 pub async fn record_callback(
     State(console): State<Console>,
     viewer: Viewer,

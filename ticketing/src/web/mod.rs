@@ -75,6 +75,7 @@ pub(crate) fn router(console: Console) -> Router {
         .route("/tickets/{number}/start", post(lawyer::start))
         .route("/tickets/{number}/close", post(lawyer::close))
         .route("/tickets/{number}/callback", post(lawyer::record_callback))
+        .route("/tickets/{number}/call", post(lawyer::call_back))
         .route("/tickets/{number}/review", post(quality::review))
         .route("/recordings/{id}", get(recording::audio))
         .route("/my", get(lawyer::page))

@@ -1,0 +1,404 @@
+//! One click-to-call, from the lawyer's answer to the last hang-up: the
+//! lawyer hears who is being called and a ringback tone while the caller's
+//! phone rings; the caller hears who is calling; then the two are
+//! connected through the [`Relay`] until either hangs up, the media stops,
+//! or [`MAX_TALK`] passes.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hotline_domain::Language;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+
+use super::relay::{Relay, Side};
+use crate::menu::speech::Speech;
+use crate::paging::Route;
+use crate::service::{
+    CallCommand, CallSignal, Control, Dial, DialOutcome, Happened, IvrConfig, Leg, Script,
+};
+use crate::sip::endpoint::EndReason;
+
+/// The longest a bridged call is kept up.
+pub const MAX_TALK: Duration = Duration::from_secs(2 * 3600);
+
+/// Samples of one recording part: what ticketing takes in one upload
+/// (8 MiB of 16-bit audio, less the WAV header), about 8 minutes; a longer
+/// call is attached in several parts.
+const RECORDING_PART: usize = 4_000_000;
+
+/// A click-to-call being placed: what the lawyer's leg needs to run it.
+pub struct BridgeCall {
+    pub ticket_number: String,
+    pub lawyer_language: Language,
+    pub caller_language: Language,
+    /// Where the caller's leg goes (through the trunk).
+    pub caller: Route,
+    /// The endpoint task, to dial the caller.
+    pub control: mpsc::Sender<Control>,
+    pub caller_ring: Duration,
+    pub record: bool,
+    /// Where recordings go.
+    pub tickets: crate::tickets::TicketsClient,
+}
+
+impl std::fmt::Debug for BridgeCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BridgeCall")
+            .field("ticket_number", &self.ticket_number)
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the caller's leg went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallerLeg {
+    Answered,
+    NotAnswered(EndReason),
+    /// Not dialled: the IVR could not place it.
+    Failed(String),
+    /// Not dialled: the lawyer hung up first.
+    NotDialled,
+}
+
+/// How a bridge went once the lawyer answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connected {
+    pub caller: CallerLeg,
+    /// How long the two were connected.
+    pub talk: Duration,
+    /// Said in the report, e.g. who hung up first.
+    pub detail: Option<String>,
+}
+
+/// The ringback tone a Chinese caller knows: 450 Hz, one second on and four
+/// off.
+fn ringback() -> Vec<i16> {
+    let mut tone: Vec<i16> = (0..8000)
+        .map(|n| {
+            let phase = 2.0 * std::f64::consts::PI * 450.0 * f64::from(n) / 8000.0;
+            (6000.0 * phase.sin()) as i16
+        })
+        .collect();
+    tone.resize(5 * 8000, 0);
+    tone
+}
+
+fn prompt(config: &IvrConfig, lang: Language, name: &str) -> crate::prompts::Audio {
+    crate::service::outbound_prompt(&config.prompts, lang.as_str(), name)
+}
+
+/// Runs the bridge on the lawyer's answered leg; the caller's leg is hung
+/// up here, the lawyer's by the caller of this function.
+pub async fn connect(
+    mut lawyer: Leg,
+    bridge: BridgeCall,
+    config: &IvrConfig,
+    commands: &mpsc::Sender<CallCommand>,
+) -> Connected {
+    let recorded = if bridge.record {
+        vec!["bridge-recorded"]
+    } else {
+        Vec::new()
+    };
+    let mut told: Vec<String> = vec!["bridge-lawyer".into(), "page-ticket".into()];
+    told.extend(bridge.lawyer_language.digits(&bridge.ticket_number));
+    told.extend(recorded.iter().map(|s| (*s).to_owned()));
+    for name in &told {
+        lawyer
+            .call
+            .session
+            .play(&prompt(config, bridge.lawyer_language, name));
+    }
+    // The lawyer hears which ticket first; the caller is dialled after.
+    if !played(&mut lawyer.call).await {
+        info!("the lawyer hung up before the caller was dialled");
+        return Connected {
+            caller: CallerLeg::NotDialled,
+            talk: Duration::ZERO,
+            detail: Some("the lawyer hung up before the caller was dialled".into()),
+        };
+    }
+    let (leg_tx, leg_rx) = oneshot::channel();
+    let (outcome_tx, outcome_rx) = oneshot::channel();
+    let abandon = Arc::new(AtomicBool::new(false));
+    let dial = Dial {
+        target: bridge.caller.addr,
+        uri: bridge.caller.uri.clone(),
+        script: Script::Leg(leg_tx),
+        ring_for: Some(bridge.caller_ring),
+        outcome: outcome_tx,
+        abandon: Some(abandon.clone()),
+    };
+    if bridge.control.send(Control::Dial(dial)).await.is_err() {
+        return Connected {
+            caller: CallerLeg::Failed("the IVR is stopping".into()),
+            talk: Duration::ZERO,
+            detail: None,
+        };
+    }
+    info!("click-to-call: calling the caller");
+    // The lawyer hears ringback until the caller answers.
+    let tone = ringback();
+    lawyer.call.session.play(&tone);
+    tokio::pin!(leg_rx);
+    let mut lawyer_gone = false;
+    let answered = loop {
+        tokio::select! {
+            leg = &mut leg_rx => break leg.ok(),
+            happened = lawyer.call.step(None), if !lawyer_gone => match happened {
+                Happened::Over => {
+                    info!("the lawyer hung up while the caller's phone rang");
+                    lawyer_gone = true;
+                    abandon.store(true, Ordering::Relaxed);
+                }
+                Happened::PlaybackFinished => lawyer.call.session.play(&tone),
+                Happened::Digit(_) | Happened::Nothing => {}
+            },
+        }
+    };
+    let Some(mut caller) = answered else {
+        let reason = match outcome_rx.await {
+            Ok(DialOutcome::NotAnswered(reason)) => reason,
+            _ => EndReason::Failed(500),
+        };
+        info!(?reason, "the caller was not reached");
+        if !lawyer_gone {
+            lawyer.call.session.stop_playback();
+            lawyer.call.session.play(&prompt(
+                config,
+                bridge.lawyer_language,
+                "bridge-unreachable",
+            ));
+            lawyer.call.until_played().await;
+        }
+        return Connected {
+            caller: CallerLeg::NotAnswered(reason),
+            talk: Duration::ZERO,
+            detail: lawyer_gone.then(|| "the lawyer hung up while it rang".to_owned()),
+        };
+    };
+    if lawyer_gone {
+        // Picked up just as the lawyer gave up: nobody to connect to.
+        let _ = commands.send(CallCommand::Hangup(caller.key)).await;
+        return Connected {
+            caller: CallerLeg::Answered,
+            talk: Duration::ZERO,
+            detail: Some("the lawyer had hung up when the caller answered".into()),
+        };
+    }
+    info!("click-to-call: the caller answered");
+    // The caller hears who is calling (and that it is recorded); the
+    // lawyer hears silence meanwhile (the ringback stops).
+    lawyer.call.session.stop_playback();
+    for name in std::iter::once("bridge-caller").chain(recorded.iter().copied()) {
+        caller
+            .call
+            .session
+            .play(&prompt(config, bridge.caller_language, name));
+    }
+    let mut ended: Option<&str> = None;
+    while ended.is_none() {
+        tokio::select! {
+            happened = caller.call.step(None) => match happened {
+                Happened::Over => ended = Some("the caller hung up before being connected"),
+                Happened::PlaybackFinished => break,
+                Happened::Digit(_) | Happened::Nothing => {}
+            },
+            happened = lawyer.call.step(None) => if let Happened::Over = happened {
+                ended = Some("the lawyer hung up before being connected");
+            },
+        }
+    }
+    let (talk, detail) = match ended {
+        Some(why) => (Duration::ZERO, Some(why.to_owned())),
+        None => {
+            let (talk, why) = relay(&mut lawyer, &mut caller, &bridge, config).await;
+            (talk, Some(why.to_owned()))
+        }
+    };
+    let _ = commands.send(CallCommand::Hangup(caller.key)).await;
+    info!(talk_seconds = talk.as_secs(), "click-to-call: disconnected");
+    Connected {
+        caller: CallerLeg::Answered,
+        talk,
+        detail,
+    }
+}
+
+/// Plays what is queued on `call` to its end: `false` when the other side
+/// hung up first.
+async fn played(call: &mut crate::service::Answered) -> bool {
+    loop {
+        match call.step(None).await {
+            Happened::PlaybackFinished => return true,
+            Happened::Over => return false,
+            Happened::Digit(_) | Happened::Nothing => {}
+        }
+    }
+}
+
+/// Where a leg's media goes, and whom it is taken from: the address its
+/// session sends to (the SDP's, or where its packets came from); packets
+/// count only from that IP, and the first one latches the port (symmetric
+/// RTP, as the media session does).
+struct Peer {
+    to: Option<SocketAddr>,
+    latched: bool,
+}
+
+impl Peer {
+    fn of(leg: &Leg) -> Peer {
+        Peer {
+            to: leg.call.session.remote(),
+            latched: false,
+        }
+    }
+
+    fn admit(&mut self, from: SocketAddr) -> bool {
+        match self.to {
+            Some(to) if self.latched => to == from,
+            Some(to) if to.ip() != from.ip() => false,
+            _ => {
+                self.to = Some(from);
+                self.latched = true;
+                true
+            }
+        }
+    }
+}
+
+/// Relays media between the legs until one ends; how long they talked and
+/// why it ended.
+async fn relay(
+    lawyer: &mut Leg,
+    caller: &mut Leg,
+    bridge: &BridgeCall,
+    config: &IvrConfig,
+) -> (Duration, &'static str) {
+    let start = Instant::now();
+    let mut relay = Relay::new(
+        lawyer.format,
+        caller.format,
+        // Room past a part's size: a packet that fills one is kept whole.
+        bridge.record.then_some(RECORDING_PART + 8000),
+        start,
+    );
+    let mut peers = [Peer::of(lawyer), Peer::of(caller)];
+    let mut heard = [start, start];
+    let mut parts = 0u32;
+    let (mut a, mut b) = ([0u8; 2048], [0u8; 2048]);
+    let why = loop {
+        let (side, from, len) = tokio::select! {
+            received = lawyer.call.socket.recv_from(&mut a) => match received {
+                Ok((n, from)) => (Side::Lawyer, from, n),
+                Err(_) => continue,
+            },
+            received = caller.call.socket.recv_from(&mut b) => match received {
+                Ok((n, from)) => (Side::Caller, from, n),
+                Err(_) => continue,
+            },
+            signal = lawyer.call.signals.recv() => match signal {
+                Some(CallSignal::Ended) | None => break "the lawyer hung up",
+                Some(_) => continue,
+            },
+            signal = caller.call.signals.recv() => match signal {
+                Some(CallSignal::Ended) | None => break "the caller hung up",
+                Some(_) => continue,
+            },
+            () = tokio::time::sleep(Duration::from_secs(1)) => {
+                let now = Instant::now();
+                if heard.iter().any(|t| now.duration_since(*t) >= config.rtp_timeout) {
+                    break "no audio from one side";
+                }
+                if now.duration_since(start) >= MAX_TALK {
+                    break "the longest call allowed";
+                }
+                continue;
+            }
+        };
+        let index = usize::from(side == Side::Caller);
+        if !peers[index].admit(from) {
+            continue;
+        }
+        let now = Instant::now();
+        heard[index] = now;
+        let datagram = if side == Side::Lawyer {
+            &a[..len]
+        } else {
+            &b[..len]
+        };
+        let Some(out) = relay.forward(side, datagram, now) else {
+            continue;
+        };
+        let (socket, to) = match side {
+            Side::Lawyer => (&caller.call.socket, peers[1].to),
+            Side::Caller => (&lawyer.call.socket, peers[0].to),
+        };
+        if let Some(to) = to {
+            let _ = socket.send_to(&out, to).await;
+        }
+        if bridge.record && relay.recorded() >= RECORDING_PART {
+            parts += 1;
+            attach(bridge, config, relay.take_recording(), parts);
+        }
+    };
+    let talk = start.elapsed();
+    if bridge.record {
+        let rest = relay.take_recording();
+        if !rest.is_empty() {
+            parts += 1;
+            attach(bridge, config, rest, parts);
+        }
+    }
+    let (l, c) = (relay.counts(Side::Lawyer), relay.counts(Side::Caller));
+    info!(
+        lawyer_audio = l.audio,
+        lawyer_events = l.events,
+        caller_audio = c.audio,
+        caller_events = c.events,
+        dropped = l.dropped + c.dropped,
+        "relayed"
+    );
+    (talk, why)
+}
+
+/// Attaches a part of the recording to the ticket, in the background.
+fn attach(bridge: &BridgeCall, config: &IvrConfig, samples: Vec<i16>, part: u32) {
+    let tickets = bridge.tickets.clone();
+    let number = bridge.ticket_number.clone();
+    let node = config.node_id.clone();
+    let fallback = config.recordings_dir.clone();
+    tokio::spawn(async move {
+        let key = format!(
+            "{node}:bridge:{number}:{}:{part}",
+            chrono::Utc::now().timestamp_millis()
+        );
+        let (wav, duration_ms) = crate::service::wav_bytes(&samples);
+        if tickets
+            .attach_recording(&number, &key, &wav, duration_ms)
+            .await
+            .is_ok()
+        {
+            info!(
+                part,
+                "the bridged call's recording is attached to the ticket"
+            );
+            return;
+        }
+        // Kept on this node rather than lost.
+        match fallback {
+            Some(dir) => {
+                let path = dir.join(format!("bridge-{number}-{part}.wav"));
+                    match tokio::fs::write(&path, &wav).await {
+                    Ok(()) => warn!(path = %path.display(), "ticketing did not take the bridged call's recording; kept here"),
+                    Err(e) => warn!(error = %e, "the bridged call's recording is lost"),
+                }
+            }
+            None => warn!("ticketing did not take the bridged call's recording, and recordings_dir is not set: lost"),
+        }
+    });
+}

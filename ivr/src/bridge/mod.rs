@@ -1,0 +1,219 @@
+//! Click-to-call, the IVR node's side: it takes bridges from ticketing
+//! (`RoutingService/TakeBridges`, each claimed for this node alone), calls
+//! the lawyer and tells them who is being called, then calls the caller
+//! through the outbound trunk with the centre's number as caller ID, and
+//! relays the media between the two legs ([`relay`], sans-I/O) until one
+//! hangs up; then it reports how each leg went (`ReportBridge`). Neither
+//! party learns the other's number. With `bridge_record`, both parties
+//! hear that the call is recorded before they are connected, and the
+//! recording goes to the ticket.
+
+mod call;
+pub mod relay;
+
+pub use call::{connect, BridgeCall, CallerLeg, Connected};
+pub use relay::{LegFormat, Relay, RelayCounts, Side};
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hotline_domain::Language;
+use hotline_proto::v1 as pb;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, info_span, warn, Instrument};
+
+use crate::paging::{resolve, RouteError};
+use crate::service::{Control, Dial, DialOutcome, Script};
+use crate::sip::endpoint::EndReason;
+use crate::tickets::TicketsClient;
+
+/// Bridges one node connects at once.
+const MAX_AT_ONCE: usize = 32;
+
+#[derive(Debug, Clone)]
+pub struct BridgeConfig {
+    /// This IVR node's name, written on the bridges it claims.
+    pub node: String,
+    /// `HOST:PORT` of the SIP trunk: every caller is dialled through it.
+    pub trunk: Option<String>,
+    /// How long the lawyer's phone rings.
+    pub lawyer_ring: Duration,
+    /// How long the caller's phone rings.
+    pub caller_ring: Duration,
+    /// Record the connected call and attach it to the ticket.
+    pub record: bool,
+}
+
+/// Takes bridges from ticketing until `stop` completes, placing each
+/// through `control` (the endpoint task).
+pub async fn run(
+    tickets: TicketsClient,
+    control: mpsc::Sender<Control>,
+    config: BridgeConfig,
+    stop: impl Future<Output = ()>,
+) {
+    let config = Arc::new(config);
+    let node = config.node.clone();
+    let subscriber = tickets.clone();
+    crate::paging::take(
+        "bridges",
+        move || {
+            let (tickets, node) = (subscriber.clone(), node.clone());
+            async move { tickets.take_bridges(&node).await }
+        },
+        move |bridge: pb::BridgeRequest| {
+            let span =
+                info_span!("bridge", bridge = bridge.bridge_id, ticket = %bridge.ticket_number);
+            let (tickets, control, config) = (tickets.clone(), control.clone(), config.clone());
+            async move { bridge_one(bridge, &tickets, &control, &config).await }.instrument(span)
+        },
+        MAX_AT_ONCE,
+        stop,
+    )
+    .await;
+}
+
+/// What a SIP failure means for a leg.
+fn not_answered(reason: &EndReason) -> (&'static str, Option<String>) {
+    match reason {
+        EndReason::Failed(code @ (486 | 600 | 603)) => ("busy", Some(format!("SIP {code}"))),
+        EndReason::Failed(code @ (408 | 480 | 487)) => ("no-answer", Some(format!("SIP {code}"))),
+        EndReason::Failed(code @ (404 | 484 | 604)) => {
+            ("wrong-number", Some(format!("SIP {code}")))
+        }
+        // We gave up ringing (CANCEL).
+        EndReason::LocalBye | EndReason::Cancelled => ("no-answer", None),
+        EndReason::Failed(code) => ("failed", Some(format!("SIP {code}"))),
+        other => ("failed", Some(format!("{other:?}"))),
+    }
+}
+
+/// Places one bridge and reports how it went.
+async fn bridge_one(
+    bridge: pb::BridgeRequest,
+    tickets: &TicketsClient,
+    control: &mpsc::Sender<Control>,
+    config: &BridgeConfig,
+) {
+    let report =
+        |lawyer_leg: &str, caller_leg: Option<&str>, detail: Option<String>| pb::BridgeReport {
+            bridge_id: bridge.bridge_id,
+            node: config.node.clone(),
+            lawyer_leg: lawyer_leg.to_owned(),
+            caller_leg: caller_leg.map(str::to_owned),
+            detail,
+            talk_seconds: 0,
+        };
+    let trunk = config.trunk.as_deref();
+    let routes = match resolve(&bridge.lawyer_target, trunk).await {
+        Ok(lawyer) => match resolve(&bridge.caller_target, trunk).await {
+            Ok(caller) => Ok((lawyer, caller)),
+            Err(RouteError::NoTrunk) => Err(RouteError::NoTrunk.to_string()),
+            Err(e) => Err(format!("the caller's number: {e}")),
+        },
+        Err(e) => Err(format!("the lawyer's address: {e}")),
+    };
+    let (lawyer_route, caller_route) = match routes {
+        Ok(routes) => routes,
+        Err(why) => {
+            warn!(lawyer = %bridge.lawyer, error = %why, "click-to-call not placed");
+            send_report(tickets, report("failed", None, Some(why))).await;
+            return;
+        }
+    };
+    let call = BridgeCall {
+        ticket_number: bridge.ticket_number.clone(),
+        lawyer_language: Language::parse(&bridge.lawyer_language).unwrap_or(Language::Zh),
+        caller_language: Language::parse(&bridge.caller_language).unwrap_or(Language::Zh),
+        caller: caller_route,
+        control: control.clone(),
+        caller_ring: config.caller_ring,
+        record: config.record,
+        tickets: tickets.clone(),
+    };
+    let (outcome_tx, outcome_rx) = oneshot::channel();
+    let dial = Dial {
+        target: lawyer_route.addr,
+        uri: lawyer_route.uri,
+        script: Script::Bridge(Box::new(call)),
+        ring_for: Some(config.lawyer_ring),
+        outcome: outcome_tx,
+        abandon: None,
+    };
+    info!(lawyer = %bridge.lawyer, "click-to-call: calling the lawyer");
+    if control.send(Control::Dial(dial)).await.is_err() {
+        let stopping = report("failed", None, Some("the IVR is stopping".into()));
+        send_report(tickets, stopping).await;
+        return;
+    }
+    let outcome = outcome_rx
+        .await
+        .unwrap_or(DialOutcome::NotAnswered(EndReason::Failed(500)));
+    let finished = match outcome {
+        DialOutcome::Bridged(connected) => {
+            let (caller, detail) = match &connected.caller {
+                CallerLeg::Answered => ("answered", connected.detail.clone()),
+                CallerLeg::NotAnswered(reason) => {
+                    let (name, code) = not_answered(reason);
+                    let detail = match (code, connected.detail.clone()) {
+                        (Some(c), Some(d)) => Some(format!("{c}; {d}")),
+                        (c, d) => c.or(d),
+                    };
+                    (name, detail)
+                }
+                CallerLeg::Failed(why) => ("failed", Some(why.clone())),
+                CallerLeg::NotDialled => {
+                    let hung_up = report("answered", None, connected.detail.clone());
+                    send_report(tickets, hung_up).await;
+                    return;
+                }
+            };
+            pb::BridgeReport {
+                talk_seconds: i64::try_from(connected.talk.as_secs()).unwrap_or(i64::MAX),
+                ..report("answered", Some(caller), detail)
+            }
+        }
+        DialOutcome::NotAnswered(reason) => {
+            let (name, detail) = not_answered(&reason);
+            // The lawyer's number is no caller's: wrong-number is a failure here.
+            let name = if name == "wrong-number" {
+                "failed"
+            } else {
+                name
+            };
+            report(name, None, detail)
+        }
+        DialOutcome::Completed | DialOutcome::Paged(_) => report(
+            "failed",
+            None,
+            Some("the lawyer's call ran no bridge".into()),
+        ),
+    };
+    info!(
+        lawyer_leg = %finished.lawyer_leg,
+        caller_leg = finished.caller_leg.as_deref().unwrap_or("-"),
+        talk_seconds = finished.talk_seconds,
+        "click-to-call ended"
+    );
+    send_report(tickets, finished).await;
+}
+
+async fn send_report(tickets: &TicketsClient, report: pb::BridgeReport) {
+    // Tries for about half a minute; past that, ticketing takes the claim
+    // back and says so on the ticket.
+    let mut wait = Duration::from_secs(1);
+    for attempt in 0..5 {
+        match tickets.report_bridge(report.clone()).await {
+            Ok(()) => return,
+            Err(status) if status.code() == tonic::Code::NotFound => return,
+            Err(status) if attempt == 4 => {
+                warn!(bridge = report.bridge_id, error = %status.message(), "click-to-call outcome not reported");
+            }
+            Err(_) => {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+        }
+    }
+}

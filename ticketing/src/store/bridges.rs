@@ -1,0 +1,411 @@
+//! Click-to-call bridges in the database (table `bridges`): asked for by a
+//! lawyer or supervisor, claimed by exactly one IVR node (a conditional
+//! update, whichever ticketing node it asks), and closed by the node's
+//! report, whose caller leg becomes a callback attempt in the lawyer's
+//! name in the same transaction. The caller's number is read from the
+//! ticket when a node claims the bridge and is stored nowhere else.
+
+use chrono::{DateTime, Utc};
+use hotline_domain::{PhoneNumber, TicketNumber, TicketState};
+
+use super::callbacks::NextAfterFailures;
+use super::offers::{list, ms, ROUTING_ACTOR};
+use super::tickets::{insert_event, parse, EventDetail};
+use super::{get, Store, StoreError};
+use crate::callbacks::bridge::{
+    BridgeError, LegOutcome, CLAIM_TIMEOUT, MAX_BRIDGING, MAX_WAITING_PER_LAWYER, UNCLAIMED_TIMEOUT,
+};
+use crate::callbacks::number_to_call;
+use crate::paging::PagingPolicy;
+use crate::tickets::lifecycle::LifecycleError;
+use crate::tickets::EventKind;
+
+/// A bridge an IVR node has claimed and must place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeJob {
+    pub id: i64,
+    pub number: TicketNumber,
+    pub lawyer: String,
+    /// `sip:…` from the roster, or `tel:PHONE` for the outbound trunk.
+    pub lawyer_target: String,
+    /// The number to call back, in full.
+    pub caller: PhoneNumber,
+    /// The lawyer's languages, the first the IVR speaks used on their leg.
+    pub lawyer_languages: Vec<String>,
+    /// The ticket's language: what the caller hears.
+    pub caller_language: String,
+}
+
+/// How one leg of a bridge ended, and what the node says about it.
+#[derive(Debug, Clone, Copy)]
+pub struct BridgeLegs<'a> {
+    pub lawyer: LegOutcome,
+    /// `None` when the caller was not dialled.
+    pub caller: Option<LegOutcome>,
+    pub detail: Option<&'a str>,
+    pub talk_seconds: i64,
+}
+
+impl Store {
+    /// Asks for a click-to-call of `number`'s caller by `lawyer`, on behalf
+    /// of `requested_by`. Refused for a closed or rejected ticket, one with
+    /// no number the trunk can dial, a lawyer not on the roster or not
+    /// active, or one with [`MAX_WAITING_PER_LAWYER`] bridges waiting.
+    pub async fn request_bridge(
+        &self,
+        number: &TicketNumber,
+        lawyer: &str,
+        requested_by: &str,
+        paging: &PagingPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<i64, BridgeError> {
+        let id = self.ticket_id(number).await?;
+        let mut tx = self.begin_write().await.map_err(StoreError::from)?;
+        let state = self.locked_state(&mut tx, id).await?;
+        if matches!(state, TicketState::Closed | TicketState::Rejected) {
+            return Err(StoreError::from(LifecycleError::CallbackOver(state)).into());
+        }
+        let row =
+            sqlx::query("SELECT caller_number, callback_number, center FROM tickets WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(StoreError::from)?;
+        let phone = |column: &str| -> Result<Option<PhoneNumber>, StoreError> {
+            let text: Option<String> = get(&row, column)?;
+            Ok(text.and_then(|t| PhoneNumber::parse(&t).ok()))
+        };
+        let (caller, callback) = (phone("caller_number")?, phone("callback_number")?);
+        let to_call = number_to_call(callback.as_ref(), caller.as_ref())
+            .ok_or(StoreError::from(LifecycleError::NoNumberToCall))?;
+        if !hotline_domain::phone::callable(to_call.as_str()) {
+            return Err(BridgeError::NotCallable(to_call.masked()));
+        }
+        let lawyer_row =
+            sqlx::query("SELECT phone, sip_uri, active, center FROM lawyers WHERE id = $1")
+                .bind(lawyer)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(StoreError::from)?
+                .ok_or_else(|| BridgeError::UnknownLawyer(lawyer.to_owned()))?;
+        if !super::tickets::read_flag(&lawyer_row, "active")? {
+            return Err(BridgeError::Inactive(lawyer.to_owned()));
+        }
+        let center: String = get(&row, "center")?;
+        if get::<String>(&lawyer_row, "center")? != center {
+            return Err(BridgeError::OtherCenter {
+                lawyer: lawyer.to_owned(),
+                center,
+            });
+        }
+        let target = paging
+            .target(
+                get::<Option<String>>(&lawyer_row, "sip_uri")?.as_deref(),
+                &get::<String>(&lawyer_row, "phone")?,
+            )
+            .ok_or(BridgeError::NoTrunk)?;
+        let waiting: i64 = get(
+            &sqlx::query(
+                "SELECT COUNT(*) AS n FROM bridges WHERE lawyer_id = $1 AND state = 'pending'",
+            )
+            .bind(lawyer)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(StoreError::from)?,
+            "n",
+        )?;
+        if waiting >= MAX_WAITING_PER_LAWYER {
+            return Err(BridgeError::TooMany(lawyer.to_owned()));
+        }
+        let bridge: i64 = get(
+            &sqlx::query(
+                "INSERT INTO bridges (ticket_id, lawyer_id, lawyer_target, requested_by, state, \
+                 created_at) VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING id",
+            )
+            .bind(id)
+            .bind(lawyer)
+            .bind(&target)
+            .bind(requested_by)
+            .bind(ms(now))
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(StoreError::from)?,
+            "id",
+        )?;
+        let note = format!("click-to-call {bridge} asked for: lawyer {lawyer}, then the caller");
+        insert_event(
+            &mut tx,
+            id,
+            EventKind::Note,
+            requested_by,
+            now,
+            EventDetail {
+                note: Some(&note),
+                lawyer: Some(lawyer),
+                ..EventDetail::default()
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.committed();
+        Ok(bridge)
+    }
+
+    /// Claims the oldest waiting bridge for IVR node `node` (holding token
+    /// `token`), unless the token already holds [`MAX_BRIDGING`] bridges
+    /// not reported yet.
+    pub async fn claim_bridge(
+        &self,
+        node: &str,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<BridgeJob>, StoreError> {
+        // Most polls find nothing: a read, not a write lock, for them.
+        let waiting = sqlx::query(
+            "SELECT id FROM bridges WHERE state = 'pending' AND created_at > $1 LIMIT 1",
+        )
+        .bind(ms(now - UNCLAIMED_TIMEOUT))
+        .fetch_optional(&self.pool)
+        .await?;
+        if waiting.is_none() {
+            return Ok(None);
+        }
+        let mut tx = self.begin_write().await?;
+        let held: i64 = get(
+            &sqlx::query(
+                "SELECT COUNT(*) AS n FROM bridges WHERE state = 'dialling' AND claimed_token = $1",
+            )
+            .bind(token)
+            .fetch_one(&mut **tx)
+            .await?,
+            "n",
+        )?;
+        if held >= MAX_BRIDGING {
+            tx.commit().await?;
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT b.id, b.lawyer_id, b.lawyer_target, t.number, t.caller_number, \
+             t.callback_number, t.language, l.languages \
+             FROM bridges b JOIN tickets t ON t.id = b.ticket_id \
+             JOIN lawyers l ON l.id = b.lawyer_id \
+             WHERE b.state = 'pending' AND b.created_at > $1 ORDER BY b.id LIMIT 1",
+        )
+        .bind(ms(now - UNCLAIMED_TIMEOUT))
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(row) = row else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let id: i64 = get(&row, "id")?;
+        let phone = |column: &str| -> Result<Option<PhoneNumber>, StoreError> {
+            let text: Option<String> = get(&row, column)?;
+            Ok(text.and_then(|t| PhoneNumber::parse(&t).ok()))
+        };
+        let (caller, callback) = (phone("caller_number")?, phone("callback_number")?);
+        // The number may have been corrected (or anonymised) since.
+        let Some(to_call) = number_to_call(callback.as_ref(), caller.as_ref()).cloned() else {
+            sqlx::query(
+                "UPDATE bridges SET state = 'failed', finished_at = $2, \
+                 detail = 'no number to call' WHERE id = $1",
+            )
+            .bind(id)
+            .bind(ms(now))
+            .execute(&mut **tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let claimed = sqlx::query(
+            "UPDATE bridges SET state = 'dialling', node = $2, claimed_token = $3, \
+             claimed_at = $4 WHERE id = $1 AND state = 'pending'",
+        )
+        .bind(id)
+        .bind(node)
+        .bind(token)
+        .bind(ms(now))
+        .execute(&mut **tx)
+        .await?;
+        tx.commit().await?;
+        if claimed.rows_affected() != 1 {
+            // Another ticketing node handed it out first.
+            return Ok(None);
+        }
+        Ok(Some(BridgeJob {
+            id,
+            number: parse(&get::<String>(&row, "number")?, TicketNumber::parse)?,
+            lawyer: get(&row, "lawyer_id")?,
+            lawyer_target: get(&row, "lawyer_target")?,
+            caller: to_call,
+            lawyer_languages: list(&get::<String>(&row, "languages")?),
+            caller_language: get(&row, "language")?,
+        }))
+    }
+
+    /// Gives up bridges nobody took within [`UNCLAIMED_TIMEOUT`] and takes
+    /// back claims not reported within [`CLAIM_TIMEOUT`]: each ends
+    /// `failed` with a note on the ticket. No callback attempt is written:
+    /// nobody knows whether the caller's phone rang.
+    pub async fn expire_bridges(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, ticket_id, lawyer_id, state, node FROM bridges \
+             WHERE (state = 'pending' AND created_at <= $1) \
+             OR (state = 'dialling' AND claimed_at <= $2) ORDER BY id LIMIT 100",
+        )
+        .bind(ms(now - UNCLAIMED_TIMEOUT))
+        .bind(ms(now - CLAIM_TIMEOUT))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut expired = 0;
+        for row in rows {
+            let id: i64 = get(&row, "id")?;
+            let state: String = get(&row, "state")?;
+            let detail = if state == "pending" {
+                format!(
+                    "no IVR node took the call within {} minutes (is an IVR node running, with a token of role ivr?)",
+                    UNCLAIMED_TIMEOUT.num_minutes()
+                )
+            } else {
+                format!(
+                    "not reported by IVR node {}",
+                    get::<Option<String>>(&row, "node")?.unwrap_or_default()
+                )
+            };
+            let mut tx = self.begin_write().await?;
+            let taken = sqlx::query(
+                "UPDATE bridges SET state = 'failed', finished_at = $3, detail = $4 \
+                 WHERE id = $1 AND state = $2",
+            )
+            .bind(id)
+            .bind(&state)
+            .bind(ms(now))
+            .bind(&detail)
+            .execute(&mut **tx)
+            .await?;
+            if taken.rows_affected() != 1 {
+                continue;
+            }
+            let lawyer: String = get(&row, "lawyer_id")?;
+            let note = format!("click-to-call {id} with lawyer {lawyer} failed: {detail}");
+            insert_event(
+                &mut tx,
+                get(&row, "ticket_id")?,
+                EventKind::Note,
+                ROUTING_ACTOR,
+                now,
+                EventDetail {
+                    note: Some(&note),
+                    lawyer: Some(&lawyer),
+                    ..EventDetail::default()
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            expired += 1;
+        }
+        if expired > 0 {
+            self.committed();
+        }
+        Ok(expired)
+    }
+
+    /// Closes bridge `id`, placed by `node` under token `token`, with how
+    /// its legs went. A caller leg that reached the caller's phone is a
+    /// callback attempt in the lawyer's name (`next` decides what follows
+    /// a failed one); otherwise a note says what happened. `false` when no
+    /// bridge of that id is being placed by that node and token.
+    pub async fn finish_bridge(
+        &self,
+        id: i64,
+        node: &str,
+        token: &str,
+        legs: BridgeLegs<'_>,
+        now: DateTime<Utc>,
+        next: &NextAfterFailures<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let taken = sqlx::query(
+            "UPDATE bridges SET state = 'done', finished_at = $4, lawyer_leg = $5, \
+             caller_leg = $6, detail = $7, talk_seconds = $8 \
+             WHERE id = $1 AND state = 'dialling' AND node = $2 AND claimed_token = $3",
+        )
+        .bind(id)
+        .bind(node)
+        .bind(token)
+        .bind(ms(now))
+        .bind(legs.lawyer.as_str())
+        .bind(legs.caller.map(LegOutcome::as_str))
+        .bind(legs.detail)
+        .bind(legs.talk_seconds)
+        .execute(&mut **tx)
+        .await?;
+        if taken.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let row = sqlx::query("SELECT ticket_id, lawyer_id FROM bridges WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut **tx)
+            .await?;
+        let ticket_id: i64 = get(&row, "ticket_id")?;
+        let lawyer: String = get(&row, "lawyer_id")?;
+        let detail = legs
+            .detail
+            .filter(|d| !d.is_empty())
+            .map(|d| format!(" ({})", hotline_domain::phone::blank_numbers(d)))
+            .unwrap_or_default();
+        let actor = format!("lawyer:{lawyer}");
+        let mut recorded = false;
+        if let Some(outcome) = legs.caller.and_then(LegOutcome::attempt) {
+            let mut note = format!("click-to-call {id} by IVR node {node}");
+            if outcome == crate::callbacks::CallbackOutcome::Answered {
+                note.push_str(&format!(", connected {} s", legs.talk_seconds));
+            }
+            note.push_str(&detail);
+            // Refused (before writing anything) when the ticket was closed
+            // or its number removed during the call: a note says it instead.
+            match self
+                .record_callback_in(&mut tx, ticket_id, outcome, &note, &actor, now, next)
+                .await
+            {
+                Ok(_) => recorded = true,
+                Err(StoreError::Lifecycle(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !recorded {
+            {
+                let what = match legs.caller {
+                    None if legs.lawyer == LegOutcome::Answered => {
+                        format!("lawyer {lawyer} hung up before the caller was dialled")
+                    }
+                    None => format!(
+                        "lawyer {lawyer} was not reached ({}); the caller was not dialled",
+                        legs.lawyer.as_str()
+                    ),
+                    Some(LegOutcome::Failed) => {
+                        "the call to the caller failed before it rang".to_owned()
+                    }
+                    Some(o) => format!("the caller's leg: {}", o.as_str()),
+                };
+                let note = format!("click-to-call {id} by IVR node {node}: {what}{detail}");
+                insert_event(
+                    &mut tx,
+                    ticket_id,
+                    EventKind::Note,
+                    &actor,
+                    now,
+                    EventDetail {
+                        note: Some(&note),
+                        lawyer: Some(&lawyer),
+                        ..EventDetail::default()
+                    },
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        self.committed();
+        Ok(true)
+    }
+}
