@@ -420,6 +420,45 @@ fn an_outbound_call_rings_is_answered_and_hung_up() {
 }
 
 #[test]
+fn an_answer_that_crosses_our_cancel_is_acked_and_hung_up() {
+    let mut h = Harness::new();
+    let callee = Peer {
+        addr: "127.0.0.1:5070".parse().unwrap(),
+        transport: Transport::Udp,
+    };
+    let call = h.ep.dial(
+        h.now,
+        callee,
+        local(),
+        "sip:13812345678@127.0.0.1:5070",
+        "12348",
+        "v=0\r\n",
+    );
+    let out = h.drain();
+    let inv = sent(&out)[0].clone();
+    h.recv(&String::from_utf8(inv.response(180, "Ringing", Some("callee")).to_bytes()).unwrap());
+    // We give up ringing: CANCEL, and the call is over for us.
+    h.ep.hangup(h.now, call);
+    let out = h.drain();
+    assert_eq!(sent(&out)[0].method().map(|m| m.as_str()), Some("CANCEL"));
+    // The callee picked up just then: its 200 crossed the CANCEL.
+    let mut ok = inv.response(200, "OK", Some("callee"));
+    ok.add_header("Contact", "<sip:13812345678@127.0.0.1:5070>");
+    let out = h.recv(&String::from_utf8(ok.to_bytes()).unwrap());
+    let methods: Vec<_> = sent(&out)
+        .iter()
+        .filter_map(|m| m.method().map(|m| m.as_str().to_owned()))
+        .collect();
+    assert_eq!(methods, ["ACK", "BYE"], "the unwanted answer is ended");
+    let bye = sent(&out)[1].clone();
+    assert_eq!(bye.to_tag(), Some("callee"));
+    assert!(
+        events(&out).is_empty(),
+        "the call was already reported ended"
+    );
+}
+
+#[test]
 fn one_source_sending_too_many_invites_gets_503() {
     let mut h = Harness::new();
     // The rate alone: no cap on the calls the source holds.

@@ -1000,7 +1000,26 @@ impl Endpoint {
         let Some(tx) = self.client.get_mut(&branch) else {
             if let (Some(Method::Invite), 200..=299) = (method, code) {
                 if let Some(key) = self.dialog_of_response(&resp) {
+                    // The callee answered as our CANCEL went out: the 2xx
+                    // made a dialog we no longer want. ACK it and end it
+                    // with a BYE, or their line stays open with nobody on it.
+                    let gave_up = self
+                        .calls
+                        .get(&key)
+                        .is_some_and(|c| c.state == CallState::Ended && c.remote_tag.is_none());
+                    if gave_up {
+                        if let Some(call) = self.calls.get_mut(&key) {
+                            call.remote_tag = resp.to_tag().map(str::to_owned);
+                            call.remote_party = resp.header("To").unwrap_or_default().to_owned();
+                            if let Some(contact) = resp.header("Contact") {
+                                call.remote_target = contact_uri(contact);
+                            }
+                        }
+                    }
                     self.ack_2xx(key, &resp);
+                    if gave_up {
+                        self.send_bye(now, key);
+                    }
                 }
             }
             return;
