@@ -352,6 +352,7 @@ impl App {
                 Ticketing::new(part.store.clone(), Arc::new(SystemClock), part.limitation)
                     .with_routing(config.routing())
                     .with_callbacks(config.callbacks())
+                    .with_bridges(config.bridge_policy())
                     .with_retention(config.retention());
             let stop = fired(ivr_done_rx.clone());
             let identity = tls.as_ref().map(|t| t.identity.clone());
@@ -516,12 +517,16 @@ async fn run_ivr(
         config.pager(),
         fired(draining_rx.clone()),
     ));
-    let bridger = tokio::spawn(hotline_ivr::bridge::run(
-        part.tickets.clone(),
-        control,
-        config.bridges(),
-        fired(draining_rx),
-    ));
+    // Click-to-calls dial the caller through the trunk: a node without
+    // one leaves them to the nodes that have one.
+    let bridger = config.outbound_trunk.is_some().then(|| {
+        tokio::spawn(hotline_ivr::bridge::run(
+            part.tickets.clone(),
+            control,
+            config.bridges(),
+            fired(draining_rx),
+        ))
+    });
     let result = hotline_ivr::service::run_with_control(
         part.udp, part.tcp, ivr_config, control_rx, shutdown,
     )
@@ -535,7 +540,7 @@ async fn run_ivr(
         ("outbox", Some(outbox)),
         ("call figures", Some(figures)),
         ("pager", Some(pager)),
-        ("click-to-call", Some(bridger)),
+        ("click-to-call", bridger),
         ("recording retention", retention),
     ];
     for (what, task) in tasks.into_iter().filter_map(|(w, t)| t.map(|t| (w, t))) {

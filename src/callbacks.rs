@@ -100,8 +100,8 @@ pub async fn run(command: CallbacksCommand) -> anyhow::Result<()> {
                 );
             } else {
                 println!(
-                    "{}: calling lawyer {} now, then the caller; the outcome is recorded as a callback attempt (hotline callbacks due --all)",
-                    queued.number, queued.lawyer
+                    "{}: an IVR node calls lawyer {} now, then the caller; the outcome is recorded with the ticket's callbacks (hotline tickets history {})",
+                    queued.number, queued.lawyer, queued.number
                 );
             }
         }

@@ -797,6 +797,7 @@ pub enum CallbacksCommand {
     Record {
         #[command(flatten)]
         client: ClientArgs,
+        /// The ticket's number (or an alias).
         ticket: String,
         /// answered, no-answer, busy, wrong-number or message-left.
         #[arg(long, value_name = "OUTCOME")]
@@ -806,15 +807,16 @@ pub enum CallbacksCommand {
         note: Option<String>,
     },
     /// Click-to-call: an IVR node calls the lawyer, then the caller with the
-    /// centre's number as caller ID, and connects the two; neither sees the
-    /// other's number. The outcome is recorded as a callback attempt.
-    /// Needs an IVR node running and `outbound_trunk` set.
+    /// centre's number as caller ID, and connects the two, so the caller
+    /// never sees the lawyer's number. The outcome is recorded as a callback
+    /// attempt. Needs an IVR node with `outbound_trunk` running.
     Call {
         #[command(flatten)]
         client: ClientArgs,
+        /// The ticket's number (or an alias).
         ticket: String,
-        /// The lawyer to connect (roster id) [default: the lawyer whose
-        /// token this is].
+        /// The lawyer to connect (roster id); required with a supervisor's
+        /// or admin's token [default: the lawyer whose token this is].
         #[arg(long, value_name = "ID")]
         lawyer: Option<String>,
     },

@@ -246,6 +246,9 @@ settings! {
         callback_ring_secs: u64 = "40",
             env "HOTLINE_CALLBACK_RING_SECS", value "SECS", example "30",
             help "Seconds an IVR node lets a caller's phone ring on a click-to-call (hotline callbacks call) before it counts as no answer.";
+        callback_calls_per_hour: u32 = "60",
+            env "HOTLINE_CALLBACK_CALLS_PER_HOUR", value "N", example "200",
+            help "Click-to-calls asked for per hour on a ticketing node (a bound on toll fraud); past it the next is refused.";
         retention_call_recordings_days: u32 = "30",
             env "HOTLINE_RETENTION_CALL_RECORDINGS_DAYS", value "DAYS", example "14",
             help "Days an IVR node keeps each call's recording of the caller (<data_dir>/recordings); 0 keeps them.";
@@ -300,7 +303,7 @@ settings! {
         page_urgent, env "HOTLINE_PAGE_URGENT",
             help "Page duty lawyers by phone for urgent tickets' offers too (critical ones always are).";
         record_callbacks, env "HOTLINE_RECORD_CALLBACKS",
-            help "Record click-to-calls (both parties hear that the call is recorded first) and attach the recording to the ticket.";
+            help "Record click-to-calls (both parties hear that the call is recorded first) and attach the recording to the ticket (set on the ticketing node, which tells the IVR node with each call).";
         allow_plaintext, env "HOTLINE_ALLOW_PLAINTEXT",
             help "Allow plaintext gRPC on an address other than loopback, and to a ticketing elsewhere (otherwise refused).";
     }
@@ -553,6 +556,13 @@ impl Config {
             trunk: self.outbound_trunk.clone(),
             lawyer_ring: std::time::Duration::from_secs(self.page_ring_secs),
             caller_ring: std::time::Duration::from_secs(self.callback_ring_secs),
+        }
+    }
+
+    /// The click-to-call settings of a ticketing node.
+    pub fn bridge_policy(&self) -> hotline_ticketing::callbacks::bridge::BridgePolicy {
+        hotline_ticketing::callbacks::bridge::BridgePolicy {
+            calls_per_hour: self.callback_calls_per_hour,
             record: self.record_callbacks,
         }
     }

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use common::uas::Uas;
 use common::{free_port, require, stderr, stdout, Server};
+use hotline_ivr::media::codec::G711;
 
 const CALLER: &str = "13812345678";
 
@@ -74,21 +75,54 @@ fn hang_up_after(ms: u64) -> String {
     )
 }
 
-/// What one side's media socket received from the other side's sender.
+/// What one side's media socket received from the IVR.
 #[derive(Debug, Default, Clone)]
 struct Heard {
-    /// Audio packets carrying the other side's SSRC, by payload type.
-    audio: Vec<u8>,
-    /// RFC 4733 events carrying the other side's SSRC: (payload type, digit).
+    /// Packets of the other side's audio, as this side's law makes it
+    /// (transcoded when the laws differ): their payload types.
+    relayed: Vec<u8>,
+    /// RFC 4733 events (the IVR sends none of its own): (payload type, digit).
     events: Vec<(u8, u8)>,
-    /// Packets from the IVR before the bridge (its prompts, ringback).
+    /// Every other packet: the IVR's prompts, ringback, silence.
     prompts: usize,
+    /// The SSRCs everything came with: one stream, prompts and bridge alike.
+    ssrcs: std::collections::BTreeSet<u32>,
+    /// Whether the first relayed packet carried the marker bit.
+    marked: Option<bool>,
+}
+
+/// What one side sends: a tone-like payload in its law.
+fn payload_in(payload_type: u8) -> Vec<u8> {
+    (0..160u32)
+        .map(|n| {
+            if payload_type == 8 {
+                0x35 ^ (n as u8 & 0x0f)
+            } else {
+                0x20 + (n as u8 & 0x0f)
+            }
+        })
+        .collect()
+}
+
+/// `payload_in(from)` as the relay hands it to a leg speaking `to`.
+fn relayed(from: u8, to: u8) -> Vec<u8> {
+    let law = |pt| if pt == 8 { G711::Pcma } else { G711::Pcmu };
+    if from == to {
+        return payload_in(from);
+    }
+    let mut samples = Vec::new();
+    law(from).decode(&payload_in(from), &mut samples);
+    let mut out = Vec::new();
+    law(to).encode(&samples, &mut out);
+    out
 }
 
 /// The media end of one phone: a UDP socket named in its SDP. Once the IVR
 /// sends to it (its prompts), it answers every 20 ms with RTP of its own
-/// (`payload_type`, a tone, SSRC `ssrc`) toward where those came from, and
-/// with `key`, a digit by RFC 4733 after a few seconds of the bridge.
+/// (`payload_type`, [`payload_in`]) toward where those came from; with
+/// `key`, it presses that digit (RFC 4733, `event_type`) a second after the
+/// other side's audio began to arrive. `expect` is what the other side's
+/// audio looks like when it arrives here.
 struct Media {
     port: u16,
     stop: Arc<AtomicBool>,
@@ -113,7 +147,7 @@ fn rtp(
 }
 
 impl Media {
-    fn start(payload_type: u8, ssrc: u32, other_ssrc: u32, key: Option<u8>) -> Media {
+    fn start(payload_type: u8, event_type: u8, expect: Vec<u8>, key: Option<u8>) -> Media {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket
             .set_read_timeout(Some(Duration::from_millis(5)))
@@ -123,16 +157,8 @@ impl Media {
         let heard = Arc::new(Mutex::new(Heard::default()));
         let (stop2, heard2) = (stop.clone(), heard.clone());
         let thread = std::thread::spawn(move || {
-            // A 440 Hz tone, already in the law: any non-silent bytes do.
-            let payload: Vec<u8> = (0..160u32)
-                .map(|n| {
-                    if payload_type == 8 {
-                        0x35 ^ (n as u8 & 0x0f)
-                    } else {
-                        0x20 + (n as u8 & 0x0f)
-                    }
-                })
-                .collect();
+            let payload = payload_in(payload_type);
+            let ssrc = 0x5eed_0000 | u32::from(payload_type);
             let mut to: Option<SocketAddr> = None;
             let mut next = Instant::now();
             let (mut sequence, mut timestamp) = (0u16, 0u32);
@@ -143,15 +169,15 @@ impl Media {
                 if let Ok((n, from)) = socket.recv_from(&mut buf) {
                     if n >= 12 {
                         let pt = buf[1] & 0x7f;
-                        let their = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
                         let mut h = heard2.lock().unwrap();
-                        if their == other_ssrc {
+                        h.ssrcs
+                            .insert(u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]));
+                        if pt == 101 || pt == 96 {
+                            h.events.push((pt, buf[12]));
+                        } else if buf[12..n] == expect[..] {
+                            h.marked.get_or_insert(buf[1] & 0x80 != 0);
+                            h.relayed.push(pt);
                             bridged_since.get_or_insert_with(Instant::now);
-                            if pt == 101 || pt == 96 {
-                                h.events.push((pt, buf[12]));
-                            } else {
-                                h.audio.push(pt);
-                            }
                         } else {
                             h.prompts += 1;
                         }
@@ -171,18 +197,16 @@ impl Media {
                     for (i, duration) in [160u16, 320, 480, 480, 480].into_iter().enumerate() {
                         let end = if i >= 2 { 0x80 } else { 0 };
                         let event = [digit, end | 10, (duration >> 8) as u8, duration as u8];
-                        let _ = socket
-                            .send_to(&rtp(101, i == 0, sequence, timestamp, ssrc, &event), to);
+                        let packet = rtp(event_type, i == 0, sequence, timestamp, ssrc, &event);
+                        let _ = socket.send_to(&packet, to);
                         sequence = sequence.wrapping_add(1);
                     }
                     keyed = true;
                     timestamp = timestamp.wrapping_add(480);
                     continue;
                 }
-                let _ = socket.send_to(
-                    &rtp(payload_type, false, sequence, timestamp, ssrc, &payload),
-                    to,
-                );
+                let packet = rtp(payload_type, false, sequence, timestamp, ssrc, &payload);
+                let _ = socket.send_to(&packet, to);
                 sequence = sequence.wrapping_add(1);
                 timestamp = timestamp.wrapping_add(160);
             }
@@ -264,36 +288,49 @@ fn lawyer_and_ticket(server: &Server, sip_uri: &str) -> String {
     t["number"].as_str().unwrap().to_owned()
 }
 
+/// A leg's scenario values: the request-URI it expects, its media port,
+/// law and telephone-event type, and how it ends.
+fn leg<'a>(
+    dialled: &'a str,
+    port: &'a str,
+    law: u8,
+    event: &'a str,
+    ending: &'a str,
+) -> [(&'a str, &'a str); 6] {
+    let (pt, codec) = if law == 8 {
+        ("8", "PCMA")
+    } else {
+        ("0", "PCMU")
+    };
+    [
+        ("dialled", dialled),
+        ("leg_port", port),
+        ("leg_pt", pt),
+        ("leg_codec", codec),
+        ("leg_te", event),
+        ("ending", ending),
+    ]
+}
+
 #[test]
 fn click_to_call_connects_lawyer_and_caller_both_ways_and_records_the_attempt() {
-    const LAWYER_SSRC: u32 = 0x1111_1111;
-    const CALLER_SSRC: u32 = 0x2222_2222;
     let dir = tempfile::tempdir().unwrap();
-    // The lawyer's phone speaks µ-law and presses 5; the caller's, behind
-    // the trunk, speaks A-law and hangs up after a few seconds of talk.
-    let lawyer_media = Media::start(0, LAWYER_SSRC, CALLER_SSRC, Some(5));
-    let caller_media = Media::start(8, CALLER_SSRC, LAWYER_SSRC, None);
+    // The lawyer's phone speaks µ-law with keys as payload type 101 and
+    // presses 5; the caller's, behind the trunk, speaks A-law with keys as
+    // 96 and hangs up after a few seconds of talk (its prompt takes ~9 s).
+    let lawyer_media = Media::start(0, 101, relayed(8, 0), Some(5));
+    let caller_media = Media::start(8, 96, relayed(0, 8), None);
     let (lawyer_port, caller_port) = (lawyer_media.port.to_string(), caller_media.port.to_string());
     let lawyer = Uas::start(
         "bridge_leg.xml",
-        &[
-            ("dialled", "sip:li@"),
-            ("leg_port", &lawyer_port),
-            ("leg_pt", "0"),
-            ("leg_codec", "PCMU"),
-            ("ending", WAIT_FOR_BYE),
-        ],
+        &leg("sip:li@", &lawyer_port, 0, "101", WAIT_FOR_BYE),
         1,
     );
+    let caller_dialled = format!("sip:{CALLER}@");
+    let hang_up = hang_up_after(14_000);
     let trunk = Uas::start(
         "bridge_leg.xml",
-        &[
-            ("dialled", &format!("sip:{CALLER}@")),
-            ("leg_port", &caller_port),
-            ("leg_pt", "8"),
-            ("leg_codec", "PCMA"),
-            ("ending", &hang_up_after(14_000)),
-        ],
+        &leg(&caller_dialled, &caller_port, 8, "96", &hang_up),
         1,
     );
     let server = Server::start(
@@ -308,7 +345,7 @@ fn click_to_call_connects_lawyer_and_caller_both_ways_and_records_the_attempt() 
     let number = lawyer_and_ticket(&server, &format!("sip:li@{}", lawyer.addr()));
 
     let asked = ok(server.client(&["callbacks", "call", &number, "--lawyer", "li"]));
-    assert!(asked.contains("calling lawyer li"), "{asked}");
+    assert!(asked.contains("calls lawyer li now"), "{asked}");
     trunk.finished(Duration::from_secs(120));
     // The caller hung up: the IVR hangs up the lawyer.
     lawyer.finished(Duration::from_secs(20));
@@ -321,34 +358,27 @@ fn click_to_call_connects_lawyer_and_caller_both_ways_and_records_the_attempt() 
     let (to_lawyer, to_caller) = (lawyer_media.heard(), caller_media.heard());
 
     // Each side heard the IVR first, then the other side: A-law from the
-    // caller became µ-law for the lawyer, and the other way round.
+    // caller became the lawyer's µ-law and the other way round, byte for
+    // byte as G.711 says, on the stream the prompts came on (one SSRC),
+    // marked where the other voice begins.
+    for (who, heard, law) in [("lawyer", &to_lawyer, 0), ("caller", &to_caller, 8)] {
+        assert!(heard.prompts > 100, "{who}: {heard:?}");
+        assert!(
+            heard.relayed.len() > 50,
+            "the {who} heard {} packets of the other side",
+            heard.relayed.len()
+        );
+        assert!(
+            heard.relayed.iter().all(|pt| *pt == law),
+            "{who}: {:?}",
+            heard.relayed
+        );
+        assert_eq!(heard.ssrcs.len(), 1, "{who}: {:?}", heard.ssrcs);
+        assert_eq!(heard.marked, Some(true), "{who}");
+    }
+    // The lawyer's key reached the caller as the caller's telephone-event.
     assert!(
-        to_lawyer.prompts > 100 && to_caller.prompts > 100,
-        "{to_lawyer:?} {to_caller:?}"
-    );
-    assert!(
-        to_lawyer.audio.len() > 150,
-        "the lawyer heard {} caller packets",
-        to_lawyer.audio.len()
-    );
-    assert!(
-        to_lawyer.audio.iter().all(|pt| *pt == 0),
-        "{:?}",
-        to_lawyer.audio
-    );
-    assert!(
-        to_caller.audio.len() > 150,
-        "the caller heard {} lawyer packets",
-        to_caller.audio.len()
-    );
-    assert!(
-        to_caller.audio.iter().all(|pt| *pt == 8),
-        "{:?}",
-        to_caller.audio
-    );
-    // The lawyer's key reached the caller as their telephone-event.
-    assert!(
-        !to_caller.events.is_empty() && to_caller.events.iter().all(|e| *e == (101, 5)),
+        !to_caller.events.is_empty() && to_caller.events.iter().all(|e| *e == (96, 5)),
         "{:?}",
         to_caller.events
     );
@@ -418,26 +448,24 @@ fn console_call(server: &Server, number: &str, token: &str) {
         &format!("csrf={csrf}"),
         &format!("{web}/tickets/{number}/call"),
     ]);
+    let back = format!("/my?calling={number}");
     assert!(
-        status.starts_with("303") && status.ends_with("/my"),
+        status.starts_with("303") && status.ends_with(&back),
         "{status}"
     );
+    // The page says the hotline is calling.
+    let page = curl(&[&format!("{web}{back}")]);
+    assert!(page.contains("id=\"calling\""), "{page}");
 }
 
 #[test]
 fn a_busy_caller_is_a_failed_attempt_and_the_callback_stays_due() {
     let dir = tempfile::tempdir().unwrap();
-    let lawyer_media = Media::start(0, 0x3333_3333, 0x4444_4444, None);
+    let lawyer_media = Media::start(0, 101, Vec::new(), None);
     let lawyer_port = lawyer_media.port.to_string();
     let lawyer = Uas::start(
         "bridge_leg.xml",
-        &[
-            ("dialled", "sip:li@"),
-            ("leg_port", &lawyer_port),
-            ("leg_pt", "0"),
-            ("leg_codec", "PCMU"),
-            ("ending", WAIT_FOR_BYE),
-        ],
+        &leg("sip:li@", &lawyer_port, 0, "101", WAIT_FOR_BYE),
         1,
     );
     let trunk = Uas::start(
@@ -468,8 +496,7 @@ fn a_busy_caller_is_a_failed_attempt_and_the_callback_stays_due() {
         "callback_attempt",
         Duration::from_secs(20),
     );
-    let heard = lawyer_media.heard();
-    assert!(heard.audio.is_empty(), "{heard:?}");
+    drop(lawyer_media);
     let attempt = events
         .iter()
         .find(|e| e["kind"] == "callback_attempt")
@@ -486,6 +513,49 @@ fn a_busy_caller_is_a_failed_attempt_and_the_callback_stays_due() {
     assert_eq!(listed["attempts"][0]["outcome"], "busy");
     assert_eq!(listed["attempts"][0]["actor"], "lawyer:li");
     assert!(listed["due_at"].is_string(), "{listed}");
+}
+
+#[test]
+fn a_lawyer_who_hangs_up_while_the_caller_rings_cancels_it_and_costs_no_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let lawyer_media = Media::start(0, 101, Vec::new(), None);
+    let lawyer_port = lawyer_media.port.to_string();
+    // The lawyer's message takes ~16 s; they hang up a few seconds into
+    // the ringing.
+    let hang_up = hang_up_after(24_000);
+    let lawyer = Uas::start(
+        "bridge_leg.xml",
+        &leg("sip:li@", &lawyer_port, 0, "101", &hang_up),
+        1,
+    );
+    // The caller's phone rings until the IVR CANCELs.
+    let trunk = Uas::start("lawyer_no_answer.xml", &[], 1);
+    let server = Server::start(dir.path(), &["serve", "--outbound-trunk", &trunk.addr()]);
+    let number = lawyer_and_ticket(&server, &format!("sip:li@{}", lawyer.addr()));
+    ok(server.client(&["callbacks", "call", &number, "--lawyer", "li"]));
+    lawyer.finished(Duration::from_secs(60));
+    trunk.finished(Duration::from_secs(20));
+    drop(lawyer_media);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let events = loop {
+        let events = history(&server, &number);
+        if events.iter().any(|e| {
+            e["kind"] == "note"
+                && e["note"]
+                    .as_str()
+                    .is_some_and(|n| n.contains("while the caller's phone rang"))
+        }) {
+            break events;
+        }
+        assert!(Instant::now() < deadline, "{events:#?}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(
+        events.iter().all(|e| e["kind"] != "callback_attempt"),
+        "{events:#?}"
+    );
+    let due = ok(server.client(&["callbacks", "due", "--all", "--json"]));
+    assert!(due.contains(&number), "still due: {due}");
 }
 
 #[test]
@@ -506,7 +576,7 @@ fn click_to_call_is_refused_clearly_when_it_cannot_be_placed() {
     refused(server.client(&["callbacks", "call", &number]), "lawyer");
     refused(
         server.client(&["callbacks", "call", "1234567890", "--lawyer", "li"]),
-        "number",
+        "the check digit does not match",
     );
     // A lawyer connects themselves only, and only on their own tickets.
     ok(server.client(&[
@@ -527,8 +597,10 @@ fn click_to_call_is_refused_clearly_when_it_cannot_be_placed() {
         server.as_lawyer("wang", &["callbacks", "call", &number, "--lawyer", "li"]),
         "own calls only",
     );
-    let out = server.as_lawyer("wang", &["callbacks", "call", &number]);
-    assert!(!out.status.success(), "{}", stdout(&out));
+    refused(
+        server.as_lawyer("wang", &["callbacks", "call", &number]),
+        "not offered or assigned to them",
+    );
     // Nothing was queued: no note on the ticket.
     assert!(history(&server, &number)
         .iter()

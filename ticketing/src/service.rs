@@ -46,6 +46,7 @@ pub struct Ticketing {
     /// The IVR nodes' calls in progress, as they last reported them.
     ivr_calls: Arc<crate::stats::ivr::LiveIvrCalls>,
     callbacks: Arc<CallbackPolicy>,
+    bridges: Arc<crate::callbacks::bridge::BridgePolicy>,
 }
 
 impl Ticketing {
@@ -58,7 +59,14 @@ impl Ticketing {
             retention: RetentionPolicy::default(),
             ivr_calls: Arc::default(),
             callbacks: Arc::default(),
+            bridges: Arc::default(),
         }
+    }
+
+    /// Sets the click-to-call settings.
+    pub fn with_bridges(mut self, policy: crate::callbacks::bridge::BridgePolicy) -> Self {
+        self.bridges = Arc::new(policy);
+        self
     }
 
     /// The same service with other callback settings (configuration).
@@ -795,9 +803,15 @@ impl Ticketing {
                 lawyer,
                 requested_by,
                 &self.routing.paging,
+                self.bridges.calls_per_hour,
                 self.now(),
             )
             .await
+    }
+
+    /// Whether click-to-calls are recorded (the centre's setting).
+    pub fn records_bridges(&self) -> bool {
+        self.bridges.record
     }
 
     /// Claims the next click-to-call for IVR node `node`.
@@ -825,6 +839,7 @@ impl Ticketing {
                 id,
                 node,
                 &who.token_id,
+                &who.actor(),
                 legs,
                 self.now(),
                 &|failures, due| policy.after_failures(failures, due, calendar),

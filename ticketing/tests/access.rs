@@ -357,7 +357,7 @@ async fn call(method: &str, channel: AuthedChannel, offered: &str) -> Result<(),
             .await
             .map(drop),
         "TakeBridges" => routing
-            .take_bridges(pb::TakePagesRequest {
+            .take_bridges(pb::TakeBridgesRequest {
                 node: "ivr-1".into(),
             })
             .await

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use hotline_domain::{Language, Matter, PhoneNumber, PriorityGroup, TicketKind, TicketNumber};
 use hotline_ticketing::auth::{Principal, Role};
-use hotline_ticketing::callbacks::bridge::{BridgeError, LegOutcome};
+use hotline_ticketing::callbacks::bridge::{BridgeError, BridgePolicy, LegOutcome};
 use hotline_ticketing::callbacks::{CallbackFilter, CallbackOutcome};
 use hotline_ticketing::limitation::Limitation;
 use hotline_ticketing::paging::PagingPolicy;
@@ -31,6 +31,7 @@ both_backends!(
     a_busy_caller_makes_the_next_attempt_due_and_a_missed_lawyer_is_a_note,
     what_cannot_be_dialled_is_refused_when_asked_for,
     a_bridge_nobody_takes_or_reports_fails_with_a_note,
+    an_inactive_lawyer_or_the_hourly_cap_stops_a_bridge,
 );
 
 /// 10:00 in Shanghai on Monday 2026-03-02.
@@ -107,6 +108,10 @@ impl World {
             )
             .await
             .unwrap();
+    }
+
+    async fn ticketing_number(&self, key: &str) -> TicketNumber {
+        self.ticket(key, Some("13812345678")).await
     }
 
     /// A consultation (family: normal, not routed) with `caller`'s number.
@@ -294,7 +299,7 @@ async fn a_busy_caller_makes_the_next_attempt_due_and_a_missed_lawyer_is_a_note(
         .notes(&number)
         .await
         .iter()
-        .any(|n| n.contains("failed before it rang")));
+        .any(|n| n.contains("not connected to the lawyer (SIP 503)")));
 }
 
 async fn what_cannot_be_dialled_is_refused_when_asked_for(store: Store) {
@@ -316,10 +321,21 @@ async fn what_cannot_be_dialled_is_refused_when_asked_for(store: Store) {
         asked("far").await,
         Err(BridgeError::OtherCenter { .. })
     ));
-    // Two waiting per lawyer at most.
+    // One at a time per ticket; two per lawyer.
     asked("li").await.unwrap();
-    asked("li").await.unwrap();
-    assert!(matches!(asked("li").await, Err(BridgeError::TooMany(_))));
+    assert!(matches!(asked("li").await, Err(BridgeError::InProgress(_))));
+    for key in ["k3", "k4"] {
+        let other = w.ticket(key, Some("13812345678")).await;
+        let asked = w
+            .ticketing
+            .request_bridge(&other, "li", "supervisor:wang")
+            .await;
+        if key == "k3" {
+            asked.unwrap();
+        } else {
+            assert!(matches!(asked, Err(BridgeError::TooMany(_))), "{asked:?}");
+        }
+    }
     // No number to call.
     let anonymous = w.ticket("k2", None).await;
     let refused = w
@@ -372,14 +388,14 @@ async fn a_bridge_nobody_takes_or_reports_fails_with_a_note(store: Store) {
         .await
         .unwrap()
         .unwrap();
-    w.clock.advance(Duration::minutes(60));
+    w.clock.advance(Duration::minutes(140));
     w.ticketing.run_routing().await.unwrap();
     assert!(!w
         .notes(&number)
         .await
         .iter()
         .any(|n| n.contains("not reported")));
-    w.clock.advance(Duration::minutes(71));
+    w.clock.advance(Duration::minutes(11));
     w.ticketing.run_routing().await.unwrap();
     let notes = w.notes(&number).await;
     assert!(
@@ -400,4 +416,64 @@ async fn a_bridge_nobody_takes_or_reports_fails_with_a_note(store: Store) {
         .await
         .unwrap()
         .is_empty());
+}
+
+async fn an_inactive_lawyer_or_the_hourly_cap_stops_a_bridge(store: Store) {
+    let mut w = world(store, true);
+    w.ticketing = w.ticketing.clone().with_bridges(BridgePolicy {
+        calls_per_hour: 3,
+        record: true,
+    });
+    w.lawyer("li", "default", true).await;
+    w.lawyer("zhao", "default", true).await;
+    let number = w.ticketing_number("k1").await;
+    // Asked for, then li is made inactive before a node takes it.
+    w.ticketing
+        .request_bridge(&number, "li", "supervisor:wang")
+        .await
+        .unwrap();
+    w.lawyer("li", "default", false).await;
+    assert!(w
+        .ticketing
+        .claim_bridge("ivr-a", "ivr-a-token")
+        .await
+        .unwrap()
+        .is_none());
+    let notes = w.notes(&number).await;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("not placed: the lawyer is no longer active")),
+        "{notes:?}"
+    );
+    // Three in the hour (the one above counts), then refused until the
+    // hour has passed.
+    let others = [
+        w.ticket("k2", Some("13812345678")).await,
+        w.ticket("k3", Some("13812345678")).await,
+        w.ticket("k4", Some("13812345678")).await,
+    ];
+    for other in &others[..2] {
+        w.ticketing
+            .request_bridge(other, "zhao", "supervisor:wang")
+            .await
+            .unwrap();
+    }
+    w.lawyer("chen", "default", true).await;
+    let refused = w
+        .ticketing
+        .request_bridge(&others[2], "chen", "supervisor:wang")
+        .await;
+    assert!(
+        matches!(refused, Err(BridgeError::HourlyCap(3))),
+        "{refused:?}"
+    );
+    w.clock.advance(Duration::minutes(61));
+    w.ticketing.run_routing().await.unwrap();
+    let job = w
+        .ticketing
+        .request_bridge(&others[2], "chen", "supervisor:wang")
+        .await;
+    assert!(job.is_ok(), "{job:?}");
+    assert!(w.ticketing.records_bridges());
 }

@@ -13,7 +13,7 @@ use hotline_domain::Language;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
-use super::relay::{Relay, Side};
+use super::relay::{End, Relay, Side, Stream};
 use crate::menu::speech::Speech;
 use crate::paging::Route;
 use crate::service::{
@@ -21,7 +21,8 @@ use crate::service::{
 };
 use crate::sip::endpoint::EndReason;
 
-/// The longest a bridged call is kept up.
+/// The longest a bridged call is kept up (ticketing waits longer than
+/// this, and the ringing, for the report).
 pub const MAX_TALK: Duration = Duration::from_secs(2 * 3600);
 
 /// Samples of one recording part: what ticketing takes in one upload
@@ -31,6 +32,7 @@ const RECORDING_PART: usize = 4_000_000;
 
 /// A click-to-call being placed: what the lawyer's leg needs to run it.
 pub struct BridgeCall {
+    pub bridge_id: i64,
     pub ticket_number: String,
     pub lawyer_language: Language,
     pub caller_language: Language,
@@ -39,6 +41,7 @@ pub struct BridgeCall {
     /// The endpoint task, to dial the caller.
     pub control: mpsc::Sender<Control>,
     pub caller_ring: Duration,
+    /// The centre's setting, as ticketing sent it.
     pub record: bool,
     /// Where recordings go.
     pub tickets: crate::tickets::TicketsClient,
@@ -47,6 +50,7 @@ pub struct BridgeCall {
 impl std::fmt::Debug for BridgeCall {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BridgeCall")
+            .field("bridge_id", &self.bridge_id)
             .field("ticket_number", &self.ticket_number)
             .field("record", &self.record)
             .finish_non_exhaustive()
@@ -56,12 +60,18 @@ impl std::fmt::Debug for BridgeCall {
 /// How the caller's leg went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallerLeg {
+    /// The caller picked up and was connected to the lawyer.
     Answered,
+    /// Their phone did not answer: busy, no answer, a wrong number.
     NotAnswered(EndReason),
-    /// Not dialled: the IVR could not place it.
+    /// Not connected for a reason that is not the caller's: the IVR or
+    /// the trunk failed, or the lawyer left first. No callback attempt.
     Failed(String),
-    /// Not dialled: the lawyer hung up first.
+    /// Not dialled: the lawyer hung up before it was their turn.
     NotDialled,
+    /// Picked up, but hung up before being connected: not reached, for the
+    /// callback (the next attempt is due, as after no answer).
+    LeftEarly,
 }
 
 /// How a bridge went once the lawyer answered.
@@ -72,6 +82,16 @@ pub struct Connected {
     pub talk: Duration,
     /// Said in the report, e.g. who hung up first.
     pub detail: Option<String>,
+}
+
+impl Connected {
+    fn not_connected(caller: CallerLeg, why: &str) -> Self {
+        Connected {
+            caller,
+            talk: Duration::ZERO,
+            detail: Some(why.to_owned()),
+        }
+    }
 }
 
 /// The ringback tone a Chinese caller knows: 450 Hz, one second on and four
@@ -91,6 +111,18 @@ fn prompt(config: &IvrConfig, lang: Language, name: &str) -> crate::prompts::Aud
     crate::service::outbound_prompt(&config.prompts, lang.as_str(), name)
 }
 
+/// Plays what is queued on `call` to its end: `false` when the other side
+/// hung up first.
+async fn played(call: &mut crate::service::Answered) -> bool {
+    loop {
+        match call.step(None).await {
+            Happened::PlaybackFinished => return true,
+            Happened::Over => return false,
+            Happened::Digit(_) | Happened::Nothing => {}
+        }
+    }
+}
+
 /// Runs the bridge on the lawyer's answered leg; the caller's leg is hung
 /// up here, the lawyer's by the caller of this function.
 pub async fn connect(
@@ -99,11 +131,13 @@ pub async fn connect(
     config: &IvrConfig,
     commands: &mpsc::Sender<CallCommand>,
 ) -> Connected {
-    let recorded = if bridge.record {
-        vec!["bridge-recorded"]
+    let recorded: &[&str] = if bridge.record {
+        &["bridge-recorded"]
     } else {
-        Vec::new()
+        &[]
     };
+    // The lawyer hears which ticket first (and that it is recorded); the
+    // caller is dialled after.
     let mut told: Vec<String> = vec!["bridge-lawyer".into(), "page-ticket".into()];
     told.extend(bridge.lawyer_language.digits(&bridge.ticket_number));
     told.extend(recorded.iter().map(|s| (*s).to_owned()));
@@ -113,14 +147,12 @@ pub async fn connect(
             .session
             .play(&prompt(config, bridge.lawyer_language, name));
     }
-    // The lawyer hears which ticket first; the caller is dialled after.
     if !played(&mut lawyer.call).await {
         info!("the lawyer hung up before the caller was dialled");
-        return Connected {
-            caller: CallerLeg::NotDialled,
-            talk: Duration::ZERO,
-            detail: Some("the lawyer hung up before the caller was dialled".into()),
-        };
+        return Connected::not_connected(
+            CallerLeg::NotDialled,
+            "the lawyer hung up before the caller was dialled",
+        );
     }
     let (leg_tx, leg_rx) = oneshot::channel();
     let (outcome_tx, outcome_rx) = oneshot::channel();
@@ -134,17 +166,16 @@ pub async fn connect(
         abandon: Some(abandon.clone()),
     };
     if bridge.control.send(Control::Dial(dial)).await.is_err() {
-        return Connected {
-            caller: CallerLeg::Failed("the IVR is stopping".into()),
-            talk: Duration::ZERO,
-            detail: None,
-        };
+        return Connected::not_connected(
+            CallerLeg::Failed("the IVR is stopping".into()),
+            "the IVR is stopping",
+        );
     }
     info!("click-to-call: calling the caller");
     // The lawyer hears ringback until the caller answers.
     let tone = ringback();
     lawyer.call.session.play(&tone);
-    tokio::pin!(leg_rx);
+    let mut leg_rx = leg_rx;
     let mut lawyer_gone = false;
     let answered = loop {
         tokio::select! {
@@ -165,30 +196,30 @@ pub async fn connect(
             Ok(DialOutcome::NotAnswered(reason)) => reason,
             _ => EndReason::Failed(500),
         };
-        info!(?reason, "the caller was not reached");
-        if !lawyer_gone {
-            lawyer.call.session.stop_playback();
-            lawyer.call.session.play(&prompt(
-                config,
-                bridge.lawyer_language,
-                "bridge-unreachable",
-            ));
-            lawyer.call.until_played().await;
+        if lawyer_gone {
+            // Given up by us, not unanswered by the caller: no attempt.
+            let why = "the lawyer hung up while the caller's phone rang";
+            return Connected::not_connected(CallerLeg::Failed(why.into()), why);
         }
+        info!(?reason, "the caller was not reached");
+        lawyer.call.session.stop_playback();
+        lawyer.call.session.play(&prompt(
+            config,
+            bridge.lawyer_language,
+            "bridge-unreachable",
+        ));
+        lawyer.call.until_played().await;
         return Connected {
             caller: CallerLeg::NotAnswered(reason),
             talk: Duration::ZERO,
-            detail: lawyer_gone.then(|| "the lawyer hung up while it rang".to_owned()),
+            detail: None,
         };
     };
     if lawyer_gone {
         // Picked up just as the lawyer gave up: nobody to connect to.
         let _ = commands.send(CallCommand::Hangup(caller.key)).await;
-        return Connected {
-            caller: CallerLeg::Answered,
-            talk: Duration::ZERO,
-            detail: Some("the lawyer had hung up when the caller answered".into()),
-        };
+        let why = "the caller answered after the lawyer had hung up";
+        return Connected::not_connected(CallerLeg::Failed(why.into()), why);
     }
     info!("click-to-call: the caller answered");
     // The caller hears who is calling (and that it is recorded); the
@@ -200,51 +231,46 @@ pub async fn connect(
             .session
             .play(&prompt(config, bridge.caller_language, name));
     }
-    let mut ended: Option<&str> = None;
+    let mut ended: Option<Connected> = None;
     while ended.is_none() {
         tokio::select! {
             happened = caller.call.step(None) => match happened {
-                Happened::Over => ended = Some("the caller hung up before being connected"),
+                Happened::Over => ended = Some(Connected::not_connected(
+                    CallerLeg::LeftEarly,
+                    "picked up, but hung up before being connected",
+                )),
                 Happened::PlaybackFinished => break,
                 Happened::Digit(_) | Happened::Nothing => {}
             },
             happened = lawyer.call.step(None) => if let Happened::Over = happened {
-                ended = Some("the lawyer hung up before being connected");
+                let why = "the lawyer hung up before being connected";
+                ended = Some(Connected::not_connected(CallerLeg::Failed(why.into()), why));
             },
         }
     }
-    let (talk, detail) = match ended {
-        Some(why) => (Duration::ZERO, Some(why.to_owned())),
+    let connected = match ended {
+        Some(ended) => ended,
         None => {
             let (talk, why) = relay(&mut lawyer, &mut caller, &bridge, config).await;
-            (talk, Some(why.to_owned()))
+            Connected {
+                caller: CallerLeg::Answered,
+                talk,
+                detail: Some(why.to_owned()),
+            }
         }
     };
     let _ = commands.send(CallCommand::Hangup(caller.key)).await;
-    info!(talk_seconds = talk.as_secs(), "click-to-call: disconnected");
-    Connected {
-        caller: CallerLeg::Answered,
-        talk,
-        detail,
-    }
+    info!(
+        talk_seconds = connected.talk.as_secs(),
+        "click-to-call: disconnected"
+    );
+    connected
 }
 
-/// Plays what is queued on `call` to its end: `false` when the other side
-/// hung up first.
-async fn played(call: &mut crate::service::Answered) -> bool {
-    loop {
-        match call.step(None).await {
-            Happened::PlaybackFinished => return true,
-            Happened::Over => return false,
-            Happened::Digit(_) | Happened::Nothing => {}
-        }
-    }
-}
-
-/// Where a leg's media goes, and whom it is taken from: the address its
-/// session sends to (the SDP's, or where its packets came from); packets
-/// count only from that IP, and the first one latches the port (symmetric
-/// RTP, as the media session does).
+/// Where a leg's media goes, and whom it is taken from: where its session
+/// sent (the SDP's address, or where its packets came from once latched).
+/// Until latched, packets count only from the SDP's IP, and the first one
+/// latches the port (symmetric RTP, as the media session does).
 struct Peer {
     to: Option<SocketAddr>,
     latched: bool,
@@ -254,7 +280,7 @@ impl Peer {
     fn of(leg: &Leg) -> Peer {
         Peer {
             to: leg.call.session.remote(),
-            latched: false,
+            latched: leg.call.session.is_latched(),
         }
     }
 
@@ -271,6 +297,15 @@ impl Peer {
     }
 }
 
+fn stream_of(leg: &Leg) -> Stream {
+    let (ssrc, sequence, timestamp) = leg.call.session.stream();
+    Stream {
+        ssrc,
+        sequence,
+        timestamp,
+    }
+}
+
 /// Relays media between the legs until one ends; how long they talked and
 /// why it ended.
 async fn relay(
@@ -279,19 +314,24 @@ async fn relay(
     bridge: &BridgeCall,
     config: &IvrConfig,
 ) -> (Duration, &'static str) {
-    let start = Instant::now();
     let mut relay = Relay::new(
-        lawyer.format,
-        caller.format,
-        // Room past a part's size: a packet that fills one is kept whole.
-        bridge.record.then_some(RECORDING_PART + 8000),
-        start,
+        [
+            (lawyer.format, stream_of(lawyer)),
+            (caller.format, stream_of(caller)),
+        ],
+        config.rtp_timeout,
+        MAX_TALK,
+        Instant::now(),
     );
+    if bridge.record {
+        // Room past a part's size: a packet that fills one is kept whole.
+        relay = relay.record(RECORDING_PART + 8000);
+    }
     let mut peers = [Peer::of(lawyer), Peer::of(caller)];
-    let mut heard = [start, start];
     let mut parts = 0u32;
     let (mut a, mut b) = ([0u8; 2048], [0u8; 2048]);
     let why = loop {
+        let wake = tokio::time::Instant::from_std(relay.poll_timeout());
         let (side, from, len) = tokio::select! {
             received = lawyer.call.socket.recv_from(&mut a) => match received {
                 Ok((n, from)) => (Side::Lawyer, from, n),
@@ -303,35 +343,30 @@ async fn relay(
             },
             signal = lawyer.call.signals.recv() => match signal {
                 Some(CallSignal::Ended) | None => break "the lawyer hung up",
+                // Keys by SIP INFO are not passed on: RFC 4733 is.
                 Some(_) => continue,
             },
             signal = caller.call.signals.recv() => match signal {
                 Some(CallSignal::Ended) | None => break "the caller hung up",
                 Some(_) => continue,
             },
-            () = tokio::time::sleep(Duration::from_secs(1)) => {
-                let now = Instant::now();
-                if heard.iter().any(|t| now.duration_since(*t) >= config.rtp_timeout) {
-                    break "no audio from one side";
-                }
-                if now.duration_since(start) >= MAX_TALK {
-                    break "the longest call allowed";
-                }
-                continue;
-            }
+            () = tokio::time::sleep_until(wake) => match relay.handle_timeout(Instant::now()) {
+                Some(End::Silent(Side::Lawyer)) => break "no audio from the lawyer",
+                Some(End::Silent(Side::Caller)) => break "no audio from the caller",
+                Some(End::LongestCall) => break "the longest call allowed",
+                None => continue,
+            },
         };
         let index = usize::from(side == Side::Caller);
         if !peers[index].admit(from) {
             continue;
         }
-        let now = Instant::now();
-        heard[index] = now;
         let datagram = if side == Side::Lawyer {
             &a[..len]
         } else {
             &b[..len]
         };
-        let Some(out) = relay.forward(side, datagram, now) else {
+        let Some(out) = relay.forward(side, datagram, Instant::now()) else {
             continue;
         };
         let (socket, to) = match side {
@@ -346,7 +381,7 @@ async fn relay(
             attach(bridge, config, relay.take_recording(), parts);
         }
     };
-    let talk = start.elapsed();
+    let talk = relay.talk(Instant::now());
     if bridge.record {
         let rest = relay.take_recording();
         if !rest.is_empty() {
@@ -366,39 +401,43 @@ async fn relay(
     (talk, why)
 }
 
-/// Attaches a part of the recording to the ticket, in the background.
+/// Attaches part `part` of the recording to the ticket, in the background;
+/// one ticketing does not take is kept on this node.
 fn attach(bridge: &BridgeCall, config: &IvrConfig, samples: Vec<i16>, part: u32) {
     let tickets = bridge.tickets.clone();
     let number = bridge.ticket_number.clone();
-    let node = config.node_id.clone();
+    let key = format!("{}:bridge:{}:{part}", config.node_id, bridge.bridge_id);
+    let file = format!("bridge-{number}-{}-{part}.wav", bridge.bridge_id);
     let fallback = config.recordings_dir.clone();
     tokio::spawn(async move {
-        let key = format!(
-            "{node}:bridge:{number}:{}:{part}",
-            chrono::Utc::now().timestamp_millis()
-        );
         let (wav, duration_ms) = crate::service::wav_bytes(&samples);
-        if tickets
+        match tickets
             .attach_recording(&number, &key, &wav, duration_ms)
             .await
-            .is_ok()
         {
-            info!(
-                part,
-                "the bridged call's recording is attached to the ticket"
-            );
-            return;
+            Ok(()) => {
+                info!(
+                    part,
+                    "the bridged call's recording is attached to the ticket"
+                );
+                return;
+            }
+            Err(status) => {
+                warn!(part, error = %status.message(), "ticketing did not take the bridged call's recording")
+            }
         }
         // Kept on this node rather than lost.
         match fallback {
             Some(dir) => {
-                let path = dir.join(format!("bridge-{number}-{part}.wav"));
-                    match tokio::fs::write(&path, &wav).await {
-                    Ok(()) => warn!(path = %path.display(), "ticketing did not take the bridged call's recording; kept here"),
+                let path = dir.join(file);
+                match tokio::fs::write(&path, &wav).await {
+                    Ok(()) => {
+                        warn!(path = %path.display(), "the bridged call's recording is kept on this node")
+                    }
                     Err(e) => warn!(error = %e, "the bridged call's recording is lost"),
                 }
             }
-            None => warn!("ticketing did not take the bridged call's recording, and recordings_dir is not set: lost"),
+            None => warn!("recordings_dir is not set: the bridged call's recording is lost"),
         }
     });
 }

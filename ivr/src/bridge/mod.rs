@@ -4,15 +4,17 @@
 //! through the outbound trunk with the centre's number as caller ID, and
 //! relays the media between the two legs ([`relay`], sans-I/O) until one
 //! hangs up; then it reports how each leg went (`ReportBridge`). Neither
-//! party learns the other's number. With `bridge_record`, both parties
-//! hear that the call is recorded before they are connected, and the
-//! recording goes to the ticket.
+//! party learns the other's number. When the centre records these calls
+//! (`record_callbacks`, which ticketing sends with each bridge), both
+//! parties hear that the call is recorded before they are connected, and
+//! the recording goes to the ticket. Only a node with an outbound trunk
+//! takes bridges.
 
 mod call;
 pub mod relay;
 
 pub use call::{connect, BridgeCall, CallerLeg, Connected};
-pub use relay::{LegFormat, Relay, RelayCounts, Side};
+pub use relay::{End, LegFormat, Relay, RelayCounts, Side, Stream};
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,7 +25,7 @@ use hotline_proto::v1 as pb;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, info_span, warn, Instrument};
 
-use crate::paging::{resolve, RouteError};
+use crate::paging::{detail, not_answered, resolve, RouteError};
 use crate::service::{Control, Dial, DialOutcome, Script};
 use crate::sip::endpoint::EndReason;
 use crate::tickets::TicketsClient;
@@ -41,8 +43,6 @@ pub struct BridgeConfig {
     pub lawyer_ring: Duration,
     /// How long the caller's phone rings.
     pub caller_ring: Duration,
-    /// Record the connected call and attach it to the ticket.
-    pub record: bool,
 }
 
 /// Takes bridges from ticketing until `stop` completes, placing each
@@ -74,21 +74,6 @@ pub async fn run(
     .await;
 }
 
-/// What a SIP failure means for a leg.
-fn not_answered(reason: &EndReason) -> (&'static str, Option<String>) {
-    match reason {
-        EndReason::Failed(code @ (486 | 600 | 603)) => ("busy", Some(format!("SIP {code}"))),
-        EndReason::Failed(code @ (408 | 480 | 487)) => ("no-answer", Some(format!("SIP {code}"))),
-        EndReason::Failed(code @ (404 | 484 | 604)) => {
-            ("wrong-number", Some(format!("SIP {code}")))
-        }
-        // We gave up ringing (CANCEL).
-        EndReason::LocalBye | EndReason::Cancelled => ("no-answer", None),
-        EndReason::Failed(code) => ("failed", Some(format!("SIP {code}"))),
-        other => ("failed", Some(format!("{other:?}"))),
-    }
-}
-
 /// Places one bridge and reports how it went.
 async fn bridge_one(
     bridge: pb::BridgeRequest,
@@ -106,7 +91,11 @@ async fn bridge_one(
             talk_seconds: 0,
         };
     let trunk = config.trunk.as_deref();
+    // The caller is reached through the trunk, never at a SIP address.
     let routes = match resolve(&bridge.lawyer_target, trunk).await {
+        Ok(_) if !bridge.caller_target.starts_with("tel:") => {
+            Err("the caller's number: not a phone number".to_owned())
+        }
         Ok(lawyer) => match resolve(&bridge.caller_target, trunk).await {
             Ok(caller) => Ok((lawyer, caller)),
             Err(RouteError::NoTrunk) => Err(RouteError::NoTrunk.to_string()),
@@ -118,18 +107,19 @@ async fn bridge_one(
         Ok(routes) => routes,
         Err(why) => {
             warn!(lawyer = %bridge.lawyer, error = %why, "click-to-call not placed");
-            send_report(tickets, report("failed", None, Some(why))).await;
+            send_report(tickets, report("failed", None, Some(detail(why)))).await;
             return;
         }
     };
     let call = BridgeCall {
+        bridge_id: bridge.bridge_id,
         ticket_number: bridge.ticket_number.clone(),
         lawyer_language: Language::parse(&bridge.lawyer_language).unwrap_or(Language::Zh),
         caller_language: Language::parse(&bridge.caller_language).unwrap_or(Language::Zh),
         caller: caller_route,
         control: control.clone(),
         caller_ring: config.caller_ring,
-        record: config.record,
+        record: bridge.record,
         tickets: tickets.clone(),
     };
     let (outcome_tx, outcome_rx) = oneshot::channel();
@@ -152,37 +142,33 @@ async fn bridge_one(
         .unwrap_or(DialOutcome::NotAnswered(EndReason::Failed(500)));
     let finished = match outcome {
         DialOutcome::Bridged(connected) => {
-            let (caller, detail) = match &connected.caller {
-                CallerLeg::Answered => ("answered", connected.detail.clone()),
+            let said = connected.detail.clone();
+            let (caller, detail_text) = match &connected.caller {
+                CallerLeg::Answered => (Some("answered"), said),
                 CallerLeg::NotAnswered(reason) => {
                     let (name, code) = not_answered(reason);
-                    let detail = match (code, connected.detail.clone()) {
-                        (Some(c), Some(d)) => Some(format!("{c}; {d}")),
-                        (c, d) => c.or(d),
-                    };
-                    (name, detail)
+                    // The caller's number does not exist, or their phone
+                    // was busy or not picked up: all attempts.
+                    (Some(name), code)
                 }
-                CallerLeg::Failed(why) => ("failed", Some(why.clone())),
-                CallerLeg::NotDialled => {
-                    let hung_up = report("answered", None, connected.detail.clone());
-                    send_report(tickets, hung_up).await;
-                    return;
-                }
+                CallerLeg::Failed(why) => (Some("failed"), Some(why.clone())),
+                CallerLeg::LeftEarly => (Some("no-answer"), said),
+                CallerLeg::NotDialled => (None, said),
             };
             pb::BridgeReport {
                 talk_seconds: i64::try_from(connected.talk.as_secs()).unwrap_or(i64::MAX),
-                ..report("answered", Some(caller), detail)
+                ..report("answered", caller, detail_text.map(detail))
             }
         }
         DialOutcome::NotAnswered(reason) => {
-            let (name, detail) = not_answered(&reason);
+            let (name, code) = not_answered(&reason);
             // The lawyer's number is no caller's: wrong-number is a failure here.
             let name = if name == "wrong-number" {
                 "failed"
             } else {
                 name
             };
-            report(name, None, detail)
+            report(name, None, code)
         }
         DialOutcome::Completed | DialOutcome::Paged(_) => report(
             "failed",
@@ -200,19 +186,23 @@ async fn bridge_one(
 }
 
 async fn send_report(tickets: &TicketsClient, report: pb::BridgeReport) {
-    // Tries for about half a minute; past that, ticketing takes the claim
-    // back and says so on the ticket.
+    // The caller leg's outcome is a callback attempt: tried for about two
+    // minutes (a ticketing node restarting). Ticketing takes a claim back
+    // only long after the longest call.
     let mut wait = Duration::from_secs(1);
-    for attempt in 0..5 {
+    for attempt in 0..8 {
         match tickets.report_bridge(report.clone()).await {
             Ok(()) => return,
-            Err(status) if status.code() == tonic::Code::NotFound => return,
-            Err(status) if attempt == 4 => {
+            Err(status) if status.code() == tonic::Code::NotFound => {
+                warn!(bridge = report.bridge_id, error = %status.message(), "ticketing no longer holds this click-to-call for this node: outcome not recorded");
+                return;
+            }
+            Err(status) if attempt == 7 => {
                 warn!(bridge = report.bridge_id, error = %status.message(), "click-to-call outcome not reported");
             }
             Err(_) => {
                 tokio::time::sleep(wait).await;
-                wait *= 2;
+                wait = (wait * 2).min(Duration::from_secs(30));
             }
         }
     }

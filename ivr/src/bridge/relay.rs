@@ -1,18 +1,25 @@
 //! The media of a bridged call, as a sans-I/O state machine: an RTP
 //! datagram from one leg and `now` in, the datagram for the other leg out.
 //!
-//! - Audio passes through as it came (sequence, timestamp and SSRC kept, so
-//!   each receiver sees one continuous stream) when both legs agreed on the
-//!   same G.711 law, with only the payload type mapped; when they did not,
-//!   the payload is decoded and encoded in the other law.
+//! - Each leg goes on hearing one stream: what is relayed to it carries
+//!   the SSRC the IVR used for its prompts, and sequence numbers and
+//!   timestamps that continue from the prompts' (offset from the sender's,
+//!   so gaps and reordering survive), with the marker bit where a new
+//!   source begins.
+//! - Audio payloads pass through as they came when both legs agreed on the
+//!   same G.711 law, with the payload type mapped; when they did not, the
+//!   payload is decoded and encoded in the other law.
 //! - RFC 4733 events pass through with the payload type mapped to the
 //!   other leg's telephone-event type; a leg that offered none gets none.
 //! - Anything else (comfort noise, unknown payload types, malformed
 //!   datagrams) is dropped and counted.
 //! - When asked, both directions are mixed into one recording, each packet
 //!   placed by when it arrived so that the two voices line up.
+//! - It says when the bridge is over on its own: no packet from one leg
+//!   for the RTP timeout (a phone gone without a BYE), or the longest call
+//!   allowed.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::media::codec::G711;
 use crate::media::rtp::RtpPacket;
@@ -61,6 +68,64 @@ pub struct RelayCounts {
     pub dropped: u64,
 }
 
+/// Where a leg's stream stands: the SSRC it hears us by, and the sequence
+/// number and timestamp of the next packet
+/// ([`crate::media::session::MediaSession::stream`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stream {
+    pub ssrc: u32,
+    pub sequence: u16,
+    pub timestamp: u32,
+}
+
+/// Why the relay ended the bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Nothing came from this side for the RTP timeout.
+    Silent(Side),
+    /// The longest call allowed.
+    LongestCall,
+}
+
+/// What is relayed to one leg: its stream, and how the current source's
+/// numbers map onto it.
+#[derive(Debug)]
+struct Outgoing {
+    next: Stream,
+    /// The source being relayed: its SSRC, and the offsets from its
+    /// sequence numbers and timestamps to ours.
+    source: Option<(u32, u16, u32)>,
+}
+
+impl Outgoing {
+    /// Our header for a packet of `packet`'s source: (marker, sequence,
+    /// timestamp).
+    fn map(&mut self, packet: &RtpPacket<'_>, samples: u32) -> (bool, u16, u32) {
+        let mut marker = packet.marker;
+        let (seq_offset, ts_offset) = match self.source {
+            Some((ssrc, s, t)) if ssrc == packet.ssrc => (s, t),
+            _ => {
+                // A new source goes on from where our stream stands.
+                let offsets = (
+                    self.next.sequence.wrapping_sub(packet.sequence),
+                    self.next.timestamp.wrapping_sub(packet.timestamp),
+                );
+                self.source = Some((packet.ssrc, offsets.0, offsets.1));
+                marker = true;
+                offsets
+            }
+        };
+        let sequence = packet.sequence.wrapping_add(seq_offset);
+        let timestamp = packet.timestamp.wrapping_add(ts_offset);
+        // Only a newer packet moves the stream on (a late one keeps its place).
+        if sequence.wrapping_sub(self.next.sequence) < 0x8000 {
+            self.next.sequence = sequence.wrapping_add(1);
+            self.next.timestamp = timestamp.wrapping_add(samples);
+        }
+        (marker, sequence, timestamp)
+    }
+}
+
 /// Samples per second of G.711.
 const RATE: u64 = 8000;
 /// A leg's audio is placed where its arrival time says once it lags its
@@ -102,26 +167,74 @@ impl Mix {
 #[derive(Debug)]
 pub struct Relay {
     formats: [LegFormat; 2],
+    /// What goes to each leg.
+    outgoing: [Outgoing; 2],
     counts: [RelayCounts; 2],
     mix: Option<Mix>,
     decoded: Vec<i16>,
+    start: Instant,
+    /// When each side was last heard from.
+    heard: [Instant; 2],
+    rtp_timeout: Duration,
+    max_talk: Duration,
 }
 
 impl Relay {
-    /// A relay between the legs; with `record`, a mix of both directions
-    /// is kept from `now`, at most `record` samples (8 kHz).
-    pub fn new(lawyer: LegFormat, caller: LegFormat, record: Option<usize>, now: Instant) -> Self {
+    /// A relay from `now` between the legs, each with its format and where
+    /// its stream stands; it ends the bridge after `rtp_timeout` without a
+    /// packet from one side, or after `max_talk`.
+    pub fn new(
+        legs: [(LegFormat, Stream); 2],
+        rtp_timeout: Duration,
+        max_talk: Duration,
+        now: Instant,
+    ) -> Self {
+        let [(lawyer, to_lawyer), (caller, to_caller)] = legs;
+        let outgoing = |next| Outgoing { next, source: None };
         Self {
             formats: [lawyer, caller],
+            outgoing: [outgoing(to_lawyer), outgoing(to_caller)],
             counts: [RelayCounts::default(); 2],
-            mix: record.map(|max| Mix {
-                start: now,
-                samples: Vec::new(),
-                cursors: [0, 0],
-                max,
-            }),
+            mix: None,
             decoded: Vec::with_capacity(160),
+            start: now,
+            heard: [now, now],
+            rtp_timeout,
+            max_talk,
         }
+    }
+
+    /// Keeps a mix of both directions from the start, at most `max`
+    /// samples (8 kHz) until [`Relay::take_recording`].
+    pub fn record(mut self, max: usize) -> Self {
+        self.mix = Some(Mix {
+            start: self.start,
+            samples: Vec::new(),
+            cursors: [0, 0],
+            max,
+        });
+        self
+    }
+
+    /// When [`Relay::handle_timeout`] is next due.
+    pub fn poll_timeout(&self) -> Instant {
+        let quiet = self.heard[0].min(self.heard[1]) + self.rtp_timeout;
+        quiet.min(self.start + self.max_talk)
+    }
+
+    /// Whether the bridge is over at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) -> Option<End> {
+        for side in [Side::Lawyer, Side::Caller] {
+            if now.saturating_duration_since(self.heard[side.index()]) >= self.rtp_timeout {
+                return Some(End::Silent(side));
+            }
+        }
+        (now.saturating_duration_since(self.start) >= self.max_talk).then_some(End::LongestCall)
+    }
+
+    /// How long the bridge has been up at `now`.
+    pub fn talk(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.start)
     }
 
     /// What came from `side` so far.
@@ -129,26 +242,36 @@ impl Relay {
         self.counts[side.index()]
     }
 
-    /// The datagram `datagram` from `from` becomes, for the other leg; or
-    /// `None` when it is dropped.
+    /// The datagram `datagram` from `from` (admitted as that leg's)
+    /// becomes, for the other leg; or `None` when it is dropped. Any
+    /// datagram counts as the side being heard.
     pub fn forward(&mut self, from: Side, datagram: &[u8], now: Instant) -> Option<Vec<u8>> {
+        self.heard[from.index()] = now;
+        let to = from.other().index();
         let source = self.formats[from.index()];
-        let target = self.formats[from.other().index()];
+        let target = self.formats[to];
         let counts = &mut self.counts[from.index()];
         let Ok(packet) = RtpPacket::parse(datagram) else {
             counts.dropped += 1;
             return None;
         };
         let mut out = Vec::with_capacity(datagram.len());
+        let ssrc = self.outgoing[to].next.ssrc;
         if source.telephone_event == Some(packet.payload_type) {
             let Some(event_type) = target.telephone_event else {
                 counts.dropped += 1;
                 return None;
             };
             counts.events += 1;
+            // An event's timestamp is its start: it does not move the clock.
+            let (marker, sequence, timestamp) = self.outgoing[to].map(&packet, 0);
             RtpPacket {
+                marker,
                 payload_type: event_type,
-                ..packet
+                sequence,
+                timestamp,
+                ssrc,
+                payload: packet.payload,
             }
             .write(&mut out);
             return Some(out);
@@ -166,22 +289,26 @@ impl Relay {
         if let Some(mix) = &mut self.mix {
             mix.add(from, now, &self.decoded);
         }
-        if source.codec == target.codec {
-            RtpPacket {
-                payload_type: target.payload_type,
-                ..packet
-            }
-            .write(&mut out);
+        let samples = u32::try_from(packet.payload.len()).unwrap_or(u32::MAX);
+        let (marker, sequence, timestamp) = self.outgoing[to].map(&packet, samples);
+        let transcoded;
+        let payload = if source.codec == target.codec {
+            packet.payload
         } else {
-            let mut payload = Vec::with_capacity(self.decoded.len());
-            target.codec.encode(&self.decoded, &mut payload);
-            RtpPacket {
-                payload_type: target.payload_type,
-                payload: &payload,
-                ..packet
-            }
-            .write(&mut out);
+            let mut encoded = Vec::with_capacity(self.decoded.len());
+            target.codec.encode(&self.decoded, &mut encoded);
+            transcoded = encoded;
+            &transcoded
+        };
+        RtpPacket {
+            marker,
+            payload_type: target.payload_type,
+            sequence,
+            timestamp,
+            ssrc,
+            payload,
         }
+        .write(&mut out);
         Some(out)
     }
 
@@ -209,7 +336,6 @@ impl Relay {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     const PCMU: LegFormat = LegFormat {
         codec: G711::Pcmu,
@@ -221,6 +347,28 @@ mod tests {
         payload_type: 8,
         telephone_event: Some(96),
     };
+    /// Where the IVR's prompt streams to each leg stand.
+    const TO_LAWYER: Stream = Stream {
+        ssrc: 0xaaaa_0001,
+        sequence: 65_530,
+        timestamp: 1_000,
+    };
+    const TO_CALLER: Stream = Stream {
+        ssrc: 0xcccc_0002,
+        sequence: 40,
+        timestamp: 7_000,
+    };
+    const TIMEOUT: Duration = Duration::from_secs(30);
+    const LONGEST: Duration = Duration::from_secs(7200);
+
+    fn new_relay(lawyer: LegFormat, caller: LegFormat, t0: Instant) -> Relay {
+        Relay::new(
+            [(lawyer, TO_LAWYER), (caller, TO_CALLER)],
+            TIMEOUT,
+            LONGEST,
+            t0,
+        )
+    }
 
     fn packet(payload_type: u8, sequence: u16, payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
@@ -236,6 +384,10 @@ mod tests {
         out
     }
 
+    fn parsed(datagram: &[u8]) -> RtpPacket<'_> {
+        RtpPacket::parse(datagram).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     fn tone(amplitude: f64) -> Vec<i16> {
         (0..160)
             .map(|n| {
@@ -246,37 +398,64 @@ mod tests {
     }
 
     #[test]
-    fn same_law_passes_through_with_the_payload_type_mapped() {
+    fn each_leg_hears_one_stream_going_on_from_the_prompts() {
         let t0 = Instant::now();
-        let remapped = LegFormat {
-            payload_type: 0,
-            ..PCMU
-        };
-        let mut relay = Relay::new(PCMU, remapped, None, t0);
+        let mut relay = new_relay(PCMU, PCMU, t0);
         let mut encoded = Vec::new();
         G711::Pcmu.encode(&tone(8000.0), &mut encoded);
-        let sent = packet(0, 7, &encoded);
-        let out = relay.forward(Side::Lawyer, &sent, t0).unwrap_or_default();
-        assert_eq!(out, sent, "nothing to change: forwarded as it came");
-        assert_eq!(relay.counts(Side::Lawyer).audio, 1);
-        assert_eq!(relay.counts(Side::Caller), RelayCounts::default());
+        let first = relay
+            .forward(Side::Lawyer, &packet(0, 7, &encoded), t0)
+            .unwrap_or_default();
+        let p = parsed(&first);
+        // The caller's stream: its SSRC, the next number and time, and the
+        // marker where the new source begins; the payload as it came.
+        assert_eq!(
+            (p.ssrc, p.sequence, p.timestamp, p.marker),
+            (TO_CALLER.ssrc, 40, 7_000, true)
+        );
+        assert_eq!((p.payload_type, p.payload), (0, &encoded[..]));
+        // The sender's gap of one packet stays a gap; no marker within it.
+        let third = relay
+            .forward(Side::Lawyer, &packet(0, 9, &encoded), t0)
+            .unwrap_or_default();
+        let p = parsed(&third);
+        assert_eq!((p.sequence, p.timestamp, p.marker), (42, 7_320, false));
+        // A late packet keeps its place and does not move the stream back.
+        let late = relay
+            .forward(Side::Lawyer, &packet(0, 8, &encoded), t0)
+            .unwrap_or_default();
+        assert_eq!(parsed(&late).sequence, 41);
+        // The other way, sequence numbers wrap.
+        let back = relay
+            .forward(Side::Caller, &packet(0, 100, &encoded), t0)
+            .unwrap_or_default();
+        let p = parsed(&back);
+        assert_eq!((p.ssrc, p.sequence), (TO_LAWYER.ssrc, 65_530));
+        for n in 101..110u16 {
+            relay.forward(Side::Caller, &packet(0, n, &encoded), t0);
+        }
+        let wrapped = relay
+            .forward(Side::Caller, &packet(0, 110, &encoded), t0)
+            .unwrap_or_default();
+        assert_eq!(parsed(&wrapped).sequence, 4);
+        assert_eq!(relay.counts(Side::Lawyer).audio, 3);
+        assert_eq!(relay.counts(Side::Caller).audio, 11);
     }
 
     #[test]
     fn different_laws_are_transcoded_both_ways() {
         let t0 = Instant::now();
-        let mut relay = Relay::new(PCMU, PCMA_96, None, t0);
+        let mut relay = new_relay(PCMU, PCMA_96, t0);
         let speech = tone(8000.0);
         let mut ulaw = Vec::new();
         G711::Pcmu.encode(&speech, &mut ulaw);
         let out = relay
             .forward(Side::Lawyer, &packet(0, 1, &ulaw), t0)
             .unwrap_or_default();
-        let parsed = RtpPacket::parse(&out).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(parsed.payload_type, 8);
-        assert_eq!((parsed.sequence, parsed.ssrc), (1, 0x1234_5678));
+        let p = parsed(&out);
+        assert_eq!(p.payload_type, 8);
         let mut heard = Vec::new();
-        G711::Pcma.decode(parsed.payload, &mut heard);
+        G711::Pcma.decode(p.payload, &mut heard);
         for (a, b) in speech.iter().zip(&heard) {
             assert!((i32::from(*a) - i32::from(*b)).abs() < 600, "{a} vs {b}");
         }
@@ -293,14 +472,15 @@ mod tests {
     #[test]
     fn keys_pass_through_with_the_event_type_mapped_and_nothing_else_does() {
         let t0 = Instant::now();
-        let mut relay = Relay::new(PCMU, PCMA_96, None, t0);
+        let mut relay = new_relay(PCMU, PCMA_96, t0);
         // Digit 5, end bit clear, volume 10, duration 160.
         let event = [5, 10, 0, 160];
         let out = relay
             .forward(Side::Lawyer, &packet(101, 3, &event), t0)
             .unwrap_or_default();
-        let parsed = RtpPacket::parse(&out).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((parsed.payload_type, parsed.payload), (96, &event[..]));
+        let p = parsed(&out);
+        assert_eq!((p.payload_type, p.payload), (96, &event[..]));
+        assert_eq!(p.ssrc, TO_CALLER.ssrc);
         assert_eq!(relay.counts(Side::Lawyer).events, 1);
         // Comfort noise, a stray payload type, garbage: dropped.
         assert_eq!(relay.forward(Side::Lawyer, &packet(13, 4, &[40]), t0), None);
@@ -315,7 +495,12 @@ mod tests {
             telephone_event: None,
             ..PCMA_96
         };
-        let mut relay = Relay::new(PCMU, plain, None, t0);
+        let mut relay = Relay::new(
+            [(PCMU, TO_LAWYER), (plain, TO_CALLER)],
+            TIMEOUT,
+            LONGEST,
+            t0,
+        );
         assert_eq!(
             relay.forward(Side::Lawyer, &packet(101, 3, &event), t0),
             None
@@ -323,9 +508,44 @@ mod tests {
     }
 
     #[test]
+    fn a_side_gone_quiet_or_the_longest_call_ends_the_bridge() {
+        let t0 = Instant::now();
+        let mut relay = new_relay(PCMU, PCMU, t0);
+        assert_eq!(relay.poll_timeout(), t0 + TIMEOUT);
+        // Both keep talking (even comfort noise counts): nothing ends.
+        let mut now = t0;
+        while now < t0 + Duration::from_secs(100) {
+            now += Duration::from_secs(10);
+            relay.forward(Side::Lawyer, &packet(0, 1, &[0xff; 160]), now);
+            relay.forward(Side::Caller, &packet(13, 1, &[40]), now);
+            assert_eq!(relay.handle_timeout(now), None);
+        }
+        // Then the caller's phone goes silent without a BYE.
+        let last = now;
+        for _ in 0..3 {
+            now += Duration::from_secs(10);
+            relay.forward(Side::Lawyer, &packet(0, 1, &[0xff; 160]), now);
+        }
+        assert_eq!(relay.poll_timeout(), last + TIMEOUT);
+        assert_eq!(relay.handle_timeout(now), Some(End::Silent(Side::Caller)));
+
+        // Two who never stop are cut at the longest call.
+        let mut relay = new_relay(PCMU, PCMU, t0);
+        let mut now = t0;
+        while now < t0 + LONGEST - Duration::from_secs(1) {
+            now += Duration::from_secs(20);
+            relay.forward(Side::Lawyer, &packet(0, 1, &[0xff; 160]), now);
+            relay.forward(Side::Caller, &packet(0, 1, &[0xff; 160]), now);
+        }
+        assert_eq!(relay.poll_timeout(), t0 + LONGEST);
+        assert_eq!(relay.handle_timeout(t0 + LONGEST), Some(End::LongestCall));
+        assert_eq!(relay.talk(t0 + LONGEST), LONGEST);
+    }
+
+    #[test]
     fn the_recording_mixes_both_voices_by_arrival_time() {
         let t0 = Instant::now();
-        let mut relay = Relay::new(PCMU, PCMA_96, Some(8000), t0);
+        let mut relay = new_relay(PCMU, PCMA_96, t0).record(8000);
         let mut ulaw = Vec::new();
         G711::Pcmu.encode(&tone(4000.0), &mut ulaw);
         let mut alaw = Vec::new();
@@ -348,6 +568,7 @@ mod tests {
             &packet(0, 3, &ulaw),
             t0 + Duration::from_secs(5),
         );
+        assert_eq!(relay.recorded(), 8000);
         let mix = relay.take_recording();
         assert_eq!(mix.len(), 8000);
         let loud = |range: std::ops::Range<usize>| {
@@ -361,6 +582,13 @@ mod tests {
         assert_eq!(loud(200..4000), 0, "silence in between");
         assert!(loud(4000..4160) > 3000, "the caller at 0.5 s");
         assert!(loud(4160..4320) > 6000, "both at 0.52 s, added");
-        assert!(relay.take_recording().is_empty());
+        // The next part goes on from where this one ended.
+        relay.forward(
+            Side::Caller,
+            &packet(8, 3, &alaw),
+            t0 + Duration::from_millis(1100),
+        );
+        assert!(relay.recorded() <= 1000, "{}", relay.recorded());
+        assert!(relay.recorded() >= 160);
     }
 }

@@ -198,6 +198,18 @@ impl MediaSession {
         }
     }
 
+    /// Whether the peer's address is latched (its first packet came).
+    pub fn is_latched(&self) -> bool {
+        self.latched
+    }
+
+    /// Our stream as it stands: its SSRC, and the sequence number and
+    /// timestamp of the next packet. A bridge goes on from there, so the
+    /// peer hears one stream.
+    pub fn stream(&self) -> (u32, u16, u32) {
+        (self.ssrc, self.sequence, self.timestamp)
+    }
+
     /// What an RTCP sender report says about what we sent so far.
     pub fn sender_info(&self) -> super::rtcp::SenderInfo {
         super::rtcp::SenderInfo {

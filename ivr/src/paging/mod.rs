@@ -10,7 +10,7 @@ pub mod dialog;
 mod pager;
 
 pub use dialog::{Choice, PageAction, PageDialog, PageInput, PageMessage};
-pub(crate) use pager::take;
+pub(crate) use pager::{detail, not_answered, take};
 pub use pager::{resolve, run, PagerConfig, Route, RouteError};
 
 use hotline_proto::v1 as pb;

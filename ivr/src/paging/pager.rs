@@ -46,7 +46,9 @@ pub struct Route {
 pub enum RouteError {
     #[error("refused: {0}")]
     Refused(String),
-    #[error("a phone number is paged only through an outbound trunk (outbound_trunk is not set)")]
+    #[error(
+        "a phone number is dialled only through an outbound trunk (outbound_trunk is not set)"
+    )]
     NoTrunk,
     #[error("cannot resolve {0}")]
     Unresolved(String),
@@ -131,7 +133,10 @@ pub async fn run(
 /// Subscribes to one of ticketing's job streams (pages, bridges) with
 /// `subscribe`, reconnecting with a back-off while ticketing is away, and
 /// runs `handle` on each job, at most `at_once` together: the stream waits
-/// for a free slot, so other nodes take what this one cannot.
+/// for a free slot, so other nodes take what this one cannot. Once `stop`
+/// completes it takes no more, and waits for the jobs it has to end and
+/// report: each ends with its call (the draining endpoint hangs up what is
+/// left at its deadline), and a report gives up after its retries.
 pub(crate) async fn take<T, S, SF, H, HF>(
     what: &'static str,
     mut subscribe: S,
@@ -146,11 +151,12 @@ pub(crate) async fn take<T, S, SF, H, HF>(
 {
     tokio::pin!(stop);
     let slots = Arc::new(Semaphore::new(at_once));
+    let mut jobs = tokio::task::JoinSet::new();
     let mut backoff = BACKOFF_MIN;
     let mut last_error = String::new();
-    loop {
+    'subscribed: loop {
         let subscribed = tokio::select! {
-            () = &mut stop => return,
+            () = &mut stop => break 'subscribed,
             s = subscribe() => s,
         };
         match subscribed {
@@ -159,17 +165,18 @@ pub(crate) async fn take<T, S, SF, H, HF>(
                 backoff = BACKOFF_MIN;
                 last_error.clear();
                 loop {
+                    while jobs.try_join_next().is_some() {}
                     let Ok(slot) = slots.clone().acquire_owned().await else {
-                        return;
+                        break 'subscribed;
                     };
                     let next = tokio::select! {
-                        () = &mut stop => return,
+                        () = &mut stop => break 'subscribed,
                         next = stream.message() => next,
                     };
                     match next {
                         Ok(Some(job)) => {
                             let work = handle(job);
-                            tokio::spawn(async move {
+                            jobs.spawn(async move {
                                 let _slot = slot;
                                 work.await;
                             });
@@ -192,11 +199,19 @@ pub(crate) async fn take<T, S, SF, H, HF>(
             }
         }
         tokio::select! {
-            () = &mut stop => return,
+            () = &mut stop => break 'subscribed,
             () = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(BACKOFF_MAX);
     }
+    if !jobs.is_empty() {
+        info!(
+            what,
+            left = jobs.len(),
+            "waiting for the {what} in progress to end"
+        );
+    }
+    while jobs.join_next().await.is_some() {}
 }
 
 /// Dials one page and reports how it went.
@@ -222,7 +237,7 @@ async fn page_one(
             let permanent = !matches!(e, RouteError::Unresolved(_));
             let failed = pb::PageReport {
                 permanent,
-                ..report("failed", Some(e.to_string()))
+                ..report("failed", Some(detail(e.to_string())))
             };
             send_report(tickets, failed).await;
             return;
@@ -275,19 +290,42 @@ async fn page_one(
         DialOutcome::Paged(None) | DialOutcome::Completed | DialOutcome::Bridged(_) => {
             ("answered", None)
         }
-        DialOutcome::NotAnswered(reason) => match reason {
-            EndReason::Failed(code @ (486 | 600 | 603)) => ("busy", Some(format!("SIP {code}"))),
-            EndReason::Failed(code @ (408 | 480 | 487)) => {
-                ("no-answer", Some(format!("SIP {code}")))
-            }
-            // We gave up ringing (CANCEL).
-            EndReason::LocalBye | EndReason::Cancelled => ("no-answer", None),
-            EndReason::Failed(code) => ("failed", Some(format!("SIP {code}"))),
-            other => ("failed", Some(format!("{other:?}"))),
+        DialOutcome::NotAnswered(reason) => match not_answered(&reason) {
+            // A lawyer's roster number is no caller's: a failure here.
+            ("wrong-number", detail) => ("failed", detail),
+            other => other,
         },
     };
     info!(outcome = name, "page ended");
     send_report(tickets, report(name, detail)).await;
+}
+
+/// How a placed call that was not answered ended, as reports name it:
+/// `busy`, `no-answer` (including our own CANCEL after the ringing time),
+/// `wrong-number` (the number does not exist), or `failed`; with the SIP
+/// code.
+pub(crate) fn not_answered(reason: &EndReason) -> (&'static str, Option<String>) {
+    match reason {
+        EndReason::Failed(code @ (486 | 600 | 603)) => ("busy", Some(format!("SIP {code}"))),
+        EndReason::Failed(code @ (408 | 480 | 487)) => ("no-answer", Some(format!("SIP {code}"))),
+        EndReason::Failed(code @ (404 | 484 | 604)) => {
+            ("wrong-number", Some(format!("SIP {code}")))
+        }
+        // We gave up ringing (CANCEL).
+        EndReason::LocalBye | EndReason::Cancelled => ("no-answer", None),
+        EndReason::Failed(code) => ("failed", Some(format!("SIP {code}"))),
+        other => ("failed", Some(format!("{other:?}"))),
+    }
+}
+
+/// `text` cut to what ticketing takes in a report's detail (200
+/// characters).
+pub(crate) fn detail(text: impl Into<String>) -> String {
+    let text: String = text.into();
+    match text.char_indices().nth(200) {
+        Some((at, _)) => text[..at].to_owned(),
+        None => text,
+    }
 }
 
 async fn send_report(tickets: &TicketsClient, report: pb::PageReport) {

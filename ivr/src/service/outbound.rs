@@ -213,40 +213,14 @@ pub async fn run(
             DialOutcome::Paged(call.page(&page, &config).await)
         }
         Script::Bridge(bridge) => {
-            let call = Answered {
-                socket,
-                session,
-                signals,
-            };
-            let lawyer = Leg {
-                key,
-                call,
-                format: crate::bridge::LegFormat {
-                    codec: agreed.codec,
-                    payload_type: agreed.payload_type,
-                    telephone_event: agreed.telephone_event,
-                },
-            };
+            let lawyer = leg(key, socket, session, signals, &agreed);
             DialOutcome::Bridged(crate::bridge::connect(lawyer, *bridge, &config, commands).await)
         }
         Script::Leg(hand_over) => {
-            let leg = Leg {
-                key,
-                call: Answered {
-                    socket,
-                    session,
-                    signals,
-                },
-                format: crate::bridge::LegFormat {
-                    codec: agreed.codec,
-                    payload_type: agreed.payload_type,
-                    telephone_event: agreed.telephone_event,
-                },
-            };
             let _ = outcome.send(DialOutcome::Completed);
             // The bridge hangs up its legs; one that is gone already (the
             // lawyer hung up meanwhile) cannot take this one.
-            if let Err(leg) = hand_over.send(leg) {
+            if let Err(leg) = hand_over.send(leg(key, socket, session, signals, &agreed)) {
                 let _ = commands.send(CallCommand::Hangup(leg.key)).await;
             }
             return;
@@ -254,6 +228,29 @@ pub async fn run(
     };
     let _ = commands.send(CallCommand::Hangup(key)).await;
     let _ = outcome.send(result);
+}
+
+/// An answered call as a leg of a bridge.
+fn leg(
+    key: CallKey,
+    socket: UdpSocket,
+    session: MediaSession,
+    signals: mpsc::Receiver<CallSignal>,
+    agreed: &sdp::Negotiated,
+) -> Leg {
+    Leg {
+        key,
+        call: Answered {
+            socket,
+            session,
+            signals,
+        },
+        format: crate::bridge::LegFormat {
+            codec: agreed.codec,
+            payload_type: agreed.payload_type,
+            telephone_event: agreed.telephone_event,
+        },
+    }
 }
 
 /// An outbound call's prompt (a page, a bridge): the node's own

@@ -507,7 +507,7 @@ impl TicketsClient {
         node: &str,
     ) -> Result<tonic::Streaming<pb::BridgeRequest>, Status> {
         let mut routing = self.routing.clone();
-        let request = pb::TakePagesRequest {
+        let request = pb::TakeBridgesRequest {
             node: node.to_owned(),
         };
         routing.take_bridges(request).await.map(|r| r.into_inner())

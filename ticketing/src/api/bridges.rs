@@ -24,7 +24,10 @@ impl From<BridgeError> for Status {
             BridgeError::NoTrunk | BridgeError::Inactive(_) | BridgeError::NotCallable(_) => {
                 Status::failed_precondition(e.to_string())
             }
-            BridgeError::TooMany(_) => Status::resource_exhausted(e.to_string()),
+            BridgeError::InProgress(_) => Status::already_exists(e.to_string()),
+            BridgeError::TooMany(_) | BridgeError::HourlyCap(_) => {
+                Status::resource_exhausted(e.to_string())
+            }
             BridgeError::Store(e) => Status::from(e),
         }
     }
@@ -39,8 +42,9 @@ fn spoken(languages: &[String]) -> String {
         .unwrap_or_else(|| "zh".to_owned())
 }
 
-fn bridge_to_pb(job: &BridgeJob) -> pb::BridgeRequest {
+fn bridge_to_pb(job: &BridgeJob, record: bool) -> pb::BridgeRequest {
     pb::BridgeRequest {
+        record,
         bridge_id: job.id,
         ticket_number: job.number.to_string(),
         lawyer: job.lawyer.clone(),
@@ -96,19 +100,21 @@ pub(super) type BridgeStream =
 pub(super) async fn take_bridges(
     ticketing: &Ticketing,
     gate: &Gate,
-    request: Request<pb::TakePagesRequest>,
+    request: Request<pb::TakeBridgesRequest>,
 ) -> Result<Response<BridgeStream>, Status> {
     let who = gate.admit(&request, Method::TakeBridges).await?;
+    let node = request.get_ref().node.clone();
     claim_stream(
         ticketing,
         gate,
         &request,
+        &node,
         &who,
         |ticketing, node, token| async move {
             let claimed = ticketing.claim_bridge(&node, &token).await?;
             Ok(claimed.map(|job| {
             tracing::info!(ticket = %job.number, lawyer = %job.lawyer, bridge = job.id, %node, "click-to-call handed to an IVR node");
-            bridge_to_pb(&job)
+            bridge_to_pb(&job, ticketing.records_bridges())
         }))
         },
     )
@@ -143,7 +149,7 @@ pub(super) async fn report_bridge(
         ));
     }
     let detail = r.detail.as_deref().map(str::trim).filter(|d| !d.is_empty());
-    if detail.is_some_and(|d| d.len() > 200) {
+    if detail.is_some_and(|d| d.chars().count() > 200) {
         return Err(field_error("detail", "is at most 200 characters"));
     }
     if !(0..=86_400).contains(&r.talk_seconds) {

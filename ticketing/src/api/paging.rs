@@ -73,10 +73,12 @@ pub(super) async fn take_pages(
     request: Request<pb::TakePagesRequest>,
 ) -> Result<Response<PageStream>, Status> {
     let who = gate.admit(&request, Method::TakePages).await?;
+    let node = request.get_ref().node.clone();
     claim_stream(
         ticketing,
         gate,
         &request,
+        &node,
         &who,
         |ticketing, node, token| async move {
             let claimed = ticketing.claim_page(&node, &token).await?;
@@ -92,10 +94,11 @@ pub(super) async fn take_pages(
 /// it falls due: woken by every commit, and every [`PAGE_POLL`] for what
 /// falls due with time. It claims only while the node is there to take the
 /// item, and ends when the token is revoked.
-pub(super) fn claim_stream<T, F, Fut>(
+pub(super) fn claim_stream<R, T, F, Fut>(
     ticketing: &Ticketing,
     gate: &Gate,
-    request: &Request<pb::TakePagesRequest>,
+    request: &Request<R>,
+    node: &str,
     who: &crate::auth::Principal,
     claim: F,
 ) -> Result<Response<ReceiverStream<Result<T, Status>>>, Status>
@@ -106,7 +109,7 @@ where
 {
     let slot = gate.open_stream(who)?;
     let token = super::gate::bearer(request);
-    let node = node_name(&request.get_ref().node)?;
+    let node = node_name(node)?;
     let (tx, rx) = mpsc::channel(4);
     let (ticketing, gate) = (ticketing.clone(), gate.clone());
     let token_id = who.token_id.clone();
@@ -167,7 +170,7 @@ pub(super) async fn report_page(
         )
     })?;
     let detail = r.detail.as_deref().map(str::trim).filter(|d| !d.is_empty());
-    if detail.is_some_and(|d| d.len() > 200) {
+    if detail.is_some_and(|d| d.chars().count() > 200) {
         return Err(field_error("detail", "is at most 200 characters"));
     }
     match ticketing

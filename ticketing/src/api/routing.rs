@@ -874,7 +874,7 @@ impl RoutingService for RoutingApi {
 
     async fn take_bridges(
         &self,
-        request: Request<pb::TakePagesRequest>,
+        request: Request<pb::TakeBridgesRequest>,
     ) -> Result<Response<Self::TakeBridgesStream>, Status> {
         super::bridges::take_bridges(&self.ticketing, &self.gate, request).await
     }

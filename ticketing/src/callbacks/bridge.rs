@@ -11,16 +11,36 @@ use super::CallbackOutcome;
 pub const UNCLAIMED_TIMEOUT: chrono::Duration = chrono::Duration::minutes(2);
 
 /// A claim not reported within this is taken back (`failed`): longer than
-/// the IVR lets a bridged call last ([`MAX_TALK`]) plus the ringing.
-pub const CLAIM_TIMEOUT: chrono::Duration = chrono::Duration::minutes(130);
+/// an IVR node lets a bridged call last (two hours), the ringing of both
+/// legs (at most five minutes each), the prompts and the report's retries.
+pub const CLAIM_TIMEOUT: chrono::Duration = chrono::Duration::minutes(150);
 
-/// The longest a bridged call is kept up, on the IVR's side.
-pub const MAX_TALK: std::time::Duration = std::time::Duration::from_secs(2 * 3600);
+/// The click-to-call settings (configuration of the ticketing node, which
+/// sends them with each bridge).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgePolicy {
+    /// Click-to-calls asked for per hour, all centres of the node together:
+    /// past it the next is refused (a bound on what a mistake or a stolen
+    /// token can cost in calls).
+    pub calls_per_hour: u32,
+    /// Record the connected call and attach it to the ticket.
+    pub record: bool,
+}
+
+impl Default for BridgePolicy {
+    fn default() -> Self {
+        Self {
+            calls_per_hour: 60,
+            record: false,
+        }
+    }
+}
 
 /// Bridges one IVR token holds claimed and unreported at once.
 pub const MAX_BRIDGING: i64 = 32;
 
-/// Bridges a lawyer may have waiting (asked for, not yet placed) at once.
+/// Bridges a lawyer may have asked for and not yet ended at once (waiting
+/// for a node, or being placed).
 pub const MAX_WAITING_PER_LAWYER: i64 = 2;
 
 /// How one leg of a bridge went, as the IVR reports it.
@@ -88,9 +108,13 @@ pub enum BridgeError {
     #[error("the number to call back ({0}) is not a mobile or a landline with its area code, which is all the trunk dials")]
     NotCallable(String),
     #[error(
-        "lawyer `{0}` already has {MAX_WAITING_PER_LAWYER} click-to-calls waiting to be placed"
+        "lawyer `{0}` already has {MAX_WAITING_PER_LAWYER} click-to-calls waiting or in progress"
     )]
     TooMany(String),
+    #[error("a click-to-call of ticket {0} is already waiting or in progress")]
+    InProgress(String),
+    #[error("{0} click-to-calls were asked for in the last hour, the limit (callback_calls_per_hour); try again later")]
+    HourlyCap(u32),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }

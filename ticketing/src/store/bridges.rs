@@ -57,6 +57,7 @@ impl Store {
         lawyer: &str,
         requested_by: &str,
         paging: &PagingPolicy,
+        per_hour: u32,
         now: DateTime<Utc>,
     ) -> Result<i64, BridgeError> {
         let id = self.ticket_id(number).await?;
@@ -104,18 +105,52 @@ impl Store {
                 &get::<String>(&lawyer_row, "phone")?,
             )
             .ok_or(BridgeError::NoTrunk)?;
-        let waiting: i64 = get(
-            &sqlx::query(
-                "SELECT COUNT(*) AS n FROM bridges WHERE lawyer_id = $1 AND state = 'pending'",
-            )
-            .bind(lawyer)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(StoreError::from)?,
+        // In progress: waiting for a node (and not yet given up), or being
+        // placed (and not yet taken back).
+        const IN_PROGRESS: &str = "((state = 'pending' AND created_at > $2) \
+             OR (state = 'dialling' AND claimed_at > $3))";
+        let (waited, claimed) = (ms(now - UNCLAIMED_TIMEOUT), ms(now - CLAIM_TIMEOUT));
+        let of_ticket_sql =
+            format!("SELECT COUNT(*) AS n FROM bridges WHERE ticket_id = $1 AND {IN_PROGRESS}");
+        let of_lawyer_sql =
+            format!("SELECT COUNT(*) AS n FROM bridges WHERE lawyer_id = $1 AND {IN_PROGRESS}");
+        let of_ticket: i64 = get(
+            &sqlx::query(sqlx::AssertSqlSafe(of_ticket_sql.as_str()))
+                .bind(id)
+                .bind(waited)
+                .bind(claimed)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(StoreError::from)?,
             "n",
         )?;
-        if waiting >= MAX_WAITING_PER_LAWYER {
+        // One at a time per ticket: a second press rings nobody twice.
+        if of_ticket > 0 {
+            return Err(BridgeError::InProgress(number.to_string()));
+        }
+        let of_lawyer: i64 = get(
+            &sqlx::query(sqlx::AssertSqlSafe(of_lawyer_sql.as_str()))
+                .bind(lawyer)
+                .bind(waited)
+                .bind(claimed)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(StoreError::from)?,
+            "n",
+        )?;
+        if of_lawyer >= MAX_WAITING_PER_LAWYER {
             return Err(BridgeError::TooMany(lawyer.to_owned()));
+        }
+        let this_hour: i64 = get(
+            &sqlx::query("SELECT COUNT(*) AS n FROM bridges WHERE created_at > $1")
+                .bind(ms(now - chrono::Duration::hours(1)))
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(StoreError::from)?,
+            "n",
+        )?;
+        if this_hour >= i64::from(per_hour) {
+            return Err(BridgeError::HourlyCap(per_hour));
         }
         let bridge: i64 = get(
             &sqlx::query(
@@ -185,8 +220,8 @@ impl Store {
             return Ok(None);
         }
         let row = sqlx::query(
-            "SELECT b.id, b.lawyer_id, b.lawyer_target, t.number, t.caller_number, \
-             t.callback_number, t.language, l.languages \
+            "SELECT b.id, b.ticket_id, b.lawyer_id, b.lawyer_target, t.number, t.state, \
+             t.caller_number, t.callback_number, t.language, l.languages, l.active \
              FROM bridges b JOIN tickets t ON t.id = b.ticket_id \
              JOIN lawyers l ON l.id = b.lawyer_id \
              WHERE b.state = 'pending' AND b.created_at > $1 ORDER BY b.id LIMIT 1",
@@ -204,17 +239,51 @@ impl Store {
             Ok(text.and_then(|t| PhoneNumber::parse(&t).ok()))
         };
         let (caller, callback) = (phone("caller_number")?, phone("callback_number")?);
-        // The number may have been corrected (or anonymised) since.
-        let Some(to_call) = number_to_call(callback.as_ref(), caller.as_ref()).cloned() else {
-            sqlx::query(
-                "UPDATE bridges SET state = 'failed', finished_at = $2, \
-                 detail = 'no number to call' WHERE id = $1",
+        let to_call = number_to_call(callback.as_ref(), caller.as_ref())
+            .filter(|n| hotline_domain::phone::callable(n.as_str()))
+            .cloned();
+        let state = parse(&get::<String>(&row, "state")?, TicketState::parse)?;
+        // What changed since it was asked for: the ticket closed, its
+        // number corrected away or anonymised, the lawyer made inactive.
+        let gone = if matches!(state, TicketState::Closed | TicketState::Rejected) {
+            Some(format!("the ticket is {}", state.as_str()))
+        } else if to_call.is_none() {
+            Some("the ticket has no number the trunk can dial any more".to_owned())
+        } else if !super::tickets::read_flag(&row, "active")? {
+            Some("the lawyer is no longer active".to_owned())
+        } else {
+            None
+        };
+        let (Some(to_call), None) = (to_call, &gone) else {
+            let why = gone.unwrap_or_default();
+            let given_up = sqlx::query(
+                "UPDATE bridges SET state = 'failed', finished_at = $2, detail = $3 \
+                 WHERE id = $1 AND state = 'pending'",
             )
             .bind(id)
             .bind(ms(now))
+            .bind(&why)
             .execute(&mut **tx)
             .await?;
+            if given_up.rows_affected() == 1 {
+                let lawyer: String = get(&row, "lawyer_id")?;
+                let note = format!("click-to-call {id} with lawyer {lawyer} not placed: {why}");
+                insert_event(
+                    &mut tx,
+                    get(&row, "ticket_id")?,
+                    EventKind::Note,
+                    ROUTING_ACTOR,
+                    now,
+                    EventDetail {
+                        note: Some(&note),
+                        lawyer: Some(&lawyer),
+                        ..EventDetail::default()
+                    },
+                )
+                .await?;
+            }
             tx.commit().await?;
+            self.committed();
             return Ok(None);
         };
         let claimed = sqlx::query(
@@ -313,13 +382,16 @@ impl Store {
     /// Closes bridge `id`, placed by `node` under token `token`, with how
     /// its legs went. A caller leg that reached the caller's phone is a
     /// callback attempt in the lawyer's name (`next` decides what follows
-    /// a failed one); otherwise a note says what happened. `false` when no
+    /// a failed one); otherwise a note by `reporter` (the IVR node's
+    /// token) says what happened. `false` when no
     /// bridge of that id is being placed by that node and token.
+    #[allow(clippy::too_many_arguments)]
     pub async fn finish_bridge(
         &self,
         id: i64,
         node: &str,
         token: &str,
+        reporter: &str,
         legs: BridgeLegs<'_>,
         now: DateTime<Utc>,
         next: &NextAfterFailures<'_>,
@@ -379,12 +451,15 @@ impl Store {
                     None if legs.lawyer == LegOutcome::Answered => {
                         format!("lawyer {lawyer} hung up before the caller was dialled")
                     }
+                    None if legs.lawyer == LegOutcome::Failed => {
+                        "not placed; the caller was not dialled".to_owned()
+                    }
                     None => format!(
                         "lawyer {lawyer} was not reached ({}); the caller was not dialled",
                         legs.lawyer.as_str()
                     ),
                     Some(LegOutcome::Failed) => {
-                        "the call to the caller failed before it rang".to_owned()
+                        "the caller was not connected to the lawyer".to_owned()
                     }
                     Some(o) => format!("the caller's leg: {}", o.as_str()),
                 };
@@ -393,7 +468,7 @@ impl Store {
                     &mut tx,
                     ticket_id,
                     EventKind::Note,
-                    &actor,
+                    reporter,
                     now,
                     EventDetail {
                         note: Some(&note),

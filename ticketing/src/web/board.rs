@@ -42,6 +42,9 @@ pub struct EventsQuery {
 pub struct LiveQuery {
     #[serde(default)]
     pub fragment: Option<String>,
+    /// The ticket whose caller a click-to-call was just asked for.
+    #[serde(default)]
+    pub calling: Option<String>,
 }
 
 impl LiveQuery {

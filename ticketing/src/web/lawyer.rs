@@ -7,7 +7,7 @@
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
-use hotline_domain::TicketState;
+use hotline_domain::{TicketNumber, TicketState};
 use maud::html;
 use serde::Deserialize;
 
@@ -139,7 +139,7 @@ pub async fn page(
                                         input name="note" size="14" maxlength="4096" placeholder=(t("备注", "Note"));
                                         button type="submit" class="secondary" { (t("记录回电", "Record")) }
                                     }
-                                    @if click_to_call {
+                                    @if click_to_call && c.phone().is_some_and(|p| p.is_callable()) {
                                         form method="post" action={"/tickets/" (c.ticket.number) "/call"} class="action call" {
                                             (csrf(&viewer))
                                             button type="submit" class="call" title=(t("系统先呼叫您，再以中心号码呼叫来电人并接通，双方号码互不显示", "The hotline calls you, then the caller with the centre's number, and connects you; neither sees the other's number")) { (t("接通来电人", "Call the caller")) }
@@ -214,7 +214,16 @@ pub async fn page(
         "/my",
         title,
         true,
-        html! { h1 { (title) } div id="live" { (live) } },
+        html! {
+            h1 { (title) }
+            @if let Some(n) = q.calling.as_deref().and_then(|n| TicketNumber::parse(n).ok()) {
+                p class="notice" id="calling" {
+                    (t("热线正在呼叫您，接听后将接通工单 ", "The hotline is calling you now; once you answer, it calls the caller of ticket "))
+                    (n) (t(" 的来电人。结果记入回电记录。", ". The outcome is recorded with the callbacks."))
+                }
+            }
+            div id="live" { (live) }
+        },
     )
     .into_response())
 }
@@ -301,8 +310,6 @@ pub struct CallbackForm {
     note: String,
 }
 
-/// An attempt to call the caller back, by the ticket's lawyer or the
-/// centre; the same as `hotline callbacks record`.
 /// The "call the caller" button: the IVR calls this lawyer, then the
 /// caller, and connects them; the outcome is recorded as an attempt.
 pub async fn call_back(
@@ -320,9 +327,11 @@ pub async fn call_back(
         .request_bridge(&number, &me, &viewer.who.actor())
         .await
         .map_err(tonic::Status::from)?;
-    Ok(axum::response::Redirect::to("/my").into_response())
+    Ok(axum::response::Redirect::to(&format!("/my?calling={number}")).into_response())
 }
 
+/// An attempt to call the caller back, by the ticket's lawyer or the
+/// centre; the same as `hotline callbacks record`.
 pub async fn record_callback(
     State(console): State<Console>,
     viewer: Viewer,
