@@ -436,12 +436,27 @@ fn an_answer_that_crosses_our_cancel_is_acked_and_hung_up() {
     );
     let out = h.drain();
     let inv = sent(&out)[0].clone();
-    h.recv(&String::from_utf8(inv.response(180, "Ringing", Some("callee")).to_bytes()).unwrap());
+    let ringing =
+        String::from_utf8(inv.response(180, "Ringing", Some("callee")).to_bytes()).unwrap();
+    h.recv(&ringing);
+    // It rings longer than the INVITE transaction's own 32 s: the caller
+    // of `dial` decides when to give up.
+    let out = h.advance(Duration::from_secs(40));
+    assert!(events(&out).is_empty(), "{:?}", events(&out));
     // We give up ringing: CANCEL, and the call is over for us.
     h.ep.hangup(h.now, call);
     let out = h.drain();
     assert_eq!(sent(&out)[0].method().map(|m| m.as_str()), Some("CANCEL"));
-    // The callee picked up just then: its 200 crossed the CANCEL.
+    assert!(matches!(
+        &events(&out)[..],
+        [Event::Ended {
+            reason: EndReason::LocalBye,
+            ..
+        }]
+    ));
+    // Seconds later (past the once-a-second sweep) the callee's 200
+    // arrives: it crossed the CANCEL.
+    h.advance(Duration::from_secs(3));
     let mut ok = inv.response(200, "OK", Some("callee"));
     ok.add_header("Contact", "<sip:13812345678@127.0.0.1:5070>");
     let out = h.recv(&String::from_utf8(ok.to_bytes()).unwrap());
@@ -456,6 +471,36 @@ fn an_answer_that_crosses_our_cancel_is_acked_and_hung_up() {
         events(&out).is_empty(),
         "the call was already reported ended"
     );
+}
+
+#[test]
+fn the_487_after_our_cancel_is_acked() {
+    let mut h = Harness::new();
+    let callee = Peer {
+        addr: "127.0.0.1:5070".parse().unwrap(),
+        transport: Transport::Udp,
+    };
+    let call = h.ep.dial(
+        h.now,
+        callee,
+        local(),
+        "sip:13812345678@127.0.0.1:5070",
+        "12348",
+        "v=0\r\n",
+    );
+    let out = h.drain();
+    let inv = sent(&out)[0].clone();
+    h.ep.hangup(h.now, call);
+    h.drain();
+    h.advance(Duration::from_secs(2));
+    let terminated = inv.response(487, "Request Terminated", Some("callee"));
+    let out = h.recv(&String::from_utf8(terminated.to_bytes()).unwrap());
+    let methods: Vec<_> = sent(&out)
+        .iter()
+        .filter_map(|m| m.method().map(|m| m.as_str().to_owned()))
+        .collect();
+    assert_eq!(methods, ["ACK"]);
+    assert!(events(&out).is_empty());
 }
 
 #[test]

@@ -182,6 +182,10 @@ pub enum Output {
 
 /// How often calls that are over are forgotten (see `Endpoint::sweep`).
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// How long a placed call may ring once the callee said it rings: longer
+/// than any ring time the IVR is configured for (at most five minutes),
+/// after which the caller of `dial` has CANCELled it.
+const RINGING_LIMIT: Duration = Duration::from_secs(330);
 
 pub struct Endpoint {
     config: Config,
@@ -814,19 +818,22 @@ impl Endpoint {
             CallState::Calling => {
                 // Not answered yet: CANCEL the INVITE (same branch, built from
                 // it), stop retransmitting it, and report the call as ended.
-                let pending: Vec<_> = self
-                    .client
-                    .iter()
-                    .filter(|(_, t)| t.call == key)
-                    .map(|(b, _)| b.clone())
-                    .collect();
-                for b in pending {
-                    if let Some(tx) = self.client.remove(&b) {
-                        if let Some(invite) = tx.invite {
-                            let cancel = cancel_for(&invite);
-                            self.send(tx.peer, cancel.to_bytes());
-                        }
+                // The INVITE transaction stays until its final response (or
+                // Timer B): the 487 is ACKed, and a 200 that crossed the
+                // CANCEL is ACKed and ended with a BYE.
+                let give_up = now + 64 * self.config.t1;
+                let mut cancels = Vec::new();
+                for (branch, tx) in self.client.iter_mut().filter(|(_, t)| t.call == key) {
+                    if let Some(invite) = &tx.invite {
+                        cancels.push((branch.clone(), tx.peer, cancel_for(invite).to_bytes()));
+                        tx.next = None;
+                        tx.until = give_up;
                     }
+                }
+                for (branch, peer, cancel) in cancels {
+                    self.timers
+                        .push(Reverse((give_up, TimerKey::Client(branch))));
+                    self.send(peer, cancel);
                 }
                 self.end(key, EndReason::LocalBye);
             }
@@ -1027,23 +1034,42 @@ impl Endpoint {
         let key = tx.call;
         match (&tx.method, code) {
             (Method::Invite, 100..=199) => {
-                // Provisional: stop retransmitting, keep waiting (Timer B still runs).
+                // Provisional: stop retransmitting, and let it ring for as
+                // long as the caller of `dial` wants (it CANCELs); Timer B
+                // no longer applies, a generous bound does.
                 tx.next = None;
-                if code > 100 {
-                    self.event(Event::Ringing { call: key });
+                let ended = self
+                    .calls
+                    .get(&key)
+                    .is_none_or(|c| c.state == CallState::Ended);
+                if !ended {
+                    tx.until = tx.until.max(now + RINGING_LIMIT);
+                    if code > 100 {
+                        self.event(Event::Ringing { call: key });
+                    }
                 }
             }
             (Method::Invite, 200..=299) => {
                 self.client.remove(&branch);
+                let mut cancelled = false;
                 if let Some(call) = self.calls.get_mut(&key) {
                     call.remote_tag = resp.to_tag().map(str::to_owned);
                     call.remote_party = resp.header("To").unwrap_or_default().to_owned();
                     if let Some(contact) = resp.header("Contact") {
                         call.remote_target = contact_uri(contact);
                     }
-                    call.state = CallState::Confirmed;
+                    cancelled = call.state == CallState::Ended;
+                    if !cancelled {
+                        call.state = CallState::Confirmed;
+                    }
                 }
                 self.ack_2xx(key, &resp);
+                if cancelled {
+                    // Answered as our CANCEL went out: a dialog we no
+                    // longer want, ended at once.
+                    self.send_bye(now, key);
+                    return;
+                }
                 let sdp = (!resp.body.is_empty())
                     .then(|| String::from_utf8_lossy(&resp.body).into_owned());
                 self.event(Event::Answered { call: key, sdp });
