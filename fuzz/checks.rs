@@ -324,8 +324,8 @@ pub fn bridge_relay(data: &[u8]) {
         t0,
     )
     .record(1600);
-    // Per direction: the last (sender's, ours) sequence numbers seen.
-    let mut last: [Option<(u16, u16)>; 2] = [None, None];
+    // Per direction: the last (source, sender's, ours) sequence numbers.
+    let mut last: [Option<(u32, u16, u16)>; 2] = [None, None];
     for (i, datagram) in rest.split(|&b| b == 0xff).enumerate() {
         let side = if i % 2 == 0 {
             Side::Lawyer
@@ -348,15 +348,15 @@ pub fn bridge_relay(data: &[u8]) {
             );
             assert_eq!(sent.payload.len(), came.payload.len());
             // Within one source, ours move as the sender's do.
-            if let Some((theirs, ours)) = last[dir] {
-                if !sent.marker {
+            if let Some((source, theirs, ours)) = last[dir] {
+                if source == came.ssrc {
                     assert_eq!(
                         came.sequence.wrapping_sub(theirs),
                         sent.sequence.wrapping_sub(ours)
                     );
                 }
             }
-            last[dir] = Some((came.sequence, sent.sequence));
+            last[dir] = Some((came.ssrc, came.sequence, sent.sequence));
         }
         assert!(relay.recorded() <= 1600);
         let _ = relay.handle_timeout(now);

@@ -458,10 +458,11 @@ async fn run_ivr(
     // Calls in progress and call-flow counts to ticketing, for the
     // console's board and reports; a fresh run id, so counts of an earlier
     // run of this node are added to, not replaced.
+    let boot = format!("{:032x}", rand::random::<u128>());
     let figures = tokio::spawn(hotline_ivr::tickets::figures::run(
         part.tickets.clone(),
         config.node_id.clone(),
-        format!("{:032x}", rand::random::<u128>()),
+        boot.clone(),
         board.clone(),
         metrics.clone(),
         fired(calls_done_rx.clone()),
@@ -523,7 +524,7 @@ async fn run_ivr(
         tokio::spawn(hotline_ivr::bridge::run(
             part.tickets.clone(),
             control,
-            config.bridges(),
+            config.bridges(&boot),
             fired(draining_rx),
         ))
     });

@@ -100,7 +100,7 @@ pub async fn run(command: CallbacksCommand) -> anyhow::Result<()> {
                 );
             } else {
                 println!(
-                    "{}: an IVR node calls lawyer {} now, then the caller; the outcome is recorded with the ticket's callbacks (hotline tickets history {})",
+                    "{}: an IVR node will call lawyer {}, then the caller; the outcome is recorded with the ticket's callbacks (hotline tickets history {})",
                     queued.number, queued.lawyer, queued.number
                 );
             }

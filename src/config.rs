@@ -248,7 +248,7 @@ settings! {
             help "Seconds an IVR node lets a caller's phone ring on a click-to-call (hotline callbacks call) before it counts as no answer.";
         callback_calls_per_hour: u32 = "60",
             env "HOTLINE_CALLBACK_CALLS_PER_HOUR", value "N", example "200",
-            help "Click-to-calls asked for per hour on a ticketing node (a bound on toll fraud); past it the next is refused.";
+            help "Click-to-calls asked for per hour, all ticketing nodes of the database together (a bound on toll fraud); past it the next is refused.";
         retention_call_recordings_days: u32 = "30",
             env "HOTLINE_RETENTION_CALL_RECORDINGS_DAYS", value "DAYS", example "14",
             help "Days an IVR node keeps each call's recording of the caller (<data_dir>/recordings); 0 keeps them.";
@@ -475,6 +475,9 @@ impl Config {
                 self.page_retry_after_secs
             ));
         }
+        if self.callback_calls_per_hour == 0 {
+            return invalid("callback_calls_per_hour must be at least 1".to_owned());
+        }
         if !(5..=300).contains(&self.callback_ring_secs) {
             return invalid(format!(
                 "callback_ring_secs ({}) must be 5 to 300",
@@ -550,8 +553,9 @@ impl Config {
     }
 
     /// How an IVR node places click-to-calls.
-    pub fn bridges(&self) -> hotline_ivr::bridge::BridgeConfig {
+    pub fn bridges(&self, boot: &str) -> hotline_ivr::bridge::BridgeConfig {
         hotline_ivr::bridge::BridgeConfig {
+            boot: boot.to_owned(),
             node: self.node_id.clone(),
             trunk: self.outbound_trunk.clone(),
             lawyer_ring: std::time::Duration::from_secs(self.page_ring_secs),

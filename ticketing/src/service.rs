@@ -819,8 +819,17 @@ impl Ticketing {
         &self,
         node: &str,
         token: &str,
+        boot: &str,
     ) -> Result<Option<crate::store::BridgeJob>, StoreError> {
-        self.store.claim_bridge(node, token, self.now()).await
+        self.store.claim_bridge(node, token, boot, self.now()).await
+    }
+
+    /// IVR node `node` subscribes as run `boot`: what an earlier run of it
+    /// holds is given up.
+    pub async fn release_earlier_runs(&self, node: &str, boot: &str) -> Result<usize, StoreError> {
+        self.store
+            .release_earlier_runs(node, boot, self.now())
+            .await
     }
 
     /// How a click-to-call went, from the IVR node that placed it; `false`

@@ -359,6 +359,7 @@ async fn call(method: &str, channel: AuthedChannel, offered: &str) -> Result<(),
         "TakeBridges" => routing
             .take_bridges(pb::TakeBridgesRequest {
                 node: "ivr-1".into(),
+                ..Default::default()
             })
             .await
             .map(drop),

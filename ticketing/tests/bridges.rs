@@ -32,6 +32,7 @@ both_backends!(
     what_cannot_be_dialled_is_refused_when_asked_for,
     a_bridge_nobody_takes_or_reports_fails_with_a_note,
     an_inactive_lawyer_or_the_hourly_cap_stops_a_bridge,
+    one_at_a_time_per_ticket_and_a_restarted_node_gives_up_its_claims,
 );
 
 /// 10:00 in Shanghai on Monday 2026-03-02.
@@ -149,7 +150,7 @@ impl World {
             .await
             .unwrap();
         self.ticketing
-            .claim_bridge("ivr-a", "ivr-a-token")
+            .claim_bridge("ivr-a", "ivr-a-token", "run-1")
             .await
             .unwrap()
             .unwrap();
@@ -200,7 +201,7 @@ async fn a_bridge_is_placed_by_one_node_and_its_caller_leg_is_an_attempt(store: 
     // One node takes it, with the caller's number in full; no other does.
     let job = w
         .ticketing
-        .claim_bridge("ivr-a", "ivr-a-token")
+        .claim_bridge("ivr-a", "ivr-a-token", "run-1")
         .await
         .unwrap()
         .unwrap();
@@ -211,7 +212,7 @@ async fn a_bridge_is_placed_by_one_node_and_its_caller_leg_is_an_attempt(store: 
     assert_eq!(job.caller_language, "en");
     assert!(w
         .ticketing
-        .claim_bridge("ivr-b", "ivr-b-token")
+        .claim_bridge("ivr-b", "ivr-b-token", "run-1")
         .await
         .unwrap()
         .is_none());
@@ -365,7 +366,7 @@ async fn a_bridge_nobody_takes_or_reports_fails_with_a_note(store: Store) {
     w.ticketing.run_routing().await.unwrap();
     assert!(w
         .ticketing
-        .claim_bridge("ivr-a", "ivr-a-token")
+        .claim_bridge("ivr-a", "ivr-a-token", "run-1")
         .await
         .unwrap()
         .is_none());
@@ -384,7 +385,7 @@ async fn a_bridge_nobody_takes_or_reports_fails_with_a_note(store: Store) {
         .await
         .unwrap();
     w.ticketing
-        .claim_bridge("ivr-a", "ivr-a-token")
+        .claim_bridge("ivr-a", "ivr-a-token", "run-1")
         .await
         .unwrap()
         .unwrap();
@@ -435,7 +436,7 @@ async fn an_inactive_lawyer_or_the_hourly_cap_stops_a_bridge(store: Store) {
     w.lawyer("li", "default", false).await;
     assert!(w
         .ticketing
-        .claim_bridge("ivr-a", "ivr-a-token")
+        .claim_bridge("ivr-a", "ivr-a-token", "run-1")
         .await
         .unwrap()
         .is_none());
@@ -476,4 +477,65 @@ async fn an_inactive_lawyer_or_the_hourly_cap_stops_a_bridge(store: Store) {
         .await;
     assert!(job.is_ok(), "{job:?}");
     assert!(w.ticketing.records_bridges());
+}
+
+async fn one_at_a_time_per_ticket_and_a_restarted_node_gives_up_its_claims(store: Store) {
+    let w = world(store, true);
+    w.lawyer("li", "default", true).await;
+    let number = w.ticket("k1", Some("13812345678")).await;
+    w.ticketing
+        .request_bridge(&number, "li", "lawyer:li")
+        .await
+        .unwrap();
+    w.ticketing
+        .claim_bridge("ivr-a", "ivr-a-token", "run-1")
+        .await
+        .unwrap()
+        .unwrap();
+    // Being placed: a second press for the ticket is refused.
+    let again = w.ticketing.request_bridge(&number, "li", "lawyer:li").await;
+    assert!(
+        matches!(again, Err(BridgeError::InProgress(_))),
+        "{again:?}"
+    );
+    // The same run reconnecting keeps its claim; a new run gives it up.
+    assert_eq!(
+        w.ticketing
+            .release_earlier_runs("ivr-a", "run-1")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        w.ticketing
+            .release_earlier_runs("ivr-b", "run-9")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        w.ticketing
+            .release_earlier_runs("ivr-a", "run-2")
+            .await
+            .unwrap(),
+        1
+    );
+    let notes = w.notes(&number).await;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("IVR node ivr-a started again before reporting it")),
+        "{notes:?}"
+    );
+    assert!(w
+        .store
+        .callback_attempts_of(&number)
+        .await
+        .unwrap()
+        .is_empty());
+    // The ticket is free again.
+    w.ticketing
+        .request_bridge(&number, "li", "lawyer:li")
+        .await
+        .unwrap();
 }

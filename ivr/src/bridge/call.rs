@@ -45,6 +45,8 @@ pub struct BridgeCall {
     pub record: bool,
     /// Where recordings go.
     pub tickets: crate::tickets::TicketsClient,
+    /// The recordings being attached, for the bridge's job to wait for.
+    pub uploads: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl std::fmt::Debug for BridgeCall {
@@ -69,8 +71,9 @@ pub enum CallerLeg {
     Failed(String),
     /// Not dialled: the lawyer hung up before it was their turn.
     NotDialled,
-    /// Picked up, but hung up before being connected: not reached, for the
-    /// callback (the next attempt is due, as after no answer).
+    /// Picked up, but hung up before being connected, or sent no audio:
+    /// not reached, for the callback (the next attempt is due, as after no
+    /// answer).
     LeftEarly,
 }
 
@@ -138,7 +141,7 @@ pub async fn connect(
     };
     // The lawyer hears which ticket first (and that it is recorded); the
     // caller is dialled after.
-    let mut told: Vec<String> = vec!["bridge-lawyer".into(), "page-ticket".into()];
+    let mut told: Vec<String> = vec!["bridge-lawyer".into()];
     told.extend(bridge.lawyer_language.digits(&bridge.ticket_number));
     told.extend(recorded.iter().map(|s| (*s).to_owned()));
     for name in &told {
@@ -251,9 +254,19 @@ pub async fn connect(
     let connected = match ended {
         Some(ended) => ended,
         None => {
-            let (talk, why) = relay(&mut lawyer, &mut caller, &bridge, config).await;
+            let (talk, why, heard) = relay(&mut lawyer, &mut caller, &bridge, config).await;
+            // Connected is not yet talked: a line that sent no audio (a
+            // voicemail, a gateway without media) did not reach the caller,
+            // and a lawyer who sent none did not serve them.
+            let caller = if heard[1] == 0 {
+                CallerLeg::LeftEarly
+            } else if heard[0] == 0 {
+                CallerLeg::Failed("no audio from the lawyer".into())
+            } else {
+                CallerLeg::Answered
+            };
             Connected {
-                caller: CallerLeg::Answered,
+                caller,
                 talk,
                 detail: Some(why.to_owned()),
             }
@@ -306,14 +319,14 @@ fn stream_of(leg: &Leg) -> Stream {
     }
 }
 
-/// Relays media between the legs until one ends; how long they talked and
-/// why it ended.
+/// Relays media between the legs until one ends; how long they talked, why
+/// it ended, and the audio packets heard from the lawyer and the caller.
 async fn relay(
     lawyer: &mut Leg,
     caller: &mut Leg,
     bridge: &BridgeCall,
     config: &IvrConfig,
-) -> (Duration, &'static str) {
+) -> (Duration, &'static str, [u64; 2]) {
     let mut relay = Relay::new(
         [
             (lawyer.format, stream_of(lawyer)),
@@ -398,7 +411,7 @@ async fn relay(
         dropped = l.dropped + c.dropped,
         "relayed"
     );
-    (talk, why)
+    (talk, why, [l.audio, c.audio])
 }
 
 /// Attaches part `part` of the recording to the ticket, in the background;
@@ -409,7 +422,7 @@ fn attach(bridge: &BridgeCall, config: &IvrConfig, samples: Vec<i16>, part: u32)
     let key = format!("{}:bridge:{}:{part}", config.node_id, bridge.bridge_id);
     let file = format!("bridge-{number}-{}-{part}.wav", bridge.bridge_id);
     let fallback = config.recordings_dir.clone();
-    tokio::spawn(async move {
+    let upload = tokio::spawn(async move {
         let (wav, duration_ms) = crate::service::wav_bytes(&samples);
         match tickets
             .attach_recording(&number, &key, &wav, duration_ms)
@@ -440,4 +453,7 @@ fn attach(bridge: &BridgeCall, config: &IvrConfig, samples: Vec<i16>, part: u32)
             None => warn!("recordings_dir is not set: the bridged call's recording is lost"),
         }
     });
+    if let Ok(mut uploads) = bridge.uploads.lock() {
+        uploads.push(upload);
+    }
 }

@@ -43,6 +43,9 @@ pub struct BridgeConfig {
     pub lawyer_ring: Duration,
     /// How long the caller's phone rings.
     pub caller_ring: Duration,
+    /// This run of the node: bridges an earlier run held are given up when
+    /// it subscribes.
+    pub boot: String,
 }
 
 /// Takes bridges from ticketing until `stop` completes, placing each
@@ -55,12 +58,13 @@ pub async fn run(
 ) {
     let config = Arc::new(config);
     let node = config.node.clone();
+    let boot = config.boot.clone();
     let subscriber = tickets.clone();
     crate::paging::take(
         "bridges",
         move || {
-            let (tickets, node) = (subscriber.clone(), node.clone());
-            async move { tickets.take_bridges(&node).await }
+            let (tickets, node, boot) = (subscriber.clone(), node.clone(), boot.clone());
+            async move { tickets.take_bridges(&node, &boot).await }
         },
         move |bridge: pb::BridgeRequest| {
             let span =
@@ -121,7 +125,9 @@ async fn bridge_one(
         caller_ring: config.caller_ring,
         record: bridge.record,
         tickets: tickets.clone(),
+        uploads: Arc::default(),
     };
+    let uploads = call.uploads.clone();
     let (outcome_tx, outcome_rx) = oneshot::channel();
     let dial = Dial {
         target: lawyer_route.addr,
@@ -183,6 +189,14 @@ async fn bridge_one(
         "click-to-call ended"
     );
     send_report(tickets, finished).await;
+    // The recording's parts, before the job (and a stopping node) ends.
+    let pending: Vec<_> = uploads
+        .lock()
+        .map(|mut u| u.drain(..).collect())
+        .unwrap_or_default();
+    for upload in pending {
+        let _ = upload.await;
+    }
 }
 
 async fn send_report(tickets: &TicketsClient, report: pb::BridgeReport) {
@@ -194,11 +208,22 @@ async fn send_report(tickets: &TicketsClient, report: pb::BridgeReport) {
         match tickets.report_bridge(report.clone()).await {
             Ok(()) => return,
             Err(status) if status.code() == tonic::Code::NotFound => {
-                warn!(bridge = report.bridge_id, error = %status.message(), "ticketing no longer holds this click-to-call for this node: outcome not recorded");
+                // Reported already (an answer lost on the way), or taken
+                // back: ticketing says which on the ticket.
+                warn!(bridge = report.bridge_id, error = %status.message(), "ticketing holds no such click-to-call for this node");
                 return;
             }
-            Err(status) if attempt == 7 => {
+            // Sending it again would meet the same refusal.
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::InvalidArgument
+                        | tonic::Code::PermissionDenied
+                        | tonic::Code::Unauthenticated
+                ) || attempt == 7 =>
+            {
                 warn!(bridge = report.bridge_id, error = %status.message(), "click-to-call outcome not reported");
+                return;
             }
             Err(_) => {
                 tokio::time::sleep(wait).await;

@@ -95,23 +95,31 @@ struct Outgoing {
     /// The source being relayed: its SSRC, and the offsets from its
     /// sequence numbers and timestamps to ours.
     source: Option<(u32, u16, u32)>,
+    /// The source before it: its late packets are dropped, not replayed.
+    previous: Option<u32>,
 }
 
 impl Outgoing {
     /// Our header for a packet of `packet`'s source: (marker, sequence,
-    /// timestamp).
-    fn map(&mut self, packet: &RtpPacket<'_>, samples: u32) -> (bool, u16, u32) {
+    /// timestamp); `None` for a late packet of a source already replaced.
+    /// Audio moves our clock on by `samples`; an event (`samples` 0) keeps
+    /// its start time and takes only a sequence number.
+    fn map(&mut self, packet: &RtpPacket<'_>, samples: u32) -> Option<(bool, u16, u32)> {
         let mut marker = packet.marker;
         let (seq_offset, ts_offset) = match self.source {
             Some((ssrc, s, t)) if ssrc == packet.ssrc => (s, t),
-            _ => {
+            _ if self.previous == Some(packet.ssrc) => return None,
+            current => {
                 // A new source goes on from where our stream stands.
                 let offsets = (
                     self.next.sequence.wrapping_sub(packet.sequence),
                     self.next.timestamp.wrapping_sub(packet.timestamp),
                 );
+                self.previous = current.map(|(ssrc, _, _)| ssrc);
                 self.source = Some((packet.ssrc, offsets.0, offsets.1));
-                marker = true;
+                // A new voice begins (an event keeps its own marker: a
+                // forced one could read as a new key press).
+                marker |= samples > 0;
                 offsets
             }
         };
@@ -120,9 +128,11 @@ impl Outgoing {
         // Only a newer packet moves the stream on (a late one keeps its place).
         if sequence.wrapping_sub(self.next.sequence) < 0x8000 {
             self.next.sequence = sequence.wrapping_add(1);
-            self.next.timestamp = timestamp.wrapping_add(samples);
+            if samples > 0 {
+                self.next.timestamp = timestamp.wrapping_add(samples);
+            }
         }
-        (marker, sequence, timestamp)
+        Some((marker, sequence, timestamp))
     }
 }
 
@@ -190,7 +200,11 @@ impl Relay {
         now: Instant,
     ) -> Self {
         let [(lawyer, to_lawyer), (caller, to_caller)] = legs;
-        let outgoing = |next| Outgoing { next, source: None };
+        let outgoing = |next| Outgoing {
+            next,
+            source: None,
+            previous: None,
+        };
         Self {
             formats: [lawyer, caller],
             outgoing: [outgoing(to_lawyer), outgoing(to_caller)],
@@ -264,7 +278,10 @@ impl Relay {
             };
             counts.events += 1;
             // An event's timestamp is its start: it does not move the clock.
-            let (marker, sequence, timestamp) = self.outgoing[to].map(&packet, 0);
+            let Some((marker, sequence, timestamp)) = self.outgoing[to].map(&packet, 0) else {
+                counts.dropped += 1;
+                return None;
+            };
             RtpPacket {
                 marker,
                 payload_type: event_type,
@@ -280,6 +297,11 @@ impl Relay {
             counts.dropped += 1;
             return None;
         }
+        let samples = u32::try_from(packet.payload.len()).unwrap_or(u32::MAX);
+        let Some((marker, sequence, timestamp)) = self.outgoing[to].map(&packet, samples) else {
+            counts.dropped += 1;
+            return None;
+        };
         counts.audio += 1;
         let needs_samples = self.mix.is_some() || source.codec != target.codec;
         if needs_samples {
@@ -289,8 +311,6 @@ impl Relay {
         if let Some(mix) = &mut self.mix {
             mix.add(from, now, &self.decoded);
         }
-        let samples = u32::try_from(packet.payload.len()).unwrap_or(u32::MAX);
-        let (marker, sequence, timestamp) = self.outgoing[to].map(&packet, samples);
         let transcoded;
         let payload = if source.codec == target.codec {
             packet.payload
@@ -440,6 +460,18 @@ mod tests {
         assert_eq!(parsed(&wrapped).sequence, 4);
         assert_eq!(relay.counts(Side::Lawyer).audio, 3);
         assert_eq!(relay.counts(Side::Caller).audio, 11);
+        // The lawyer's phone changes its SSRC (a re-INVITE, a transfer):
+        // the new source goes on from the stream, marked, and a late packet
+        // of the old one is dropped rather than replayed.
+        let mut other = packet(0, 500, &encoded);
+        other[8..12].copy_from_slice(&0x9999_0000u32.to_be_bytes());
+        let p = relay.forward(Side::Lawyer, &other, t0).unwrap_or_default();
+        let p = parsed(&p);
+        assert_eq!((p.sequence, p.timestamp, p.marker), (43, 7_480, true));
+        assert_eq!(
+            relay.forward(Side::Lawyer, &packet(0, 10, &encoded), t0),
+            None
+        );
     }
 
     #[test]

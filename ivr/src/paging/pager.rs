@@ -165,7 +165,11 @@ pub(crate) async fn take<T, S, SF, H, HF>(
                 backoff = BACKOFF_MIN;
                 last_error.clear();
                 loop {
-                    while jobs.try_join_next().is_some() {}
+                    while let Some(done) = jobs.try_join_next() {
+                        if let Err(e) = done {
+                            warn!(what, error = %e, "a job of {what} failed");
+                        }
+                    }
                     let Ok(slot) = slots.clone().acquire_owned().await else {
                         break 'subscribed;
                     };
@@ -211,7 +215,11 @@ pub(crate) async fn take<T, S, SF, H, HF>(
             "waiting for the {what} in progress to end"
         );
     }
-    while jobs.join_next().await.is_some() {}
+    while let Some(done) = jobs.join_next().await {
+        if let Err(e) = done {
+            warn!(what, error = %e, "a job of {what} failed");
+        }
+    }
 }
 
 /// Dials one page and reports how it went.

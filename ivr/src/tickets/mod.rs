@@ -505,10 +505,12 @@ impl TicketsClient {
     pub async fn take_bridges(
         &self,
         node: &str,
+        boot: &str,
     ) -> Result<tonic::Streaming<pb::BridgeRequest>, Status> {
         let mut routing = self.routing.clone();
         let request = pb::TakeBridgesRequest {
             node: node.to_owned(),
+            boot: boot.to_owned(),
         };
         routing.take_bridges(request).await.map(|r| r.into_inner())
     }

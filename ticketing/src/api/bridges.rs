@@ -103,19 +103,32 @@ pub(super) async fn take_bridges(
     request: Request<pb::TakeBridgesRequest>,
 ) -> Result<Response<BridgeStream>, Status> {
     let who = gate.admit(&request, Method::TakeBridges).await?;
-    let node = request.get_ref().node.clone();
+    let node = node_name(&request.get_ref().node)?;
+    let boot = request.get_ref().boot.trim().to_owned();
+    if boot.len() > 64 || !boot.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(field_error("boot", "at most 64 letters, digits and -"));
+    }
+    if !boot.is_empty() {
+        let released = ticketing.release_earlier_runs(&node, &boot).await?;
+        if released > 0 {
+            tracing::warn!(%node, released, "an IVR node started again: its earlier run's click-to-calls are given up");
+        }
+    }
     claim_stream(
         ticketing,
         gate,
         &request,
         &node,
         &who,
-        |ticketing, node, token| async move {
-            let claimed = ticketing.claim_bridge(&node, &token).await?;
-            Ok(claimed.map(|job| {
+        move |ticketing, node, token| {
+            let boot = boot.clone();
+            async move {
+                let claimed = ticketing.claim_bridge(&node, &token, &boot).await?;
+                Ok(claimed.map(|job| {
             tracing::info!(ticket = %job.number, lawyer = %job.lawyer, bridge = job.id, %node, "click-to-call handed to an IVR node");
             bridge_to_pb(&job, ticketing.records_bridges())
         }))
+            }
         },
     )
 }

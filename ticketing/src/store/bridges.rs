@@ -82,13 +82,22 @@ impl Store {
         if !hotline_domain::phone::callable(to_call.as_str()) {
             return Err(BridgeError::NotCallable(to_call.masked()));
         }
-        let lawyer_row =
-            sqlx::query("SELECT phone, sip_uri, active, center FROM lawyers WHERE id = $1")
-                .bind(lawyer)
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(StoreError::from)?
-                .ok_or_else(|| BridgeError::UnknownLawyer(lawyer.to_owned()))?;
+        // Locked on PostgreSQL, so that two requests for one lawyer count
+        // each other (SQLite holds the write lock already).
+        let lawyer_sql = match self.backend {
+            super::Backend::Postgres => {
+                "SELECT phone, sip_uri, active, center FROM lawyers WHERE id = $1 FOR UPDATE"
+            }
+            super::Backend::Sqlite => {
+                "SELECT phone, sip_uri, active, center FROM lawyers WHERE id = $1"
+            }
+        };
+        let lawyer_row = sqlx::query(lawyer_sql)
+            .bind(lawyer)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(StoreError::from)?
+            .ok_or_else(|| BridgeError::UnknownLawyer(lawyer.to_owned()))?;
         if !super::tickets::read_flag(&lawyer_row, "active")? {
             return Err(BridgeError::Inactive(lawyer.to_owned()));
         }
@@ -193,6 +202,7 @@ impl Store {
         &self,
         node: &str,
         token: &str,
+        boot: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<BridgeJob>, StoreError> {
         // Most polls find nothing: a read, not a write lock, for them.
@@ -288,12 +298,13 @@ impl Store {
         };
         let claimed = sqlx::query(
             "UPDATE bridges SET state = 'dialling', node = $2, claimed_token = $3, \
-             claimed_at = $4 WHERE id = $1 AND state = 'pending'",
+             claimed_at = $4, claimed_boot = $5 WHERE id = $1 AND state = 'pending'",
         )
         .bind(id)
         .bind(node)
         .bind(token)
         .bind(ms(now))
+        .bind(boot)
         .execute(&mut **tx)
         .await?;
         tx.commit().await?;
@@ -310,6 +321,64 @@ impl Store {
             lawyer_languages: list(&get::<String>(&row, "languages")?),
             caller_language: get(&row, "language")?,
         }))
+    }
+
+    /// Gives up the bridges an earlier run of IVR node `node` holds (it
+    /// started again as run `boot`, and cannot report them): each ends
+    /// `failed` with a note, and no longer blocks its ticket or lawyer.
+    pub async fn release_earlier_runs(
+        &self,
+        node: &str,
+        boot: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, ticket_id, lawyer_id FROM bridges WHERE node = $1 \
+             AND state = 'dialling' AND claimed_boot <> $2 ORDER BY id LIMIT 100",
+        )
+        .bind(node)
+        .bind(boot)
+        .fetch_all(&self.pool)
+        .await?;
+        let detail = format!("IVR node {node} started again before reporting it");
+        let mut released = 0;
+        for row in rows {
+            let id: i64 = get(&row, "id")?;
+            let mut tx = self.begin_write().await?;
+            let taken = sqlx::query(
+                "UPDATE bridges SET state = 'failed', finished_at = $2, detail = $3 \
+                 WHERE id = $1 AND state = 'dialling'",
+            )
+            .bind(id)
+            .bind(ms(now))
+            .bind(&detail)
+            .execute(&mut **tx)
+            .await?;
+            if taken.rows_affected() != 1 {
+                continue;
+            }
+            let lawyer: String = get(&row, "lawyer_id")?;
+            let note = format!("click-to-call {id} with lawyer {lawyer} failed: {detail}");
+            insert_event(
+                &mut tx,
+                get(&row, "ticket_id")?,
+                EventKind::Note,
+                ROUTING_ACTOR,
+                now,
+                EventDetail {
+                    note: Some(&note),
+                    lawyer: Some(&lawyer),
+                    ..EventDetail::default()
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            released += 1;
+        }
+        if released > 0 {
+            self.committed();
+        }
+        Ok(released)
     }
 
     /// Gives up bridges nobody took within [`UNCLAIMED_TIMEOUT`] and takes
