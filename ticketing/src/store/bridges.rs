@@ -36,6 +36,24 @@ pub struct BridgeJob {
     pub caller_language: String,
 }
 
+/// A bridge's row, as far as giving it up needs.
+struct Bridge {
+    id: i64,
+    ticket_id: i64,
+    lawyer: String,
+}
+
+impl Bridge {
+    /// From a row with `id`, `ticket_id` and `lawyer_id`.
+    fn of(row: &sqlx::any::AnyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: get(row, "id")?,
+            ticket_id: get(row, "ticket_id")?,
+            lawyer: get(row, "lawyer_id")?,
+        })
+    }
+}
+
 /// How one leg of a bridge ended, and what the node says about it.
 #[derive(Debug, Clone, Copy)]
 pub struct BridgeLegs<'a> {
@@ -266,32 +284,8 @@ impl Store {
         };
         let (Some(to_call), None) = (to_call, &gone) else {
             let why = gone.unwrap_or_default();
-            let given_up = sqlx::query(
-                "UPDATE bridges SET state = 'failed', finished_at = $2, detail = $3 \
-                 WHERE id = $1 AND state = 'pending'",
-            )
-            .bind(id)
-            .bind(ms(now))
-            .bind(&why)
-            .execute(&mut **tx)
-            .await?;
-            if given_up.rows_affected() == 1 {
-                let lawyer: String = get(&row, "lawyer_id")?;
-                let note = format!("click-to-call {id} with lawyer {lawyer} not placed: {why}");
-                insert_event(
-                    &mut tx,
-                    get(&row, "ticket_id")?,
-                    EventKind::Note,
-                    ROUTING_ACTOR,
-                    now,
-                    EventDetail {
-                        note: Some(&note),
-                        lawyer: Some(&lawyer),
-                        ..EventDetail::default()
-                    },
-                )
-                .await?;
-            }
+            let bridge = Bridge::of(&row)?;
+            Self::give_up_in(&mut tx, &bridge, "pending", &why, "not placed", now).await?;
             tx.commit().await?;
             self.committed();
             return Ok(None);
@@ -343,37 +337,10 @@ impl Store {
         let detail = format!("IVR node {node} started again before reporting it");
         let mut released = 0;
         for row in rows {
-            let id: i64 = get(&row, "id")?;
-            let mut tx = self.begin_write().await?;
-            let taken = sqlx::query(
-                "UPDATE bridges SET state = 'failed', finished_at = $2, detail = $3 \
-                 WHERE id = $1 AND state = 'dialling'",
-            )
-            .bind(id)
-            .bind(ms(now))
-            .bind(&detail)
-            .execute(&mut **tx)
-            .await?;
-            if taken.rows_affected() != 1 {
-                continue;
+            let bridge = Bridge::of(&row)?;
+            if self.give_up(&bridge, "dialling", &detail, now).await? {
+                released += 1;
             }
-            let lawyer: String = get(&row, "lawyer_id")?;
-            let note = format!("click-to-call {id} with lawyer {lawyer} failed: {detail}");
-            insert_event(
-                &mut tx,
-                get(&row, "ticket_id")?,
-                EventKind::Note,
-                ROUTING_ACTOR,
-                now,
-                EventDetail {
-                    note: Some(&note),
-                    lawyer: Some(&lawyer),
-                    ..EventDetail::default()
-                },
-            )
-            .await?;
-            tx.commit().await?;
-            released += 1;
         }
         if released > 0 {
             self.committed();
@@ -397,7 +364,6 @@ impl Store {
         .await?;
         let mut expired = 0;
         for row in rows {
-            let id: i64 = get(&row, "id")?;
             let state: String = get(&row, "state")?;
             let detail = if state == "pending" {
                 format!(
@@ -410,42 +376,73 @@ impl Store {
                     get::<Option<String>>(&row, "node")?.unwrap_or_default()
                 )
             };
-            let mut tx = self.begin_write().await?;
-            let taken = sqlx::query(
-                "UPDATE bridges SET state = 'failed', finished_at = $3, detail = $4 \
-                 WHERE id = $1 AND state = $2",
-            )
-            .bind(id)
-            .bind(&state)
-            .bind(ms(now))
-            .bind(&detail)
-            .execute(&mut **tx)
-            .await?;
-            if taken.rows_affected() != 1 {
-                continue;
+            if self
+                .give_up(&Bridge::of(&row)?, &state, &detail, now)
+                .await?
+            {
+                expired += 1;
             }
-            let lawyer: String = get(&row, "lawyer_id")?;
-            let note = format!("click-to-call {id} with lawyer {lawyer} failed: {detail}");
-            insert_event(
-                &mut tx,
-                get(&row, "ticket_id")?,
-                EventKind::Note,
-                ROUTING_ACTOR,
-                now,
-                EventDetail {
-                    note: Some(&note),
-                    lawyer: Some(&lawyer),
-                    ..EventDetail::default()
-                },
-            )
-            .await?;
-            tx.commit().await?;
-            expired += 1;
         }
         if expired > 0 {
             self.committed();
         }
         Ok(expired)
+    }
+
+    /// Ends `bridge` `failed` if it is still in `state`, with a note on its
+    /// ticket (`what` happened: "failed", "not placed", and why), in its
+    /// own transaction; whether it was.
+    async fn give_up(
+        &self,
+        bridge: &Bridge,
+        state: &str,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let given_up = Self::give_up_in(&mut tx, bridge, state, why, "failed", now).await?;
+        tx.commit().await?;
+        Ok(given_up)
+    }
+
+    /// [`Store::give_up`] in `tx`.
+    async fn give_up_in(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        bridge: &Bridge,
+        state: &str,
+        why: &str,
+        what: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let taken = sqlx::query(
+            "UPDATE bridges SET state = 'failed', finished_at = $3, detail = $4 \
+             WHERE id = $1 AND state = $2",
+        )
+        .bind(bridge.id)
+        .bind(state)
+        .bind(ms(now))
+        .bind(why)
+        .execute(&mut **tx)
+        .await?;
+        if taken.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let (id, lawyer) = (bridge.id, &bridge.lawyer);
+        let note = format!("click-to-call {id} with lawyer {lawyer} {what}: {why}");
+        insert_event(
+            tx,
+            bridge.ticket_id,
+            EventKind::Note,
+            ROUTING_ACTOR,
+            now,
+            EventDetail {
+                note: Some(&note),
+                lawyer: Some(lawyer),
+                ..EventDetail::default()
+            },
+        )
+        .await?;
+        Ok(true)
     }
 
     /// Closes bridge `id`, placed by `node` under token `token`, with how
