@@ -1,6 +1,6 @@
 //! One click-to-call, from the lawyer's answer to the last hang-up: the
-//! lawyer hears who is being called and a ringback tone while the caller's
-//! phone rings; the caller hears who is calling; then the two are
+//! lawyer hears the ticket's number, then a ringback tone while the
+//! caller's phone rings; the caller hears who is calling; then the two are
 //! connected through the [`Relay`] until either hangs up, the media stops,
 //! or [`MAX_TALK`] passes.
 

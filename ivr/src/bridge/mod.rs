@@ -3,8 +3,8 @@
 //! the lawyer and tells them who is being called, then calls the caller
 //! through the outbound trunk with the centre's number as caller ID, and
 //! relays the media between the two legs ([`relay`], sans-I/O) until one
-//! hangs up; then it reports how each leg went (`ReportBridge`). Neither
-//! party learns the other's number. When the centre records these calls
+//! hangs up; then it reports how each leg went (`ReportBridge`). The
+//! caller sees 12348, never the lawyer's number. When the centre records these calls
 //! (`record_callbacks`, which ticketing sends with each bridge), both
 //! parties hear that the call is recorded before they are connected, and
 //! the recording goes to the ticket. Only a node with an outbound trunk

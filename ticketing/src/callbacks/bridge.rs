@@ -1,6 +1,6 @@
 //! Click-to-call (回拨接通): an IVR node calls the lawyer, then the caller
 //! through the outbound trunk with the centre's number as caller ID, and
-//! connects the two, so neither learns the other's number. This module
+//! connects the two, so the caller never sees the lawyer's number. This module
 //! holds what the legs' outcomes mean; the store keeps the requests
 //! (table `bridges`) and the IVR places the calls.
 

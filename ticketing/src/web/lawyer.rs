@@ -142,7 +142,7 @@ pub async fn page(
                                     @if click_to_call && c.phone().is_some_and(|p| p.is_callable()) {
                                         form method="post" action={"/tickets/" (c.ticket.number) "/call"} class="action call" {
                                             (csrf(&viewer))
-                                            button type="submit" class="call" title=(t("系统先呼叫您，再以中心号码呼叫来电人并接通，双方号码互不显示", "The hotline calls you, then the caller with the centre's number, and connects you; neither sees the other's number")) { (t("接通来电人", "Call the caller")) }
+                                            button type="submit" class="call" title=(t("系统先呼叫您，再以中心号码呼叫来电人并接通，来电人不会看到您的号码", "The hotline calls you, then the caller with the centre's number, and connects you; the caller never sees your number")) { (t("接通来电人", "Call the caller")) }
                                         }
                                     }
                                 }
