@@ -23,7 +23,7 @@ pub async fn run(args: CallArgs) -> anyhow::Result<()> {
     let refs = References::new(
         prompts
             .all()
-            .map(|(lang, name, audio)| (format!("{lang}/{name}"), audio.to_vec())),
+            .map(|(lang, name, audio)| (format!("{lang}/{name}"), audio.samples().to_vec())),
     );
     let say = match &args.say {
         Some(path) => Some(read_telephone_wav(path).map_err(|e| UsageError(format!("--say {e}")))?),

@@ -64,8 +64,9 @@ pub enum PromptError {
     },
 }
 
-/// 8 kHz samples of one prompt, shared by every call that plays it.
-pub type Audio = Arc<Vec<i16>>;
+/// One prompt: its 8 kHz samples and their G.711 encodings, shared by
+/// every call that plays it.
+pub type Audio = crate::media::clip::Clip;
 
 /// Prompt audio by (language, name), shared by every call.
 #[derive(Debug, Clone, Default)]
@@ -88,7 +89,10 @@ impl Prompts {
         let mut audio = HashMap::new();
         for (lang, name, bytes) in embedded::PROMPTS {
             let samples = decode_telephone_wav(bytes, &format!("{lang}/{name}.wav"))?;
-            audio.insert(((*lang).to_owned(), (*name).to_owned()), Arc::new(samples));
+            audio.insert(
+                ((*lang).to_owned(), (*name).to_owned()),
+                Audio::new(samples),
+            );
         }
         Self::complete(audio, Path::new("prompts"))
     }
@@ -110,7 +114,7 @@ impl Prompts {
                     continue;
                 };
                 let samples = read_telephone_wav(&path)?;
-                audio.insert(((*lang).to_owned(), name.to_owned()), Arc::new(samples));
+                audio.insert(((*lang).to_owned(), name.to_owned()), Audio::new(samples));
             }
         }
         Self::complete(audio, dir)

@@ -176,7 +176,7 @@ pub async fn connect(
     }
     info!("click-to-call: calling the caller");
     // The lawyer hears ringback until the caller answers.
-    let tone = ringback();
+    let tone = crate::media::clip::Clip::new(ringback());
     lawyer.call.session.play(&tone);
     let mut leg_rx = leg_rx;
     let mut lawyer_gone = false;

@@ -20,6 +20,14 @@ impl G711 {
         }
     }
 
+    /// The byte a zero sample encodes to: what silence is sent as.
+    pub fn silence(self) -> u8 {
+        match self {
+            G711::Pcmu => encode_ulaw(0),
+            G711::Pcma => encode_alaw(0),
+        }
+    }
+
     pub fn encode(self, samples: &[i16], out: &mut Vec<u8>) {
         out.extend(samples.iter().map(|&s| match self {
             G711::Pcmu => encode_ulaw(s),

@@ -17,6 +17,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::clip::Clip;
 use super::codec::G711;
 use super::dtmf::inband::InbandDetector;
 use super::dtmf::rfc4733::EventReceiver;
@@ -104,10 +105,14 @@ pub struct MediaSession {
     confirmed: bool,
     start: Instant,
     packets_sent: u64,
-    playout: VecDeque<i16>,
+    /// Prompts queued to play, each with how far it has been sent: the
+    /// audio is shared, a call holds only its place in it.
+    playout: VecDeque<(Clip, usize)>,
     playing: bool,
     events: EventReceiver,
-    inband: InbandDetector,
+    /// Made at the caller's first audio, and only while no RFC 4733 event
+    /// has come: a call that never sends audio carries none of it.
+    inband: Option<Box<InbandDetector>>,
     inband_enabled: bool,
     recording: Option<Vec<i16>>,
     /// The caller's message and its bound, while a record node listens.
@@ -155,7 +160,7 @@ impl MediaSession {
             playout: VecDeque::new(),
             playing: false,
             events: EventReceiver::new(),
-            inband: InbandDetector::new(),
+            inband: None,
             inband_enabled: true,
             recording: None,
             message: None,
@@ -220,9 +225,11 @@ impl MediaSession {
         }
     }
 
-    /// Queues prompt audio (8 kHz linear) after whatever is playing.
-    pub fn play(&mut self, samples: &[i16]) {
-        self.playout.extend(samples.iter().copied());
+    /// Queues a prompt after whatever is playing.
+    pub fn play(&mut self, clip: &Clip) {
+        if !clip.is_empty() {
+            self.playout.push_back((clip.clone(), 0));
+        }
         self.playing = true;
     }
 
@@ -300,15 +307,6 @@ impl MediaSession {
             return;
         }
         while self.start + PACKET_INTERVAL * (self.packets_sent as u32) <= now {
-            let mut frame = [0i16; PACKET_SAMPLES];
-            for sample in frame.iter_mut() {
-                if let Some(s) = self.playout.pop_front() {
-                    *sample = s;
-                }
-            }
-            let finished = self.playing && self.playout.is_empty();
-            let mut payload = Vec::with_capacity(PACKET_SAMPLES);
-            self.config.codec.encode(&frame, &mut payload);
             let mut datagram = Vec::with_capacity(12 + PACKET_SAMPLES);
             RtpPacket {
                 // We send without pause (silence between prompts), so the
@@ -318,9 +316,11 @@ impl MediaSession {
                 sequence: self.sequence,
                 timestamp: self.timestamp,
                 ssrc: self.ssrc,
-                payload: &payload,
+                payload: &[],
             }
             .write(&mut datagram);
+            self.fill_payload(&mut datagram);
+            let finished = self.playing && self.playout.is_empty();
             self.outputs.push_back(MediaOutput::Send(datagram));
             if finished {
                 // After the packet that carried its last samples.
@@ -332,6 +332,27 @@ impl MediaSession {
             self.timestamp = self.timestamp.wrapping_add(PACKET_SAMPLES as u32);
             self.packets_sent += 1;
         }
+    }
+
+    /// Appends one packet of prompt audio, already in the call's law, from
+    /// the queued clips; silence where they run out.
+    fn fill_payload(&mut self, datagram: &mut Vec<u8>) {
+        let law = self.config.codec;
+        let mut wanted = PACKET_SAMPLES;
+        while wanted > 0 {
+            let Some((clip, at)) = self.playout.front_mut() else {
+                break;
+            };
+            let encoded = clip.encoded(law);
+            let take = wanted.min(encoded.len() - *at);
+            datagram.extend_from_slice(&encoded[*at..*at + take]);
+            *at += take;
+            wanted -= take;
+            if *at == encoded.len() {
+                self.playout.pop_front();
+            }
+        }
+        datagram.resize(datagram.len() + wanted, law.silence());
     }
 
     /// Takes one datagram from the media socket; digits it brings are
@@ -365,6 +386,7 @@ impl MediaSession {
         let mut events = Vec::new();
         if Some(packet.payload_type) == self.config.telephone_event {
             self.inband_enabled = false;
+            self.inband = None;
             if let Some(d) = self.events.receive(&packet) {
                 events.push(MediaEvent::Digit(d, DigitSource::Rfc4733));
             }
@@ -385,7 +407,10 @@ impl MediaSession {
                 }
             }
             if self.inband_enabled {
-                for found in self.inband.push(&self.decoded) {
+                let inband = self
+                    .inband
+                    .get_or_insert_with(|| Box::new(InbandDetector::new()));
+                for found in inband.push(&self.decoded) {
                     events.push(MediaEvent::Digit(found.digit, DigitSource::Inband));
                 }
             }
@@ -452,7 +477,7 @@ mod tests {
             t0,
             &mut rand::rng(),
         );
-        s.play(&[1000; 400]);
+        s.play(&Clip::new(vec![1000; 400]));
         s.handle_timeout(t0 + Duration::from_millis(40));
         let (_, events) = drain(&mut s);
         assert!(events.contains(&MediaEvent::PlaybackFinished));
@@ -558,7 +583,7 @@ mod tests {
             t0,
             &mut rand::rng(),
         );
-        s.play(&[8000; 400]);
+        s.play(&Clip::new(vec![8000; 400]));
         s.handle_timeout(t0 + Duration::from_millis(300));
         assert!(drain(&mut s).0.is_empty(), "nothing before the ACK");
         s.confirm(t0 + Duration::from_millis(300));
@@ -587,7 +612,7 @@ mod tests {
             t0,
             &mut rand::rng(),
         );
-        s.play(&[8000; 400]);
+        s.play(&Clip::new(vec![8000; 400]));
         s.confirm(t0 + Duration::from_millis(50));
         s.handle_timeout(t0 + Duration::from_millis(500));
         assert!(drain(&mut s).0.is_empty(), "nowhere to send yet");

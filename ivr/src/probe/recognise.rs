@@ -541,7 +541,7 @@ mod tests {
         let prompts = crate::prompts::Prompts::embedded().unwrap_or_default();
         let all: Vec<(String, Vec<i16>)> = prompts
             .all()
-            .map(|(l, n, a)| (format!("{l}/{n}"), a.to_vec()))
+            .map(|(l, n, a)| (format!("{l}/{n}"), a.samples().to_vec()))
             .collect();
         assert!(all.len() > 200, "{}", all.len());
         let refs = Arc::new(References::new(all.clone()));

@@ -143,6 +143,8 @@ impl Run {
 }
 
 /// Precomputed analysis windows and oscillators for the eight frequencies.
+static TABLES: std::sync::LazyLock<Tables> = std::sync::LazyLock::new(Tables::new);
+
 struct Tables {
     hann_look: [f64; LOOK],
     hann_half: [f64; HALF],
@@ -186,7 +188,8 @@ impl Tables {
 }
 
 pub struct InbandDetector {
-    tables: Tables,
+    /// Windows and oscillators, the same for every call: computed once.
+    tables: &'static Tables,
     /// The last LOOK samples, oldest first.
     look: [f64; LOOK],
     /// Samples of the hop being filled.
@@ -208,7 +211,7 @@ impl Default for InbandDetector {
 impl InbandDetector {
     pub fn new() -> Self {
         Self {
-            tables: Tables::new(),
+            tables: &TABLES,
             look: [0.0; LOOK],
             hop: [0.0; HOP],
             samples: 0,
