@@ -173,7 +173,7 @@ settings! {
             help "Milliseconds of ringing (180) before the IVR answers; 0 answers at once.";
         rtp_port_min: u16 = "20000",
             env "HOTLINE_RTP_PORT_MIN", value "PORT", example "30000",
-            help "Lowest RTP port of the IVR.";
+            help "Lowest RTP port of the IVR; each call takes one port of the range (RTCP shares it).";
         rtp_port_max: u16 = "29999",
             env "HOTLINE_RTP_PORT_MAX", value "PORT", example "30999",
             help "Highest RTP port of the IVR.";
@@ -401,9 +401,9 @@ impl Config {
 
     fn checked(self) -> Result<Self, ConfigError> {
         let invalid = |text: String| Err(ConfigError::Invalid(text));
-        if self.rtp_port_min > self.rtp_port_max || self.rtp_port_max - self.rtp_port_min < 2 {
+        if self.rtp_port_min > self.rtp_port_max || self.rtp_port_min == 0 {
             return invalid(format!(
-                "rtp_port_min ({}) .. rtp_port_max ({}) must span at least one even/odd pair",
+                "rtp_port_min ({}) .. rtp_port_max ({}) must be a range of ports above 0, low to high",
                 self.rtp_port_min, self.rtp_port_max
             ));
         }

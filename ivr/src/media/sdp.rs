@@ -57,6 +57,11 @@ pub struct AudioDescription {
     pub formats: Vec<Format>,
     pub ptime: Option<u32>,
     pub direction: Direction,
+    /// `a=rtcp-mux` (RFC 5761): RTCP shares the RTP port both ways.
+    pub rtcp_mux: bool,
+    /// `a=rtcp:PORT` (RFC 3605): where the peer takes RTCP, when not at
+    /// the RTP port + 1.
+    pub rtcp_port: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -114,6 +119,8 @@ pub fn parse_audio(sdp: &str) -> Result<AudioDescription, SdpError> {
                     formats,
                     ptime: None,
                     direction: session_direction,
+                    rtcp_mux: false,
+                    rtcp_port: None,
                 });
                 in_audio = true;
             }
@@ -155,6 +162,14 @@ pub fn parse_audio(sdp: &str) -> Result<AudioDescription, SdpError> {
                         }
                     }
                     "ptime" => a.ptime = arg.trim().parse().ok(),
+                    "rtcp-mux" => a.rtcp_mux = true,
+                    "rtcp" => {
+                        a.rtcp_port = arg
+                            .split_whitespace()
+                            .next()
+                            .and_then(|p| p.parse().ok())
+                            .filter(|p| *p != 0)
+                    }
                     _ => {}
                 }
             }
@@ -193,6 +208,23 @@ pub struct Negotiated {
     pub telephone_event: Option<u8>,
     pub ptime: u32,
     pub direction: Direction,
+    /// RTCP goes on the RTP port both ways (the offer asked for rtcp-mux).
+    pub rtcp_mux: bool,
+    /// Where the peer takes RTCP when not multiplexed: its `a=rtcp` port,
+    /// else the RTP port + 1 (RFC 3550).
+    pub rtcp_port: Option<u16>,
+}
+
+impl Negotiated {
+    /// Where our RTCP reports go, given where the peer's RTP goes.
+    pub fn rtcp_destination(&self, rtp: std::net::SocketAddr) -> std::net::SocketAddr {
+        let port = if self.rtcp_mux {
+            rtp.port()
+        } else {
+            self.rtcp_port.unwrap_or(rtp.port().wrapping_add(1))
+        };
+        std::net::SocketAddr::new(rtp.ip(), port)
+    }
 }
 
 fn format_is(f: &Format, name: &str, static_pt: u8) -> bool {
@@ -237,6 +269,8 @@ pub fn negotiate(offer: &AudioDescription) -> Result<Negotiated, SdpError> {
             .filter(|p| (10..=60).contains(p) && p % 10 == 0)
             .unwrap_or(20),
         direction: offer.direction.answer(),
+        rtcp_mux: offer.rtcp_mux,
+        rtcp_port: offer.rtcp_port,
     })
 }
 
@@ -291,6 +325,12 @@ pub fn answer(local: &Local, agreed: &Negotiated) -> String {
         agreed.ptime,
         agreed.direction.attribute()
     );
+    // One port per call: our RTCP is taken on the RTP port (RFC 3605),
+    // multiplexed when the peer offered it (RFC 5761).
+    let _ = write!(sdp, "a=rtcp:{}\r\n", local.port);
+    if agreed.rtcp_mux {
+        sdp.push_str("a=rtcp-mux\r\n");
+    }
     sdp
 }
 
@@ -300,8 +340,9 @@ pub fn offer(local: &Local) -> String {
     let _ = write!(
         sdp,
         "m=audio {} RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
-         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=ptime:20\r\na=sendrecv\r\n",
-        local.port
+         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=ptime:20\r\na=sendrecv\r\n\
+         a=rtcp:{}\r\na=rtcp-mux\r\n",
+        local.port, local.port
     );
     sdp
 }
@@ -336,9 +377,54 @@ mod tests {
         let sdp = answer(&local, &agreed);
         assert!(sdp.contains("m=audio 20000 RTP/AVP 0 101\r\n"), "{sdp}");
         assert!(sdp.contains("c=IN IP4 10.0.0.5\r\n"), "{sdp}");
+        // RTCP comes to the RTP port: one port per call.
+        assert!(sdp.contains("a=rtcp:20000\r\n"), "{sdp}");
+        assert!(
+            !sdp.contains("rtcp-mux"),
+            "not offered, not answered: {sdp}"
+        );
         // Our own answer parses back to the same choice.
         let back = negotiate(&parse_audio(&sdp).unwrap()).unwrap();
-        assert_eq!(back, agreed);
+        assert_eq!(
+            back,
+            Negotiated {
+                rtcp_port: Some(20000),
+                ..agreed
+            }
+        );
+        // sipp said nothing of RTCP: its reports go to its RTP port + 1.
+        let rtp: std::net::SocketAddr = "127.0.0.1:6000".parse().unwrap();
+        assert_eq!(agreed.rtcp_destination(rtp).port(), 6001);
+    }
+
+    #[test]
+    fn rtcp_mux_and_a_separate_rtcp_port_are_honoured() {
+        let local = Local {
+            address: "10.0.0.5".parse().unwrap(),
+            port: 20000,
+            session_id: 1,
+            version: 1,
+        };
+        let rtp: std::net::SocketAddr = "192.0.2.7:7000".parse().unwrap();
+        let muxed = SIPP_OFFER.replace(
+            "a=fmtp:101 0-11,16\r\n",
+            "a=fmtp:101 0-11,16\r\na=rtcp-mux\r\n",
+        );
+        let agreed = negotiate(&parse_audio(&muxed).unwrap()).unwrap();
+        assert!(agreed.rtcp_mux);
+        assert_eq!(agreed.rtcp_destination(rtp), rtp);
+        assert!(answer(&local, &agreed).contains("a=rtcp:20000\r\na=rtcp-mux\r\n"));
+        let elsewhere = SIPP_OFFER.replace(
+            "a=fmtp:101 0-11,16\r\n",
+            "a=fmtp:101 0-11,16\r\na=rtcp:7007 IN IP4 192.0.2.7\r\n",
+        );
+        let agreed = negotiate(&parse_audio(&elsewhere).unwrap()).unwrap();
+        assert!(!agreed.rtcp_mux);
+        assert_eq!(agreed.rtcp_destination(rtp).port(), 7007);
+        // Our offer asks for both, so a peer that can multiplexes.
+        let ours = parse_audio(&offer(&local)).unwrap();
+        assert!(ours.rtcp_mux);
+        assert_eq!(ours.rtcp_port, Some(20000));
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! One call's task: binds its RTP socket, answers, runs the media session on
-//! a timer that follows the session's schedule, and drives the call's menu
-//! [`Flow`]: digits and "prompt finished" go in, prompts, recording and
-//! ticket requests come out. Ticketing calls run in tasks of their own and
+//! One call's task: binds its RTP socket, answers, hands the media session
+//! to the [`Pacer`] (which sends and reads its RTP), and drives the call's
+//! menu [`Flow`]: digits and "prompt finished" go in, prompts, recording
+//! and ticket requests come out. Ticketing calls run in tasks of their own and
 //! answer through a channel, so the media never waits for the network.
 
 use std::net::{IpAddr, SocketAddr};
@@ -17,10 +17,11 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn, Instrument};
 
 use super::call_ref::CallRef;
+use super::pacer::Pacer;
 use super::{CallCommand, CallSignal, IvrConfig};
 use crate::media::dtmf::arbiter::{DigitArbiter, DigitSource, Verdict};
 use crate::media::sdp::{self, Local};
-use crate::media::session::{MediaConfig, MediaEvent, MediaOutput, MediaSession, MediaTrust};
+use crate::media::session::{MediaConfig, MediaEvent, MediaSession, MediaTrust};
 use crate::menu::{Action, CallInfo, Flow, Input};
 use crate::sip::endpoint::CallKey;
 use crate::tickets::{Submission, TicketsClient};
@@ -48,6 +49,7 @@ pub struct IncomingCall {
 pub async fn run(
     call: IncomingCall,
     config: Arc<IvrConfig>,
+    pacer: Pacer,
     commands: mpsc::Sender<CallCommand>,
     mut signals: mpsc::Receiver<CallSignal>,
 ) {
@@ -103,6 +105,18 @@ pub async fn run(
     if confirmed {
         session.confirm(start.into_std());
     }
+    // The whole call is kept only where recordings are written.
+    if config.recordings_dir.is_some() {
+        session.start_recording();
+    }
+    let mut media = match pacer.attach(session, socket, agreed) {
+        Ok(media) => media,
+        Err(e) => {
+            warn!(error = %e, "the call's RTP socket cannot be driven; hanging up");
+            send(CallCommand::Hangup(key)).await;
+            return;
+        }
+    };
     info!(codec = ?agreed.codec, rtp = %rtp_addr, "call answered");
     let board = &config.board;
     board.answered(call.call_ref.as_str());
@@ -134,13 +148,6 @@ pub async fn run(
     let (answers_tx, mut answers) = mpsc::channel::<Input>(4);
     let mut message: Vec<i16> = Vec::new();
 
-    let mut buf = vec![0u8; 2048];
-    session.start_recording();
-    // RTCP on the odd port above RTP, when it is free; a call works without it.
-    let rtcp = UdpSocket::bind(SocketAddr::new(rtp_addr.ip(), rtp_addr.port() + 1))
-        .await
-        .ok();
-    let mut next_report = Instant::now() + crate::media::rtcp::REPORT_INTERVAL;
     let mut hung_up_by_us = false;
     // A transfer whose outcome never comes falls back after this.
     let mut transfer_deadline: Option<Instant> = None;
@@ -155,20 +162,24 @@ pub async fn run(
         while let Some(action) = flow.poll_output() {
             match action {
                 Action::Play(prompts) => {
-                    session.stop_playback();
-                    for (lang, name) in &prompts {
-                        session.play(&loaded.prompts.get(lang, name));
-                    }
+                    media.with(|session| {
+                        session.stop_playback();
+                        for (lang, name) in &prompts {
+                            session.play(&loaded.prompts.get(lang, name));
+                        }
+                    });
                     board.position(call.call_ref.as_str(), flow.node());
                 }
-                Action::StopPlayback => session.stop_playback(),
+                Action::StopPlayback => media.with(MediaSession::stop_playback),
                 // The record node ends the message itself; the bound is a backstop.
-                Action::StartRecording { end_on_silence } => session.start_message(
-                    Instant::now().into_std(),
-                    MAX_MESSAGE_SAMPLES,
-                    end_on_silence,
-                ),
-                Action::StopRecording => message = session.stop_message(),
+                Action::StartRecording { end_on_silence } => media.with(|session| {
+                    session.start_message(
+                        Instant::now().into_std(),
+                        MAX_MESSAGE_SAMPLES,
+                        end_on_silence,
+                    )
+                }),
+                Action::StopRecording => message = media.with(MediaSession::stop_message),
                 Action::CreateTicket(draft) => {
                     // A second request on one call (after the first could
                     // not be kept) is a request of its own.
@@ -233,28 +244,10 @@ pub async fn run(
         if flow.is_done() {
             break 'call;
         }
-        let wake = session.poll_timeout().map(Instant::from_std);
         let flow_wake = flow.poll_timeout().map(Instant::from_std);
-        if let (Some(socket), Some(remote), true) =
-            (&rtcp, session.remote(), Instant::now() >= next_report)
-        {
-            next_report += crate::media::rtcp::REPORT_INTERVAL;
-            let report = crate::media::rtcp::sender_report(
-                session.sender_info(),
-                std::time::SystemTime::now(),
-                "ivr@hotline",
-            );
-            let to = SocketAddr::new(remote.ip(), remote.port().wrapping_add(1));
-            let _ = socket.send_to(&report, to).await;
-        }
         let mut events = Vec::new();
         tokio::select! {
-            received = socket.recv_from(&mut buf) => {
-                if let Ok((n, from)) = received {
-                    session.handle_datagram(Instant::now().into_std(), from, &buf[..n]);
-                }
-            }
-            () = sleep_until_some(wake) => session.handle_timeout(Instant::now().into_std()),
+            Some(event) = media.events.recv() => events.push(event),
             () = sleep_until_some(flow_wake) => flow.handle_timeout(Instant::now().into_std()),
             () = sleep_until_some(transfer_deadline) => {
                 transfer_deadline = None;
@@ -280,7 +273,9 @@ pub async fn run(
                     };
                     send(reply).await;
                 }
-                Some(CallSignal::Confirmed(_)) => session.confirm(Instant::now().into_std()),
+                Some(CallSignal::Confirmed(_)) => {
+                    media.with_now(|session| session.confirm(Instant::now().into_std()))
+                }
                 Some(CallSignal::Transfer(ok)) => {
                     transfer_deadline = None;
                     flow.handle_input(Instant::now().into_std(), Input::Transfer(ok));
@@ -291,16 +286,6 @@ pub async fn run(
                     continue 'call;
                 }
             },
-        }
-        while let Some(output) = session.poll_output() {
-            match output {
-                MediaOutput::Send(datagram) => {
-                    if let Some(to) = session.remote() {
-                        let _ = socket.send_to(&datagram, to).await;
-                    }
-                }
-                MediaOutput::Event(event) => events.push(event),
-            }
         }
         for event in events {
             match event {
@@ -344,7 +329,7 @@ pub async fn run(
         by = if hung_up_by_us { "ivr" } else { "caller" },
         "call ended"
     );
-    save_recording(&config, &call.call_ref, session.stop_recording()).await;
+    save_recording(&config, &call.call_ref, media.finish()).await;
 }
 
 /// Waits until `at`, or forever when there is nothing to wait for.
@@ -530,12 +515,10 @@ pub(super) async fn bind_rtp(
     let (low, high) = config.rtp_ports;
     let span = u32::from(high.saturating_sub(low)) + 1;
     let offset = rng.random::<u32>() % span;
-    // Even ports only: RTP on even, RTCP on the odd one above (RFC 3550).
+    // Any port of the range: RTCP shares it (the SDP says so with a=rtcp),
+    // so a range of N ports carries N calls.
     for i in 0..span {
         let port = low as u32 + (offset + i) % span;
-        if port % 2 == 1 {
-            continue;
-        }
         if let Ok(socket) = UdpSocket::bind(SocketAddr::new(ip, port as u16)).await {
             return Some(socket);
         }

@@ -7,6 +7,7 @@ mod call;
 pub mod call_ref;
 pub mod metrics;
 mod outbound;
+mod pacer;
 pub mod retention;
 
 use std::collections::HashMap;
@@ -165,6 +166,10 @@ pub async fn run_with_control(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), IvrError> {
     let config = Arc::new(config);
+    // One lane per core drives every answered call's media.
+    let pacer = pacer::Pacer::start(
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+    );
     let mut outbound_calls: HashMap<CallKey, outbound::Pending> = HashMap::new();
     let local_udp = udp.local_addr()?;
     let mut local_addresses = LocalAddresses::default();
@@ -352,7 +357,7 @@ pub async fn run_with_control(
                         pending.finish(DialOutcome::NotAnswered(reason));
                     }
                 }
-                Output::Event(event) => route(event, &config, &command_tx, &mut calls),
+                Output::Event(event) => route(event, &config, &pacer, &command_tx, &mut calls),
             }
         }
         if drain_deadline.is_some() && endpoint.active_calls() == 0 && outbound_calls.is_empty() {
@@ -400,6 +405,7 @@ impl LocalAddresses {
 fn route(
     event: Event,
     config: &Arc<IvrConfig>,
+    pacer: &pacer::Pacer,
     commands: &mpsc::Sender<CallCommand>,
     calls: &mut HashMap<CallKey, (mpsc::Sender<CallSignal>, CallRef)>,
 ) {
@@ -444,7 +450,14 @@ fn route(
                 seed,
             };
             tokio::spawn(
-                call::run(incoming, config.clone(), commands.clone(), rx).instrument(span),
+                call::run(
+                    incoming,
+                    config.clone(),
+                    pacer.clone(),
+                    commands.clone(),
+                    rx,
+                )
+                .instrument(span),
             );
         }
         Event::Confirmed { call, sdp } => signal(calls, call, CallSignal::Confirmed(sdp)),

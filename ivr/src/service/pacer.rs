@@ -1,0 +1,364 @@
+//! The media pacer: a few tasks ("lanes") that drive every answered call's
+//! [`MediaSession`], instead of one timer wake-up per packet per call.
+//!
+//! A lane files its sessions on a wheel of milliseconds by when each next
+//! needs attention (its next packet, or 20 ms at most). One wake-up serves
+//! every session due:
+//! what arrived on its socket goes in, the packets due go out, and the
+//! events (digits, prompt finished, silence, no RTP) go to the call's task,
+//! which wakes only for those. At thousands of calls this is the difference
+//! between a wake-up per packet and a wake-up per millisecond.
+//!
+//! The session stays a sans-I/O state machine; the call's task changes it
+//! (play, stop, record) through [`Media::with`], under a lock no one holds
+//! across an `await`.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use crate::media::rtcp::{sender_report, REPORT_INTERVAL};
+use crate::media::sdp::Negotiated;
+use crate::media::session::{MediaEvent, MediaOutput, MediaSession};
+
+/// The longest a session goes unvisited: its packet grid, so what the
+/// caller sends (latching, keys) is read within one packet time even
+/// while nothing is being sent.
+const VISIT: Duration = Duration::from_millis(20);
+
+/// Datagrams read from one socket per visit: a flood waits in (and
+/// overflows) its own socket's buffer rather than starving other calls.
+const READS_PER_VISIT: usize = 16;
+
+/// Hands sessions to lanes in turn.
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    lanes: Arc<Vec<mpsc::UnboundedSender<Command>>>,
+    next: Arc<AtomicUsize>,
+}
+
+enum Command {
+    Attach(u64, Entry),
+    /// Visit this session now: its schedule may have moved earlier.
+    Wake(u64),
+}
+
+struct Shared {
+    session: Mutex<MediaSession>,
+    /// Set by the call's task when it is done with the session.
+    closed: AtomicBool,
+}
+
+struct Entry {
+    shared: Arc<Shared>,
+    /// Registered for reading only: a send never wakes the reactor (with
+    /// write interest, every packet sent would be an epoll event).
+    socket: AsyncFd<std::net::UdpSocket>,
+    events: mpsc::UnboundedSender<MediaEvent>,
+    /// What was agreed, for where RTCP reports go.
+    agreed: Negotiated,
+    next_report: Instant,
+}
+
+/// A call's hold on its session while a lane drives it.
+pub struct Media {
+    id: u64,
+    shared: Arc<Shared>,
+    lane: mpsc::UnboundedSender<Command>,
+    /// Events from the lane, in order.
+    pub events: mpsc::UnboundedReceiver<MediaEvent>,
+}
+
+impl Pacer {
+    /// Starts `lanes` lane tasks on the current runtime.
+    pub fn start(lanes: usize) -> Self {
+        let lanes = (0..lanes.max(1))
+            .map(|_| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                tokio::spawn(lane(rx));
+                tx
+            })
+            .collect();
+        Self {
+            lanes: Arc::new(lanes),
+            next: Arc::default(),
+        }
+    }
+
+    /// Gives `session` to a lane, sending on `socket` (RTCP too, where
+    /// `agreed` says the peer takes it).
+    pub fn attach(
+        &self,
+        session: MediaSession,
+        socket: UdpSocket,
+        agreed: Negotiated,
+    ) -> std::io::Result<Media> {
+        // Deprecated because a `T` might close the descriptor it lends; a
+        // std `UdpSocket` owns its descriptor and is never replaced here.
+        #[allow(deprecated)]
+        let socket = AsyncFd::with_interest(socket.into_std()?, Interest::READABLE)?;
+        let id = self.next.fetch_add(1, Ordering::Relaxed) as u64;
+        let lane = self.lanes[id as usize % self.lanes.len()].clone();
+        let shared = Arc::new(Shared {
+            session: Mutex::new(session),
+            closed: AtomicBool::new(false),
+        });
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let now = Instant::now();
+        let entry = Entry {
+            shared: shared.clone(),
+            socket,
+            events: events_tx,
+            agreed,
+            next_report: now + REPORT_INTERVAL,
+        };
+        // A lane ends only with the runtime; then the call ends too.
+        let _ = lane.send(Command::Attach(id, entry));
+        Ok(Media {
+            id,
+            shared,
+            lane,
+            events,
+        })
+    }
+}
+
+impl Media {
+    /// Changes the session (play, stop, record…); the lane sees the change
+    /// at its next visit.
+    pub fn with<R>(&self, f: impl FnOnce(&mut MediaSession) -> R) -> R {
+        let mut session = self
+            .shared
+            .session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut session)
+    }
+
+    /// Like [`Media::with`], for a change that makes audio due at once
+    /// (the ACK that lets held audio start).
+    pub fn with_now<R>(&self, f: impl FnOnce(&mut MediaSession) -> R) -> R {
+        let result = self.with(f);
+        let _ = self.lane.send(Command::Wake(self.id));
+        result
+    }
+
+    /// Ends the call's media: nothing more is sent, and what was recorded
+    /// of the caller is returned.
+    pub fn finish(self) -> Vec<i16> {
+        self.shared.closed.store(true, Ordering::Release);
+        self.with(MediaSession::stop_recording)
+    }
+}
+
+async fn lane(mut commands: mpsc::UnboundedReceiver<Command>) {
+    let mut wheel: Wheel<Entry> = Wheel::new(Instant::now());
+    let mut buf = vec![0u8; 2048];
+    loop {
+        tokio::select! {
+            biased;
+            command = commands.recv() => match command {
+                None => return,
+                Some(Command::Attach(id, entry)) => wheel.insert(id, Instant::now(), entry),
+                Some(Command::Wake(id)) => wheel.wake(id),
+            },
+            () = sleep_until(wheel.next_due()) => {}
+        }
+        let now = Instant::now();
+        wheel.serve(now, |entry| visit(entry, now, &mut buf));
+    }
+}
+
+/// Ticks (milliseconds) a wheel looks ahead: more than [`VISIT`].
+const SLOTS: u64 = 32;
+
+/// Items filed by the millisecond in which they are next due, at most
+/// [`SLOTS`] ms ahead: filing and serving are O(1), and one millisecond's
+/// items are served together from one vector.
+struct Wheel<T> {
+    origin: Instant,
+    /// The last tick served.
+    served: u64,
+    slots: Vec<Vec<(u64, T)>>,
+    /// An empty vector kept for its capacity: the slot being served swaps
+    /// with it.
+    spare: Vec<(u64, T)>,
+    len: usize,
+}
+
+impl<T> Wheel<T> {
+    fn new(origin: Instant) -> Self {
+        Self {
+            origin,
+            served: 0,
+            slots: (0..SLOTS).map(|_| Vec::new()).collect(),
+            spare: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// The first tick at or after `at`.
+    fn tick_after(&self, at: Instant) -> u64 {
+        let since = at.saturating_duration_since(self.origin);
+        let ms = since.as_millis() as u64;
+        if since > Duration::from_millis(ms) {
+            ms + 1
+        } else {
+            ms
+        }
+    }
+
+    /// Files `item` for its first tick at or after `at`; no sooner than
+    /// the next tick, no later than the wheel reaches.
+    fn insert(&mut self, id: u64, at: Instant, item: T) {
+        let tick = self
+            .tick_after(at)
+            .clamp(self.served + 1, self.served + SLOTS);
+        self.slots[(tick % SLOTS) as usize].push((id, item));
+        self.len += 1;
+    }
+
+    /// When the earliest filed item is due.
+    fn next_due(&self) -> Option<Instant> {
+        if self.len == 0 {
+            return None;
+        }
+        (self.served + 1..=self.served + SLOTS)
+            .find(|tick| !self.slots[(tick % SLOTS) as usize].is_empty())
+            .map(|tick| self.origin + Duration::from_millis(tick))
+    }
+
+    /// Moves item `id` to the next tick.
+    fn wake(&mut self, id: u64) {
+        for slot in &mut self.slots {
+            if let Some(i) = slot.iter().position(|(item, _)| *item == id) {
+                let (id, item) = slot.swap_remove(i);
+                self.len -= 1;
+                self.insert(id, self.origin, item);
+                return;
+            }
+        }
+    }
+
+    /// Serves every tick up to `now`: `serve` says when each item is due
+    /// again, or `None` to drop it.
+    fn serve(&mut self, now: Instant, mut serve: impl FnMut(&mut T) -> Option<Instant>) {
+        let until = now.saturating_duration_since(self.origin).as_millis() as u64;
+        while self.served < until {
+            self.served += 1;
+            let mut batch = std::mem::take(&mut self.spare);
+            std::mem::swap(&mut batch, &mut self.slots[(self.served % SLOTS) as usize]);
+            self.len -= batch.len();
+            for (id, mut item) in batch.drain(..) {
+                if let Some(at) = serve(&mut item) {
+                    self.insert(id, at, item);
+                }
+            }
+            self.spare = batch;
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Serves one session: reads, sends what is due, passes events on.
+/// Returns when to come back, or `None` when the call is done with it.
+fn visit(entry: &mut Entry, now: Instant, buf: &mut [u8]) -> Option<Instant> {
+    if entry.shared.closed.load(Ordering::Acquire) {
+        return None;
+    }
+    let mut session = entry
+        .shared
+        .session
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // What the caller sent first: their first packet may move where we send.
+    for _ in 0..READS_PER_VISIT {
+        match entry
+            .socket
+            .try_io(Interest::READABLE, |socket| socket.recv_from(buf))
+        {
+            Ok((n, from)) => session.handle_datagram(now, from, &buf[..n]),
+            Err(_) => break,
+        }
+    }
+    session.handle_timeout(now);
+    let remote = session.remote();
+    while let Some(output) = session.poll_output() {
+        match output {
+            MediaOutput::Send(datagram) => {
+                if let Some(to) = remote {
+                    // A full send buffer drops the packet, as the network would.
+                    let _ = entry.socket.get_ref().send_to(&datagram, to);
+                }
+            }
+            MediaOutput::Event(event) => {
+                if entry.events.send(event).is_err() {
+                    return None;
+                }
+            }
+        }
+    }
+    if now >= entry.next_report {
+        entry.next_report += REPORT_INTERVAL;
+        if let Some(remote) = remote {
+            let report = sender_report(session.sender_info(), SystemTime::now(), "ivr@hotline");
+            let to = entry.agreed.rtcp_destination(remote);
+            let _ = entry.socket.get_ref().send_to(&report, to);
+        }
+    }
+    let due = session
+        .poll_timeout()
+        .unwrap_or(now + VISIT)
+        .min(now + VISIT);
+    // A deadline already past (the timeout was reported) is not a reason to spin.
+    Some(if due <= now { now + VISIT } else { due })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wheel_serves_each_item_in_the_millisecond_it_is_due() {
+        let t0 = Instant::now();
+        let mut wheel = Wheel::new(t0);
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        wheel.insert(1, ms(5), "a");
+        wheel.insert(2, t0 + Duration::from_micros(5_300), "b");
+        wheel.insert(3, ms(19), "c");
+        assert_eq!(wheel.next_due(), Some(ms(5)));
+        let mut seen = Vec::new();
+        // Nothing before it is due; "b" (5.3 ms) waits for tick 6.
+        wheel.serve(ms(5), |item| {
+            seen.push(*item);
+            None
+        });
+        assert_eq!(seen, ["a"]);
+        assert_eq!(wheel.next_due(), Some(ms(6)));
+        // A late wake-up serves everything due since, and an item asked
+        // back 20 ms on is filed there.
+        wheel.serve(ms(25), |item| {
+            seen.push(*item);
+            (*item == "c").then(|| ms(45))
+        });
+        assert_eq!(seen, ["a", "b", "c"]);
+        assert_eq!(wheel.next_due(), Some(ms(45)));
+        // Waking moves it to the next tick; a time already past is the next tick too.
+        wheel.wake(3);
+        assert_eq!(wheel.next_due(), Some(ms(26)));
+        wheel.insert(4, t0, "d");
+        wheel.serve(ms(26), |_| None);
+        assert_eq!(wheel.next_due(), None);
+    }
+}
