@@ -47,9 +47,10 @@ def run(side, rate, args, work, sink_port, hotline):
         config = work / "hotline.toml"
         config.write_text(
             'sip_trusted = "127.0.0.1"\n'
-            f"max_calls = {max(500, rate * (args.hold // 1000 + 3) * 2)}\n")
+            f"max_calls = {args.max_calls or max(500, rate * (args.hold // 1000 + 3) * 2)}\n")
+        pin = ["taskset", "-c", args.hotline_cpus] if args.hotline_cpus else []
         server = subprocess.Popen(
-            [hotline, "serve", "--config", str(config), "--data-dir", str(work / f"data-{rate}"),
+            [*pin, hotline, "serve", "--config", str(config), "--data-dir", str(work / f"data-{rate}"),
              "--sip-listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0",
              "--admin-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
              "--web-listen", "127.0.0.1:0"],
@@ -99,6 +100,8 @@ def main():
     p.add_argument("--hold", type=int, default=1000, help="ms the caller listens before hanging up")
     p.add_argument("--sipp-port", type=int, default=15071)
     p.add_argument("--only", choices=["sipp", "hotline"])
+    p.add_argument("--max-calls", type=int, help="hotline's max_calls (default: room for every call offered)")
+    p.add_argument("--hotline-cpus", help="taskset CPU list for hotline (e.g. 1), to overload it on purpose")
     p.add_argument("--csv", type=Path)
     args = p.parse_args()
     hotline = ROOT / "target/release/hotline"
