@@ -877,3 +877,119 @@ fn with_trusted_trunks_named_others_get_403_once_or_nothing() {
     });
     assert!(from(&mut h, "192.0.2.9:5060", &invite_from("192.0.2.9:5060", 2)).is_empty());
 }
+
+/// Where each output datagram goes, with what it carries.
+fn sent_to(outputs: &[Output]) -> Vec<(SocketAddr, Message)> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { peer, data } => Some((peer.addr, Message::parse(data).unwrap())),
+            Output::Event(_) => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_record_routing_proxy_stays_on_the_path_of_a_call_we_answer() {
+    let mut h = Harness::new();
+    // Two proxies recorded themselves, one per header line and two in one.
+    let text = invite("z9hG4bK-rr").replace(
+        "Max-Forwards: 70\r\n",
+        "Max-Forwards: 70\r\nRecord-Route: <sip:127.0.0.9:5070;lr;ftag=caller>\r\n\
+         Record-Route: <sip:10.0.0.8;lr>, <sip:proxy.example.cn;lr>\r\n",
+    );
+    let out = h.recv(&text);
+    let [Event::Incoming { call, .. }] = &events(&out)[..] else {
+        panic!("{out:?}")
+    };
+    let call = *call;
+    h.ep.answer(h.now, call, "v=0\r\n");
+    let ok = sent(&h.drain()).remove(0);
+    // The 200 carries them as they came, so the caller routes through them too.
+    let recorded: Vec<&str> = ok.header_values("Record-Route").collect();
+    assert_eq!(
+        recorded,
+        [
+            "<sip:127.0.0.9:5070;lr;ftag=caller>",
+            "<sip:10.0.0.8;lr>",
+            "<sip:proxy.example.cn;lr>"
+        ]
+    );
+    let tag = ok.to_tag().unwrap().to_owned();
+    h.recv(&in_dialog("ACK", 1, &tag, "z9hG4bK-rr2", "", ""));
+    // Our REFER and BYE go to the first proxy, carrying the route set, and
+    // still name the caller's Contact as their target.
+    for (method, act) in [("REFER", 0), ("BYE", 1)] {
+        if act == 0 {
+            h.ep.refer(h.now, call, "sip:operator@10.0.0.9");
+        } else {
+            h.ep.hangup(h.now, call);
+        }
+        let out = h.drain();
+        let (to, req) = sent_to(&out)
+            .into_iter()
+            .find(|(_, m)| m.method().map(|m| m.as_str()) == Some(method))
+            .unwrap();
+        assert_eq!(
+            to,
+            "127.0.0.9:5070".parse::<SocketAddr>().unwrap(),
+            "{method}"
+        );
+        let routes: Vec<&str> = req.header_values("Route").collect();
+        assert_eq!(routes, recorded, "{method}");
+        assert!(
+            matches!(&req.start, StartLine::Request { uri, .. } if uri == "sip:sipp@127.0.0.1:5061"),
+            "{method}: {:?}",
+            req.start
+        );
+    }
+    // Without Record-Route, requests go back where the call came from, with no Route.
+    let mut h = Harness::new();
+    let (call, tag) = answered(&mut h);
+    h.recv(&in_dialog("ACK", 1, &tag, "z9hG4bK-2", "", ""));
+    h.ep.hangup(h.now, call);
+    let (to, bye) = sent_to(&h.drain()).remove(0);
+    assert_eq!(to, peer().addr);
+    assert_eq!(bye.header("Route"), None);
+}
+
+#[test]
+fn a_call_we_place_follows_the_route_its_answer_recorded() {
+    let mut h = Harness::new();
+    let trunk = Peer {
+        addr: "127.0.0.1:5070".parse().unwrap(),
+        transport: Transport::Udp,
+    };
+    let call = h.ep.dial(
+        h.now,
+        trunk,
+        local(),
+        "sip:lawyer@10.1.1.1",
+        "12348",
+        "v=0\r\n",
+    );
+    let inv = sent(&h.drain()).remove(0);
+    let mut ok = inv.response(200, "OK", Some("callee"));
+    ok.add_header("Contact", "<sip:lawyer@10.1.1.1:5062>");
+    // Recorded from the callee's side: nearest to the callee first.
+    ok.add_header(
+        "Record-Route",
+        "<sip:127.0.0.8:5080;lr>, <sip:127.0.0.9;lr>",
+    );
+    ok.body = b"v=0\r\n".to_vec();
+    let out = h.recv(&String::from_utf8(ok.to_bytes()).unwrap());
+    let (to, ack) = sent_to(&out).remove(0);
+    assert_eq!(ack.method().map(|m| m.as_str()), Some("ACK"));
+    // Ours pass them the other way round: the nearest to us first.
+    assert_eq!(to, "127.0.0.9:5060".parse::<SocketAddr>().unwrap());
+    let routes: Vec<&str> = ack.header_values("Route").collect();
+    assert_eq!(routes, ["<sip:127.0.0.9;lr>", "<sip:127.0.0.8:5080;lr>"]);
+    assert!(
+        matches!(&ack.start, StartLine::Request { uri, .. } if uri == "sip:lawyer@10.1.1.1:5062")
+    );
+    h.ep.hangup(h.now, call);
+    let (to, bye) = sent_to(&h.drain()).remove(0);
+    assert_eq!(bye.method().map(|m| m.as_str()), Some("BYE"));
+    assert_eq!(to, "127.0.0.9:5060".parse::<SocketAddr>().unwrap());
+    assert_eq!(bye.header_values("Route").count(), 2);
+}

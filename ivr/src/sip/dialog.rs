@@ -1,6 +1,7 @@
 //! Dialogs (RFC 3261 §12): one call's identity — Call-ID and tags — its
-//! parties, where in-dialog requests go, our CSeq, and where the call
-//! stands. The endpoint keeps them by key; requests and responses find
+//! parties, where in-dialog requests go (the remote target, through the
+//! route set a record-routing proxy asked for), our CSeq, and where the
+//! call stands. The endpoint keeps them by key; requests and responses find
 //! theirs by (Call-ID, our tag).
 
 use std::net::{IpAddr, SocketAddr};
@@ -37,6 +38,10 @@ pub(super) struct Call {
     pub(super) remote_party: String,
     /// Where in-dialog requests go (the peer's Contact URI).
     pub(super) remote_target: String,
+    /// The proxies that asked to stay on the path (Record-Route), in the
+    /// order our requests pass them: each request carries them as Route
+    /// and goes to the first (RFC 3261 §12.1, §12.2.1.1, loose routing).
+    pub(super) route_set: Vec<String>,
     pub(super) local_cseq: u32,
     pub(super) state: CallState,
     /// The INVITE being answered (initial or re-INVITE).
@@ -49,6 +54,23 @@ pub(super) struct Call {
 }
 
 impl Call {
+    /// Where a request inside the dialog is sent: the first proxy of the
+    /// route set when it names an address (UDP), else where the dialog's
+    /// requests came from (a TCP connection stays the connection).
+    pub(super) fn next_hop(&self) -> Peer {
+        let first = self
+            .route_set
+            .first()
+            .and_then(|route| route_address(route));
+        match (self.peer.transport, first) {
+            (Transport::Udp, Some(addr)) => Peer {
+                addr,
+                transport: Transport::Udp,
+            },
+            _ => self.peer,
+        }
+    }
+
     /// Our Contact for this dialog: the advertised address, or the one the
     /// call arrived on, with the transport it uses.
     pub(super) fn contact(&self, advertise: Option<IpAddr>) -> String {
@@ -63,5 +85,58 @@ impl Call {
     /// The address our requests in this dialog name in Via.
     pub(super) fn via_addr(&self, advertise: Option<IpAddr>) -> SocketAddr {
         SocketAddr::new(advertise.unwrap_or(self.local.ip()), self.local.port())
+    }
+}
+
+/// The address of a route such as `<sip:10.0.0.1:5060;lr>` or
+/// `<sip:[2001:db8::1];lr>` (port 5060 when none); `None` for a host name,
+/// which this endpoint does not resolve.
+pub(super) fn route_address(route: &str) -> Option<SocketAddr> {
+    let uri = super::build::contact_uri(route);
+    let rest = uri
+        .strip_prefix("sip:")
+        .or_else(|| uri.strip_prefix("SIP:"))?;
+    let hostport = rest.split(';').next()?;
+    let hostport = hostport.rsplit_once('@').map_or(hostport, |(_, h)| h);
+    if let Some(v6) = hostport.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None => 5060,
+        };
+        return Some(SocketAddr::new(host.parse().ok()?, port));
+    }
+    let (host, port) = match hostport.split_once(':') {
+        Some((h, p)) => (h, p.parse().ok()?),
+        None => (hostport, 5060),
+    };
+    Some(SocketAddr::new(host.parse::<IpAddr>().ok()?, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_address;
+
+    #[test]
+    fn routes_name_their_proxy() {
+        let at = |s: &str| route_address(s).map(|a| a.to_string());
+        assert_eq!(
+            at("<sip:10.0.0.1:5070;lr>").as_deref(),
+            Some("10.0.0.1:5070")
+        );
+        assert_eq!(
+            at("<sip:10.0.0.1;lr;ftag=x>").as_deref(),
+            Some("10.0.0.1:5060")
+        );
+        assert_eq!(
+            at("<sip:kamailio@127.0.0.9;lr>").as_deref(),
+            Some("127.0.0.9:5060")
+        );
+        assert_eq!(
+            at("<sip:[2001:db8::1]:5080;lr>").as_deref(),
+            Some("[2001:db8::1]:5080")
+        );
+        assert_eq!(at("<sip:proxy.example.cn;lr>"), None);
+        assert_eq!(at("<tel:12348>"), None);
     }
 }

@@ -655,6 +655,10 @@ impl Endpoint {
             local_party: req.header("To").unwrap_or_default().to_owned(),
             remote_party: req.header("From").unwrap_or_default().to_owned(),
             remote_target: contact.unwrap_or(uri),
+            route_set: req
+                .header_values("Record-Route")
+                .map(str::to_owned)
+                .collect(),
             local_cseq: 1 + u32::from(self.rng.random::<u16>()),
             state: CallState::Offered,
             pending_invite: Some(req.clone()),
@@ -900,6 +904,9 @@ impl Endpoint {
         req.add_header("To", call.remote_party.clone());
         req.add_header("Call-ID", call.call_id.clone());
         req.add_header("CSeq", format!("{} {}", call.local_cseq, method.as_str()));
+        for route in &call.route_set {
+            req.add_header("Route", route.clone());
+        }
         if method == Method::Refer {
             req.add_header("Contact", format!("<sip:ivr@{via_addr}>"));
         }
@@ -907,7 +914,7 @@ impl Endpoint {
             req.add_header(name, value);
         }
         req.add_header("User-Agent", AGENT);
-        let peer = call.peer;
+        let peer = call.next_hop();
         let data = req.to_bytes();
         self.keep_client(
             branch,
@@ -970,6 +977,7 @@ impl Endpoint {
                 local_party: from,
                 remote_party: format!("<{target}>"),
                 remote_target: target.to_owned(),
+                route_set: Vec::new(),
                 local_cseq: 1,
                 state: CallState::Calling,
                 pending_invite: None,
@@ -1021,6 +1029,11 @@ impl Endpoint {
                             if let Some(contact) = resp.header("Contact") {
                                 call.remote_target = contact_uri(contact);
                             }
+                            call.route_set = resp
+                                .header_values("Record-Route")
+                                .map(str::to_owned)
+                                .collect();
+                            call.route_set.reverse();
                         }
                     }
                     self.ack_2xx(key, &resp);
@@ -1058,6 +1071,13 @@ impl Endpoint {
                     if let Some(contact) = resp.header("Contact") {
                         call.remote_target = contact_uri(contact);
                     }
+                    // Our requests pass the proxies in the reverse of the
+                    // order they record themselves in (§12.1.2).
+                    call.route_set = resp
+                        .header_values("Record-Route")
+                        .map(str::to_owned)
+                        .collect();
+                    call.route_set.reverse();
                     cancelled = call.state == CallState::Ended;
                     if !cancelled {
                         call.state = CallState::Confirmed;
@@ -1122,7 +1142,10 @@ impl Endpoint {
         ack.add_header("To", resp.header("To").unwrap_or_default().to_owned());
         ack.add_header("Call-ID", call.call_id.clone());
         ack.add_header("CSeq", format!("{cseq} ACK"));
-        let peer = call.peer;
+        for route in &call.route_set {
+            ack.add_header("Route", route.clone());
+        }
+        let peer = call.next_hop();
         self.send(peer, ack.to_bytes());
     }
 

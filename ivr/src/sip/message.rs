@@ -292,13 +292,17 @@ impl Message {
     }
 
     /// A response to this request: Via, From, To, Call-ID and CSeq copied
-    /// (RFC 3261 §8.2.6), with `to_tag` added to To when it has none.
+    /// (RFC 3261 §8.2.6), with `to_tag` added to To when it has none; to an
+    /// INVITE, a response that makes the dialog (101–299) copies its
+    /// Record-Route too, so the caller's side keeps the proxies (§12.1.1).
     pub fn response(&self, code: u16, reason: &str, to_tag: Option<&str>) -> Message {
+        let dialog = self.method() == Some(&Method::Invite) && (101..300).contains(&code);
         let mut headers = Vec::new();
         for (name, value) in &self.headers {
             let copy = ["Via", "From", "Call-ID", "CSeq"]
                 .iter()
-                .any(|h| name.eq_ignore_ascii_case(h));
+                .any(|h| name.eq_ignore_ascii_case(h))
+                || (dialog && name.eq_ignore_ascii_case("Record-Route"));
             if copy {
                 headers.push((name.clone(), value.clone()));
             } else if name.eq_ignore_ascii_case("To") {
