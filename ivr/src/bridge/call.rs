@@ -371,14 +371,16 @@ async fn relay(
             },
         };
         let index = usize::from(side == Side::Caller);
-        if !peers[index].admit(from) {
-            continue;
-        }
         let datagram = if side == Side::Lawyer {
             &a[..len]
         } else {
             &b[..len]
         };
+        // RTCP shares the port (ours says a=rtcp): a report, or a stray one
+        // of a neighbouring call, neither latches a leg nor counts as audio.
+        if crate::media::rtp::RtpPacket::parse(datagram).is_err() || !peers[index].admit(from) {
+            continue;
+        }
         let Some(out) = relay.forward(side, datagram, Instant::now()) else {
             continue;
         };

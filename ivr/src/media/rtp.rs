@@ -41,8 +41,10 @@ impl<'a> RtpPacket<'a> {
         let csrc_count = usize::from(datagram[0] & 0x0f);
         let marker = datagram[1] & 0x80 != 0;
         let payload_type = datagram[1] & 0x7f;
-        // RTCP packet types 200–204 land on 72–76 with the marker bit (RFC 5761).
-        if (72..=76).contains(&payload_type) {
+        // RTCP shares the port: its packet types (192–223, 200–204 the
+        // common ones) land on 64–95 with the marker bit, a range RTP
+        // leaves alone where the two are multiplexed (RFC 5761 §4).
+        if (64..=95).contains(&payload_type) {
             return Err(RtpError::Rtcp(payload_type));
         }
         let mut start = HEADER + 4 * csrc_count;

@@ -149,6 +149,7 @@ pub async fn run(
     let mut message: Vec<i16> = Vec::new();
 
     let mut hung_up_by_us = false;
+    let mut media_gone = false;
     // A transfer whose outcome never comes falls back after this.
     let mut transfer_deadline: Option<Instant> = None;
     // Every key the caller pressed, for the end-of-call log line.
@@ -247,7 +248,14 @@ pub async fn run(
         let flow_wake = flow.poll_timeout().map(Instant::from_std);
         let mut events = Vec::new();
         tokio::select! {
-            Some(event) = media.events.recv() => events.push(event),
+            event = media.events.recv(), if !media_gone => match event {
+                Some(event) => events.push(event),
+                // The lane is gone (the runtime is stopping): no more audio.
+                None => {
+                    media_gone = true;
+                    events.push(MediaEvent::RtpTimeout);
+                }
+            },
             () = sleep_until_some(flow_wake) => flow.handle_timeout(Instant::now().into_std()),
             () = sleep_until_some(transfer_deadline) => {
                 transfer_deadline = None;
@@ -262,6 +270,9 @@ pub async fn run(
                     let reply = match offer.as_deref().map(|o| sdp::parse_audio(o).and_then(|d| sdp::negotiate(&d))) {
                         Some(Ok(new)) => {
                             agreed.direction = new.direction;
+                            // Multiplexing is as this offer asks (RFC 8035).
+                            agreed.rtcp_mux = new.rtcp_mux;
+                            agreed.rtcp_port = new.rtcp_port;
                             info!(direction = ?new.direction, "re-INVITE");
                             CallCommand::Answer(key, sdp::answer(&local, &agreed))
                         }
@@ -310,6 +321,9 @@ pub async fn run(
                     info!(node = %flow.node(), "the caller stopped talking; the message ends");
                     flow.handle_input(Instant::now().into_std(), Input::Silence)
                 }
+                // The lane reports the end of a prompt as the caller's key
+                // arrives; by then the key may have queued the next prompt.
+                MediaEvent::PlaybackFinished if media.is_playing() => {}
                 MediaEvent::PlaybackFinished => {
                     flow.handle_input(Instant::now().into_std(), Input::PlaybackFinished)
                 }

@@ -1,7 +1,8 @@
 //! The IVR service: the thin tokio layer around the sans-I/O SIP endpoint.
 //! One task owns the endpoint and the SIP sockets (UDP and TCP on one
-//! port); each call runs in a task of its own with its RTP socket. They talk
-//! over channels: commands from calls, signals to them.
+//! port); each call runs in a task of its own, its RTP socket and media
+//! session driven by the [`pacer`]'s lanes. They talk over channels:
+//! commands from calls, signals to them.
 
 mod call;
 pub mod call_ref;

@@ -31,9 +31,12 @@ use crate::media::session::{MediaEvent, MediaOutput, MediaSession};
 /// while nothing is being sent.
 const VISIT: Duration = Duration::from_millis(20);
 
-/// Datagrams read from one socket per visit: a flood waits in (and
-/// overflows) its own socket's buffer rather than starving other calls.
-const READS_PER_VISIT: usize = 16;
+/// Datagrams read from one socket per visit (every 20 ms): a caller sends
+/// one or two. A flood at one call's port waits in, and overflows, that
+/// socket's buffer rather than starve the other calls of the lane; the
+/// flooded call loses audio and keys while it lasts (it would lose them to
+/// the flood's volume anyway).
+const READS_PER_VISIT: usize = 64;
 
 /// Hands sessions to lanes in turn.
 #[derive(Debug, Clone)]
@@ -128,6 +131,13 @@ impl Pacer {
     }
 }
 
+impl Drop for Media {
+    /// A call task that ends any way at all stops its media.
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+    }
+}
+
 impl Media {
     /// Changes the session (play, stop, record…); the lane sees the change
     /// at its next visit.
@@ -153,6 +163,12 @@ impl Media {
     pub fn finish(self) -> Vec<i16> {
         self.shared.closed.store(true, Ordering::Release);
         self.with(MediaSession::stop_recording)
+    }
+
+    /// Whether a prompt is queued or playing: a "finished" that crossed
+    /// the queueing of the next prompt is about the one before.
+    pub fn is_playing(&self) -> bool {
+        self.with(|s| s.is_playing())
     }
 }
 
@@ -246,9 +262,24 @@ impl<T> Wheel<T> {
     }
 
     /// Serves every tick up to `now`: `serve` says when each item is due
-    /// again, or `None` to drop it.
+    /// again, or `None` to drop it. Items asked back are filed once the
+    /// ticks are served, so a late wake-up visits each item once.
     fn serve(&mut self, now: Instant, mut serve: impl FnMut(&mut T) -> Option<Instant>) {
         let until = now.saturating_duration_since(self.origin).as_millis() as u64;
+        let mut again = Vec::new();
+        if until >= self.served + SLOTS {
+            // Idle or stalled for longer than the wheel: everything filed is
+            // due; serve it once and move on, not millisecond by millisecond.
+            for slot in &mut self.slots {
+                for (id, mut item) in slot.drain(..) {
+                    if let Some(at) = serve(&mut item) {
+                        again.push((id, at, item));
+                    }
+                }
+            }
+            self.len = 0;
+            self.served = until;
+        }
         while self.served < until {
             self.served += 1;
             let mut batch = std::mem::take(&mut self.spare);
@@ -256,10 +287,13 @@ impl<T> Wheel<T> {
             self.len -= batch.len();
             for (id, mut item) in batch.drain(..) {
                 if let Some(at) = serve(&mut item) {
-                    self.insert(id, at, item);
+                    again.push((id, at, item));
                 }
             }
             self.spare = batch;
+        }
+        for (id, at, item) in again {
+            self.insert(id, at, item);
         }
     }
 }
@@ -360,5 +394,22 @@ mod tests {
         wheel.insert(4, t0, "d");
         wheel.serve(ms(26), |_| None);
         assert_eq!(wheel.next_due(), None);
+        // After an idle hour the next item is served at once, in one pass.
+        let hour = ms(3_600_000);
+        wheel.insert(5, hour, "e");
+        let mut visits = 0;
+        wheel.serve(hour, |_| {
+            visits += 1;
+            Some(hour + Duration::from_millis(20))
+        });
+        assert_eq!(visits, 1);
+        assert_eq!(wheel.next_due(), Some(hour + Duration::from_millis(20)));
+        // Late by 40 ms: served once, not once per 20 ms of lateness.
+        let mut visits = 0;
+        wheel.serve(hour + Duration::from_millis(60), |_| {
+            visits += 1;
+            Some(hour + Duration::from_millis(80))
+        });
+        assert_eq!(visits, 1);
     }
 }
