@@ -1,0 +1,192 @@
+//! Two IVR nodes behind Kamailio, with the dispatcher configuration that
+//! ships in `deploy/kamailio/`: calls placed by sipp through the proxy are
+//! shared between the nodes, the proxy stays on the path (the IVR copies
+//! its Record-Route into the 200 and sends its BYE through it; Kamailio
+//! refuses in-dialog requests that do not carry its Route), and a node
+//! that drains (SIGTERM: OPTIONS and INVITEs get 503) leaves the rotation
+//! while the call it holds goes on to its end.
+
+// test-group: real-time (tests/suite.sh runs these one at a time)
+
+// A test that unwraps fails with the value it did not expect: that is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{digits_menu, require, sipp_calls, sipp_report, Server};
+
+/// A Kamailio on 127.0.0.1 with deploy/kamailio/kamailio.cfg and a
+/// dispatcher list naming `nodes`; stopped when dropped.
+struct Kamailio {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Kamailio {
+    fn start(dir: &Path, nodes: &[SocketAddr]) -> Kamailio {
+        require("kamailio", "kamailio");
+        let list = dir.join("dispatcher.list");
+        let lines: Vec<String> = nodes.iter().map(|n| format!("1 sip:{n}\n")).collect();
+        std::fs::write(&list, lines.concat()).unwrap();
+        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kamailio/kamailio.cfg");
+        // Kamailio cannot take port 0 and say which it got: a port free now.
+        let addr: SocketAddr = format!("127.0.0.1:{}", common::free_port())
+            .parse()
+            .unwrap();
+        let log = std::fs::File::create(dir.join("kamailio.log")).unwrap();
+        let child = Command::new("kamailio")
+            .arg("-f")
+            .arg(&config)
+            .arg("-A")
+            .arg(format!("LISTEN=udp:{addr}"))
+            .arg("-A")
+            .arg(format!("DISPATCHER_LIST=\"{}\"", list.display()))
+            // In the foreground, logging to stderr, its runtime files here.
+            .args(["-DD", "-E", "-m", "64", "-M", "8", "-Y"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start kamailio");
+        let kamailio = Kamailio { child, addr };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while options(addr) != Some(200) {
+            assert!(
+                Instant::now() < deadline,
+                "kamailio did not answer OPTIONS; its log:\n{}",
+                std::fs::read_to_string(dir.join("kamailio.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        kamailio
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The status of an OPTIONS sent to `to`, if it answers within a second.
+fn options(to: SocketAddr) -> Option<u16> {
+    let socket = UdpSocket::bind("127.0.0.1:0").ok()?;
+    socket.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    let me = socket.local_addr().ok()?;
+    let request = format!(
+        "OPTIONS sip:{to} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK-probe{port}\r\n\
+         From: <sip:test@{me}>;tag=probe\r\nTo: <sip:{to}>\r\nCall-ID: probe-{port}@test\r\n\
+         CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        port = me.port()
+    );
+    socket.send_to(request.as_bytes(), to).ok()?;
+    let mut buf = [0u8; 4096];
+    let (n, _) = socket.recv_from(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf[..n]);
+    text.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()
+}
+
+/// An IVR node (with its own ticketing) on loopback address `ip`, trusting
+/// the proxy's address.
+fn node(dir: &Path, ip: &str) -> Server {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("hotline.toml"),
+        "sip_trusted = \"127.0.0.1\"\ndrain_timeout_secs = 60\n",
+    )
+    .unwrap();
+    Server::start(
+        dir,
+        &[
+            "serve",
+            "--menu",
+            &digits_menu(),
+            "--sip-listen",
+            &format!("{ip}:0"),
+        ],
+    )
+}
+
+/// Calls the node answered since the last count (its `call answered` lines).
+fn answered(node: &Server) -> usize {
+    node.log
+        .try_iter()
+        .filter(|line| line.contains("call answered"))
+        .count()
+}
+
+/// `calls` calls placed through `to`, each keying after `wait_ms`.
+fn calls(to: SocketAddr, calls: usize, wait_ms: u64) -> std::process::Output {
+    let rows: Vec<Vec<String>> = (0..calls).map(|_| vec![wait_ms.to_string()]).collect();
+    sipp_calls("via_proxy.xml", to, &rows, &[])
+}
+
+#[test]
+fn calls_through_kamailio_are_shared_and_a_draining_node_leaves_the_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(&dir.path().join("a"), "127.0.0.2");
+    let b = node(&dir.path().join("b"), "127.0.0.3");
+    let (a_sip, b_sip) = (a.sip.unwrap(), b.sip.unwrap());
+    let proxy = Kamailio::start(dir.path(), &[a_sip, b_sip]);
+
+    // Round robin: both nodes take calls, and each call ends with the
+    // IVR's BYE through the proxy.
+    let out = calls(proxy.addr, 4, 300);
+    assert!(
+        out.status.success(),
+        "through the proxy: {}",
+        sipp_report(&out)
+    );
+    let (from_a, from_b) = (answered(&a), answered(&b));
+    assert_eq!(from_a + from_b, 4, "a {from_a}, b {from_b}");
+    assert!(from_a >= 1 && from_b >= 1, "a {from_a}, b {from_b}");
+
+    // A call in progress on node A (placed to it directly), then A drains.
+    let long = std::thread::spawn(move || calls(a_sip, 1, 8000));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while answered(&a) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "node A never answered the long call"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = a.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    // The node says so to the proxy's probes (every 2 s)...
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while options(a_sip) != Some(503) {
+        assert!(
+            Instant::now() < deadline,
+            "node A does not answer 503 while draining"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    // ...and the proxy sends every new call to node B.
+    let out = calls(proxy.addr, 4, 300);
+    assert!(
+        out.status.success(),
+        "with A draining: {}",
+        sipp_report(&out)
+    );
+    assert_eq!(answered(&a), 0, "node A took a call while draining");
+    assert_eq!(answered(&b), 4);
+    // The call node A held went on to its end.
+    let out = long.join().unwrap();
+    assert!(
+        out.status.success(),
+        "the call on the draining node: {}",
+        sipp_report(&out)
+    );
+}
