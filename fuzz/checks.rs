@@ -42,6 +42,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("sip_uri", sip_uri),
     ("recognise", recognise),
     ("bridge_relay", bridge_relay),
+    ("sip_route", sip_route),
 ];
 
 /// Any datagram as a SIP message, and any byte stream through the TCP
@@ -251,6 +252,23 @@ pub fn sip_uri(data: &[u8]) {
             "{shown}"
         );
         assert!(!uri.host.is_empty());
+    }
+}
+
+/// Any text as a Record-Route value (a proxy's, or anyone's in an INVITE):
+/// never a panic; an address it names is where the same route written
+/// plainly leads too.
+pub fn sip_route(data: &[u8]) {
+    use hotline_ivr::sip::build::route_address;
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Some(addr) = route_address(text) {
+        assert_eq!(
+            route_address(&format!("<sip:{addr};lr>")),
+            Some(addr),
+            "{text}"
+        );
     }
 }
 

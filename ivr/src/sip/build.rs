@@ -1,8 +1,9 @@
 //! The messages the endpoint builds: every request starts from [`request`]
 //! (Via with its branch, then Max-Forwards), the ACK and CANCEL RFC 3261
-//! derives from an INVITE, and the 400 for a request that did not parse.
+//! derives from an INVITE, the 400 for a request that did not parse, and
+//! the addresses in Contact and Route values.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::endpoint::Transport;
 use super::message::{param, Message, Method, StartLine};
@@ -42,6 +43,31 @@ pub fn contact_uri(value: &str) -> String {
         (Some(a), Some(b)) if a < b => value[a + 1..b].to_owned(),
         _ => value.split(';').next().unwrap_or(value).trim().to_owned(),
     }
+}
+
+/// The address of a route such as `<sip:10.0.0.1:5060;lr>` or
+/// `<sip:[2001:db8::1];lr>` (port 5060 when none); `None` for a host name,
+/// which this endpoint does not resolve.
+pub fn route_address(route: &str) -> Option<SocketAddr> {
+    let uri = contact_uri(route);
+    let rest = uri
+        .strip_prefix("sip:")
+        .or_else(|| uri.strip_prefix("SIP:"))?;
+    let hostport = rest.split(';').next()?;
+    let hostport = hostport.rsplit_once('@').map_or(hostport, |(_, h)| h);
+    if let Some(v6) = hostport.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None => 5060,
+        };
+        return Some(SocketAddr::new(host.parse().ok()?, port));
+    }
+    let (host, port) = match hostport.split_once(':') {
+        Some((h, p)) => (h, p.parse().ok()?),
+        None => (hostport, 5060),
+    };
+    Some(SocketAddr::new(host.parse::<IpAddr>().ok()?, port))
 }
 
 /// The ACK for a failure answer to our INVITE: same branch, same Via (§17.1.1.3).
@@ -117,4 +143,32 @@ pub fn bad_request(data: &[u8], why: &str) -> Option<Vec<u8>> {
     };
     resp.add_header("Server", AGENT);
     Some(resp.to_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_address;
+
+    #[test]
+    fn routes_name_their_proxy() {
+        let at = |s: &str| route_address(s).map(|a| a.to_string());
+        assert_eq!(
+            at("<sip:10.0.0.1:5070;lr>").as_deref(),
+            Some("10.0.0.1:5070")
+        );
+        assert_eq!(
+            at("<sip:10.0.0.1;lr;ftag=x>").as_deref(),
+            Some("10.0.0.1:5060")
+        );
+        assert_eq!(
+            at("<sip:kamailio@127.0.0.9;lr>").as_deref(),
+            Some("127.0.0.9:5060")
+        );
+        assert_eq!(
+            at("<sip:[2001:db8::1]:5080;lr>").as_deref(),
+            Some("[2001:db8::1]:5080")
+        );
+        assert_eq!(at("<sip:proxy.example.cn;lr>"), None);
+        assert_eq!(at("<tel:12348>"), None);
+    }
 }

@@ -61,7 +61,7 @@ impl Call {
         let first = self
             .route_set
             .first()
-            .and_then(|route| route_address(route));
+            .and_then(|route| super::build::route_address(route));
         match (self.peer.transport, first) {
             (Transport::Udp, Some(addr)) => Peer {
                 addr,
@@ -85,58 +85,5 @@ impl Call {
     /// The address our requests in this dialog name in Via.
     pub(super) fn via_addr(&self, advertise: Option<IpAddr>) -> SocketAddr {
         SocketAddr::new(advertise.unwrap_or(self.local.ip()), self.local.port())
-    }
-}
-
-/// The address of a route such as `<sip:10.0.0.1:5060;lr>` or
-/// `<sip:[2001:db8::1];lr>` (port 5060 when none); `None` for a host name,
-/// which this endpoint does not resolve.
-pub(super) fn route_address(route: &str) -> Option<SocketAddr> {
-    let uri = super::build::contact_uri(route);
-    let rest = uri
-        .strip_prefix("sip:")
-        .or_else(|| uri.strip_prefix("SIP:"))?;
-    let hostport = rest.split(';').next()?;
-    let hostport = hostport.rsplit_once('@').map_or(hostport, |(_, h)| h);
-    if let Some(v6) = hostport.strip_prefix('[') {
-        let (host, after) = v6.split_once(']')?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => p.parse().ok()?,
-            None => 5060,
-        };
-        return Some(SocketAddr::new(host.parse().ok()?, port));
-    }
-    let (host, port) = match hostport.split_once(':') {
-        Some((h, p)) => (h, p.parse().ok()?),
-        None => (hostport, 5060),
-    };
-    Some(SocketAddr::new(host.parse::<IpAddr>().ok()?, port))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::route_address;
-
-    #[test]
-    fn routes_name_their_proxy() {
-        let at = |s: &str| route_address(s).map(|a| a.to_string());
-        assert_eq!(
-            at("<sip:10.0.0.1:5070;lr>").as_deref(),
-            Some("10.0.0.1:5070")
-        );
-        assert_eq!(
-            at("<sip:10.0.0.1;lr;ftag=x>").as_deref(),
-            Some("10.0.0.1:5060")
-        );
-        assert_eq!(
-            at("<sip:kamailio@127.0.0.9;lr>").as_deref(),
-            Some("127.0.0.9:5060")
-        );
-        assert_eq!(
-            at("<sip:[2001:db8::1]:5080;lr>").as_deref(),
-            Some("[2001:db8::1]:5080")
-        );
-        assert_eq!(at("<sip:proxy.example.cn;lr>"), None);
-        assert_eq!(at("<tel:12348>"), None);
     }
 }
