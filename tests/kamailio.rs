@@ -2,9 +2,10 @@
 //! ships in `deploy/kamailio/`: calls placed by sipp through the proxy are
 //! shared between the nodes, the proxy stays on the path (the IVR copies
 //! its Record-Route into the 200 and sends its BYE through it; Kamailio
-//! refuses in-dialog requests that do not carry its Route), and a node
-//! that drains (SIGTERM: OPTIONS and INVITEs get 503) leaves the rotation
-//! while the call it holds goes on to its end.
+//! refuses in-dialog requests that do not carry its Route), a node that
+//! drains (SIGTERM: OPTIONS and INVITEs get 503) leaves the rotation while
+//! the call it holds goes on to its end, and a call a node refuses with
+//! 503 goes on to the next node.
 
 // test-group: real-time (tests/suite.sh runs these one at a time)
 
@@ -16,7 +17,11 @@ mod common;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use hotline_ivr::sip::message::Message;
 
 use common::{digits_menu, require, sipp_calls, sipp_report, Server};
 
@@ -68,10 +73,49 @@ impl Kamailio {
 }
 
 impl Drop for Kamailio {
+    /// SIGTERM: Kamailio stops its child processes itself (a SIGKILL of
+    /// the main process would leave them holding the port and probing).
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A node that is up to the probes (OPTIONS 200) but refuses every call
+/// with 503, as a node at its `max_calls` does; counts the INVITEs.
+fn refusing_node(ip: &str) -> (SocketAddr, Arc<AtomicUsize>) {
+    let socket = UdpSocket::bind(format!("{ip}:0")).unwrap();
+    let addr = socket.local_addr().unwrap();
+    let invites = Arc::new(AtomicUsize::new(0));
+    let counted = invites.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 65536];
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            let Ok(request) = Message::parse(&buf[..n]) else {
+                continue;
+            };
+            let response = match request.method().map(|m| m.as_str()) {
+                Some("OPTIONS") => request.response(200, "OK", None),
+                Some("INVITE") => {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    request.response(503, "Service Unavailable", Some("full"))
+                }
+                _ => continue,
+            };
+            let _ = socket.send_to(&response.to_bytes(), from);
+        }
+    });
+    (addr, invites)
 }
 
 /// The status of an OPTIONS sent to `to`, if it answers within a second.
@@ -172,7 +216,9 @@ fn calls_through_kamailio_are_shared_and_a_draining_node_leaves_the_rotation() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    std::thread::sleep(Duration::from_secs(3));
+    // Two probes (2 s apart) take it out; until then a call it refuses
+    // goes to the next node anyway.
+    std::thread::sleep(Duration::from_secs(5));
     // ...and the proxy sends every new call to node B.
     let out = calls(proxy.addr, 4, 300);
     assert!(
@@ -189,4 +235,19 @@ fn calls_through_kamailio_are_shared_and_a_draining_node_leaves_the_rotation() {
         "the call on the draining node: {}",
         sipp_report(&out)
     );
+}
+
+#[test]
+fn a_call_a_node_refuses_goes_to_the_next_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let (full, invites) = refusing_node("127.0.0.4");
+    let b = node(&dir.path().join("b"), "127.0.0.3");
+    let proxy = Kamailio::start(dir.path(), &[full, b.sip.unwrap()]);
+    let out = calls(proxy.addr, 4, 300);
+    assert!(out.status.success(), "{}", sipp_report(&out));
+    assert!(
+        invites.load(Ordering::SeqCst) >= 1,
+        "the proxy never tried the refusing node"
+    );
+    assert_eq!(answered(&b), 4, "every call ends on the node with room");
 }

@@ -891,7 +891,14 @@ fn sent_to(outputs: &[Output]) -> Vec<(SocketAddr, Message)> {
 
 #[test]
 fn a_record_routing_proxy_stays_on_the_path_of_a_call_we_answer() {
-    let mut h = Harness::new();
+    // The proxy in front is a trusted source.
+    let mut h = Harness {
+        ep: Endpoint::new(Config {
+            trusted: "127.0.0.1".parse().unwrap(),
+            ..Config::default()
+        }),
+        now: Instant::now(),
+    };
     // Two proxies recorded themselves, one per header line and two in one.
     let text = invite("z9hG4bK-rr").replace(
         "Max-Forwards: 70\r\n",
@@ -943,6 +950,21 @@ fn a_record_routing_proxy_stays_on_the_path_of_a_call_we_answer() {
             req.start
         );
     }
+    // A stranger's Record-Route naming another address does not aim our
+    // BYE there: it goes back to where the call came from (with the Route).
+    let mut h = Harness::new();
+    let out = h.recv(&text);
+    let [Event::Incoming { call, .. }] = &events(&out)[..] else {
+        panic!("{out:?}")
+    };
+    let call = *call;
+    h.ep.answer(h.now, call, "v=0\r\n");
+    let tag = sent(&h.drain())[0].to_tag().unwrap().to_owned();
+    h.recv(&in_dialog("ACK", 1, &tag, "z9hG4bK-rr3", "", ""));
+    h.ep.hangup(h.now, call);
+    let (to, bye) = sent_to(&h.drain()).remove(0);
+    assert_eq!(to, peer().addr);
+    assert_eq!(bye.header_values("Route").count(), 3);
     // Without Record-Route, requests go back where the call came from, with no Route.
     let mut h = Harness::new();
     let (call, tag) = answered(&mut h);

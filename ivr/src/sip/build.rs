@@ -51,8 +51,9 @@ pub fn contact_uri(value: &str) -> String {
 pub fn route_address(route: &str) -> Option<SocketAddr> {
     let uri = contact_uri(route);
     let rest = uri
-        .strip_prefix("sip:")
-        .or_else(|| uri.strip_prefix("SIP:"))?;
+        .get(..4)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("sip:"))
+        .and(uri.get(4..))?;
     let hostport = rest.split(';').next()?;
     let hostport = hostport.rsplit_once('@').map_or(hostport, |(_, h)| h);
     if let Some(v6) = hostport.strip_prefix('[') {
@@ -61,13 +62,24 @@ pub fn route_address(route: &str) -> Option<SocketAddr> {
             Some(p) => p.parse().ok()?,
             None => 5060,
         };
-        return Some(SocketAddr::new(host.parse().ok()?, port));
+        if !after.is_empty() && !after.starts_with(':') {
+            return None;
+        }
+        return routable(SocketAddr::new(host.parse().ok()?, port));
     }
     let (host, port) = match hostport.split_once(':') {
         Some((h, p)) => (h, p.parse().ok()?),
         None => (hostport, 5060),
     };
-    Some(SocketAddr::new(host.parse::<IpAddr>().ok()?, port))
+    routable(SocketAddr::new(host.parse::<IpAddr>().ok()?, port))
+}
+
+/// An address a request can be sent to: not 0.0.0.0 (a proxy listening
+/// on every address records that), multicast or broadcast, nor port 0.
+fn routable(addr: SocketAddr) -> Option<SocketAddr> {
+    let ip = addr.ip();
+    let broadcast = matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
+    (addr.port() != 0 && !ip.is_unspecified() && !ip.is_multicast() && !broadcast).then_some(addr)
 }
 
 /// The ACK for a failure answer to our INVITE: same branch, same Via (§17.1.1.3).
@@ -170,5 +182,16 @@ mod tests {
         );
         assert_eq!(at("<sip:proxy.example.cn;lr>"), None);
         assert_eq!(at("<tel:12348>"), None);
+        assert_eq!(at("<Sip:10.0.0.1;lr>").as_deref(), Some("10.0.0.1:5060"));
+        // Nowhere a request could go.
+        for nowhere in [
+            "<sip:0.0.0.0;lr=on>",
+            "<sip:10.0.0.1:0;lr>",
+            "<sip:224.0.0.1;lr>",
+            "<sip:255.255.255.255;lr>",
+            "<sip:[2001:db8::1]junk;lr>",
+        ] {
+            assert_eq!(at(nowhere), None, "{nowhere}");
+        }
     }
 }

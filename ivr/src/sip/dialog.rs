@@ -56,12 +56,16 @@ pub(super) struct Call {
 impl Call {
     /// Where a request inside the dialog is sent: the first proxy of the
     /// route set when it names an address (UDP), else where the dialog's
-    /// requests came from (a TCP connection stays the connection).
+    /// requests came from (a TCP connection stays the connection). A
+    /// stranger's call follows its route only back to its own address: a
+    /// forged INVITE cannot aim our BYE and its resends at someone else.
     pub(super) fn next_hop(&self) -> Peer {
         let first = self
             .route_set
             .first()
-            .and_then(|route| super::build::route_address(route));
+            .and_then(|route| super::build::route_address(route))
+            .filter(|addr| self.counted.is_none() || addr.ip() == self.peer.addr.ip())
+            .filter(|addr| addr.is_ipv4() == self.peer.addr.is_ipv4());
         match (self.peer.transport, first) {
             (Transport::Udp, Some(addr)) => Peer {
                 addr,
