@@ -136,7 +136,7 @@ impl Ticketing {
         // An urgent ticket gets its first offer in the transaction that
         // creates it: one durable commit, and never a ticket without routing.
         self.store
-            .create_and_route(new, &assessed, Some(&self.routing), now)
+            .create_and_route(new, &assessed, Some(self.routing.clone()), now)
             .await
     }
 

@@ -18,8 +18,9 @@ use hotline_domain::{
 use hotline_domain::{TicketState, Urgency};
 use hotline_ticketing::limitation::Limitation;
 use hotline_ticketing::routing::{Lawyer, OfferState, RosterError, RoutingPolicy};
+use hotline_ticketing::store::CreateRequest;
 use hotline_ticketing::tickets::lifecycle::Move;
-use hotline_ticketing::tickets::{EventKind, Flags, NewTicket};
+use hotline_ticketing::tickets::{Assessed, EventKind, Flags, NewTicket};
 use hotline_ticketing::{ManualClock, Store, Ticketing};
 
 both_backends!(
@@ -46,6 +47,8 @@ both_backends!(
     an_assignment_overdue_after_acceptance_is_alerted_once,
     a_critical_application_pulled_after_escalation_is_provisional_aid,
     a_ticket_corrected_to_normal_stops_being_offered_and_can_be_routed_again,
+    concurrent_critical_tickets_share_the_duty_as_one_after_another,
+    tickets_written_together_are_routed_each_at_its_own_moment,
 );
 
 // Two ticketing nodes on one database: an operator's rejection on one
@@ -1350,4 +1353,140 @@ async fn a_ticket_corrected_to_normal_stops_being_offered_and_can_be_routed_agai
         .unwrap();
     assert_eq!(w.pending(&n).await.as_deref(), Some("li"));
     w.assert_check_clean().await;
+}
+
+/// Critical tickets created at once are written in shared transactions
+/// (group commit); each still sees the offers made before it, so two
+/// lawyers of capacity 3 get three each and the rest escalate, whatever the
+/// batches were.
+async fn concurrent_critical_tickets_share_the_duty_as_one_after_another(store: Store) {
+    let w = world(store);
+    w.lawyer("a", &["labor-wages"], 3, 8).await;
+    w.lawyer("b", &["labor-wages"], 3, 8).await;
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let ticketing = w.ticketing.clone();
+        tasks.push(tokio::spawn(async move {
+            let (t, created) = ticketing
+                .create(&new_ticket(&format!("burst-{i}"), true, None))
+                .await
+                .unwrap();
+            assert!(created);
+            t.number
+        }));
+    }
+    let mut offered = std::collections::HashMap::<String, usize>::new();
+    let mut escalated = 0;
+    for task in tasks {
+        let n = task.await.unwrap();
+        let kinds = w.kinds(&n).await;
+        match w.pending(&n).await {
+            Some(lawyer) => {
+                assert_eq!(kinds, [EventKind::Created, EventKind::Offered], "{n}");
+                *offered.entry(lawyer).or_default() += 1;
+            }
+            None => {
+                assert_eq!(kinds, [EventKind::Created, EventKind::Escalated], "{n}");
+                escalated += 1;
+            }
+        }
+    }
+    assert_eq!(offered.get("a"), Some(&3), "{offered:?}");
+    assert_eq!(offered.get("b"), Some(&3), "{offered:?}");
+    assert_eq!(escalated, 4);
+    w.assert_check_clean().await;
+}
+
+/// A batch written in one transaction: offers alternate as the load grows,
+/// a shift that ends between two tickets' moments covers only the first,
+/// a repeated key finds the ticket its first request made, and each paged
+/// offer rings the lawyer once.
+async fn tickets_written_together_are_routed_each_at_its_own_moment(store: Store) {
+    let mut w = world(store);
+    let mut policy = w.ticketing.routing_policy().clone();
+    policy.paging.phones = true;
+    w.ticketing = w.ticketing.clone().with_routing(policy.clone());
+    let policy = Arc::new(policy);
+    w.lawyer("a", &["labor-wages"], 5, 8).await;
+    w.lawyer("b", &["labor-wages"], 5, 8).await;
+    // `leaving` is the least loaded and first by name, but off duty one
+    // second from now.
+    w.store
+        .put_lawyer(
+            &Lawyer {
+                id: "0-leaving".into(),
+                center: "default".into(),
+                name: "Leaving".into(),
+                phone: "13900000001".into(),
+                sip_uri: None,
+                skills: vec!["labor-wages".into()],
+                regions: vec![],
+                languages: vec!["zh".into()],
+                capacity: 5,
+                active: true,
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    w.store
+        .add_shift(
+            "0-leaving",
+            t0() - Duration::hours(1),
+            t0() + Duration::seconds(1),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let today = Ticketing::today(t0());
+    let request = |key: &str, at: DateTime<Utc>| {
+        let new = new_ticket(key, true, None);
+        CreateRequest {
+            assessed: Assessed {
+                urgency: w.ticketing.limitation().assess_ticket(new.facts(), today),
+                callback_due: None,
+            },
+            new,
+            routing: Some(policy.clone()),
+            now: at,
+        }
+    };
+    let later = t0() + Duration::seconds(2);
+    let outcomes = w
+        .store
+        .create_together(&[
+            request("k1", t0()),
+            request("k2", later),
+            request("k1", later),
+            request("k3", later),
+            request("k4", later),
+        ])
+        .await
+        .unwrap();
+    let created: Vec<bool> = outcomes.iter().map(|(_, c)| *c).collect();
+    assert_eq!(created, [true, true, false, true, true]);
+    assert_eq!(outcomes[0].0.number, outcomes[2].0.number);
+    let mut lawyers = Vec::new();
+    for (t, _) in [&outcomes[0], &outcomes[1], &outcomes[3], &outcomes[4]] {
+        lawyers.push(w.pending(&t.number).await.unwrap());
+        assert_eq!(
+            w.kinds(&t.number).await,
+            [EventKind::Created, EventKind::Offered]
+        );
+    }
+    assert_eq!(lawyers, ["0-leaving", "a", "b", "a"]);
+    // One page per offer, due at once.
+    let mut paged = Vec::new();
+    while let Some(page) = w
+        .store
+        .claim_page("node-1", "token-1", 100, later)
+        .await
+        .unwrap()
+    {
+        assert_eq!(page.attempt, 1);
+        assert!(page.target.starts_with("tel:1390000000"), "{}", page.target);
+        paged.push(page.lawyer);
+    }
+    paged.sort();
+    assert_eq!(paged, ["0-leaving", "a", "a", "b"]);
 }

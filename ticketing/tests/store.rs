@@ -770,3 +770,69 @@ async fn futures_join(store: &Store, day: NaiveDate) -> usize {
     }
     won
 }
+
+// Two ticketing nodes on one database, each with its own group-commit
+// writers: the same calls retried on both make one ticket per key, and a
+// batch that loses a key's race is written again ticket by ticket.
+mod two_nodes {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_racing_creates_make_one_ticket_per_key() {
+        let (store, db) = crate::support::sqlite().await;
+        super::racing_creates_make_one_ticket_per_key(store.clone(), db.url()).await;
+        db.finish(store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_racing_creates_make_one_ticket_per_key() {
+        let (store, db) = crate::support::postgres().await;
+        super::racing_creates_make_one_ticket_per_key(store.clone(), db.url()).await;
+        db.finish(store).await;
+    }
+}
+
+async fn racing_creates_make_one_ticket_per_key(one: Store, url: String) {
+    let other = Store::connect(&url).await.unwrap();
+    let mut tasks = Vec::new();
+    // 40 calls, each created twice on each node at once.
+    for i in 0..160 {
+        let store = if i % 2 == 0 {
+            one.clone()
+        } else {
+            other.clone()
+        };
+        let key = format!("call-{}", i % 40);
+        tasks.push(tokio::spawn(async move {
+            let (t, created) = store
+                .create_ticket(&new_ticket(&key), &assessed(), t0())
+                .await
+                .unwrap();
+            (key, t.number, created)
+        }));
+    }
+    let mut by_key = std::collections::HashMap::<String, HashSet<TicketNumber>>::new();
+    let mut created = 0;
+    for task in tasks {
+        let (key, number, was_new) = task.await.unwrap();
+        by_key.entry(key).or_default().insert(number);
+        created += usize::from(was_new);
+    }
+    assert_eq!(created, 40, "one create per key reports `created`");
+    assert!(
+        by_key.values().all(|numbers| numbers.len() == 1),
+        "{by_key:?}"
+    );
+    let (all, _) = one
+        .list_tickets(&TicketFilter::default(), 100, None)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 40);
+    for t in &all {
+        assert_eq!(
+            one.history(&t.number).await.unwrap().len(),
+            1,
+            "{}",
+            t.number
+        );
+    }
+    other.close().await;
+}

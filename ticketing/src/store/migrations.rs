@@ -57,6 +57,12 @@ const POSTGRES: &[Source] = &[
     migration!("postgres", 12, "0012_last_node", "last_node"),
     migration!("postgres", 13, "0013_pages", "pages"),
     migration!("postgres", 14, "0014_bridges", "bridges"),
+    migration!(
+        "postgres",
+        15,
+        "0015_notify_per_statement",
+        "notify_per_statement"
+    ),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

@@ -3,7 +3,8 @@
 //! same test suite. Each backend has its own migrations, applied at start-up.
 //!
 //! The statements are grouped by job: [`tickets`] (create, read, list,
-//! transition, notes, history), [`corrections`] (facts corrected, urgency
+//! transition, notes, history), [`batch`] (concurrent creates committed
+//! together), [`corrections`] (facts corrected, urgency
 //! re-assessed), [`recordings`], [`roster`] (lawyers, shifts, who is on
 //! duty), [`offers`] (the offer state machine and the routing timers the
 //! scheduler claims), [`events`] (what streams read), [`health`] (what
@@ -13,6 +14,7 @@
 //! Every statement takes `now` from the caller; no SQL reads the clock.
 
 mod access;
+mod batch;
 mod bridges;
 mod callbacks;
 mod clocks;
@@ -31,6 +33,7 @@ mod tickets;
 
 pub use crate::routing::RosterError;
 pub use crate::tickets::NewRecording;
+pub use batch::CreateRequest;
 pub use bridges::{BridgeJob, BridgeLegs};
 pub use offers::ROUTING_ACTOR;
 pub use pages::{PageFinish, PageJob};
@@ -90,6 +93,8 @@ pub struct Store {
     /// instead of polling SQLite's lock in its busy handler, which sleeps
     /// up to 100 ms between tries and left the CPU idle under load.
     write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// New tickets on their way to a group commit (see [`batch`]).
+    creates: std::sync::Arc<batch::CreateQueue>,
 }
 
 /// A write transaction. On SQLite it holds the process's write turn until
@@ -174,6 +179,7 @@ impl Store {
             url: url.to_owned(),
             committed: std::sync::Arc::default(),
             write_turn: std::sync::Arc::default(),
+            creates: std::sync::Arc::default(),
         })
     }
 

@@ -70,6 +70,52 @@ pub(super) fn offer_from_row(row: &AnyRow) -> Result<Offer, StoreError> {
     })
 }
 
+/// A lawyer as routing sees them: the load counts open tickets and pending
+/// offers, `last_offer_at` orders a round robin.
+const CANDIDATE_COLUMNS: &str = "l.id, l.skills, l.regions, l.languages, l.capacity, \
+     COALESCE((SELECT MAX(o.offered_at) FROM offers o WHERE o.lawyer_id = l.id), 0) \
+       AS last_offer_at, \
+     (SELECT COUNT(*) FROM tickets t WHERE t.assigned_lawyer = l.id \
+        AND t.state NOT IN ('rejected', 'closed')) \
+     + (SELECT COUNT(*) FROM offers o WHERE o.lawyer_id = l.id AND o.state = 'pending') \
+       AS load";
+
+fn candidate_from_row(row: &AnyRow) -> Result<Candidate, StoreError> {
+    Ok(Candidate {
+        lawyer: get(row, "id")?,
+        skills: list(&get::<String>(row, "skills")?),
+        regions: list(&get::<String>(row, "regions")?),
+        languages: list(&get::<String>(row, "languages")?),
+        load: get(row, "load")?,
+        capacity: get(row, "capacity")?,
+        last_offer_at: get(row, "last_offer_at")?,
+    })
+}
+
+/// The note of an `offered` event's detail.
+pub(super) fn offer_note(ack_deadline: DateTime<Utc>) -> String {
+    format!(
+        "acknowledge by {}",
+        hotline_domain::shown_time(ack_deadline)
+    )
+}
+
+/// The note of an `escalated` event.
+pub(super) fn escalation_note(why: &str, next_round: DateTime<Utc>) -> String {
+    format!(
+        "unowned, supervisors alerted: {why}; next round at {}",
+        hotline_domain::shown_time(next_round)
+    )
+}
+
+/// The note of an offer event: the lawyer, and what happened.
+pub(super) fn offer_event_note(lawyer: &str, detail: Option<&str>) -> String {
+    match detail {
+        Some(d) => format!("lawyer {lawyer}: {d}"),
+        None => format!("lawyer {lawyer}"),
+    }
+}
+
 pub(super) const OFFER_COLUMNS: &str =
     "o.id, t.number, o.lawyer_id, o.round, o.state, o.offered_at, \
      o.ack_deadline, o.reason";
@@ -1044,10 +1090,7 @@ impl Store {
                 .bind(ms(now))
                 .execute(&mut **tx)
                 .await?;
-                let note = format!(
-                    "acknowledge by {}",
-                    hotline_domain::shown_time(ack_deadline)
-                );
+                let note = offer_note(ack_deadline);
                 self.offer_event(
                     tx,
                     ticket.id,
@@ -1072,10 +1115,7 @@ impl Store {
                 .bind(ms(now))
                 .execute(&mut **tx)
                 .await?;
-                let note = format!(
-                    "unowned, supervisors alerted: {why}; next round at {}",
-                    hotline_domain::shown_time(next_round)
-                );
+                let note = escalation_note(why, next_round);
                 insert_event(
                     tx,
                     ticket.id,
@@ -1102,33 +1142,74 @@ impl Store {
         center: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<Candidate>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT l.id, l.skills, l.regions, l.languages, l.capacity, \
-             COALESCE((SELECT MAX(o.offered_at) FROM offers o WHERE o.lawyer_id = l.id), 0) \
-               AS last_offer_at, \
-             (SELECT COUNT(*) FROM tickets t WHERE t.assigned_lawyer = l.id \
-                AND t.state NOT IN ('rejected', 'closed')) \
-             + (SELECT COUNT(*) FROM offers o WHERE o.lawyer_id = l.id AND o.state = 'pending') \
-               AS load \
-             FROM lawyers l WHERE l.center = $1 AND l.active = 1 AND EXISTS \
-             (SELECT 1 FROM shifts s WHERE s.lawyer_id = l.id AND s.starts_at <= $2 \
-              AND s.ends_at > $2) ORDER BY l.id",
-        )
-        .bind(center)
-        .bind(ms(now))
-        .fetch_all(&mut **tx)
-        .await?;
+        self.lock_center(tx, center).await?;
+        let sql = format!(
+            "SELECT {CANDIDATE_COLUMNS} FROM lawyers l WHERE l.center = $1 AND l.active = 1 \
+             AND EXISTS (SELECT 1 FROM shifts s WHERE s.lawyer_id = l.id AND s.starts_at <= $2 \
+             AND s.ends_at > $2) ORDER BY l.id"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(center)
+            .bind(ms(now))
+            .fetch_all(&mut **tx)
+            .await?;
+        rows.iter().map(candidate_from_row).collect()
+    }
+
+    /// Routing decisions of one center are made one at a time, across
+    /// every node: two transactions that read the same loads would both
+    /// offer to the lawyer with room for one more. On PostgreSQL a
+    /// transaction-scoped advisory lock per center, taken in a statement of
+    /// its own so that the roster read after it (a new snapshot, READ
+    /// COMMITTED) sees the offers of the transaction it waited for. SQLite
+    /// has one writer at a time already. Callers that lock several centers
+    /// lock them in sorted order; a ticket's own row lock is always taken
+    /// before its center's.
+    pub(super) async fn lock_center(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        center: &str,
+    ) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hotline-routing:' || $1))")
+                .bind(center)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The center's lawyers on duty at any moment of `[from, to]`, each with
+    /// the shifts that cover part of it (`starts_at`, `ends_at` in ms), so a
+    /// batch of tickets created at slightly different moments reads the
+    /// roster once and picks each ticket's candidates at its own moment.
+    pub(super) async fn candidates_between(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        center: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(Candidate, i64, i64)>, StoreError> {
+        self.lock_center(tx, center).await?;
+        let sql = format!(
+            "SELECT {CANDIDATE_COLUMNS}, s.starts_at, s.ends_at FROM lawyers l \
+             JOIN shifts s ON s.lawyer_id = l.id \
+             WHERE l.center = $1 AND l.active = 1 AND s.starts_at <= $3 AND s.ends_at > $2 \
+             ORDER BY l.id, s.starts_at"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(center)
+            .bind(ms(from))
+            .bind(ms(to))
+            .fetch_all(&mut **tx)
+            .await?;
         rows.iter()
             .map(|row| {
-                Ok(Candidate {
-                    lawyer: get(row, "id")?,
-                    skills: list(&get::<String>(row, "skills")?),
-                    regions: list(&get::<String>(row, "regions")?),
-                    languages: list(&get::<String>(row, "languages")?),
-                    load: get(row, "load")?,
-                    capacity: get(row, "capacity")?,
-                    last_offer_at: get(row, "last_offer_at")?,
-                })
+                Ok((
+                    candidate_from_row(row)?,
+                    get(row, "starts_at")?,
+                    get(row, "ends_at")?,
+                ))
             })
             .collect()
     }
@@ -1144,10 +1225,7 @@ impl Store {
         detail: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let note = match detail {
-            Some(d) => format!("lawyer {lawyer}: {d}"),
-            None => format!("lawyer {lawyer}"),
-        };
+        let note = offer_event_note(lawyer, detail);
         let reason = matches!(kind, EventKind::OfferDeclined | EventKind::OfferWithdrawn)
             .then_some(detail)
             .flatten();

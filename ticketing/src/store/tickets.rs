@@ -2,6 +2,8 @@
 //! history, and the row and event helpers the other statement groups share.
 //! Every change and its event commit in one transaction.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use hotline_domain::{
     Document, HardshipBasis, Language, Matter, PhoneNumber, PriorityGroup, RegionCode, TicketKind,
@@ -11,8 +13,8 @@ use sqlx::any::AnyRow;
 // Dynamic SQL here is built from constant fragments and `$n` placeholders,
 // never from input: every value is bound.
 use sqlx::{Any, AssertSqlSafe, Transaction};
-use tracing::warn;
 
+use super::batch::CreateRequest;
 use super::{get, placeholders, Backend, Store, StoreError};
 use crate::routing::{seeks_lawyer, RoutingPolicy};
 use crate::tickets::lifecycle::{self, Move};
@@ -29,23 +31,6 @@ pub(super) const TICKET_COLUMNS: &str =
      t.limitation_rule, t.limitation_warnings, t.decision_due, t.assignment_due, \
      t.document, t.chosen_rule, t.advance_enforcement, t.hardship_basis, \
      t.materials_received_at, t.major_case, t.last_node, t.created_at, t.updated_at";
-
-/// Inserts a ticket and returns it whole, so a create needs no read after
-/// its commit. SQLite's RETURNING takes no table alias, hence the columns
-/// without their `t.`.
-static INSERT_TICKET: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "INSERT INTO tickets (number, idempotency_key, kind, state, matter, caller_number, \
-         callback_number, event_date, preservation, priority_group, hardship_waived, \
-         pledge_offered, home_visit, mediation_preferred, language, center, region, \
-         summary, urgency, deadline, limitation_rule, limitation_warnings, document, \
-         chosen_rule, advance_enforcement, hardship_basis, created_at, updated_at, \
-         callback_due_at, last_node) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-         $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $27, $28, $29) RETURNING {}",
-        TICKET_COLUMNS.replace("t.", "")
-    )
-});
 
 /// How many random numbers to try before giving up; with 900 million
 /// numbers, needing more than one is already rare.
@@ -65,124 +50,22 @@ impl Store {
 
     /// [`Store::create_ticket`], and when `routing` is given and the ticket
     /// is urgent, its first offer (or escalation) in the same transaction.
+    /// Creates arriving together share one transaction and one commit
+    /// (group commit, see `batch`); each returns only after its commit.
     pub async fn create_and_route(
         &self,
         new: &NewTicket,
         assessed: &Assessed,
-        routing: Option<&crate::routing::RoutingPolicy>,
+        routing: Option<Arc<RoutingPolicy>>,
         now: DateTime<Utc>,
     ) -> Result<(Ticket, bool), StoreError> {
-        for attempt in 0..NUMBER_ATTEMPTS {
-            match self.try_create(new, assessed, routing, now).await {
-                Ok(outcome) => return Ok(outcome),
-                // Two creates raced on one key, or a random number collided:
-                // the next attempt sees the winner or draws a new number.
-                Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
-                    tracing::debug!(attempt, "create retried after a unique violation");
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(StoreError::NumbersExhausted(NUMBER_ATTEMPTS))
-    }
-
-    pub(super) async fn try_create(
-        &self,
-        new: &NewTicket,
-        assessed: &Assessed,
-        routing: Option<&crate::routing::RoutingPolicy>,
-        now: DateTime<Utc>,
-    ) -> Result<(Ticket, bool), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let existing: Option<AnyRow> =
-            sqlx::query("SELECT id FROM tickets WHERE idempotency_key = $1")
-                .bind(&new.idempotency_key)
-                .fetch_optional(&mut **tx)
-                .await?;
-        if let Some(row) = existing {
-            let id: i64 = get(&row, "id")?;
-            tx.commit().await?;
-            self.committed();
-            return Ok((self.ticket_by_id(id).await?, false));
-        }
-
-        let (number, alias) = match &new.proposed_number {
-            Some(proposed) if !number_in_use(&mut tx, proposed).await? => (proposed.clone(), None),
-            Some(proposed) => {
-                warn!(proposed = %proposed, "proposed ticket number is taken; assigning another");
-                (free_random_number(&mut tx).await?, Some(proposed.clone()))
-            }
-            None => (free_random_number(&mut tx).await?, None),
-        };
-
-        let at = now.timestamp_millis();
-        let row = sqlx::query(AssertSqlSafe(INSERT_TICKET.as_str()))
-            .bind(number.as_str())
-            .bind(&new.idempotency_key)
-            .bind(new.kind.as_str())
-            .bind(new.kind.initial_state().as_str())
-            .bind(new.matter.map(Matter::as_str))
-            .bind(new.caller_number.as_ref().map(PhoneNumber::as_str))
-            .bind(new.callback_number.as_ref().map(PhoneNumber::as_str))
-            .bind(new.event_date.map(|d| d.to_string()))
-            .bind(flag(new.preservation))
-            .bind(new.priority_group.as_str())
-            .bind(flag(new.flags.hardship_waived))
-            .bind(flag(new.flags.pledge_offered))
-            .bind(flag(new.flags.home_visit))
-            .bind(flag(new.flags.mediation_preferred))
-            .bind(new.language.as_str())
-            .bind(&new.center)
-            .bind(new.region.as_ref().map(RegionCode::as_str))
-            .bind(&new.summary)
-            .bind(assessed.urgency.urgency.as_str())
-            .bind(assessed.urgency.deadline.map(|d| d.to_string()))
-            .bind(assessed.urgency.rule.as_deref())
-            .bind(warnings_json(&assessed.urgency.warnings)?)
-            .bind(new.document.map(Document::as_str))
-            .bind(new.chosen_rule.as_deref())
-            .bind(flag(new.flags.advance_enforcement))
-            .bind(new.flags.hardship_basis.map(HardshipBasis::as_str))
-            .bind(at)
-            .bind(assessed.callback_due.map(|t| t.timestamp_millis()))
-            .bind(new.last_node.as_deref())
-            .fetch_one(&mut **tx)
-            .await?;
-        let id: i64 = get(&row, "id")?;
-        let mut ticket = ticket_from_row(&row)?;
-
-        if let Some(alias) = &alias {
-            sqlx::query("INSERT INTO ticket_aliases (alias, ticket_id) VALUES ($1, $2)")
-                .bind(alias.as_str())
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        let reason = alias
-            .as_ref()
-            .map(|a| format!("proposed number {a} was taken; kept as an alias"));
-        insert_event(
-            &mut tx,
-            id,
-            EventKind::Created,
-            &new.actor,
+        self.create_batched(Arc::new(CreateRequest {
+            new: new.clone(),
+            assessed: assessed.clone(),
+            routing,
             now,
-            EventDetail {
-                reason: reason.as_deref(),
-                to_state: Some(new.kind.initial_state()),
-                ..EventDetail::default()
-            },
-        )
-        .await?;
-        // Routing writes offers and events, never the ticket's row: the row
-        // returned above is still the ticket.
-        if let Some(policy) = routing {
-            self.route_in(&mut tx, id, policy, now).await?;
-        }
-        tx.commit().await?;
-        self.committed();
-        ticket.aliases.extend(alias);
-        Ok((ticket, true))
+        }))
+        .await
     }
 
     /// The ticket with this number; a ticket's own number wins over an alias.
@@ -722,36 +605,6 @@ fn parse_opt<T, E: std::fmt::Display>(
 
 pub(super) fn parse_date(text: &str) -> Result<NaiveDate, chrono::ParseError> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
-}
-
-async fn number_in_use(
-    tx: &mut Transaction<'static, Any>,
-    number: &TicketNumber,
-) -> Result<bool, StoreError> {
-    let row: Option<AnyRow> = sqlx::query(
-        "SELECT 1 AS used FROM tickets WHERE number = $1 \
-         UNION ALL SELECT 1 FROM ticket_aliases WHERE alias = $1",
-    )
-    .bind(number.as_str())
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(row.is_some())
-}
-
-/// A random number that is neither a ticket's number nor an alias. The
-/// UNIQUE constraint still guards the race with a concurrent create.
-async fn free_random_number(
-    tx: &mut Transaction<'static, Any>,
-) -> Result<TicketNumber, StoreError> {
-    for _ in 0..NUMBER_ATTEMPTS {
-        // `rand::rng()` is a CSPRNG seeded from the OS: one number tells
-        // nothing about the next.
-        let candidate = TicketNumber::random(&mut rand::rng());
-        if !number_in_use(tx, &candidate).await? {
-            return Ok(candidate);
-        }
-    }
-    Err(StoreError::NumbersExhausted(NUMBER_ATTEMPTS))
 }
 
 #[derive(Default)]
