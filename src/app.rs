@@ -242,15 +242,21 @@ impl App {
                     Some(part) => loopback_url(local_addr(&part.grpc), tls.is_some()),
                     None => config.ticketing.clone(),
                 };
-                let endpoint = ticketing_endpoint(&config, &ticketing_url, tls.as_ref())?;
+                // Several ticketing nodes: requests go to those that answer
+                // their health check.
+                let endpoints = ticketing_urls(&ticketing_url)?
+                    .iter()
+                    .map(|url| ticketing_endpoint(&config, url, tls.as_ref()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let channel = hotline_ivr::tickets::nodes::channel(endpoints);
                 let token = match &ticketing {
                     Some(part) => own_ivr_token(&config, part).await?,
                     None => read_ivr_token(&config)?,
                 };
-                let tickets = TicketsClient::with_endpoint(endpoint.clone(), Some(&token), outbox)
+                let tickets = TicketsClient::with_channel(channel.clone(), Some(&token), outbox)
                     .map_err(|e| AppError::TicketingUrl(e.to_string()))?;
                 // The admin API's tokens are ticketing's: it asks there.
-                let admin_gate = AdminGate::with_endpoint(endpoint);
+                let admin_gate = AdminGate::with_channel(channel);
                 Some(IvrPart {
                     udp,
                     tcp,
@@ -628,6 +634,18 @@ fn loopback_url(addr: SocketAddr, tls: bool) -> String {
     format!("{scheme}://{}", SocketAddr::new(ip, addr.port()))
 }
 
+/// The ticketing nodes of `--ticketing`: one URL, or several separated by
+/// commas.
+fn ticketing_urls(setting: &str) -> Result<Vec<String>, AppError> {
+    let urls: Vec<String> = setting.split(',').map(|u| u.trim().to_owned()).collect();
+    if urls.iter().any(String::is_empty) {
+        return Err(AppError::TicketingUrl(format!(
+            "ticketing `{setting}` has an empty entry: give one URL, or several separated by commas"
+        )));
+    }
+    Ok(urls)
+}
+
 /// Where the IVR reaches ticketing: over TLS for an https:// URL, trusting
 /// this node's own certificate (`serve`) or `tls_ca` (`hotline ivr`).
 fn ticketing_endpoint(
@@ -896,4 +914,18 @@ fn load_calendar(config: &Config) -> Result<HolidayCalendar, AppError> {
         None => HolidayCalendar::bundled(),
     }
     .map_err(|e| AppError::Limitation(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ticketing_takes_one_url_or_several() {
+        assert_eq!(super::ticketing_urls("http://a:1").unwrap(), ["http://a:1"]);
+        assert_eq!(
+            super::ticketing_urls("http://a:1, http://b:2").unwrap(),
+            ["http://a:1", "http://b:2"]
+        );
+        let e = super::ticketing_urls("http://a:1,,http://b:2").unwrap_err();
+        assert!(e.to_string().contains("empty entry"), "{e}");
+    }
 }

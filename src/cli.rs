@@ -175,14 +175,15 @@ pub struct LimitationArgs {
 }
 
 /// Options every client command shares.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
-    /// URL of the ticketing service.
+    /// URL of the ticketing service (several nodes: comma-separated; the
+    /// first that answers is used).
     #[arg(
         long,
         env = "HOTLINE_TICKETING",
         default_value = "http://127.0.0.1:50051",
-        value_name = "URL",
+        value_name = "URL[,URL…]",
         global = true
     )]
     pub ticketing: String,

@@ -196,8 +196,8 @@ settings! {
             env "HOTLINE_NODE_ID", value "NAME", example "ivr-7",
             help "This IVR node's name in the idempotency keys of its ticket requests.";
         ticketing: String = "http://127.0.0.1:50051",
-            env "HOTLINE_TICKETING", value "URL", example "http://127.0.0.1:6051",
-            help "Where `hotline ivr` finds ticketing; `hotline serve` uses its own.";
+            env "HOTLINE_TICKETING", value "URL[,URL…]", example "http://127.0.0.1:6051",
+            help "Where `hotline ivr` finds ticketing: one node, or several separated by commas (requests go to those answering their health check); `hotline serve` uses its own.";
         critical_below_days: i64 = "7",
             env "HOTLINE_CRITICAL_BELOW_DAYS", value "DAYS", example "5",
             help "Fewer days left than this is critical (Legal Aid Law art. 44).";

@@ -309,8 +309,33 @@ pub(crate) fn token_or_default(given: Option<&str>) -> anyhow::Result<Option<Str
 }
 
 /// A connection to ticketing, shared by every client subcommand; every
-/// request carries the token.
+/// request carries the token. With several nodes in `--ticketing` (comma
+/// separated, as IVR nodes are given them), the first that answers.
 pub(crate) async fn channel(args: &ClientArgs) -> anyhow::Result<AuthedChannel> {
+    let nodes: Vec<&str> = args.ticketing.split(',').map(str::trim).collect();
+    if nodes.len() == 1 {
+        return connect_node(args).await;
+    }
+    let mut failed = Vec::new();
+    for node in nodes {
+        let one = ClientArgs {
+            ticketing: node.to_owned(),
+            ..args.clone()
+        };
+        match connect_node(&one).await {
+            Ok(channel) => return Ok(channel),
+            // A usage error (no scheme, TLS settings) is the same for all.
+            Err(e) if e.is::<UsageError>() => return Err(e),
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    Err(anyhow::anyhow!(
+        "no ticketing node answers: {}",
+        failed.join("; ")
+    ))
+}
+
+async fn connect_node(args: &ClientArgs) -> anyhow::Result<AuthedChannel> {
     let bearer = Bearer::new(token(args)?.as_deref()).map_err(|e| UsageError(e.to_string()))?;
     if !args.ticketing.starts_with("http://") && !args.ticketing.starts_with("https://") {
         return Err(UsageError(format!(

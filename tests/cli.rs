@@ -181,6 +181,28 @@ fn bad_input_exits_2_with_one_line_and_failures_exit_1() {
         "{}",
         stderr(&out)
     );
+    // Several ticketing nodes: the first that answers serves the command;
+    // none answering says so for each.
+    let nodes = format!("http://127.0.0.1:9, {}", server.url());
+    let out = server.client(&["tickets", "list", "--ticketing", &nodes]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = std::process::Command::new(common::hotline())
+        .args([
+            "tickets",
+            "list",
+            "--ticketing",
+            "http://127.0.0.1:9,http://127.0.0.1:7",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no ticketing node answers")
+            && stderr(&out).contains("127.0.0.1:9")
+            && stderr(&out).contains("127.0.0.1:7"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -5,7 +5,10 @@
 //! refuses in-dialog requests that do not carry its Route), a node that
 //! drains (SIGTERM: OPTIONS and INVITEs get 503) leaves the rotation while
 //! the call it holds goes on to its end, and a call a node refuses with
-//! 503 goes on to the next node.
+//! 503 goes on to the next node. And the whole of deploy/ on loopback
+//! addresses: two `hotline ivr` nodes behind Kamailio, each reaching two
+//! `hotline ticketing` nodes on one PostgreSQL database, keep every call's
+//! ticket while one IVR node drains and one ticketing node is killed.
 
 // test-group: real-time (tests/suite.sh runs these one at a time)
 
@@ -250,4 +253,244 @@ fn a_call_a_node_refuses_goes_to_the_next_node() {
         "the proxy never tried the refusing node"
     );
     assert_eq!(answered(&b), 4, "every call ends on the node with room");
+}
+
+/// A scratch PostgreSQL database, dropped at the end.
+struct ScratchDb {
+    admin: String,
+    name: String,
+}
+
+impl ScratchDb {
+    fn create() -> ScratchDb {
+        require("psql", "postgresql-client");
+        let admin = std::env::var("HOTLINE_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let name = format!("hotline_t_{:016x}", rand::random::<u64>());
+        let db = ScratchDb { admin, name };
+        db.psql_admin(&format!("CREATE DATABASE {}", db.name));
+        db
+    }
+
+    fn url(&self) -> String {
+        format!("{}/{}", self.admin.rsplit_once('/').unwrap().0, self.name)
+    }
+
+    fn psql_admin(&self, sql: &str) -> String {
+        psql(&self.admin, sql)
+    }
+
+    /// One value the query returns.
+    fn value(&self, sql: &str) -> i64 {
+        psql(&self.url(), sql).trim().parse().unwrap()
+    }
+}
+
+impl Drop for ScratchDb {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                self.admin.as_str(),
+                "-qAtc",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
+
+fn psql(url: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([url, "-qAtc", sql])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "psql `{sql}`: {}",
+        common::stderr(&out)
+    );
+    common::stdout(&out)
+}
+
+/// A `hotline ticketing` node on `ip`, on the shared database.
+fn ticketing_node(dir: &Path, ip: &str, database: &str) -> Server {
+    std::fs::create_dir_all(dir).unwrap();
+    Server::start(
+        dir,
+        &[
+            "ticketing",
+            "--database-url",
+            database,
+            "--grpc-listen",
+            &format!("{ip}:0"),
+            "--web-listen",
+            &format!("{ip}:0"),
+        ],
+    )
+}
+
+/// A `hotline ivr` node on `ip` with the critical-ticket menu, reaching
+/// every ticketing node in `ticketing`, trusting the proxy's address.
+fn ivr_node(dir: &Path, ip: &str, name: &str, ticketing: &[&Server], token: &str) -> Server {
+    std::fs::create_dir_all(dir.join("hotline-data")).unwrap();
+    std::fs::write(dir.join("hotline-data/ivr.token"), token).unwrap();
+    std::fs::write(
+        dir.join("hotline.toml"),
+        "sip_trusted = \"127.0.0.1\"\ndrain_timeout_secs = 60\n",
+    )
+    .unwrap();
+    let urls: Vec<String> = ticketing.iter().map(|t| t.url()).collect();
+    let menu = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/menus/critical.toml");
+    Server::start(
+        dir,
+        &[
+            "ivr",
+            "--menu",
+            &menu.display().to_string(),
+            "--sip-listen",
+            &format!("{ip}:0"),
+            "--node-id",
+            name,
+            "--ticketing",
+            &urls.join(","),
+        ],
+    )
+}
+
+/// The full deployment of deploy/ on loopback: Kamailio in front of two
+/// IVR nodes, two ticketing nodes on one PostgreSQL. Calls come in through
+/// the proxy while IVR node A drains and ticketing node 1 is killed; every
+/// call still ends with exactly one ticket, each critical ticket with
+/// exactly one offer.
+#[test]
+fn calls_through_two_ivr_and_two_ticketing_nodes_survive_a_drain_and_a_kill() {
+    const CALLS: usize = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let db = ScratchDb::create();
+    let mut t1 = ticketing_node(&dir.path().join("t1"), "127.0.0.2", &db.url());
+    let t2 = ticketing_node(&dir.path().join("t2"), "127.0.0.3", &db.url());
+    // Lawyers on duty, with room for every ticket.
+    let from = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let to = (chrono::Utc::now() + chrono::Duration::hours(8)).to_rfc3339();
+    for id in ["l1", "l2", "l3"] {
+        for args in [
+            &[
+                "roster",
+                "add-lawyer",
+                "--id",
+                id,
+                "--name",
+                id,
+                "--phone",
+                "13900000000",
+                "--skills",
+                "labor-wages",
+                "--capacity",
+                "1000",
+            ][..],
+            &[
+                "roster",
+                "add-shift",
+                "--lawyer",
+                id,
+                "--from",
+                &from,
+                "--to",
+                &to,
+            ][..],
+        ] {
+            let out = t1.client(args);
+            assert!(out.status.success(), "{}", common::stderr(&out));
+        }
+    }
+    let mut ivr_tokens = Vec::new();
+    for name in ["ivr-a", "ivr-b"] {
+        let out = t1.client(&["token", "create", "--role", "ivr", "--name", name]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        ivr_tokens.push(common::stdout(&out).trim().to_owned());
+    }
+    let a = ivr_node(
+        &dir.path().join("a"),
+        "127.0.0.2",
+        "ivr-a",
+        &[&t1, &t2],
+        &ivr_tokens[0],
+    );
+    let b = ivr_node(
+        &dir.path().join("b"),
+        "127.0.0.3",
+        "ivr-b",
+        &[&t1, &t2],
+        &ivr_tokens[1],
+    );
+    let proxy = Kamailio::start(dir.path(), &[a.sip.unwrap(), b.sip.unwrap()]);
+
+    // 40 calls at 4 a second through the proxy; 3 s in, node A drains; 5 s
+    // in, ticketing node 1 dies.
+    let to_proxy = proxy.addr;
+    let placing = std::thread::spawn(move || {
+        let rows: Vec<Vec<String>> = (0..CALLS).map(|_| Vec::new()).collect();
+        sipp_calls("via_proxy_listen.xml", to_proxy, &rows, &["-r", "4"])
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(Command::new("kill")
+        .args(["-TERM", &a.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_secs(2));
+    t1.kill();
+    let out = placing.join().unwrap();
+    assert!(out.status.success(), "{}", sipp_report(&out));
+    let (from_a, from_b) = (answered(&a), answered(&b));
+    assert!(from_a >= 1 && from_b >= 1, "a {from_a}, b {from_b}");
+    assert_eq!(from_a + from_b, CALLS, "a {from_a}, b {from_b}");
+
+    // Every call's request reaches the database once: the IVR nodes retry
+    // what the dead node did not answer, with the same idempotency key.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while db.value("SELECT COUNT(*) FROM tickets") < CALLS as i64 {
+        assert!(
+            Instant::now() < deadline,
+            "{} tickets for {CALLS} calls",
+            db.value("SELECT COUNT(*) FROM tickets")
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(db.value("SELECT COUNT(*) FROM tickets"), CALLS as i64);
+    assert_eq!(
+        db.value("SELECT COUNT(DISTINCT idempotency_key) FROM tickets"),
+        CALLS as i64
+    );
+    assert_eq!(
+        db.value("SELECT COUNT(*) FROM tickets WHERE urgency = 'critical'"),
+        CALLS as i64
+    );
+    // Each critical ticket: one offer, one `offered` event; none lost, none doubled.
+    assert_eq!(
+        db.value(
+            "SELECT COUNT(*) FROM tickets t WHERE (SELECT COUNT(*) FROM offers o \
+             WHERE o.ticket_id = t.id) <> 1"
+        ),
+        0
+    );
+    assert_eq!(
+        db.value(
+            "SELECT COUNT(*) FROM tickets t WHERE (SELECT COUNT(*) FROM ticket_events e \
+             WHERE e.ticket_id = t.id AND e.kind = 'offered') <> 1"
+        ),
+        0
+    );
+    // Both ticketing nodes created tickets: the kill came mid-stream.
+    let created = |node: &Server| {
+        node.log
+            .try_iter()
+            .filter(|line| line.contains("ticket created"))
+            .count()
+    };
+    let (by_t1, by_t2) = (created(&t1), created(&t2));
+    assert!(by_t1 >= 1 && by_t2 >= 1, "t1 {by_t1}, t2 {by_t2}");
+    // The surviving node serves them all.
+    let out = t2.client_with(t1.admin_token.as_deref(), &["tickets", "list", "--json"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(common::stdout(&out).lines().count(), CALLS);
 }

@@ -54,10 +54,18 @@ impl AdminGate {
 
     /// The same over `endpoint` (with TLS, when ticketing serves it).
     pub fn with_endpoint(endpoint: Endpoint) -> Self {
-        Self {
-            ticketing: endpoint
+        Self::with_channel(
+            endpoint
                 .connect_timeout(Duration::from_secs(2))
                 .connect_lazy(),
+        )
+    }
+
+    /// The same over `channel` (one ticketing node or several, see
+    /// [`crate::tickets::nodes::channel`]).
+    pub fn with_channel(ticketing: Channel) -> Self {
+        Self {
+            ticketing,
             vouched: Arc::default(),
         }
     }

@@ -8,6 +8,7 @@
 //! ticket.
 
 pub mod figures;
+pub mod nodes;
 pub mod outbox;
 
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use hotline_proto::v1::ticket_service_client::TicketServiceClient;
 use hotline_proto::{AuthedChannel, Bearer};
 use prost::Message;
 use tokio::sync::Notify;
-use tonic::transport::Endpoint;
+use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Status};
 use tracing::{info, warn};
 
@@ -97,11 +98,17 @@ impl TicketsClient {
         token: Option<&str>,
         outbox: Outbox,
     ) -> Result<Self, TicketsError> {
+        Self::with_channel(nodes::channel(vec![endpoint]), token, outbox)
+    }
+
+    /// The same over `channel` ([`nodes::channel`]: one ticketing node or
+    /// several).
+    pub fn with_channel(
+        channel: Channel,
+        token: Option<&str>,
+        outbox: Outbox,
+    ) -> Result<Self, TicketsError> {
         let bearer = Bearer::new(token).map_err(|e| TicketsError::Token(e.to_string()))?;
-        let endpoint = endpoint
-            .connect_timeout(Duration::from_secs(1))
-            .tcp_nodelay(true);
-        let channel = endpoint.connect_lazy();
         Ok(Self {
             client: TicketServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             reports: ReportServiceClient::with_interceptor(channel.clone(), bearer.clone()),
