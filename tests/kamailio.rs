@@ -368,10 +368,11 @@ fn calls_through_two_ivr_and_two_ticketing_nodes_survive_a_drain_and_a_kill() {
     let db = ScratchDb::create();
     let mut t1 = ticketing_node(&dir.path().join("t1"), "127.0.0.2", &db.url());
     let t2 = ticketing_node(&dir.path().join("t2"), "127.0.0.3", &db.url());
-    // Lawyers on duty, with room for every ticket.
+    // Lawyers on duty with room for exactly the 40 tickets: both ticketing
+    // nodes route at once, and neither may offer past a lawyer's capacity.
     let from = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
     let to = (chrono::Utc::now() + chrono::Duration::hours(8)).to_rfc3339();
-    for id in ["l1", "l2", "l3"] {
+    for (id, capacity) in [("l1", "14"), ("l2", "13"), ("l3", "13")] {
         for args in [
             &[
                 "roster",
@@ -385,7 +386,7 @@ fn calls_through_two_ivr_and_two_ticketing_nodes_survive_a_drain_and_a_kill() {
                 "--skills",
                 "labor-wages",
                 "--capacity",
-                "1000",
+                capacity,
             ][..],
             &[
                 "roster",
@@ -425,7 +426,8 @@ fn calls_through_two_ivr_and_two_ticketing_nodes_survive_a_drain_and_a_kill() {
     let proxy = Kamailio::start(dir.path(), &[a.sip.unwrap(), b.sip.unwrap()]);
 
     // 40 calls at 4 a second through the proxy; 3 s in, node A drains; 5 s
-    // in, ticketing node 1 dies.
+    // in, ticketing node 1 freezes (SIGSTOP: requests sent to it hang, its
+    // health check times out), and 2 s later it dies (SIGKILL).
     let to_proxy = proxy.addr;
     let placing = std::thread::spawn(move || {
         let rows: Vec<Vec<String>> = (0..CALLS).map(|_| Vec::new()).collect();
@@ -434,6 +436,13 @@ fn calls_through_two_ivr_and_two_ticketing_nodes_survive_a_drain_and_a_kill() {
     std::thread::sleep(Duration::from_secs(3));
     assert!(Command::new("kill")
         .args(["-TERM", &a.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_secs(2));
+    let t1_pid = t1.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-STOP", &t1_pid])
         .status()
         .unwrap()
         .success());
@@ -456,16 +465,23 @@ fn calls_through_two_ivr_and_two_ticketing_nodes_survive_a_drain_and_a_kill() {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
+    // Nothing is left to send (node A flushed its outbox as it drained):
+    // no request can still arrive and make a second ticket.
+    for node in ["a", "b"] {
+        let out = common::bare_hotline(&dir.path().join(node))
+            .args(["outbox", "list", "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        assert_eq!(common::stdout(&out).trim(), "", "node {node}'s outbox");
+    }
     assert_eq!(db.value("SELECT COUNT(*) FROM tickets"), CALLS as i64);
-    assert_eq!(
-        db.value("SELECT COUNT(DISTINCT idempotency_key) FROM tickets"),
-        CALLS as i64
-    );
     assert_eq!(
         db.value("SELECT COUNT(*) FROM tickets WHERE urgency = 'critical'"),
         CALLS as i64
     );
-    // Each critical ticket: one offer, one `offered` event; none lost, none doubled.
+    // Each critical ticket: one offer, one `offered` event; none lost, none
+    // doubled, and no lawyer offered more than their capacity.
     assert_eq!(
         db.value(
             "SELECT COUNT(*) FROM tickets t WHERE (SELECT COUNT(*) FROM offers o \
@@ -477,6 +493,13 @@ fn calls_through_two_ivr_and_two_ticketing_nodes_survive_a_drain_and_a_kill() {
         db.value(
             "SELECT COUNT(*) FROM tickets t WHERE (SELECT COUNT(*) FROM ticket_events e \
              WHERE e.ticket_id = t.id AND e.kind = 'offered') <> 1"
+        ),
+        0
+    );
+    assert_eq!(
+        db.value(
+            "SELECT COUNT(*) FROM lawyers l WHERE (SELECT COUNT(*) FROM offers o \
+             WHERE o.lawyer_id = l.id AND o.state = 'pending') > l.capacity"
         ),
         0
     );

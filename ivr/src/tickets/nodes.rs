@@ -1,13 +1,15 @@
 //! Several ticketing nodes behind one IVR node. Requests are spread over the
 //! nodes by tonic's own balancer (power of two choices on pending requests);
 //! what this module adds is the standard gRPC health check in front of it:
-//! each node is asked `grpc.health.v1.Health/Check` every second, and only
-//! nodes that answer SERVING are in the balancer's set. A node that dies
-//! (or drains) leaves the set within about two seconds, instead of staying
-//! in it and failing fast, which would draw more requests to it than to the
-//! node that works; it comes back when it answers again. Requests that met
-//! the dead node before it left are retried by the outbox with the same
-//! idempotency key, so none is lost and none is doubled.
+//! every node is asked `grpc.health.v1.Health/Check` about every second,
+//! and the balancer's set holds the nodes that answer SERVING. A node that
+//! dies, freezes or drains leaves the set within a check or two, instead of
+//! staying in it and failing fast, which would draw more requests to it
+//! than to the node that works; it comes back when it answers again. When
+//! no node answers, the set holds them all: an empty set would leave
+//! requests waiting rather than failing, and the IVR's outbox backs off
+//! only on a failure. Requests that met a dead node are retried by the
+//! outbox with the same idempotency key, so none is lost and none doubled.
 
 use std::time::Duration;
 
@@ -18,7 +20,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
-/// How often each node is asked.
+/// How long the checker waits between rounds.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// A node that does not answer within this is out.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
@@ -28,42 +30,63 @@ const TICKET_SERVICE: &str = "hotline.v1.TicketService";
 /// The channel to ticketing: to the one node connected lazily (the IVR
 /// starts and answers calls while ticketing is down), or balanced over
 /// several. Must be called inside a tokio runtime when there are several
-/// (it starts one health checker per node).
+/// (it starts their health checker).
 pub fn channel(endpoints: Vec<Endpoint>) -> Channel {
     let mut endpoints: Vec<Endpoint> = endpoints
         .into_iter()
         .map(|e| e.connect_timeout(Duration::from_secs(1)).tcp_nodelay(true))
         .collect();
-    match endpoints.len() {
-        0 | 1 => match endpoints.pop() {
-            Some(endpoint) => endpoint.connect_lazy(),
-            // No node at all: a channel that never connects, so every
-            // request fails as with ticketing down.
-            None => balanced(Vec::new()),
-        },
-        _ => balanced(endpoints),
+    if endpoints.len() > 1 {
+        return balanced(endpoints);
+    }
+    match endpoints.pop() {
+        Some(endpoint) => endpoint.connect_lazy(),
+        // The configuration always names a node; a channel to nowhere
+        // fails every request at once, as ticketing down does.
+        None => Endpoint::from_static("http://127.0.0.1:0").connect_lazy(),
     }
 }
 
-/// One channel over all `endpoints`, each in the set while it is healthy.
+/// One channel over all `endpoints`, the healthy ones in its set.
 fn balanced(endpoints: Vec<Endpoint>) -> Channel {
-    let (channel, changes) = Channel::balance_channel::<usize>(endpoints.len().max(1) * 2);
-    for (key, endpoint) in endpoints.into_iter().enumerate() {
-        tokio::spawn(watch(key, endpoint, changes.clone()));
-    }
+    let (channel, changes) = Channel::balance_channel::<usize>(endpoints.len() * 2);
+    tokio::spawn(watch(endpoints, changes));
     channel
 }
 
-/// Keeps node `key` in the set while it answers SERVING; ends when the
-/// channel is dropped.
-async fn watch(key: usize, endpoint: Endpoint, changes: Sender<Change<usize, Endpoint>>) {
-    let node = endpoint.uri().to_string();
-    let mut health: Option<HealthClient<Channel>> = None;
-    let mut in_set = false;
+/// Keeps the balancer's set to the nodes that answer SERVING (all of them
+/// when none does); ends when the channel is dropped.
+async fn watch(endpoints: Vec<Endpoint>, changes: Sender<Change<usize, Endpoint>>) {
+    let mut health: Vec<Option<HealthClient<Channel>>> = vec![None; endpoints.len()];
+    // Every node at first: requests need not wait for the first round.
+    let mut in_set = vec![true; endpoints.len()];
+    for (key, endpoint) in endpoints.iter().enumerate() {
+        if changes
+            .send(Change::Insert(key, endpoint.clone()))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    let mut none_answered = false;
     loop {
-        let serving = check(&endpoint, &mut health).await;
-        if serving != in_set {
-            let change = if serving {
+        let mut serving = Vec::with_capacity(endpoints.len());
+        for (endpoint, client) in endpoints.iter().zip(health.iter_mut()) {
+            serving.push(check(endpoint, client).await);
+        }
+        let any = serving.iter().any(|s| *s);
+        if !any && !none_answered {
+            tracing::warn!("no ticketing node answers its health check; trying them all");
+        }
+        none_answered = !any;
+        for (key, endpoint) in endpoints.iter().enumerate() {
+            let wanted = serving[key] || !any;
+            if wanted == in_set[key] {
+                continue;
+            }
+            let node = endpoint.uri().to_string();
+            let change = if wanted {
                 tracing::info!(%node, "ticketing node answers its health check; in rotation");
                 Change::Insert(key, endpoint.clone())
             } else {
@@ -73,7 +96,7 @@ async fn watch(key: usize, endpoint: Endpoint, changes: Sender<Change<usize, End
             if changes.send(change).await.is_err() {
                 return;
             }
-            in_set = serving;
+            in_set[key] = wanted;
         }
         if changes.is_closed() {
             return;
@@ -103,6 +126,38 @@ async fn check(endpoint: &Endpoint, health: &mut Option<HealthClient<Channel>>) 
         _ => {
             *health = None;
             false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An address nothing listens on: bound, then released.
+    fn dead_endpoint() -> Endpoint {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        Endpoint::from_shared(format!("http://127.0.0.1:{port}")).unwrap()
+    }
+
+    /// With every node down a request fails (so the outbox backs off)
+    /// rather than waiting on an empty set; the bound only catches a hang.
+    #[tokio::test]
+    async fn with_every_node_down_a_request_fails_instead_of_waiting() {
+        let channel = channel(vec![dead_endpoint(), dead_endpoint()]);
+        let mut client = HealthClient::new(channel);
+        for _ in 0..3 {
+            let answer = tokio::time::timeout(
+                Duration::from_secs(30),
+                client.check(HealthCheckRequest::default()),
+            )
+            .await;
+            assert!(matches!(answer, Ok(Err(_))), "{answer:?}");
+            // Again after the checker's first rounds took the nodes out.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
         }
     }
 }

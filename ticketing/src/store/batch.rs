@@ -35,7 +35,7 @@ use tracing::{warn, Instrument};
 
 use super::offers::{escalation_note, ms, offer_event_note, offer_note, ROUTING_ACTOR};
 use super::tickets::{flag, ticket_from_row, warnings_json, NUMBER_ATTEMPTS, TICKET_COLUMNS};
-use super::{get, placeholders, Store, StoreError};
+use super::{get, placeholders, Backend, Store, StoreError};
 use crate::paging::PagingPolicy;
 use crate::routing::policy::{self, Candidate, Need, Step};
 use crate::routing::RoutingPolicy;
@@ -47,6 +47,12 @@ pub(super) const MAX_BATCH: usize = 256;
 
 /// Creates waiting for a writer; past this, callers wait to enqueue.
 const QUEUE: usize = 4096;
+
+/// How long a batch waits for a lock on PostgreSQL before it gives up.
+const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '5s'";
+
+// `shape_ranges` halves row counts from MAX_BATCH down to 1.
+const _: () = assert!(MAX_BATCH.is_power_of_two());
 
 /// One create, as the caller asked for it.
 #[derive(Debug, Clone)]
@@ -60,7 +66,9 @@ pub struct CreateRequest {
 
 struct Job {
     request: Arc<CreateRequest>,
-    reply: oneshot::Sender<Result<(Ticket, bool), StoreError>>,
+    /// What the batch wrote for this request; an existing ticket is read by
+    /// the caller, not by the writer the next batch waits on.
+    reply: oneshot::Sender<Result<Created, StoreError>>,
 }
 
 /// The queue to this process's create writer, started by the first create
@@ -70,8 +78,10 @@ pub(super) struct CreateQueue(OnceLock<mpsc::Sender<Job>>);
 
 impl Store {
     /// Creates these tickets in one transaction, exactly as a batch of
-    /// concurrent creates is written (what each would be alone, one after
-    /// the other); the outcomes in order. Nothing is written if any fails.
+    /// concurrent creates is written: each ticket what it would be written
+    /// alone, routed one after the other (the `created` events of the batch
+    /// come before its offer events). The outcomes in order; nothing is
+    /// written if any fails.
     pub async fn create_together(
         &self,
         requests: &[CreateRequest],
@@ -100,14 +110,18 @@ impl Store {
         };
         if queue.send(job).await.is_err() {
             // The writer is gone with the runtime that started it.
-            return self.create_alone(&request).await;
+            tracing::warn!("the create writer is gone; writing the ticket alone");
+            return self.created(self.create_alone(&request).await?).await;
         }
         match answer.await {
-            Ok(outcome) => outcome,
+            Ok(created) => self.created(created?).await,
             // The writer ended without answering (its runtime is shutting
             // down): written alone, the idempotency key finds the ticket
             // should the batch have committed.
-            Err(_) => self.create_alone(&request).await,
+            Err(_) => {
+                tracing::warn!("the create writer ended; writing the ticket alone");
+                self.created(self.create_alone(&request).await?).await
+            }
         }
     }
 
@@ -139,13 +153,19 @@ impl Store {
     }
 
     async fn write_batch(&self, jobs: &mut Vec<Job>) {
+        // A caller that gave up before its turn (its deadline passed) is
+        // not written: as when a lone create's transaction was dropped, it
+        // retries with the same key.
+        jobs.retain(|job| !job.reply.is_closed());
+        if jobs.is_empty() {
+            return;
+        }
         match self.try_batch(jobs).await {
             Ok(created) => {
                 for (job, created) in jobs.drain(..).zip(created) {
-                    let outcome = self.created(created).await;
                     // A caller that went away lost only the answer: its
                     // ticket is committed, and its retry finds it by key.
-                    let _ = job.reply.send(outcome);
+                    let _ = job.reply.send(Ok(created));
                 }
             }
             // The database itself is out of reach: writing each ticket
@@ -160,8 +180,19 @@ impl Store {
                 if jobs.len() > 1 {
                     tracing::debug!(error = %e, "batch rolled back; writing its tickets one by one");
                 }
+                let mut down: Option<sqlx::Error> = None;
                 for job in jobs.drain(..) {
-                    let outcome = self.create_alone(&job.request).await;
+                    let outcome = match &down {
+                        Some(e) => Err(StoreError::Database(again(e))),
+                        None => self.create_alone(&job.request).await,
+                    };
+                    // Out of reach now: the rest fail at once, not one
+                    // timeout after another.
+                    if let Err(StoreError::Database(e)) = &outcome {
+                        if unreachable(e) && down.is_none() {
+                            down = Some(again(e));
+                        }
+                    }
                     let _ = job.reply.send(outcome);
                 }
             }
@@ -183,7 +214,7 @@ impl Store {
     pub(super) async fn create_alone(
         &self,
         request: &CreateRequest,
-    ) -> Result<(Ticket, bool), StoreError> {
+    ) -> Result<Created, StoreError> {
         for attempt in 0..NUMBER_ATTEMPTS {
             let outcome = async {
                 let mut tx = self.begin_write().await?;
@@ -196,7 +227,7 @@ impl Store {
             }
             .await;
             match outcome {
-                Ok(created) => return self.created(created).await,
+                Ok(created) => return Ok(created),
                 Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
                     tracing::debug!(attempt, "create retried after a unique violation");
                 }
@@ -224,6 +255,12 @@ impl Store {
         tx: &mut Transaction<'static, Any>,
         requests: &[&CreateRequest],
     ) -> Result<Vec<Created>, StoreError> {
+        if self.backend == Backend::Postgres {
+            // A lock another node holds and does not let go (a node frozen
+            // mid-transaction) fails the batch after this, instead of
+            // stopping every create of this node behind it.
+            sqlx::query(LOCK_TIMEOUT).execute(&mut **tx).await?;
+        }
         // 1. Keys an earlier create used; within the batch, the first
         //    request of a key creates and the others find its ticket.
         let mut known = used_keys(tx, requests).await?;
@@ -694,7 +731,17 @@ async fn insert_tickets(
 ) -> Result<Vec<(i64, Ticket)>, StoreError> {
     // RETURNING promises no order: the rows are put back in the batch's.
     let mut by_key: HashMap<String, (i64, Ticket)> = HashMap::new();
-    let sizes: Vec<usize> = requests.iter().map(|r| ticket_bytes(r)).collect();
+    // Rows go in key order: two nodes' batches that share keys (an IVR
+    // retried on the other node) then wait on each other in one order and
+    // cannot deadlock.
+    let mut order: Vec<usize> = (0..requests.len()).collect();
+    order.sort_by(|a, b| {
+        requests[*a]
+            .new
+            .idempotency_key
+            .cmp(&requests[*b].new.idempotency_key)
+    });
+    let sizes: Vec<usize> = order.iter().map(|&i| ticket_bytes(requests[i])).collect();
     for range in shape_ranges(&sizes) {
         let sql = format!(
             "INSERT INTO tickets (number, idempotency_key, kind, state, matter, caller_number, \
@@ -707,7 +754,7 @@ async fn insert_tickets(
             TICKET_COLUMNS.replace("t.", "")
         );
         let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
-        for (request, (number, _)) in requests[range.clone()].iter().zip(&numbers[range]) {
+        for (request, (number, _)) in order[range].iter().map(|&i| (requests[i], &numbers[i])) {
             let (new, assessed) = (&request.new, &request.assessed);
             let at = request.now.timestamp_millis();
             query = query
@@ -874,17 +921,24 @@ async fn insert_offers(
         .collect()
 }
 
-/// Errors of the connection rather than of a statement: no ticket of the
-/// batch would fare better alone.
+/// Errors of the database rather than of a ticket: no ticket of the batch
+/// would fare better alone. The connection's own failures, and the server's
+/// SQLSTATEs for a lock not granted in time (55P03), a broken connection
+/// (class 08), a server shutting down or starting (57P01-57P03), and a
+/// read-only server (25006: a standby after a failover).
 fn unreachable(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
+    match e {
         sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::WorkerCrashed
-    )
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08")
+                || matches!(&*code, "55P03" | "57P01" | "57P02" | "57P03" | "25006")
+        }),
+        _ => false,
+    }
 }
 
 /// The same failure for each caller of the batch (sqlx errors are not
