@@ -34,6 +34,28 @@ def stat_column(stat_file, name):
     return int(rows[-1][rows[0].index(name)])
 
 
+def last_success_after(stat_file):
+    """Seconds from sipp's start until its last successful call ended,
+    interpolated between its once-a-second stat rows. Failed calls wait out
+    their timeouts after that, so the wall time of the whole run would
+    understate the rate the calls were completed at."""
+    rows = list(csv.reader(stat_file.read_text().splitlines(), delimiter=";"))
+    if len(rows) < 2 or "SuccessfulCall(C)" not in rows[0]:
+        return None
+    head = rows[0]
+    at = lambda row, name: float(row[head.index(name)].split("\t")[-1])
+    ok = lambda row: int(row[head.index("SuccessfulCall(C)")])
+    start, final = at(rows[1], "StartTime"), ok(rows[-1])
+    previous = (start, 0)
+    for row in rows[1:]:
+        t, n = at(row, "CurrentTime"), ok(row)
+        if n >= final:
+            t0, n0 = previous
+            return t0 - start + (t - t0) * (final - n0) / max(1, n - n0)
+        previous = (t, n)
+    return None
+
+
 def run(side, rate, args, work, sink_port, hotline):
     calls = rate * args.seconds
     log = work / f"{side}-{rate}.log"
@@ -85,8 +107,10 @@ def run(side, rate, args, work, sink_port, hotline):
         "succeeded": ok,
         "failed": failed,
         "failed_pct": round(100.0 * (failed or 0) / calls, 3),
-        # Over the time calls were being placed: the last ones end HOLD later.
-        "completed_per_s": round((ok or 0) / max(0.001, t1 - t0 - args.hold / 1000), 1),
+        # Over the time calls were being placed: the last ones end HOLD
+        # later; failed calls' timeouts after the last success do not count.
+        "completed_per_s": round(
+            (ok or 0) / max(0.001, (last_success_after(stat) or (t1 - t0)) - args.hold / 1000), 1),
         "retransmissions": stat_column(stat, "Retransmissions(C)"),
         "cpu_cores": round((cpu1 - cpu0) / (t1 - t0), 3),
         "sipp_exit": uac.returncode,

@@ -5,7 +5,9 @@
 # (10 lawyers on duty), on SQLite and on PostgreSQL (the local server at
 # HOTLINE_TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test).
 # Prints p50, p99 and max, and the CreateTicket latency beside them, for
-# 100 and 1,000 tickets per second unless other rates are given.
+# 100 and 1,000 tickets per second unless other rates are given. With
+# HOTLINE_BENCH_CALLERS=N, SECONDS x RATE tickets come from N callers back
+# to back instead, and the create rate the server sustains is printed.
 #
 #   bench/offer_latency.sh [SECONDS [RATE...]]   (default: 5 s, 100 and 1000/s)
 set -euo pipefail
