@@ -643,6 +643,16 @@ fn ticketing_urls(setting: &str) -> Result<Vec<String>, AppError> {
             "ticketing `{setting}` has an empty entry: give one URL, or several separated by commas"
         )));
     }
+    // A node that cannot be a URL is a mistake to say now, not a node that
+    // fails its health check for ever.
+    if let Some(bad) = urls
+        .iter()
+        .find(|u| !u.starts_with("http://") && !u.starts_with("https://"))
+    {
+        return Err(AppError::TicketingUrl(format!(
+            "the ticketing URL `{bad}` needs its scheme: http://HOST:PORT, or https:// with --tls-ca"
+        )));
+    }
     Ok(urls)
 }
 
@@ -927,5 +937,7 @@ mod tests {
         );
         let e = super::ticketing_urls("http://a:1,,http://b:2").unwrap_err();
         assert!(e.to_string().contains("empty entry"), "{e}");
+        let e = super::ticketing_urls("http://a:1,b:2").unwrap_err();
+        assert!(e.to_string().contains("`b:2` needs its scheme"), "{e}");
     }
 }

@@ -192,7 +192,8 @@ pub struct ClientArgs {
     #[arg(long, env = "HOTLINE_TLS_CA", value_name = "FILE", global = true)]
     pub tls_ca: Option<PathBuf>,
     /// The bearer token to present [default: ./hotline-data/admin.token,
-    /// which `hotline serve` writes on its first start].
+    /// which `hotline serve`, or the first `hotline ticketing` on a
+    /// database, writes on its first start].
     #[arg(
         long,
         env = "HOTLINE_TOKEN",

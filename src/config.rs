@@ -197,7 +197,7 @@ settings! {
             help "This IVR node's name in the idempotency keys of its ticket requests.";
         ticketing: String = "http://127.0.0.1:50051",
             env "HOTLINE_TICKETING", value "URL[,URL…]", example "http://127.0.0.1:6051",
-            help "Where `hotline ivr` finds ticketing: one node, or several separated by commas (requests go to those answering their health check); `hotline serve` uses its own.";
+            help "Where `hotline ivr` finds ticketing: one node, or several separated by commas (requests go to those answering their health check; clients use the first that answers); `hotline serve` uses its own.";
         critical_below_days: i64 = "7",
             env "HOTLINE_CRITICAL_BELOW_DAYS", value "DAYS", example "5",
             help "Fewer days left than this is critical (Legal Aid Law art. 44).";
@@ -278,7 +278,7 @@ settings! {
         limitation_rules: PathBuf, unset "the bundled rule table",
             env "HOTLINE_LIMITATION_RULES", value "FILE", example "/etc/hotline/rules.toml",
             help "A limitation rule table replacing the bundled one.";
-        token_file: PathBuf, unset "`<data_dir>/ivr.token`, which `hotline serve` writes",
+        token_file: PathBuf, unset "`<data_dir>/ivr.token`, which `hotline serve` writes for its own IVR; for `hotline ivr`, made with `hotline token create --role ivr`",
             env "HOTLINE_TOKEN_FILE", value "FILE", example "/etc/hotline/ivr.token",
             help "The file holding the ivr token the IVR presents to ticketing (mode 0600).";
         holiday_calendar: PathBuf, unset "the bundled calendar",

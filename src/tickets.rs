@@ -316,6 +316,23 @@ pub(crate) async fn channel(args: &ClientArgs) -> anyhow::Result<AuthedChannel> 
     if nodes.len() == 1 {
         return connect_node(args).await;
     }
+    // The whole list is checked before any node is tried.
+    if nodes.iter().any(|n| n.is_empty()) {
+        return Err(UsageError(format!(
+            "--ticketing `{}` has an empty entry: give one URL, or several separated by commas",
+            args.ticketing
+        ))
+        .into());
+    }
+    if let Some(bad) = nodes
+        .iter()
+        .find(|n| !n.starts_with("http://") && !n.starts_with("https://"))
+    {
+        return Err(UsageError(format!(
+            "the ticketing URL `{bad}` needs its scheme: http://HOST:PORT, or https:// with --tls-ca"
+        ))
+        .into());
+    }
     let mut failed = Vec::new();
     for node in nodes {
         let one = ClientArgs {
@@ -380,13 +397,18 @@ async fn connect_node(args: &ClientArgs) -> anyhow::Result<AuthedChannel> {
             let mut why = e.to_string();
             let mut source = std::error::Error::source(&e);
             while let Some(inner) = source {
-                why = format!("{why}: {inner}");
+                // Layers often repeat the message below them.
+                let text = inner.to_string();
+                if !why.contains(&text) {
+                    why = format!("{why}: {text}");
+                }
                 source = inner.source();
             }
             if why.contains("Connection refused") {
                 anyhow::anyhow!(
-                    "nothing listens at {} ({why}); start it with `hotline serve`, \
-                     or point --ticketing / HOTLINE_TICKETING at it",
+                    "nothing listens at {} ({why}); start it (`hotline serve`, or \
+                     `hotline ticketing` for a ticketing node), or point --ticketing / \
+                     HOTLINE_TICKETING at it",
                     args.ticketing
                 )
             } else if secure {

@@ -197,12 +197,26 @@ fn bad_input_exits_2_with_one_line_and_failures_exit_1() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
+        !stderr(&out).contains("tcp connect error: tcp connect error"),
+        "a cause is said once: {}",
+        stderr(&out)
+    );
+    assert!(
         stderr(&out).contains("no ticketing node answers")
             && stderr(&out).contains("127.0.0.1:9")
             && stderr(&out).contains("127.0.0.1:7"),
         "{}",
         stderr(&out)
     );
+    // A list is checked whole before any node is tried (exit 2).
+    for list in [
+        format!("{},127.0.0.1:7", server.url()),
+        format!("{},,http://127.0.0.1:7", server.url()),
+    ] {
+        let out = server.client(&["tickets", "list", "--ticketing", &list]);
+        assert_eq!(out.status.code(), Some(2), "{list}: {}", stderr(&out));
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    }
 }
 
 #[test]

@@ -69,28 +69,47 @@ async fn watch(endpoints: Vec<Endpoint>, changes: Sender<Change<usize, Endpoint>
             return;
         }
     }
+    // What the log last said of each node, and of them all: it reports
+    // health as the checks find it, not membership of the set (a node that
+    // fails stays in the set while none answers).
+    let mut answered: Vec<Option<bool>> = vec![None; endpoints.len()];
     let mut none_answered = false;
     loop {
         let mut serving = Vec::with_capacity(endpoints.len());
         for (endpoint, client) in endpoints.iter().zip(health.iter_mut()) {
             serving.push(check(endpoint, client).await);
         }
-        let any = serving.iter().any(|s| *s);
-        if !any && !none_answered {
-            tracing::warn!("no ticketing node answers its health check; trying them all");
+        for (key, endpoint) in endpoints.iter().enumerate() {
+            if answered[key] != Some(serving[key]) {
+                let node = endpoint.uri().to_string();
+                if serving[key] {
+                    tracing::info!(%node, "ticketing node answers its health check");
+                } else {
+                    tracing::warn!(%node, "ticketing node fails its health check; requests go to the others");
+                }
+                answered[key] = Some(serving[key]);
+            }
         }
-        none_answered = !any;
+        let any = serving.iter().any(|s| *s);
+        if any == none_answered {
+            if any {
+                tracing::info!("requests go to the ticketing nodes that answer");
+            } else {
+                tracing::warn!(
+                    "no ticketing node answers its health check; requests go to all of them and \
+                     fail until one answers (the outbox keeps them)"
+                );
+            }
+            none_answered = !any;
+        }
         for (key, endpoint) in endpoints.iter().enumerate() {
             let wanted = serving[key] || !any;
             if wanted == in_set[key] {
                 continue;
             }
-            let node = endpoint.uri().to_string();
             let change = if wanted {
-                tracing::info!(%node, "ticketing node answers its health check; in rotation");
                 Change::Insert(key, endpoint.clone())
             } else {
-                tracing::warn!(%node, "ticketing node fails its health check; out of rotation");
                 Change::Remove(key)
             };
             if changes.send(change).await.is_err() {
