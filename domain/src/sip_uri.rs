@@ -90,7 +90,12 @@ fn split_port(hostport: &str) -> Result<(&str, Option<u16>), SipUriError> {
         let (host, after) = hostport.split_at(end + 1);
         match after {
             "" => (host, None),
-            _ => (host, Some(after.strip_prefix(':').unwrap_or(after))),
+            // `[v6]5060` is no address: only `:` may follow the bracket
+            // (read as a port it would show back as `[v6]:5060`).
+            _ => match after.strip_prefix(':') {
+                Some(port) => (host, Some(port)),
+                None => return Err(SipUriError::Host(hostport.to_owned())),
+            },
         }
     } else {
         match hostport.rsplit_once(':') {
@@ -166,6 +171,10 @@ mod tests {
             ("sip:li@10.0.0", SipUriError::Host("10.0.0".into())),
             ("sip:li@-bad.cn", SipUriError::Host("-bad.cn".into())),
             ("sip:li@[zz::1]", SipUriError::Host("[zz::1]".into())),
+            (
+                "sip:li@[2001:db8::1]5060",
+                SipUriError::Host("[2001:db8::1]5060".into()),
+            ),
             ("sip:li@example.cn:0", SipUriError::Port("0".into())),
             ("sip:li@example.cn:99999", SipUriError::Port("99999".into())),
             ("sip:li@example.cn:+5", SipUriError::Port("+5".into())),
