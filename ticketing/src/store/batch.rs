@@ -38,7 +38,7 @@ use super::tickets::{flag, ticket_from_row, warnings_json, NUMBER_ATTEMPTS, TICK
 use super::{get, placeholders, Backend, Store, StoreError};
 use crate::paging::PagingPolicy;
 use crate::routing::policy::{self, Candidate, Need, Step};
-use crate::routing::RoutingPolicy;
+use crate::routing::{seeks_lawyer, RoutingPolicy};
 use crate::tickets::{Assessed, EventKind, NewTicket, Ticket};
 
 /// The most tickets one transaction writes: enough to absorb a burst, few
@@ -341,14 +341,7 @@ impl Store {
             .zip(requests)
             .filter_map(|((id, ticket), request)| {
                 let policy = request.routing.as_deref()?;
-                let open = matches!(
-                    ticket.state,
-                    TicketState::Consultation
-                        | TicketState::Callback
-                        | TicketState::Application
-                        | TicketState::Accepted
-                );
-                (open && RoutingPolicy::routes(ticket.urgency))
+                (seeks_lawyer(ticket.state) && RoutingPolicy::routes(ticket.urgency))
                     .then_some((*id, ticket, *request, policy))
             })
             .collect();

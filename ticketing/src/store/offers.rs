@@ -160,14 +160,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let ticket = self.routed(tx, id).await?;
-        let open = matches!(
-            ticket.state,
-            TicketState::Consultation
-                | TicketState::Callback
-                | TicketState::Application
-                | TicketState::Accepted
-        );
-        if !RoutingPolicy::routes(ticket.urgency) || !open {
+        if !RoutingPolicy::routes(ticket.urgency) || !seeks_lawyer(ticket.state) {
             return Ok(false);
         }
         // A row closed when a correction made the ticket normal opens again.
@@ -563,15 +556,10 @@ impl Store {
         }
         // Only what waits for a lawyer, in the lawyer's own center: never a
         // case another lawyer has, nor a closed one.
-        let waiting = matches!(
-            ticket.state,
-            TicketState::Consultation
-                | TicketState::Callback
-                | TicketState::Application
-                | TicketState::Accepted
-        ) && super::tickets::assigned_lawyer(&mut tx, id)
-            .await?
-            .is_none()
+        let waiting = seeks_lawyer(ticket.state)
+            && super::tickets::assigned_lawyer(&mut tx, id)
+                .await?
+                .is_none()
             && get::<String>(&known, "center")? == ticket.center;
         if !waiting {
             return Ok(Err(RosterError::NotInQueue(number.to_string())));
