@@ -120,6 +120,37 @@ async fn reflection_lists_the_services_and_health_is_serving() {
     }
 }
 
+/// A draining node says so on its health service before it stops, so an
+/// IVR balancing over several ticketing nodes moves its new requests to the
+/// others while this one finishes what it has.
+#[tokio::test]
+async fn health_turns_not_serving_when_the_node_drains() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["ticketing"]);
+    let channel = tonic::transport::Channel::from_shared(server.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut statuses = HealthClient::new(channel)
+        .watch(HealthCheckRequest {
+            service: "hotline.v1.TicketService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = statuses.next().await.unwrap().unwrap();
+    assert_eq!(first.status(), ServingStatus::Serving);
+    let pid = server.child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let next = statuses.next().await.unwrap().unwrap();
+    assert_eq!(next.status(), ServingStatus::NotServing);
+}
+
 #[test]
 fn print_config_shows_flag_over_env_over_file() {
     let dir = tempfile::tempdir().unwrap();

@@ -159,6 +159,12 @@ pub async fn run_node(
 
     let shutdown = async move {
         shutdown.await;
+        // Said first, so that IVR nodes balancing over several ticketing
+        // nodes (they ask each node's health every second) send new
+        // requests elsewhere while this one finishes what it has.
+        health_reporter
+            .set_not_serving::<TicketServiceServer<TicketApi>>()
+            .await;
         let _ = shutdown_fired.send(true);
     };
     let mut builder = Server::builder();
