@@ -171,7 +171,8 @@ def run_side(side, args, work, receivers, hotline):
             f"max_calls = {calls + 100}\n"
             # The callers send no audio; without this they count as gone.
             f"rtp_timeout_secs = {int(hold) + 60}\n"
-            'rtp_port_min = 20000\nrtp_port_max = 29999\n')
+            # One RTP port per call: the range must hold them all.
+            f"rtp_port_min = 20000\nrtp_port_max = {20000 + max(10_000, calls + 100) - 1}\n")
         server = subprocess.Popen(
             [hotline, "serve", "--config", str(config), "--data-dir", str(work / "data"),
              "--sip-listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0",

@@ -494,7 +494,10 @@ async fn run_ivr(
             crate::config::UntrustedAnswer::Drop => hotline_ivr::sip::endpoint::Untrusted::Drop,
         },
         calls_per_source: config.sip_calls_per_source,
-        rtp_ports: (config.rtp_port_min, config.rtp_port_max),
+        rtp_ports: hotline_ivr::service::ports::RtpPorts::new(
+            config.rtp_port_min,
+            config.rtp_port_max,
+        ),
         max_calls: config.max_calls,
         rtp_timeout: Duration::from_secs(config.rtp_timeout_secs),
         drain_timeout: Duration::from_secs(config.drain_timeout_secs),

@@ -164,7 +164,7 @@ settings! {
             help "Log filter, e.g. info or hotline_ticketing=debug.";
         max_calls: usize = "500",
             env "HOTLINE_MAX_CALLS", value "N", example "42",
-            help "Calls at once; past it new calls get 503.";
+            help "Calls at once, at most the RTP range's ports; past it (or past what the CPU carries) new calls get 503.";
         drain_timeout_secs: u64 = "30",
             env "HOTLINE_DRAIN_TIMEOUT_SECS", value "SECS", example "12",
             help "Seconds calls in progress may go on after SIGTERM.";
@@ -405,6 +405,19 @@ impl Config {
             return invalid(format!(
                 "rtp_port_min ({}) .. rtp_port_max ({}) must be a range of ports above 0, low to high",
                 self.rtp_port_min, self.rtp_port_max
+            ));
+        }
+        if self.max_calls == 0 {
+            return invalid("max_calls must be at least 1: 0 would refuse every call".into());
+        }
+        let ports = usize::from(self.rtp_port_max - self.rtp_port_min) + 1;
+        if self.max_calls > ports {
+            // Each call holds one port of the range while it lasts: a cap
+            // above the range could never be reached, and calls past the
+            // range would be refused for want of a port, not by the cap.
+            return invalid(format!(
+                "max_calls ({}) is more than the {ports} RTP ports of rtp_port_min ({}) .. rtp_port_max ({}); each call holds one: widen the range or lower max_calls",
+                self.max_calls, self.rtp_port_min, self.rtp_port_max
             ));
         }
         if !(0 < self.critical_below_days && self.critical_below_days <= self.urgent_below_days) {
@@ -685,6 +698,20 @@ mod tests {
         assert_eq!(config.max_calls, 7);
         assert_eq!(config.node_id, "b");
         assert_eq!(config.drain_timeout_secs, 30);
+    }
+
+    #[test]
+    fn more_calls_than_rtp_ports_are_refused_naming_both() {
+        let file: Settings =
+            toml::from_str("max_calls = 1001\nrtp_port_min = 30000\nrtp_port_max = 30999").unwrap();
+        let err = file.resolve().unwrap_err().to_string();
+        assert!(
+            err.contains("max_calls (1001)") && err.contains("1000 RTP ports"),
+            "{err}"
+        );
+        let file: Settings =
+            toml::from_str("max_calls = 1000\nrtp_port_min = 30000\nrtp_port_max = 30999").unwrap();
+        assert_eq!(file.resolve().unwrap().max_calls, 1000);
     }
 
     #[test]

@@ -47,7 +47,12 @@ fn concurrent_calls_are_answered_and_hear_the_prompt() {
     // no per-source budget.
     std::fs::write(
         dir.path().join("hotline.toml"),
-        format!("sip_trusted = \"127.0.0.1\"\nmax_calls = {}\n", calls + 50),
+        // One RTP port per call: the range must hold them all.
+        format!(
+            "sip_trusted = \"127.0.0.1\"\nmax_calls = {}\nrtp_port_min = 20000\nrtp_port_max = {}\n",
+            calls + 50,
+            20_000 + (calls + 50).max(10_000) - 1
+        ),
     )
     .unwrap();
     let server = Server::start(dir.path(), &["serve", "--menu", &digits_menu()]);

@@ -56,7 +56,7 @@ async fn a_call_to_a_sipp_uas_completes() {
         sip_trusted: Default::default(),
         sip_untrusted: Default::default(),
         calls_per_source: 4,
-        rtp_ports: (30000, 30999),
+        rtp_ports: hotline_ivr::service::ports::RtpPorts::new(30000, 30999),
         max_calls: 10,
         rtp_timeout: Duration::from_secs(30),
         drain_timeout: Duration::from_secs(5),

@@ -1015,3 +1015,51 @@ fn a_call_we_place_follows_the_route_its_answer_recorded() {
     assert_eq!(to, "127.0.0.9:5060".parse::<SocketAddr>().unwrap());
     assert_eq!(bye.header_values("Route").count(), 2);
 }
+
+// --- Overload ------------------------------------------------------------
+
+/// An INVITE from the trunk at 10.1.1.1 with its own Call-ID and branch.
+fn trunk_invite(n: u32) -> String {
+    invite_from("10.1.1.1:5060", n)
+}
+
+#[test]
+fn calls_slow_to_be_answered_cap_new_calls_with_a_prompt_503() {
+    let mut h = Harness::new();
+    h.ep = Endpoint::new(Config {
+        trusted: "10.0.0.0/8".parse().unwrap(),
+        ..Config::default()
+    });
+    let t0 = h.now;
+    let mut calls = Vec::new();
+    for n in 0..20 {
+        let out = from(&mut h, "10.1.1.1:5060", &trunk_invite(n));
+        assert_eq!(codes(&out), [100]);
+        match &events(&out)[..] {
+            [Event::Incoming { call, .. }] => calls.push(*call),
+            other => panic!("expected one incoming call, got {other:?}"),
+        }
+    }
+    // The calls' tasks answer late: half after 50 ms, half after 150 ms,
+    // two 100-ms steps in a row whose set-ups were slow.
+    for call in &calls[..10] {
+        h.ep.answer(t0 + Duration::from_millis(50), *call, "v=0");
+    }
+    h.ep.observe_load(t0 + Duration::from_millis(100), Duration::ZERO);
+    assert_eq!(h.ep.cpu_limit(), 500, "one slow step alone cuts nothing");
+    for call in &calls[10..] {
+        h.ep.answer(t0 + Duration::from_millis(150), *call, "v=0");
+    }
+    h.ep.observe_load(t0 + Duration::from_millis(200), Duration::ZERO);
+    h.drain();
+    assert_eq!(h.ep.cpu_limit(), 18, "90 % of the 20 calls up");
+    // The next INVITE is refused at once, with a short Retry-After.
+    h.now = t0 + Duration::from_millis(210);
+    let out = from(&mut h, "10.1.1.1:5060", &trunk_invite(20));
+    assert_eq!(codes(&out), [503]);
+    let (_, refusal) = sent_to(&out).remove(0);
+    assert_eq!(refusal.header("Retry-After"), Some("2"));
+    assert!(events(&out).is_empty(), "no call task is started");
+    assert_eq!(h.ep.overload_refusals(), 1);
+    assert_eq!(h.ep.active_calls(), 20);
+}

@@ -4,20 +4,20 @@
 //! and ticket requests come out. Ticketing calls run in tasks of their own and
 //! answer through a channel, so the media never waits for the network.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use chrono::Utc;
 use hotline_domain::PhoneNumber;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn, Instrument};
 
 use super::call_ref::CallRef;
 use super::pacer::Pacer;
+use super::ports::RtpSocket;
 use super::{CallCommand, CallSignal, IvrConfig};
 use crate::media::dtmf::arbiter::{DigitArbiter, DigitSource, Verdict};
 use crate::media::sdp::{self, Local};
@@ -377,7 +377,7 @@ pub(crate) fn wav_bytes(samples: &[i16]) -> (Vec<u8>, i64) {
 }
 
 struct Established {
-    socket: UdpSocket,
+    socket: RtpSocket,
     local: Local,
     remote: Option<SocketAddr>,
     agreed: sdp::Negotiated,
@@ -400,8 +400,11 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     let key = call.key;
-    let Some(socket) = bind_rtp(call.local.ip(), config, rng).await else {
-        warn!("no free RTP port");
+    let Some(socket) = config.rtp_ports.bind(call.local.ip(), rng).await else {
+        warn!(
+            leased = config.rtp_ports.leased(),
+            "no free RTP port; refusing the call"
+        );
         send(CallCommand::Reject(key, 503, "Service Unavailable")).await;
         return None;
     };
@@ -518,26 +521,6 @@ async fn save_recording(config: &IvrConfig, call: &CallRef, audio: Vec<i16>) {
         Ok(Err(e)) => warn!(error = %e, "recording not saved"),
         Err(e) => warn!(error = %e, "recording not saved"),
     }
-}
-
-/// A socket on a free port of the configured RTP range.
-pub(super) async fn bind_rtp(
-    ip: IpAddr,
-    config: &IvrConfig,
-    rng: &mut StdRng,
-) -> Option<UdpSocket> {
-    let (low, high) = config.rtp_ports;
-    let span = u32::from(high.saturating_sub(low)) + 1;
-    let offset = rng.random::<u32>() % span;
-    // Any port of the range: RTCP shares it (the SDP says so with a=rtcp),
-    // so a range of N ports carries N calls.
-    for i in 0..span {
-        let port = low as u32 + (offset + i) % span;
-        if let Ok(socket) = UdpSocket::bind(SocketAddr::new(ip, port as u16)).await {
-            return Some(socket);
-        }
-    }
-    None
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod call_ref;
 pub mod metrics;
 mod outbound;
 mod pacer;
+pub mod ports;
 pub mod retention;
 
 use std::collections::HashMap;
@@ -41,8 +42,8 @@ pub struct IvrConfig {
     pub sip_untrusted: crate::sip::endpoint::Untrusted,
     /// Calls one untrusted source may hold at once.
     pub calls_per_source: usize,
-    /// RTP ports, inclusive.
-    pub rtp_ports: (u16, u16),
+    /// The RTP port range, and which of its ports calls hold.
+    pub rtp_ports: ports::RtpPorts,
     pub max_calls: usize,
     pub rtp_timeout: Duration,
     /// How long calls may go on after SIGTERM before they are hung up.
@@ -195,6 +196,7 @@ pub async fn run_with_control(
     let mut buf = vec![0u8; MAX_MESSAGE + 1];
     tokio::pin!(shutdown);
     let mut drain_deadline: Option<Instant> = None;
+    let mut overload = OverloadLog::default();
 
     loop {
         // At least once a second, so per-source buckets are pruned even
@@ -285,6 +287,8 @@ pub async fn run_with_control(
             }
         };
         let now = std::time::Instant::now();
+        endpoint.observe_load(now, pacer.lateness());
+        overload.report(now, &endpoint, &pacer);
         // Placed calls that rang too long are given up (CANCEL); the
         // endpoint reports each as ended, and its outcome follows below.
         for (key, pending) in &outbound_calls {
@@ -365,6 +369,73 @@ pub async fn run_with_control(
             info!("drained; stopping");
             return Ok(());
         }
+    }
+}
+
+/// Tells the operator, at most every few seconds, how many new calls the
+/// CPU turned away (503), which sign said it was short and what it carries:
+/// one line per stretch of overload, not one per refused INVITE, and one
+/// when it is over. At debug level, the load once a second whatever it is.
+#[derive(Default)]
+struct OverloadLog {
+    reported: u64,
+    refusing: bool,
+    next_warning: Option<std::time::Instant>,
+    next_debug: Option<std::time::Instant>,
+}
+
+/// How often an overload is reported while it lasts.
+const OVERLOAD_REPORT_EVERY: Duration = Duration::from_secs(5);
+
+/// Milliseconds to a tenth, for log lines people read.
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+impl OverloadLog {
+    fn report(&mut self, now: std::time::Instant, endpoint: &Endpoint, pacer: &pacer::Pacer) {
+        use crate::sip::admission::{MEDIA_LATE, SETUP_LATE};
+        if self.next_debug.is_none_or(|at| now >= at) {
+            self.next_debug = Some(now + Duration::from_secs(1));
+            debug!(
+                calls = endpoint.active_calls(),
+                cpu_limit = endpoint.cpu_limit(),
+                media_late_ms = ms(pacer.lateness()),
+                last_setup_ms = ms(endpoint.setup_time()),
+                refused_total = endpoint.overload_refusals(),
+                "load"
+            );
+        }
+        if self.next_warning.is_some_and(|at| now < at) {
+            return;
+        }
+        let refused = endpoint.overload_refusals();
+        if refused == self.reported {
+            if self.refusing {
+                self.refusing = false;
+                info!(
+                    calls = endpoint.active_calls(),
+                    cpu_limit = endpoint.cpu_limit(),
+                    "CPU overload over: no call refused for it in the last 5 s"
+                );
+            }
+            return;
+        }
+        warn!(
+            refused_in_5s = refused - self.reported,
+            calls = endpoint.active_calls(),
+            cpu_limit = endpoint.cpu_limit(),
+            setup_ms = ms(endpoint.setup_time()),
+            setup_limit_ms = ms(SETUP_LATE),
+            media_late_ms = ms(pacer.lateness()),
+            media_limit_ms = ms(MEDIA_LATE),
+            "CPU overloaded: new calls above cpu_limit calls at once get 503, because calls wait \
+             too long for their answer (setup_ms) or the media runs late (media_late_ms); \
+             more cores or another IVR node would carry more"
+        );
+        self.reported = refused;
+        self.refusing = true;
+        self.next_warning = Some(now + OVERLOAD_REPORT_EVERY);
     }
 }
 

@@ -11,11 +11,11 @@ use std::time::Instant;
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::info;
 
-use super::{call::bind_rtp, CallCommand, CallSignal, IvrConfig};
+use super::ports::RtpSocket;
+use super::{CallCommand, CallSignal, IvrConfig};
 use crate::media::sdp::{self, Local};
 use crate::media::session::{MediaConfig, MediaEvent, MediaOutput, MediaSession, MediaTrust};
 use crate::sip::endpoint::{CallKey, EndReason, Endpoint, Peer, Transport};
@@ -78,7 +78,7 @@ pub enum DialOutcome {
 #[derive(Debug)]
 pub struct Pending {
     pub key: CallKey,
-    socket: UdpSocket,
+    socket: RtpSocket,
     local: Local,
     script: Script,
     /// When to stop ringing.
@@ -111,7 +111,7 @@ pub async fn start(
 ) -> Option<Pending> {
     // An outbound call's own values need no replay: seeded by the system.
     let mut rng = StdRng::from_rng(&mut rand::rng());
-    let Some(socket) = bind_rtp(local_sip.ip(), config, &mut rng).await else {
+    let Some(socket) = config.rtp_ports.bind(local_sip.ip(), &mut rng).await else {
         let _ = dial
             .outcome
             .send(DialOutcome::NotAnswered(EndReason::Failed(503)));
@@ -233,7 +233,7 @@ pub async fn run(
 /// An answered call as a leg of a bridge.
 fn leg(
     key: CallKey,
-    socket: UdpSocket,
+    socket: RtpSocket,
     session: MediaSession,
     signals: mpsc::Receiver<CallSignal>,
     agreed: &sdp::Negotiated,
@@ -272,7 +272,8 @@ pub(crate) fn outbound_prompt(
 
 /// What an answered call's script works with.
 pub struct Answered {
-    pub socket: UdpSocket,
+    /// Its place in the RTP port range is held while the call is.
+    pub socket: RtpSocket,
     pub session: MediaSession,
     pub signals: mpsc::Receiver<CallSignal>,
 }

@@ -9,18 +9,23 @@
 //! which wakes only for those. At thousands of calls this is the difference
 //! between a wake-up per packet and a wake-up per millisecond.
 //!
+//! How late the lanes wake up is the node's measure of load: when the CPU
+//! cannot keep up, the media is the first to fall behind, so admission
+//! turns new calls away by it (see [`Pacer::lateness`]).
+//!
 //! The session stays a sans-I/O state machine; the call's task changes it
 //! (play, stop, record) through [`Media::with`], under a lock no one holds
 //! across an `await`.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
+
+use super::ports::{PortLease, RtpSocket};
 
 use crate::media::rtcp::{sender_report, REPORT_INTERVAL};
 use crate::media::sdp::Negotiated;
@@ -43,7 +48,14 @@ const READS_PER_VISIT: usize = 64;
 pub struct Pacer {
     lanes: Arc<Vec<mpsc::UnboundedSender<Command>>>,
     next: Arc<AtomicUsize>,
+    /// Each lane's smoothed lateness, in microseconds.
+    late: Arc<Vec<AtomicU64>>,
 }
+
+/// The weight of one wake-up in a lane's smoothed lateness: 1/32, so the
+/// average spans some 32 wake-ups (tens of milliseconds under load) and
+/// one slow wake-up alone does not turn calls away.
+const LATE_WEIGHT: u64 = 32;
 
 enum Command {
     Attach(u64, Entry),
@@ -66,6 +78,8 @@ struct Entry {
     /// What was agreed, for where RTCP reports go.
     agreed: Negotiated,
     next_report: Instant,
+    /// The socket's place in the port range, given back with the socket.
+    _port: PortLease,
 }
 
 /// A call's hold on its session while a lane drives it.
@@ -80,17 +94,33 @@ pub struct Media {
 impl Pacer {
     /// Starts `lanes` lane tasks on the current runtime.
     pub fn start(lanes: usize) -> Self {
+        let late: Arc<Vec<AtomicU64>> =
+            Arc::new((0..lanes.max(1)).map(|_| AtomicU64::new(0)).collect());
         let lanes = (0..lanes.max(1))
-            .map(|_| {
+            .map(|i| {
                 let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(lane(rx));
+                tokio::spawn(lane(rx, late.clone(), i));
                 tx
             })
             .collect();
         Self {
             lanes: Arc::new(lanes),
             next: Arc::default(),
+            late,
         }
+    }
+
+    /// How late the lanes wake up for the packets due, smoothed; the
+    /// latest lane speaks for all (its calls are the ones heard late).
+    /// Zero while no call has media.
+    pub fn lateness(&self) -> Duration {
+        let micros = self
+            .late
+            .iter()
+            .map(|l| l.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0);
+        Duration::from_micros(micros)
     }
 
     /// Gives `session` to a lane, sending on `socket` (RTCP too, where
@@ -98,9 +128,10 @@ impl Pacer {
     pub fn attach(
         &self,
         session: MediaSession,
-        socket: UdpSocket,
+        socket: RtpSocket,
         agreed: Negotiated,
     ) -> std::io::Result<Media> {
+        let (socket, port) = socket.into_parts();
         // Deprecated because a `T` might close the descriptor it lends; a
         // std `UdpSocket` owns its descriptor and is never replaced here.
         #[allow(deprecated)]
@@ -119,6 +150,7 @@ impl Pacer {
             events: events_tx,
             agreed,
             next_report: now + REPORT_INTERVAL,
+            _port: port,
         };
         // A lane ends only with the runtime; then the call ends too.
         let _ = lane.send(Command::Attach(id, entry));
@@ -172,21 +204,63 @@ impl Media {
     }
 }
 
-async fn lane(mut commands: mpsc::UnboundedReceiver<Command>) {
+async fn lane(mut commands: mpsc::UnboundedReceiver<Command>, late: Arc<Vec<AtomicU64>>, i: usize) {
     let mut wheel: Wheel<Entry> = Wheel::new(Instant::now());
     let mut buf = vec![0u8; 2048];
+    let mut lateness = Lateness::default();
     loop {
-        tokio::select! {
+        let due = wheel.next_due();
+        let woke = tokio::select! {
             biased;
             command = commands.recv() => match command {
                 None => return,
-                Some(Command::Attach(id, entry)) => wheel.insert(id, Instant::now(), entry),
-                Some(Command::Wake(id)) => wheel.wake(id),
+                Some(Command::Attach(id, entry)) => {
+                    wheel.insert(id, Instant::now(), entry);
+                    false
+                }
+                Some(Command::Wake(id)) => {
+                    wheel.wake(id);
+                    false
+                }
             },
-            () = sleep_until(wheel.next_due()) => {}
-        }
+            () = sleep_until(due) => true,
+        };
         let now = Instant::now();
+        if let (true, Some(due)) = (woke, due) {
+            late[i].store(
+                lateness.record(now.saturating_duration_since(due)),
+                Ordering::Relaxed,
+            );
+        }
         wheel.serve(now, |entry| visit(entry, now, &mut buf));
+        if wheel.len == 0 {
+            lateness = Lateness::default();
+            late[i].store(0, Ordering::Relaxed);
+        } else if wheel.next_due().is_some_and(|due| due <= Instant::now()) {
+            // Behind: more is due already. Let the other tasks (the SIP
+            // loop above all, which hangs calls up and refuses new ones)
+            // run before the next pass, or a lane with more calls than the
+            // CPU can serve would hold the worker for seconds at a time.
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// A lane's lateness, smoothed over its last wake-ups (in microseconds,
+/// scaled by [`LATE_WEIGHT`] to keep integer precision).
+#[derive(Debug, Default)]
+struct Lateness {
+    scaled: u64,
+}
+
+impl Lateness {
+    /// Adds one wake-up `late`; returns the smoothed lateness in µs. A
+    /// wake-up counts as at most one packet time late: one long stall (a
+    /// page fault, a preempted thread) must not weigh as many late ones.
+    fn record(&mut self, late: Duration) -> u64 {
+        let micros = u64::try_from(late.min(VISIT).as_micros()).unwrap_or(0);
+        self.scaled = self.scaled - self.scaled / LATE_WEIGHT + micros;
+        self.scaled / LATE_WEIGHT
     }
 }
 
@@ -362,6 +436,28 @@ fn visit(entry: &mut Entry, now: Instant, buf: &mut [u8]) -> Option<Instant> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lateness_is_smoothed_over_wake_ups_and_follows_a_lasting_change() {
+        let mut late = Lateness::default();
+        let ms = Duration::from_millis;
+        // One wake-up 32 ms late among punctual ones: a packet time at
+        // most, over 32 wake-ups.
+        assert_eq!(late.record(ms(32)), 625);
+        // One stall of a second weighs no more.
+        let mut stalled = Lateness::default();
+        assert_eq!(stalled.record(ms(1_000)), 625);
+        for _ in 0..200 {
+            late.record(Duration::ZERO);
+        }
+        assert!(late.record(Duration::ZERO) < 10);
+        // Late by 10 ms wake-up after wake-up: the average gets there.
+        let mut seen = 0;
+        for _ in 0..200 {
+            seen = late.record(ms(10));
+        }
+        assert!((9_900..=10_000).contains(&seen), "{seen} µs");
+    }
 
     #[test]
     fn the_wheel_serves_each_item_in_the_millisecond_it_is_due() {

@@ -51,6 +51,10 @@ pub(super) struct Call {
     /// For a call from an untrusted source: its address, counted against
     /// the per-source cap until the call ends.
     pub(super) counted: Option<std::net::IpAddr>,
+    /// When the initial INVITE of a call from outside came, until the
+    /// call's task first answers it (ringing, answer or refusal): how long
+    /// that takes tells how far behind the node is.
+    pub(super) offered_at: Option<std::time::Instant>,
 }
 
 impl Call {

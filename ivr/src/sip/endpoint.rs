@@ -190,6 +190,8 @@ const RINGING_LIMIT: Duration = Duration::from_secs(330);
 pub struct Endpoint {
     config: Config,
     calls: HashMap<CallKey, Call>,
+    /// Calls of `calls` that are over, kept until the sweep forgets them.
+    ended: usize,
     /// (Call-ID, our tag) → call, for in-dialog requests; and Call-ID with an
     /// empty tag for calls not yet answered.
     dialogs: HashMap<(String, String), CallKey>,
@@ -229,6 +231,7 @@ impl Endpoint {
         Self {
             rng,
             calls: HashMap::new(),
+            ended: 0,
             dialogs: HashMap::new(),
             server: HashMap::new(),
             client: HashMap::new(),
@@ -249,12 +252,32 @@ impl Endpoint {
         }
     }
 
-    /// Calls that are not over.
+    /// Calls that are not over (counted, not scanned: asked once per INVITE).
     pub fn active_calls(&self) -> usize {
-        self.calls
-            .values()
-            .filter(|c| c.state != CallState::Ended)
-            .count()
+        debug_assert!(self.ended <= self.calls.len(), "ended calls miscounted");
+        self.calls.len().saturating_sub(self.ended)
+    }
+
+    /// How late the media of the calls up runs now: moves the cap on calls
+    /// the CPU carries (see [`super::admission`]).
+    pub fn observe_load(&mut self, now: Instant, lateness: std::time::Duration) {
+        let active = self.active_calls();
+        self.admission.observe_load(now, lateness, active);
+    }
+
+    /// The calls at once the CPU carries, as last learnt.
+    pub fn cpu_limit(&self) -> usize {
+        self.admission.cpu_limit()
+    }
+
+    /// INVITEs refused so far because the CPU carried no more calls.
+    pub fn overload_refusals(&self) -> u64 {
+        self.admission.overload_refusals()
+    }
+
+    /// How long new calls lately waited for their first answer, on average.
+    pub fn setup_time(&self) -> std::time::Duration {
+        self.admission.setup_time()
     }
 
     /// While draining, new INVITEs and OPTIONS get 503, so a load balancer
@@ -317,6 +340,7 @@ impl Endpoint {
                 return;
             }
             call.state = CallState::Ended;
+            self.ended += 1;
             if let Some(ip) = call.counted.take() {
                 if let Some(n) = self.per_source.get_mut(&ip) {
                     *n = n.saturating_sub(1);
@@ -616,6 +640,7 @@ impl Endpoint {
             Verdict::Admit => None,
             Verdict::RateLimited => Some((503, "Service Unavailable", Some("5"))),
             Verdict::Busy => Some((503, "Service Unavailable", Some("30"))),
+            Verdict::Overloaded => Some((503, "Service Unavailable", Some("2"))),
             Verdict::SourceFull => {
                 Some((486, "Busy Here (too many calls from this address)", None))
             }
@@ -664,6 +689,7 @@ impl Endpoint {
             pending_invite: Some(req.clone()),
             transferring: false,
             counted: (!trusted).then_some(source),
+            offered_at: Some(now),
         };
         if !trusted {
             *self.per_source.entry(source).or_insert(0) += 1;
@@ -754,6 +780,10 @@ impl Endpoint {
         if call.state == CallState::Offered {
             call.state = CallState::Answered;
         }
+        if let Some(at) = call.offered_at.take() {
+            self.admission
+                .observe_setup(now.saturating_duration_since(at));
+        }
         let contact = self.calls[&key].contact(self.config.advertise);
         let call = &self.calls[&key];
         let mut resp = invite.response(200, "OK", Some(&call.local_tag));
@@ -769,12 +799,16 @@ impl Endpoint {
 
     /// Sends 180 Ringing for a call not yet answered.
     pub fn ring(&mut self, now: Instant, key: CallKey) {
-        let Some(call) = self.calls.get(&key) else {
+        let Some(call) = self.calls.get_mut(&key) else {
             return;
         };
         let Some(invite) = &call.pending_invite else {
             return;
         };
+        if let Some(at) = call.offered_at.take() {
+            self.admission
+                .observe_setup(now.saturating_duration_since(at));
+        }
         let resp = invite.response(180, "Ringing", Some(&call.local_tag));
         let (peer, invite) = (call.peer, invite.clone());
         self.respond(now, peer, &invite, resp, Some(key));
@@ -788,6 +822,10 @@ impl Endpoint {
         let Some(invite) = call.pending_invite.take() else {
             return;
         };
+        if let Some(at) = call.offered_at.take() {
+            self.admission
+                .observe_setup(now.saturating_duration_since(at));
+        }
         let mut resp = invite.response(code, reason, Some(&call.local_tag.clone()));
         let peer = call.peer;
         let initial = call.state == CallState::Offered;
@@ -983,6 +1021,7 @@ impl Endpoint {
                 pending_invite: None,
                 transferring: false,
                 counted: None,
+                offered_at: None,
             },
         );
         self.dialogs.insert((call_id, local_tag), key);
@@ -1247,6 +1286,7 @@ impl Endpoint {
         }
         for key in &done {
             if let Some(call) = self.calls.remove(key) {
+                self.ended -= 1;
                 self.dialogs.remove(&(call.call_id, call.local_tag));
             }
             self.unacknowledged.remove(key);
