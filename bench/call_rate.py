@@ -16,6 +16,8 @@ sip-tester) and `cargo build --release`.
 
 import argparse
 import csv
+import os
+import re
 import socket
 import subprocess
 import sys
@@ -67,16 +69,24 @@ def run(side, rate, args, work, sink_port, hotline):
         time.sleep(1)
     else:
         config = work / "hotline.toml"
+        # Room for every call offered (capped by the port range, one port
+        # a call): past its CPU the node must refuse calls by itself.
+        room = min(40_000, max(500, rate * (args.hold // 1000 + 3) * 2))
         config.write_text(
             'sip_trusted = "127.0.0.1"\n'
-            f"max_calls = {args.max_calls or max(500, rate * (args.hold // 1000 + 3) * 2)}\n")
+            "rtp_port_min = 20000\nrtp_port_max = 59999\n"
+            f"max_calls = {args.max_calls or room}\n")
         pin = ["taskset", "-c", args.hotline_cpus] if args.hotline_cpus else []
+        # The IVR's once-a-second `load` line counts the calls it refused
+        # for want of CPU.
+        env = dict(os.environ, HOTLINE_LOG=os.environ.get("HOTLINE_LOG", "info")
+                   + ",hotline_ivr::service=debug")
         server = subprocess.Popen(
             [*pin, hotline, "serve", "--config", str(config), "--data-dir", str(work / f"data-{rate}"),
              "--sip-listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0",
              "--admin-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
              "--web-listen", "127.0.0.1:0"],
-            cwd=work, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+            cwd=work, stdout=subprocess.DEVNULL, stderr=open(log, "w"), env=env)
         target = wait_listening(log)
         time.sleep(3)
     inf = work / "media.csv"
@@ -91,15 +101,20 @@ def run(side, rate, args, work, sink_port, hotline):
         ["sipp", *scenario,
          "-d", str(args.hold), "-m", str(calls), "-r", str(rate), "-l", str(rate * 10),
          "-i", "127.0.0.1", "-p", "0", "-nostdin", "-timeout", f"{args.seconds * 4 + 60}s",
-         "-trace_stat", "-stf", str(stat), "-fd", "1", target],
+         # -trace_screen keeps sipp's last screen in the work directory
+         # (see --keep): retransmissions per message, unexpected answers.
+         "-trace_stat", "-stf", str(stat), "-fd", "1", "-trace_screen", target],
         cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t1, cpu1 = time.time(), cpu_seconds(server.pid)
     server.terminate()
     try:
         server.wait(30)
+        stopped = "on SIGTERM"
     except subprocess.TimeoutExpired:
         server.kill()
+        stopped = "killed: SIGTERM unanswered in 30 s"
     ok, failed = sipp_failures(stat)
+    refused = re.findall(r"refused_total=(\d+)", log.read_text()) if side == "hotline" else []
     return {
         "side": side,
         "offered_per_s": rate,
@@ -114,6 +129,9 @@ def run(side, rate, args, work, sink_port, hotline):
         "retransmissions": stat_column(stat, "Retransmissions(C)"),
         "cpu_cores": round((cpu1 - cpu0) / (t1 - t0), 3),
         "sipp_exit": uac.returncode,
+        # Refused at once with 503 because the CPU carried no more calls.
+        "refused_503": int(refused[-1]) if refused else "",
+        "server_stopped": stopped,
     }
 
 
@@ -127,8 +145,10 @@ def main():
     p.add_argument("--max-calls", type=int, help="hotline's max_calls (default: room for every call offered)")
     p.add_argument("--hotline-cpus", help="taskset CPU list for hotline (e.g. 1), to overload it on purpose")
     p.add_argument("--csv", type=Path)
+    p.add_argument("--binary", type=Path, help="the hotline binary (default: target/release/hotline)")
+    p.add_argument("--keep", type=Path, help="work in this directory and keep it (logs, sipp stats)")
     args = p.parse_args()
-    hotline = ROOT / "target/release/hotline"
+    hotline = args.binary or ROOT / "target/release/hotline"
     if not hotline.exists():
         sys.exit("no target/release/hotline: run `cargo build --release` first")
     if subprocess.run(["which", "sipp"], capture_output=True).returncode != 0:
@@ -138,6 +158,9 @@ def main():
     sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     rows = []
     with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            tmp = args.keep
         for rate in [int(r) for r in args.rates.split(",")]:
             for side in ["sipp", "hotline"]:
                 if args.only and args.only != side:
