@@ -452,11 +452,13 @@ async fn run_ivr(
             fired(calls_done_rx.clone()),
         ),
     );
+    let load = hotline_ivr::service::metrics::LoadFigures::default();
     let metrics_server = spawn_logged(
         "metrics endpoint",
         hotline_ivr::service::metrics::serve(
             part.metrics,
             metrics.clone(),
+            load.clone(),
             part.tickets.outbox().clone(),
             fired(calls_done_rx.clone()),
         ),
@@ -499,6 +501,7 @@ async fn run_ivr(
             config.rtp_port_max,
         ),
         max_calls: config.max_calls,
+        load,
         rtp_timeout: Duration::from_secs(config.rtp_timeout_secs),
         drain_timeout: Duration::from_secs(config.drain_timeout_secs),
         answer_delay: Duration::from_millis(config.answer_delay_ms),

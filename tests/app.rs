@@ -62,6 +62,16 @@ async fn an_app_serves_every_part_and_stops_in_order() {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // The load, for an operator's dashboard: a fresh node has refused no
+    // call for want of CPU, and its cap is still max_calls.
+    assert!(
+        answer.contains("\nhotline_ivr_calls_refused_cpu_total 0\n"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("\nhotline_ivr_cpu_call_limit 500\n"),
+        "{answer}"
+    );
 
     // Stopping returns once every part has stopped: nothing listens any more,
     // and the database, closed, holds the ticket.

@@ -58,6 +58,7 @@ async fn a_call_to_a_sipp_uas_completes() {
         calls_per_source: 4,
         rtp_ports: hotline_ivr::service::ports::RtpPorts::new(30000, 30999),
         max_calls: 10,
+        load: Default::default(),
         rtp_timeout: Duration::from_secs(30),
         drain_timeout: Duration::from_secs(5),
         answer_delay: Duration::ZERO,

@@ -62,6 +62,8 @@ pub struct IvrConfig {
     pub menus: crate::menu::MenuStore,
     pub calendar: Arc<hotline_domain::HolidayCalendar>,
     pub metrics: crate::menu::metrics::FlowMetrics,
+    /// Calls up, the CPU's cap and its refusals, for `/metrics`.
+    pub load: metrics::LoadFigures,
     pub tickets: crate::tickets::TicketsClient,
     /// Names this IVR node in idempotency keys (with the IVR's id of the call).
     pub node_id: String,
@@ -288,7 +290,7 @@ pub async fn run_with_control(
         };
         let now = std::time::Instant::now();
         endpoint.observe_load(now, pacer.lateness());
-        overload.report(now, &endpoint, &pacer);
+        overload.report(now, &endpoint, &pacer, &config.load);
         // Placed calls that rang too long are given up (CANCEL); the
         // endpoint reports each as ended, and its outcome follows below.
         for (key, pending) in &outbound_calls {
@@ -393,10 +395,21 @@ fn ms(d: Duration) -> f64 {
 }
 
 impl OverloadLog {
-    fn report(&mut self, now: std::time::Instant, endpoint: &Endpoint, pacer: &pacer::Pacer) {
+    fn report(
+        &mut self,
+        now: std::time::Instant,
+        endpoint: &Endpoint,
+        pacer: &pacer::Pacer,
+        figures: &metrics::LoadFigures,
+    ) {
         use crate::sip::admission::{MEDIA_LATE, SETUP_LATE};
         if self.next_debug.is_none_or(|at| now >= at) {
             self.next_debug = Some(now + Duration::from_secs(1));
+            figures.set(
+                endpoint.active_calls(),
+                endpoint.cpu_limit(),
+                endpoint.overload_refusals(),
+            );
             debug!(
                 calls = endpoint.active_calls(),
                 cpu_limit = endpoint.cpu_limit(),
