@@ -9,9 +9,11 @@
 //! which wakes only for those. At thousands of calls this is the difference
 //! between a wake-up per packet and a wake-up per millisecond.
 //!
-//! How late the lanes wake up is the node's measure of load: when the CPU
-//! cannot keep up, the media is the first to fall behind, so admission
-//! turns new calls away by it (see [`Pacer::lateness`]).
+//! How late the lanes wake up is one of the node's two measures of load
+//! (with how long new calls wait for their answer): admission turns new
+//! calls away when either shows the CPU short (see [`Pacer::lateness`]).
+//! Measured, the call tasks fall behind first; the media follows when
+//! the calls up are more than the CPU carries.
 //!
 //! The session stays a sans-I/O state machine; the call's task changes it
 //! (play, stop, record) through [`Media::with`], under a lock no one holds
