@@ -616,14 +616,35 @@ impl Ticketing {
     /// Whether `who` may see `ticket` at all: a supervisor of its center, an
     /// admin, or the lawyer it is offered or assigned to.
     pub async fn may_see(&self, who: &Principal, ticket: &Ticket) -> Result<bool, StoreError> {
-        if who.oversees(&ticket.center) {
+        if Self::sees_unoffered(who, ticket) {
             return Ok(true);
         }
         match who.lawyer_id() {
-            Some(lawyer) if ticket.assigned_lawyer.as_deref() == Some(lawyer) => Ok(true),
             Some(lawyer) => self.store.lawyer_on(&ticket.number, lawyer).await,
             None => Ok(false),
         }
+    }
+
+    /// [`Self::may_see`] with the offers of `ticket` to `who` already read
+    /// (a lawyer's stream has them for a whole batch): no read of its own.
+    pub fn may_see_given(who: &Principal, ticket: &Ticket, offers: &[Offer]) -> bool {
+        Self::sees_unoffered(who, ticket)
+            || who.lawyer_id().is_some_and(|lawyer| {
+                offers.iter().any(|o| {
+                    o.ticket == ticket.number
+                        && o.lawyer == lawyer
+                        && o.state == crate::routing::OfferState::Pending
+                })
+            })
+    }
+
+    /// Sees it whatever its offers: a supervisor of its center, an admin,
+    /// the lawyer it is assigned to.
+    fn sees_unoffered(who: &Principal, ticket: &Ticket) -> bool {
+        who.oversees(&ticket.center)
+            || who
+                .lawyer_id()
+                .is_some_and(|lawyer| ticket.assigned_lawyer.as_deref() == Some(lawyer))
     }
 
     /// Appends to the audit log, stamped now.

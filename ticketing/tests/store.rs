@@ -41,6 +41,7 @@ both_backends!(
     reevaluation_writes_each_change_once,
     daily_runs_are_claimed_once_per_day,
     recordings_are_stored_once_per_key_and_read_back,
+    concurrent_audit_lines_are_each_committed_before_their_caller_returns,
 );
 
 fn normal() -> TicketUrgency {
@@ -835,4 +836,60 @@ async fn racing_creates_make_one_ticket_per_key(one: Store, url: String) {
         );
     }
     other.close().await;
+}
+
+/// Streams reveal numbers concurrently: their audit lines share commits,
+/// yet every line of every caller is there, with its own time, the moment
+/// that caller's `audit` returns, and one caller's lines keep their order.
+async fn concurrent_audit_lines_are_each_committed_before_their_caller_returns(store: Store) {
+    use hotline_ticketing::auth::{AuditFilter, AuditOutcome, NewAudit};
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 2, 2, 0, 0).unwrap();
+    let line = |caller: usize, i: usize| NewAudit {
+        actor: format!("lawyer:l{caller}"),
+        token_id: Some(format!("tok{caller}")),
+        action: "read_numbers".into(),
+        outcome: AuditOutcome::Allowed,
+        ticket: Some(format!("T{caller}-{i}")),
+        recording: (i == 2).then_some(caller as i64),
+        center: Some("default".into()),
+        detail: None,
+    };
+    let tasks: Vec<_> = (0..40)
+        .map(|caller| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let at = t0 + Duration::seconds(caller as i64);
+                let lines: Vec<NewAudit> = (0..3).map(|i| line(caller, i)).collect();
+                store.audit(&lines, at).await.unwrap();
+                // Committed: a read right after finds this caller's lines.
+                let mine = store
+                    .audit_log(&AuditFilter {
+                        actor: Some(format!("lawyer:l{caller}")),
+                        limit: 100,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+                let tickets: Vec<_> = mine.iter().map(|e| e.ticket.clone().unwrap()).collect();
+                assert_eq!(
+                    tickets,
+                    (0..3).map(|i| format!("T{caller}-{i}")).collect::<Vec<_>>()
+                );
+                assert!(mine.iter().all(|e| e.at == at && e.outcome == "allowed"));
+                assert_eq!(mine[2].recording, Some(caller as i64));
+                assert_eq!(mine[0].recording, None);
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let all = store
+        .audit_log(&AuditFilter {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 120);
 }

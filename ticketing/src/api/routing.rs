@@ -332,14 +332,13 @@ impl RoutingApi {
             .collect();
         // In full only while the ticket is still theirs: a replay of old
         // offers (declined, withdrawn, reassigned) shows them masked.
-        let mut full: Vec<&TicketNumber> = Vec::new();
-        for t in read.iter().filter(|t| announced.contains(&&t.number)) {
-            if self.ticketing.may_see(who, t).await? {
-                full.push(&t.number);
-            }
-        }
-        let revealed: Vec<&crate::tickets::Ticket> =
-            read.iter().filter(|t| full.contains(&&t.number)).collect();
+        let offers = self.ticketing.offers_to(lawyer, &numbers).await?;
+        let revealed: Vec<&crate::tickets::Ticket> = read
+            .iter()
+            .filter(|t| announced.contains(&&t.number))
+            .filter(|t| Ticketing::may_see_given(who, t, &offers))
+            .collect();
+        let full: Vec<&TicketNumber> = revealed.iter().map(|t| &t.number).collect();
         self.gate.audit_read(who, &revealed, None).await?;
         let tickets: HashMap<TicketNumber, pb::Ticket> = read
             .iter()
@@ -352,7 +351,6 @@ impl RoutingApi {
                 (t.number.clone(), convert::ticket_to_pb(t, now, numbers))
             })
             .collect();
-        let offers = self.ticketing.offers_to(lawyer, &numbers).await?;
         named
             .into_iter()
             .map(|(e, name)| {

@@ -1,16 +1,44 @@
 //! API tokens (stored by the digest of their secret) and the append-only
 //! audit log of denials and personal-data reads.
+//!
+//! Audit lines are group-committed: every lawyer's stream of offers writes
+//! a line for each number it reveals, and at a thousand offers a second
+//! one commit per stream wake-up was a large share of the database's
+//! work. Lines of concurrent callers wait in one queue; the process's
+//! audit writer takes everything waiting and writes it in one transaction,
+//! and each caller returns only after that commit (nothing personal is
+//! shown before its line is durable).
+
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use hotline_domain::TicketNumber;
 use sqlx::any::AnyRow;
 use sqlx::AssertSqlSafe;
+use tokio::sync::{mpsc, oneshot};
 
+use super::batch::{again, shapes, text, unreachable, values};
 use super::offers::ms;
 use super::tickets::{millis, Bind, Where};
 use super::{get, Store, StoreError};
 use crate::auth::token::IssuedToken;
 use crate::auth::{AuditEntry, AuditFilter, NewAudit, NewToken, Role, TokenRecord};
+
+/// Callers' batches of audit lines waiting; past this, callers wait to enqueue.
+const AUDIT_QUEUE: usize = 4096;
+/// The most callers' batches one transaction takes.
+const AUDIT_BATCH: usize = 256;
+
+/// The queue to this process's audit writer, started by the first line
+/// (in its runtime).
+#[derive(Default)]
+pub(super) struct AuditQueue(OnceLock<mpsc::Sender<AuditJob>>);
+
+struct AuditJob {
+    entries: Vec<NewAudit>,
+    at: DateTime<Utc>,
+    reply: oneshot::Sender<Result<(), StoreError>>,
+}
 
 pub(super) const TOKEN_COLUMNS: &str =
     "id, role, lawyer_id, center, name, created_at, created_by, expires_at, revoked_at";
@@ -118,28 +146,116 @@ impl Store {
         row.as_ref().map(token_from_row).transpose()
     }
 
-    /// Appends lines to the audit log, in one transaction.
+    /// Appends lines to the audit log, stamped `now`; returns once they are
+    /// committed, with the lines of concurrent callers in one transaction.
     pub async fn audit(&self, entries: &[NewAudit], now: DateTime<Utc>) -> Result<(), StoreError> {
         if entries.is_empty() {
             return Ok(());
         }
+        let queue = self.audits.0.get_or_init(|| self.start_audit_writer());
+        let (reply, answer) = oneshot::channel();
+        let job = AuditJob {
+            entries: entries.to_vec(),
+            at: now,
+            reply,
+        };
+        if queue.send(job).await.is_ok() {
+            if let Ok(outcome) = answer.await {
+                return outcome;
+            }
+        }
+        // The writer is gone with the runtime that started it (shutting
+        // down): written here. Should its batch have committed after all,
+        // the lines are there twice, which an audit log can bear; missing
+        // it could not.
+        self.write_audit(&[(entries, now)]).await
+    }
+
+    fn start_audit_writer(&self) -> mpsc::Sender<AuditJob> {
+        let (sender, mut receiver) = mpsc::channel::<AuditJob>(AUDIT_QUEUE);
+        // As the create writer: the writer's copy must not keep the
+        // callers' queue open, so it ends with the last of their `Store`s.
+        let store = Store {
+            creates: Arc::default(),
+            audits: Arc::default(),
+            ..self.clone()
+        };
+        tokio::spawn(async move {
+            let mut jobs = Vec::with_capacity(AUDIT_BATCH);
+            while receiver.recv_many(&mut jobs, AUDIT_BATCH).await > 0 {
+                let lines: Vec<(&[NewAudit], DateTime<Utc>)> =
+                    jobs.iter().map(|j| (&j.entries[..], j.at)).collect();
+                match store.write_audit(&lines).await {
+                    Ok(()) => {
+                        for job in jobs.drain(..) {
+                            let _ = job.reply.send(Ok(()));
+                        }
+                    }
+                    Err(e) if jobs.len() == 1 => {
+                        if let Some(job) = jobs.pop() {
+                            let _ = job.reply.send(Err(e));
+                        }
+                    }
+                    // The database itself is out of reach: each caller gets
+                    // the failure at once, not one timeout after another.
+                    Err(StoreError::Database(e)) if unreachable(&e) => {
+                        for job in jobs.drain(..) {
+                            let _ = job.reply.send(Err(StoreError::Database(again(&e))));
+                        }
+                    }
+                    Err(e) => {
+                        // One caller's bad line must not cost the others
+                        // theirs: each is written alone.
+                        tracing::debug!(error = %e, "audit batch rolled back; writing it caller by caller");
+                        for job in jobs.drain(..) {
+                            let outcome = store.write_audit(&[(&job.entries, job.at)]).await;
+                            let _ = job.reply.send(outcome);
+                        }
+                    }
+                }
+            }
+        });
+        sender
+    }
+
+    /// Writes `(lines, at)` groups in one transaction, a few multi-row
+    /// statements of the shapes the create writer uses.
+    async fn write_audit(&self, lines: &[(&[NewAudit], DateTime<Utc>)]) -> Result<(), StoreError> {
+        let rows: Vec<(&NewAudit, i64)> = lines
+            .iter()
+            .flat_map(|(entries, at)| entries.iter().map(move |e| (e, ms(*at))))
+            .collect();
         let mut tx = self.begin_write().await?;
-        for e in entries {
-            sqlx::query(
+        let size = |(e, _): &(&NewAudit, i64)| {
+            8 + 8
+                + text(Some(&e.actor))
+                + text(e.token_id.as_deref())
+                + text(Some(&e.action))
+                + text(Some(e.outcome.as_str()))
+                + text(e.ticket.as_deref())
+                + text(e.center.as_deref())
+                + text(e.detail.as_deref())
+        };
+        for chunk in shapes(&rows, size) {
+            let sql = format!(
                 "INSERT INTO audit_log (at, actor, token_id, action, outcome, ticket_number, \
-                 recording_id, center, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(ms(now))
-            .bind(&e.actor)
-            .bind(e.token_id.as_deref())
-            .bind(&e.action)
-            .bind(e.outcome.as_str())
-            .bind(e.ticket.as_deref())
-            .bind(e.recording)
-            .bind(e.center.as_deref())
-            .bind(e.detail.as_deref())
-            .execute(&mut **tx)
-            .await?;
+                 recording_id, center, detail) VALUES {}",
+                values(chunk.len(), 9, "{}, {}, {}, {}, {}, {}, {}, {}, {}")
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+            for (e, at) in chunk {
+                query = query
+                    .bind(*at)
+                    .bind(&e.actor)
+                    .bind(e.token_id.as_deref())
+                    .bind(&e.action)
+                    .bind(e.outcome.as_str())
+                    .bind(e.ticket.as_deref())
+                    .bind(e.recording)
+                    .bind(e.center.as_deref())
+                    .bind(e.detail.as_deref());
+            }
+            query.execute(&mut **tx).await?;
         }
         tx.commit().await?;
         Ok(())

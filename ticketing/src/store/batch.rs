@@ -136,6 +136,7 @@ impl Store {
         // `Store` of the callers is dropped.
         let store = Store {
             creates: Arc::default(),
+            audits: Arc::default(),
             ..self.clone()
         };
         tokio::spawn(async move { store.write_batches(receiver).await });
@@ -560,19 +561,19 @@ fn shape_ranges(sizes: &[usize]) -> Vec<std::ops::Range<usize>> {
 }
 
 /// `items` cut as [`shape_ranges`] cuts them, `size` giving each one's bytes.
-fn shapes<T>(items: &[T], size: impl Fn(&T) -> usize) -> impl Iterator<Item = &[T]> {
+pub(super) fn shapes<T>(items: &[T], size: impl Fn(&T) -> usize) -> impl Iterator<Item = &[T]> {
     let sizes: Vec<usize> = items.iter().map(size).collect();
     shape_ranges(&sizes).into_iter().map(|r| &items[r])
 }
 
 /// Bytes a bound text value takes, with its length word.
-fn text(value: Option<&str>) -> usize {
+pub(super) fn text(value: Option<&str>) -> usize {
     4 + value.map_or(0, str::len)
 }
 
 /// `rows` groups of `row` (a template with `{}` where each of its `per_row`
 /// placeholders goes), numbered `$1, $2, …` across the groups.
-fn values(rows: usize, per_row: usize, row: &str) -> String {
+pub(super) fn values(rows: usize, per_row: usize, row: &str) -> String {
     let mut out = String::with_capacity(rows * (row.len() + per_row * 4 + 4));
     let mut n = 0;
     for i in 0..rows {
@@ -919,7 +920,7 @@ async fn insert_offers(
 /// SQLSTATEs for a lock not granted in time (55P03), a broken connection
 /// (class 08), a server shutting down or starting (57P01-57P03), and a
 /// read-only server (25006: a standby after a failover).
-fn unreachable(e: &sqlx::Error) -> bool {
+pub(super) fn unreachable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
@@ -936,7 +937,7 @@ fn unreachable(e: &sqlx::Error) -> bool {
 
 /// The same failure for each caller of the batch (sqlx errors are not
 /// `Clone`); the pool's own kinds keep their meaning (busy → UNAVAILABLE).
-fn again(e: &sqlx::Error) -> sqlx::Error {
+pub(super) fn again(e: &sqlx::Error) -> sqlx::Error {
     match e {
         sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
         sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,

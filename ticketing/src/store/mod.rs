@@ -95,6 +95,8 @@ pub struct Store {
     write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// New tickets on their way to a group commit (see [`batch`]).
     creates: std::sync::Arc<batch::CreateQueue>,
+    /// Audit lines on their way to a group commit (see [`access`]).
+    audits: std::sync::Arc<access::AuditQueue>,
 }
 
 /// A write transaction. On SQLite it holds the process's write turn until
@@ -180,6 +182,7 @@ impl Store {
             committed: std::sync::Arc::default(),
             write_turn: std::sync::Arc::default(),
             creates: std::sync::Arc::default(),
+            audits: std::sync::Arc::default(),
         })
     }
 
