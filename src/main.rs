@@ -23,6 +23,11 @@ use hotline::Role;
 
 use cli::{Cli, Command};
 
+/// Returns the memory of a burst of calls to the system once they end (see
+/// the dependency's note in Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// An error in what the user asked for (exit code 2), as opposed to a
 /// failure while doing it (exit code 1).
 #[derive(Debug)]

@@ -291,6 +291,7 @@ pub async fn run_with_control(
         let now = std::time::Instant::now();
         endpoint.observe_load(now, pacer.lateness());
         overload.report(now, &endpoint, &pacer, &config.load);
+        crate::sip::endpoint::shrink(&mut calls);
         // Placed calls that rang too long are given up (CANCEL); the
         // endpoint reports each as ended, and its outcome follows below.
         for (key, pending) in &outbound_calls {

@@ -1293,5 +1293,47 @@ impl Endpoint {
         }
         let done: std::collections::HashSet<CallKey> = done.into_iter().collect();
         self.invites.retain(|_, k| !done.contains(k));
+        // A map keeps the room of its busiest moment; after a burst of
+        // calls give most of it back, or a quiet node holds the burst's
+        // memory for good.
+        shrink(&mut self.calls);
+        shrink(&mut self.dialogs);
+        shrink(&mut self.invites);
+        shrink(&mut self.unacknowledged);
+        shrink(&mut self.server);
+        shrink(&mut self.client);
+    }
+}
+
+/// Halves the room of a map at most a quarter full (past a small floor),
+/// so a map that shrinks by the second is not rehashed every second.
+pub(crate) fn shrink<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
+    if map.capacity() > 256 && map.len() * 4 < map.capacity() {
+        map.shrink_to(map.len() * 2);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_map_emptied_after_a_burst_gives_its_room_back_and_a_busy_one_keeps_it() {
+        let mut map: HashMap<u32, [u8; 64]> = (0..5000).map(|i| (i, [0; 64])).collect();
+        let burst = map.capacity();
+        map.retain(|k, _| *k < 3000);
+        let before = map.capacity();
+        shrink(&mut map);
+        assert_eq!(map.capacity(), before, "more than a quarter full: kept");
+        map.retain(|k, _| *k < 100);
+        shrink(&mut map);
+        assert!(map.capacity() < burst / 8, "{} of {burst}", map.capacity());
+        assert_eq!(map.len(), 100);
+        // A small map is left alone.
+        let mut small: HashMap<u32, u32> = (0..200).map(|i| (i, i)).collect();
+        small.clear();
+        let room = small.capacity();
+        shrink(&mut small);
+        assert_eq!(small.capacity(), room);
     }
 }
