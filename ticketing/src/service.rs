@@ -616,7 +616,7 @@ impl Ticketing {
     /// Whether `who` may see `ticket` at all: a supervisor of its center, an
     /// admin, or the lawyer it is offered or assigned to.
     pub async fn may_see(&self, who: &Principal, ticket: &Ticket) -> Result<bool, StoreError> {
-        if Self::sees_unoffered(who, ticket) {
+        if Self::sees_without_offers(who, ticket) {
             return Ok(true);
         }
         match who.lawyer_id() {
@@ -628,7 +628,7 @@ impl Ticketing {
     /// [`Self::may_see`] with the offers of `ticket` to `who` already read
     /// (a lawyer's stream has them for a whole batch): no read of its own.
     pub fn may_see_given(who: &Principal, ticket: &Ticket, offers: &[Offer]) -> bool {
-        Self::sees_unoffered(who, ticket)
+        Self::sees_without_offers(who, ticket)
             || who.lawyer_id().is_some_and(|lawyer| {
                 offers.iter().any(|o| {
                     o.ticket == ticket.number
@@ -640,7 +640,7 @@ impl Ticketing {
 
     /// Sees it whatever its offers: a supervisor of its center, an admin,
     /// the lawyer it is assigned to.
-    fn sees_unoffered(who: &Principal, ticket: &Ticket) -> bool {
+    fn sees_without_offers(who: &Principal, ticket: &Ticket) -> bool {
         who.oversees(&ticket.center)
             || who
                 .lawyer_id()

@@ -607,6 +607,52 @@ async fn no_token_an_expired_token_and_a_revoked_token_open_nothing() {
     );
 }
 
+/// A lawyer's stream of offers shows the caller's numbers in full while the
+/// offer waits for them, and only then: replayed after they declined, the
+/// same offer shows them masked.
+#[tokio::test]
+async fn the_offers_stream_shows_numbers_in_full_only_while_the_offer_is_theirs() {
+    let w = world().await;
+    let li = w
+        .channel(Some(&w.token(Role::Lawyer, Some("li")).await))
+        .await;
+    let replay = |channel: AuthedChannel| async move {
+        let mut stream = RoutingServiceClient::new(channel)
+            .watch_offers(pb::WatchOffersRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        let mut seen = Vec::new();
+        while let Ok(Ok(Some(e))) =
+            tokio::time::timeout(std::time::Duration::from_secs(2), stream.message()).await
+        {
+            let caller = e.ticket.and_then(|t| t.caller_number).unwrap_or_default();
+            let done = e.event == "declined";
+            seen.push((e.event, caller));
+            if done {
+                break;
+            }
+        }
+        seen
+    };
+    let full = "13812345678".to_owned();
+    let masked = "138****5678".to_owned();
+    assert_eq!(replay(li.clone()).await, [("offered".to_owned(), full)]);
+    let number = hotline_domain::TicketNumber::parse(&w.offered).unwrap();
+    w.ticketing
+        .decline(&number, "li", "conflict of interest")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        replay(li).await,
+        [
+            ("offered".to_owned(), masked.clone()),
+            ("declined".to_owned(), masked)
+        ]
+    );
+}
+
 #[tokio::test]
 async fn a_lawyer_sees_and_acts_on_their_own_tickets_only() {
     let w = world().await;

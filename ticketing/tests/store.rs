@@ -852,7 +852,7 @@ async fn concurrent_audit_lines_are_each_committed_before_their_caller_returns(s
         ticket: Some(format!("T{caller}-{i}")),
         recording: (i == 2).then_some(caller as i64),
         center: Some("default".into()),
-        detail: None,
+        detail: (caller == 7).then(|| "why".to_owned()),
     };
     let tasks: Vec<_> = (0..40)
         .map(|caller| {
@@ -875,7 +875,14 @@ async fn concurrent_audit_lines_are_each_committed_before_their_caller_returns(s
                     tickets,
                     (0..3).map(|i| format!("T{caller}-{i}")).collect::<Vec<_>>()
                 );
-                assert!(mine.iter().all(|e| e.at == at && e.outcome == "allowed"));
+                for e in &mine {
+                    assert_eq!(e.at, at);
+                    assert_eq!(e.outcome, "allowed");
+                    assert_eq!(e.action, "read_numbers");
+                    assert_eq!(e.token_id.as_deref(), Some(format!("tok{caller}").as_str()));
+                    assert_eq!(e.center.as_deref(), Some("default"));
+                    assert_eq!(e.detail.as_deref(), (caller == 7).then_some("why"));
+                }
                 assert_eq!(mine[2].recording, Some(caller as i64));
                 assert_eq!(mine[0].recording, None);
             })
@@ -892,4 +899,20 @@ async fn concurrent_audit_lines_are_each_committed_before_their_caller_returns(s
         .await
         .unwrap();
     assert_eq!(all.len(), 120);
+    // They shared transactions: on PostgreSQL each row names the
+    // transaction that wrote it.
+    if store.backend() == hotline_ticketing::store::Backend::Postgres {
+        use sqlx::Row;
+        let row = sqlx::query(
+            "SELECT COUNT(DISTINCT CAST(CAST(xmin AS TEXT) AS BIGINT)) AS n FROM audit_log",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        let transactions: i64 = row.get("n");
+        assert!(
+            transactions < 40,
+            "{transactions} transactions for 40 callers"
+        );
+    }
 }

@@ -291,6 +291,8 @@ pub async fn run_with_control(
         let now = std::time::Instant::now();
         endpoint.observe_load(now, pacer.lateness());
         overload.report(now, &endpoint, &pacer, &config.load);
+        // The call table gives a burst's room back as the endpoint's maps
+        // do (a check of two numbers when there is nothing to give).
         crate::sip::endpoint::shrink(&mut calls);
         // Placed calls that rang too long are given up (CANCEL); the
         // endpoint reports each as ended, and its outcome follows below.

@@ -298,8 +298,11 @@ impl Endpoint {
     /// The next time [`Endpoint::handle_timeout`] has work to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let timer = self.timers.peek().map(|Reverse((at, _))| *at);
-        // Calls that are over are forgotten at the next sweep.
-        let sweep = self.next_sweep.filter(|_| !self.calls.is_empty());
+        // Calls that are over are forgotten at the next sweep, and a map
+        // left roomy by a burst is shrunk by it.
+        let sweep = self
+            .next_sweep
+            .filter(|_| !self.calls.is_empty() || self.has_spare_room());
         match (timer, sweep) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -1269,6 +1272,16 @@ impl Endpoint {
     fn sweep(&mut self, now: Instant) {
         self.next_sweep = Some(now + SWEEP_EVERY);
         self.admission.forget_refilled(now);
+        // A map keeps the room of its busiest moment; after a burst of
+        // calls most of it goes back, or a quiet node holds the burst's
+        // memory for good. (Shrunk before this sweep's removals: the next
+        // sweep, a second later, takes what they free.)
+        shrink(&mut self.calls);
+        shrink(&mut self.dialogs);
+        shrink(&mut self.invites);
+        shrink(&mut self.unacknowledged);
+        shrink(&mut self.server);
+        shrink(&mut self.client);
         let busy: std::collections::HashSet<CallKey> = self
             .server
             .values()
@@ -1293,22 +1306,29 @@ impl Endpoint {
         }
         let done: std::collections::HashSet<CallKey> = done.into_iter().collect();
         self.invites.retain(|_, k| !done.contains(k));
-        // A map keeps the room of its busiest moment; after a burst of
-        // calls give most of it back, or a quiet node holds the burst's
-        // memory for good.
-        shrink(&mut self.calls);
-        shrink(&mut self.dialogs);
-        shrink(&mut self.invites);
-        shrink(&mut self.unacknowledged);
-        shrink(&mut self.server);
-        shrink(&mut self.client);
+    }
+
+    /// Whether a map has room [`shrink`] would give back.
+    fn has_spare_room(&self) -> bool {
+        spare_room(&self.calls)
+            || spare_room(&self.dialogs)
+            || spare_room(&self.invites)
+            || spare_room(&self.unacknowledged)
+            || spare_room(&self.server)
+            || spare_room(&self.client)
     }
 }
 
-/// Halves the room of a map at most a quarter full (past a small floor),
-/// so a map that shrinks by the second is not rehashed every second.
+/// A map at most a quarter full, past a small floor of room.
+fn spare_room<K, V>(map: &HashMap<K, V>) -> bool {
+    map.capacity() > 256 && map.len() * 4 < map.capacity()
+}
+
+/// Shrinks a map with [`spare_room`] to twice its entries: a map that
+/// empties by the second is rehashed at most every time it halves again,
+/// not every second.
 pub(crate) fn shrink<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
-    if map.capacity() > 256 && map.len() * 4 < map.capacity() {
+    if spare_room(map) {
         map.shrink_to(map.len() * 2);
     }
 }
@@ -1328,6 +1348,7 @@ mod tests {
         map.retain(|k, _| *k < 100);
         shrink(&mut map);
         assert!(map.capacity() < burst / 8, "{} of {burst}", map.capacity());
+        assert!(map.capacity() >= 200);
         assert_eq!(map.len(), 100);
         // A small map is left alone.
         let mut small: HashMap<u32, u32> = (0..200).map(|i| (i, i)).collect();

@@ -24,10 +24,13 @@ use super::{get, Store, StoreError};
 use crate::auth::token::IssuedToken;
 use crate::auth::{AuditEntry, AuditFilter, NewAudit, NewToken, Role, TokenRecord};
 
-/// Callers' batches of audit lines waiting; past this, callers wait to enqueue.
+/// Callers' calls of [`Store::audit`] waiting; past this, callers wait to
+/// enqueue.
 const AUDIT_QUEUE: usize = 4096;
-/// The most callers' batches one transaction takes.
-const AUDIT_BATCH: usize = 256;
+/// The most of those calls the writer takes at a time.
+const AUDIT_JOBS: usize = 256;
+/// The lines one transaction writes, unless one call brings more alone.
+const AUDIT_ROWS: usize = 1024;
 
 /// The queue to this process's audit writer, started by the first line
 /// (in its runtime).
@@ -167,7 +170,8 @@ impl Store {
         // The writer is gone with the runtime that started it (shutting
         // down): written here. Should its batch have committed after all,
         // the lines are there twice, which an audit log can bear; missing
-        // it could not.
+        // them could not.
+        tracing::warn!("the audit writer is gone; writing the lines alone");
         self.write_audit(&[(entries, now)]).await
     }
 
@@ -181,41 +185,75 @@ impl Store {
             ..self.clone()
         };
         tokio::spawn(async move {
-            let mut jobs = Vec::with_capacity(AUDIT_BATCH);
-            while receiver.recv_many(&mut jobs, AUDIT_BATCH).await > 0 {
-                let lines: Vec<(&[NewAudit], DateTime<Utc>)> =
-                    jobs.iter().map(|j| (&j.entries[..], j.at)).collect();
-                match store.write_audit(&lines).await {
-                    Ok(()) => {
-                        for job in jobs.drain(..) {
-                            let _ = job.reply.send(Ok(()));
-                        }
+            let mut jobs = Vec::with_capacity(AUDIT_JOBS);
+            while receiver.recv_many(&mut jobs, AUDIT_JOBS).await > 0 {
+                // Lines of a caller that gave up are written all the same:
+                // an audit log may say more than was shown, never less.
+                let mut group = Vec::new();
+                let mut rows = 0;
+                for job in jobs.drain(..) {
+                    // A long list (a supervisor's callbacks) goes in a
+                    // transaction of its own rather than hold up the lines
+                    // of everyone else's streams.
+                    if !group.is_empty() && rows + job.entries.len() > AUDIT_ROWS {
+                        store.write_audit_group(std::mem::take(&mut group)).await;
+                        rows = 0;
                     }
-                    Err(e) if jobs.len() == 1 => {
-                        if let Some(job) = jobs.pop() {
-                            let _ = job.reply.send(Err(e));
-                        }
-                    }
-                    // The database itself is out of reach: each caller gets
-                    // the failure at once, not one timeout after another.
-                    Err(StoreError::Database(e)) if unreachable(&e) => {
-                        for job in jobs.drain(..) {
-                            let _ = job.reply.send(Err(StoreError::Database(again(&e))));
-                        }
-                    }
-                    Err(e) => {
-                        // One caller's bad line must not cost the others
-                        // theirs: each is written alone.
-                        tracing::debug!(error = %e, "audit batch rolled back; writing it caller by caller");
-                        for job in jobs.drain(..) {
-                            let outcome = store.write_audit(&[(&job.entries, job.at)]).await;
-                            let _ = job.reply.send(outcome);
-                        }
-                    }
+                    rows += job.entries.len();
+                    group.push(job);
                 }
+                store.write_audit_group(group).await;
             }
         });
         sender
+    }
+
+    /// Writes the lines of `jobs` in one transaction and answers each
+    /// caller after its commit.
+    async fn write_audit_group(&self, mut jobs: Vec<AuditJob>) {
+        if jobs.is_empty() {
+            return;
+        }
+        let lines: Vec<(&[NewAudit], DateTime<Utc>)> =
+            jobs.iter().map(|j| (&j.entries[..], j.at)).collect();
+        match self.write_audit(&lines).await {
+            Ok(()) => {
+                for job in jobs {
+                    let _ = job.reply.send(Ok(()));
+                }
+            }
+            Err(e) if jobs.len() == 1 => {
+                if let Some(job) = jobs.pop() {
+                    let _ = job.reply.send(Err(e));
+                }
+            }
+            // The database itself is out of reach: each caller gets the
+            // failure at once, not one timeout after another.
+            Err(StoreError::Database(e)) if unreachable(&e) => {
+                tracing::warn!(error = %e, callers = jobs.len(), "audit lines not written");
+                for job in jobs {
+                    let _ = job.reply.send(Err(StoreError::Database(again(&e))));
+                }
+            }
+            Err(e) => {
+                // One caller's bad line must not cost the others theirs:
+                // each is written alone, until the database is out of reach.
+                tracing::debug!(error = %e, "audit batch rolled back; writing it caller by caller");
+                let mut down: Option<sqlx::Error> = None;
+                for job in jobs {
+                    let outcome = match &down {
+                        Some(e) => Err(StoreError::Database(again(e))),
+                        None => self.write_audit(&[(&job.entries, job.at)]).await,
+                    };
+                    if let Err(StoreError::Database(e)) = &outcome {
+                        if unreachable(e) && down.is_none() {
+                            down = Some(again(e));
+                        }
+                    }
+                    let _ = job.reply.send(outcome);
+                }
+            }
+        }
     }
 
     /// Writes `(lines, at)` groups in one transaction, a few multi-row

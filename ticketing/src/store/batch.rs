@@ -1,5 +1,5 @@
 //! Group commit for new tickets. Creates that arrive together wait in one
-//! queue; the process's writer takes everything waiting (up to [`MAX_BATCH`]) and writes
+//! queue; the process's create writer takes everything waiting (up to [`MAX_BATCH`]) and writes
 //! it — each ticket, its `created` event and its first offer — in one
 //! transaction, so one commit (one fsync) serves them all, and it answers
 //! each caller only after that commit. Under light load a batch is a single

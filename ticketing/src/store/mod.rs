@@ -8,8 +8,10 @@
 //! re-assessed), [`recordings`], [`roster`] (lawyers, shifts, who is on
 //! duty), [`offers`] (the offer state machine and the routing timers the
 //! scheduler claims), [`events`] (what streams read), [`health`] (what
-//! `hotline check` reports) and [`retention`] (recordings removed and numbers
-//! anonymised when their time is up).
+//! `hotline check` reports), [`access`] (tokens, and the audit log, whose
+//! lines of concurrent callers are committed together as creates are) and
+//! [`retention`] (recordings removed and numbers anonymised when their time
+//! is up).
 //!
 //! Every statement takes `now` from the caller; no SQL reads the clock.
 
