@@ -715,6 +715,16 @@ mod tests {
     }
 
     #[test]
+    fn no_calls_at_all_is_refused_saying_why() {
+        let file: Settings = toml::from_str("max_calls = 0").unwrap();
+        let err = file.resolve().unwrap_err().to_string();
+        assert!(
+            err.contains("max_calls must be at least 1") && err.contains("refuse every call"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn an_unknown_file_key_is_refused_with_its_name() {
         let err = toml::from_str::<Settings>("max_call = 3").unwrap_err();
         assert!(err.to_string().contains("max_call"), "{err}");
