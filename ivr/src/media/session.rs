@@ -276,6 +276,17 @@ impl MediaSession {
         self.recording.take().unwrap_or_default()
     }
 
+    /// Whether every packet the caller sends should be taken in as soon as
+    /// it can be: while they are recorded (a message or the whole call,
+    /// nothing of it left unread at the end), while silence may end their
+    /// message, and once their media is about to be declared lost (a
+    /// packet waiting unread must count).
+    pub fn wants_every_packet(&self, now: Instant) -> bool {
+        self.recording.is_some()
+            || self.message.is_some()
+            || (!self.timed_out && now >= self.last_received + self.config.rtp_timeout)
+    }
+
     /// The next datagram to send or event to report, in order.
     pub fn poll_output(&mut self) -> Option<MediaOutput> {
         self.outputs.pop_front()

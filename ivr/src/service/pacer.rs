@@ -23,8 +23,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
 use tokio::sync::mpsc;
 
 use super::ports::{PortLease, RtpSocket};
@@ -33,9 +31,9 @@ use crate::media::rtcp::{sender_report, REPORT_INTERVAL};
 use crate::media::sdp::Negotiated;
 use crate::media::session::{MediaEvent, MediaOutput, MediaSession};
 
-/// The longest a session goes unvisited: its packet grid, so what the
-/// caller sends (latching, keys) is read within one packet time even
-/// while nothing is being sent.
+/// The longest a session goes unvisited: its packet grid, so what a
+/// caller who sends audio sends (keys, speech) is read within one packet
+/// time even while nothing is being sent to them.
 const VISIT: Duration = Duration::from_millis(20);
 
 /// Datagrams read from one socket per visit (every 20 ms): a caller sends
@@ -44,6 +42,18 @@ const VISIT: Duration = Duration::from_millis(20);
 /// flooded call loses audio and keys while it lasts (it would lose them to
 /// the flood's volume anyway).
 const READS_PER_VISIT: usize = 64;
+
+/// How often the socket of a caller who has sent nothing for this long is
+/// read. Reading at visits rather than on readiness keeps the socket out of
+/// epoll: a socket with a waiter has the kernel take its wait-queue lock at
+/// every packet *sent* (the write-space wake-up), measured as the largest
+/// single cost of a playing call. A caller who sends audio (any packet
+/// size, any jitter) is read at every visit; one whose socket has been
+/// silent this long (who sends nothing yet, or has gone quiet) is read this
+/// often, which delays their first packet (latching, a key) by at most
+/// this. While the caller is recorded, or their media is about to be
+/// declared lost, every visit reads (see [`read_due`]).
+const IDLE_SOCKET_READS: Duration = Duration::from_millis(100);
 
 /// Hands sessions to lanes in turn.
 #[derive(Debug, Clone)]
@@ -73,9 +83,13 @@ struct Shared {
 
 struct Entry {
     shared: Arc<Shared>,
-    /// Registered for reading only: a send never wakes the reactor (with
-    /// write interest, every packet sent would be an epoll event).
-    socket: AsyncFd<std::net::UdpSocket>,
+    /// Non-blocking and in no epoll set: read at visits instead (see
+    /// [`visit`]).
+    socket: std::net::UdpSocket,
+    /// When the socket last had something to read (or the session began).
+    last_heard: Instant,
+    /// When it was last read.
+    last_read: Instant,
     events: mpsc::UnboundedSender<MediaEvent>,
     /// What was agreed, for where RTCP reports go.
     agreed: Negotiated,
@@ -134,10 +148,8 @@ impl Pacer {
         agreed: Negotiated,
     ) -> std::io::Result<Media> {
         let (socket, port) = socket.into_parts();
-        // Deprecated because a `T` might close the descriptor it lends; a
-        // std `UdpSocket` owns its descriptor and is never replaced here.
-        #[allow(deprecated)]
-        let socket = AsyncFd::with_interest(socket.into_std()?, Interest::READABLE)?;
+        // Leaves the reactor; stays non-blocking.
+        let socket = socket.into_std()?;
         let id = self.next.fetch_add(1, Ordering::Relaxed) as u64;
         let lane = self.lanes[id as usize % self.lanes.len()].clone();
         let shared = Arc::new(Shared {
@@ -149,6 +161,8 @@ impl Pacer {
         let entry = Entry {
             shared: shared.clone(),
             socket,
+            last_heard: now,
+            last_read: now,
             events: events_tx,
             agreed,
             next_report: now + REPORT_INTERVAL,
@@ -381,6 +395,16 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
+/// Whether a visit at `now` reads the socket: always while the caller has
+/// been heard within [`IDLE_SOCKET_READS`] or `listening` (a recording, or
+/// a deadline that what they sent might push back), else once per
+/// [`IDLE_SOCKET_READS`].
+fn read_due(now: Instant, last_heard: Instant, last_read: Instant, listening: bool) -> bool {
+    listening
+        || now.saturating_duration_since(last_heard) < IDLE_SOCKET_READS
+        || now.saturating_duration_since(last_read) >= IDLE_SOCKET_READS
+}
+
 /// Serves one session: reads, sends what is due, passes events on.
 /// Returns when to come back, or `None` when the call is done with it.
 fn visit(entry: &mut Entry, now: Instant, buf: &mut [u8]) -> Option<Instant> {
@@ -393,13 +417,23 @@ fn visit(entry: &mut Entry, now: Instant, buf: &mut [u8]) -> Option<Instant> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     // What the caller sent first: their first packet may move where we send.
-    for _ in 0..READS_PER_VISIT {
-        match entry
-            .socket
-            .try_io(Interest::READABLE, |socket| socket.recv_from(buf))
-        {
-            Ok((n, from)) => session.handle_datagram(now, from, &buf[..n]),
-            Err(_) => break,
+    if read_due(
+        now,
+        entry.last_heard,
+        entry.last_read,
+        session.wants_every_packet(now),
+    ) {
+        entry.last_read = now;
+        for _ in 0..READS_PER_VISIT {
+            match entry.socket.recv_from(buf) {
+                Ok((n, from)) => {
+                    entry.last_heard = now;
+                    session.handle_datagram(now, from, &buf[..n]);
+                }
+                // WouldBlock: nothing (more) to read. An unconnected UDP
+                // socket reports no other error a retry would clear.
+                Err(_) => break,
+            }
         }
     }
     session.handle_timeout(now);
@@ -409,7 +443,7 @@ fn visit(entry: &mut Entry, now: Instant, buf: &mut [u8]) -> Option<Instant> {
             MediaOutput::Send(datagram) => {
                 if let Some(to) = remote {
                     // A full send buffer drops the packet, as the network would.
-                    let _ = entry.socket.get_ref().send_to(&datagram, to);
+                    let _ = entry.socket.send_to(&datagram, to);
                 }
             }
             MediaOutput::Event(event) => {
@@ -424,7 +458,7 @@ fn visit(entry: &mut Entry, now: Instant, buf: &mut [u8]) -> Option<Instant> {
         if let Some(remote) = remote {
             let report = sender_report(session.sender_info(), SystemTime::now(), "ivr@hotline");
             let to = entry.agreed.rtcp_destination(remote);
-            let _ = entry.socket.get_ref().send_to(&report, to);
+            let _ = entry.socket.send_to(&report, to);
         }
     }
     let due = session
@@ -459,6 +493,24 @@ mod tests {
             seen = late.record(ms(10));
         }
         assert!((9_900..=10_000).contains(&seen), "{seen} µs");
+    }
+
+    #[test]
+    fn a_caller_who_sends_is_read_at_every_visit_an_idle_socket_every_100_ms() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        // Heard 60 ms ago (40-ms packets, a late one): every visit reads.
+        assert!(read_due(ms(160), ms(100), ms(140), false));
+        assert!(read_due(ms(199), ms(100), ms(180), false));
+        // Silent for 100 ms: read once per 100 ms.
+        assert!(!read_due(ms(220), ms(100), ms(200), false));
+        assert!(!read_due(ms(299), ms(100), ms(200), false));
+        assert!(read_due(ms(300), ms(100), ms(200), false));
+        // Never heard (a caller who sends nothing yet), from the start.
+        assert!(read_due(ms(20), t0, t0, false));
+        assert!(!read_due(ms(120), t0, ms(100), false));
+        // Recorded, or about to be declared lost: every visit.
+        assert!(read_due(ms(220), ms(100), ms(200), true));
     }
 
     #[test]
