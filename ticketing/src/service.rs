@@ -558,6 +558,17 @@ impl Ticketing {
         self.store.events_after(after, lawyer, limit).await
     }
 
+    /// [`Ticketing::events_after`], and whether committed events wait
+    /// behind a transaction still running (see [`Store::events_after_held`]).
+    pub async fn events_after_held(
+        &self,
+        after: i64,
+        lawyer: Option<&str>,
+        limit: i64,
+    ) -> Result<(Vec<TicketEvent>, bool), StoreError> {
+        self.store.events_after_held(after, lawyer, limit).await
+    }
+
     /// What `hotline check` reports: unowned urgent tickets, offers past
     /// their deadline by more than `grace`.
     pub async fn check(&self, grace: chrono::Duration) -> Result<Vec<Problem>, StoreError> {

@@ -665,20 +665,26 @@ mod pg_only {
             .unwrap();
         fast.commit().await.unwrap();
 
-        // The later id is committed, the earlier one not yet: nothing moves.
-        let early = store.events_after(cursor, None, 100).await.unwrap();
+        // The later id is committed, the earlier one not yet: nothing moves,
+        // and the reader learns that committed events wait (the open
+        // transaction's commit may wake no one), so it looks again soon.
+        let (early, held) = store.events_after_held(cursor, None, 100).await.unwrap();
         assert!(early.is_empty(), "{early:?}");
+        assert!(
+            held,
+            "an event committed behind an open transaction is reported held"
+        );
         slow.commit().await.unwrap();
         let events = deliverable(&store, cursor, 2).await;
         let notes: Vec<_> = events.iter().map(|e| e.note.clone().unwrap()).collect();
         assert_eq!(notes, ["first, committed last", "second, committed first"]);
-        // Resuming after the last one delivers nothing again.
+        // Resuming after the last one delivers nothing again, and nothing
+        // is reported held (no committed event of this database waits).
         let last = events.last().unwrap().id;
-        assert!(store
-            .events_after(last, None, 100)
-            .await
-            .unwrap()
-            .is_empty());
+        assert_eq!(
+            store.events_after_held(last, None, 100).await.unwrap(),
+            (Vec::new(), false)
+        );
         db.finish(store).await;
     }
 

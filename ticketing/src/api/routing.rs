@@ -724,6 +724,7 @@ impl RoutingService for RoutingApi {
             let _slot = slot;
             let mut cursor = r.after_event_id;
             let mut checked = std::time::Instant::now();
+            let mut retry = super::wakes::HeldRetry::default();
             loop {
                 if checked.elapsed() >= super::gate::STREAM_RECHECK {
                     if let Err(status) = api.gate.still_valid(token.as_deref()).await {
@@ -736,12 +737,12 @@ impl RoutingService for RoutingApi {
                 let woken = wake.notified();
                 tokio::pin!(woken);
                 woken.as_mut().enable();
-                let events = match api
+                let (events, held) = match api
                     .ticketing
-                    .events_after(cursor, Some(&lawyer), BATCH)
+                    .events_after_held(cursor, Some(&lawyer), BATCH)
                     .await
                 {
-                    Ok(events) => events,
+                    Ok(read) => read,
                     Err(e) => {
                         let _ = tx.send(Err(Status::from(e))).await;
                         return;
@@ -762,13 +763,19 @@ impl RoutingService for RoutingApi {
                 if let Some(last) = events.last() {
                     cursor = last.id;
                 }
-                if events.is_empty() {
+                // Less than a full batch: all there was to deliver, unless
+                // some were held (then `retry` looks again soon). `woken`
+                // was registered before the read, so the node's reader
+                // waking us for anything it reads after is not missed, and
+                // no second read is needed to learn that nothing is new.
+                if (events.len() as i64) < BATCH {
                     if tx.is_closed() {
                         return;
                     }
+                    let wait = retry.wait(held, !events.is_empty(), LAWYER_POLL);
                     tokio::select! {
                         () = woken => {}
-                        () = tokio::time::sleep(LAWYER_POLL) => {}
+                        () = tokio::time::sleep(wait) => {}
                     }
                 }
             }

@@ -61,6 +61,42 @@ impl LawyerWakes {
     }
 }
 
+/// How long a reader of the log waits before looking again when committed
+/// events wait behind a transaction still running (PostgreSQL): that
+/// commit may wake no one, as an audit line's does not. Short at first,
+/// such transactions last milliseconds; doubling up to the reader's usual
+/// poll, so a transaction left open does not have every reader query the
+/// database in a loop.
+#[derive(Debug)]
+pub struct HeldRetry {
+    next: Duration,
+}
+
+impl Default for HeldRetry {
+    fn default() -> Self {
+        Self { next: Self::FIRST }
+    }
+}
+
+impl HeldRetry {
+    const FIRST: Duration = Duration::from_millis(2);
+
+    /// How long to wait after a read that `delivered` events or not:
+    /// `poll` unless events were `held`. Events delivered start the
+    /// waits short again (the transaction holding them is a new one).
+    pub fn wait(&mut self, held: bool, delivered: bool, poll: Duration) -> Duration {
+        if !held || delivered {
+            self.next = Self::FIRST;
+        }
+        if !held {
+            return poll;
+        }
+        let wait = self.next.min(poll);
+        self.next = (self.next * 2).min(poll);
+        wait
+    }
+}
+
 /// Events kept for caught-up streams: minutes of a busy centre's events.
 const WINDOW: usize = 4096;
 
@@ -196,18 +232,23 @@ pub async fn run(
             }
         }
     };
+    let mut retry = HeldRetry::default();
     loop {
         // Registered before the query: a commit during it still wakes us.
         let woken = commits.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
-        let read = match ticketing.events_after(cursor, None, BATCH).await {
-            Ok(events) => with_centers(&ticketing, events).await,
+        let read = match ticketing.events_after_held(cursor, None, BATCH).await {
+            Ok((events, held)) => with_centers(&ticketing, events)
+                .await
+                .map(|events| (events, held)),
             Err(e) => Err(e),
         };
+        let mut wait = POLL;
         match read {
-            Ok(events) => {
+            Ok((events, held)) => {
                 let full = events.len() as i64 == BATCH;
+                let delivered = !events.is_empty();
                 let after = cursor;
                 for (e, _) in &events {
                     cursor = e.id;
@@ -221,12 +262,13 @@ pub async fn run(
                 if full {
                     continue;
                 }
+                wait = retry.wait(held, delivered, POLL);
             }
             Err(e) => tracing::warn!(error = %e, "cannot read new events; retrying"),
         }
         tokio::select! {
             () = woken => {}
-            () = tokio::time::sleep(POLL) => {}
+            () = tokio::time::sleep(wait) => {}
         }
     }
 }
@@ -252,6 +294,23 @@ mod tests {
         // A Notified that was notified completes on its first poll.
         assert!(is_ready_now(woken_a.as_mut()).await);
         assert!(!is_ready_now(woken_b.as_mut()).await);
+    }
+
+    #[test]
+    fn a_held_read_is_retried_soon_then_less_often_up_to_the_poll() {
+        let mut retry = HeldRetry::default();
+        let poll = Duration::from_millis(200);
+        let waits: Vec<u64> = (0..9)
+            .map(|_| retry.wait(true, false, poll).as_millis() as u64)
+            .collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 64, 128, 200, 200]);
+        let ms = Duration::from_millis;
+        // Nothing held: the usual poll, and the next hold starts short again.
+        assert_eq!(retry.wait(false, false, poll), poll);
+        assert_eq!(retry.wait(true, false, poll), ms(2));
+        assert_eq!(retry.wait(true, false, poll), ms(4));
+        // Events delivered while others are held: a new hold, short again.
+        assert_eq!(retry.wait(true, true, poll), ms(2));
     }
 
     #[test]

@@ -31,6 +31,19 @@ impl Store {
         lawyer: Option<&str>,
         limit: i64,
     ) -> Result<Vec<TicketEvent>, StoreError> {
+        Ok(self.events_after_held(after, lawyer, limit).await?.0)
+    }
+
+    /// [`Store::events_after`], and whether committed events wait behind a
+    /// transaction still running (PostgreSQL only): they are not returned
+    /// yet, and that transaction's commit may wake no reader (an audit
+    /// line, say, writes no event), so a reader told so looks again soon.
+    pub async fn events_after_held(
+        &self,
+        after: i64,
+        lawyer: Option<&str>,
+        limit: i64,
+    ) -> Result<(Vec<TicketEvent>, bool), StoreError> {
         let columns = "e.id, t.number, e.kind, e.actor, e.at, e.reason, e.from_state, \
              e.to_state, e.changes, e.note, e.lawyer";
         let filter = if lawyer.is_some() {
@@ -38,48 +51,55 @@ impl Store {
         } else {
             "AND $4 = $4"
         };
-        let rows = match self.backend {
+        match self.backend {
             Backend::Sqlite => {
                 let sql = format!(
                     "SELECT {columns} FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id \
                      WHERE e.id > $1 AND $2 = $2 {filter} ORDER BY e.id LIMIT $3"
                 );
-                sqlx::query(AssertSqlSafe(sql.as_str()))
+                let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
                     .bind(after)
                     .bind(0_i64)
                     .bind(limit)
                     .bind(lawyer.unwrap_or_default())
                     .fetch_all(&self.pool)
-                    .await?
+                    .await?;
+                let events = rows.iter().map(event_from_row).collect::<Result<_, _>>()?;
+                Ok((events, false))
             }
             Backend::Postgres => {
-                let txid: i64 = if after > 0 {
-                    match sqlx::query("SELECT txid FROM ticket_events WHERE id = $1")
-                        .bind(after)
-                        .fetch_optional(&self.pool)
-                        .await?
-                    {
-                        Some(row) => get(&row, "txid")?,
-                        None => 0,
-                    }
-                } else {
-                    0
-                };
+                // One statement: the cursor's transaction, the horizon (the
+                // oldest transaction still running) and the events after
+                // the cursor, the held ones too so that the reader learns
+                // of them. In (transaction, id) order those come last, so
+                // cutting them off leaves what the horizon filter in SQL
+                // would have returned.
                 let sql = format!(
-                    "SELECT {columns} FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id \
-                     WHERE (e.txid, e.id) > ($2, $1) \
-                     AND e.txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
-                     {filter} ORDER BY e.txid, e.id LIMIT $3"
+                    "SELECT {columns}, e.txid, \
+                     (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint) AS horizon \
+                     FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id \
+                     WHERE (e.txid, e.id) > \
+                     (COALESCE((SELECT c.txid FROM ticket_events c WHERE c.id = $1), 0), $1) \
+                     AND $2 = $2 {filter} ORDER BY e.txid, e.id LIMIT $3"
                 );
-                sqlx::query(AssertSqlSafe(sql.as_str()))
+                let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
                     .bind(after)
-                    .bind(txid)
+                    .bind(0_i64)
                     .bind(limit)
                     .bind(lawyer.unwrap_or_default())
                     .fetch_all(&self.pool)
-                    .await?
+                    .await?;
+                let mut events = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let txid: i64 = get(row, "txid")?;
+                    let horizon: i64 = get(row, "horizon")?;
+                    if txid >= horizon {
+                        return Ok((events, true));
+                    }
+                    events.push(event_from_row(row)?);
+                }
+                Ok((events, false))
             }
-        };
-        rows.iter().map(event_from_row).collect()
+        }
     }
 }
