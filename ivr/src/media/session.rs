@@ -278,7 +278,7 @@ impl MediaSession {
 
     /// Whether every packet the caller sends should be taken in as soon as
     /// it can be: while they are recorded (a message or the whole call,
-    /// nothing of it left unread at the end), while silence may end their
+    /// read at every visit), while silence may end their
     /// message, and once their media is about to be declared lost (a
     /// packet waiting unread must count).
     pub fn wants_every_packet(&self, now: Instant) -> bool {

@@ -47,12 +47,13 @@ const READS_PER_VISIT: usize = 64;
 /// read. Reading at visits rather than on readiness keeps the socket out of
 /// epoll: a socket with a waiter has the kernel take its wait-queue lock at
 /// every packet *sent* (the write-space wake-up), measured as the largest
-/// single cost of a playing call. A caller who sends audio (any packet
-/// size, any jitter) is read at every visit; one whose socket has been
-/// silent this long (who sends nothing yet, or has gone quiet) is read this
-/// often, which delays their first packet (latching, a key) by at most
-/// this. While the caller is recorded, or their media is about to be
-/// declared lost, every visit reads (see [`read_due`]).
+/// single cost of a playing call. A caller whose packets come at most this
+/// far apart is read at every visit; one whose socket has been silent this
+/// long (who sends nothing yet, has gone quiet, or whose gateway sends
+/// nothing in silence) is read about this often (at the first visit after
+/// it, so up to one visit more), which delays their next packet (latching,
+/// a key) by as much. While the caller is recorded, or their media is
+/// about to be declared lost, every visit reads (see [`read_due`]).
 const IDLE_SOCKET_READS: Duration = Duration::from_millis(100);
 
 /// Hands sessions to lanes in turn.
