@@ -68,27 +68,29 @@ impl Store {
                 Ok((events, false))
             }
             Backend::Postgres => {
-                // One statement: the horizon (the oldest transaction still
-                // running) and the cursor's transaction once, the events
-                // before the horizon, and at most one held behind it, so
-                // that the reader learns of them without fetching them all
-                // for as long as a transaction stays open. In (transaction,
-                // id) order the held one comes last.
+                // One statement: the events of transactions older than the
+                // horizon (the oldest transaction still running) and at most
+                // one held behind it, so that the reader learns of held
+                // events without fetching them all for as long as a
+                // transaction stays open. The horizon and the cursor's
+                // transaction are sub-selects the planner runs once and
+                // uses as bounds of the (txid, id) index scan; in (txid,
+                // id) order the held event comes last.
+                let horizon = "(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)";
                 let from = format!(
-                    "FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id CROSS JOIN h \
-                     WHERE (e.txid, e.id) > (h.after_txid, $1) {filter}"
+                    "FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id \
+                     WHERE (e.txid, e.id) > \
+                     (COALESCE((SELECT c.txid FROM ticket_events c WHERE c.id = $1), 0), $1) \
+                     {filter}"
                 );
                 let sql = format!(
-                    "WITH h AS (SELECT \
-                     pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon, \
-                     COALESCE((SELECT c.txid FROM ticket_events c WHERE c.id = $1), 0) \
-                     AS after_txid) \
-                     SELECT * FROM (\
-                     (SELECT {columns}, e.txid, h.horizon {from} AND e.txid < h.horizon \
-                     AND $2 = $2 ORDER BY e.txid, e.id LIMIT $3) \
+                    "SELECT * FROM (\
+                     (SELECT {columns}, e.txid, {horizon} AS horizon {from} \
+                     AND e.txid < {horizon} AND $2 = $2 ORDER BY e.txid, e.id LIMIT $3) \
                      UNION ALL \
-                     (SELECT {columns}, e.txid, h.horizon {from} AND e.txid >= h.horizon \
-                     ORDER BY e.txid, e.id LIMIT 1)) r ORDER BY r.txid, r.id"
+                     (SELECT {columns}, e.txid, {horizon} AS horizon {from} \
+                     AND e.txid >= {horizon} ORDER BY e.txid, e.id LIMIT 1)) r \
+                     ORDER BY r.txid, r.id"
                 );
                 let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
                     .bind(after)
