@@ -30,6 +30,7 @@ both_backends!(
     nobody_on_duty_escalates_at_once,
     a_shift_ending_during_an_offer_moves_to_someone_on_duty,
     a_lawyer_at_capacity_is_skipped,
+    a_load_that_drifted_from_the_tickets_is_listed_by_the_check,
     a_normal_ticket_upgraded_by_reevaluation_is_offered,
     an_assigned_ticket_not_started_in_time_is_flagged,
     a_ticket_left_unowned_is_listed_by_the_check,
@@ -453,6 +454,28 @@ async fn a_lawyer_at_capacity_is_skipped(store: Store) {
     let second = w.critical("k2").await;
     assert_eq!(w.pending(&second).await.as_deref(), Some("free"));
     w.assert_check_clean().await;
+}
+
+async fn a_load_that_drifted_from_the_tickets_is_listed_by_the_check(store: Store) {
+    let w = world(store);
+    w.lawyer("busy", &["labor-wages"], 1, 8).await;
+    w.lawyer("free", &["family"], 3, 8).await;
+    let first = w.critical("k1").await;
+    w.ack(&first, "busy").await.unwrap();
+    w.assert_check_clean().await;
+    // Break it by hand: the load routing reads says `busy` holds nothing.
+    sqlx::query("UPDATE lawyer_load SET load = 0 WHERE lawyer_id = 'busy'")
+        .execute(w.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        w.problems().await,
+        ["lawyer busy: routing counts a load of 0, but they hold 1 \
+          (open tickets and pending offers)"]
+    );
+    // Routing reads the kept load, not a count: `busy` looks free again.
+    let second = w.critical("k2").await;
+    assert_eq!(w.pending(&second).await.as_deref(), Some("busy"));
 }
 
 async fn a_normal_ticket_upgraded_by_reevaluation_is_offered(store: Store) {

@@ -172,6 +172,14 @@ pub enum Problem {
         ticket: hotline_domain::TicketNumber,
         due: chrono::NaiveDate,
     },
+    /// The load routing reads for a lawyer (kept by the database's
+    /// triggers) differs from what they hold: routing would misjudge their
+    /// room.
+    LoadMismatch {
+        lawyer: String,
+        kept: i64,
+        held: i64,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -211,6 +219,11 @@ impl std::fmt::Display for Problem {
             Problem::AssignmentOverdue { ticket, due } => write!(
                 f,
                 "ticket {ticket}: a lawyer was to be assigned by {due} (Legal Aid Law art. 43)"
+            ),
+            Problem::LoadMismatch { lawyer, kept, held } => write!(
+                f,
+                "lawyer {lawyer}: routing counts a load of {kept}, but they hold {held} \
+                 (open tickets and pending offers)"
             ),
         }
     }

@@ -1,7 +1,8 @@
 //! What `hotline check` reports: urgent tickets nobody owns, offers or
 //! escalates; offers left past their deadline; routing left running on a
 //! ticket that no longer seeks a lawyer; escalations nobody has taken for
-//! too long; art. 43 decisions and assignments past their dates.
+//! too long; art. 43 decisions and assignments past their dates; loads
+//! routing reads that differ from what the lawyers hold.
 
 use chrono::{DateTime, Utc};
 use hotline_domain::{TicketNumber, TicketState};
@@ -134,6 +135,27 @@ impl Store {
                     due: date("decision_due")?,
                 }
             });
+        }
+        let rows = sqlx::query(
+            "SELECT l.id, COALESCE(k.load, 0) AS kept, \
+             (SELECT COUNT(*) FROM tickets t WHERE t.assigned_lawyer = l.id \
+              AND t.state NOT IN ('rejected', 'closed')) \
+             + (SELECT COUNT(*) FROM offers o WHERE o.lawyer_id = l.id AND o.state = 'pending') \
+             AS held \
+             FROM lawyers l LEFT JOIN lawyer_load k ON k.lawyer_id = l.id ORDER BY l.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for row in rows {
+            let kept: i64 = get(&row, "kept")?;
+            let held: i64 = get(&row, "held")?;
+            if kept != held {
+                problems.push(Problem::LoadMismatch {
+                    lawyer: get(&row, "id")?,
+                    kept,
+                    held,
+                });
+            }
         }
         Ok(problems)
     }

@@ -40,6 +40,7 @@ const SQLITE: &[Source] = &[
     migration!("sqlite", 12, "0012_last_node", "last_node"),
     migration!("sqlite", 13, "0013_pages", "pages"),
     migration!("sqlite", 14, "0014_bridges", "bridges"),
+    migration!("sqlite", 15, "0015_lawyer_load", "lawyer_load"),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -63,6 +64,7 @@ const POSTGRES: &[Source] = &[
         "0015_notify_per_statement",
         "notify_per_statement"
     ),
+    migration!("postgres", 16, "0016_lawyer_load", "lawyer_load"),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

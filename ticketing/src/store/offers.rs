@@ -71,14 +71,15 @@ pub(super) fn offer_from_row(row: &AnyRow) -> Result<Offer, StoreError> {
 }
 
 /// A lawyer as routing sees them: the load counts open tickets and pending
-/// offers, `last_offer_at` orders a round robin.
+/// offers, `last_offer_at` orders a round robin. Both are kept per lawyer
+/// in `lawyer_load` by the database's triggers (migration `lawyer_load`);
+/// counting the rows here visited every pending offer on each decision.
+/// Select from `lawyers l` joined with [`LOAD_JOIN`].
 const CANDIDATE_COLUMNS: &str = "l.id, l.skills, l.regions, l.languages, l.capacity, \
-     COALESCE((SELECT MAX(o.offered_at) FROM offers o WHERE o.lawyer_id = l.id), 0) \
-       AS last_offer_at, \
-     (SELECT COUNT(*) FROM tickets t WHERE t.assigned_lawyer = l.id \
-        AND t.state NOT IN ('rejected', 'closed')) \
-     + (SELECT COUNT(*) FROM offers o WHERE o.lawyer_id = l.id AND o.state = 'pending') \
-       AS load";
+     COALESCE(k.last_offer_at, 0) AS last_offer_at, COALESCE(k.load, 0) AS load";
+
+/// A lawyer with no offer or ticket yet may have no `lawyer_load` row.
+const LOAD_JOIN: &str = "LEFT JOIN lawyer_load k ON k.lawyer_id = l.id";
 
 fn candidate_from_row(row: &AnyRow) -> Result<Candidate, StoreError> {
     Ok(Candidate {
@@ -1132,7 +1133,7 @@ impl Store {
     ) -> Result<Vec<Candidate>, StoreError> {
         self.lock_center(tx, center).await?;
         let sql = format!(
-            "SELECT {CANDIDATE_COLUMNS} FROM lawyers l WHERE l.center = $1 AND l.active = 1 \
+            "SELECT {CANDIDATE_COLUMNS} FROM lawyers l {LOAD_JOIN} WHERE l.center = $1 AND l.active = 1 \
              AND EXISTS (SELECT 1 FROM shifts s WHERE s.lawyer_id = l.id AND s.starts_at <= $2 \
              AND s.ends_at > $2) ORDER BY l.id"
         );
@@ -1180,7 +1181,7 @@ impl Store {
     ) -> Result<Vec<(Candidate, i64, i64)>, StoreError> {
         self.lock_center(tx, center).await?;
         let sql = format!(
-            "SELECT {CANDIDATE_COLUMNS}, s.starts_at, s.ends_at FROM lawyers l \
+            "SELECT {CANDIDATE_COLUMNS}, s.starts_at, s.ends_at FROM lawyers l {LOAD_JOIN} \
              JOIN shifts s ON s.lawyer_id = l.id \
              WHERE l.center = $1 AND l.active = 1 AND s.starts_at <= $3 AND s.ends_at > $2 \
              ORDER BY l.id, s.starts_at"
