@@ -41,6 +41,7 @@ const SQLITE: &[Source] = &[
     migration!("sqlite", 13, "0013_pages", "pages"),
     migration!("sqlite", 14, "0014_bridges", "bridges"),
     migration!("sqlite", 15, "0015_lawyer_load", "lawyer_load"),
+    migration!("sqlite", 16, "0016_stream_lookups", "stream_lookups"),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -65,6 +66,7 @@ const POSTGRES: &[Source] = &[
         "notify_per_statement"
     ),
     migration!("postgres", 16, "0016_lawyer_load", "lawyer_load"),
+    migration!("postgres", 17, "0017_stream_lookups", "stream_lookups"),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

@@ -861,7 +861,10 @@ impl Store {
     }
 
     /// Every offer to `lawyer` of these tickets, oldest first: what a
-    /// stream needs to state the deadlines its offer events announce.
+    /// stream needs to state the deadlines its offer events announce. The
+    /// tickets' ids first, then the offers by both columns of the
+    /// `(lawyer_id, ticket_id)` index: in one join, a planner whose
+    /// statistics predate the day's offers walked all of the lawyer's.
     pub async fn offers_to(
         &self,
         lawyer: &str,
@@ -870,14 +873,31 @@ impl Store {
         if numbers.is_empty() {
             return Ok(Vec::new());
         }
-        let placeholders = placeholders(2, numbers.len());
         let sql = format!(
-            "SELECT {OFFER_COLUMNS} FROM offers o JOIN tickets t ON t.id = o.ticket_id \
-             WHERE o.lawyer_id = $1 AND t.number IN ({placeholders}) ORDER BY o.id"
+            "SELECT id FROM tickets WHERE number IN ({})",
+            placeholders(1, numbers.len())
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(lawyer);
+        let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
         for number in numbers {
             query = query.bind(number.as_str());
+        }
+        let ids = query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| get::<i64>(row, "id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {OFFER_COLUMNS} FROM offers o JOIN tickets t ON t.id = o.ticket_id \
+             WHERE o.lawyer_id = $1 AND o.ticket_id IN ({}) ORDER BY o.id",
+            placeholders(2, ids.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(lawyer);
+        for id in ids {
+            query = query.bind(id);
         }
         let rows = query.fetch_all(&self.pool).await?;
         rows.iter().map(offer_from_row).collect()
