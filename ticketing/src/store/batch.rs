@@ -161,8 +161,14 @@ impl Store {
         if jobs.is_empty() {
             return;
         }
+        let started = std::time::Instant::now();
         match self.try_batch(jobs).await {
             Ok(created) => {
+                tracing::debug!(
+                    tickets = jobs.len(),
+                    ms = started.elapsed().as_secs_f64() * 1e3,
+                    "batch of creates committed"
+                );
                 for (job, created) in jobs.drain(..).zip(created) {
                     // A caller that went away lost only the answer: its
                     // ticket is committed, and its retry finds it by key.
