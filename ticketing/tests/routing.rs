@@ -31,6 +31,7 @@ both_backends!(
     a_shift_ending_during_an_offer_moves_to_someone_on_duty,
     a_lawyer_at_capacity_is_skipped,
     a_load_that_drifted_from_the_tickets_is_listed_by_the_check,
+    a_load_follows_a_ticket_reassigned_to_another_centers_lawyer,
     a_normal_ticket_upgraded_by_reevaluation_is_offered,
     an_assigned_ticket_not_started_in_time_is_flagged,
     a_ticket_left_unowned_is_listed_by_the_check,
@@ -476,6 +477,40 @@ async fn a_load_that_drifted_from_the_tickets_is_listed_by_the_check(store: Stor
     // Routing reads the kept load, not a count: `busy` looks free again.
     let second = w.critical("k2").await;
     assert_eq!(w.pending(&second).await.as_deref(), Some("busy"));
+}
+
+async fn a_load_follows_a_ticket_reassigned_to_another_centers_lawyer(store: Store) {
+    let w = world(store);
+    w.lawyer("li", &["labor-wages"], 3, 8).await;
+    let mut chen = w.store.lawyers().await.unwrap().remove(0);
+    chen.id = "chen".into();
+    chen.center = "haidian".into();
+    w.store.put_lawyer(&chen, t0()).await.unwrap();
+    let n = w.critical("k1").await;
+    w.ack(&n, "li").await.unwrap();
+    w.accept(&n).await;
+    let policy = w.ticketing.routing_policy().clone();
+    w.store
+        .reassign(
+            &n,
+            "chen",
+            "closer to the caller",
+            "supervisor:zhao",
+            &policy,
+            w.ticketing.now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let loads: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT lawyer_id, load FROM lawyer_load WHERE lawyer_id IN ('li', 'chen') \
+         ORDER BY lawyer_id",
+    )
+    .fetch_all(w.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(loads, [("chen".to_owned(), 1), ("li".to_owned(), 0)]);
+    w.assert_check_clean().await;
 }
 
 async fn a_normal_ticket_upgraded_by_reevaluation_is_offered(store: Store) {

@@ -7,8 +7,16 @@
 -- 0005 took `last_offer_at` off the lawyer's row because concurrent tickets
 -- queued on that hot row. They no longer can: routing decisions of a center
 -- are serialised by its advisory lock (`lock_center`), and every change of a
--- load takes that lock before the load row, so the row adds no waiting and
--- no transaction holds a load row while it waits for the center.
+-- load first takes the lock of the center of the ticket it comes from, as
+-- routing does, after the ticket's row and before the load row. A
+-- transaction works on the tickets of one center (a batch of several takes
+-- them in sorted order), so it never holds a load row while it waits for a
+-- center, even when a ticket's lawyer belongs to another center.
+
+-- Nodes still running the previous version keep writing while this runs:
+-- hold their writes until the counts below and the triggers are in place.
+LOCK TABLE tickets, offers IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE lawyer_load (
     -- No foreign key: a ticket may be assigned to a lawyer off the roster
     -- (named when the ticket is moved); routing reads only roster lawyers.
@@ -26,11 +34,10 @@ SELECT who, SUM(load), MAX(offered_at) FROM (
     SELECT lawyer_id, CASE WHEN state = 'pending' THEN 1 ELSE 0 END, offered_at FROM offers
 ) held GROUP BY who;
 
-CREATE FUNCTION hotline_add_load(lawyer TEXT, delta BIGINT, offered BIGINT)
+CREATE FUNCTION hotline_add_load(lawyer TEXT, center TEXT, delta BIGINT, offered BIGINT)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock(hashtext('hotline-routing:' || center))
-        FROM lawyers WHERE id = lawyer;
+    PERFORM pg_advisory_xact_lock(hashtext('hotline-routing:' || center));
     INSERT INTO lawyer_load AS k (lawyer_id, load, last_offer_at)
         VALUES (lawyer, delta, offered)
         ON CONFLICT (lawyer_id) DO UPDATE
@@ -41,18 +48,23 @@ $$;
 
 -- An offer counts while it is pending.
 CREATE FUNCTION hotline_offer_load() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    ticket_center TEXT;
 BEGIN
-    IF TG_OP <> 'INSERT' THEN
+    IF TG_OP = 'INSERT' THEN
+        SELECT t.center INTO ticket_center FROM tickets t WHERE t.id = NEW.ticket_id;
+    ELSE
+        SELECT t.center INTO ticket_center FROM tickets t WHERE t.id = OLD.ticket_id;
         IF OLD.state = 'pending' THEN
-            PERFORM hotline_add_load(OLD.lawyer_id, -1, 0);
+            PERFORM hotline_add_load(OLD.lawyer_id, ticket_center, -1, 0);
         END IF;
     END IF;
     IF TG_OP = 'INSERT' THEN
-        PERFORM hotline_add_load(NEW.lawyer_id,
+        PERFORM hotline_add_load(NEW.lawyer_id, ticket_center,
             CASE WHEN NEW.state = 'pending' THEN 1 ELSE 0 END, NEW.offered_at);
     ELSIF TG_OP = 'UPDATE' THEN
         IF NEW.state = 'pending' THEN
-            PERFORM hotline_add_load(NEW.lawyer_id, 1, NEW.offered_at);
+            PERFORM hotline_add_load(NEW.lawyer_id, ticket_center, 1, NEW.offered_at);
         END IF;
     END IF;
     RETURN NULL;
@@ -68,16 +80,16 @@ CREATE TRIGGER offers_load_delete AFTER DELETE ON offers
     FOR EACH ROW EXECUTE FUNCTION hotline_offer_load();
 
 -- A ticket counts for its assigned lawyer until it is rejected or closed.
--- Tickets are never deleted (0001).
+-- Tickets are never deleted (0001) and never change center.
 CREATE FUNCTION hotline_ticket_load() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         IF OLD.assigned_lawyer IS NOT NULL AND OLD.state NOT IN ('rejected', 'closed') THEN
-            PERFORM hotline_add_load(OLD.assigned_lawyer, -1, 0);
+            PERFORM hotline_add_load(OLD.assigned_lawyer, OLD.center, -1, 0);
         END IF;
     END IF;
     IF NEW.assigned_lawyer IS NOT NULL AND NEW.state NOT IN ('rejected', 'closed') THEN
-        PERFORM hotline_add_load(NEW.assigned_lawyer, 1, 0);
+        PERFORM hotline_add_load(NEW.assigned_lawyer, NEW.center, 1, 0);
     END IF;
     RETURN NULL;
 END;
@@ -90,3 +102,6 @@ CREATE TRIGGER tickets_load_update AFTER UPDATE OF assigned_lawyer, state ON tic
     WHEN (OLD.assigned_lawyer IS DISTINCT FROM NEW.assigned_lawyer
           OR (OLD.state IN ('rejected', 'closed')) IS DISTINCT FROM (NEW.state IN ('rejected', 'closed')))
     EXECUTE FUNCTION hotline_ticket_load();
+
+-- Only the latest-offer read used it, and every offer paid to keep it.
+DROP INDEX offers_lawyer_offered;

@@ -36,9 +36,10 @@ WHEN OLD.state IS NOT NEW.state OR OLD.lawyer_id IS NOT NEW.lawyer_id
 BEGIN
     UPDATE lawyer_load SET load = load - 1
         WHERE lawyer_id = OLD.lawyer_id AND OLD.state = 'pending';
-    INSERT INTO lawyer_load (lawyer_id, load)
-        SELECT NEW.lawyer_id, 1 WHERE NEW.state = 'pending'
-        ON CONFLICT (lawyer_id) DO UPDATE SET load = load + 1;
+    INSERT INTO lawyer_load (lawyer_id, load, last_offer_at)
+        SELECT NEW.lawyer_id, 1, NEW.offered_at WHERE NEW.state = 'pending'
+        ON CONFLICT (lawyer_id) DO UPDATE
+        SET load = load + 1, last_offer_at = MAX(last_offer_at, excluded.last_offer_at);
 END;
 
 CREATE TRIGGER offers_load_delete AFTER DELETE ON offers WHEN OLD.state = 'pending'
@@ -66,3 +67,6 @@ BEGIN
         WHERE NEW.assigned_lawyer IS NOT NULL AND NEW.state NOT IN ('rejected', 'closed')
         ON CONFLICT (lawyer_id) DO UPDATE SET load = load + 1;
 END;
+
+-- Only the latest-offer read used it, and every offer paid to keep it.
+DROP INDEX offers_lawyer_offered;

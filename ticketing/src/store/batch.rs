@@ -164,9 +164,9 @@ impl Store {
         let started = std::time::Instant::now();
         match self.try_batch(jobs).await {
             Ok(created) => {
+                // The span carries the batch's size.
                 tracing::debug!(
-                    tickets = jobs.len(),
-                    ms = started.elapsed().as_secs_f64() * 1e3,
+                    elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
                     "batch of creates committed"
                 );
                 for (job, created) in jobs.drain(..).zip(created) {
