@@ -534,13 +534,14 @@ impl Ticketing {
         Ok((tickets, offers))
     }
 
-    /// Offers of these tickets made to `lawyer`, oldest first.
-    pub async fn offers_to(
+    /// The tickets with these numbers and their offers to `lawyer`,
+    /// oldest first.
+    pub async fn tickets_and_offers_to(
         &self,
         lawyer: &str,
         numbers: &[TicketNumber],
-    ) -> Result<Vec<Offer>, StoreError> {
-        self.store.offers_to(lawyer, numbers).await
+    ) -> Result<(Vec<Ticket>, Vec<Offer>), StoreError> {
+        self.store.tickets_and_offers_to(lawyer, numbers).await
     }
 
     /// The newest event's id: where a reader that wants only new events starts.

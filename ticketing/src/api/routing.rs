@@ -321,7 +321,10 @@ impl RoutingApi {
         numbers.sort();
         numbers.dedup();
         let now = self.ticketing.now();
-        let read = self.ticketing.tickets_by_number(&numbers).await?;
+        let (read, offers) = self
+            .ticketing
+            .tickets_and_offers_to(lawyer, &numbers)
+            .await?;
         // The numbers in full on an offer (the lawyer may call at once),
         // each such read in the audit log; masked once the ticket is gone
         // from them (withdrawn, declined, reassigned).
@@ -332,7 +335,6 @@ impl RoutingApi {
             .collect();
         // In full only while the ticket is still theirs: a replay of old
         // offers (declined, withdrawn, reassigned) shows them masked.
-        let offers = self.ticketing.offers_to(lawyer, &numbers).await?;
         let revealed: Vec<&crate::tickets::Ticket> = read
             .iter()
             .filter(|t| announced.contains(&&t.number))

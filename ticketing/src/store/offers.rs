@@ -17,7 +17,7 @@ use super::{get, placeholders, Backend, Store, StoreError};
 use crate::routing::policy::{self, Candidate, Need, RoutingPolicy, Step};
 use crate::routing::{seeks_lawyer, Lawyer, Offer, OfferState, RosterError, RoutingStatus};
 use crate::tickets::lifecycle::Move;
-use crate::tickets::{EventKind, FieldChange};
+use crate::tickets::{EventKind, FieldChange, Ticket};
 
 /// Who routing acts as in ticket histories.
 pub const ROUTING_ACTOR: &str = "routing";
@@ -860,47 +860,34 @@ impl Store {
         rows.iter().map(offer_from_row).collect()
     }
 
-    /// Every offer to `lawyer` of these tickets, oldest first: what a
-    /// stream needs to state the deadlines its offer events announce. The
-    /// tickets' ids first, then the offers by both columns of the
-    /// `(lawyer_id, ticket_id)` index: in one join, a planner whose
-    /// statistics predate the day's offers walked all of the lawyer's.
-    pub async fn offers_to(
+    /// The tickets with these numbers (as [`Store::tickets_by_number`])
+    /// and every offer of theirs to `lawyer`, oldest first: what a stream
+    /// needs to show its offer events and state their deadlines. The
+    /// offers are read by the tickets' ids and the lawyer, both bounding
+    /// the `(lawyer_id, ticket_id)` index: joined to the numbers instead, a
+    /// planner whose statistics predate the day's offers walked all of the
+    /// lawyer's.
+    pub async fn tickets_and_offers_to(
         &self,
         lawyer: &str,
         numbers: &[TicketNumber],
-    ) -> Result<Vec<Offer>, StoreError> {
-        if numbers.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT id FROM tickets WHERE number IN ({})",
-            placeholders(1, numbers.len())
-        );
-        let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
-        for number in numbers {
-            query = query.bind(number.as_str());
-        }
-        let ids = query
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|row| get::<i64>(row, "id"))
-            .collect::<Result<Vec<_>, _>>()?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
+    ) -> Result<(Vec<Ticket>, Vec<Offer>), StoreError> {
+        let tickets = self.hydrated_by_number(numbers).await?;
+        if tickets.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
         }
         let sql = format!(
             "SELECT {OFFER_COLUMNS} FROM offers o JOIN tickets t ON t.id = o.ticket_id \
              WHERE o.lawyer_id = $1 AND o.ticket_id IN ({}) ORDER BY o.id",
-            placeholders(2, ids.len())
+            placeholders(2, tickets.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(lawyer);
-        for id in ids {
-            query = query.bind(id);
+        for (id, _) in &tickets {
+            query = query.bind(*id);
         }
         let rows = query.fetch_all(&self.pool).await?;
-        rows.iter().map(offer_from_row).collect()
+        let offers = rows.iter().map(offer_from_row).collect::<Result<_, _>>()?;
+        Ok((tickets.into_iter().map(|(_, t)| t).collect(), offers))
     }
 
     /// Open urgent tickets with no routing row: routing them was

@@ -80,6 +80,19 @@ impl Store {
         &self,
         numbers: &[TicketNumber],
     ) -> Result<Vec<Ticket>, StoreError> {
+        Ok(self
+            .hydrated_by_number(numbers)
+            .await?
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect())
+    }
+
+    /// [`Store::tickets_by_number`] with each ticket's id.
+    pub(super) async fn hydrated_by_number(
+        &self,
+        numbers: &[TicketNumber],
+    ) -> Result<Vec<(i64, Ticket)>, StoreError> {
         if numbers.is_empty() {
             return Ok(Vec::new());
         }
@@ -91,12 +104,7 @@ impl Store {
             query = query.bind(number.as_str());
         }
         let rows = query.fetch_all(&self.pool).await?;
-        Ok(self
-            .hydrate(rows)
-            .await?
-            .into_iter()
-            .map(|(_, t)| t)
-            .collect())
+        self.hydrate(rows).await
     }
 
     pub(super) async fn ticket_id(&self, number: &TicketNumber) -> Result<i64, StoreError> {
@@ -480,11 +488,18 @@ impl Store {
         if tickets.is_empty() {
             return Ok(tickets);
         }
-        let placeholders = placeholders(1, tickets.len());
-
+        // Aliases and recordings in one statement, one round trip: what a
+        // read costs is its statements more than their rows.
+        let list = placeholders(1, tickets.len());
         let sql = format!(
-            "SELECT ticket_id, alias FROM ticket_aliases WHERE ticket_id IN ({placeholders}) \
-             ORDER BY alias"
+            "SELECT ticket_id, CAST(0 AS BIGINT) AS part, alias, CAST(NULL AS BIGINT) AS id, \
+             CAST(NULL AS TEXT) AS content_type, CAST(NULL AS BIGINT) AS duration_ms, \
+             CAST(NULL AS BIGINT) AS size_bytes, CAST(NULL AS BIGINT) AS created_at \
+             FROM ticket_aliases WHERE ticket_id IN ({list}) \
+             UNION ALL \
+             SELECT ticket_id, CAST(1 AS BIGINT) AS part, NULL, id, content_type, duration_ms, \
+             CAST(LENGTH(audio) AS BIGINT), created_at FROM recordings \
+             WHERE ticket_id IN ({list}) ORDER BY part, alias, id"
         );
         let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
         for (id, _) in &tickets {
@@ -492,25 +507,14 @@ impl Store {
         }
         for row in query.fetch_all(&self.pool).await? {
             let id: i64 = get(&row, "ticket_id")?;
-            let alias = parse(&get::<String>(&row, "alias")?, TicketNumber::parse)?;
-            if let Some((_, t)) = tickets.iter_mut().find(|(tid, _)| *tid == id) {
-                t.aliases.push(alias);
-            }
-        }
-
-        let sql = format!(
-            "SELECT id, ticket_id, content_type, duration_ms, CAST(LENGTH(audio) AS BIGINT) AS size_bytes, \
-             created_at FROM recordings WHERE ticket_id IN ({placeholders}) ORDER BY id"
-        );
-        let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
-        for (id, _) in &tickets {
-            query = query.bind(*id);
-        }
-        for row in query.fetch_all(&self.pool).await? {
-            let id: i64 = get(&row, "ticket_id")?;
-            let recording = recording_from_row(&row)?;
-            if let Some((_, t)) = tickets.iter_mut().find(|(tid, _)| *tid == id) {
-                t.recordings.push(recording);
+            let Some((_, t)) = tickets.iter_mut().find(|(tid, _)| *tid == id) else {
+                continue;
+            };
+            if get::<i64>(&row, "part")? == 0 {
+                t.aliases
+                    .push(parse(&get::<String>(&row, "alias")?, TicketNumber::parse)?);
+            } else {
+                t.recordings.push(recording_from_row(&row)?);
             }
         }
         Ok(tickets)
