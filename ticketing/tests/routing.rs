@@ -746,6 +746,47 @@ mod pg_only {
         db.finish(store).await;
     }
 
+    /// A node frozen mid-transaction while it holds a center's routing lock
+    /// (here: a transaction that took it and never ends) does not stop
+    /// every create behind it: the create waits out the lock timeout its
+    /// transaction begins with and fails, having written nothing, and the
+    /// same create goes through once the lock is let go.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_create_behind_a_center_lock_that_is_never_let_go_fails_and_writes_nothing() {
+        let (store, db) = crate::support::postgres().await;
+        let w = super::world(store.clone());
+        w.lawyer("li", &["labor-wages"], 3, 8).await;
+        let mut frozen = store.pool().begin().await.unwrap();
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hotline-routing:default'))")
+            .execute(&mut *frozen)
+            .await
+            .unwrap();
+
+        // Bounded only so that a create with no lock timeout fails here
+        // instead of hanging the suite.
+        let refused = tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            w.ticketing.create(&super::new_ticket("k1", true, None)),
+        )
+        .await
+        .expect("the create waited on the lock with no timeout")
+        .unwrap_err();
+        assert!(
+            refused.to_string().contains("lock timeout"),
+            "expected a lock timeout, got: {refused}"
+        );
+        let tickets: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(tickets, 0);
+
+        frozen.rollback().await.unwrap();
+        let n = w.critical("k1").await;
+        assert_eq!(w.pending(&n).await.as_deref(), Some("li"));
+        db.finish(store).await;
+    }
+
     /// The events after `cursor` once there are `count` of them. The
     /// snapshot's xmin is server-wide, so a transaction of another test on
     /// the same server can hold events back for a moment; waiting for it

@@ -6,10 +6,11 @@
 //! ticket and nothing waits for company; under heavy load the commits per
 //! second stay few while the tickets per second grow.
 //!
-//! A batch is written with a handful of statements whatever its size: one
-//! read of the keys already used, one of the numbers already taken, one
-//! multi-row INSERT each for tickets, events, routing rows, offers and
-//! pages, and one roster read per center. Statements, not fsyncs, were
+//! A batch is written with a handful of statements whatever its size: its
+//! BEGIN (with PostgreSQL's lock timeout), one read of the keys already
+//! used and the numbers already taken, one multi-row INSERT each for
+//! tickets, events, routing rows, offers and pages, and one roster read
+//! per center (with the phones a page needs). Statements, not fsyncs, were
 //! what a create cost (sqlx runs each one through a round trip, in-process
 //! for SQLite too), so writing a ticket alone is the same code with a batch
 //! of one.
@@ -33,9 +34,11 @@ use sqlx::{Any, AssertSqlSafe, Transaction};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{warn, Instrument};
 
-use super::offers::{escalation_note, ms, offer_event_note, offer_note, ROUTING_ACTOR};
+use super::offers::{
+    escalation_note, ms, offer_event_note, offer_note, RosterShift, ROUTING_ACTOR,
+};
 use super::tickets::{flag, ticket_from_row, warnings_json, NUMBER_ATTEMPTS, TICKET_COLUMNS};
-use super::{get, placeholders, Backend, Store, StoreError};
+use super::{get, placeholders, Backend, Store, StoreError, WriteTx};
 use crate::paging::PagingPolicy;
 use crate::routing::policy::{self, Candidate, Need, Step};
 use crate::routing::{seeks_lawyer, RoutingPolicy};
@@ -48,8 +51,12 @@ pub(super) const MAX_BATCH: usize = 256;
 /// Creates waiting for a writer; past this, callers wait to enqueue.
 const QUEUE: usize = 4096;
 
-/// How long a batch waits for a lock on PostgreSQL before it gives up.
-const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '5s'";
+/// A create's transaction on PostgreSQL, and how long it waits for a lock
+/// before it gives up: a lock another node holds and does not let go (a
+/// node frozen mid-transaction) fails the batch after this, instead of
+/// stopping every create of this node behind it. Both statements go in one
+/// message (sqlx sends a BEGIN as a simple query), one round trip.
+const BEGIN_CREATE: &str = "BEGIN; SET LOCAL lock_timeout = '5s'";
 
 // `shape_ranges` halves row counts from MAX_BATCH down to 1.
 const _: () = assert!(MAX_BATCH.is_power_of_two());
@@ -87,7 +94,7 @@ impl Store {
         requests: &[CreateRequest],
     ) -> Result<Vec<(Ticket, bool)>, StoreError> {
         let requests: Vec<&CreateRequest> = requests.iter().collect();
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_create().await?;
         let created = self.create_all(&mut tx, &requests).await?;
         tx.commit().await?;
         self.committed();
@@ -208,11 +215,23 @@ impl Store {
 
     async fn try_batch(&self, jobs: &[Job]) -> Result<Vec<Created>, StoreError> {
         let requests: Vec<&CreateRequest> = jobs.iter().map(|j| &*j.request).collect();
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_create().await?;
         let created = self.create_all(&mut tx, &requests).await?;
         tx.commit().await?;
         self.committed();
         Ok(created)
+    }
+
+    /// A write transaction for creates: on PostgreSQL with its lock
+    /// timeout ([`BEGIN_CREATE`]).
+    async fn begin_create(&self) -> Result<WriteTx, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.begin_write().await,
+            Backend::Postgres => Ok(WriteTx {
+                tx: self.pool.begin_with(BEGIN_CREATE).await?,
+                _turn: None,
+            }),
+        }
     }
 
     /// One create in a transaction of its own, retried when a unique
@@ -224,7 +243,7 @@ impl Store {
     ) -> Result<Created, StoreError> {
         for attempt in 0..NUMBER_ATTEMPTS {
             let outcome = async {
-                let mut tx = self.begin_write().await?;
+                let mut tx = self.begin_create().await?;
                 let mut created = self.create_all(&mut tx, &[request]).await?;
                 tx.commit().await?;
                 self.committed();
@@ -262,27 +281,31 @@ impl Store {
         tx: &mut Transaction<'static, Any>,
         requests: &[&CreateRequest],
     ) -> Result<Vec<Created>, StoreError> {
-        if self.backend == Backend::Postgres {
-            // A lock another node holds and does not let go (a node frozen
-            // mid-transaction) fails the batch after this, instead of
-            // stopping every create of this node behind it.
-            sqlx::query(LOCK_TIMEOUT).execute(&mut **tx).await?;
-        }
-        // 1. Keys an earlier create used; within the batch, the first
-        //    request of a key creates and the others find its ticket.
-        let mut known = used_keys(tx, requests).await?;
+        // 1. Keys an earlier create used, and which of the numbers drawn
+        //    (or proposed) are taken, in one read; within the batch, the
+        //    first request of a key creates and the others find its ticket.
+        let drawn: Vec<TicketNumber> = requests
+            .iter()
+            .map(|r| match &r.new.proposed_number {
+                Some(proposed) => proposed.clone(),
+                None => TicketNumber::random(&mut rand::rng()),
+            })
+            .collect();
+        let (mut known, taken) = used_keys_and_numbers(tx, requests, &drawn).await?;
         let mut fresh: Vec<&CreateRequest> = Vec::with_capacity(requests.len());
+        let mut fresh_drawn = Vec::with_capacity(requests.len());
         let mut batch_keys = HashSet::new();
-        for request in requests {
+        for (request, number) in requests.iter().zip(drawn) {
             let key = request.new.idempotency_key.as_str();
             if !known.contains_key(key) && batch_keys.insert(key) {
-                fresh.push(request);
+                fresh.push(*request);
+                fresh_drawn.push(number);
             }
         }
         let mut tickets = Vec::with_capacity(fresh.len());
         if !fresh.is_empty() {
             // 2. Numbers, 3. rows, 4. events, 5. routing.
-            let numbers = free_numbers(tx, &fresh).await?;
+            let numbers = free_numbers(tx, &fresh, fresh_drawn, taken).await?;
             tickets = insert_tickets(tx, &fresh, &numbers).await?;
             let aliases: Vec<(i64, &TicketNumber)> = tickets
                 .iter()
@@ -362,7 +385,7 @@ impl Store {
         let mut centers: Vec<&str> = routed.iter().map(|r| r.1.center.as_str()).collect();
         centers.sort_unstable();
         centers.dedup();
-        let mut rosters: HashMap<&str, Vec<(Candidate, i64, i64)>> = HashMap::new();
+        let mut rosters: HashMap<&str, Vec<RosterShift>> = HashMap::new();
         for center in centers {
             let roster = self.candidates_between(tx, center, from, to).await?;
             rosters.insert(center, roster);
@@ -388,7 +411,8 @@ impl Store {
                     ack_deadline,
                 } => {
                     // What the roster query would now say of this lawyer.
-                    for (candidate, _, _) in roster.iter_mut() {
+                    for shift in roster.iter_mut() {
+                        let candidate = &mut shift.candidate;
                         if candidate.lawyer == lawyer {
                             candidate.load += 1;
                             candidate.last_offer_at = candidate.last_offer_at.max(ms(now));
@@ -435,78 +459,62 @@ impl Store {
         }
         insert_routing(tx, &routing_rows).await?;
         let offer_ids = insert_offers(tx, &offers).await?;
-        self.insert_first_pages(tx, &offers, &offer_ids).await?;
+        // Every offer went to a lawyer of its ticket's roster.
+        let phones: HashMap<&str, (&str, Option<&str>)> = rosters
+            .values()
+            .flatten()
+            .map(|shift| {
+                (
+                    shift.candidate.lawyer.as_str(),
+                    (shift.phone.as_str(), shift.sip_uri.as_deref()),
+                )
+            })
+            .collect();
+        insert_first_pages(tx, &offers, &offer_ids, &phones).await?;
         insert_events(tx, &events).await
     }
+}
 
-    /// A page for each first offer whose urgency rings the lawyer's phone,
-    /// due at once (attempt 1), as `schedule_page` makes one.
-    async fn insert_first_pages(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        offers: &[NewOffer<'_>],
-        offer_ids: &[i64],
-    ) -> Result<(), StoreError> {
-        let paged: Vec<(&NewOffer, i64)> = offers
-            .iter()
-            .zip(offer_ids)
-            .filter(|(o, _)| o.paged.is_some())
-            .map(|(o, id)| (o, *id))
-            .collect();
-        if paged.is_empty() {
-            return Ok(());
+/// A page for each first offer whose urgency rings the lawyer's phone,
+/// due at once (attempt 1), as `schedule_page` makes one; `phones` has
+/// each offered lawyer's phone and SIP URI, from the roster.
+async fn insert_first_pages(
+    tx: &mut Transaction<'static, Any>,
+    offers: &[NewOffer<'_>],
+    offer_ids: &[i64],
+    phones: &HashMap<&str, (&str, Option<&str>)>,
+) -> Result<(), StoreError> {
+    let mut rows = Vec::new();
+    for (offer, offer_id) in offers.iter().zip(offer_ids) {
+        let (Some(paging), Some((phone, sip_uri))) =
+            (offer.paged, phones.get(offer.lawyer.as_str()))
+        else {
+            continue;
+        };
+        if let Some(target) = paging.target(*sip_uri, phone) {
+            rows.push((*offer_id, offer, target));
         }
-        let mut lawyers: Vec<&str> = paged.iter().map(|(o, _)| o.lawyer.as_str()).collect();
-        lawyers.sort_unstable();
-        lawyers.dedup();
-        let mut phones: HashMap<String, (String, Option<String>)> = HashMap::new();
-        for part in shapes(&lawyers, |l| text(Some(l))) {
-            let sql = format!(
-                "SELECT id, phone, sip_uri FROM lawyers WHERE id IN ({})",
-                placeholders(1, part.len())
-            );
-            let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
-            for lawyer in part {
-                query = query.bind(*lawyer);
-            }
-            for row in query.fetch_all(&mut **tx).await? {
-                phones.insert(
-                    get(&row, "id")?,
-                    (get(&row, "phone")?, get(&row, "sip_uri")?),
-                );
-            }
-        }
-        let mut rows = Vec::new();
-        for (offer, offer_id) in paged {
-            let (Some(paging), Some((phone, sip_uri))) = (offer.paged, phones.get(&offer.lawyer))
-            else {
-                continue;
-            };
-            if let Some(target) = paging.target(sip_uri.as_deref(), phone) {
-                rows.push((offer_id, offer, target));
-            }
-        }
-        for part in shapes(&rows, |(_, o, target)| {
-            40 + text(Some(&o.lawyer)) + text(Some(target))
-        }) {
-            let sql = format!(
+    }
+    for part in shapes(&rows, |(_, o, target)| {
+        40 + text(Some(&o.lawyer)) + text(Some(target))
+    }) {
+        let sql = format!(
             "INSERT INTO pages (offer_id, ticket_id, lawyer_id, target, attempt, state, due_at) \
              VALUES {}",
             values(part.len(), 5, "{}, {}, {}, {}, 1, 'pending', {}")
         );
-            let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
-            for (offer_id, offer, target) in part {
-                query = query
-                    .bind(*offer_id)
-                    .bind(offer.ticket_id)
-                    .bind(offer.lawyer.as_str())
-                    .bind(target.as_str())
-                    .bind(ms(offer.offered_at));
-            }
-            query.execute(&mut **tx).await?;
+        let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+        for (offer_id, offer, target) in part {
+            query = query
+                .bind(*offer_id)
+                .bind(offer.ticket_id)
+                .bind(offer.lawyer.as_str())
+                .bind(target.as_str())
+                .bind(ms(offer.offered_at));
         }
-        Ok(())
+        query.execute(&mut **tx).await?;
     }
+    Ok(())
 }
 
 /// What writing the tickets of a batch came to, per request.
@@ -604,10 +612,16 @@ pub(super) fn values(rows: usize, per_row: usize, row: &str) -> String {
 
 /// Which candidates of a center's roster are on duty at `now_ms`: those
 /// with a shift covering it, each once, in lawyer order.
-fn on_duty(roster: &[(Candidate, i64, i64)], now_ms: i64) -> Vec<Candidate> {
+fn on_duty(roster: &[RosterShift], now_ms: i64) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
-    for (candidate, starts, ends) in roster {
-        let covered = *starts <= now_ms && *ends > now_ms;
+    for RosterShift {
+        candidate,
+        starts_at,
+        ends_at,
+        ..
+    } in roster
+    {
+        let covered = *starts_at <= now_ms && *ends_at > now_ms;
         if covered && out.last().is_none_or(|c| c.lawyer != candidate.lawyer) {
             out.push(candidate.clone());
         }
@@ -615,45 +629,67 @@ fn on_duty(roster: &[(Candidate, i64, i64)], now_ms: i64) -> Vec<Candidate> {
     out
 }
 
-/// The ids of the tickets already created under the batch's keys.
-async fn used_keys(
+/// The ids of the tickets already created under the batch's keys, and
+/// which of `drawn` (one number per request) are a ticket's number or an
+/// alias already: one statement (per shape), one round trip.
+async fn used_keys_and_numbers(
     tx: &mut Transaction<'static, Any>,
     requests: &[&CreateRequest],
-) -> Result<HashMap<String, i64>, StoreError> {
+    drawn: &[TicketNumber],
+) -> Result<(HashMap<String, i64>, HashSet<String>), StoreError> {
     let mut known = HashMap::new();
-    for part in shapes(requests, |r| text(Some(&r.new.idempotency_key))) {
+    let mut taken = HashSet::new();
+    let pairs: Vec<(&str, &str)> = requests
+        .iter()
+        .zip(drawn)
+        .map(|(r, n)| (r.new.idempotency_key.as_str(), n.as_str()))
+        .collect();
+    for part in shapes(&pairs, |(key, number)| {
+        text(Some(key)) + 2 * text(Some(number))
+    }) {
+        let keys = placeholders(1, part.len());
+        let numbers = placeholders(part.len() + 1, part.len());
         let sql = format!(
-            "SELECT id, idempotency_key FROM tickets WHERE idempotency_key IN ({})",
-            placeholders(1, part.len())
+            "SELECT id, idempotency_key AS value FROM tickets WHERE idempotency_key IN ({keys}) \
+             UNION ALL SELECT CAST(NULL AS BIGINT), number FROM tickets WHERE number IN ({numbers}) \
+             UNION ALL SELECT CAST(NULL AS BIGINT), alias FROM ticket_aliases \
+             WHERE alias IN ({numbers})"
         );
         let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
-        for request in part {
-            query = query.bind(request.new.idempotency_key.as_str());
+        for (key, _) in part {
+            query = query.bind(*key);
+        }
+        for (_, number) in part {
+            query = query.bind(*number);
         }
         for row in query.fetch_all(&mut **tx).await? {
-            known.insert(get(&row, "idempotency_key")?, get(&row, "id")?);
+            let value: String = get(&row, "value")?;
+            match get::<Option<i64>>(&row, "id")? {
+                Some(id) => {
+                    known.insert(value, id);
+                }
+                None => {
+                    taken.insert(value);
+                }
+            }
         }
     }
-    Ok(known)
+    Ok((known, taken))
 }
 
 /// A free number for each request, and the alias it keeps when the number
-/// it proposed was taken. Random numbers come from the OS-seeded CSPRNG;
-/// the UNIQUE constraint still guards a race with another node.
+/// it proposed was taken, starting from `drawn` (one number per request)
+/// of which `taken` are taken. Random numbers come from the OS-seeded
+/// CSPRNG; the UNIQUE constraint still guards a race with another node.
 async fn free_numbers(
     tx: &mut Transaction<'static, Any>,
     requests: &[&CreateRequest],
+    drawn: Vec<TicketNumber>,
+    mut taken: HashSet<String>,
 ) -> Result<Vec<(TicketNumber, Option<TicketNumber>)>, StoreError> {
-    let mut chosen: Vec<(TicketNumber, Option<TicketNumber>)> = requests
-        .iter()
-        .map(|r| match &r.new.proposed_number {
-            Some(proposed) => (proposed.clone(), None),
-            None => (TicketNumber::random(&mut rand::rng()), None),
-        })
-        .collect();
-    let mut unchecked: Vec<usize> = (0..chosen.len()).collect();
-    for _ in 0..NUMBER_ATTEMPTS {
-        let taken = taken_numbers(tx, unchecked.iter().map(|&i| &chosen[i].0)).await?;
+    let mut chosen: Vec<(TicketNumber, Option<TicketNumber>)> =
+        drawn.into_iter().map(|n| (n, None)).collect();
+    for attempt in 0..NUMBER_ATTEMPTS {
         let mut again = Vec::new();
         let mut seen = HashSet::new();
         for (i, (number, alias)) in chosen.iter_mut().enumerate() {
@@ -673,7 +709,9 @@ async fn free_numbers(
         if again.is_empty() {
             return Ok(chosen);
         }
-        unchecked = again;
+        if attempt + 1 < NUMBER_ATTEMPTS {
+            taken = taken_numbers(tx, again.iter().map(|&i| &chosen[i].0)).await?;
+        }
     }
     Err(StoreError::NumbersExhausted(NUMBER_ATTEMPTS))
 }

@@ -93,6 +93,17 @@ fn candidate_from_row(row: &AnyRow) -> Result<Candidate, StoreError> {
     })
 }
 
+/// One shift of a roster lawyer, as routing a batch reads the roster.
+pub(super) struct RosterShift {
+    pub candidate: Candidate,
+    /// The shift's bounds, in ms.
+    pub starts_at: i64,
+    pub ends_at: i64,
+    /// Where a page rings the lawyer.
+    pub phone: String,
+    pub sip_uri: Option<String>,
+}
+
 /// The note of an `offered` event's detail.
 pub(super) fn offer_note(ack_deadline: DateTime<Utc>) -> String {
     format!(
@@ -1175,20 +1186,23 @@ impl Store {
         Ok(())
     }
 
-    /// The center's lawyers on duty at any moment of `[from, to]`, each with
-    /// the shifts that cover part of it (`starts_at`, `ends_at` in ms), so a
-    /// batch of tickets created at slightly different moments reads the
-    /// roster once and picks each ticket's candidates at its own moment.
+    /// The center's lawyers on duty at any moment of `[from, to]`, one
+    /// [`RosterShift`] per shift that covers part of it, so a batch of
+    /// tickets created at slightly different moments reads the roster once
+    /// and picks each ticket's candidates at its own moment. Their phones
+    /// come along: a first offer that pages needs them, and the lawyer's
+    /// row is read here anyway.
     pub(super) async fn candidates_between(
         &self,
         tx: &mut Transaction<'static, Any>,
         center: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<(Candidate, i64, i64)>, StoreError> {
+    ) -> Result<Vec<RosterShift>, StoreError> {
         self.lock_center(tx, center).await?;
         let sql = format!(
-            "SELECT {CANDIDATE_COLUMNS}, s.starts_at, s.ends_at FROM lawyers l {LOAD_JOIN} \
+            "SELECT {CANDIDATE_COLUMNS}, l.phone, l.sip_uri, s.starts_at, s.ends_at \
+             FROM lawyers l {LOAD_JOIN} \
              JOIN shifts s ON s.lawyer_id = l.id \
              WHERE l.center = $1 AND l.active = 1 AND s.starts_at <= $3 AND s.ends_at > $2 \
              ORDER BY l.id, s.starts_at"
@@ -1201,11 +1215,13 @@ impl Store {
             .await?;
         rows.iter()
             .map(|row| {
-                Ok((
-                    candidate_from_row(row)?,
-                    get(row, "starts_at")?,
-                    get(row, "ends_at")?,
-                ))
+                Ok(RosterShift {
+                    candidate: candidate_from_row(row)?,
+                    starts_at: get(row, "starts_at")?,
+                    ends_at: get(row, "ends_at")?,
+                    phone: get(row, "phone")?,
+                    sip_uri: get(row, "sip_uri")?,
+                })
             })
             .collect()
     }
