@@ -787,6 +787,146 @@ mod pg_only {
         db.finish(store).await;
     }
 
+    /// A reassignment of another center's ticket between two lawyers of
+    /// this center, while a routing transaction of this center changes the
+    /// same two lawyers' loads in the other order (an offer to the new
+    /// lawyer, then one to the old): neither fails with a deadlock, and
+    /// both loads come out right.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reassignment_across_centers_beside_routing_of_the_lawyers_center_does_not_deadlock()
+    {
+        let (store, db) = crate::support::postgres().await;
+        let w = super::world(store.clone());
+        w.lawyer("li", &["labor-wages"], 3, 8).await;
+        w.lawyer("wang", &["labor-wages"], 3, 8).await;
+        let mut chen = store.lawyers().await.unwrap().remove(0);
+        chen.id = "chen".into();
+        chen.center = "haidian".into();
+        store.put_lawyer(&chen, super::t0()).await.unwrap();
+        store
+            .add_shift(
+                "chen",
+                super::t0() - chrono::Duration::hours(1),
+                super::t0() + chrono::Duration::hours(8),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        // A Haidian ticket, taken by chen, then given to li of the default
+        // center.
+        let mut haidian = super::new_ticket("t", true, None);
+        haidian.center = "haidian".into();
+        let (t, _) = w.ticketing.create(&haidian).await.unwrap();
+        assert_eq!(w.pending(&t.number).await.as_deref(), Some("chen"));
+        w.ack(&t.number, "chen").await.unwrap();
+        w.accept(&t.number).await;
+        let policy = w.ticketing.routing_policy().clone();
+        let now = w.ticketing.now();
+        store
+            .reassign(&t.number, "li", "closer", "supervisor:zhao", &policy, now)
+            .await
+            .unwrap()
+            .unwrap();
+        // Two tickets of the default center for the routing below to offer
+        // (each may hold one pending offer), their own offers withdrawn.
+        let mut ids = Vec::new();
+        for key in ["u1", "u2"] {
+            let (u, _) = w
+                .ticketing
+                .create(&super::new_ticket(key, false, None))
+                .await
+                .unwrap();
+            let id: i64 = sqlx::query_scalar("SELECT id FROM tickets WHERE number = $1")
+                .bind(u.number.as_str())
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            ids.push(id);
+        }
+        sqlx::query(
+            "UPDATE offers SET state = 'withdrawn' WHERE state = 'pending' AND ticket_id IN ($1, $2)",
+        )
+        .bind(ids[0])
+        .bind(ids[1])
+        .execute(store.pool())
+            .await
+            .unwrap();
+
+        // Routing of the default center, as a node's transaction runs it:
+        // the center's lock, then an offer to wang (wang's load row).
+        let offer = "INSERT INTO offers (ticket_id, lawyer_id, round, state, offered_at, \
+                     ack_deadline) VALUES ($1, $2, 1, 'pending', 0, 0)";
+        let mut routing = store.pool().begin().await.unwrap();
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hotline-routing:default'))")
+            .execute(&mut *routing)
+            .await
+            .unwrap();
+        sqlx::query(offer)
+            .bind(ids[0])
+            .bind("wang")
+            .execute(&mut *routing)
+            .await
+            .unwrap();
+        // The reassignment from li to wang, until it waits for a lock.
+        let reassigning = tokio::spawn({
+            let store = store.clone();
+            let number = t.number.clone();
+            async move {
+                store
+                    .reassign(
+                        &number,
+                        "wang",
+                        "back home",
+                        "supervisor:zhao",
+                        &policy,
+                        now,
+                    )
+                    .await
+            }
+        });
+        let mut polls = 0;
+        while sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+            == 0
+        {
+            polls += 1;
+            assert!(polls < 3000, "the reassignment never waited for a lock");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        // Then an offer to li (li's load row): had the reassignment taken
+        // li's row and waited for wang's, this would deadlock.
+        sqlx::query(offer)
+            .bind(ids[1])
+            .bind("li")
+            .execute(&mut *routing)
+            .await
+            .unwrap();
+        routing.commit().await.unwrap();
+        reassigning.await.unwrap().unwrap().unwrap();
+
+        let loads: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT lawyer_id, load FROM lawyer_load WHERE lawyer_id IN ('chen', 'li', 'wang') \
+             ORDER BY lawyer_id",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(
+            loads,
+            [
+                ("chen".to_owned(), 0),
+                ("li".to_owned(), 1),
+                ("wang".to_owned(), 2)
+            ]
+        );
+        db.finish(store).await;
+    }
+
     /// The events after `cursor` once there are `count` of them. The
     /// snapshot's xmin is server-wide, so a transaction of another test on
     /// the same server can hold events back for a moment; waiting for it

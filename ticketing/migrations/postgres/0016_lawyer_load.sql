@@ -11,7 +11,10 @@
 -- routing does, after the ticket's row and before the load row. A
 -- transaction works on the tickets of one center (a batch of several takes
 -- them in sorted order), so it never holds a load row while it waits for a
--- center, even when a ticket's lawyer belongs to another center.
+-- center, even when a ticket's lawyer belongs to another center. A move of
+-- a ticket between two lawyers (a reassignment) also takes their centers'
+-- locks, sorted, before either row: a routing transaction of their center
+-- may change the same two rows in the other order.
 
 -- Nodes still running the previous version keep writing while this runs:
 -- hold their writes until the counts below and the triggers are in place.

@@ -7,7 +7,7 @@
 //! second stay few while the tickets per second grow.
 //!
 //! A batch is written with a handful of statements whatever its size: its
-//! BEGIN (with PostgreSQL's lock timeout), one read of the keys already
+//! BEGIN, one read of the keys already
 //! used and the numbers already taken, one multi-row INSERT each for
 //! tickets, events, routing rows, offers and pages, and one roster read
 //! per center (with the phones a page needs). Statements, not fsyncs, were
@@ -38,7 +38,7 @@ use super::offers::{
     escalation_note, ms, offer_event_note, offer_note, RosterShift, ROUTING_ACTOR,
 };
 use super::tickets::{flag, ticket_from_row, warnings_json, NUMBER_ATTEMPTS, TICKET_COLUMNS};
-use super::{get, placeholders, Backend, Store, StoreError, WriteTx};
+use super::{get, placeholders, Store, StoreError};
 use crate::paging::PagingPolicy;
 use crate::routing::policy::{self, Candidate, Need, Step};
 use crate::routing::{seeks_lawyer, RoutingPolicy};
@@ -50,13 +50,6 @@ pub(super) const MAX_BATCH: usize = 256;
 
 /// Creates waiting for a writer; past this, callers wait to enqueue.
 const QUEUE: usize = 4096;
-
-/// A create's transaction on PostgreSQL, and how long it waits for a lock
-/// before it gives up: a lock another node holds and does not let go (a
-/// node frozen mid-transaction) fails the batch after this, instead of
-/// stopping every create of this node behind it. Both statements go in one
-/// message (sqlx sends a BEGIN as a simple query), one round trip.
-const BEGIN_CREATE: &str = "BEGIN; SET LOCAL lock_timeout = '5s'";
 
 // `shape_ranges` halves row counts from MAX_BATCH down to 1.
 const _: () = assert!(MAX_BATCH.is_power_of_two());
@@ -94,7 +87,7 @@ impl Store {
         requests: &[CreateRequest],
     ) -> Result<Vec<(Ticket, bool)>, StoreError> {
         let requests: Vec<&CreateRequest> = requests.iter().collect();
-        let mut tx = self.begin_create().await?;
+        let mut tx = self.begin_write().await?;
         let created = self.create_all(&mut tx, &requests).await?;
         tx.commit().await?;
         self.committed();
@@ -215,23 +208,11 @@ impl Store {
 
     async fn try_batch(&self, jobs: &[Job]) -> Result<Vec<Created>, StoreError> {
         let requests: Vec<&CreateRequest> = jobs.iter().map(|j| &*j.request).collect();
-        let mut tx = self.begin_create().await?;
+        let mut tx = self.begin_write().await?;
         let created = self.create_all(&mut tx, &requests).await?;
         tx.commit().await?;
         self.committed();
         Ok(created)
-    }
-
-    /// A write transaction for creates: on PostgreSQL with its lock
-    /// timeout ([`BEGIN_CREATE`]).
-    async fn begin_create(&self) -> Result<WriteTx, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => self.begin_write().await,
-            Backend::Postgres => Ok(WriteTx {
-                tx: self.pool.begin_with(BEGIN_CREATE).await?,
-                _turn: None,
-            }),
-        }
     }
 
     /// One create in a transaction of its own, retried when a unique
@@ -243,7 +224,7 @@ impl Store {
     ) -> Result<Created, StoreError> {
         for attempt in 0..NUMBER_ATTEMPTS {
             let outcome = async {
-                let mut tx = self.begin_create().await?;
+                let mut tx = self.begin_write().await?;
                 let mut created = self.create_all(&mut tx, &[request]).await?;
                 tx.commit().await?;
                 self.committed();

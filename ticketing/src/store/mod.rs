@@ -237,7 +237,8 @@ impl Store {
     /// Starts a transaction that will write. On SQLite it takes the write
     /// lock at once (`BEGIN IMMEDIATE`): a deferred transaction that reads
     /// first and writes later would fail with SQLITE_BUSY instead of waiting
-    /// when another writer got in between.
+    /// when another writer got in between. On PostgreSQL it waits at most
+    /// [`BEGIN_WRITE_POSTGRES`]'s lock timeout for any lock.
     async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
         match self.backend {
             Backend::Sqlite => {
@@ -248,12 +249,21 @@ impl Store {
                 })
             }
             Backend::Postgres => Ok(WriteTx {
-                tx: self.pool.begin().await?,
+                tx: self.pool.begin_with(BEGIN_WRITE_POSTGRES).await?,
                 _turn: None,
             }),
         }
     }
 }
+
+/// A write transaction on PostgreSQL, and how long it waits for a lock
+/// before it gives up. A lock that another node holds and does not let go
+/// (a node frozen mid-transaction holding a center's routing lock) then
+/// fails a create, an acknowledgement or a close with an error after
+/// this, instead of stopping every write of the center behind it. Both
+/// statements go in one message (sqlx sends a BEGIN as a simple query):
+/// one round trip.
+const BEGIN_WRITE_POSTGRES: &str = "BEGIN; SET LOCAL lock_timeout = '5s'";
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

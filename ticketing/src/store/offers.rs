@@ -774,6 +774,8 @@ impl Store {
                 lawyer: to_lawyer.to_owned(),
             }));
         }
+        self.lock_load_centers(&mut tx, id, old.as_deref(), to_lawyer)
+            .await?;
         sqlx::query("UPDATE tickets SET assigned_lawyer = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
             .bind(to_lawyer)
@@ -1182,6 +1184,44 @@ impl Store {
                 .bind(center)
                 .execute(&mut **tx)
                 .await?;
+        }
+        Ok(())
+    }
+
+    /// Before a move of a ticket between two lawyers changes both their
+    /// loads: the routing locks of the ticket's center and of each
+    /// lawyer's, in sorted order. Each load row is held to the commit, and
+    /// a routing transaction of a lawyer's center may change the same two
+    /// rows in the other order (an expired offer to one, the next offer to
+    /// the other): holding that center first makes it wait for us, or us
+    /// for it, instead of each holding one row and waiting for the other.
+    async fn lock_load_centers(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        ticket_id: i64,
+        from_lawyer: Option<&str>,
+        to_lawyer: &str,
+    ) -> Result<(), StoreError> {
+        if self.backend != Backend::Postgres {
+            return Ok(());
+        }
+        let rows = sqlx::query(
+            "SELECT center FROM tickets WHERE id = $1 \
+             UNION SELECT center FROM lawyers WHERE id = $2 OR id = $3",
+        )
+        .bind(ticket_id)
+        .bind(from_lawyer.unwrap_or(to_lawyer))
+        .bind(to_lawyer)
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut centers = rows
+            .iter()
+            .map(|row| get::<String>(row, "center"))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Sorted as a batch sorts its centers (by bytes, not collation).
+        centers.sort_unstable();
+        for center in &centers {
+            self.lock_center(tx, center).await?;
         }
         Ok(())
     }
