@@ -314,6 +314,11 @@ fn psql(url: &str, sql: &str) -> String {
 /// A `hotline ticketing` node on `ip`, on the shared database.
 fn ticketing_node(dir: &Path, ip: &str, database: &str) -> Server {
     std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("hotline.toml"),
+        deploy_config("ticketing.toml", &[]),
+    )
+    .unwrap();
     Server::start(
         dir,
         &[
@@ -333,9 +338,10 @@ fn ticketing_node(dir: &Path, ip: &str, database: &str) -> Server {
 fn ivr_node(dir: &Path, ip: &str, name: &str, ticketing: &[&Server], token: &str) -> Server {
     std::fs::create_dir_all(dir.join("hotline-data")).unwrap();
     std::fs::write(dir.join("hotline-data/ivr.token"), token).unwrap();
+    // The proxy of this test is at 127.0.0.1.
     std::fs::write(
         dir.join("hotline.toml"),
-        "sip_trusted = \"127.0.0.1\"\ndrain_timeout_secs = 60\n",
+        deploy_config("ivr.toml", &[("10.0.0.5", "127.0.0.1")]),
     )
     .unwrap();
     let urls: Vec<String> = ticketing.iter().map(|t| t.url()).collect();
@@ -356,8 +362,43 @@ fn ivr_node(dir: &Path, ip: &str, name: &str, ticketing: &[&Server], token: &str
     )
 }
 
+/// A node configuration of deploy/ as this machine can run it: the host's
+/// paths (TLS files, the token file, the data directory) and the JSON log
+/// format left out, since there are no certificates here and the test
+/// reads the text log, and `replace`'s addresses swapped. The addresses
+/// left, the test's flags override (port 0 on 127.0.0.x).
+fn deploy_config(name: &str, replace: &[(&str, &str)]) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let host_only = [
+        "tls_ca",
+        "tls_cert",
+        "tls_key",
+        "token_file",
+        "data_dir",
+        "log_format",
+    ];
+    let mut out = String::new();
+    for line in text.lines() {
+        let key = line.split('=').next().unwrap_or_default().trim();
+        if host_only.contains(&key) {
+            continue;
+        }
+        let mut line = line.to_owned();
+        for (from, to) in replace {
+            line = line.replace(from, to);
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
 /// The full deployment of deploy/ on loopback: Kamailio in front of two
-/// IVR nodes, two ticketing nodes on one PostgreSQL. Calls come in through
+/// IVR nodes, two ticketing nodes on one PostgreSQL, each node with its
+/// configuration of deploy/ (see [`deploy_config`]). Calls come in through
 /// the proxy while IVR node A drains and ticketing node 1 is killed; every
 /// call still ends with exactly one ticket, each critical ticket with
 /// exactly one offer.
