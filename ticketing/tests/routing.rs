@@ -884,6 +884,8 @@ mod pg_only {
                     .await
             }
         });
+        // Any lock wait in this test's own database is the reassignment's
+        // (an advisory lock with the fix, a load row without it).
         let mut polls = 0;
         while sqlx::query_scalar::<_, i64>(
             "SELECT COUNT(*) FROM pg_stat_activity \
@@ -895,6 +897,12 @@ mod pg_only {
             == 0
         {
             polls += 1;
+            if reassigning.is_finished() {
+                panic!(
+                    "the reassignment ended without waiting: {:?}",
+                    reassigning.await
+                );
+            }
             assert!(polls < 3000, "the reassignment never waited for a lock");
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }

@@ -98,6 +98,13 @@ impl From<StoreError> for Status {
             StoreError::Database(sqlx::Error::PoolTimedOut) => {
                 Status::unavailable("the database is busy; retry shortly")
             }
+            // PostgreSQL's lock_not_available: a write waited out its lock
+            // timeout (another node holds the lock); nothing was applied.
+            StoreError::Database(sqlx::Error::Database(db))
+                if db.code().as_deref() == Some("55P03") =>
+            {
+                Status::unavailable("another node holds what this request needs; retry shortly")
+            }
             other => {
                 tracing::error!(error = %other, "store failure");
                 Status::internal("the ticket store failed; the request was not applied")
