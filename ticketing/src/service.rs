@@ -534,7 +534,7 @@ impl Ticketing {
         Ok((tickets, offers))
     }
 
-    /// The tickets with these numbers and their offers to `lawyer`,
+    /// The tickets with these numbers, and their offers to `lawyer`
     /// oldest first.
     pub async fn tickets_and_offers_to(
         &self,

@@ -7,10 +7,10 @@
 //! second stay few while the tickets per second grow.
 //!
 //! A batch is written with a handful of statements whatever its size: its
-//! BEGIN, one read of the keys already
-//! used and the numbers already taken, one multi-row INSERT each for
-//! tickets, events, routing rows, offers and pages, and one roster read
-//! per center (with the phones a page needs). Statements, not fsyncs, were
+//! BEGIN, one read of the keys already used and the numbers already
+//! taken, one multi-row INSERT each for tickets, events, routing rows,
+//! offers and pages, and one roster read per center (with the phones a
+//! page needs). Statements, not fsyncs, were
 //! what a create cost (sqlx runs each one through a round trip, in-process
 //! for SQLite too), so writing a ticket alone is the same code with a batch
 //! of one.
