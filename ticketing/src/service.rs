@@ -143,19 +143,24 @@ impl Ticketing {
     /// One pass of the routing scheduler at the clock's `now`: every due
     /// timer (missed offers, escalation rounds, unstarted cases), then any
     /// urgent ticket not routed yet (one whose routing a crash interrupted).
-    /// Returns how many timers and tickets it handled.
+    /// Returns how many timers and tickets it handled. Each part runs
+    /// whether or not the one before it failed (a stuck center must not
+    /// stop page expiry or another ticket's routing); the first failure is
+    /// returned once all have run.
     pub async fn run_routing(&self) -> Result<usize, StoreError> {
         let now = self.now();
-        let mut handled = self.store.process_due(&self.routing, now).await?;
-        handled += self.store.expire_page_claims(&self.routing, now).await?;
-        handled += self.store.expire_bridges(now).await?;
-        handled += self.store.alert_overdue_clocks(now).await?;
-        for number in self.store.unrouted().await? {
-            if self.store.route(&number, &self.routing, now).await? {
-                handled += 1;
+        let mut pass = Pass::default();
+        pass.count(self.store.process_due(&self.routing, now).await);
+        pass.count(self.store.expire_page_claims(&self.routing, now).await);
+        pass.count(self.store.expire_bridges(now).await);
+        pass.count(self.store.alert_overdue_clocks(now).await);
+        if let Some(unrouted) = pass.ok(self.store.unrouted().await) {
+            for number in unrouted {
+                let routed = self.store.route(&number, &self.routing, now).await;
+                pass.count(routed.map(usize::from));
             }
         }
-        Ok(handled)
+        pass.finish()
     }
 
     pub async fn correct(
@@ -1000,4 +1005,40 @@ pub enum AccessError {
     Auth(#[from] AuthError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What one routing pass handled, and its first failure.
+#[derive(Default)]
+struct Pass {
+    handled: usize,
+    failed: Option<StoreError>,
+}
+
+impl Pass {
+    fn count(&mut self, part: Result<usize, StoreError>) {
+        if let Some(n) = self.ok(part) {
+            self.handled += n;
+        }
+    }
+
+    fn ok<T>(&mut self, part: Result<T, StoreError>) -> Option<T> {
+        match part {
+            Ok(value) => Some(value),
+            Err(e) => {
+                if self.failed.is_some() {
+                    tracing::warn!(error = %e, "routing scheduler: a further part of the pass failed");
+                } else {
+                    self.failed = Some(e);
+                }
+                None
+            }
+        }
+    }
+
+    fn finish(self) -> Result<usize, StoreError> {
+        match self.failed {
+            Some(e) => Err(e),
+            None => Ok(self.handled),
+        }
+    }
 }

@@ -772,9 +772,12 @@ mod pg_only {
         .expect("the create waited on the lock with no timeout")
         .unwrap_err();
         assert!(
-            refused.to_string().contains("lock timeout"),
+            refused.is_lock_timeout() && refused.to_string().contains("lock timeout"),
             "expected a lock timeout, got: {refused}"
         );
+        // A gRPC caller is told to retry, not that the store failed.
+        let status = tonic::Status::from(refused);
+        assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
         let tickets: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets")
             .fetch_one(store.pool())
             .await
@@ -799,19 +802,7 @@ mod pg_only {
         let w = super::world(store.clone());
         w.lawyer("li", &["labor-wages"], 3, 8).await;
         w.lawyer("wang", &["labor-wages"], 3, 8).await;
-        let mut chen = store.lawyers().await.unwrap().remove(0);
-        chen.id = "chen".into();
-        chen.center = "haidian".into();
-        store.put_lawyer(&chen, super::t0()).await.unwrap();
-        store
-            .add_shift(
-                "chen",
-                super::t0() - chrono::Duration::hours(1),
-                super::t0() + chrono::Duration::hours(8),
-            )
-            .await
-            .unwrap()
-            .unwrap();
+        haidian_lawyer(&w, "chen").await;
         // A Haidian ticket, taken by chen, then given to li of the default
         // center.
         let mut haidian = super::new_ticket("t", true, None);
@@ -827,51 +818,13 @@ mod pg_only {
             .await
             .unwrap()
             .unwrap();
-        // Two tickets of the default center for the routing below to offer
-        // (each may hold one pending offer), their own offers withdrawn.
-        let mut ids = Vec::new();
-        for key in ["u1", "u2"] {
-            let (u, _) = w
-                .ticketing
-                .create(&super::new_ticket(key, false, None))
-                .await
-                .unwrap();
-            let id: i64 = sqlx::query_scalar("SELECT id FROM tickets WHERE number = $1")
-                .bind(u.number.as_str())
-                .fetch_one(store.pool())
-                .await
-                .unwrap();
-            ids.push(id);
-        }
-        sqlx::query(
-            "UPDATE offers SET state = 'withdrawn' WHERE state = 'pending' AND ticket_id IN ($1, $2)",
-        )
-        .bind(ids[0])
-        .bind(ids[1])
-        .execute(store.pool())
-            .await
-            .unwrap();
+        let unoffered = two_unoffered_tickets(&w).await;
 
-        // Routing of the default center, as a node's transaction runs it:
-        // the center's lock, then an offer to wang (wang's load row).
-        let offer = "INSERT INTO offers (ticket_id, lawyer_id, round, state, offered_at, \
-                     ack_deadline) VALUES ($1, $2, 1, 'pending', 0, 0)";
-        let mut routing = store.pool().begin().await.unwrap();
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hotline-routing:default'))")
-            .execute(&mut *routing)
-            .await
-            .unwrap();
-        sqlx::query(offer)
-            .bind(ids[0])
-            .bind("wang")
-            .execute(&mut *routing)
-            .await
-            .unwrap();
-        // The reassignment from li to wang, until it waits for a lock.
-        let reassigning = tokio::spawn({
+        // The reassignment from li to wang.
+        let reassigned = beside_routing_that_offers_to_wang_then_li(&store, unoffered, || {
             let store = store.clone();
             let number = t.number.clone();
-            async move {
+            tokio::spawn(async move {
                 store
                     .reassign(
                         &number,
@@ -882,10 +835,193 @@ mod pg_only {
                         now,
                     )
                     .await
-            }
-        });
-        // Any lock wait in this test's own database is the reassignment's
-        // (an advisory lock with the fix, a load row without it).
+            })
+        })
+        .await;
+        reassigned.unwrap().unwrap();
+        assert_eq!(loads(&store).await, "chen 0, li 1, wang 2");
+        db.finish(store).await;
+    }
+
+    /// The same interleaving for a move by hand: another center's
+    /// application owned by li is given provisional aid by wang (li's load
+    /// goes down, then wang's up, in one trigger) while routing of the
+    /// lawyers' center offers to wang, then to li.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_move_naming_a_lawyer_of_another_center_beside_its_routing_does_not_deadlock() {
+        let (store, db) = crate::support::postgres().await;
+        let w = super::world(store.clone());
+        w.lawyer("li", &["labor-wages"], 3, 8).await;
+        w.lawyer("wang", &["labor-wages"], 3, 8).await;
+        haidian_lawyer(&w, "chen").await;
+        // An urgent Haidian application: chen takes the offer and owns it
+        // (no decision), then a supervisor gives it to li.
+        let mut haidian = super::new_ticket("t", false, None);
+        haidian.center = "haidian".into();
+        let (t, _) = w.ticketing.create(&haidian).await.unwrap();
+        assert_eq!(w.pending(&t.number).await.as_deref(), Some("chen"));
+        w.ack(&t.number, "chen").await.unwrap();
+        let policy = w.ticketing.routing_policy().clone();
+        let now = w.ticketing.now();
+        store
+            .reassign(&t.number, "li", "closer", "supervisor:zhao", &policy, now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            store.ticket(&t.number).await.unwrap().state,
+            super::TicketState::Application
+        );
+        let unoffered = two_unoffered_tickets(&w).await;
+
+        let moved = beside_routing_that_offers_to_wang_then_li(&store, unoffered, || {
+            let store = store.clone();
+            let number = t.number.clone();
+            tokio::spawn(async move {
+                let aid = super::Move {
+                    lawyer: Some("wang".into()),
+                    reason: Some("preservation cannot wait".into()),
+                    ..super::Move::default()
+                };
+                store
+                    .transition(
+                        &number,
+                        super::TicketState::Provisional,
+                        &aid,
+                        "supervisor:zhao",
+                        now,
+                    )
+                    .await
+            })
+        })
+        .await
+        .unwrap();
+        assert_eq!(moved.assigned_lawyer.as_deref(), Some("wang"));
+        assert_eq!(loads(&store).await, "chen 0, li 1, wang 2");
+        db.finish(store).await;
+    }
+
+    /// A node frozen while it holds one center's routing lock costs a
+    /// scheduler pass one lock timeout on that center's timer: the pass
+    /// goes on with the other centers' timers, and the frozen center's run
+    /// in the first pass after the lock is let go.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_scheduler_pass_behind_a_frozen_center_still_runs_the_other_centers_timers() {
+        let (store, db) = crate::support::postgres().await;
+        let w = super::world(store.clone());
+        w.lawyer("li", &["labor-wages"], 3, 8).await;
+        haidian_lawyer(&w, "chen").await;
+        // Haidian's ticket first, so its timer is the first one due.
+        let mut haidian = super::new_ticket("h", true, None);
+        haidian.center = "haidian".into();
+        let (h, _) = w.ticketing.create(&haidian).await.unwrap();
+        w.advance(chrono::Duration::seconds(1));
+        let d = w.critical("d").await;
+        assert_eq!(w.pending(&h.number).await.as_deref(), Some("chen"));
+        assert_eq!(w.pending(&d).await.as_deref(), Some("li"));
+        // Both offers run out.
+        w.advance(chrono::Duration::minutes(6));
+        let mut frozen = store.pool().begin().await.unwrap();
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hotline-routing:haidian'))")
+            .execute(&mut *frozen)
+            .await
+            .unwrap();
+
+        // Bounded only so that a pass that waits with no timeout fails here.
+        tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            w.ticketing.run_routing(),
+        )
+        .await
+        .expect("the pass waited on the frozen lock with no timeout")
+        .unwrap();
+        assert_eq!(offer_states(&w, &d).await, [super::OfferState::Expired]);
+        assert_eq!(
+            offer_states(&w, &h.number).await,
+            [super::OfferState::Pending]
+        );
+
+        frozen.rollback().await.unwrap();
+        w.tick().await;
+        assert_eq!(
+            offer_states(&w, &h.number).await,
+            [super::OfferState::Expired]
+        );
+        db.finish(store).await;
+    }
+
+    /// A lawyer of the Haidian center, on duty like the others (a lawyer
+    /// of the default center exists already).
+    async fn haidian_lawyer(w: &super::World, id: &str) {
+        let mut lawyer = w.store.lawyers().await.unwrap().remove(0);
+        lawyer.id = id.into();
+        lawyer.center = "haidian".into();
+        w.store.put_lawyer(&lawyer, super::t0()).await.unwrap();
+        w.store
+            .add_shift(
+                id,
+                super::t0() - chrono::Duration::hours(1),
+                super::t0() + chrono::Duration::hours(8),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    /// Two tickets of the default center for a routing transaction to offer
+    /// (each may hold one pending offer), their own offers withdrawn.
+    async fn two_unoffered_tickets(w: &super::World) -> [i64; 2] {
+        let mut ids = [0; 2];
+        for (key, id) in ["u1", "u2"].into_iter().zip(&mut ids) {
+            let (u, _) = w
+                .ticketing
+                .create(&super::new_ticket(key, false, None))
+                .await
+                .unwrap();
+            *id = sqlx::query_scalar("SELECT id FROM tickets WHERE number = $1")
+                .bind(u.number.as_str())
+                .fetch_one(w.store.pool())
+                .await
+                .unwrap();
+        }
+        sqlx::query(
+            "UPDATE offers SET state = 'withdrawn' WHERE state = 'pending' AND ticket_id IN ($1, $2)",
+        )
+        .bind(ids[0])
+        .bind(ids[1])
+        .execute(w.store.pool())
+        .await
+        .unwrap();
+        ids
+    }
+
+    /// Routing of the default center as a node's transaction runs it, beside
+    /// a move that changes li's load, then wang's (`start` spawns it): the
+    /// center's lock and an offer to wang (wang's load row); then the move,
+    /// and once it waits for a lock, an offer to li (li's row) and the
+    /// commit. Had the move taken li's row and waited for wang's, the
+    /// second offer would deadlock (40P01). Returns the move's result.
+    async fn beside_routing_that_offers_to_wang_then_li<T: std::fmt::Debug>(
+        store: &super::Store,
+        tickets: [i64; 2],
+        start: impl FnOnce() -> tokio::task::JoinHandle<T>,
+    ) -> T {
+        let offer = "INSERT INTO offers (ticket_id, lawyer_id, round, state, offered_at, \
+                     ack_deadline) VALUES ($1, $2, 1, 'pending', 0, 0)";
+        let mut routing = store.pool().begin().await.unwrap();
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hotline-routing:default'))")
+            .execute(&mut *routing)
+            .await
+            .unwrap();
+        sqlx::query(offer)
+            .bind(tickets[0])
+            .bind("wang")
+            .execute(&mut *routing)
+            .await
+            .unwrap();
+        let moving = start();
+        // Any lock wait in this test's own database is the move's (an
+        // advisory lock with the fix, a load row without it).
         let mut polls = 0;
         while sqlx::query_scalar::<_, i64>(
             "SELECT COUNT(*) FROM pg_stat_activity \
@@ -897,42 +1033,46 @@ mod pg_only {
             == 0
         {
             polls += 1;
-            if reassigning.is_finished() {
-                panic!(
-                    "the reassignment ended without waiting: {:?}",
-                    reassigning.await
-                );
+            if moving.is_finished() {
+                panic!("the move ended without waiting: {:?}", moving.await);
             }
-            assert!(polls < 3000, "the reassignment never waited for a lock");
+            assert!(polls < 3000, "the move never waited for a lock");
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        // Then an offer to li (li's load row): had the reassignment taken
-        // li's row and waited for wang's, this would deadlock.
         sqlx::query(offer)
-            .bind(ids[1])
+            .bind(tickets[1])
             .bind("li")
             .execute(&mut *routing)
             .await
             .unwrap();
         routing.commit().await.unwrap();
-        reassigning.await.unwrap().unwrap().unwrap();
+        moving.await.unwrap()
+    }
 
-        let loads: Vec<(String, i64)> = sqlx::query_as(
+    /// chen's, li's and wang's loads, as "chen 0, li 1, wang 2".
+    async fn loads(store: &super::Store) -> String {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT lawyer_id, load FROM lawyer_load WHERE lawyer_id IN ('chen', 'li', 'wang') \
              ORDER BY lawyer_id",
         )
         .fetch_all(store.pool())
         .await
         .unwrap();
-        assert_eq!(
-            loads,
-            [
-                ("chen".to_owned(), 0),
-                ("li".to_owned(), 1),
-                ("wang".to_owned(), 2)
-            ]
-        );
-        db.finish(store).await;
+        let loads: Vec<String> = rows.iter().map(|(id, n)| format!("{id} {n}")).collect();
+        loads.join(", ")
+    }
+
+    async fn offer_states(
+        w: &super::World,
+        number: &super::TicketNumber,
+    ) -> Vec<super::OfferState> {
+        w.store
+            .offers(number)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.state)
+            .collect()
     }
 
     /// The events after `cursor` once there are `count` of them. The

@@ -100,9 +100,7 @@ impl From<StoreError> for Status {
             }
             // PostgreSQL's lock_not_available: a write waited out its lock
             // timeout (another node holds the lock); nothing was applied.
-            StoreError::Database(sqlx::Error::Database(db))
-                if db.code().as_deref() == Some("55P03") =>
-            {
+            e if e.is_lock_timeout() => {
                 Status::unavailable("another node holds what this request needs; retry shortly")
             }
             other => {

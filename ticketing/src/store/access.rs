@@ -231,22 +231,23 @@ impl Store {
             // failure at once, not one timeout after another.
             Err(StoreError::Database(e)) if unreachable(&e) => {
                 tracing::warn!(error = %e, callers = jobs.len(), "audit lines not written");
+                let e = StoreError::Database(e);
                 for job in jobs {
-                    let _ = job.reply.send(Err(StoreError::Database(again(&e))));
+                    let _ = job.reply.send(Err(again(&e)));
                 }
             }
             Err(e) => {
                 // One caller's bad line must not cost the others theirs:
                 // each is written alone, until the database is out of reach.
                 tracing::debug!(error = %e, "audit batch rolled back; writing it caller by caller");
-                let mut down: Option<sqlx::Error> = None;
+                let mut down: Option<StoreError> = None;
                 for job in jobs {
                     let outcome = match &down {
-                        Some(e) => Err(StoreError::Database(again(e))),
+                        Some(e) => Err(again(e)),
                         None => self.write_audit(&[(&job.entries, job.at)]).await,
                     };
-                    if let Err(StoreError::Database(e)) = &outcome {
-                        if unreachable(e) && down.is_none() {
+                    if let Err(e @ StoreError::Database(db)) = &outcome {
+                        if unreachable(db) && down.is_none() {
                             down = Some(again(e));
                         }
                     }

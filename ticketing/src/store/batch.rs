@@ -127,7 +127,7 @@ impl Store {
 
     /// One writer per process, on either backend: SQLite writes one
     /// transaction at a time anyway, and on PostgreSQL the routing of a
-    /// center is serialised too (`lock_center`); measured, two or four
+    /// center is serialised too (`lock_centers`); measured, two or four
     /// writers were no faster than one (bench `create_rate`).
     fn start_writer(&self) -> mpsc::Sender<Job> {
         let (sender, receiver) = mpsc::channel(QUEUE);
@@ -179,24 +179,25 @@ impl Store {
             // alone would make the last caller wait out every timeout.
             Err(StoreError::Database(e)) if unreachable(&e) => {
                 tracing::warn!(error = %e, tickets = jobs.len(), "batch of creates failed");
+                let e = StoreError::Database(e);
                 for job in jobs.drain(..) {
-                    let _ = job.reply.send(Err(StoreError::Database(again(&e))));
+                    let _ = job.reply.send(Err(again(&e)));
                 }
             }
             Err(e) => {
                 if jobs.len() > 1 {
                     tracing::debug!(error = %e, "batch rolled back; writing its tickets one by one");
                 }
-                let mut down: Option<sqlx::Error> = None;
+                let mut down: Option<StoreError> = None;
                 for job in jobs.drain(..) {
                     let outcome = match &down {
-                        Some(e) => Err(StoreError::Database(again(e))),
+                        Some(e) => Err(again(e)),
                         None => self.create_alone(&job.request).await,
                     };
                     // Out of reach now: the rest fail at once, not one
                     // timeout after another.
-                    if let Err(StoreError::Database(e)) = &outcome {
-                        if unreachable(e) && down.is_none() {
+                    if let Err(e @ StoreError::Database(db)) = &outcome {
+                        if unreachable(db) && down.is_none() {
                             down = Some(again(e));
                         }
                     }
@@ -362,10 +363,11 @@ impl Store {
         // The roster once per center, for the whole span of the batch.
         let from = routed.iter().map(|r| r.2.now).min().unwrap_or_default();
         let to = routed.iter().map(|r| r.2.now).max().unwrap_or_default();
-        // Centers in sorted order: their routing locks are taken as read.
+        // Every center's routing lock before any offer changes a load.
         let mut centers: Vec<&str> = routed.iter().map(|r| r.1.center.as_str()).collect();
         centers.sort_unstable();
         centers.dedup();
+        self.lock_centers(tx, &centers).await?;
         let mut rosters: HashMap<&str, Vec<RosterShift>> = HashMap::new();
         for center in centers {
             let roster = self.candidates_between(tx, center, from, to).await?;
@@ -961,12 +963,20 @@ pub(super) fn unreachable(e: &sqlx::Error) -> bool {
 }
 
 /// The same failure for each caller of the batch (sqlx errors are not
-/// `Clone`); the pool's own kinds keep their meaning (busy → UNAVAILABLE).
-pub(super) fn again(e: &sqlx::Error) -> sqlx::Error {
+/// `Clone`), keeping what callers act on: the pool's own kinds (busy →
+/// UNAVAILABLE) and a lock timeout (another node holds a lock: retry).
+pub(super) fn again(e: &StoreError) -> StoreError {
+    if e.is_lock_timeout() {
+        return StoreError::LockTimeout;
+    }
     match e {
-        sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
-        sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
-        other => sqlx::Error::Io(std::io::Error::other(other.to_string())),
+        StoreError::Database(sqlx::Error::PoolTimedOut) => {
+            StoreError::Database(sqlx::Error::PoolTimedOut)
+        }
+        StoreError::Database(sqlx::Error::PoolClosed) => {
+            StoreError::Database(sqlx::Error::PoolClosed)
+        }
+        other => StoreError::Database(sqlx::Error::Io(std::io::Error::other(other.to_string()))),
     }
 }
 

@@ -78,6 +78,25 @@ pub enum StoreError {
     NumbersExhausted(u32),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A lock timeout ([`StoreError::is_lock_timeout`]) shared by every
+    /// create of a batch that hit it.
+    #[error("another node holds a lock this write needs (lock timeout); nothing was written")]
+    LockTimeout,
+}
+
+impl StoreError {
+    /// PostgreSQL's lock_not_available (55P03): a write waited out the lock
+    /// timeout every write transaction begins with (five seconds) and
+    /// was rolled back; nothing of it was written, and it may be retried.
+    pub fn is_lock_timeout(&self) -> bool {
+        match self {
+            StoreError::LockTimeout => true,
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                db.code().as_deref() == Some("55P03")
+            }
+            _ => false,
+        }
+    }
 }
 
 /// The ticket store. Cheap to clone: clones share one pool.
@@ -112,6 +131,11 @@ pub(crate) struct WriteTx {
 impl WriteTx {
     pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await
+    }
+
+    /// Rolls back now, rather than when the connection next leaves the pool.
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
     }
 }
 

@@ -19,6 +19,25 @@ use crate::routing::{seeks_lawyer, Lawyer, Offer, OfferState, RosterError, Routi
 use crate::tickets::lifecycle::Move;
 use crate::tickets::{EventKind, FieldChange, Ticket};
 
+/// Centers the scheduler leaves for its next pass: a transaction on one of
+/// their tickets waited out the lock timeout.
+#[derive(Default)]
+struct StuckCenters(Vec<String>);
+
+impl StuckCenters {
+    fn add(&mut self, center: String) {
+        if !self.0.contains(&center) {
+            self.0.push(center);
+        }
+    }
+
+    /// The list as a JSON array, bound as one parameter.
+    fn as_json(&self) -> Result<String, StoreError> {
+        serde_json::to_string(&self.0)
+            .map_err(|e| StoreError::Corrupt(format!("center names as JSON: {e}")))
+    }
+}
+
 /// Who routing acts as in ticket histories.
 pub const ROUTING_ACTOR: &str = "routing";
 
@@ -236,12 +255,18 @@ impl Store {
     /// Processes every routing timer due by `now`, each in its own
     /// transaction; returns how many were processed. On PostgreSQL the rows
     /// are claimed with `FOR UPDATE SKIP LOCKED`, so nodes share the work.
+    ///
+    /// A timer whose routing locks are held past the lock timeout (a node
+    /// frozen mid-transaction) is left for the next pass with every other
+    /// timer of its ticket's center, so one stuck center costs a pass one
+    /// lock timeout and the other centers' timers still run.
     pub async fn process_due(
         &self,
         policy: &RoutingPolicy,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let mut processed = 0;
+        let mut stuck = StuckCenters::default();
         loop {
             let mut tx = self.begin_write().await?;
             let claim = match self.backend {
@@ -250,95 +275,43 @@ impl Store {
                 // acknowledgement) locks the ticket first, so the scheduler
                 // must never wait on a ticket while holding its routing row.
                 Backend::Postgres => {
-                    "SELECT r.ticket_id, r.status, r.round, r.attempts FROM routing r \
+                    "SELECT r.ticket_id, r.status, r.round, r.attempts, t.center FROM routing r \
                      JOIN tickets t ON t.id = r.ticket_id \
-                     WHERE r.due_at IS NOT NULL AND r.due_at <= $1 ORDER BY r.due_at LIMIT 1 \
-                     FOR UPDATE OF r, t SKIP LOCKED"
+                     WHERE r.due_at IS NOT NULL AND r.due_at <= $1 \
+                     AND t.center NOT IN (SELECT value FROM json_array_elements_text($2::json)) \
+                     ORDER BY r.due_at LIMIT 1 FOR UPDATE OF r, t SKIP LOCKED"
                 }
                 Backend::Sqlite => {
-                    "SELECT ticket_id, status, round, attempts FROM routing \
-                     WHERE due_at IS NOT NULL AND due_at <= $1 ORDER BY due_at LIMIT 1"
+                    "SELECT r.ticket_id, r.status, r.round, r.attempts, t.center FROM routing r \
+                     JOIN tickets t ON t.id = r.ticket_id \
+                     WHERE r.due_at IS NOT NULL AND r.due_at <= $1 ORDER BY r.due_at LIMIT 1"
                 }
             };
-            let Some(row) = sqlx::query(claim)
-                .bind(ms(now))
-                .fetch_optional(&mut **tx)
-                .await?
-            else {
+            let mut claim = sqlx::query(claim).bind(ms(now));
+            if self.backend == Backend::Postgres {
+                claim = claim.bind(stuck.as_json()?);
+            }
+            let Some(row) = claim.fetch_optional(&mut **tx).await? else {
                 break;
             };
-            let ticket_id: i64 = get(&row, "ticket_id")?;
-            let status: String = get(&row, "status")?;
-            let status = RoutingStatus::parse(&status)
-                .ok_or_else(|| StoreError::Corrupt(format!("routing status `{status}`")))?;
-            let round: i64 = get(&row, "round")?;
-            let attempts: i64 = get(&row, "attempts")?;
-            let ticket = self.routed(&mut tx, ticket_id).await?;
-            if !seeks_lawyer(ticket.state)
-                && matches!(status, RoutingStatus::Offering | RoutingStatus::Escalated)
-            {
-                // The ticket left routing without ending it (a row written
-                // before moves ended routing): end it now, offer nothing.
-                let why = format!("the ticket is {}", ticket.state);
-                self.end_routing(&mut tx, ticket_id, ticket.state, &why, ROUTING_ACTOR, now)
-                    .await?;
-                if ticket.state == TicketState::Assigned {
-                    self.own(&mut tx, ticket_id, Some(now + policy.start_within), now)
-                        .await?;
+            let center: String = get(&row, "center")?;
+            match self.process_timer(&mut tx, &row, policy, now).await {
+                Ok(()) => {
+                    tx.commit().await?;
+                    self.committed();
+                    processed += 1;
                 }
-                tx.commit().await?;
-                self.committed();
-                processed += 1;
-                continue;
+                Err(e) if e.is_lock_timeout() => {
+                    tx.rollback().await?;
+                    tracing::warn!(
+                        %center,
+                        "a routing lock was held past the lock timeout (a node frozen \
+                         mid-transaction?); this center's timers wait for the next pass"
+                    );
+                    stuck.add(center);
+                }
+                Err(e) => return Err(e),
             }
-            match status {
-                RoutingStatus::Closed => {
-                    sqlx::query(
-                        "UPDATE routing SET due_at = NULL, updated_at = $2 WHERE ticket_id = $1",
-                    )
-                    .bind(ticket_id)
-                    .bind(ms(now))
-                    .execute(&mut **tx)
-                    .await?;
-                }
-                RoutingStatus::Offering => {
-                    self.expire_pending(&mut tx, &ticket, now).await?;
-                    self.offer_next(&mut tx, &ticket, round, attempts, policy, now)
-                        .await?;
-                }
-                RoutingStatus::Escalated => {
-                    // A new round: everyone on duty may be asked again.
-                    self.offer_next(&mut tx, &ticket, round + 1, 0, policy, now)
-                        .await?;
-                }
-                RoutingStatus::Owned => {
-                    // The bound for starting the case has passed.
-                    if ticket.state == TicketState::Assigned {
-                        insert_event(
-                            &mut tx,
-                            ticket_id,
-                            EventKind::StartOverdue,
-                            ROUTING_ACTOR,
-                            now,
-                            EventDetail {
-                                note: Some("assigned but not started in time; supervisors alerted"),
-                                ..EventDetail::default()
-                            },
-                        )
-                        .await?;
-                    }
-                    sqlx::query(
-                        "UPDATE routing SET due_at = NULL, updated_at = $2 WHERE ticket_id = $1",
-                    )
-                    .bind(ticket_id)
-                    .bind(ms(now))
-                    .execute(&mut **tx)
-                    .await?;
-                }
-            }
-            tx.commit().await?;
-            self.committed();
-            processed += 1;
         }
         // Reminders, half way to an offer's deadline, once each.
         loop {
@@ -346,57 +319,161 @@ impl Store {
             let claim = match self.backend {
                 // As above: the ticket is locked with the offer, or skipped.
                 Backend::Postgres => {
-                    "SELECT o.id, o.ticket_id, o.lawyer_id, o.ack_deadline FROM offers o \
+                    "SELECT o.id, o.ticket_id, o.lawyer_id, o.ack_deadline, t.center FROM offers o \
                      JOIN tickets t ON t.id = o.ticket_id \
                      WHERE o.state = 'pending' AND o.remind_at IS NOT NULL AND o.remind_at <= $1 \
+                     AND t.center NOT IN (SELECT value FROM json_array_elements_text($2::json)) \
                      ORDER BY o.remind_at LIMIT 1 FOR UPDATE OF o, t SKIP LOCKED"
                 }
                 Backend::Sqlite => {
-                    "SELECT id, ticket_id, lawyer_id, ack_deadline FROM offers \
-                     WHERE state = 'pending' AND remind_at IS NOT NULL AND remind_at <= $1 \
-                     ORDER BY remind_at LIMIT 1"
+                    "SELECT o.id, o.ticket_id, o.lawyer_id, o.ack_deadline, t.center FROM offers o \
+                     JOIN tickets t ON t.id = o.ticket_id \
+                     WHERE o.state = 'pending' AND o.remind_at IS NOT NULL AND o.remind_at <= $1 \
+                     ORDER BY o.remind_at LIMIT 1"
                 }
             };
-            let Some(row) = sqlx::query(claim)
-                .bind(ms(now))
-                .fetch_optional(&mut **tx)
-                .await?
-            else {
+            let mut claim = sqlx::query(claim).bind(ms(now));
+            if self.backend == Backend::Postgres {
+                claim = claim.bind(stuck.as_json()?);
+            }
+            let Some(row) = claim.fetch_optional(&mut **tx).await? else {
                 return Ok(processed);
             };
-            let offer: i64 = get(&row, "id")?;
-            let lawyer: String = get(&row, "lawyer_id")?;
-            let deadline = millis(get(&row, "ack_deadline")?)?;
-            let ticket_id: i64 = get(&row, "ticket_id")?;
-            let state = self.locked_state(&mut tx, ticket_id).await?;
-            if !seeks_lawyer(state) {
-                let why = format!("the ticket is {state}");
-                self.end_routing(&mut tx, ticket_id, state, &why, ROUTING_ACTOR, now)
-                    .await?;
-                tx.commit().await?;
-                self.committed();
-                processed += 1;
-                continue;
+            let center: String = get(&row, "center")?;
+            match self.process_reminder(&mut tx, &row, now).await {
+                Ok(()) => {
+                    tx.commit().await?;
+                    self.committed();
+                    processed += 1;
+                }
+                Err(e) if e.is_lock_timeout() => {
+                    tx.rollback().await?;
+                    tracing::warn!(
+                        %center,
+                        "a routing lock was held past the lock timeout (a node frozen \
+                         mid-transaction?); this center's reminders wait for the next pass"
+                    );
+                    stuck.add(center);
+                }
+                Err(e) => return Err(e),
             }
-            sqlx::query("UPDATE offers SET remind_at = NULL WHERE id = $1")
-                .bind(offer)
+        }
+    }
+
+    /// One claimed routing timer (`row`), inside its transaction.
+    async fn process_timer(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        row: &AnyRow,
+        policy: &RoutingPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let ticket_id: i64 = get(row, "ticket_id")?;
+        let status: String = get(row, "status")?;
+        let status = RoutingStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("routing status `{status}`")))?;
+        let round: i64 = get(row, "round")?;
+        let attempts: i64 = get(row, "attempts")?;
+        let ticket = self.routed(tx, ticket_id).await?;
+        if !seeks_lawyer(ticket.state)
+            && matches!(status, RoutingStatus::Offering | RoutingStatus::Escalated)
+        {
+            // The ticket left routing without ending it (a row written
+            // before moves ended routing): end it now, offer nothing.
+            let why = format!("the ticket is {}", ticket.state);
+            self.end_routing(tx, ticket_id, ticket.state, &why, ROUTING_ACTOR, now)
+                .await?;
+            if ticket.state == TicketState::Assigned {
+                self.own(tx, ticket_id, Some(now + policy.start_within), now)
+                    .await?;
+            }
+            return Ok(());
+        }
+        match status {
+            RoutingStatus::Closed => {
+                sqlx::query(
+                    "UPDATE routing SET due_at = NULL, updated_at = $2 WHERE ticket_id = $1",
+                )
+                .bind(ticket_id)
+                .bind(ms(now))
                 .execute(&mut **tx)
                 .await?;
-            let note = format!("acknowledge by {}", hotline_domain::shown_time(deadline));
-            self.offer_event(
-                &mut tx,
-                ticket_id,
-                EventKind::OfferReminder,
-                ROUTING_ACTOR,
-                &lawyer,
-                Some(&note),
-                now,
-            )
-            .await?;
-            tx.commit().await?;
-            self.committed();
-            processed += 1;
+            }
+            RoutingStatus::Offering => {
+                self.expire_pending(tx, &ticket, now).await?;
+                self.offer_next(tx, &ticket, round, attempts, policy, now)
+                    .await?;
+            }
+            RoutingStatus::Escalated => {
+                // A new round: everyone on duty may be asked again.
+                self.offer_next(tx, &ticket, round + 1, 0, policy, now)
+                    .await?;
+            }
+            RoutingStatus::Owned => {
+                // The bound for starting the case has passed.
+                if ticket.state == TicketState::Assigned {
+                    insert_event(
+                        tx,
+                        ticket_id,
+                        EventKind::StartOverdue,
+                        ROUTING_ACTOR,
+                        now,
+                        EventDetail {
+                            note: Some("assigned but not started in time; supervisors alerted"),
+                            ..EventDetail::default()
+                        },
+                    )
+                    .await?;
+                }
+                sqlx::query(
+                    "UPDATE routing SET due_at = NULL, updated_at = $2 WHERE ticket_id = $1",
+                )
+                .bind(ticket_id)
+                .bind(ms(now))
+                .execute(&mut **tx)
+                .await?;
+            }
         }
+        Ok(())
+    }
+
+    /// One claimed reminder (`row`, a pending offer), inside its
+    /// transaction: the lawyer's stream is told, once; an offer whose ticket
+    /// left routing without ending it is withdrawn instead.
+    async fn process_reminder(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        row: &AnyRow,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let offer: i64 = get(row, "id")?;
+        let lawyer: String = get(row, "lawyer_id")?;
+        let deadline = millis(get(row, "ack_deadline")?)?;
+        let ticket_id: i64 = get(row, "ticket_id")?;
+        let state = self.locked_state(tx, ticket_id).await?;
+        if !seeks_lawyer(state) {
+            let why = format!("the ticket is {state}");
+            self.lock_load_centers(tx, ticket_id, None).await?;
+            return self
+                .end_routing(tx, ticket_id, state, &why, ROUTING_ACTOR, now)
+                .await;
+        }
+        sqlx::query("UPDATE offers SET remind_at = NULL WHERE id = $1")
+            .bind(offer)
+            .execute(&mut **tx)
+            .await?;
+        let note = format!("acknowledge by {}", hotline_domain::shown_time(deadline));
+        self.offer_event(
+            tx,
+            ticket_id,
+            EventKind::OfferReminder,
+            ROUTING_ACTOR,
+            &lawyer,
+            Some(&note),
+            now,
+        )
+        .await?;
+        Ok(())
     }
 
     /// The lawyer takes the offer, in one transaction. What that means
@@ -774,8 +851,7 @@ impl Store {
                 lawyer: to_lawyer.to_owned(),
             }));
         }
-        self.lock_load_centers(&mut tx, id, old.as_deref(), to_lawyer)
-            .await?;
+        self.lock_load_centers(&mut tx, id, Some(to_lawyer)).await?;
         sqlx::query("UPDATE tickets SET assigned_lawyer = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
             .bind(to_lawyer)
@@ -918,13 +994,18 @@ impl Store {
             .collect()
     }
 
-    /// Locks the ticket and reads what routing needs of it.
+    /// Locks the ticket, and the routing locks of the centers whose loads
+    /// routing may change for it ([`Store::lock_load_centers`]: before any
+    /// offer or assignment of the transaction changes one), and reads what
+    /// routing needs of it. A lawyer who takes the ticket from the queue is
+    /// of its center, and one who takes an offer has it pending.
     pub(super) async fn routed(
         &self,
         tx: &mut Transaction<'static, Any>,
         id: i64,
     ) -> Result<Routed, StoreError> {
         let state = self.locked_state(tx, id).await?;
+        self.lock_load_centers(tx, id, None).await?;
         let row = sqlx::query(
             "SELECT number, urgency, center, matter, region, language FROM tickets WHERE id = $1",
         )
@@ -1144,14 +1225,14 @@ impl Store {
     }
 
     /// On-duty lawyers of the center with their load (open tickets and
-    /// pending offers).
+    /// pending offers). The caller holds the center's routing lock (taken
+    /// by [`Store::routed`] with the ticket's).
     pub(super) async fn candidates(
         &self,
         tx: &mut Transaction<'static, Any>,
         center: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<Candidate>, StoreError> {
-        self.lock_center(tx, center).await?;
         let sql = format!(
             "SELECT {CANDIDATE_COLUMNS} FROM lawyers l {LOAD_JOIN} WHERE l.center = $1 AND l.active = 1 \
              AND EXISTS (SELECT 1 FROM shifts s WHERE s.lawyer_id = l.id AND s.starts_at <= $2 \
@@ -1168,61 +1249,74 @@ impl Store {
     /// Routing decisions of one center are made one at a time, across
     /// every node: two transactions that read the same loads would both
     /// offer to the lawyer with room for one more. On PostgreSQL a
-    /// transaction-scoped advisory lock per center, taken in a statement of
-    /// its own so that the roster read after it (a new snapshot, READ
-    /// COMMITTED) sees the offers of the transaction it waited for. SQLite
-    /// has one writer at a time already. Callers that lock several centers
-    /// lock them in sorted order; a ticket's own row lock is always taken
-    /// before its center's.
-    pub(super) async fn lock_center(
+    /// transaction-scoped advisory lock per center (the key the load
+    /// triggers of 0016 take too), taken in a statement of its own so that
+    /// the roster read after it (a new snapshot, READ COMMITTED) sees the
+    /// offers of the transaction it waited for. SQLite has one writer at a
+    /// time already.
+    ///
+    /// Every transaction takes all the center locks it will need at once,
+    /// before it changes any lawyer's load, in the order of their keys (not
+    /// of their names: two names may share a key, and a shared key is one
+    /// lock): a load row is then never held by one transaction while it
+    /// waits for a center another holds. These are the centers of a batch's
+    /// new tickets.
+    pub(super) async fn lock_centers(
         &self,
         tx: &mut Transaction<'static, Any>,
-        center: &str,
+        centers: &[&str],
     ) -> Result<(), StoreError> {
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hotline-routing:' || $1))")
-                .bind(center)
-                .execute(&mut **tx)
-                .await?;
+        if self.backend != Backend::Postgres || centers.is_empty() {
+            return Ok(());
         }
+        let names = serde_json::to_string(centers)
+            .map_err(|e| StoreError::Corrupt(format!("center names as JSON: {e}")))?;
+        // The sorted, distinct keys come out of the subquery in order, and
+        // each row's lock is taken as the row is read.
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(k) FROM ( \
+             SELECT DISTINCT hashtext('hotline-routing:' || name) AS k \
+             FROM json_array_elements_text($1::json) AS c(name) ORDER BY k) AS keys",
+        )
+        .bind(names)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 
-    /// Before a move of a ticket between two lawyers changes both their
-    /// loads: the routing locks of the ticket's center and of each
-    /// lawyer's, in sorted order. Each load row is held to the commit, and
-    /// a routing transaction of a lawyer's center may change the same two
-    /// rows in the other order (an expired offer to one, the next offer to
-    /// the other): holding that center first makes it wait for us, or us
-    /// for it, instead of each holding one row and waiting for the other.
-    async fn lock_load_centers(
+    /// [`Store::lock_centers`] for a transaction on an existing ticket, right
+    /// after the ticket's row lock: the centers of the ticket (its new
+    /// offers go to its center's lawyers), of its lawyer, of every lawyer
+    /// with a pending offer for it (withdrawn, expired or taken), and of
+    /// `new_lawyer`, whom the move gives it. A load row of a lawyer of
+    /// another center may be changed by a routing transaction of that
+    /// center in the other order (an expired offer to one, the next offer
+    /// to the other): holding that center first makes one wait for the
+    /// other instead of each holding one row and waiting for the other.
+    pub(super) async fn lock_load_centers(
         &self,
         tx: &mut Transaction<'static, Any>,
         ticket_id: i64,
-        from_lawyer: Option<&str>,
-        to_lawyer: &str,
+        new_lawyer: Option<&str>,
     ) -> Result<(), StoreError> {
         if self.backend != Backend::Postgres {
             return Ok(());
         }
-        let rows = sqlx::query(
-            "SELECT center FROM tickets WHERE id = $1 \
-             UNION SELECT center FROM lawyers WHERE id = $2 OR id = $3",
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(k) FROM ( \
+             SELECT DISTINCT hashtext('hotline-routing:' || center) AS k FROM ( \
+             SELECT center FROM tickets WHERE id = $1 \
+             UNION ALL SELECT l.center FROM tickets t JOIN lawyers l ON l.id = t.assigned_lawyer \
+             WHERE t.id = $1 \
+             UNION ALL SELECT l.center FROM offers o JOIN lawyers l ON l.id = o.lawyer_id \
+             WHERE o.ticket_id = $1 AND o.state = 'pending' \
+             UNION ALL SELECT center FROM lawyers WHERE id = $2) AS centers \
+             ORDER BY k) AS keys",
         )
         .bind(ticket_id)
-        .bind(from_lawyer.unwrap_or(to_lawyer))
-        .bind(to_lawyer)
-        .fetch_all(&mut **tx)
+        .bind(new_lawyer)
+        .execute(&mut **tx)
         .await?;
-        let mut centers = rows
-            .iter()
-            .map(|row| get::<String>(row, "center"))
-            .collect::<Result<Vec<_>, _>>()?;
-        // Sorted as a batch sorts its centers (by bytes, not collation).
-        centers.sort_unstable();
-        for center in &centers {
-            self.lock_center(tx, center).await?;
-        }
         Ok(())
     }
 
@@ -1231,7 +1325,8 @@ impl Store {
     /// tickets created at slightly different moments reads the roster once
     /// and picks each ticket's candidates at its own moment. Their phones
     /// come along: a first offer that pages needs them, and the lawyer's
-    /// row is read here anyway.
+    /// row is read here anyway. The caller holds the center's routing lock
+    /// ([`Store::lock_centers`]).
     pub(super) async fn candidates_between(
         &self,
         tx: &mut Transaction<'static, Any>,
@@ -1239,7 +1334,6 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<RosterShift>, StoreError> {
-        self.lock_center(tx, center).await?;
         let sql = format!(
             "SELECT {CANDIDATE_COLUMNS}, l.phone, l.sip_uri, s.starts_at, s.ends_at \
              FROM lawyers l {LOAD_JOIN} \

@@ -235,6 +235,13 @@ impl Store {
         let id = self.ticket_id(number).await?;
         let mut tx = self.begin_write().await?;
         let from = self.locked_state(&mut tx, id).await?;
+        // The move may change the loads of the ticket's lawyer, of the
+        // lawyer it names, and of any lawyer whose offer it withdraws.
+        let named = mv
+            .lawyer
+            .as_deref()
+            .filter(|_| matches!(to, TicketState::Assigned | TicketState::Provisional));
+        self.lock_load_centers(&mut tx, id, named).await?;
         self.transition_locked(&mut tx, id, from, to, mv, actor, now)
             .await?;
         let mut to = to;
@@ -270,7 +277,8 @@ impl Store {
         self.ticket_by_id(id).await
     }
 
-    /// The move itself, inside a transaction that holds the ticket's lock.
+    /// The move itself, inside a transaction that holds the ticket's lock
+    /// and the routing locks of [`Store::lock_load_centers`].
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn transition_locked(
         &self,
