@@ -111,6 +111,16 @@ impl AppError {
     }
 }
 
+/// What [`App::preflight`] loaded.
+struct Preflight {
+    calendar: Arc<HolidayCalendar>,
+    tls: Option<crate::tls::ServerTls>,
+    menus: Option<MenuStore>,
+    limitation: Option<Arc<Limitation>>,
+    /// An IVR node's ticketing endpoints and token (`hotline ivr` only).
+    remote: Option<(Vec<tonic::transport::Endpoint>, String)>,
+}
+
 /// Ticketing, bound and connected, not yet serving.
 struct TicketingPart {
     grpc: TcpListener,
@@ -142,14 +152,17 @@ pub struct App {
 }
 
 impl App {
-    /// Checks what can be refused (menu, prompts, rules, calendar) before
-    /// anything listens, then opens the store and binds every listener.
-    pub async fn build(config: Config, role: Role) -> Result<Self, AppError> {
+    /// Everything start-up checks before it binds an address or opens the
+    /// database, which is what `--check-config` checks: the calendar, the
+    /// TLS files and the plaintext rules, the menu and its prompts, the
+    /// limitation rules, and an IVR node's ticketing URLs, CA and token.
+    /// Returns what it loaded, for [`App::build`].
+    async fn preflight(config: &Config, role: Role) -> Result<Preflight, AppError> {
         let with_ticketing = role != Role::Ivr;
         let with_ivr = role != Role::Ticketing;
 
-        let calendar = Arc::new(load_calendar(&config)?);
-        let tls = crate::tls::server(&config)?;
+        let calendar = Arc::new(load_calendar(config)?);
+        let tls = crate::tls::server(config)?;
         if tls.is_none() && !config.allow_plaintext {
             // Tokens and personal data must not cross a network in clear.
             let exposed = [
@@ -190,14 +203,57 @@ impl App {
             None
         };
 
-        let ticketing = if with_ticketing {
+        let limitation = if with_ticketing {
+            let limitation = Arc::new(load_limitation(config, (*calendar).clone())?);
+            if let Some(menus) = &menus {
+                check_chosen_rules(menus, &limitation)?;
+            }
+            Some(limitation)
+        } else {
+            None
+        };
+        // An IVR node alone reaches ticketing elsewhere: several nodes,
+        // requests going to those that answer their health check.
+        let remote = if role == Role::Ivr {
+            let endpoints = ticketing_urls(&config.ticketing)?
+                .iter()
+                .map(|url| ticketing_endpoint(config, url, tls.as_ref()))
+                .collect::<Result<Vec<_>, _>>()?;
+            Some((endpoints, read_ivr_token(config)?))
+        } else {
+            None
+        };
+        Ok(Preflight {
+            calendar,
+            tls,
+            menus,
+            limitation,
+            remote,
+        })
+    }
+
+    /// The start-up checks of [`App::preflight`] alone, for `--check-config`:
+    /// a configuration that passes them starts, unless an address cannot
+    /// be bound or the database or ticketing cannot be reached.
+    pub async fn check(config: &Config, role: Role) -> Result<(), AppError> {
+        Self::preflight(config, role).await.map(drop)
+    }
+
+    /// Checks what can be refused ([`App::preflight`]) before anything
+    /// listens, then opens the store and binds every listener.
+    pub async fn build(config: Config, role: Role) -> Result<Self, AppError> {
+        let Preflight {
+            calendar,
+            tls,
+            menus,
+            limitation,
+            remote,
+        } = Self::preflight(&config, role).await?;
+
+        let ticketing = if let Some(limitation) = limitation {
             let database_url = config.database_url();
             if database_url.starts_with("sqlite:") {
                 create_data_dir(&config)?;
-            }
-            let limitation = Arc::new(load_limitation(&config, (*calendar).clone())?);
-            if let Some(menus) = &menus {
-                check_chosen_rules(menus, &limitation)?;
             }
             if let Some(path) = sqlite_file(&database_url) {
                 create_private(&path)?;
@@ -236,23 +292,22 @@ impl App {
                 let outbox = Outbox::open(&outbox_file)
                     .await
                     .map_err(|e| AppError::Outbox(e.to_string()))?;
-                // `serve` reaches its own ticketing over loopback, keeping the
-                // contract honest.
-                let ticketing_url = match &ticketing {
-                    Some(part) => loopback_url(local_addr(&part.grpc), tls.is_some()),
-                    None => config.ticketing.clone(),
+                let (endpoints, token) = match (&ticketing, remote) {
+                    // `serve` reaches its own ticketing over loopback,
+                    // keeping the contract honest.
+                    (Some(part), _) => {
+                        let url = loopback_url(local_addr(&part.grpc), tls.is_some());
+                        let endpoint = ticketing_endpoint(&config, &url, tls.as_ref())?;
+                        (vec![endpoint], own_ivr_token(&config, part).await?)
+                    }
+                    (None, Some(remote)) => remote,
+                    (None, None) => {
+                        return Err(AppError::Ticketing(
+                            "an IVR node alone has no ticketing to reach".into(),
+                        ))
+                    }
                 };
-                // Several ticketing nodes: requests go to those that answer
-                // their health check.
-                let endpoints = ticketing_urls(&ticketing_url)?
-                    .iter()
-                    .map(|url| ticketing_endpoint(&config, url, tls.as_ref()))
-                    .collect::<Result<Vec<_>, _>>()?;
                 let channel = hotline_ivr::tickets::nodes::channel(endpoints);
-                let token = match &ticketing {
-                    Some(part) => own_ivr_token(&config, part).await?,
-                    None => read_ivr_token(&config)?,
-                };
                 let tickets = TicketsClient::with_channel(channel.clone(), Some(&token), outbox)
                     .map_err(|e| AppError::TicketingUrl(e.to_string()))?;
                 // The admin API's tokens are ticketing's: it asks there.

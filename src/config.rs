@@ -321,6 +321,12 @@ pub struct ServeArgs {
     /// Print the resolved configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
+    /// Check the configuration as start-up does (files, TLS, plaintext
+    /// rules, menu, rules, an IVR node's ticketing URLs and token) without
+    /// binding an address or opening the database, and exit: 0 if it would
+    /// start, 2 with the reason if not.
+    #[arg(long, conflicts_with = "print_config")]
+    pub check_config: bool,
 }
 
 /// What a SIP request from outside `sip_trusted` gets, when it is set.

@@ -20,6 +20,15 @@ pub async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    if args.check_config {
+        App::check(&config, role).await.map_err(app_error)?;
+        let unchecked = match role {
+            Role::Ivr => "binding its addresses and reaching ticketing",
+            Role::All | Role::Ticketing => "binding its addresses and opening the database",
+        };
+        println!("the configuration passes every start-up check; not checked: {unchecked}");
+        return Ok(());
+    }
     init_logging(&config)?;
     raise_descriptor_limit();
     let app = App::build(config, role).await.map_err(app_error)?;

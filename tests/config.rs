@@ -120,3 +120,82 @@ fn a_bad_configuration_file_is_refused_with_file_and_line() {
         "{err}"
     );
 }
+
+/// The node configurations shipped in `deploy/` pass every start-up check
+/// with only their host paths swapped for this machine's (a certificate
+/// made by `--dev-tls` for the TLS files, a token file, a data directory):
+/// what `--check-config` tells an operator before the first start. Their
+/// addresses are the example's and cannot be bound here, so that part is
+/// left to the loopback deployment test (`tests/kamailio.rs`). The check
+/// is no formality: the IVR's file with its plaintext admin API moved off
+/// loopback is refused, naming the key.
+#[test]
+fn the_shipped_node_configurations_pass_the_start_up_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = common::bare_hotline(dir.path())
+        .args(["serve", "--dev-tls", "--check-config"])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", common::stderr(&made));
+    let tls = dir.path().join("hotline-data/dev-tls");
+    let token = dir.path().join("ivr.token");
+    std::fs::write(&token, "an-ivr-token\n").unwrap();
+    let data = dir.path().join("data");
+    let host_paths = [
+        ("/etc/hotline/tls/ca.pem", tls.join("cert.pem")),
+        ("/etc/hotline/tls/ticketing.pem", tls.join("cert.pem")),
+        ("/etc/hotline/tls/ticketing.key", tls.join("key.pem")),
+        ("/etc/hotline/ivr.token", token),
+        ("/var/lib/hotline", data),
+    ];
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    let check = |role: &str, text: &str| {
+        let file = dir.path().join(format!("{role}.toml"));
+        std::fs::write(&file, text).unwrap();
+        common::bare_hotline(dir.path())
+            .args([role, "--check-config", "--config"])
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    for role in ["ivr", "ticketing"] {
+        let mut text = std::fs::read_to_string(deploy.join(format!("{role}.toml"))).unwrap();
+        for (shipped, here) in &host_paths {
+            text = text.replace(
+                &format!("\"{shipped}\""),
+                &format!("{:?}", here.display().to_string()),
+            );
+        }
+        // Every other value is as shipped: no path of the example's host
+        // is left for the check to stumble on, or to skip.
+        assert!(
+            !text.contains("\"/etc/") && !text.contains("\"/var/"),
+            "{text}"
+        );
+        let out = check(role, &text);
+        assert!(
+            out.status.success(),
+            "deploy/{role}.toml: {}",
+            common::stderr(&out)
+        );
+        assert!(
+            common::stdout(&out).contains("passes every start-up check"),
+            "{}",
+            common::stdout(&out)
+        );
+        if role == "ivr" {
+            let exposed = text.replace(
+                "admin_listen = \"127.0.0.1:50052\"",
+                "admin_listen = \"10.0.0.11:50052\"",
+            );
+            assert_ne!(exposed, text, "deploy/ivr.toml's admin_listen moved");
+            let out = check(role, &exposed);
+            assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+            assert!(
+                common::stderr(&out).contains("admin_listen 10.0.0.11:50052 is not loopback"),
+                "{}",
+                common::stderr(&out)
+            );
+        }
+    }
+}
