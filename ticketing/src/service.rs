@@ -154,12 +154,7 @@ impl Ticketing {
         pass.count(self.store.expire_page_claims(&self.routing, now).await);
         pass.count(self.store.expire_bridges(now).await);
         pass.count(self.store.alert_overdue_clocks(now).await);
-        if let Some(unrouted) = pass.ok(self.store.unrouted().await) {
-            for number in unrouted {
-                let routed = self.store.route(&number, &self.routing, now).await;
-                pass.count(routed.map(usize::from));
-            }
-        }
+        pass.count(self.store.route_unrouted(&self.routing, now).await);
         pass.finish()
     }
 

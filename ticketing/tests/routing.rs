@@ -51,6 +51,7 @@ both_backends!(
     a_ticket_corrected_to_normal_stops_being_offered_and_can_be_routed_again,
     concurrent_critical_tickets_share_the_duty_as_one_after_another,
     tickets_written_together_are_routed_each_at_its_own_moment,
+    who_may_see_a_ticket_follows_its_offers_and_its_lawyer,
 );
 
 // Two ticketing nodes on one database: an operator's rejection on one
@@ -947,6 +948,69 @@ mod pg_only {
             offer_states(&w, &h.number).await,
             [super::OfferState::Expired]
         );
+        db.finish(store).await;
+    }
+
+    /// The frozen lock may be of a lawyer's center, not the ticket's: a
+    /// Haidian case given to li of the default center has its start timer
+    /// due first while the default center is frozen. That ticket waits for
+    /// the next pass, and Haidian's own timers still run in this one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_timer_waiting_for_its_lawyers_frozen_center_does_not_stall_its_own_center() {
+        let (store, db) = crate::support::postgres().await;
+        let w = super::world(store.clone());
+        w.lawyer("li", &["labor-wages"], 3, 8).await;
+        haidian_lawyer(&w, "chen").await;
+        let mut haidian = super::new_ticket("case", true, None);
+        haidian.center = "haidian".into();
+        let (case, _) = w.ticketing.create(&haidian).await.unwrap();
+        w.ack(&case.number, "chen").await.unwrap();
+        w.accept(&case.number).await;
+        let policy = w.ticketing.routing_policy().clone();
+        store
+            .reassign(
+                &case.number,
+                "li",
+                "closer",
+                "supervisor:zhao",
+                &policy,
+                w.ticketing.now(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        // Its bound for starting the case (two hours) falls due just before
+        // the offer of a new Haidian ticket runs out.
+        w.advance(chrono::Duration::minutes(116));
+        let mut next = super::new_ticket("next", true, None);
+        next.center = "haidian".into();
+        let (next, _) = w.ticketing.create(&next).await.unwrap();
+        assert_eq!(w.pending(&next.number).await.as_deref(), Some("chen"));
+        w.advance(chrono::Duration::minutes(6));
+        let mut frozen = store.pool().begin().await.unwrap();
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hotline-routing:default'))")
+            .execute(&mut *frozen)
+            .await
+            .unwrap();
+
+        tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            w.ticketing.run_routing(),
+        )
+        .await
+        .expect("the pass waited on the frozen lock with no timeout")
+        .unwrap();
+        assert_eq!(
+            offer_states(&w, &next.number).await,
+            [super::OfferState::Expired]
+        );
+        let overdue =
+            |kinds: Vec<super::EventKind>| kinds.contains(&super::EventKind::StartOverdue);
+        assert!(!overdue(w.kinds(&case.number).await));
+
+        frozen.rollback().await.unwrap();
+        w.tick().await;
+        assert!(overdue(w.kinds(&case.number).await));
         db.finish(store).await;
     }
 
@@ -1882,4 +1946,78 @@ async fn tickets_written_together_are_routed_each_at_its_own_moment(store: Store
     }
     paged.sort();
     assert_eq!(paged, ["0-leaving", "a", "a", "b"]);
+}
+
+/// Who may see a ticket as its offers move: the lawyer with the pending
+/// offer, then, once it is declined, the next one instead; the lawyer who
+/// takes it; its center's supervisors and admins always; nobody else.
+/// `may_see_given` (a lawyer's stream, with the offers already read) says
+/// the same as `may_see` (its own read) at every step.
+async fn who_may_see_a_ticket_follows_its_offers_and_its_lawyer(store: Store) {
+    use hotline_ticketing::auth::{Principal, Role};
+    let w = world(store);
+    w.lawyer("li", &["labor-wages"], 3, 8).await;
+    w.lawyer("wang", &["labor-wages"], 2, 8).await;
+    let principal = |role: Role, lawyer: Option<&str>, center: Option<&str>| Principal {
+        token_id: "t".into(),
+        role,
+        lawyer: lawyer.map(str::to_owned),
+        center: center.map(str::to_owned),
+        name: "n".into(),
+    };
+    let everyone = [
+        ("li", principal(Role::Lawyer, Some("li"), None)),
+        ("wang", principal(Role::Lawyer, Some("wang"), None)),
+        ("chen", principal(Role::Lawyer, Some("chen"), None)),
+        (
+            "supervisor",
+            principal(Role::Supervisor, None, Some("default")),
+        ),
+        (
+            "haidian",
+            principal(Role::Supervisor, None, Some("haidian")),
+        ),
+        ("admin", principal(Role::Admin, None, None)),
+        ("ivr", principal(Role::Ivr, None, None)),
+    ];
+    let n = w.critical("k1").await;
+    // Offered to li first (more room).
+    assert_eq!(w.pending(&n).await.as_deref(), Some("li"));
+    assert_eq!(
+        who_sees(&w, &n, &everyone).await,
+        ["li", "supervisor", "admin"]
+    );
+    w.decline(&n, "li", "in court all day").await;
+    assert_eq!(w.pending(&n).await.as_deref(), Some("wang"));
+    assert_eq!(
+        who_sees(&w, &n, &everyone).await,
+        ["wang", "supervisor", "admin"]
+    );
+    w.ack(&n, "wang").await.unwrap();
+    assert_eq!(
+        who_sees(&w, &n, &everyone).await,
+        ["wang", "supervisor", "admin"]
+    );
+    w.assert_check_clean().await;
+}
+
+/// The names of `everyone` who may see ticket `n`, asserting that
+/// `may_see` and `may_see_given` agree for each.
+async fn who_sees<'a>(
+    w: &World,
+    n: &TicketNumber,
+    everyone: &[(&'a str, hotline_ticketing::auth::Principal)],
+) -> Vec<&'a str> {
+    let ticket = w.store.ticket(n).await.unwrap();
+    let offers = w.store.offers(n).await.unwrap();
+    let mut seen = Vec::new();
+    for (name, who) in everyone {
+        let read = w.ticketing.may_see(who, &ticket).await.unwrap();
+        let given = Ticketing::may_see_given(who, &ticket, &offers);
+        assert_eq!(read, given, "{name}: may_see and may_see_given differ");
+        if read {
+            seen.push(*name);
+        }
+    }
+    seen
 }

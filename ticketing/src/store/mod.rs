@@ -82,6 +82,12 @@ pub enum StoreError {
     /// create of a batch that hit it.
     #[error("another node holds a lock this write needs (lock timeout); nothing was written")]
     LockTimeout,
+    /// The lock timeout on the routing lock of this center: another node
+    /// holds it (a node frozen mid-transaction?).
+    #[error(
+        "another node holds the routing lock of center {0} (lock timeout); nothing was written"
+    )]
+    CenterBusy(String),
 }
 
 impl StoreError {
@@ -90,7 +96,7 @@ impl StoreError {
     /// was rolled back; nothing of it was written, and it may be retried.
     pub fn is_lock_timeout(&self) -> bool {
         match self {
-            StoreError::LockTimeout => true,
+            StoreError::LockTimeout | StoreError::CenterBusy(_) => true,
             StoreError::Database(sqlx::Error::Database(db)) => {
                 db.code().as_deref() == Some("55P03")
             }

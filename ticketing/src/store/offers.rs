@@ -19,24 +19,52 @@ use crate::routing::{seeks_lawyer, Lawyer, Offer, OfferState, RosterError, Routi
 use crate::tickets::lifecycle::Move;
 use crate::tickets::{EventKind, FieldChange, Ticket};
 
-/// Centers the scheduler leaves for its next pass: a transaction on one of
-/// their tickets waited out the lock timeout.
+/// What a scheduler pass leaves for the next one: centers whose routing
+/// lock another node held past the lock timeout, and tickets that waited
+/// for such a lock (of a center not their own: a lawyer's).
 #[derive(Default)]
-struct StuckCenters(Vec<String>);
+struct Stuck {
+    centers: Vec<String>,
+    tickets: Vec<i64>,
+}
 
-impl StuckCenters {
-    fn add(&mut self, center: String) {
-        if !self.0.contains(&center) {
-            self.0.push(center);
+impl Stuck {
+    /// Notes a lock timeout of the transaction on ticket `ticket` of
+    /// `center`; false for any other error.
+    fn add(&mut self, error: &StoreError, ticket: i64, center: &str) -> bool {
+        let busy = match error {
+            StoreError::CenterBusy(busy) => busy.as_str(),
+            // A lock of the ticket's own center, as far as is known.
+            e if e.is_lock_timeout() => center,
+            _ => return false,
+        };
+        tracing::warn!(
+            center = busy,
+            ticket_id = ticket,
+            "a routing lock was held past the lock timeout (a node frozen mid-transaction?); \
+             this center's timers wait for the next scheduler pass"
+        );
+        if !self.centers.iter().any(|c| c == busy) {
+            self.centers.push(busy.to_owned());
         }
+        self.tickets.push(ticket);
+        true
     }
 
-    /// The list as a JSON array, bound as one parameter.
-    fn as_json(&self) -> Result<String, StoreError> {
-        serde_json::to_string(&self.0)
-            .map_err(|e| StoreError::Corrupt(format!("center names as JSON: {e}")))
+    /// The centers and the tickets as JSON arrays, bound as two parameters.
+    fn as_json(&self) -> Result<(String, String), StoreError> {
+        let json = |e: serde_json::Error| StoreError::Corrupt(format!("stuck list as JSON: {e}"));
+        Ok((
+            serde_json::to_string(&self.centers).map_err(json)?,
+            serde_json::to_string(&self.tickets).map_err(json)?,
+        ))
     }
 }
+
+/// What a scheduler's claim on PostgreSQL leaves out: the stuck centers'
+/// tickets ($2) and the stuck tickets ($3), alias `t` for tickets.
+const NOT_STUCK: &str = "t.center NOT IN (SELECT value FROM json_array_elements_text($2::json)) \
+     AND t.id NOT IN (SELECT CAST(value AS BIGINT) FROM json_array_elements_text($3::json))";
 
 /// Who routing acts as in ticket histories.
 pub const ROUTING_ACTOR: &str = "routing";
@@ -256,17 +284,17 @@ impl Store {
     /// transaction; returns how many were processed. On PostgreSQL the rows
     /// are claimed with `FOR UPDATE SKIP LOCKED`, so nodes share the work.
     ///
-    /// A timer whose routing locks are held past the lock timeout (a node
-    /// frozen mid-transaction) is left for the next pass with every other
-    /// timer of its ticket's center, so one stuck center costs a pass one
-    /// lock timeout and the other centers' timers still run.
+    /// A timer whose transaction waits out the lock timeout on a center's
+    /// routing lock (a node frozen mid-transaction holding it) is left for
+    /// the next pass with every other timer of that center: a stuck center
+    /// costs a pass one lock timeout, and the other centers' timers run.
     pub async fn process_due(
         &self,
         policy: &RoutingPolicy,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let mut processed = 0;
-        let mut stuck = StuckCenters::default();
+        let mut stuck = Stuck::default();
         loop {
             let mut tx = self.begin_write().await?;
             let claim = match self.backend {
@@ -274,42 +302,29 @@ impl Store {
                 // skipped if either is taken: every other writer (a move, an
                 // acknowledgement) locks the ticket first, so the scheduler
                 // must never wait on a ticket while holding its routing row.
-                Backend::Postgres => {
+                Backend::Postgres => format!(
                     "SELECT r.ticket_id, r.status, r.round, r.attempts, t.center FROM routing r \
                      JOIN tickets t ON t.id = r.ticket_id \
-                     WHERE r.due_at IS NOT NULL AND r.due_at <= $1 \
-                     AND t.center NOT IN (SELECT value FROM json_array_elements_text($2::json)) \
+                     WHERE r.due_at IS NOT NULL AND r.due_at <= $1 AND {NOT_STUCK} \
                      ORDER BY r.due_at LIMIT 1 FOR UPDATE OF r, t SKIP LOCKED"
-                }
-                Backend::Sqlite => {
-                    "SELECT r.ticket_id, r.status, r.round, r.attempts, t.center FROM routing r \
-                     JOIN tickets t ON t.id = r.ticket_id \
+                ),
+                // No lock timeouts: one writer at a time, nothing is stuck.
+                Backend::Sqlite => "SELECT r.ticket_id, r.status, r.round, r.attempts, t.center \
+                     FROM routing r JOIN tickets t ON t.id = r.ticket_id \
                      WHERE r.due_at IS NOT NULL AND r.due_at <= $1 ORDER BY r.due_at LIMIT 1"
-                }
+                    .to_owned(),
             };
-            let mut claim = sqlx::query(claim).bind(ms(now));
-            if self.backend == Backend::Postgres {
-                claim = claim.bind(stuck.as_json()?);
-            }
-            let Some(row) = claim.fetch_optional(&mut **tx).await? else {
+            let Some(row) = self.claim(&mut tx, &claim, &stuck, now).await? else {
                 break;
             };
-            let center: String = get(&row, "center")?;
+            let (ticket, center): (i64, String) = (get(&row, "ticket_id")?, get(&row, "center")?);
             match self.process_timer(&mut tx, &row, policy, now).await {
                 Ok(()) => {
                     tx.commit().await?;
                     self.committed();
                     processed += 1;
                 }
-                Err(e) if e.is_lock_timeout() => {
-                    tx.rollback().await?;
-                    tracing::warn!(
-                        %center,
-                        "a routing lock was held past the lock timeout (a node frozen \
-                         mid-transaction?); this center's timers wait for the next pass"
-                    );
-                    stuck.add(center);
-                }
+                Err(e) if stuck.add(&e, ticket, &center) => tx.rollback().await?,
                 Err(e) => return Err(e),
             }
         }
@@ -318,46 +333,90 @@ impl Store {
             let mut tx = self.begin_write().await?;
             let claim = match self.backend {
                 // As above: the ticket is locked with the offer, or skipped.
-                Backend::Postgres => {
+                Backend::Postgres => format!(
                     "SELECT o.id, o.ticket_id, o.lawyer_id, o.ack_deadline, t.center FROM offers o \
                      JOIN tickets t ON t.id = o.ticket_id \
                      WHERE o.state = 'pending' AND o.remind_at IS NOT NULL AND o.remind_at <= $1 \
-                     AND t.center NOT IN (SELECT value FROM json_array_elements_text($2::json)) \
-                     ORDER BY o.remind_at LIMIT 1 FOR UPDATE OF o, t SKIP LOCKED"
-                }
+                     AND {NOT_STUCK} ORDER BY o.remind_at LIMIT 1 FOR UPDATE OF o, t SKIP LOCKED"
+                ),
                 Backend::Sqlite => {
-                    "SELECT o.id, o.ticket_id, o.lawyer_id, o.ack_deadline, t.center FROM offers o \
-                     JOIN tickets t ON t.id = o.ticket_id \
+                    "SELECT o.id, o.ticket_id, o.lawyer_id, o.ack_deadline, t.center \
+                     FROM offers o JOIN tickets t ON t.id = o.ticket_id \
                      WHERE o.state = 'pending' AND o.remind_at IS NOT NULL AND o.remind_at <= $1 \
                      ORDER BY o.remind_at LIMIT 1"
+                        .to_owned()
                 }
             };
-            let mut claim = sqlx::query(claim).bind(ms(now));
-            if self.backend == Backend::Postgres {
-                claim = claim.bind(stuck.as_json()?);
-            }
-            let Some(row) = claim.fetch_optional(&mut **tx).await? else {
+            let Some(row) = self.claim(&mut tx, &claim, &stuck, now).await? else {
                 return Ok(processed);
             };
-            let center: String = get(&row, "center")?;
+            let (ticket, center): (i64, String) = (get(&row, "ticket_id")?, get(&row, "center")?);
             match self.process_reminder(&mut tx, &row, now).await {
                 Ok(()) => {
                     tx.commit().await?;
                     self.committed();
                     processed += 1;
                 }
-                Err(e) if e.is_lock_timeout() => {
-                    tx.rollback().await?;
-                    tracing::warn!(
-                        %center,
-                        "a routing lock was held past the lock timeout (a node frozen \
-                         mid-transaction?); this center's reminders wait for the next pass"
-                    );
-                    stuck.add(center);
-                }
+                Err(e) if stuck.add(&e, ticket, &center) => tx.rollback().await?,
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Urgent tickets with no routing row (their routing was interrupted by
+    /// a crash, or a correction made them urgent while a node was down):
+    /// each routed now, as [`Store::route`] would, skipping stuck centers
+    /// as [`Store::process_due`] does. Returns how many were routed.
+    pub async fn route_unrouted(
+        &self,
+        policy: &RoutingPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let rows = sqlx::query(
+            "SELECT t.id, t.center FROM tickets t \
+             WHERE t.urgency IN ('critical', 'urgent', 'expired') \
+             AND t.state IN ('consultation', 'application', 'accepted') \
+             AND NOT EXISTS (SELECT 1 FROM routing r WHERE r.ticket_id = t.id) ORDER BY t.id LIMIT 500",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut routed = 0;
+        let mut stuck = Stuck::default();
+        for row in rows {
+            let (id, center): (i64, String) = (get(&row, "id")?, get(&row, "center")?);
+            if stuck.centers.contains(&center) {
+                continue;
+            }
+            let mut tx = self.begin_write().await?;
+            match self.route_in(&mut tx, id, policy, now).await {
+                Ok(true) => {
+                    tx.commit().await?;
+                    self.committed();
+                    routed += 1;
+                }
+                Ok(false) => tx.rollback().await?,
+                Err(e) if stuck.add(&e, id, &center) => tx.rollback().await?,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(routed)
+    }
+
+    /// The next row of a scheduler's `claim` due by `now`, leaving out what
+    /// is `stuck` (PostgreSQL's claims bind it as $2 and $3).
+    async fn claim(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        claim: &str,
+        stuck: &Stuck,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AnyRow>, StoreError> {
+        let mut query = sqlx::query(AssertSqlSafe(claim)).bind(ms(now));
+        if self.backend == Backend::Postgres {
+            let (centers, tickets) = stuck.as_json()?;
+            query = query.bind(centers).bind(tickets);
+        }
+        Ok(query.fetch_optional(&mut **tx).await?)
     }
 
     /// One claimed routing timer (`row`), inside its transaction.
@@ -979,21 +1038,6 @@ impl Store {
         Ok((tickets.into_iter().map(|(_, t)| t).collect(), offers))
     }
 
-    /// Open urgent tickets with no routing row: routing them was
-    /// interrupted (a crash between the create and the offer).
-    pub async fn unrouted(&self) -> Result<Vec<TicketNumber>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT t.number FROM tickets t WHERE t.urgency IN ('critical', 'urgent', 'expired') \
-             AND t.state IN ('consultation', 'application', 'accepted') \
-             AND NOT EXISTS (SELECT 1 FROM routing r WHERE r.ticket_id = t.id) ORDER BY t.id LIMIT 500",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| parse(&get::<String>(r, "number")?, TicketNumber::parse))
-            .collect()
-    }
-
     /// Locks the ticket, and the routing locks of the centers whose loads
     /// routing may change for it ([`Store::lock_load_centers`]: before any
     /// offer or assignment of the transaction changes one), and reads what
@@ -1302,21 +1346,36 @@ impl Store {
         if self.backend != Backend::Postgres {
             return Ok(());
         }
-        sqlx::query(
-            "SELECT pg_advisory_xact_lock(k) FROM ( \
-             SELECT DISTINCT hashtext('hotline-routing:' || center) AS k FROM ( \
+        // One name per key, in key order; then each lock on its own, so a
+        // lock timeout says whose center another node holds.
+        let rows = sqlx::query(
+            "SELECT MIN(center) AS center FROM ( \
              SELECT center FROM tickets WHERE id = $1 \
              UNION ALL SELECT l.center FROM tickets t JOIN lawyers l ON l.id = t.assigned_lawyer \
              WHERE t.id = $1 \
              UNION ALL SELECT l.center FROM offers o JOIN lawyers l ON l.id = o.lawyer_id \
              WHERE o.ticket_id = $1 AND o.state = 'pending' \
              UNION ALL SELECT center FROM lawyers WHERE id = $2) AS centers \
-             ORDER BY k) AS keys",
+             GROUP BY hashtext('hotline-routing:' || center) \
+             ORDER BY hashtext('hotline-routing:' || center)",
         )
         .bind(ticket_id)
         .bind(new_lawyer)
-        .execute(&mut **tx)
+        .fetch_all(&mut **tx)
         .await?;
+        for row in rows {
+            let center: String = get(&row, "center")?;
+            let locked =
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hotline-routing:' || $1))")
+                    .bind(&center)
+                    .execute(&mut **tx)
+                    .await;
+            match locked.map_err(StoreError::from) {
+                Ok(_) => {}
+                Err(e) if e.is_lock_timeout() => return Err(StoreError::CenterBusy(center)),
+                Err(e) => return Err(e),
+            }
+        }
         Ok(())
     }
 
