@@ -321,10 +321,11 @@ pub struct ServeArgs {
     /// Print the resolved configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
-    /// Check the configuration as start-up does (files, TLS, plaintext
+    /// Run the start-up checks on the configuration (files, TLS, plaintext
     /// rules, menu, rules, an IVR node's ticketing URLs and token) without
-    /// binding an address or opening the database, and exit: 0 if it would
-    /// start, 2 with the reason if not.
+    /// binding an address, creating the data directory or opening the
+    /// database, and exit: 0 when they pass, 2 with the reason if not.
+    /// With --dev-tls, the development certificate is made as at start-up.
     #[arg(long, conflicts_with = "print_config")]
     pub check_config: bool,
 }

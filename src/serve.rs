@@ -20,16 +20,20 @@ pub async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    init_logging(&config)?;
     if args.check_config {
         App::check(&config, role).await.map_err(app_error)?;
         let unchecked = match role {
-            Role::Ivr => "binding its addresses and reaching ticketing",
-            Role::All | Role::Ticketing => "binding its addresses and opening the database",
+            Role::Ivr => {
+                "binding its addresses, creating its data directory and outbox, reaching ticketing"
+            }
+            Role::All | Role::Ticketing => {
+                "binding its addresses, creating its data directory, opening the database"
+            }
         };
         println!("the configuration passes every start-up check; not checked: {unchecked}");
         return Ok(());
     }
-    init_logging(&config)?;
     raise_descriptor_limit();
     let app = App::build(config, role).await.map_err(app_error)?;
     // The one line tests and scripts read to learn the real ports.
