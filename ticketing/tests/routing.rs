@@ -791,6 +791,62 @@ mod pg_only {
         db.finish(store).await;
     }
 
+    /// Creates behind a frozen center: a batch that holds one of its
+    /// tickets fails that center's creates (UNAVAILABLE, naming it) and
+    /// writes the other centers' at once, instead of failing them all.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_with_a_frozen_centers_ticket_still_writes_the_others() {
+        let (store, db) = crate::support::postgres().await;
+        let w = super::world(store.clone());
+        w.lawyer("li", &["labor-wages"], 3, 8).await;
+        haidian_lawyer(&w, "chen").await;
+        let mut frozen = store.pool().begin().await.unwrap();
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hotline-routing:haidian'))")
+            .execute(&mut *frozen)
+            .await
+            .unwrap();
+        let create = |key: &str, center: &str| {
+            let mut new = super::new_ticket(key, true, None);
+            new.center = center.into();
+            let ticketing = w.ticketing.clone();
+            tokio::spawn(async move { ticketing.create(&new).await })
+        };
+        // The first Haidian create holds the writer for a lock timeout, so
+        // the two below queue behind it and are written as one batch.
+        let first = create("h1", "haidian");
+        let mut polls = 0;
+        while sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+            == 0
+        {
+            polls += 1;
+            assert!(polls < 3000, "the first create never waited for the lock");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let second = create("h2", "haidian");
+        let default = create("d", "default");
+
+        for refused in [first, second] {
+            let refused = refused.await.unwrap().unwrap_err();
+            assert!(
+                refused.is_lock_timeout() && refused.to_string().contains("center haidian"),
+                "{refused}"
+            );
+            let status = tonic::Status::from(refused);
+            assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+        }
+        let (written, created) = default.await.unwrap().unwrap();
+        assert!(created);
+        assert_eq!(w.pending(&written.number).await.as_deref(), Some("li"));
+        frozen.rollback().await.unwrap();
+        db.finish(store).await;
+    }
+
     /// A reassignment of another center's ticket between two lawyers of
     /// this center, while a routing transaction of this center changes the
     /// same two lawyers' loads in the other order (an offer to the new

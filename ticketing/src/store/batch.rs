@@ -158,8 +158,39 @@ impl Store {
         // not written: as when a lone create's transaction was dropped, it
         // retries with the same key.
         jobs.retain(|job| !job.reply.is_closed());
+        // A center whose routing lock another node holds past the lock
+        // timeout fails its own tickets; the rest of the batch is written
+        // without them, at once.
+        while let Some(busy) = self.write_batch_once(jobs).await {
+            let failed = StoreError::CenterBusy(busy.clone());
+            let (stuck, rest): (Vec<Job>, Vec<Job>) = jobs
+                .drain(..)
+                .partition(|job| job.request.new.center == busy);
+            tracing::warn!(
+                center = %busy,
+                failed = stuck.len(),
+                written_without_them = rest.len(),
+                "a center's routing lock was held past the lock timeout; its creates failed"
+            );
+            let none_stuck = stuck.is_empty();
+            for job in stuck {
+                let _ = job.reply.send(Err(again(&failed)));
+            }
+            jobs.extend(rest);
+            if none_stuck {
+                // Not a center of this batch's tickets: nothing to leave out.
+                for job in jobs.drain(..) {
+                    let _ = job.reply.send(Err(again(&failed)));
+                }
+            }
+        }
+    }
+
+    /// Writes `jobs` as one batch and answers each, or returns the center
+    /// whose routing lock timed out, its jobs unanswered.
+    async fn write_batch_once(&self, jobs: &mut Vec<Job>) -> Option<String> {
         if jobs.is_empty() {
-            return;
+            return None;
         }
         let started = std::time::Instant::now();
         match self.try_batch(jobs).await {
@@ -175,6 +206,7 @@ impl Store {
                     let _ = job.reply.send(Ok(created));
                 }
             }
+            Err(StoreError::CenterBusy(busy)) => return Some(busy),
             // The database itself is out of reach: writing each ticket
             // alone would make the last caller wait out every timeout.
             Err(StoreError::Database(e)) if unreachable(&e) => {
@@ -205,6 +237,7 @@ impl Store {
                 }
             }
         }
+        None
     }
 
     async fn try_batch(&self, jobs: &[Job]) -> Result<Vec<Created>, StoreError> {
@@ -966,6 +999,9 @@ pub(super) fn unreachable(e: &sqlx::Error) -> bool {
 /// `Clone`), keeping what callers act on: the pool's own kinds (busy →
 /// UNAVAILABLE) and a lock timeout (another node holds a lock: retry).
 pub(super) fn again(e: &StoreError) -> StoreError {
+    if let StoreError::CenterBusy(center) = e {
+        return StoreError::CenterBusy(center.clone());
+    }
     if e.is_lock_timeout() {
         return StoreError::LockTimeout;
     }

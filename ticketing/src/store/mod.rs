@@ -90,6 +90,22 @@ pub enum StoreError {
     CenterBusy(String),
 }
 
+/// Whether `url` names a database this store can open (its scheme only;
+/// nothing is connected): what start-up checks before it binds anything.
+pub fn check_url(url: &str) -> Result<(), StoreError> {
+    backend_of(url).map(drop)
+}
+
+fn backend_of(url: &str) -> Result<Backend, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Backend::Postgres)
+    } else {
+        Err(StoreError::UnsupportedUrl(redact(url)))
+    }
+}
+
 impl StoreError {
     /// PostgreSQL's lock_not_available (55P03): a write waited out the lock
     /// timeout every write transaction begins with (five seconds) and
@@ -163,13 +179,7 @@ impl Store {
     /// applies the migrations of its backend.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Backend::Postgres
-        } else {
-            return Err(StoreError::UnsupportedUrl(redact(url)));
-        };
+        let backend = backend_of(url)?;
         let options = match backend {
             // One writer at a time is SQLite's nature; a few readers run
             // beside it thanks to WAL.

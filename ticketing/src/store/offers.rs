@@ -1315,17 +1315,38 @@ impl Store {
         }
         let names = serde_json::to_string(centers)
             .map_err(|e| StoreError::Corrupt(format!("center names as JSON: {e}")))?;
-        // The sorted, distinct keys come out of the subquery in order, and
-        // each row's lock is taken as the row is read.
-        sqlx::query(
-            "SELECT pg_advisory_xact_lock(k) FROM ( \
-             SELECT DISTINCT hashtext('hotline-routing:' || name) AS k \
-             FROM json_array_elements_text($1::json) AS c(name) ORDER BY k) AS keys",
+        // One name per key, in key order.
+        let rows = sqlx::query(
+            "SELECT MIN(name) AS center FROM json_array_elements_text($1::json) AS c(name) \
+             GROUP BY hashtext('hotline-routing:' || name) \
+             ORDER BY hashtext('hotline-routing:' || name)",
         )
         .bind(names)
-        .execute(&mut **tx)
+        .fetch_all(&mut **tx)
         .await?;
+        for row in rows {
+            self.lock_center(tx, get(&row, "center")?).await?;
+        }
         Ok(())
+    }
+
+    /// One center's routing lock, after the locks of the centers before it
+    /// in key order; a lock timeout names the center another node holds.
+    async fn lock_center(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        center: String,
+    ) -> Result<(), StoreError> {
+        let locked =
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hotline-routing:' || $1))")
+                .bind(&center)
+                .execute(&mut **tx)
+                .await;
+        match locked.map_err(StoreError::from) {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_lock_timeout() => Err(StoreError::CenterBusy(center)),
+            Err(e) => Err(e),
+        }
     }
 
     /// [`Store::lock_centers`] for a transaction on an existing ticket, right
@@ -1364,17 +1385,7 @@ impl Store {
         .fetch_all(&mut **tx)
         .await?;
         for row in rows {
-            let center: String = get(&row, "center")?;
-            let locked =
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hotline-routing:' || $1))")
-                    .bind(&center)
-                    .execute(&mut **tx)
-                    .await;
-            match locked.map_err(StoreError::from) {
-                Ok(_) => {}
-                Err(e) if e.is_lock_timeout() => return Err(StoreError::CenterBusy(center)),
-                Err(e) => return Err(e),
-            }
+            self.lock_center(tx, get(&row, "center")?).await?;
         }
         Ok(())
     }
