@@ -107,6 +107,7 @@ impl AppError {
                 | Self::TicketingUrl(_)
                 | Self::Token(_)
                 | Self::Tls(_)
+                | Self::Store(StoreError::UnsupportedUrl(_))
         )
     }
 }
@@ -204,6 +205,7 @@ impl App {
         };
 
         let limitation = if with_ticketing {
+            hotline_ticketing::store::check_url(&config.database_url())?;
             let limitation = Arc::new(load_limitation(config, (*calendar).clone())?);
             if let Some(menus) = &menus {
                 check_chosen_rules(menus, &limitation)?;

@@ -14,12 +14,15 @@ pub const DEV_TLS_DIR: &str = "dev-tls";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("cannot read {path}: {source}; check tls_cert / tls_key / tls_ca")]
+    #[error("cannot read {key} {path}: {source}")]
     Read {
+        key: &'static str,
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+    #[error("tls_ca {path} is not a CA certificate: {reason}")]
+    NotCertificate { path: PathBuf, reason: String },
     #[error("cannot write the development certificate to {path}: {source}")]
     Write {
         path: PathBuf,
@@ -28,7 +31,7 @@ pub enum TlsError {
     },
     #[error("cannot make the development certificate: {0}")]
     Generate(String),
-    #[error("the certificate and key cannot serve the web console: {0}")]
+    #[error("the certificate and key cannot serve TLS: {0}")]
     Console(String),
 }
 
@@ -46,7 +49,7 @@ pub struct ServerTls {
 /// or none (plaintext).
 pub fn server(config: &Config) -> Result<Option<ServerTls>, TlsError> {
     let (cert, key) = match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => (read(cert)?, read(key)?),
+        (Some(cert), Some(key)) => (read("tls_cert", cert)?, read("tls_key", key)?),
         _ if config.dev_tls => dev_certificate(&config.data_dir.join(DEV_TLS_DIR))?,
         _ => return Ok(None),
     };
@@ -62,13 +65,24 @@ pub fn client(ca: &[u8]) -> ClientTlsConfig {
     ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca))
 }
 
-/// The CA file's content.
+/// The CA file's content, refused unless it holds a PEM certificate: an
+/// empty file or a key given by mistake would otherwise start, and fail
+/// only at the first call that reaches ticketing.
 pub fn read_ca(path: &Path) -> Result<Vec<u8>, TlsError> {
-    read(path)
+    let pem = read("tls_ca", path)?;
+    hotline_ticketing::web::count_certificates(&pem).map_err(|reason| {
+        TlsError::NotCertificate {
+            path: path.to_owned(),
+            reason,
+        }
+    })?;
+    Ok(pem)
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
+/// `path`, the value of the setting `key`.
+fn read(key: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
     std::fs::read(path).map_err(|source| TlsError::Read {
+        key,
         path: path.to_owned(),
         source,
     })
@@ -79,7 +93,10 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
 fn dev_certificate(dir: &Path) -> Result<(Vec<u8>, Vec<u8>), TlsError> {
     let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
     if cert_path.exists() && key_path.exists() {
-        return Ok((read(&cert_path)?, read(&key_path)?));
+        return Ok((
+            read("the development certificate", &cert_path)?,
+            read("the development key", &key_path)?,
+        ));
     }
     let names = vec![
         "localhost".to_owned(),

@@ -127,8 +127,8 @@ fn a_bad_configuration_file_is_refused_with_file_and_line() {
 /// what `--check-config` tells an operator before the first start. Their
 /// addresses are the example's and cannot be bound here, so that part is
 /// left to the loopback deployment test (`tests/kamailio.rs`). The check
-/// is no formality: the IVR's file with its plaintext admin API moved off
-/// loopback is refused, naming the key.
+/// is no formality: a plaintext admin API off loopback, a key given as the
+/// CA, or a database the store cannot open is refused with its reason.
 #[test]
 fn the_shipped_node_configurations_pass_the_start_up_checks() {
     let dir = tempfile::tempdir().unwrap();
@@ -183,17 +183,33 @@ fn the_shipped_node_configurations_pass_the_start_up_checks() {
             "{}",
             common::stdout(&out)
         );
-        if role == "ivr" {
-            let exposed = text.replace(
-                "admin_listen = \"127.0.0.1:50052\"",
-                "admin_listen = \"10.0.0.11:50052\"",
-            );
-            assert_ne!(exposed, text, "deploy/ivr.toml's admin_listen moved");
-            let out = check(role, &exposed);
+        // Mistakes an operator makes in such a file, each refused with
+        // its reason (exit 2) before anything is bound.
+        let ca = tls.join("cert.pem").display().to_string();
+        let key = tls.join("key.pem").display().to_string();
+        let mistakes: &[(&str, &str, &str)] = match role {
+            "ivr" => &[
+                (
+                    "admin_listen = \"127.0.0.1:50052\"",
+                    "admin_listen = \"10.0.0.11:50052\"",
+                    "admin_listen 10.0.0.11:50052 is not loopback",
+                ),
+                (&ca, &key, "is not a CA certificate"),
+            ],
+            _ => &[(
+                "postgres://hotline@10.0.2.1/hotline",
+                "mysql://hotline@10.0.2.1/hotline",
+                "unsupported database URL",
+            )],
+        };
+        for (right, wrong, reason) in mistakes {
+            let broken = text.replace(right, wrong);
+            assert_ne!(broken, text, "deploy/{role}.toml has no `{right}`");
+            let out = check(role, &broken);
             assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
             assert!(
-                common::stderr(&out).contains("admin_listen 10.0.0.11:50052 is not loopback"),
-                "{}",
+                common::stderr(&out).contains(reason),
+                "{reason}: {}",
                 common::stderr(&out)
             );
         }

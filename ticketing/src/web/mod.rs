@@ -35,7 +35,7 @@ use crate::service::Ticketing;
 
 pub use error::WebError;
 pub use session::SESSION_COOKIE;
-pub use tls::{ConsoleTls, ConsoleTlsError};
+pub use tls::{count_certificates, ConsoleTls, ConsoleTlsError};
 
 /// What the console needs besides ticketing.
 #[derive(Clone, Default)]

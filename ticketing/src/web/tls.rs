@@ -22,12 +22,36 @@ const HANDSHAKES: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleTlsError {
-    #[error("the console's certificate: {0}")]
+    #[error("the TLS certificate (tls_cert): {0}")]
     Certificate(String),
-    #[error("the console's private key: {0}")]
+    #[error("the TLS private key (tls_key): {0}")]
     Key(String),
-    #[error("the console's TLS settings: {0}")]
-    Config(#[from] tokio_rustls::rustls::Error),
+    #[error("the private key (tls_key) does not belong to the certificate (tls_cert)")]
+    KeyMismatch,
+    #[error("the TLS certificate and key: {0}")]
+    Config(tokio_rustls::rustls::Error),
+}
+
+impl From<tokio_rustls::rustls::Error> for ConsoleTlsError {
+    fn from(e: tokio_rustls::rustls::Error) -> Self {
+        use tokio_rustls::rustls::{Error, InconsistentKeys};
+        match e {
+            Error::InconsistentKeys(InconsistentKeys::KeyMismatch) => Self::KeyMismatch,
+            other => Self::Config(other),
+        }
+    }
+}
+
+/// How many certificates a PEM file holds; an error if it holds none or
+/// cannot be read as PEM (a CA file that is empty, or a key by mistake).
+pub fn count_certificates(pem: &[u8]) -> Result<usize, String> {
+    let chain = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    match chain.len() {
+        0 => Err("no PEM certificate in it (-----BEGIN CERTIFICATE-----)".to_owned()),
+        n => Ok(n),
+    }
 }
 
 /// The certificate chain and key, PEM, as `tls_cert` and `tls_key` hold them.
