@@ -517,6 +517,12 @@ fn calls_through_two_ivr_and_two_ticketing_nodes_survive_a_drain_and_a_kill() {
         assert_eq!(common::stdout(&out).trim(), "", "node {node}'s outbox");
     }
     assert_eq!(db.value("SELECT COUNT(*) FROM tickets"), CALLS as i64);
+    // One ticket per call, not just as many: each call has its own caller
+    // number (1380000 and sipp's call number).
+    assert_eq!(
+        db.value("SELECT COUNT(DISTINCT caller_number) FROM tickets"),
+        CALLS as i64
+    );
     assert_eq!(
         db.value("SELECT COUNT(*) FROM tickets WHERE urgency = 'critical'"),
         CALLS as i64
