@@ -757,11 +757,7 @@ mod pg_only {
         let (store, db) = crate::support::postgres().await;
         let w = super::world(store.clone());
         w.lawyer("li", &["labor-wages"], 3, 8).await;
-        let mut frozen = store.pool().begin().await.unwrap();
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hotline-routing:default'))")
-            .execute(&mut *frozen)
-            .await
-            .unwrap();
+        let frozen = holding_the_lock_of(&store, "default").await;
 
         // Bounded only so that a create with no lock timeout fails here
         // instead of hanging the suite.
@@ -800,11 +796,7 @@ mod pg_only {
         let w = super::world(store.clone());
         w.lawyer("li", &["labor-wages"], 3, 8).await;
         haidian_lawyer(&w, "chen").await;
-        let mut frozen = store.pool().begin().await.unwrap();
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hotline-routing:haidian'))")
-            .execute(&mut *frozen)
-            .await
-            .unwrap();
+        let frozen = holding_the_lock_of(&store, "haidian").await;
         let create = |key: &str, center: &str| {
             let mut new = super::new_ticket(key, true, None);
             new.center = center.into();
@@ -814,20 +806,8 @@ mod pg_only {
         // The first Haidian create holds the writer for a lock timeout, so
         // the two below queue behind it and are written as one batch.
         let first = create("h1", "haidian");
-        let mut polls = 0;
-        while sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(store.pool())
-        .await
-        .unwrap()
-            == 0
-        {
-            polls += 1;
-            assert!(polls < 3000, "the first create never waited for the lock");
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        until_a_lock_wait(&store, || !first.is_finished()).await;
+        assert!(!first.is_finished(), "the first create never waited");
         let second = create("h2", "haidian");
         let default = create("d", "default");
 
@@ -862,8 +842,7 @@ mod pg_only {
         haidian_lawyer(&w, "chen").await;
         // A Haidian ticket, taken by chen, then given to li of the default
         // center.
-        let mut haidian = super::new_ticket("t", true, None);
-        haidian.center = "haidian".into();
+        let haidian = haidian_ticket("t", true);
         let (t, _) = w.ticketing.create(&haidian).await.unwrap();
         assert_eq!(w.pending(&t.number).await.as_deref(), Some("chen"));
         w.ack(&t.number, "chen").await.unwrap();
@@ -913,8 +892,7 @@ mod pg_only {
         haidian_lawyer(&w, "chen").await;
         // An urgent Haidian application: chen takes the offer and owns it
         // (no decision), then a supervisor gives it to li.
-        let mut haidian = super::new_ticket("t", false, None);
-        haidian.center = "haidian".into();
+        let haidian = haidian_ticket("t", false);
         let (t, _) = w.ticketing.create(&haidian).await.unwrap();
         assert_eq!(w.pending(&t.number).await.as_deref(), Some("chen"));
         w.ack(&t.number, "chen").await.unwrap();
@@ -969,8 +947,7 @@ mod pg_only {
         w.lawyer("li", &["labor-wages"], 3, 8).await;
         haidian_lawyer(&w, "chen").await;
         // Haidian's ticket first, so its timer is the first one due.
-        let mut haidian = super::new_ticket("h", true, None);
-        haidian.center = "haidian".into();
+        let haidian = haidian_ticket("h", true);
         let (h, _) = w.ticketing.create(&haidian).await.unwrap();
         w.advance(chrono::Duration::seconds(1));
         let d = w.critical("d").await;
@@ -978,20 +955,9 @@ mod pg_only {
         assert_eq!(w.pending(&d).await.as_deref(), Some("li"));
         // Both offers run out.
         w.advance(chrono::Duration::minutes(6));
-        let mut frozen = store.pool().begin().await.unwrap();
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hotline-routing:haidian'))")
-            .execute(&mut *frozen)
-            .await
-            .unwrap();
+        let frozen = holding_the_lock_of(&store, "haidian").await;
 
-        // Bounded only so that a pass that waits with no timeout fails here.
-        tokio::time::timeout(
-            std::time::Duration::from_secs(120),
-            w.ticketing.run_routing(),
-        )
-        .await
-        .expect("the pass waited on the frozen lock with no timeout")
-        .unwrap();
+        pass_beside_a_frozen_lock(&w).await;
         assert_eq!(offer_states(&w, &d).await, [super::OfferState::Expired]);
         assert_eq!(
             offer_states(&w, &h.number).await,
@@ -1017,8 +983,7 @@ mod pg_only {
         let w = super::world(store.clone());
         w.lawyer("li", &["labor-wages"], 3, 8).await;
         haidian_lawyer(&w, "chen").await;
-        let mut haidian = super::new_ticket("case", true, None);
-        haidian.center = "haidian".into();
+        let haidian = haidian_ticket("case", true);
         let (case, _) = w.ticketing.create(&haidian).await.unwrap();
         w.ack(&case.number, "chen").await.unwrap();
         w.accept(&case.number).await;
@@ -1038,24 +1003,13 @@ mod pg_only {
         // Its bound for starting the case (two hours) falls due just before
         // the offer of a new Haidian ticket runs out.
         w.advance(chrono::Duration::minutes(116));
-        let mut next = super::new_ticket("next", true, None);
-        next.center = "haidian".into();
+        let next = haidian_ticket("next", true);
         let (next, _) = w.ticketing.create(&next).await.unwrap();
         assert_eq!(w.pending(&next.number).await.as_deref(), Some("chen"));
         w.advance(chrono::Duration::minutes(6));
-        let mut frozen = store.pool().begin().await.unwrap();
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hotline-routing:default'))")
-            .execute(&mut *frozen)
-            .await
-            .unwrap();
+        let frozen = holding_the_lock_of(&store, "default").await;
 
-        tokio::time::timeout(
-            std::time::Duration::from_secs(120),
-            w.ticketing.run_routing(),
-        )
-        .await
-        .expect("the pass waited on the frozen lock with no timeout")
-        .unwrap();
+        pass_beside_a_frozen_lock(&w).await;
         assert_eq!(
             offer_states(&w, &next.number).await,
             [super::OfferState::Expired]
@@ -1068,6 +1022,61 @@ mod pg_only {
         w.tick().await;
         assert!(overdue(w.kinds(&case.number).await));
         db.finish(store).await;
+    }
+
+    /// A transaction that holds `center`'s routing lock until it ends, as
+    /// a node frozen mid-transaction would.
+    async fn holding_the_lock_of(
+        store: &super::Store,
+        center: &str,
+    ) -> sqlx::Transaction<'static, sqlx::Any> {
+        let mut holder = store.pool().begin().await.unwrap();
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hotline-routing:' || $1))")
+            .bind(center)
+            .execute(&mut *holder)
+            .await
+            .unwrap();
+        holder
+    }
+
+    /// Returns once a session of this test's own database waits for a lock
+    /// (each test has a database of its own), or `running` says the task
+    /// expected to wait has ended; fails after 30 s of neither.
+    async fn until_a_lock_wait(store: &super::Store, running: impl Fn() -> bool) {
+        for _ in 0..3000 {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+            if waiting > 0 || !running() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("nothing waited for a lock in 30 s");
+    }
+
+    /// One scheduler pass while a lock is frozen: it must end, not fail.
+    /// Bounded only so that a pass that waits with no timeout fails here.
+    async fn pass_beside_a_frozen_lock(w: &super::World) {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            w.ticketing.run_routing(),
+        )
+        .await
+        .expect("the pass waited on the frozen lock with no timeout")
+        .unwrap();
+    }
+
+    /// A ticket of the Haidian center ([`super::new_ticket`] otherwise).
+    fn haidian_ticket(key: &str, preservation: bool) -> super::NewTicket {
+        super::NewTicket {
+            center: "haidian".into(),
+            ..super::new_ticket(key, preservation, None)
+        }
     }
 
     /// A lawyer of the Haidian center, on duty like the others (a lawyer
@@ -1128,11 +1137,7 @@ mod pg_only {
     ) -> T {
         let offer = "INSERT INTO offers (ticket_id, lawyer_id, round, state, offered_at, \
                      ack_deadline) VALUES ($1, $2, 1, 'pending', 0, 0)";
-        let mut routing = store.pool().begin().await.unwrap();
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hotline-routing:default'))")
-            .execute(&mut *routing)
-            .await
-            .unwrap();
+        let mut routing = holding_the_lock_of(store, "default").await;
         sqlx::query(offer)
             .bind(tickets[0])
             .bind("wang")
@@ -1142,22 +1147,9 @@ mod pg_only {
         let moving = start();
         // Any lock wait in this test's own database is the move's (an
         // advisory lock with the fix, a load row without it).
-        let mut polls = 0;
-        while sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(store.pool())
-        .await
-        .unwrap()
-            == 0
-        {
-            polls += 1;
-            if moving.is_finished() {
-                panic!("the move ended without waiting: {:?}", moving.await);
-            }
-            assert!(polls < 3000, "the move never waited for a lock");
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        until_a_lock_wait(store, || !moving.is_finished()).await;
+        if moving.is_finished() {
+            panic!("the move ended without waiting: {:?}", moving.await);
         }
         sqlx::query(offer)
             .bind(tickets[1])

@@ -287,7 +287,8 @@ impl Store {
     /// A timer whose transaction waits out the lock timeout on a center's
     /// routing lock (a node frozen mid-transaction holding it) is left for
     /// the next pass with every other timer of that center: a stuck center
-    /// costs a pass one lock timeout, and the other centers' timers run.
+    /// costs the timers of a pass one lock timeout (and the unrouted sweep,
+    /// [`Store::route_unrouted`], one more), and the other centers' run.
     pub async fn process_due(
         &self,
         policy: &RoutingPolicy,
