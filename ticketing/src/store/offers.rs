@@ -319,14 +319,9 @@ impl Store {
                 break;
             };
             let (ticket, center): (i64, String) = (get(&row, "ticket_id")?, get(&row, "center")?);
-            match self.process_timer(&mut tx, &row, policy, now).await {
-                Ok(()) => {
-                    tx.commit().await?;
-                    self.committed();
-                    processed += 1;
-                }
-                Err(e) if stuck.add(&e, ticket, &center) => tx.rollback().await?,
-                Err(e) => return Err(e),
+            let done = self.process_timer(&mut tx, &row, policy, now).await;
+            if self.settle(tx, done, &mut stuck, ticket, &center).await? {
+                processed += 1;
             }
         }
         // Reminders, half way to an offer's deadline, once each.
@@ -352,14 +347,9 @@ impl Store {
                 return Ok(processed);
             };
             let (ticket, center): (i64, String) = (get(&row, "ticket_id")?, get(&row, "center")?);
-            match self.process_reminder(&mut tx, &row, now).await {
-                Ok(()) => {
-                    tx.commit().await?;
-                    self.committed();
-                    processed += 1;
-                }
-                Err(e) if stuck.add(&e, ticket, &center) => tx.rollback().await?,
-                Err(e) => return Err(e),
+            let done = self.process_reminder(&mut tx, &row, now).await;
+            if self.settle(tx, done, &mut stuck, ticket, &center).await? {
+                processed += 1;
             }
         }
     }
@@ -390,17 +380,44 @@ impl Store {
             }
             let mut tx = self.begin_write().await?;
             match self.route_in(&mut tx, id, policy, now).await {
-                Ok(true) => {
-                    tx.commit().await?;
-                    self.committed();
-                    routed += 1;
-                }
                 Ok(false) => tx.rollback().await?,
-                Err(e) if stuck.add(&e, id, &center) => tx.rollback().await?,
-                Err(e) => return Err(e),
+                done => {
+                    if self
+                        .settle(tx, done.map(drop), &mut stuck, id, &center)
+                        .await?
+                    {
+                        routed += 1;
+                    }
+                }
             }
         }
         Ok(routed)
+    }
+
+    /// Ends a scheduler transaction on ticket `ticket` of `center`: commits
+    /// what `done` did (true), or rolls back a lock timeout, noted in
+    /// `stuck` for the rest of the pass (false); any other error is the
+    /// pass's.
+    async fn settle(
+        &self,
+        tx: super::WriteTx,
+        done: Result<(), StoreError>,
+        stuck: &mut Stuck,
+        ticket: i64,
+        center: &str,
+    ) -> Result<bool, StoreError> {
+        match done {
+            Ok(()) => {
+                tx.commit().await?;
+                self.committed();
+                Ok(true)
+            }
+            Err(e) if stuck.add(&e, ticket, center) => {
+                tx.rollback().await?;
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The next row of a scheduler's `claim` due by `now`, leaving out what
